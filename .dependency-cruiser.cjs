@@ -1,0 +1,48 @@
+/**
+ * Architecture rules, checked in `npm test` (`npm run cycles`):
+ * no import cycles, and the arrows of STYLE.md point one way.
+ */
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', severity: 'error', comment: 'A cycle between modules is a bug.', from: {}, to: { circular: true } },
+    {
+      name: 'app-is-not-infrastructure',
+      severity: 'error',
+      comment: 'The node imports nothing from aws-cdk-lib, cdk8s or constructs.',
+      from: { path: '^app/' },
+      to: { path: '(^|/)node_modules/(aws-cdk-lib|cdk8s|cdk8s-plus-[0-9]+|constructs)/' },
+    },
+    {
+      name: 'pure-core-has-no-io',
+      severity: 'error',
+      comment: 'ring/ and versioning/ are pure: no gRPC, LMDB, or node I/O modules.',
+      from: { path: '^app/(ring|versioning)/' },
+      to: { path: '(^|/)node_modules/(@grpc|lmdb)|^(fs|net|http|child_process)$' },
+    },
+    {
+      name: 'replication-sees-interfaces',
+      severity: 'error',
+      comment: 'replication/ talks to peers and storage through interfaces, never gRPC or LMDB.',
+      from: { path: '^app/replication/' },
+      to: { path: '(^|/)node_modules/(@grpc|lmdb)/|^app/(rpc|storage/lmdb)' },
+    },
+    {
+      name: 'only-storage-imports-lmdb',
+      severity: 'error',
+      from: { pathNot: '^app/storage/lmdb-store\\.ts$' },
+      to: { path: '(^|/)node_modules/lmdb/' },
+    },
+    {
+      name: 'only-rpc-imports-grpc',
+      severity: 'error',
+      from: { pathNot: '^(app/rpc/|test/)' },
+      to: { path: '(^|/)node_modules/@grpc/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    exclude: { path: '^(dist|cdk.out|node_modules)/' },
+  },
+};
