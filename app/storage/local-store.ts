@@ -11,6 +11,42 @@
 /** Largest partition number a store accepts (partitions are 0 .. PARTITION_MAX). */
 export const PARTITION_MAX = 65535;
 
+/**
+ * Longest key a store accepts, in bytes (keys are 1 .. KEY_BYTES_MAX bytes). The node enforces its
+ * own, smaller limit first; this bound keeps every key, with its 2-byte partition prefix, inside
+ * LMDB's 1978-byte key limit with room to spare.
+ */
+export const KEY_BYTES_MAX = 1024;
+
+/** Most entries one `fold` call may ask for: folds run in bounded batches. */
+export const FOLD_LIMIT_MAX = 10_000;
+
+/** Largest value a store accepts when `maxRecordBytes` is not given: 1 MiB. */
+export const MAX_RECORD_BYTES_DEFAULT = 1024 * 1024;
+
+/** Upper bound on the `maxRecordBytes` option itself: 64 MiB. */
+export const MAX_RECORD_BYTES_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * Checks the node hands to every engine. Returns an error message when a payload is not a
+ * well-formed object, undefined when it is. Called right before a write and right after a read.
+ */
+export type PayloadValidator = (value: Uint8Array) => string | undefined;
+
+/** Options every engine takes, resolved once when the store is created. */
+export interface StoreOptions {
+  /**
+   * Largest value, in bytes, that `update` will write; larger writes reject with RecordTooLargeError.
+   * @default - MAX_RECORD_BYTES_DEFAULT (1 MiB)
+   */
+  readonly maxRecordBytes?: number;
+  /**
+   * Checks a payload's shape before it is written and after it is read.
+   * @default - no shape check; the frame's checksum is still verified
+   */
+  readonly validate?: PayloadValidator;
+}
+
 /** How a store makes a write durable before it acknowledges it. */
 export type Durability =
   /** Each commit is on disk (fsync) before the write resolves. The default. */
@@ -53,6 +89,17 @@ export class CorruptRecordError extends Error {
   ) {
     super(`corrupt record in partition ${partition}, key ${Buffer.from(key).toString('hex')}: ${reason}`);
     this.name = 'CorruptRecordError';
+  }
+}
+
+/** A write was larger than the store's `maxRecordBytes`; nothing was written. */
+export class RecordTooLargeError extends Error {
+  constructor(
+    readonly sizeBytes: number,
+    readonly limitBytes: number,
+  ) {
+    super(`record of ${sizeBytes} bytes exceeds maxRecordBytes (${limitBytes} bytes); store a smaller value or raise maxRecordBytes`);
+    this.name = 'RecordTooLargeError';
   }
 }
 

@@ -1,0 +1,254 @@
+/**
+ * The LocalStore engine on LMDB (lmdb-js). The only file in the project that imports `lmdb`.
+ *
+ * One LMDB environment per node, in `path`, with two named sub-databases:
+ * - `data`: binary keys [2-byte big-endian partition][key] -> framed values (see record-frame.ts),
+ *   so one partition is the contiguous key range [p] .. [p + 1] and folds in key order;
+ * - `meta`: UTF-8 names -> framed UTF-8 values (node identity, epoch).
+ *
+ * Writes go through lmdb-js's asynchronous `transaction`, which runs queued callbacks in the
+ * writer's next transaction: every update issued while a commit is in flight shares the next
+ * commit and its one fsync (group commit). That batching is what makes durable writes cheap.
+ */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { open } from 'lmdb';
+import {
+  Durability,
+  FoldOptions,
+  LocalStore,
+  PARTITION_MAX,
+  StoreOptions,
+  StoreStats,
+  StoredEntry,
+  UpdateDecision,
+} from './local-store';
+import {
+  PARTITION_PREFIX_BYTES,
+  RecordChecks,
+  assertFoldOptions,
+  assertKey,
+  assertMetaName,
+  assertPartition,
+  copyBytes,
+  frameForWrite,
+  metaFrameForWrite,
+  metaValueFromRead,
+  partitionPrefix,
+  payloadFromRead,
+  recordKey,
+  resolveRecordChecks,
+} from './record-frame';
+
+/** Address space reserved for the data file: 8 GiB. The file is sparse and grows as it fills. */
+export const MAP_SIZE_BYTES_DEFAULT = 8 * 1024 ** 3;
+
+/** The largest map we accept: 1 TiB, well inside a 64-bit address space. */
+const MAP_SIZE_BYTES_MAX = 1024 ** 4;
+
+export interface LmdbStoreOptions extends StoreOptions {
+  /** The node's data directory; created if missing. Holds one LMDB environment. */
+  readonly path: string;
+  /**
+   * When a write resolves.
+   * @default 'durable' - after the commit is fsynced
+   */
+  readonly durability?: Durability;
+  /**
+   * Most bytes the data file may grow to. Writes fail once it is full.
+   * @default - MAP_SIZE_BYTES_DEFAULT (8 GiB of address space, not of disk)
+   */
+  readonly mapSizeBytes?: number;
+}
+
+/** lmdb-js's Database, narrowed to the calls this file makes with binary keys and values. */
+type BinaryDb = ReturnType<ReturnType<typeof open>['openDB']>;
+
+/** `sync` exists on lmdb-js's root database (mdb_env_sync, forced) but is not in its typings. */
+interface Syncable {
+  sync(callback: (error?: Error) => void): void;
+}
+
+interface DbStats {
+  readonly entryCount: number;
+  readonly pageSize: number;
+  readonly treeBranchPageCount: number;
+  readonly treeLeafPageCount: number;
+  readonly overflowPages: number;
+}
+
+/**
+ * lmdb-js shares one environment per path within a process; two stores on one path would close
+ * each other's environment. A node has one store, so a second open is a bug.
+ */
+const openPaths = new Set<string>();
+
+export class LmdbStore implements LocalStore {
+  readonly engine = 'lmdb';
+  private readonly pending = new Set<Promise<unknown>>();
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly dataPath: string,
+    private readonly durability: Durability,
+    private readonly checks: RecordChecks,
+    private readonly root: ReturnType<typeof open>,
+    private readonly data: BinaryDb,
+    private readonly meta: BinaryDb,
+  ) {}
+
+  static async open(options: LmdbStoreOptions): Promise<LmdbStore> {
+    const checks = resolveRecordChecks(options);
+    const durability = options.durability ?? 'durable';
+    if (durability !== 'durable' && durability !== 'relaxed') {
+      throw new Error(`durability must be 'durable' or 'relaxed', got ${JSON.stringify(durability)}`);
+    }
+    const mapSize = options.mapSizeBytes ?? MAP_SIZE_BYTES_DEFAULT;
+    if (!Number.isInteger(mapSize) || mapSize < 1024 * 1024 || mapSize > MAP_SIZE_BYTES_MAX) {
+      throw new Error(`mapSizeBytes must be an integer in ${1024 * 1024}..${MAP_SIZE_BYTES_MAX}, got ${String(mapSize)}`);
+    }
+    if (typeof options.path !== 'string' || options.path === '') {
+      throw new Error(`path must be the node's data directory, got ${JSON.stringify(options.path)}`);
+    }
+    const dataPath = path.resolve(options.path);
+    if (openPaths.has(dataPath)) {
+      throw new Error(`an LmdbStore is already open on ${dataPath}; close it before opening another`);
+    }
+    await fs.mkdir(dataPath, { recursive: true });
+
+    const root = open({
+      path: dataPath,
+      maxDbs: 2,
+      mapSize,
+      // 'durable': LMDB's own sync-on-commit. mdb_txn_commit fsyncs the data pages and then the
+      // meta page before lmdb-js marks the transaction committed and resolves its promises, so a
+      // resolved write is on disk. lmdb-js's default on Linux, overlappingSync, instead commits
+      // with MDB_NOSYNC, resolves at commit and flushes afterwards (promise `db.flushed`); we turn
+      // it off so that resolution means durable without a second promise to track. noMetaSync
+      // stays off: without the meta page synced, a crash can roll back a commit we acknowledged.
+      // commitDelay stays 0: under load the queue that builds during one fsync becomes the next
+      // batch anyway, and a delay would only add latency when idle.
+      // 'relaxed': noSync (lmdb-js then also disables overlappingSync); a crash of the machine may
+      // lose the last writes, a crash of the process does not (the OS has the pages). close() syncs.
+      ...(durability === 'durable' ? { overlappingSync: false, noSync: false, noMetaSync: false } : { noSync: true }),
+    });
+    try {
+      const data = root.openDB({ name: 'data', encoding: 'binary', keyEncoding: 'binary' });
+      const meta = root.openDB({ name: 'meta', encoding: 'binary', keyEncoding: 'binary' });
+      openPaths.add(dataPath);
+      return new LmdbStore(dataPath, durability, checks, root, data, meta);
+    } catch (error) {
+      await root.close();
+      throw error;
+    }
+  }
+
+  async get(partition: number, key: Uint8Array): Promise<Uint8Array | undefined> {
+    this.assertOpen();
+    assertPartition(partition);
+    assertKey(key);
+    // getBinary returns a copy, so the view into it that read() returns owns its bytes.
+    return this.read(partition, key, recordKey(partition, key));
+  }
+
+  async update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>): Promise<T> {
+    this.assertOpen();
+    assertPartition(partition);
+    assertKey(key);
+    const engineKey = recordKey(partition, key);
+    // The callback runs inside the writer's transaction, so nothing else writes the key between
+    // the read and the write. It is not a child transaction: a throw does not roll back earlier
+    // writes in the callback, so every check (decode, decide, size, validate) runs before the one
+    // put or remove. The result is boxed because lmdb-js awaits a thenable callback result, which
+    // would hold the shared write transaction open.
+    const committed = this.data.transaction(() => {
+      const decision = decide(this.read(partition, key, engineKey));
+      if (decision.write === null) {
+        void this.data.remove(engineKey);
+      } else if (decision.write !== undefined) {
+        void this.data.put(engineKey, frameForWrite(this.checks, decision.write));
+      }
+      return { result: decision.result };
+    });
+    const boxed = await this.track(committed);
+    return boxed.result;
+  }
+
+  async fold(partition: number, options: FoldOptions): Promise<StoredEntry[]> {
+    this.assertOpen();
+    assertPartition(partition);
+    assertFoldOptions(options);
+    // Start right after startAfter: appending a 0 byte gives the smallest key greater than it.
+    const start = options.startAfter === undefined ? partitionPrefix(partition) : Buffer.concat([recordKey(partition, options.startAfter), ZERO_BYTE]);
+    // Every key of PARTITION_MAX is the last in the database, so that range has no end.
+    const range = partition < PARTITION_MAX ? { start, end: partitionPrefix(partition + 1) } : { start };
+    const entries: StoredEntry[] = [];
+    for (const { key: engineKey, value } of this.data.getRange({ ...range, limit: options.limit })) {
+      const bytes = engineKey as Uint8Array;
+      const key = copyBytes(bytes.subarray(PARTITION_PREFIX_BYTES));
+      entries.push({ key, value: copyBytes(payloadFromRead(this.checks, partition, key, value as Uint8Array)) });
+    }
+    return entries;
+  }
+
+  async getMeta(name: string): Promise<string | undefined> {
+    this.assertOpen();
+    assertMetaName(name);
+    const frame = this.meta.get(Buffer.from(name, 'utf8')) as Uint8Array | undefined;
+    return frame === undefined ? undefined : metaValueFromRead(name, frame);
+  }
+
+  async setMeta(name: string, value: string): Promise<void> {
+    this.assertOpen();
+    assertMetaName(name);
+    await this.track(this.meta.put(Buffer.from(name, 'utf8'), metaFrameForWrite(name, value)));
+  }
+
+  /** Entries in the data database, and the bytes of the pages that hold them. */
+  async stats(): Promise<StoreStats> {
+    this.assertOpen();
+    const s = this.data.getStats() as DbStats;
+    return { entries: s.entryCount, bytesUsed: (s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages) * s.pageSize };
+  }
+
+  /** Idempotent: later calls return the first call's promise. */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    // A failed write has already been reported to its caller; here we only wait for it to settle.
+    await Promise.allSettled([...this.pending]);
+    try {
+      if (this.durability === 'relaxed') {
+        const root = this.root as unknown as Syncable;
+        await new Promise<void>((resolve, reject) => root.sync((error) => (error ? reject(error) : resolve())));
+      }
+      await this.root.close();
+    } finally {
+      openPaths.delete(this.dataPath);
+    }
+  }
+
+  /** The checked payload stored under `engineKey`, or undefined. Throws CorruptRecordError. */
+  private read(partition: number, key: Uint8Array, engineKey: Buffer): Uint8Array | undefined {
+    const frame = this.data.get(engineKey) as Uint8Array | undefined;
+    return frame === undefined ? undefined : payloadFromRead(this.checks, partition, key, frame);
+  }
+
+  private track<R>(write: Promise<R>): Promise<R> {
+    this.pending.add(write);
+    const forget = (): void => {
+      this.pending.delete(write);
+    };
+    write.then(forget, forget);
+    return write;
+  }
+
+  private assertOpen(): void {
+    if (this.closing !== undefined) throw new Error(`LmdbStore at ${this.dataPath} is closed; open a new store`);
+  }
+}
+
+const ZERO_BYTE = Buffer.from([0]);
