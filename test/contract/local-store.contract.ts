@@ -2,6 +2,7 @@
  * The contract every LocalStore engine meets. Each engine's test file calls
  * `describeLocalStoreContract` with a factory; the same suite then runs against it.
  */
+import * as fc from 'fast-check';
 import {
   CorruptRecordError,
   FOLD_LIMIT_MAX,
@@ -242,6 +243,21 @@ export function describeLocalStoreContract(name: string, factory: StoreFactory, 
           const all = await foldAll(store, 9, limit);
           expect(all.map((e) => hex(e.key))).toEqual(keys.map(hex));
         }
+      });
+
+      test('for any keys, paging visits them once each in bytewise order', async () => {
+        let partition = 100; // a fresh partition per run, so runs do not see each other's keys
+        await fc.assert(
+          fc.asyncProperty(fc.uniqueArray(fc.uint8Array({ minLength: 1, maxLength: 6 }), { maxLength: 40, selector: hex }), fc.integer({ min: 1, max: 12 }), async (keys, limit) => {
+            partition++;
+            await Promise.all(keys.map((key) => put(store, partition, key, key)));
+            const expected = [...keys].sort((a, b) => Buffer.compare(a, b)).map(hex);
+            const all = await foldAll(store, partition, limit);
+            expect(all.map((e) => hex(e.key))).toEqual(expected);
+            expect(all.map((e) => hex(e.value))).toEqual(expected);
+          }),
+          { numRuns: 30 },
+        );
       });
 
       test('startAfter need not be a stored key', async () => {
