@@ -1,0 +1,445 @@
+/**
+ * The store's Kubernetes chart: a StatefulSet of `kv node` pods with one EBS volume each, a headless
+ * peer Service, a client Service, a PodDisruptionBudget, a ServiceAccount for EKS Pod Identity and a
+ * NetworkPolicy. The same class feeds `cdk8s synth` (bin/k8s.ts) and the cluster stack
+ * (`cluster.addCdk8sChart`), each in its own cdk8s App, so what CI renders is what EKS receives.
+ */
+import { ApiObject, Chart, ChartProps, Duration, JsonPatch, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-34';
+import { Construct } from 'constructs';
+import { advertiseAddress, peerList } from './peer-list';
+
+const k8s = kplus.k8s;
+
+/** Where the nodes write backups (a later issue adds the backup job; the env is wired now). */
+export interface KvBackupTarget {
+  /** S3 bucket name (may be a CDK token when the chart is applied by the cluster stack). */
+  readonly bucketName: string;
+  /** Key prefix, without slashes; the pod-identity role may touch only `<prefix>/*`. */
+  readonly prefix: string;
+}
+
+export interface KvStoreChartProps extends ChartProps {
+  /** Node image, e.g. `<account>.dkr.ecr.<region>.amazonaws.com/kv-node:<git-sha>`. */
+  readonly image: string;
+  /**
+   * Namespace for every object; the chart creates it.
+   * @default 'kv'
+   */
+  readonly namespace?: string;
+  /**
+   * StatefulSet name, and prefix of pod names (`kv-0`, `kv-1`, ...) and of the Services.
+   * @default 'kv'
+   */
+  readonly name?: string;
+  /**
+   * Number of store nodes.
+   * @default 3 - one per availability zone
+   */
+  readonly replicas?: number;
+  /**
+   * Replication factor, read quorum and write quorum (KV_N, KV_R, KV_W).
+   * @default 3, 2, 2
+   */
+  readonly n?: number;
+  readonly r?: number;
+  readonly w?: number;
+  /**
+   * Ring partitions (KV_PARTITIONS), a power of two fixed at cluster creation.
+   * @default 64
+   */
+  readonly partitions?: number;
+  /**
+   * Write durability (KV_DURABILITY).
+   * @default 'durable' - fsync before acknowledging
+   */
+  readonly durability?: 'durable' | 'relaxed';
+  /**
+   * gRPC port for clients, peers, health and reflection.
+   * @default 7001
+   */
+  readonly grpcPort?: number;
+  /**
+   * Prometheus `/metrics` port.
+   * @default 9464
+   */
+  readonly metricsPort?: number;
+  /**
+   * StorageClass of each node's data volume.
+   * @default 'gp3' - the encrypted, WaitForFirstConsumer class of StorageClassChart
+   */
+  readonly storageClassName?: string;
+  /**
+   * Size of each node's data volume.
+   * @default 20 GiB
+   */
+  readonly storageGiB?: number;
+  /**
+   * CPU request and limit, millicores.
+   * @default 500 request, 2000 limit
+   */
+  readonly cpuRequestMillis?: number;
+  readonly cpuLimitMillis?: number;
+  /**
+   * Memory request and limit, MiB (equal, so the pod is never OOM-killed for using what it asked for).
+   * @default 1024
+   */
+  readonly memoryMiB?: number;
+  /**
+   * Rolling-update partition: only pods with an ordinal >= partition are updated. Raise it to stage a
+   * canary on the highest ordinals.
+   * @default 0 - update every pod
+   */
+  readonly updatePartition?: number;
+  /**
+   * Name of the ServiceAccount the pods run as; the EKS Pod Identity association refers to it.
+   * @default 'kv'
+   */
+  readonly serviceAccountName?: string;
+  /**
+   * Label that a namespace must carry (with value "true") for its pods to reach the client port.
+   * @default 'dynamo-kv/client'
+   */
+  readonly clientNamespaceLabel?: string;
+  /**
+   * Label that a namespace must carry (with value "true") for its pods to scrape `/metrics`.
+   * @default 'dynamo-kv/metrics'
+   */
+  readonly metricsNamespaceLabel?: string;
+  /**
+   * Backup destination (sets KV_BACKUP_BUCKET and KV_BACKUP_PREFIX).
+   * @default - no backup env; the node runs without backups
+   */
+  readonly backup?: KvBackupTarget;
+  /**
+   * Log level (KV_LOG_LEVEL).
+   * @default 'info'
+   */
+  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * Seconds the preStop hook sleeps so that endpoints drop the pod before the node stops accepting.
+   * @default 5
+   */
+  readonly preStopSleepSeconds?: number;
+  /**
+   * Grace period after SIGTERM; the node drains in-flight requests and closes LMDB in about 20 s.
+   * @default 35 - preStop sleep + 20 s drain + margin
+   */
+  readonly terminationGracePeriodSeconds?: number;
+  /**
+   * Cluster DNS domain used in peer addresses.
+   * @default 'cluster.local'
+   */
+  readonly clusterDomain?: string;
+}
+
+/** Where the data volume is mounted; the node's KV_DATA_DIR. */
+export const DATA_DIR = '/var/lib/kv';
+/** UID/GID of the `node` user in the official Node images (the Dockerfile runs as it too). */
+export const RUN_AS_ID = 1000;
+
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+/** The store's chart. Construct IDs below are part of the contract (they name the manifests). */
+export class KvStoreChart extends Chart {
+  /** StatefulSet name (also the pod name prefix). */
+  public readonly setName: string;
+  public readonly namespaceName: string;
+  public readonly peerServiceName: string;
+  public readonly clientServiceName: string;
+  public readonly serviceAccountName: string;
+  /** Labels on every pod; the Services, PDB and NetworkPolicy select on these. */
+  public readonly podLabels: Readonly<Record<string, string>>;
+
+  constructor(scope: Construct, id: string, props: KvStoreChartProps) {
+    const namespace = props.namespace ?? 'kv';
+    super(scope, id, { ...props, namespace });
+
+    // Resolve every default once, then validate, then build.
+    const name = props.name ?? 'kv';
+    const replicas = props.replicas ?? 3;
+    const n = props.n ?? 3;
+    const r = props.r ?? 2;
+    const w = props.w ?? 2;
+    const partitions = props.partitions ?? 64;
+    const durability = props.durability ?? 'durable';
+    const grpcPort = props.grpcPort ?? 7001;
+    const metricsPort = props.metricsPort ?? 9464;
+    const storageClassName = props.storageClassName ?? 'gp3';
+    const storageGiB = props.storageGiB ?? 20;
+    const cpuRequestMillis = props.cpuRequestMillis ?? 500;
+    const cpuLimitMillis = props.cpuLimitMillis ?? 2000;
+    const memoryMiB = props.memoryMiB ?? 1024;
+    const updatePartition = props.updatePartition ?? 0;
+    const serviceAccountName = props.serviceAccountName ?? 'kv';
+    const clientNamespaceLabel = props.clientNamespaceLabel ?? 'dynamo-kv/client';
+    const metricsNamespaceLabel = props.metricsNamespaceLabel ?? 'dynamo-kv/metrics';
+    const logLevel = props.logLevel ?? 'info';
+    const preStopSleepSeconds = props.preStopSleepSeconds ?? 5;
+    const terminationGracePeriodSeconds = props.terminationGracePeriodSeconds ?? 35;
+    const clusterDomain = props.clusterDomain ?? 'cluster.local';
+
+    validate({ name, namespace, replicas, n, r, w, partitions, grpcPort, metricsPort, storageGiB, cpuRequestMillis, cpuLimitMillis, memoryMiB, updatePartition, preStopSleepSeconds, terminationGracePeriodSeconds, serviceAccountName, image: props.image });
+
+    this.setName = name;
+    this.namespaceName = namespace;
+    this.peerServiceName = `${name}-peer`;
+    this.clientServiceName = name;
+    this.serviceAccountName = serviceAccountName;
+    this.podLabels = { 'app.kubernetes.io/name': 'dynamo-kv', 'app.kubernetes.io/instance': name, 'app.kubernetes.io/component': 'node' };
+    const labels = { ...this.podLabels };
+
+    // The namespace comes first so that a single `kubectl apply` of this chart creates it before its contents.
+    const ns = new kplus.Namespace(this, 'Namespace', { metadata: { name: namespace } });
+    // A Namespace is cluster-scoped; the chart-wide namespace must not be stamped on it.
+    ApiObject.of(ns).addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+
+    const serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {
+      metadata: { name: serviceAccountName, labels },
+      // The pods need no Kubernetes API access; EKS Pod Identity mounts its own token for AWS access.
+      automountToken: false,
+    });
+
+    // Headless Service: gives each pod a stable DNS name. publishNotReadyAddresses lets peers find each
+    // other while starting (a node is not Ready until it has joined the ring, which needs its peers).
+    const peerService = new kplus.Service(this, 'PeerService', {
+      metadata: { name: this.peerServiceName, labels },
+      clusterIP: 'None',
+      publishNotReadyAddresses: true,
+      ports: [
+        { name: 'grpc', port: grpcPort, targetPort: grpcPort },
+        { name: 'metrics', port: metricsPort, targetPort: metricsPort },
+      ],
+    });
+
+    // Client Service: load-balances client gRPC over Ready pods only; any node can coordinate.
+    const clientService = new kplus.Service(this, 'ClientService', {
+      metadata: { name: this.clientServiceName, labels },
+      type: kplus.ServiceType.CLUSTER_IP,
+      ports: [{ name: 'grpc', port: grpcPort, targetPort: grpcPort }],
+    });
+
+    // The claim template is named "data"; the StatefulSet drops this placeholder volume from the pod
+    // spec and mounts the per-pod claim in its place.
+    const dataVolume = kplus.Volume.fromEmptyDir(this, 'DataVolume', 'data');
+    // The root filesystem is read-only; Node and the gRPC libraries may still write temp files.
+    const tmpVolume = kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(64) });
+
+    const set = new kplus.StatefulSet(this, 'StatefulSet', {
+      metadata: { name, labels },
+      // Stable selector labels instead of the construct-path label: a StatefulSet selector is immutable.
+      select: false,
+      // The default anti-affinity "spread" is replaced by topology spread constraints below.
+      spread: false,
+      podMetadata: { labels },
+      replicas,
+      service: peerService,
+      // Parallel: nodes start together and find each other; ordered start would wait on readiness that
+      // needs the peers. Stable names and volumes are unaffected.
+      podManagementPolicy: kplus.PodManagementPolicy.PARALLEL,
+      strategy: kplus.StatefulSetUpdateStrategy.rollingUpdate({ partition: updatePartition }),
+      serviceAccount,
+      automountServiceAccountToken: false,
+      terminationGracePeriod: Duration.seconds(terminationGracePeriodSeconds),
+      securityContext: {
+        ensureNonRoot: true,
+        user: RUN_AS_ID,
+        group: RUN_AS_ID,
+        // fsGroup makes the EBS volume writable by the non-root user; OnRootMismatch avoids a full
+        // recursive chown of a large data directory on every restart.
+        fsGroup: RUN_AS_ID,
+        fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH,
+      },
+      volumeClaimTemplates: [
+        {
+          name: 'data',
+          storageClassName,
+          storage: Size.gibibytes(storageGiB),
+          accessModes: [kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
+        },
+      ],
+      containers: [
+        {
+          name: 'kv',
+          image: props.image,
+          // Tags are immutable in ECR (git SHA), so a cached image is always the right one.
+          imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+          args: ['node'],
+          ports: [
+            { name: 'grpc', number: grpcPort },
+            { name: 'metrics', number: metricsPort },
+          ],
+          envVariables: {
+            // Order matters: KV_ADVERTISE expands $(KV_NODE_ID), which must be defined before it.
+            KV_NODE_ID: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
+            KV_HOST: kplus.EnvValue.fromValue('0.0.0.0'),
+            KV_PORT: kplus.EnvValue.fromValue(String(grpcPort)),
+            KV_ADVERTISE: kplus.EnvValue.fromValue(advertiseAddress({ headlessServiceName: this.peerServiceName, namespace, clusterDomain, port: grpcPort })),
+            KV_PEERS: kplus.EnvValue.fromValue(peerList({ setName: name, replicas, headlessServiceName: this.peerServiceName, namespace, clusterDomain, port: grpcPort })),
+            KV_DATA_DIR: kplus.EnvValue.fromValue(DATA_DIR),
+            KV_N: kplus.EnvValue.fromValue(String(n)),
+            KV_R: kplus.EnvValue.fromValue(String(r)),
+            KV_W: kplus.EnvValue.fromValue(String(w)),
+            KV_PARTITIONS: kplus.EnvValue.fromValue(String(partitions)),
+            KV_DURABILITY: kplus.EnvValue.fromValue(durability),
+            KV_METRICS_PORT: kplus.EnvValue.fromValue(String(metricsPort)),
+            KV_LOG_LEVEL: kplus.EnvValue.fromValue(logLevel),
+            ...(props.backup
+              ? {
+                  KV_BACKUP_BUCKET: kplus.EnvValue.fromValue(props.backup.bucketName),
+                  KV_BACKUP_PREFIX: kplus.EnvValue.fromValue(props.backup.prefix),
+                }
+              : {}),
+          },
+          volumeMounts: [
+            { path: DATA_DIR, volume: dataVolume },
+            { path: '/tmp', volume: tmpVolume },
+          ],
+          // Startup allows up to 5 minutes for LMDB to open a large environment before liveness applies.
+          startup: kplus.Probe.fromGrpc({ port: grpcPort, periodSeconds: Duration.seconds(5), failureThreshold: 60, timeoutSeconds: Duration.seconds(2) }),
+          // Readiness asks for the store's own service: the node reports NOT_SERVING while joining or draining.
+          readiness: kplus.Probe.fromGrpc({ port: grpcPort, service: 'kv.v1.KV', periodSeconds: Duration.seconds(5), failureThreshold: 2, timeoutSeconds: Duration.seconds(2) }),
+          // Liveness asks for the overall server ("") so a draining node is not killed mid-drain.
+          liveness: kplus.Probe.fromGrpc({ port: grpcPort, periodSeconds: Duration.seconds(10), failureThreshold: 3, timeoutSeconds: Duration.seconds(2) }),
+          lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(preStopSleepSeconds)]) },
+          resources: {
+            cpu: { request: kplus.Cpu.millis(cpuRequestMillis), limit: kplus.Cpu.millis(cpuLimitMillis) },
+            memory: { request: Size.mebibytes(memoryMiB), limit: Size.mebibytes(memoryMiB) },
+          },
+          securityContext: {
+            ensureNonRoot: true,
+            user: RUN_AS_ID,
+            group: RUN_AS_ID,
+            readOnlyRootFilesystem: true,
+            allowPrivilegeEscalation: false,
+            privileged: false,
+            capabilities: { drop: [kplus.Capability.ALL] },
+            seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
+          },
+        },
+      ],
+    });
+    set.select(kplus.LabelSelector.of({ labels }));
+    peerService.select(kplus.Pods.select(this, 'PeerPods', { labels }));
+    clientService.select(kplus.Pods.select(this, 'ClientPods', { labels }));
+
+    // Fields cdk8s-plus does not model yet, patched with typed values so that a misspelt field is a
+    // compile error rather than something the API server silently drops.
+    const setObject = ApiObject.of(set);
+    setObject.addJsonPatch(
+      JsonPatch.add(
+        '/spec/persistentVolumeClaimRetentionPolicy',
+        // Retain: scaling down or deleting the set must never delete a node's data.
+        k8s.toJson_StatefulSetPersistentVolumeClaimRetentionPolicy({ whenDeleted: 'Retain', whenScaled: 'Retain' }),
+      ),
+      JsonPatch.add('/spec/template/spec/topologySpreadConstraints', [
+        // Hard zone spread: with N=3 over 3 zones, losing a zone must leave a quorum. The volume is
+        // created in the pod's zone (WaitForFirstConsumer), so the pod stays there afterwards.
+        k8s.toJson_TopologySpreadConstraint({
+          maxSkew: 1,
+          topologyKey: 'topology.kubernetes.io/zone',
+          whenUnsatisfiable: 'DoNotSchedule',
+          labelSelector: { matchLabels: labels },
+        }),
+        // Soft host spread: prefer one node per host, but do not block scheduling when hosts are few.
+        k8s.toJson_TopologySpreadConstraint({
+          maxSkew: 1,
+          topologyKey: 'kubernetes.io/hostname',
+          whenUnsatisfiable: 'ScheduleAnyway',
+          labelSelector: { matchLabels: labels },
+        }),
+      ]),
+    );
+
+    // At most one node down by choice (drain, upgrade): with N=3, R=W=2 a quorum survives it.
+    new k8s.KubePodDisruptionBudget(this, 'PodDisruptionBudget', {
+      metadata: { name, labels },
+      spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: labels } },
+    });
+
+    // Ingress only; egress stays open (peers, S3 for backups, DNS).
+    new k8s.KubeNetworkPolicy(this, 'NetworkPolicy', {
+      metadata: { name, labels },
+      spec: {
+        podSelector: { matchLabels: labels },
+        policyTypes: ['Ingress'],
+        ingress: [
+          // Peer traffic: the store's own pods, on the gRPC port (replication, hints, handoff).
+          { from: [{ podSelector: { matchLabels: labels } }], ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(grpcPort) }] },
+          // Client traffic: any pod in a namespace labelled `<clientNamespaceLabel>=true`.
+          {
+            from: [{ namespaceSelector: { matchLabels: { [clientNamespaceLabel]: 'true' } } }],
+            ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(grpcPort) }],
+          },
+          // Metrics scraping from labelled (monitoring) namespaces.
+          {
+            from: [{ namespaceSelector: { matchLabels: { [metricsNamespaceLabel]: 'true' } } }],
+            ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(metricsPort) }],
+          },
+        ],
+      },
+    });
+  }
+}
+
+interface ResolvedForValidation {
+  readonly name: string;
+  readonly namespace: string;
+  readonly replicas: number;
+  readonly n: number;
+  readonly r: number;
+  readonly w: number;
+  readonly partitions: number;
+  readonly grpcPort: number;
+  readonly metricsPort: number;
+  readonly storageGiB: number;
+  readonly cpuRequestMillis: number;
+  readonly cpuLimitMillis: number;
+  readonly memoryMiB: number;
+  readonly updatePartition: number;
+  readonly preStopSleepSeconds: number;
+  readonly terminationGracePeriodSeconds: number;
+  readonly serviceAccountName: string;
+  readonly image: string;
+}
+
+function fail(prop: string, value: unknown, fix: string): never {
+  throw new Error(`KvStoreChart: ${prop} is ${JSON.stringify(value)}; ${fix}.`);
+}
+
+function isInt(v: number, min: number, max: number): boolean {
+  return Number.isInteger(v) && v >= min && v <= max;
+}
+
+function validate(p: ResolvedForValidation): void {
+  // The longest pod name is `<name>-<replicas-1>`; the node requires KV_NODE_ID <= 63 chars of [a-z0-9-].
+  const longestPod = `${p.name}-${p.replicas - 1}`;
+  if (!DNS_LABEL.test(p.name) || longestPod.length > 63 || `${p.name}-peer`.length > 63) {
+    fail('name', p.name, 'use a DNS label ([a-z0-9-]) short enough that "<name>-peer" and every pod name fit in 63 characters');
+  }
+  if (!DNS_LABEL.test(p.namespace) || p.namespace.length > 63) fail('namespace', p.namespace, 'use a DNS label of at most 63 characters');
+  if (!DNS_LABEL.test(p.serviceAccountName)) fail('serviceAccountName', p.serviceAccountName, 'use a DNS label');
+  if (p.image.trim() === '') fail('image', p.image, 'give the node image reference');
+  if (!isInt(p.n, 1, 9)) fail('n', p.n, 'use 1 to 9 replicas per key');
+  if (!isInt(p.replicas, p.n, 256)) fail('replicas', p.replicas, `use at least n (${p.n}) and at most 256`);
+  if (!isInt(p.r, 1, p.n)) fail('r', p.r, `use 1 to n (${p.n})`);
+  if (!isInt(p.w, 1, p.n)) fail('w', p.w, `use 1 to n (${p.n})`);
+  if (!isInt(p.partitions, 1, 1 << 20) || (p.partitions & (p.partitions - 1)) !== 0) {
+    fail('partitions', p.partitions, 'use a power of two such as 64');
+  }
+  if (p.partitions < p.replicas) fail('partitions', p.partitions, `use at least one partition per node (replicas = ${p.replicas})`);
+  for (const [key, port] of [['grpcPort', p.grpcPort], ['metricsPort', p.metricsPort]] as const) {
+    // Ports below 1024 need NET_BIND_SERVICE, which the security context drops.
+    if (!isInt(port, 1024, 65535)) fail(key, port, 'use a port from 1024 to 65535');
+  }
+  if (p.grpcPort === p.metricsPort) fail('metricsPort', p.metricsPort, 'use a port different from grpcPort');
+  if (!isInt(p.storageGiB, 1, 16384)) fail('storageGiB', p.storageGiB, 'use 1 to 16384 GiB');
+  if (!isInt(p.cpuRequestMillis, 1, 64000)) fail('cpuRequestMillis', p.cpuRequestMillis, 'use 1 to 64000');
+  if (!isInt(p.cpuLimitMillis, p.cpuRequestMillis, 64000)) fail('cpuLimitMillis', p.cpuLimitMillis, 'use at least cpuRequestMillis');
+  if (!isInt(p.memoryMiB, 128, 1 << 20)) fail('memoryMiB', p.memoryMiB, 'use at least 128 MiB');
+  if (!isInt(p.updatePartition, 0, p.replicas)) fail('updatePartition', p.updatePartition, `use 0 to replicas (${p.replicas})`);
+  if (!isInt(p.preStopSleepSeconds, 0, 60)) fail('preStopSleepSeconds', p.preStopSleepSeconds, 'use 0 to 60');
+  if (!isInt(p.terminationGracePeriodSeconds, p.preStopSleepSeconds + 20, 600)) {
+    fail('terminationGracePeriodSeconds', p.terminationGracePeriodSeconds, `use at least preStopSleepSeconds + 20 s of drain (${p.preStopSleepSeconds + 20})`);
+  }
+}

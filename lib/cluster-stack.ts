@@ -1,0 +1,202 @@
+/**
+ * Cluster: EKS (aws-eks-v2) with one managed node group per zone, the add-ons the store needs
+ * (VPC CNI with network policies, EBS CSI, Pod Identity agent), the gp3 StorageClass, the store's
+ * Pod Identity role limited to its backup prefix, and the store's chart.
+ */
+import { KubectlV34Layer } from '@aws-cdk/lambda-layer-kubectl-v34';
+import { CfnOutput, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as eks from 'aws-cdk-lib/aws-eks-v2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as cdk8s from 'cdk8s';
+import { Construct } from 'constructs';
+import { KvStoreChart } from '../constructs/k8s/kv-store-chart';
+import { StorageClassChart } from '../constructs/k8s/storage-class-chart';
+import { CONTROL_PLANE_LOG_TYPES, DeploymentConfig, KUBERNETES_VERSION } from './config';
+
+/** The Lambda layers the kubectl provider runs with. */
+export interface KubectlLayers {
+  readonly kubectlLayer: lambda.ILayerVersion;
+  /** @default - the AWS CLI layer bundled with aws-cdk-lib */
+  readonly awscliLayer?: lambda.ILayerVersion;
+}
+
+export interface ClusterStackProps extends StackProps {
+  readonly config: DeploymentConfig;
+  readonly vpc: ec2.IVpc;
+  readonly backupBucket: s3.IBucket;
+  /** Key prefix (no slashes) under which the store writes backups. */
+  readonly backupPrefix: string;
+  /** Role the store's pods get through EKS Pod Identity (BackupStack.storeRole). */
+  readonly storeRole: iam.IRole;
+  readonly repository: ecr.IRepository;
+  /**
+   * Creates the kubectl provider's layers. Unit tests pass stubs: the real kubectl layer is a large
+   * asset, and copying it into every test's cloud assembly makes synth slow.
+   * @default - KubectlV34Layer, matching the pinned Kubernetes version
+   */
+  readonly kubectlLayers?: (scope: Construct) => KubectlLayers;
+}
+
+export class ClusterStack extends Stack {
+  private readonly configuredZones: readonly string[];
+
+  /** The configured zones: without this override CDK would look the zones up in the account at synth. */
+  public override get availabilityZones(): string[] {
+    return [...this.configuredZones];
+  }
+
+  public readonly cluster: eks.Cluster;
+  public readonly nodegroups: readonly eks.Nodegroup[];
+  public readonly storeChart: KvStoreChart;
+
+  constructor(scope: Construct, id: string, props: ClusterStackProps) {
+    super(scope, id, props);
+    this.configuredZones = props.config.availabilityZones;
+    const { config } = props;
+    // The kubectl layer package and cdk8s-plus-34 are tied to one minor version (see config.ts).
+    if (config.kubernetesVersion !== KUBERNETES_VERSION) {
+      throw new Error(
+        `ClusterStack: kubernetesVersion is ${config.kubernetesVersion}; this build pins ${KUBERNETES_VERSION} ` +
+          '(change KUBERNETES_VERSION together with the kubectl layer and cdk8s-plus packages).',
+      );
+    }
+    const clusterName = `kv-${config.profile}`;
+    const makeLayers = props.kubectlLayers ?? ((s: Construct): KubectlLayers => ({ kubectlLayer: new KubectlV34Layer(s, 'KubectlLayer') }));
+    const layers = makeLayers(this);
+
+    // Created before the cluster so that its retention applies (EKS would create it without one).
+    const controlPlaneLogs = new logs.LogGroup(this, 'ControlPlaneLogs', {
+      logGroupName: `/aws/eks/${clusterName}/cluster`,
+      retention: config.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    const secretsKey = new kms.Key(this, 'SecretsKey', {
+      description: `Envelope encryption of Kubernetes secrets in ${clusterName}`,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const endpointAccess =
+      config.endpointPublicCidrs.length === 0
+        ? eks.EndpointAccess.PRIVATE
+        : eks.EndpointAccess.PUBLIC_AND_PRIVATE.onlyFrom(...config.endpointPublicCidrs);
+
+    this.cluster = new eks.Cluster(this, 'Cluster', {
+      clusterName,
+      version: eks.KubernetesVersion.of(config.kubernetesVersion),
+      vpc: props.vpc,
+      vpcSubnets: [{ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }],
+      // Capacity comes from the per-zone node groups below, not Auto Mode or a default group.
+      defaultCapacityType: eks.DefaultCapacityType.NODEGROUP,
+      defaultCapacity: 0,
+      endpointAccess,
+      clusterLogging: CONTROL_PLANE_LOG_TYPES.map((t) => t as eks.ClusterLoggingTypes),
+      secretsEncryptionKey: secretsKey,
+      kubectlProviderOptions: { kubectlLayer: layers.kubectlLayer, awscliLayer: layers.awscliLayer },
+    });
+    this.cluster.node.addDependency(controlPlaneLogs);
+
+    if (config.adminRoleArn !== '') {
+      this.cluster.grantClusterAdmin('AdminAccess', config.adminRoleArn);
+    }
+
+    // One node role for all groups: the groups differ only in zone.
+    const nodeRole = new iam.Role(this, 'NodeRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      managedPolicies: [
+        iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEKSWorkerNodePolicy'),
+        iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEC2ContainerRegistryPullOnly'),
+        iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEKS_CNI_Policy'),
+      ],
+    });
+
+    // One managed node group per zone: an EBS volume lives in one zone, so a pod whose volume is in
+    // zone a must find a node in zone a; a multi-zone group could scale that zone to zero.
+    this.nodegroups = config.availabilityZones.map((az) =>
+      this.cluster.addNodegroupCapacity(`Nodes-${az.slice(-1)}`, {
+        nodegroupName: `${clusterName}-${az}`,
+        nodeRole,
+        subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, availabilityZones: [az] },
+        amiType: eks.NodegroupAmiType.AL2023_X86_64_STANDARD,
+        instanceTypes: config.nodeGroups.instanceTypes.map((t) => new ec2.InstanceType(t)),
+        minSize: config.nodeGroups.minSizePerZone,
+        desiredSize: config.nodeGroups.desiredSizePerZone,
+        maxSize: config.nodeGroups.maxSizePerZone,
+        diskSize: config.nodeGroups.diskSizeGiB,
+        labels: { 'dynamo-kv/node-group': az },
+      }),
+    );
+
+    // VPC CNI as a managed add-on so that NetworkPolicy objects are enforced (off by default).
+    const vpcCni = new eks.CfnAddon(this, 'VpcCniAddon', {
+      clusterName: this.cluster.clusterName,
+      addonName: 'vpc-cni',
+      resolveConflicts: 'OVERWRITE',
+      configurationValues: JSON.stringify({ enableNetworkPolicy: 'true' }),
+    });
+
+    // Pod Identity agent: hands pods the credentials of the role associated with their service account.
+    const podIdentityAgent = this.cluster.eksPodIdentityAgent;
+    if (podIdentityAgent === undefined) throw new Error('ClusterStack: the EKS Pod Identity agent add-on was not created.');
+
+    // EBS CSI driver: provisions the gp3 volumes. Its controller gets its role through Pod Identity.
+    const ebsCsiRole = new iam.Role(this, 'EbsCsiRole', {
+      assumedBy: new iam.SessionTagsPrincipal(new iam.ServicePrincipal('pods.eks.amazonaws.com')),
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonEBSCSIDriverPolicy')],
+    });
+    const ebsCsi = new eks.CfnAddon(this, 'EbsCsiAddon', {
+      clusterName: this.cluster.clusterName,
+      addonName: 'aws-ebs-csi-driver',
+      resolveConflicts: 'OVERWRITE',
+      podIdentityAssociations: [{ serviceAccount: 'ebs-csi-controller-sa', roleArn: ebsCsiRole.roleArn }],
+    });
+    // The controller pods need nodes to run on, and the agent to get credentials.
+    ebsCsi.node.addDependency(podIdentityAgent, ...this.nodegroups);
+
+    // The store's AWS identity: its service account gets the backup role (read and write its prefix only).
+    const storeChartProps = {
+      namespace: config.store.namespace,
+      serviceAccountName: 'kv',
+    };
+    const storeIdentity = new eks.CfnPodIdentityAssociation(this, 'StorePodIdentity', {
+      clusterName: this.cluster.clusterName,
+      namespace: storeChartProps.namespace,
+      serviceAccount: storeChartProps.serviceAccountName,
+      roleArn: props.storeRole.roleArn,
+    });
+    storeIdentity.node.addDependency(podIdentityAgent);
+
+    // Each chart in its own cdk8s App, as bin/k8s.ts does; the CDK tokens inside (image URI, bucket
+    // name) are resolved by CloudFormation when the manifest is applied.
+    const storageChart = new StorageClassChart(new cdk8s.App(), 'storage');
+    const storageManifest = this.cluster.addCdk8sChart('StorageClass', storageChart);
+    storageManifest.node.addDependency(ebsCsi);
+
+    this.storeChart = new KvStoreChart(new cdk8s.App(), 'kv', {
+      ...storeChartProps,
+      image: props.repository.repositoryUriForTag(config.store.imageTag),
+      replicas: config.store.replicas,
+      n: config.store.n,
+      r: config.store.r,
+      w: config.store.w,
+      partitions: config.store.partitions,
+      storageClassName: storageChart.storageClassName,
+      storageGiB: config.store.storageGiB,
+      backup: { bucketName: props.backupBucket.bucketName, prefix: props.backupPrefix },
+    });
+    const storeManifest = this.cluster.addCdk8sChart('Store', this.storeChart);
+    storeManifest.node.addDependency(storageManifest, storeIdentity, vpcCni);
+
+    new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
+    new CfnOutput(this, 'UpdateKubeconfig', {
+      value: `aws eks update-kubeconfig --region ${this.region} --name ${clusterName}`,
+    });
+  }
+}

@@ -1,0 +1,56 @@
+/** Network: a VPC over three zones with public and private subnets, NAT from config, and flow logs. */
+import { RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { DeploymentConfig } from './config';
+
+export interface NetworkStackProps extends StackProps {
+  readonly config: DeploymentConfig;
+}
+
+export class NetworkStack extends Stack {
+  private readonly configuredZones: readonly string[];
+
+  /** The configured zones: without this override CDK would look the zones up in the account at synth. */
+  public override get availabilityZones(): string[] {
+    return [...this.configuredZones];
+  }
+
+  public readonly vpc: ec2.Vpc;
+
+  constructor(scope: Construct, id: string, props: NetworkStackProps) {
+    super(scope, id, props);
+    this.configuredZones = props.config.availabilityZones;
+    const { config } = props;
+
+    this.vpc = new ec2.Vpc(this, 'Vpc', {
+      ipAddresses: ec2.IpAddresses.cidr(config.vpcCidr),
+      // Named zones instead of maxAzs: maxAzs would look the zones up in the account at synth time.
+      availabilityZones: [...config.availabilityZones],
+      natGateways: config.natGateways,
+      subnetConfiguration: [
+        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        // /19 per zone: the VPC CNI gives every pod a VPC address, so private subnets need room.
+        { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 19 },
+      ],
+      // EKS private endpoint access needs both.
+      enableDnsHostnames: true,
+      enableDnsSupport: true,
+      restrictDefaultSecurityGroup: true,
+    });
+
+    const flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
+      retention: config.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.vpc.addFlowLog('FlowLog', {
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogGroup),
+      trafficType: ec2.FlowLogTrafficType.ALL,
+    });
+
+    // Subnet discovery for the AWS Load Balancer Controller and Service type LoadBalancer.
+    for (const subnet of this.vpc.publicSubnets) Tags.of(subnet).add('kubernetes.io/role/elb', '1');
+    for (const subnet of this.vpc.privateSubnets) Tags.of(subnet).add('kubernetes.io/role/internal-elb', '1');
+  }
+}
