@@ -7,7 +7,9 @@
  * - value: [1-byte format version][4-byte big-endian CRC32 of payload][payload].
  *
  * Writes are checked right before they are framed (size bound, payload shape), reads right after
- * they are unframed (version, length, checksum, payload shape).
+ * they are unframed (version, length, checksum, payload shape). Meta values use the same frame.
+ * The argument checks (partition range, key length, fold limit) live here too, so that every
+ * engine rejects the same calls with the same messages.
  */
 import * as zlib from 'node:zlib';
 import {
@@ -78,7 +80,7 @@ export function decodeFrame(frame: Uint8Array): FrameCheck {
 /** Checks a payload and frames it; throws (and so writes nothing) when it may not be stored. */
 export function frameForWrite(checks: RecordChecks, payload: unknown): Buffer {
   if (!(payload instanceof Uint8Array)) {
-    throw new Error(`update decision.write must be a Uint8Array, null or undefined, got ${describe(payload)}`);
+    throw new Error(`update decision.write must be a Uint8Array, null or undefined, got ${typeName(payload)}`);
   }
   if (payload.length > checks.maxRecordBytes) {
     throw new RecordTooLargeError(payload.length, checks.maxRecordBytes);
@@ -119,7 +121,7 @@ export function assertPartition(partition: number): void {
 }
 
 export function assertKey(key: Uint8Array): void {
-  if (!(key instanceof Uint8Array)) throw new Error(`key must be a Uint8Array, got ${describe(key)}`);
+  if (!(key instanceof Uint8Array)) throw new Error(`key must be a Uint8Array, got ${typeName(key)}`);
   if (key.length < 1 || key.length > KEY_BYTES_MAX) {
     throw new Error(`key must be 1..${KEY_BYTES_MAX} bytes, got ${key.length} bytes`);
   }
@@ -169,6 +171,6 @@ function hex32(n: number): string {
   return n.toString(16).padStart(8, '0');
 }
 
-function describe(value: unknown): string {
+function typeName(value: unknown): string {
   return value === null ? 'null' : typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
 }
