@@ -5,6 +5,7 @@ import { LmdbStore, LmdbStoreOptions } from '../../app/storage/lmdb-store';
 import { Durability } from '../../app/storage/local-store';
 
 describe('LmdbStore.open', () => {
+  let tmp: string;
   let dir: string;
   const opened: LmdbStore[] = [];
   const open = async (options: Partial<LmdbStoreOptions> = {}): Promise<LmdbStore> => {
@@ -14,12 +15,13 @@ describe('LmdbStore.open', () => {
   };
 
   beforeEach(async () => {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lmdb-open-'));
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'lmdb-open-'));
+    dir = tmp;
   });
 
   afterEach(async () => {
     await Promise.all(opened.splice(0).map((store) => store.close()));
-    await fs.rm(dir, { recursive: true, force: true });
+    await fs.rm(tmp, { recursive: true, force: true });
   });
 
   test('creates the data directory and one environment in it', async () => {
