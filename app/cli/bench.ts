@@ -1,0 +1,309 @@
+/**
+ * `kv bench`: a load generator that prints figures (never a pass/fail test). Closed loop at a
+ * given concurrency, or open loop at a fixed rate where latency counts from each operation's
+ * intended start (no coordinated omission). Latencies go into an HdrHistogram; the CPU seconds
+ * the node processes spent come from /proc.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import * as hdr from 'hdr-histogram-js';
+import { KvClient, KvClientError } from '../client/client';
+import { CliError } from './cli-error';
+
+export const BENCH_USAGE = `kv bench: load a running cluster and print throughput, latency and CPU figures
+
+Options:
+  --endpoint E1,E2,...    nodes to spread load over (default 127.0.0.1:7001..7005)
+  --workload W            put | get | mixed (50/50)                          (default mixed)
+  --api A                 batch (the Batch stream) | unary                   (default batch)
+  --concurrency C         operations in flight                               (default 256)
+  --rate OPS              open loop at this many ops/s; 0 = as fast as possible (default 0)
+  --duration-s S          measured seconds                                    (default 10)
+  --warmup-s S            unmeasured seconds before                           (default 2)
+  --keys K                distinct keys                                       (default 10000)
+  --distribution D        uniform | zipfian (theta 0.99)                      (default uniform)
+  --value-bytes B         value size                                          (default 1024)
+  --no-preload            skip writing every key before a get or mixed run
+  --json                  print the figures as one JSON object`;
+
+const HIGHEST_TRACKABLE_US = 60_000_000;
+
+interface BenchFigures {
+  workload: string;
+  api: string;
+  concurrency: number;
+  rateTarget: number;
+  durationS: number;
+  ops: number;
+  errors: number;
+  errorKinds: Record<string, number>;
+  opsPerSecond: number;
+  latencyMs: { p50: number; p99: number; p999: number; max: number; mean: number };
+  nodeCpuSeconds: number;
+  nodeCpuSecondsPer1000Ops: number;
+  benchCpuSecondsPer1000Ops: number;
+  nodePids: number[];
+}
+
+/** YCSB's Zipfian generator over [0, n). */
+class Zipfian {
+  private readonly zetan: number;
+  private readonly alpha: number;
+  private readonly eta: number;
+  constructor(
+    private readonly n: number,
+    private readonly theta = 0.99,
+  ) {
+    let zetan = 0;
+    for (let i = 1; i <= n; i++) zetan += 1 / Math.pow(i, theta);
+    const zeta2 = 1 + 1 / Math.pow(2, theta);
+    this.zetan = zetan;
+    this.alpha = 1 / (1 - theta);
+    this.eta = (1 - Math.pow(2 / n, 1 - theta)) / (1 - zeta2 / zetan);
+  }
+  next(): number {
+    const u = Math.random();
+    const uz = u * this.zetan;
+    if (uz < 1) return 0;
+    if (uz < 1 + Math.pow(0.5, this.theta)) return 1;
+    return Math.min(this.n - 1, Math.floor(this.n * Math.pow(this.eta * u - this.eta + 1, this.alpha)));
+  }
+}
+
+function clockTicksPerSecond(): number {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+}
+
+/** PIDs of `kv node` processes listening on the given ports (from /proc/<pid>/cmdline). */
+export function findNodePids(ports: number[]): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let args: string[];
+    try {
+      args = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    const i = args.indexOf('node');
+    const p = args.indexOf('--port');
+    if (i > 0 && p > i && ports.includes(Number(args[p + 1]))) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+function cpuTicks(pids: number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // the process exited: its ticks are lost to the figure, which the output says via nodePids
+    }
+  }
+  return total;
+}
+
+export async function benchCommand(argv: readonly string[]): Promise<void> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        endpoint: { type: 'string', default: [7001, 7002, 7003, 7004, 7005].map((p) => `127.0.0.1:${p}`).join(',') },
+        workload: { type: 'string', default: 'mixed' },
+        api: { type: 'string', default: 'batch' },
+        concurrency: { type: 'string', default: '256' },
+        rate: { type: 'string', default: '0' },
+        'duration-s': { type: 'string', default: '10' },
+        'warmup-s': { type: 'string', default: '2' },
+        keys: { type: 'string', default: '10000' },
+        distribution: { type: 'string', default: 'uniform' },
+        'value-bytes': { type: 'string', default: '1024' },
+        'no-preload': { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (e) {
+    throw new CliError(`kv bench: ${(e as Error).message}; see kv bench --help`);
+  }
+  if (values.help) {
+    process.stdout.write(`${BENCH_USAGE}\n`);
+    return;
+  }
+  const num = (name: string, min: number, max: number) => {
+    const n = Number(values[name]);
+    if (!Number.isFinite(n) || n < min || n > max) throw new CliError(`--${name}: ${JSON.stringify(values[name])} must be a number within ${min}..${max}`);
+    return n;
+  };
+  const oneOf = (name: string, allowed: string[]) => {
+    const v = String(values[name]);
+    if (!allowed.includes(v)) throw new CliError(`--${name}: ${JSON.stringify(v)} is not one of ${allowed.join(', ')}`);
+    return v;
+  };
+  const workload = oneOf('workload', ['put', 'get', 'mixed']);
+  const api = oneOf('api', ['batch', 'unary']);
+  const distribution = oneOf('distribution', ['uniform', 'zipfian']);
+  const concurrency = Math.floor(num('concurrency', 1, 100000));
+  const rate = num('rate', 0, 10_000_000);
+  const durationS = num('duration-s', 1, 3600);
+  const warmupS = num('warmup-s', 0, 600);
+  const keys = Math.floor(num('keys', 1, 100_000_000));
+  const valueBytes = Math.floor(num('value-bytes', 0, 16 * 1024 * 1024));
+  const endpoints = String(values.endpoint).split(',').filter(Boolean);
+
+  const clients = endpoints.map((e) => new KvClient({ endpoints: [e], batch: api === 'batch', timeoutMs: 10_000, attemptsMax: 1, batchInFlightMax: 100_000 }));
+  const value = Buffer.alloc(valueBytes, 'v');
+  const keyOf = (i: number) => `bench-${createHash('md5').update(String(i)).digest('hex').slice(0, 12)}`;
+  const zipf = distribution === 'zipfian' ? new Zipfian(keys) : undefined;
+  const pickKey = () => keyOf(zipf ? zipf.next() : Math.floor(Math.random() * keys));
+  let rr = 0;
+  const client = () => clients[rr++ % clients.length]!;
+
+  try {
+    if (workload !== 'put' && !values['no-preload']) {
+      process.stderr.write(`preloading ${keys} keys ...\n`);
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(concurrency, 512) }, async () => {
+          while (next < keys) await client().put(keyOf(next++), value);
+        }),
+      );
+    }
+    const ports = endpoints.map((e) => Number(e.split(':').pop()));
+    const pids = findNodePids(ports);
+    const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_TRACKABLE_US, numberOfSignificantValueDigits: 3 });
+    const errorKinds: Record<string, number> = {};
+    let measuring = false;
+    let ops = 0;
+    let errors = 0;
+    const runOne = async (intendedAtNs: bigint) => {
+      const isPut = workload === 'put' || (workload === 'mixed' && Math.random() < 0.5);
+      try {
+        if (isPut) await client().put(pickKey(), value);
+        else await client().get(pickKey());
+        if (measuring) {
+          ops++;
+          histogram.recordValue(Math.max(1, Number((process.hrtime.bigint() - intendedAtNs) / 1000n)));
+        }
+      } catch (e) {
+        if (measuring) {
+          errors++;
+          const kind = e instanceof KvClientError ? e.codeName : 'CLIENT';
+          errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
+        }
+      }
+    };
+    const ticks = clockTicksPerSecond();
+    let cpuStart = 0;
+    let benchCpuStart = 0;
+    let measureStart = 0n;
+    const stopAt = Date.now() + (warmupS + durationS) * 1000;
+    setTimeout(() => {
+      measuring = true;
+      histogram.reset();
+      cpuStart = cpuTicks(pids);
+      const u = process.cpuUsage();
+      benchCpuStart = u.user + u.system;
+      measureStart = process.hrtime.bigint();
+    }, warmupS * 1000);
+
+    if (rate === 0) {
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (Date.now() < stopAt) await runOne(process.hrtime.bigint());
+        }),
+      );
+    } else {
+      // Open loop: issue operations on schedule; at most `concurrency` in flight, the rest wait
+      // (and their wait counts in their latency).
+      const intervalNs = BigInt(Math.round(1e9 / rate));
+      const start = process.hrtime.bigint();
+      let issued = 0n;
+      let inFlight = 0;
+      const backlog: bigint[] = [];
+      await new Promise<void>((resolve) => {
+        const pump = () => {
+          while (backlog.length > 0 && inFlight < concurrency) {
+            const at = backlog.shift()!;
+            inFlight++;
+            runOne(at).then(() => {
+              inFlight--;
+              pump();
+            });
+          }
+        };
+        const tick = setInterval(() => {
+          const now = process.hrtime.bigint();
+          if (Date.now() >= stopAt) {
+            clearInterval(tick);
+            const wait = setInterval(() => {
+              if (inFlight === 0) {
+                clearInterval(wait);
+                resolve();
+              }
+            }, 10);
+            return;
+          }
+          while (start + issued * intervalNs <= now) {
+            backlog.push(start + issued * intervalNs);
+            issued++;
+          }
+          pump();
+        }, 1);
+      });
+    }
+    const elapsedS = Number(process.hrtime.bigint() - measureStart) / 1e9;
+    const nodeCpuSeconds = (cpuTicks(pids) - cpuStart) / ticks;
+    const u = process.cpuUsage();
+    const benchCpuSeconds = (u.user + u.system - benchCpuStart) / 1e6;
+    const ms = (us: number) => Math.round(us) / 1000;
+    const figures: BenchFigures = {
+      workload,
+      api,
+      concurrency,
+      rateTarget: rate,
+      durationS: Math.round(elapsedS * 100) / 100,
+      ops,
+      errors,
+      errorKinds,
+      opsPerSecond: Math.round(ops / elapsedS),
+      latencyMs: {
+        p50: ms(histogram.getValueAtPercentile(50)),
+        p99: ms(histogram.getValueAtPercentile(99)),
+        p999: ms(histogram.getValueAtPercentile(99.9)),
+        max: ms(histogram.maxValue),
+        mean: ms(histogram.mean),
+      },
+      nodeCpuSeconds: Math.round(nodeCpuSeconds * 100) / 100,
+      nodeCpuSecondsPer1000Ops: ops ? Math.round((nodeCpuSeconds / ops) * 1000 * 1000) / 1000 : 0,
+      benchCpuSecondsPer1000Ops: ops ? Math.round((benchCpuSeconds / ops) * 1000 * 1000) / 1000 : 0,
+      nodePids: pids,
+    };
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(figures)}\n`);
+    } else {
+      process.stdout.write(
+        [
+          `workload ${workload}, api ${api}, ${distribution} over ${keys} keys, ${valueBytes} B values, concurrency ${concurrency}${rate ? `, target ${rate} ops/s` : ''}`,
+          `ops/s          ${figures.opsPerSecond}   (${ops} ops in ${figures.durationS} s, ${errors} errors${errors ? ` ${JSON.stringify(errorKinds)}` : ''})`,
+          `latency ms     p50 ${figures.latencyMs.p50}   p99 ${figures.latencyMs.p99}   p99.9 ${figures.latencyMs.p999}   max ${figures.latencyMs.max}`,
+          `node CPU       ${figures.nodeCpuSeconds} s over ${pids.length} node processes = ${figures.nodeCpuSecondsPer1000Ops} CPU-s per 1,000 ops (bench itself: ${figures.benchCpuSecondsPer1000Ops})`,
+        ].join('\n') + '\n',
+      );
+    }
+  } finally {
+    for (const c of clients) c.close();
+  }
+}

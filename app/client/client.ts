@@ -1,0 +1,173 @@
+/**
+ * The TypeScript client library. It knows several nodes and fails over between them; it speaks
+ * either unary calls or the high-throughput Batch stream; and `update` does the read, resolve,
+ * write-back-with-context cycle that Dynamo-style stores ask of their clients.
+ */
+import { ClientOp, OpResult } from '../replication/ops';
+import { KvChannel, RpcFailure } from '../rpc/kv-channel';
+
+export type Bytes = Uint8Array | string;
+
+export interface KvClientOptions {
+  /** host:port of one or more nodes; any node accepts any request. */
+  readonly endpoints: readonly string[];
+  /** Time budget of one attempt. @default 5000 */
+  readonly timeoutMs?: number;
+  /** Send operations on the Batch stream instead of unary calls. @default false */
+  readonly batch?: boolean;
+  /** Attempts of one operation across the endpoints (failover on UNAVAILABLE / RESOURCE_EXHAUSTED). @default endpoints.length, at most 5 */
+  readonly attemptsMax?: number;
+  /** Operations in flight on one Batch stream at most. @default 4096 */
+  readonly batchInFlightMax?: number;
+}
+
+export interface GetOptions {
+  /** Read quorum, 1..N; the cluster's R when absent. */
+  readonly r?: number;
+}
+
+export interface WriteOptions {
+  /** The context of the get this write is based on. */
+  readonly context?: string;
+  /** Write quorum, 1..N; the cluster's W when absent. */
+  readonly w?: number;
+}
+
+export interface GetReply {
+  readonly found: boolean;
+  /** Every concurrent value (siblings). */
+  readonly values: Buffer[];
+  /** Opaque: pass it to the put or delete based on this read. */
+  readonly context: string;
+  readonly deleted: boolean;
+}
+
+export interface PutReply {
+  readonly context: string;
+  readonly siblings: number;
+}
+
+export interface UpdateOptions {
+  /** Collapses siblings into one value; required when the key may have siblings. */
+  readonly resolve?: (siblings: Buffer[]) => Uint8Array;
+  /** Attempts when a read or write fails with a retryable status. @default 3 */
+  readonly retries?: number;
+  readonly r?: number;
+  readonly w?: number;
+}
+
+/** A failed operation: the gRPC status, its name and the server's message. */
+export class KvClientError extends Error {
+  constructor(
+    readonly code: number,
+    readonly codeName: string,
+    message: string,
+  ) {
+    super(`${codeName}: ${message}`);
+    this.name = 'KvClientError';
+  }
+}
+
+/** Statuses after which another node may succeed. */
+const FAILOVER_CODES = new Set([14 /* UNAVAILABLE */, 8 /* RESOURCE_EXHAUSTED */]);
+const RETRY_BACKOFF_MS = 50;
+
+function bytes(b: Bytes): Uint8Array {
+  return typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
+}
+
+export function encodeContextString(context: Uint8Array): string {
+  return Buffer.from(context.buffer, context.byteOffset, context.length).toString('base64url');
+}
+
+export function decodeContextString(context: string | undefined): Uint8Array {
+  if (context === undefined || context === '') return Buffer.alloc(0);
+  if (!/^[A-Za-z0-9_-]+$/.test(context)) throw new KvClientError(3, 'INVALID_ARGUMENT', `context: ${JSON.stringify(context.slice(0, 40))} is not a context string returned by get`);
+  return Buffer.from(context, 'base64url');
+}
+
+export class KvClient {
+  private readonly channels: KvChannel[];
+  private readonly timeoutMs: number;
+  private readonly attemptsMax: number;
+  private next = 0;
+
+  constructor(private readonly options: KvClientOptions) {
+    if (options.endpoints.length === 0) throw new Error('KvClient: endpoints is empty; give at least one host:port');
+    this.channels = options.endpoints.map((a) => new KvChannel(a, { batchInFlightMax: options.batchInFlightMax }));
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.attemptsMax = options.attemptsMax ?? Math.min(options.endpoints.length, 5);
+  }
+
+  /** Runs one operation, failing over to the next endpoint on a retryable status. */
+  async execute(op: ClientOp): Promise<OpResult> {
+    const start = this.next;
+    this.next = (this.next + 1) % this.channels.length;
+    let last: RpcFailure | undefined;
+    for (let attempt = 0; attempt < Math.max(1, this.attemptsMax); attempt++) {
+      const channel = this.channels[(start + attempt) % this.channels.length]!;
+      const r = this.options.batch ? await channel.submit(op, this.timeoutMs) : await channel.call(op, this.timeoutMs);
+      if (r.ok) return r.value;
+      last = r.error;
+      if (!FAILOVER_CODES.has(r.error.code)) break;
+    }
+    throw new KvClientError(last!.code, last!.codeName, last!.message);
+  }
+
+  async get(key: Bytes, options: GetOptions = {}): Promise<GetReply> {
+    const r = await this.execute({ kind: 'get', key: bytes(key), r: options.r ?? 0 });
+    if (r.kind !== 'get') throw new Error(`get answered with ${r.kind}`);
+    return { found: r.found, values: r.values.map((v) => Buffer.from(v)), context: encodeContextString(r.context), deleted: r.deleted };
+  }
+
+  async put(key: Bytes, value: Bytes, options: WriteOptions = {}): Promise<PutReply> {
+    const r = await this.execute({ kind: 'put', key: bytes(key), value: bytes(value), context: decodeContextString(options.context), w: options.w ?? 0 });
+    if (r.kind === 'get') throw new Error('put answered with get');
+    return { context: encodeContextString(r.context), siblings: r.siblings };
+  }
+
+  async delete(key: Bytes, options: WriteOptions = {}): Promise<{ context: string }> {
+    const r = await this.execute({ kind: 'delete', key: bytes(key), context: decodeContextString(options.context), w: options.w ?? 0 });
+    return { context: encodeContextString(r.context) };
+  }
+
+  /**
+   * Read, resolve siblings, apply `fn`, write back with the context. Retries retryable failures
+   * (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED) up to `retries` times. Concurrent updates
+   * never overwrite each other: a write based on a stale read becomes a sibling, which the next
+   * update resolves.
+   */
+  async update(key: Bytes, fn: (current: Buffer | undefined) => Uint8Array, options: UpdateOptions = {}): Promise<PutReply> {
+    const attempts = options.retries ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const got = await this.get(key, { r: options.r });
+        let current: Buffer | undefined;
+        if (got.values.length === 1) current = got.values[0];
+        else if (got.values.length > 1) {
+          if (!options.resolve) throw new KvClientError(9, 'FAILED_PRECONDITION', `update: key has ${got.values.length} siblings and no resolve function was given`);
+          current = Buffer.from(options.resolve(got.values));
+        }
+        return await this.put(key, fn(current), { context: got.context, w: options.w });
+      } catch (e) {
+        const retryable = e instanceof KvClientError && (FAILOVER_CODES.has(e.code) || e.code === 4);
+        if (!retryable || attempt >= attempts) throw e;
+        await new Promise((r) => setTimeout(r, RETRY_BACKOFF_MS * attempt));
+      }
+    }
+  }
+
+  async status(): Promise<import('../rpc/generated/kv/v1/StatusResponse').StatusResponse__Output> {
+    let last: RpcFailure | undefined;
+    for (const channel of this.channels) {
+      const r = await channel.status(this.timeoutMs);
+      if (r.ok) return r.value;
+      last = r.error;
+    }
+    throw new KvClientError(last!.code, last!.codeName, last!.message);
+  }
+
+  close(): void {
+    for (const c of this.channels) c.close();
+  }
+}

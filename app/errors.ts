@@ -1,0 +1,67 @@
+/**
+ * Errors a user can see, named after the condition (Voldemort's cut). Each carries a kind that
+ * the RPC layer maps to a gRPC status in one table (app/rpc/status-map.ts). Messages say what was
+ * wrong, with the value and the limit, and what to do.
+ */
+export type KvErrorKind =
+  | 'invalid-argument'
+  | 'unavailable'
+  | 'deadline-exceeded'
+  | 'failed-precondition'
+  | 'resource-exhausted'
+  | 'data-loss'
+  | 'internal';
+
+export type KvCondition =
+  | 'InvalidArgument'
+  | 'InsufficientReplicas'
+  | 'PeerUnreachable'
+  | 'DeadlineExceeded'
+  | 'TooManySiblings'
+  | 'ClockTooLarge'
+  | 'Overloaded'
+  | 'ShuttingDown'
+  | 'CorruptRecord'
+  | 'Internal';
+
+const KIND_OF: Readonly<Record<KvCondition, KvErrorKind>> = {
+  InvalidArgument: 'invalid-argument',
+  InsufficientReplicas: 'unavailable',
+  PeerUnreachable: 'unavailable',
+  DeadlineExceeded: 'deadline-exceeded',
+  TooManySiblings: 'failed-precondition',
+  ClockTooLarge: 'failed-precondition',
+  Overloaded: 'resource-exhausted',
+  ShuttingDown: 'unavailable',
+  CorruptRecord: 'data-loss',
+  Internal: 'internal',
+};
+
+export class KvError extends Error {
+  readonly kind: KvErrorKind;
+  constructor(
+    readonly condition: KvCondition,
+    message: string,
+  ) {
+    super(message);
+    this.name = condition;
+    this.kind = KIND_OF[condition];
+  }
+}
+
+/** A bad request field: names the field, shows the value, states the limit. */
+export function invalidArgument(field: string, value: unknown, limit: string): KvError {
+  return new KvError('InvalidArgument', `${field}: ${describeValue(value)} ${limit}`);
+}
+
+function describeValue(value: unknown): string {
+  if (value instanceof Uint8Array) return `${value.length} bytes`;
+  if (typeof value === 'string') return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}...` : value);
+  return String(value);
+}
+
+/** Expected outcomes are values, not exceptions. */
+export type Result<T, E = KvError> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: E };
+
+export const ok = <T>(value: T): Result<T, never> => ({ ok: true, value });
+export const err = <E>(error: E): Result<never, E> => ({ ok: false, error });

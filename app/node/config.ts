@@ -1,0 +1,200 @@
+/**
+ * NodeConfig: every setting of a node, parsed and validated once, at the edge, from flags and
+ * KV_* environment variables (flags win). Each setting has one row in SETTINGS: its flag, its
+ * variable, its default and what it bounds; `kv node --help` and the README print this table.
+ */
+import * as path from 'node:path';
+import { PARTITIONS_DEFAULT, PARTITIONS_MAX, isPowerOfTwo } from '../ring/ring';
+import { LogLevel } from '../log';
+
+export interface NodeConfig {
+  readonly nodeId: string;
+  readonly host: string;
+  readonly port: number;
+  readonly advertise: string;
+  /** id -> host:port of every member, this node included. */
+  readonly peers: ReadonlyMap<string, string>;
+  readonly dataDir: string;
+  readonly n: number;
+  readonly r: number;
+  readonly w: number;
+  readonly partitions: number;
+  readonly durability: 'durable' | 'relaxed';
+  readonly metricsPort: number;
+  readonly logLevel: LogLevel;
+  readonly keyBytesMax: number;
+  readonly valueBytesMax: number;
+  readonly objectBytesMax: number;
+  readonly siblingsWarn: number;
+  readonly siblingsMax: number;
+  readonly clockEntriesWarn: number;
+  readonly clockEntriesMax: number;
+  readonly requestTimeoutMs: number;
+  readonly readRepairWaitMs: number;
+  readonly inFlightMax: number;
+  readonly readRepairsInFlightMax: number;
+  readonly peerWindowMax: number;
+  readonly batchOpsMax: number;
+  readonly streamInFlightMax: number;
+  readonly messageBytesMax: number;
+  readonly shutdownGraceMs: number;
+}
+
+type Kind = 'string' | 'int' | 'enum';
+
+interface Setting {
+  readonly key: keyof NodeConfig;
+  readonly flag: string;
+  readonly env: string;
+  readonly kind: Kind;
+  /** undefined: required, or derived from other settings (see `doc`). */
+  readonly default?: string;
+  readonly min?: number;
+  readonly max?: number;
+  readonly values?: readonly string[];
+  readonly doc: string;
+}
+
+const MIB = 1024 * 1024;
+
+export const SETTINGS: readonly Setting[] = [
+  { key: 'nodeId', flag: 'node-id', env: 'KV_NODE_ID', kind: 'string', doc: 'This node\'s id: 1-63 of [a-z0-9-], stable across restarts (the StatefulSet pod name). Required.' },
+  { key: 'host', flag: 'host', env: 'KV_HOST', kind: 'string', default: '127.0.0.1', doc: 'Address the gRPC server listens on (0.0.0.0 in a container).' },
+  { key: 'port', flag: 'port', env: 'KV_PORT', kind: 'int', default: '7001', min: 0, max: 65535, doc: 'gRPC port: clients, peers, health and reflection.' },
+  { key: 'advertise', flag: 'advertise', env: 'KV_ADVERTISE', kind: 'string', doc: 'host:port other nodes use to reach this one. Default: its entry in the peer list, else host:port.' },
+  { key: 'peers', flag: 'peers', env: 'KV_PEERS', kind: 'string', doc: 'Every member as id=host:port, comma-separated, this node included. Default: this node alone.' },
+  { key: 'dataDir', flag: 'data-dir', env: 'KV_DATA_DIR', kind: 'string', doc: 'Data directory (one LMDB environment). Default: ./data/<node-id>.' },
+  { key: 'n', flag: 'n', env: 'KV_N', kind: 'int', default: '3', min: 1, max: 16, doc: 'Replicas of each key (N); at most the number of members.' },
+  { key: 'r', flag: 'r', env: 'KV_R', kind: 'int', default: '2', min: 1, max: 16, doc: 'Replies a get waits for (R), 1..N; requests may override it.' },
+  { key: 'w', flag: 'w', env: 'KV_W', kind: 'int', default: '2', min: 1, max: 16, doc: 'Acknowledgements a put or delete waits for (W), 1..N; requests may override it.' },
+  { key: 'partitions', flag: 'partitions', env: 'KV_PARTITIONS', kind: 'int', default: String(PARTITIONS_DEFAULT), min: 1, max: PARTITIONS_MAX, doc: 'Partitions Q, a power of two, fixed when the cluster is created; the same on every node.' },
+  { key: 'durability', flag: 'durability', env: 'KV_DURABILITY', kind: 'enum', default: 'durable', values: ['durable', 'relaxed'], doc: 'durable: a replica acknowledges after its commit is on disk. relaxed: before the sync (a crash may lose recent writes); opt-in.' },
+  { key: 'metricsPort', flag: 'metrics-port', env: 'KV_METRICS_PORT', kind: 'int', default: '9464', min: 0, max: 65535, doc: 'HTTP port for Prometheus /metrics; 0 turns it off.' },
+  { key: 'logLevel', flag: 'log-level', env: 'KV_LOG_LEVEL', kind: 'enum', default: 'info', values: ['debug', 'info', 'warn', 'error'], doc: 'Lowest level of the JSON log lines on stderr.' },
+  { key: 'keyBytesMax', flag: 'key-bytes-max', env: 'KV_KEY_BYTES_MAX', kind: 'int', default: '1024', min: 1, max: 65536, doc: 'Largest key, in bytes.' },
+  { key: 'valueBytesMax', flag: 'value-bytes-max', env: 'KV_VALUE_BYTES_MAX', kind: 'int', default: String(MIB), min: 0, max: 16 * MIB, doc: 'Largest value, in bytes.' },
+  { key: 'objectBytesMax', flag: 'object-bytes-max', env: 'KV_OBJECT_BYTES_MAX', kind: 'int', default: String(8 * MIB), min: 1024, max: 64 * MIB, doc: 'Largest stored object (all siblings and the clock); a write beyond it fails with FAILED_PRECONDITION.' },
+  { key: 'siblingsWarn', flag: 'siblings-warn', env: 'KV_SIBLINGS_WARN', kind: 'int', default: '25', min: 1, max: 10000, doc: 'Siblings above which a write logs a warning.' },
+  { key: 'siblingsMax', flag: 'siblings-max', env: 'KV_SIBLINGS_MAX', kind: 'int', default: '100', min: 1, max: 10000, doc: 'Siblings above which a write fails with FAILED_PRECONDITION.' },
+  { key: 'clockEntriesWarn', flag: 'clock-entries-warn', env: 'KV_CLOCK_ENTRIES_WARN', kind: 'int', default: '32', min: 1, max: 10000, doc: 'Version-vector entries above which a write logs a warning.' },
+  { key: 'clockEntriesMax', flag: 'clock-entries-max', env: 'KV_CLOCK_ENTRIES_MAX', kind: 'int', default: '64', min: 1, max: 10000, doc: 'Version-vector entries above which a write fails with FAILED_PRECONDITION.' },
+  { key: 'requestTimeoutMs', flag: 'request-timeout-ms', env: 'KV_REQUEST_TIMEOUT_MS', kind: 'int', default: '5000', min: 1, max: 600000, doc: 'Time budget of an operation that carries no deadline.' },
+  { key: 'readRepairWaitMs', flag: 'read-repair-wait-ms', env: 'KV_READ_REPAIR_WAIT_MS', kind: 'int', default: '1000', min: 0, max: 60000, doc: 'How long a get waits, after answering, for the remaining replicas before read repair.' },
+  { key: 'inFlightMax', flag: 'in-flight-max', env: 'KV_IN_FLIGHT_MAX', kind: 'int', default: '20000', min: 1, max: 1000000, doc: 'Operations a node coordinates at once; beyond it RESOURCE_EXHAUSTED.' },
+  { key: 'readRepairsInFlightMax', flag: 'read-repairs-in-flight-max', env: 'KV_READ_REPAIRS_IN_FLIGHT_MAX', kind: 'int', default: '1000', min: 0, max: 1000000, doc: 'Read repairs in flight at once; beyond it repairs are skipped and counted.' },
+  { key: 'peerWindowMax', flag: 'peer-window-max', env: 'KV_PEER_WINDOW_MAX', kind: 'int', default: '8192', min: 1, max: 1000000, doc: 'Requests in flight to one peer; beyond it the request fails with RESOURCE_EXHAUSTED.' },
+  { key: 'batchOpsMax', flag: 'batch-ops-max', env: 'KV_BATCH_OPS_MAX', kind: 'int', default: '1024', min: 1, max: 100000, doc: 'Operations in one BatchRequest (and in one peer message).' },
+  { key: 'streamInFlightMax', flag: 'stream-in-flight-max', env: 'KV_STREAM_IN_FLIGHT_MAX', kind: 'int', default: '8192', min: 1, max: 1000000, doc: 'Operations in flight on one client Batch stream.' },
+  { key: 'messageBytesMax', flag: 'message-bytes-max', env: 'KV_MESSAGE_BYTES_MAX', kind: 'int', default: String(64 * MIB), min: MIB, max: 1024 * MIB, doc: 'Largest gRPC message sent or received.' },
+  { key: 'shutdownGraceMs', flag: 'shutdown-grace-ms', env: 'KV_SHUTDOWN_GRACE_MS', kind: 'int', default: '10000', min: 0, max: 600000, doc: 'On SIGTERM, how long in-flight requests may take to finish.' },
+];
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const NODE_ID = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const ADDRESS = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
+
+/** Parses `id=host:port,...`. */
+export function parsePeers(text: string, source: string): Map<string, string> {
+  const peers = new Map<string, string>();
+  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    const id = part.slice(0, eq);
+    const address = part.slice(eq + 1);
+    if (eq < 1 || !NODE_ID.test(id) || !ADDRESS.test(address)) {
+      throw new ConfigError(`${source}: entry ${JSON.stringify(part)} is not id=host:port (id: 1-63 of [a-z0-9-])`);
+    }
+    if (peers.has(id)) throw new ConfigError(`${source}: node id ${id} appears twice`);
+    peers.set(id, address);
+  }
+  return peers;
+}
+
+/**
+ * Builds the config from flags (`--name value` or `--name=value`) and env. Throws ConfigError
+ * naming the setting, the value and what is allowed.
+ */
+export function parseNodeConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): NodeConfig {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument ${JSON.stringify(arg)}: settings are --name value`);
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
+    const setting = SETTINGS.find((s) => s.flag === name);
+    if (!setting) throw new ConfigError(`unknown flag --${name}; see kv node --help for the settings`);
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new ConfigError(`--${name} needs a value`);
+    flags.set(name, value);
+  }
+  const raw: Record<string, unknown> = {};
+  for (const s of SETTINGS) {
+    const fromFlag = flags.get(s.flag);
+    const fromEnv = env[s.env];
+    const text = fromFlag ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined) ?? s.default;
+    const source = fromFlag !== undefined ? `--${s.flag}` : fromEnv ? s.env : `${s.flag} (default)`;
+    if (text === undefined) continue;
+    if (s.kind === 'int') {
+      const n = /^-?\d+$/.test(text.trim()) ? Number(text) : NaN;
+      if (!Number.isSafeInteger(n) || n < s.min! || n > s.max!) {
+        throw new ConfigError(`${source}: ${JSON.stringify(text)} is not an integer within ${s.min}..${s.max} (${s.doc})`);
+      }
+      raw[s.key] = n;
+    } else if (s.kind === 'enum') {
+      if (!s.values!.includes(text)) throw new ConfigError(`${source}: ${JSON.stringify(text)} is not one of ${s.values!.join(', ')}`);
+      raw[s.key] = text;
+    } else {
+      raw[s.key] = text;
+    }
+    raw[`${s.key}Source`] = source;
+  }
+  const nodeId = raw.nodeId as string | undefined;
+  if (nodeId === undefined) throw new ConfigError('node id is required: pass --node-id or set KV_NODE_ID');
+  if (!NODE_ID.test(nodeId)) throw new ConfigError(`${raw.nodeIdSource}: ${JSON.stringify(nodeId)} is not 1-63 of [a-z0-9-], starting and ending with a letter or digit`);
+  const host = raw.host as string;
+  const port = raw.port as number;
+  const peers = raw.peers === undefined ? new Map<string, string>() : parsePeers(raw.peers as string, raw.peersSource as string);
+  const advertise = (raw.advertise as string | undefined) ?? peers.get(nodeId) ?? `${host}:${port}`;
+  if (!ADDRESS.test(advertise)) throw new ConfigError(`${raw.advertiseSource}: ${JSON.stringify(advertise)} is not host:port`);
+  if (!peers.has(nodeId)) peers.set(nodeId, advertise);
+  const n = raw.n as number;
+  const r = raw.r as number;
+  const w = raw.w as number;
+  const partitions = raw.partitions as number;
+  if (n > peers.size) throw new ConfigError(`${raw.nSource}: N=${n} exceeds the ${peers.size} members in the peer list; N must be at most the number of members`);
+  if (r > n) throw new ConfigError(`${raw.rSource}: R=${r} exceeds N=${n}; R must be within 1..N`);
+  if (w > n) throw new ConfigError(`${raw.wSource}: W=${w} exceeds N=${n}; W must be within 1..N`);
+  if (!isPowerOfTwo(partitions)) throw new ConfigError(`${raw.partitionsSource}: ${partitions} is not a power of two (1, 2, 4 ... ${PARTITIONS_MAX})`);
+  if (partitions < peers.size) throw new ConfigError(`${raw.partitionsSource}: ${partitions} partitions for ${peers.size} members leaves members without partitions; use at least ${peers.size}`);
+  const siblingsWarn = raw.siblingsWarn as number;
+  const siblingsMax = raw.siblingsMax as number;
+  if (siblingsWarn > siblingsMax) throw new ConfigError(`siblings-warn ${siblingsWarn} exceeds siblings-max ${siblingsMax}`);
+  if ((raw.clockEntriesWarn as number) > (raw.clockEntriesMax as number)) throw new ConfigError(`clock-entries-warn ${raw.clockEntriesWarn} exceeds clock-entries-max ${raw.clockEntriesMax}`);
+  if ((raw.valueBytesMax as number) + (raw.keyBytesMax as number) >= (raw.objectBytesMax as number)) {
+    throw new ConfigError(`object-bytes-max ${raw.objectBytesMax} must exceed value-bytes-max ${raw.valueBytesMax} plus key-bytes-max ${raw.keyBytesMax}`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const s of SETTINGS) out[s.key] = raw[s.key];
+  return {
+    ...(out as unknown as NodeConfig),
+    nodeId,
+    advertise,
+    peers,
+    dataDir: path.resolve((raw.dataDir as string | undefined) ?? path.join('data', nodeId)),
+  };
+}
+
+/** The settings table, for `kv node --help` and the README. */
+export function settingsHelp(): string {
+  const rows = SETTINGS.map((s) => {
+    const def = s.default ?? '-';
+    const range = s.kind === 'int' ? ` (${s.min}..${s.max})` : s.values ? ` (${s.values.join('|')})` : '';
+    return `  --${s.flag.padEnd(28)} ${s.env.padEnd(30)} default ${def}${range}\n      ${s.doc}`;
+  });
+  return rows.join('\n');
+}

@@ -1,0 +1,151 @@
+/**
+ * A cluster of real node processes on 127.0.0.1: what `kv cluster` runs and what the integration
+ * tests start, so both exercise the same processes, flags and shutdown path.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { KvClient } from '../client/client';
+
+export interface LocalClusterOptions {
+  readonly nodes: number;
+  readonly basePort: number;
+  /** Metrics port of node 1 (node i: base+i-1); 0 turns metrics off. */
+  readonly metricsBasePort: number;
+  readonly dataDir: string;
+  readonly n: number;
+  readonly r: number;
+  readonly w: number;
+  readonly partitions?: number;
+  readonly durability?: 'durable' | 'relaxed';
+  /** More `kv node` flags for every node. */
+  readonly extraArgs?: readonly string[];
+  /** The `kv` entry point (dist/bin/kv.js). */
+  readonly kvScript: string;
+  /** Where a node's stderr goes: inherit (the terminal) or a log file in its data directory. */
+  readonly logs: 'inherit' | 'file';
+  readonly onExit?: (id: string, code: number | null, signal: string | null) => void;
+}
+
+export interface LocalNode {
+  readonly id: string;
+  readonly port: number;
+  readonly endpoint: string;
+  readonly metricsPort: number;
+  readonly dataDir: string;
+  process: ChildProcess | undefined;
+}
+
+export const READY_TIMEOUT_MS = 30_000;
+
+export class LocalCluster {
+  readonly nodes: LocalNode[];
+
+  constructor(readonly options: LocalClusterOptions) {
+    if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 64) throw new Error(`--nodes: ${options.nodes} must be within 1..64`);
+    if (options.basePort < 1 || options.basePort + options.nodes - 1 > 65535) throw new Error(`--base-port: ${options.basePort} leaves no room for ${options.nodes} ports below 65536`);
+    this.nodes = Array.from({ length: options.nodes }, (_, k) => {
+      const id = `kv-${k + 1}`;
+      const port = options.basePort + k;
+      return {
+        id,
+        port,
+        endpoint: `127.0.0.1:${port}`,
+        metricsPort: options.metricsBasePort === 0 ? 0 : options.metricsBasePort + k,
+        dataDir: path.resolve(options.dataDir, id),
+        process: undefined,
+      };
+    });
+  }
+
+  get endpoints(): string[] {
+    return this.nodes.map((n) => n.endpoint);
+  }
+
+  get peers(): string {
+    return this.nodes.map((n) => `${n.id}=${n.endpoint}`).join(',');
+  }
+
+  node(id: string): LocalNode {
+    const n = this.nodes.find((x) => x.id === id);
+    if (!n) throw new Error(`no node ${id} in this cluster`);
+    return n;
+  }
+
+  argsOf(node: LocalNode): string[] {
+    const o = this.options;
+    return [
+      o.kvScript, 'node',
+      '--node-id', node.id,
+      '--host', '127.0.0.1',
+      '--port', String(node.port),
+      '--peers', this.peers,
+      '--data-dir', node.dataDir,
+      '--n', String(o.n), '--r', String(o.r), '--w', String(o.w),
+      '--metrics-port', String(node.metricsPort),
+      ...(o.partitions ? ['--partitions', String(o.partitions)] : []),
+      ...(o.durability ? ['--durability', o.durability] : []),
+      ...(o.extraArgs ?? []),
+    ];
+  }
+
+  /** Starts one node's process (not waiting for it to serve). */
+  spawn(id: string): LocalNode {
+    const node = this.node(id);
+    if (node.process && node.process.exitCode === null && node.process.signalCode === null) throw new Error(`${id} is already running`);
+    fs.mkdirSync(node.dataDir, { recursive: true });
+    const stderr = this.options.logs === 'file' ? fs.openSync(path.join(node.dataDir, 'node.log'), 'a') : 'inherit';
+    const child = spawn(process.execPath, this.argsOf(node), { stdio: ['ignore', 'inherit', stderr], env: { ...process.env } });
+    if (typeof stderr === 'number') fs.closeSync(stderr);
+    node.process = child;
+    child.on('exit', (code, signal) => this.options.onExit?.(id, code, signal));
+    return node;
+  }
+
+  async start(): Promise<void> {
+    for (const n of this.nodes) this.spawn(n.id);
+    await Promise.all(this.nodes.map((n) => this.waitReady(n.id)));
+  }
+
+  /** Resolves once the node answers Status; rejects if it exits or does not within the timeout. */
+  async waitReady(id: string, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+    const node = this.node(id);
+    const client = new KvClient({ endpoints: [node.endpoint], timeoutMs: 1000, attemptsMax: 1 });
+    const deadline = Date.now() + timeoutMs;
+    try {
+      for (;;) {
+        if (node.process && (node.process.exitCode !== null || node.process.signalCode !== null)) {
+          throw new Error(`${id} exited (code ${node.process.exitCode}, signal ${node.process.signalCode}) before it served${this.options.logs === 'file' ? `; see ${path.join(node.dataDir, 'node.log')}` : ''}`);
+        }
+        try {
+          await client.status();
+          return;
+        } catch {
+          if (Date.now() > deadline) throw new Error(`${id} did not serve on ${node.endpoint} within ${timeoutMs} ms`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    } finally {
+      client.close();
+    }
+  }
+
+  /** Sends a signal and waits for the process to exit. */
+  async kill(id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<{ code: number | null; signal: string | null }> {
+    const child = this.node(id).process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return { code: child?.exitCode ?? null, signal: child?.signalCode ?? null };
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, sig) => resolve({ code, signal: sig })));
+    child.kill(signal);
+    return exited;
+  }
+
+  async restart(id: string): Promise<void> {
+    this.spawn(id);
+    await this.waitReady(id);
+  }
+
+  /** SIGTERM to every running node, then waits for all to exit. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.kill(n.id, 'SIGTERM')));
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The node's Prometheus metrics (prom-client), on their own registry, served over HTTP at
+ * /metrics on the metrics port. Names follow Prometheus conventions: units last, _total counters.
+ */
+import * as http from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CoordinatorEvents } from '../replication/coordinator';
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  readonly operations: Counter<'op' | 'outcome'>;
+  readonly operationSeconds: Histogram<'op'>;
+  readonly readRepairs: Counter<'peer'>;
+  readonly readRepairsSkipped: Counter;
+  readonly forwarded: Counter;
+  readonly limitWarnings: Counter;
+  readonly inFlight: Gauge;
+  readonly peerUp: Gauge<'peer'>;
+
+  constructor(nodeId: string) {
+    this.registry.setDefaultLabels({ node: nodeId });
+    collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    this.operations = new Counter({ name: 'kv_operations_total', help: 'Client operations coordinated or forwarded by this node, by outcome (ok or the gRPC status name).', labelNames: ['op', 'outcome'], registers });
+    this.operationSeconds = new Histogram({
+      name: 'kv_operation_duration_seconds',
+      help: 'Time from receiving a client operation to answering it.',
+      labelNames: ['op'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.readRepairs = new Counter({ name: 'kv_read_repairs_total', help: 'Merged objects sent to stale replicas after a get.', labelNames: ['peer'], registers });
+    this.readRepairsSkipped = new Counter({ name: 'kv_read_repairs_skipped_total', help: 'Read repairs skipped because readRepairsInFlightMax was reached.', registers });
+    this.forwarded = new Counter({ name: 'kv_forwarded_total', help: 'Operations sent on to a primary because this node is not a replica of the key.', registers });
+    this.limitWarnings = new Counter({ name: 'kv_object_limit_warnings_total', help: 'Writes that left an object above a sibling or clock warning level.', registers });
+    this.inFlight = new Gauge({ name: 'kv_operations_in_flight', help: 'Operations being coordinated by this node.', registers });
+    this.peerUp = new Gauge({ name: 'kv_peer_up', help: '1 when the peer stream to the member is connected.', labelNames: ['peer'], registers });
+  }
+
+  coordinatorEvents(onWarning: (message: string) => void): CoordinatorEvents {
+    return {
+      readRepair: (peer) => this.readRepairs.inc({ peer }),
+      readRepairSkipped: () => this.readRepairsSkipped.inc(),
+      forwarded: () => this.forwarded.inc(),
+      limitWarning: (message) => {
+        this.limitWarnings.inc();
+        onWarning(message);
+      },
+    };
+  }
+
+  /** Serves /metrics; resolves with the bound port. */
+  serve(host: string, port: number): Promise<http.Server> {
+    const server = http.createServer((req, res) => {
+      if (req.url !== '/metrics') {
+        res.writeHead(404).end('not found: metrics are at /metrics\n');
+        return;
+      }
+      this.registry.metrics().then(
+        (text) => res.writeHead(200, { 'Content-Type': this.registry.contentType }).end(text),
+        (e) => res.writeHead(500).end(String(e)),
+      );
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', (e) => reject(new Error(`cannot serve metrics on ${host}:${port}: ${e.message}`)));
+      server.listen(port, host, () => resolve(server));
+    });
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * The composition root of a node: opens the store, establishes the node's actor id, builds the
+ * ring, the peer transport, the coordinator and the gRPC server, and stops them in order.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import { KvError, Result } from '../errors';
+import { Logger } from '../log';
+import { Coordinator } from '../replication/coordinator';
+import { ClientOp, OpResult } from '../replication/ops';
+import { LocalReplica } from '../replication/replica';
+import { buildRing, partitionsServedBy, Ring } from '../ring/ring';
+import { GrpcPeerTransport } from '../rpc/peer-transport';
+import { KvServer } from '../rpc/server';
+import type { StatusResponse } from '../rpc/generated/kv/v1/StatusResponse';
+import { LmdbStore } from '../storage/lmdb-store';
+import { LocalStore } from '../storage/local-store';
+import { decodeObject } from '../versioning/codec';
+import { NodeConfig } from './config';
+import { NodeMetrics } from './metrics';
+
+/** Store metadata keys. */
+const META_NODE_ID = 'node-id';
+const META_ACTOR = 'actor';
+const META_PARTITIONS = 'partitions';
+
+/**
+ * The actor id this node writes with: its id and the epoch of its data directory, made when the
+ * directory is first used. A node that lost its data gets a new epoch, so it never reuses old
+ * counters (which would make its new writes look old to the other replicas).
+ */
+async function establishIdentity(store: LocalStore, config: NodeConfig): Promise<string> {
+  const owner = await store.getMeta(META_NODE_ID);
+  if (owner !== undefined && owner !== config.nodeId) {
+    throw new Error(`data directory ${config.dataDir} belongs to node ${owner}, not ${config.nodeId}: point --data-dir at this node's own directory`);
+  }
+  const partitions = await store.getMeta(META_PARTITIONS);
+  if (partitions !== undefined && Number(partitions) !== config.partitions) {
+    throw new Error(`data directory ${config.dataDir} was created with ${partitions} partitions, not ${config.partitions}: the partition count is fixed when the cluster is created`);
+  }
+  let actor = await store.getMeta(META_ACTOR);
+  if (actor === undefined) {
+    actor = `${config.nodeId}.${randomBytes(4).toString('hex')}`;
+    await store.setMeta(META_NODE_ID, config.nodeId);
+    await store.setMeta(META_PARTITIONS, String(config.partitions));
+    await store.setMeta(META_ACTOR, actor);
+  }
+  return actor;
+}
+
+export class KvNode {
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: NodeConfig,
+    readonly actor: string,
+    private readonly log: Logger,
+    private readonly store: LocalStore,
+    private readonly transport: GrpcPeerTransport,
+    private readonly coordinator: Coordinator,
+    private readonly server: KvServer,
+    private readonly metricsServer: http.Server | undefined,
+    private readonly peerGauge: NodeJS.Timeout,
+  ) {}
+
+  get port(): number {
+    return this.server.port;
+  }
+
+  static async start(config: NodeConfig, log: Logger): Promise<KvNode> {
+    fs.mkdirSync(config.dataDir, { recursive: true });
+    const store = await LmdbStore.open({
+      path: config.dataDir,
+      durability: config.durability,
+      maxRecordBytes: config.objectBytesMax + config.keyBytesMax + 1024,
+      validate: (payload) => {
+        try {
+          decodeObject(payload);
+          return undefined;
+        } catch (e) {
+          return (e as Error).message;
+        }
+      },
+    });
+    let actor: string;
+    try {
+      actor = await establishIdentity(store, config);
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+    const ring: Ring = buildRing([...config.peers.keys()], config.partitions);
+    const metrics = new NodeMetrics(config.nodeId);
+    const transport = new GrpcPeerTransport({
+      self: config.nodeId,
+      peers: config.peers,
+      windowMax: config.peerWindowMax,
+      batchItemsMax: config.batchOpsMax,
+      messageBytesMax: config.messageBytesMax,
+      log,
+    });
+    const replica = new LocalReplica(store, actor, config);
+    const coordinator = new Coordinator({
+      self: config.nodeId,
+      ring: () => ring,
+      replica,
+      transport,
+      config,
+      log,
+      events: metrics.coordinatorEvents((message) => log.warn('object limit warning', { message })),
+    });
+    const served = new Map([...config.peers.keys()].map((m) => [m, partitionsServedBy(ring, m, config.n).length]));
+    const owned = new Map<string, number>();
+    for (const o of ring.owners) owned.set(o, (owned.get(o) ?? 0) + 1);
+    const status = (): StatusResponse => ({
+      nodeId: config.nodeId,
+      actor,
+      partitions: config.partitions,
+      n: config.n,
+      r: config.r,
+      w: config.w,
+      members: [...config.peers].map(([id, address]) => ({
+        id,
+        address,
+        self: id === config.nodeId,
+        reachable: id === config.nodeId || transport.isReachable(id),
+        partitionsOwned: owned.get(id) ?? 0,
+        partitionsReplicated: served.get(id) ?? 0,
+      })),
+    });
+    const opNames: Record<ClientOp['kind'], string> = { get: 'get', put: 'put', delete: 'delete' };
+    const server = await KvServer.start(
+      {
+        execute: async (op: ClientOp, options): Promise<Result<OpResult, KvError>> => {
+          const end = metrics.operationSeconds.startTimer({ op: opNames[op.kind] });
+          metrics.inFlight.inc();
+          const r = await coordinator.execute(op, options);
+          metrics.inFlight.dec();
+          end();
+          metrics.operations.inc({ op: op.kind, outcome: r.ok ? 'ok' : r.error.condition });
+          return r;
+        },
+        fetch: (partition, key) => replica.fetchEncoded(partition, key),
+        replicate: async (partition, key, object) => {
+          await replica.mergeEncoded(partition, key, object);
+        },
+        status,
+      },
+      { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, log },
+    ).catch(async (e) => {
+      transport.close();
+      await store.close();
+      throw e;
+    });
+    const metricsServer = config.metricsPort === 0 ? undefined : await metrics.serve(config.host, config.metricsPort);
+    const peerGauge = setInterval(() => {
+      for (const id of config.peers.keys()) if (id !== config.nodeId) metrics.peerUp.set({ peer: id }, transport.isReachable(id) ? 1 : 0);
+    }, 1000);
+    peerGauge.unref();
+    server.setServing(true);
+    log.info('node serving', { port: server.port, advertise: config.advertise, actor, members: config.peers.size, n: config.n, r: config.r, w: config.w, partitions: config.partitions, durability: config.durability });
+    return new KvNode(config, actor, log, store, transport, coordinator, server, metricsServer, peerGauge);
+  }
+
+  /** Graceful stop: refuse new operations, let those in flight finish, close the server, then LMDB. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info('stopping: draining in-flight operations', { inFlight: this.coordinator.operationsInFlight });
+      this.server.setServing(false);
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, this.config.shutdownGraceMs).unref());
+      await Promise.race([this.coordinator.drain(), grace]);
+      await this.server.shutdown(Math.min(this.config.shutdownGraceMs, 2000));
+      clearInterval(this.peerGauge);
+      this.transport.close();
+      await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
+      await this.store.close();
+      this.log.info('stopped');
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The pure "core" of the quorum state machines (riak_kv's get_core / put_core cut): it only counts
+ * replies. The coordinator owns timers and messages and asks the core what to do. The core answers
+ * success as soon as `needed` replicas said ok, and failure as soon as success is impossible
+ * (oks + still outstanding < needed), instead of waiting for the deadline.
+ */
+import { mergeAll, sameHistory, VersionedObject } from '../versioning/dvv';
+
+export type Outcome = 'pending' | 'success' | 'failure';
+
+/** Counts acknowledgements (writes) or replies (reads) from a fixed set of asked replicas. */
+export class QuorumCounter {
+  private oks = 0;
+  private errors = 0;
+
+  constructor(
+    readonly needed: number,
+    readonly asked: number,
+  ) {
+    if (!Number.isInteger(needed) || needed < 1 || needed > asked) {
+      throw new Error(`quorum: needed ${needed} must be within 1..asked (${asked})`);
+    }
+  }
+
+  add(ok: boolean): void {
+    if (this.oks + this.errors >= this.asked) throw new Error(`quorum: more replies than the ${this.asked} asked`);
+    if (ok) this.oks++;
+    else this.errors++;
+  }
+
+  get okCount(): number {
+    return this.oks;
+  }
+
+  get outstanding(): number {
+    return this.asked - this.oks - this.errors;
+  }
+
+  get outcome(): Outcome {
+    if (this.oks >= this.needed) return 'success';
+    if (this.oks + this.outstanding < this.needed) return 'failure';
+    return 'pending';
+  }
+}
+
+export type ReadReply = { readonly ok: true; readonly object: VersionedObject | undefined } | { readonly ok: false };
+
+export interface RepairOrder {
+  readonly node: string;
+  readonly object: VersionedObject;
+}
+
+/**
+ * Accumulates read replies: answers with the merge of what the replicas returned, and once every
+ * reply is in (or the repair wait ran out) returns the read repair to carry out: the merged object
+ * for every replica that answered with an older history or nothing. Replicas that failed or never
+ * answered are not repaired: their state is unknown (anti-entropy covers them).
+ */
+export class ReadCore {
+  private readonly counter: QuorumCounter;
+  private readonly replies = new Map<string, VersionedObject | undefined>();
+
+  constructor(needed: number, readonly replicas: readonly string[]) {
+    this.counter = new QuorumCounter(needed, replicas.length);
+  }
+
+  add(node: string, reply: ReadReply): void {
+    if (!this.replicas.includes(node)) throw new Error(`read: reply from ${node}, which was not asked`);
+    this.counter.add(reply.ok);
+    if (reply.ok) this.replies.set(node, reply.object);
+  }
+
+  get outcome(): Outcome {
+    return this.counter.outcome;
+  }
+
+  get okCount(): number {
+    return this.counter.okCount;
+  }
+
+  get complete(): boolean {
+    return this.counter.outstanding === 0;
+  }
+
+  /** The merge of every ok reply so far (undefined when no replica holds the key). */
+  response(): VersionedObject | undefined {
+    return mergeAll(this.replies.values());
+  }
+
+  finalAction(): RepairOrder[] {
+    const merged = this.response();
+    if (merged === undefined) return [];
+    const orders: RepairOrder[] = [];
+    for (const [node, object] of this.replies) if (!sameHistory(object, merged)) orders.push({ node, object: merged });
+    return orders;
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * This node's own replica: the versioned-object operations over a LocalStore. Every write is a
+ * read-modify-write in one store transaction, so concurrent writes to a key merge, never clobber.
+ */
+import { KvError, Result, ok, err } from '../errors';
+import { LocalStore } from '../storage/local-store';
+import { decodeObject, encodeObject } from '../versioning/codec';
+import { applyWrite, merge, sameHistory, VersionedObject, VersionVector } from '../versioning/dvv';
+import { checkLimits, ObjectLimits } from '../versioning/limits';
+
+export interface WriteOutcome {
+  readonly object: VersionedObject;
+  readonly encoded: Buffer;
+  readonly warnings: string[];
+}
+
+export class LocalReplica {
+  constructor(
+    private readonly store: LocalStore,
+    readonly actor: string,
+    private readonly limits: ObjectLimits,
+    private readonly nowMs: () => number = Date.now,
+  ) {}
+
+  async fetch(partition: number, key: Uint8Array): Promise<VersionedObject | undefined> {
+    const bytes = await this.store.get(partition, key);
+    return bytes === undefined ? undefined : decodeObject(bytes);
+  }
+
+  async fetchEncoded(partition: number, key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.store.get(partition, key);
+  }
+
+  /** A client write coordinated here: a new dot for this node's actor, within the object limits. */
+  coordinateWrite(partition: number, key: Uint8Array, context: VersionVector, value: Uint8Array | null): Promise<Result<WriteOutcome, KvError>> {
+    return this.store.update<Result<WriteOutcome, KvError>>(partition, key, (current) => {
+      const object = applyWrite(current === undefined ? undefined : decodeObject(current), context, this.actor, value, this.nowMs());
+      const check = checkLimits(object, this.limits);
+      if (!check.ok) return { result: err(check.error) };
+      const encoded = encodeObject(object);
+      return { write: encoded, result: ok({ object, encoded, warnings: check.warnings }) };
+    });
+  }
+
+  /** Merge an object from another replica; writes only when it adds something. */
+  mergeEncoded(partition: number, key: Uint8Array, incoming: Uint8Array): Promise<VersionedObject> {
+    const theirs = decodeObject(incoming);
+    return this.store.update(partition, key, (current) => {
+      const mine = current === undefined ? undefined : decodeObject(current);
+      const merged = merge(mine, theirs)!;
+      if (sameHistory(merged, mine)) return { result: merged };
+      return { write: encodeObject(merged), result: merged };
+    });
+  }
+}

@@ -1,0 +1,45 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { BatchRequest as _kv_v1_BatchRequest, BatchRequest__Output as _kv_v1_BatchRequest__Output } from './kv/v1/BatchRequest';
+import type { BatchResponse as _kv_v1_BatchResponse, BatchResponse__Output as _kv_v1_BatchResponse__Output } from './kv/v1/BatchResponse';
+import type { DeleteRequest as _kv_v1_DeleteRequest, DeleteRequest__Output as _kv_v1_DeleteRequest__Output } from './kv/v1/DeleteRequest';
+import type { DeleteResponse as _kv_v1_DeleteResponse, DeleteResponse__Output as _kv_v1_DeleteResponse__Output } from './kv/v1/DeleteResponse';
+import type { GetRequest as _kv_v1_GetRequest, GetRequest__Output as _kv_v1_GetRequest__Output } from './kv/v1/GetRequest';
+import type { GetResponse as _kv_v1_GetResponse, GetResponse__Output as _kv_v1_GetResponse__Output } from './kv/v1/GetResponse';
+import type { KVClient as _kv_v1_KVClient, KVDefinition as _kv_v1_KVDefinition } from './kv/v1/KV';
+import type { Member as _kv_v1_Member, Member__Output as _kv_v1_Member__Output } from './kv/v1/Member';
+import type { OpError as _kv_v1_OpError, OpError__Output as _kv_v1_OpError__Output } from './kv/v1/OpError';
+import type { Operation as _kv_v1_Operation, Operation__Output as _kv_v1_Operation__Output } from './kv/v1/Operation';
+import type { OperationResult as _kv_v1_OperationResult, OperationResult__Output as _kv_v1_OperationResult__Output } from './kv/v1/OperationResult';
+import type { PutRequest as _kv_v1_PutRequest, PutRequest__Output as _kv_v1_PutRequest__Output } from './kv/v1/PutRequest';
+import type { PutResponse as _kv_v1_PutResponse, PutResponse__Output as _kv_v1_PutResponse__Output } from './kv/v1/PutResponse';
+import type { StatusRequest as _kv_v1_StatusRequest, StatusRequest__Output as _kv_v1_StatusRequest__Output } from './kv/v1/StatusRequest';
+import type { StatusResponse as _kv_v1_StatusResponse, StatusResponse__Output as _kv_v1_StatusResponse__Output } from './kv/v1/StatusResponse';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  kv: {
+    v1: {
+      BatchRequest: MessageTypeDefinition<_kv_v1_BatchRequest, _kv_v1_BatchRequest__Output>
+      BatchResponse: MessageTypeDefinition<_kv_v1_BatchResponse, _kv_v1_BatchResponse__Output>
+      DeleteRequest: MessageTypeDefinition<_kv_v1_DeleteRequest, _kv_v1_DeleteRequest__Output>
+      DeleteResponse: MessageTypeDefinition<_kv_v1_DeleteResponse, _kv_v1_DeleteResponse__Output>
+      GetRequest: MessageTypeDefinition<_kv_v1_GetRequest, _kv_v1_GetRequest__Output>
+      GetResponse: MessageTypeDefinition<_kv_v1_GetResponse, _kv_v1_GetResponse__Output>
+      KV: SubtypeConstructor<typeof grpc.Client, _kv_v1_KVClient> & { service: _kv_v1_KVDefinition }
+      Member: MessageTypeDefinition<_kv_v1_Member, _kv_v1_Member__Output>
+      OpError: MessageTypeDefinition<_kv_v1_OpError, _kv_v1_OpError__Output>
+      Operation: MessageTypeDefinition<_kv_v1_Operation, _kv_v1_Operation__Output>
+      OperationResult: MessageTypeDefinition<_kv_v1_OperationResult, _kv_v1_OperationResult__Output>
+      PutRequest: MessageTypeDefinition<_kv_v1_PutRequest, _kv_v1_PutRequest__Output>
+      PutResponse: MessageTypeDefinition<_kv_v1_PutResponse, _kv_v1_PutResponse__Output>
+      StatusRequest: MessageTypeDefinition<_kv_v1_StatusRequest, _kv_v1_StatusRequest__Output>
+      StatusResponse: MessageTypeDefinition<_kv_v1_StatusResponse, _kv_v1_StatusResponse__Output>
+    }
+  }
+}
+

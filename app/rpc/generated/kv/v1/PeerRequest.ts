@@ -1,0 +1,54 @@
+// Original file: app/rpc/proto/kv/v1/peer.proto
+
+import type { Fetch as _kv_v1_Fetch, Fetch__Output as _kv_v1_Fetch__Output } from '../../kv/v1/Fetch';
+import type { Replicate as _kv_v1_Replicate, Replicate__Output as _kv_v1_Replicate__Output } from '../../kv/v1/Replicate';
+import type { Operation as _kv_v1_Operation, Operation__Output as _kv_v1_Operation__Output } from '../../kv/v1/Operation';
+import type { Long } from '@grpc/proto-loader';
+
+export interface PeerRequest {
+  /**
+   * Unique among the sender's in-flight requests on this stream.
+   */
+  'id'?: (number | string | Long);
+  /**
+   * Time the sender still waits for the answer; the callee drops work that is already late.
+   */
+  'timeoutMs'?: (number);
+  /**
+   * Read a replica's stored object.
+   */
+  'fetch'?: (_kv_v1_Fetch | null);
+  /**
+   * Merge an object into the replica's store (coordinated writes and read repair).
+   */
+  'replicate'?: (_kv_v1_Replicate | null);
+  /**
+   * A client operation sent on to a node that is a replica of the key.
+   */
+  'forward'?: (_kv_v1_Operation | null);
+  'op'?: "fetch"|"replicate"|"forward";
+}
+
+export interface PeerRequest__Output {
+  /**
+   * Unique among the sender's in-flight requests on this stream.
+   */
+  'id': (number);
+  /**
+   * Time the sender still waits for the answer; the callee drops work that is already late.
+   */
+  'timeoutMs': (number);
+  /**
+   * Read a replica's stored object.
+   */
+  'fetch'?: (_kv_v1_Fetch__Output | null);
+  /**
+   * Merge an object into the replica's store (coordinated writes and read repair).
+   */
+  'replicate'?: (_kv_v1_Replicate__Output | null);
+  /**
+   * A client operation sent on to a node that is a replica of the key.
+   */
+  'forward'?: (_kv_v1_Operation__Output | null);
+  'op'?: "fetch"|"replicate"|"forward";
+}

@@ -1,0 +1,25 @@
+// Original file: app/rpc/proto/kv/v1/peer.proto
+
+import type { FetchResult as _kv_v1_FetchResult, FetchResult__Output as _kv_v1_FetchResult__Output } from '../../kv/v1/FetchResult';
+import type { ReplicateResult as _kv_v1_ReplicateResult, ReplicateResult__Output as _kv_v1_ReplicateResult__Output } from '../../kv/v1/ReplicateResult';
+import type { OperationResult as _kv_v1_OperationResult, OperationResult__Output as _kv_v1_OperationResult__Output } from '../../kv/v1/OperationResult';
+import type { OpError as _kv_v1_OpError, OpError__Output as _kv_v1_OpError__Output } from '../../kv/v1/OpError';
+import type { Long } from '@grpc/proto-loader';
+
+export interface PeerResponse {
+  'id'?: (number | string | Long);
+  'fetched'?: (_kv_v1_FetchResult | null);
+  'replicated'?: (_kv_v1_ReplicateResult | null);
+  'forwarded'?: (_kv_v1_OperationResult | null);
+  'error'?: (_kv_v1_OpError | null);
+  'result'?: "fetched"|"replicated"|"forwarded"|"error";
+}
+
+export interface PeerResponse__Output {
+  'id': (number);
+  'fetched'?: (_kv_v1_FetchResult__Output | null);
+  'replicated'?: (_kv_v1_ReplicateResult__Output | null);
+  'forwarded'?: (_kv_v1_OperationResult__Output | null);
+  'error'?: (_kv_v1_OpError__Output | null);
+  'result'?: "fetched"|"replicated"|"forwarded"|"error";
+}

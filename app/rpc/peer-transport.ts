@@ -1,0 +1,242 @@
+/**
+ * ReplicaTransport over gRPC: one long-lived bidirectional Exchange stream per peer, requests
+ * batched into messages, a bounded window of requests in flight per peer, and a failure detector
+ * that marks a peer down when its stream fails and retries with capped exponential backoff.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { KvError, Result, ok, err } from '../errors';
+import { Logger, silentLogger } from '../log';
+import { ClientOp, OpResult } from '../replication/ops';
+import { ReplicaTransport } from '../replication/transport';
+import { Batcher } from './batcher';
+import type { PeerClient } from './generated/kv/v1/Peer';
+import type { PeerRequest } from './generated/kv/v1/PeerRequest';
+import type { PeerRequests } from './generated/kv/v1/PeerRequests';
+import type { PeerResponse__Output } from './generated/kv/v1/PeerResponse';
+import type { PeerResponses__Output } from './generated/kv/v1/PeerResponses';
+import type { OperationResult__Output } from './generated/kv/v1/OperationResult';
+import { protos } from './proto-definition';
+import { errorFromCode } from './status-map';
+import { opToMessage, sizeOfOp } from './wire';
+
+export const INITIAL_BACKOFF_MS = 100;
+export const MAX_BACKOFF_MS = 2000;
+/** How often expired requests are failed (cheaper than a timer a request). */
+export const SWEEP_INTERVAL_MS = 25;
+
+export interface PeerTransportOptions {
+  readonly self: string;
+  /** id -> host:port of every other member. */
+  readonly peers: ReadonlyMap<string, string>;
+  /** Requests in flight to one peer at most; beyond it a request fails with RESOURCE_EXHAUSTED. */
+  readonly windowMax: number;
+  /** Requests in one stream message at most. */
+  readonly batchItemsMax: number;
+  /** Largest message the transport sends or accepts. */
+  readonly messageBytesMax: number;
+  readonly log?: Logger;
+}
+
+type Pending = { resolve: (r: Result<PeerResponse__Output>) => void; expiresAt: number };
+
+class PeerConnection {
+  private stream: grpc.ClientDuplexStream<PeerRequests, PeerResponses__Output> | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private backoffMs = 0;
+  private downUntil = 0;
+  private lastError = '';
+  private readonly outbox: Batcher<PeerRequest>;
+
+  constructor(
+    readonly id: string,
+    readonly address: string,
+    private readonly client: PeerClient,
+    private readonly options: PeerTransportOptions,
+    private readonly log: Logger,
+  ) {
+    this.outbox = new Batcher(
+      (requests) => this.write(requests),
+      (r) => (r.replicate ? (r.replicate.object as Uint8Array).length + (r.replicate.key as Uint8Array).length : 0) + (r.forward ? sizeOfOp(toOp(r)) : 0) + 32,
+      { itemsMax: options.batchItemsMax, bytesMax: Math.floor(options.messageBytesMax / 2) },
+    );
+  }
+
+  get up(): boolean {
+    return Date.now() >= this.downUntil;
+  }
+
+  /** Connected: the channel is ready and the stream has not failed. */
+  get reachable(): boolean {
+    return this.up && this.client.getChannel().getConnectivityState(true) === grpc.connectivityState.READY;
+  }
+
+  send(request: Omit<PeerRequest, 'id'>, timeoutMs: number): Promise<Result<PeerResponse__Output>> {
+    if (!this.up) {
+      return Promise.resolve(err(new KvError('PeerUnreachable', `peer ${this.id} (${this.address}) is down: ${this.lastError}`)));
+    }
+    if (this.pending.size >= this.options.windowMax) {
+      return Promise.resolve(err(new KvError('Overloaded', `peer ${this.id}: ${this.pending.size} requests in flight, the limit (peerWindowMax) is ${this.options.windowMax}`)));
+    }
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, { resolve, expiresAt: Date.now() + timeoutMs });
+      this.outbox.push({ ...request, id, timeoutMs });
+    });
+  }
+
+  sweep(now: number): void {
+    for (const [id, p] of this.pending) {
+      if (p.expiresAt <= now) {
+        this.pending.delete(id);
+        p.resolve(err(new KvError('DeadlineExceeded', `peer ${this.id} did not answer in time`)));
+      }
+    }
+  }
+
+  private openStream(): grpc.ClientDuplexStream<PeerRequests, PeerResponses__Output> {
+    const meta = new grpc.Metadata();
+    meta.set('kv-from', this.options.self);
+    const stream = this.client.Exchange(meta);
+    stream.on('data', (msg: PeerResponses__Output) => {
+      this.backoffMs = 0;
+      for (const response of msg.responses) {
+        const p = this.pending.get(response.id);
+        if (!p) continue; // expired already
+        this.pending.delete(response.id);
+        p.resolve(ok(response));
+      }
+    });
+    const fail = (why: string) => {
+      if (this.stream !== stream) return;
+      this.stream = undefined;
+      this.markDown(why);
+    };
+    stream.on('error', (e: grpc.ServiceError) => fail(e.details || e.message));
+    stream.on('end', () => fail('stream ended'));
+    return stream;
+  }
+
+  private write(requests: PeerRequest[]): void {
+    if (!this.stream) this.stream = this.openStream();
+    this.stream.write({ requests });
+  }
+
+  private markDown(why: string): void {
+    this.backoffMs = Math.min(this.backoffMs === 0 ? INITIAL_BACKOFF_MS : this.backoffMs * 2, MAX_BACKOFF_MS);
+    this.downUntil = Date.now() + this.backoffMs;
+    if (why !== this.lastError) this.log.warn('peer unreachable', { peer: this.id, address: this.address, error: why, backoffMs: this.backoffMs });
+    this.lastError = why;
+    const failed = [...this.pending.values()];
+    this.pending.clear();
+    this.outbox.clear();
+    for (const p of failed) p.resolve(err(new KvError('PeerUnreachable', `peer ${this.id} (${this.address}): ${why}`)));
+  }
+
+  close(): void {
+    const stream = this.stream;
+    this.stream = undefined;
+    stream?.end();
+    this.markDown('transport closed');
+    this.downUntil = Number.POSITIVE_INFINITY;
+    this.client.close();
+  }
+}
+
+function toOp(r: PeerRequest): ClientOp {
+  const f = r.forward!;
+  if (f.get) return { kind: 'get', key: f.get.key as Uint8Array, r: f.get.r ?? 0 };
+  if (f.put) return { kind: 'put', key: f.put.key as Uint8Array, value: f.put.value as Uint8Array, context: f.put.context as Uint8Array, w: f.put.w ?? 0 };
+  return { kind: 'delete', key: f.delete!.key as Uint8Array, context: f.delete!.context as Uint8Array, w: f.delete!.w ?? 0 };
+}
+
+export class GrpcPeerTransport implements ReplicaTransport {
+  private readonly connections = new Map<string, PeerConnection>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(options: PeerTransportOptions) {
+    const log = options.log ?? silentLogger;
+    const { Peer } = protos().peer;
+    for (const [id, address] of options.peers) {
+      if (id === options.self) continue;
+      const client = new Peer(address, grpc.credentials.createInsecure(), {
+        'grpc.max_send_message_length': options.messageBytesMax,
+        'grpc.max_receive_message_length': options.messageBytesMax,
+        // Detect a peer that vanished without closing its connections (a pulled cable, a frozen VM).
+        'grpc.keepalive_time_ms': 10_000,
+        'grpc.keepalive_timeout_ms': 5_000,
+        'grpc.keepalive_permit_without_calls': 1,
+        'grpc.initial_reconnect_backoff_ms': INITIAL_BACKOFF_MS,
+        'grpc.max_reconnect_backoff_ms': MAX_BACKOFF_MS,
+      });
+      this.connections.set(id, new PeerConnection(id, address, client, options, log));
+      // Connect now, so reachability is known before the first request needs it.
+      client.getChannel().getConnectivityState(true);
+    }
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const c of this.connections.values()) c.sweep(now);
+    }, SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
+
+  private connection(node: string): PeerConnection {
+    const c = this.connections.get(node);
+    if (!c) throw new Error(`transport: ${node} is not a known peer`);
+    return c;
+  }
+
+  isUp(node: string): boolean {
+    return this.connections.get(node)?.up ?? false;
+  }
+
+  isReachable(node: string): boolean {
+    return this.connections.get(node)?.reachable ?? false;
+  }
+
+  async fetch(node: string, partition: number, key: Uint8Array, timeoutMs: number): Promise<Result<Uint8Array | undefined>> {
+    const r = await this.connection(node).send({ fetch: { partition, key } }, timeoutMs);
+    if (!r.ok) return r;
+    if (r.value.error) return err(errorFromCode(r.value.error.code, r.value.error.message));
+    const f = r.value.fetched;
+    if (!f) return err(new KvError('Internal', `peer ${node} answered a fetch with ${r.value.result}`));
+    return ok(f.found ? f.object : undefined);
+  }
+
+  async replicate(node: string, partition: number, key: Uint8Array, object: Uint8Array, timeoutMs: number): Promise<Result<void>> {
+    const r = await this.connection(node).send({ replicate: { partition, key, object } }, timeoutMs);
+    if (!r.ok) return r;
+    if (r.value.error) return err(errorFromCode(r.value.error.code, r.value.error.message));
+    return ok(undefined);
+  }
+
+  async forward(node: string, op: ClientOp, timeoutMs: number): Promise<Result<OpResult>> {
+    const r = await this.connection(node).send({ forward: opToMessage(0, op, timeoutMs) }, timeoutMs);
+    if (!r.ok) return r;
+    if (r.value.error) return err(errorFromCode(r.value.error.code, r.value.error.message));
+    const f = r.value.forwarded;
+    if (!f) return err(new KvError('Internal', `peer ${node} answered a forward with ${r.value.result}`));
+    return resultFromMessage(f);
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const c of this.connections.values()) c.close();
+  }
+}
+
+/** An OperationResult from the wire, back into the coordinator's terms. */
+export function resultFromMessage(m: OperationResult__Output): Result<OpResult> {
+  switch (m.result) {
+    case 'get':
+      return ok({ kind: 'get', found: m.get!.found, values: m.get!.values, context: m.get!.context, deleted: m.get!.deleted });
+    case 'put':
+      return ok({ kind: 'put', context: m.put!.context, siblings: m.put!.siblings });
+    case 'delete':
+      return ok({ kind: 'delete', context: m.delete!.context, siblings: 0 });
+    case 'error':
+      return err(errorFromCode(m.error!.code, m.error!.message));
+    default:
+      return err(new KvError('Internal', 'empty operation result'));
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Loads the kv.v1 protos once. The .proto files are read at run time (no generated JS), from
+ * app/rpc/proto whether this module runs from source (tests) or from dist/ (the CLI, the image).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { ProtoGrpcType as KvProto } from './generated/kv';
+import type { ProtoGrpcType as PeerProto } from './generated/peer';
+
+/** Loader options that the generated types in ./generated match (see the proto:gen script). */
+export const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: false,
+  longs: Number,
+  enums: String,
+  bytes: Buffer,
+  defaults: true,
+  oneofs: true,
+};
+
+function findProtoRoot(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'app', 'rpc', 'proto');
+    if (fs.existsSync(path.join(candidate, 'kv', 'v1', 'kv.proto'))) return candidate;
+    const sibling = path.join(dir, 'proto');
+    if (fs.existsSync(path.join(sibling, 'kv', 'v1', 'kv.proto'))) return sibling;
+    if (path.dirname(dir) === dir) throw new Error(`kv.proto not found above ${__dirname}: the app/rpc/proto folder must ship with the build`);
+  }
+}
+
+export interface LoadedProtos {
+  readonly packageDefinition: protoLoader.PackageDefinition;
+  readonly kv: KvProto['kv']['v1'];
+  readonly peer: PeerProto['kv']['v1'];
+}
+
+let loaded: LoadedProtos | undefined;
+
+export function protos(): LoadedProtos {
+  if (loaded) return loaded;
+  const root = findProtoRoot();
+  const packageDefinition = protoLoader.loadSync(['kv/v1/kv.proto', 'kv/v1/peer.proto'], { ...LOADER_OPTIONS, includeDirs: [root] });
+  const pkg = grpc.loadPackageDefinition(packageDefinition) as unknown as KvProto & PeerProto;
+  loaded = { packageDefinition, kv: pkg.kv.v1, peer: pkg.kv.v1 };
+  return loaded;
+}

@@ -1,0 +1,228 @@
+/**
+ * The node's gRPC server: the client service (kv.v1.KV), the peer service (kv.v1.Peer), the
+ * standard health service (grpc.health.v1) and server reflection, on one port.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+import { KvError, Result } from '../errors';
+import { Logger, silentLogger } from '../log';
+import { ClientOp, OpResult } from '../replication/ops';
+import { Batcher } from './batcher';
+import type { BatchRequest__Output } from './generated/kv/v1/BatchRequest';
+import type { BatchResponse } from './generated/kv/v1/BatchResponse';
+import type { KVHandlers } from './generated/kv/v1/KV';
+import type { OperationResult } from './generated/kv/v1/OperationResult';
+import type { PeerHandlers } from './generated/kv/v1/Peer';
+import type { PeerRequest__Output } from './generated/kv/v1/PeerRequest';
+import type { PeerRequests__Output } from './generated/kv/v1/PeerRequests';
+import type { PeerResponse } from './generated/kv/v1/PeerResponse';
+import type { PeerResponses } from './generated/kv/v1/PeerResponses';
+import type { StatusResponse } from './generated/kv/v1/StatusResponse';
+import { protos } from './proto-definition';
+import { codeOf } from './status-map';
+import { getResponse, opFromMessage, opTimeoutMs, resultToMessage, sizeOfResult } from './wire';
+
+/** The service name the health service reports for the store itself (besides ""). */
+export const HEALTH_SERVICE_NAME = 'kv.v1.KV';
+
+export interface NodeHandlers {
+  execute(op: ClientOp, options: { timeoutMs?: number; forwarded?: boolean }): Promise<Result<OpResult, KvError>>;
+  fetch(partition: number, key: Uint8Array): Promise<Uint8Array | undefined>;
+  replicate(partition: number, key: Uint8Array, object: Uint8Array): Promise<void>;
+  status(): StatusResponse;
+}
+
+export interface ServerOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Largest message accepted or sent. */
+  readonly messageBytesMax: number;
+  /** Operations in one BatchRequest at most. */
+  readonly batchOpsMax: number;
+  /** Operations in flight on one Batch stream at most; beyond it they fail with RESOURCE_EXHAUSTED. */
+  readonly streamInFlightMax: number;
+  readonly log?: Logger;
+}
+
+function timeoutFromDeadline(call: grpc.ServerUnaryCall<unknown, unknown>): number | undefined {
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (!Number.isFinite(at)) return undefined;
+  return Math.max(1, at - Date.now());
+}
+
+function unary<Req, Res>(
+  handlers: NodeHandlers,
+  toOp: (req: Req) => ClientOp,
+  toResponse: (r: OpResult) => Res,
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const op = toOp(call.request);
+    const timeoutMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>) ?? (call.request as { timeoutMs?: number }).timeoutMs;
+    handlers.execute(op, { timeoutMs }).then(
+      (r) => (r.ok ? callback(null, toResponse(r.value)) : callback({ code: codeOf(r.error), details: r.error.message })),
+      (e) => callback({ code: grpc.status.INTERNAL, details: String(e) }),
+    );
+  };
+}
+
+export class KvServer {
+  private readonly health: HealthImplementation;
+  private serving = false;
+
+  private constructor(
+    private readonly server: grpc.Server,
+    readonly port: number,
+    private readonly log: Logger,
+    health: HealthImplementation,
+  ) {
+    this.health = health;
+  }
+
+  static async start(handlers: NodeHandlers, options: ServerOptions): Promise<KvServer> {
+    const log = options.log ?? silentLogger;
+    const { packageDefinition, kv, peer } = protos();
+    const server = new grpc.Server({
+      'grpc.max_receive_message_length': options.messageBytesMax,
+      'grpc.max_send_message_length': options.messageBytesMax,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+    });
+    const kvHandlers: KVHandlers = {
+      Get: unary(handlers, (q) => ({ kind: 'get', key: q.key, r: q.r }), (r) => getResponse(r as OpResult & { kind: 'get' })),
+      Put: unary(handlers, (q) => ({ kind: 'put', key: q.key, value: q.value, context: q.context, w: q.w }), (r) => ({ context: r.context, siblings: r.kind === 'get' ? 0 : r.siblings })),
+      Delete: unary(handlers, (q) => ({ kind: 'delete', key: q.key, context: q.context, w: q.w }), (r) => ({ context: r.context })),
+      Batch: (call) => serveBatch(call, handlers, options),
+      Status: (_call, callback) => callback(null, handlers.status()),
+    };
+    const peerHandlers: PeerHandlers = { Exchange: (call) => servePeer(call, handlers, log) };
+    server.addService(kv.KV.service, kvHandlers);
+    server.addService(peer.Peer.service, peerHandlers);
+    const health = new HealthImplementation({ '': 'NOT_SERVING', [HEALTH_SERVICE_NAME]: 'NOT_SERVING' });
+    health.addToServer(server);
+    new ReflectionService(packageDefinition).addToServer(server);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(new Error(`cannot listen on ${options.host}:${options.port}: ${e.message}`)) : resolve(p))),
+    );
+    return new KvServer(server, port, log, health);
+  }
+
+  setServing(serving: boolean): void {
+    this.serving = serving;
+    const s = serving ? 'SERVING' : 'NOT_SERVING';
+    this.health.setStatus('', s);
+    this.health.setStatus(HEALTH_SERVICE_NAME, s);
+  }
+
+  get isServing(): boolean {
+    return this.serving;
+  }
+
+  /** Lets calls in progress finish for up to graceMs, then cuts the long-lived streams. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.setServing(false);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.log.info('grace period over: closing remaining streams', { graceMs });
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchResponse>, handlers: NodeHandlers, options: ServerOptions): void {
+  let inFlight = 0;
+  let open = true;
+  const out = new Batcher<OperationResult>((results) => open && call.write({ results }), sizeOfResult, { itemsMax: options.batchOpsMax, bytesMax: Math.floor(options.messageBytesMax / 2) });
+  const reply = (r: OperationResult) => out.push(r);
+  call.on('data', (msg: BatchRequest__Output) => {
+    if (msg.ops.length > options.batchOpsMax) {
+      for (const m of msg.ops) {
+        reply({ id: m.id, error: { code: grpc.status.INVALID_ARGUMENT, message: `ops: ${msg.ops.length} operations in one BatchRequest exceed the limit of ${options.batchOpsMax}` } });
+      }
+      return;
+    }
+    for (const m of msg.ops) {
+      const op = opFromMessage(m);
+      if (!op) {
+        reply({ id: m.id, error: { code: grpc.status.INVALID_ARGUMENT, message: `op: operation ${m.id} has none of get, put, delete` } });
+        continue;
+      }
+      if (inFlight >= options.streamInFlightMax) {
+        reply({ id: m.id, error: { code: grpc.status.RESOURCE_EXHAUSTED, message: `stream has ${inFlight} operations in flight, the limit (streamInFlightMax) is ${options.streamInFlightMax}` } });
+        continue;
+      }
+      inFlight++;
+      handlers.execute(op, { timeoutMs: opTimeoutMs(m) }).then(
+        (r) => {
+          inFlight--;
+          reply(resultToMessage(m.id, r));
+        },
+        (e) => {
+          inFlight--;
+          reply({ id: m.id, error: { code: grpc.status.INTERNAL, message: String(e) } });
+        },
+      );
+    }
+  });
+  const close = () => {
+    if (!open) return;
+    open = false;
+    out.clear();
+    call.end();
+  };
+  call.on('end', close);
+  call.on('error', close);
+  call.on('cancelled', close);
+}
+
+function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerResponses>, handlers: NodeHandlers, log: Logger): void {
+  let open = true;
+  const out = new Batcher<PeerResponse>(
+    (responses) => open && call.write({ responses }),
+    (r) => ((r.fetched?.object as Uint8Array | undefined)?.length ?? 0) + (r.forwarded ? sizeOfResult(r.forwarded) : 0) + 16,
+  );
+  const handle = async (req: PeerRequest__Output): Promise<PeerResponse> => {
+    try {
+      switch (req.op) {
+        case 'fetch': {
+          const object = await handlers.fetch(req.fetch!.partition, req.fetch!.key);
+          return { id: req.id, fetched: object === undefined ? { found: false } : { found: true, object: Buffer.from(object.buffer, object.byteOffset, object.length) } };
+        }
+        case 'replicate':
+          await handlers.replicate(req.replicate!.partition, req.replicate!.key, req.replicate!.object);
+          return { id: req.id, replicated: {} };
+        case 'forward': {
+          const op = opFromMessage(req.forward!);
+          if (!op) return { id: req.id, error: { code: grpc.status.INVALID_ARGUMENT, message: 'forward: empty operation' } };
+          const r = await handlers.execute(op, { timeoutMs: req.timeoutMs, forwarded: true });
+          return { id: req.id, forwarded: resultToMessage(req.forward!.id, r) };
+        }
+        default:
+          return { id: req.id, error: { code: grpc.status.INVALID_ARGUMENT, message: 'peer request has no operation' } };
+      }
+    } catch (e) {
+      log.error('peer request failed', { op: req.op, error: String(e) });
+      const code = e instanceof KvError ? codeOf(e) : e instanceof Error && e.name === 'CorruptRecordError' ? grpc.status.DATA_LOSS : grpc.status.INTERNAL;
+      return { id: req.id, error: { code, message: String((e as Error).message ?? e) } };
+    }
+  };
+  call.on('data', (msg: PeerRequests__Output) => {
+    for (const req of msg.requests) handle(req).then((r) => out.push(r));
+  });
+  const close = () => {
+    if (!open) return;
+    open = false;
+    out.clear();
+    call.end();
+  };
+  call.on('end', close);
+  call.on('error', close);
+  call.on('cancelled', close);
+}

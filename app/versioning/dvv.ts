@@ -1,0 +1,132 @@
+/**
+ * Dotted version vectors (Preguiça, Baquero et al.), as riak_kv's dvvset uses them.
+ *
+ * Actors are replica nodes, each id carrying the epoch of its data directory. Every sibling
+ * carries the dot (actor, counter) of the write that made it; the object carries a version vector
+ * summarising everything it has seen. Siblings therefore never outnumber truly concurrent writes.
+ * Deletes are siblings too (tombstones, value null), merged like values.
+ *
+ * Everything here is pure; objects are immutable and kept in a canonical form (vector entries and
+ * siblings sorted), so that equal histories have equal encodings.
+ */
+
+/** actor -> highest counter seen. Canonical: sorted by actor, counters >= 1. */
+export type VersionVector = ReadonlyMap<string, number>;
+
+export interface Dot {
+  readonly actor: string;
+  readonly counter: number;
+}
+
+export interface Sibling {
+  readonly dot: Dot;
+  /** The value, or null for a tombstone. */
+  readonly value: Uint8Array | null;
+  /** Wall-clock time the coordinator wrote it: informational only, never used to order writes. */
+  readonly writtenAtMs: number;
+}
+
+export interface VersionedObject {
+  readonly vv: VersionVector;
+  readonly siblings: readonly Sibling[];
+}
+
+export const EMPTY_VV: VersionVector = new Map();
+
+export function covers(vv: VersionVector, dot: Dot): boolean {
+  return (vv.get(dot.actor) ?? 0) >= dot.counter;
+}
+
+/** a descends b: a has seen everything b has (a >= b pointwise). Reflexive, antisymmetric, transitive. */
+export function descends(a: VersionVector, b: VersionVector): boolean {
+  for (const [actor, counter] of b) if ((a.get(actor) ?? 0) < counter) return false;
+  return true;
+}
+
+export function concurrent(a: VersionVector, b: VersionVector): boolean {
+  return !descends(a, b) && !descends(b, a);
+}
+
+function canonicalVv(entries: Iterable<[string, number]>): VersionVector {
+  return new Map([...entries].filter(([, c]) => c > 0).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+}
+
+/** Pointwise maximum. */
+export function mergeVv(...vvs: VersionVector[]): VersionVector {
+  const out = new Map<string, number>();
+  for (const vv of vvs) for (const [actor, counter] of vv) out.set(actor, Math.max(out.get(actor) ?? 0, counter));
+  return canonicalVv(out);
+}
+
+function dotKey(dot: Dot): string {
+  return `${dot.actor}\0${dot.counter}`;
+}
+
+function compareSiblings(a: Sibling, b: Sibling): number {
+  if (a.dot.actor !== b.dot.actor) return a.dot.actor < b.dot.actor ? -1 : 1;
+  return a.dot.counter - b.dot.counter;
+}
+
+/**
+ * A write at coordinator `actor` based on client context `context` (the vector of the get it is
+ * based on; empty for a blind write). The new dot is (actor, max(object.vv[actor], ctx[actor]) + 1);
+ * siblings the context covers are replaced; siblings it does not cover stay (so a blind write on an
+ * existing key adds a sibling instead of overwriting); the vector becomes max(object.vv, ctx, dot).
+ */
+export function applyWrite(
+  current: VersionedObject | undefined,
+  context: VersionVector,
+  actor: string,
+  value: Uint8Array | null,
+  nowMs: number,
+): VersionedObject {
+  const vv = current?.vv ?? EMPTY_VV;
+  const counter = Math.max(vv.get(actor) ?? 0, context.get(actor) ?? 0) + 1;
+  const dot: Dot = { actor, counter };
+  const kept = (current?.siblings ?? []).filter((s) => !covers(context, s.dot));
+  const siblings = [...kept, { dot, value, writtenAtMs: nowMs }].sort(compareSiblings);
+  return { vv: mergeVv(vv, context, new Map([[actor, counter]])), siblings };
+}
+
+/**
+ * Merge two replicas' objects (read repair, handoff, anti-entropy). Keep a sibling of one side if
+ * the other holds the same dot or has not seen it; the vector is the pointwise max. Commutative,
+ * associative and idempotent.
+ */
+export function merge(a: VersionedObject | undefined, b: VersionedObject | undefined): VersionedObject | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  const bDots = new Set(b.siblings.map((s) => dotKey(s.dot)));
+  const out = new Map<string, Sibling>();
+  for (const s of a.siblings) if (bDots.has(dotKey(s.dot)) || !covers(b.vv, s.dot)) out.set(dotKey(s.dot), s);
+  const aDots = new Set(a.siblings.map((s) => dotKey(s.dot)));
+  for (const s of b.siblings) {
+    if (out.has(dotKey(s.dot))) continue;
+    if (aDots.has(dotKey(s.dot)) || !covers(a.vv, s.dot)) out.set(dotKey(s.dot), s);
+  }
+  return { vv: mergeVv(a.vv, b.vv), siblings: [...out.values()].sort(compareSiblings) };
+}
+
+export function mergeAll(objects: Iterable<VersionedObject | undefined>): VersionedObject | undefined {
+  let acc: VersionedObject | undefined;
+  for (const o of objects) acc = merge(acc, o);
+  return acc;
+}
+
+/** Same history: same vector and same set of dots (a dot names one write, hence one value). */
+export function sameHistory(a: VersionedObject | undefined, b: VersionedObject | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.vv.size !== b.vv.size || a.siblings.length !== b.siblings.length) return false;
+  for (const [actor, counter] of a.vv) if (b.vv.get(actor) !== counter) return false;
+  return a.siblings.every((s, i) => dotKey(s.dot) === dotKey(b.siblings[i]!.dot));
+}
+
+/** The values a reader sees: siblings that are not tombstones. */
+export function liveValues(obj: VersionedObject | undefined): Uint8Array[] {
+  return (obj?.siblings ?? []).flatMap((s) => (s.value === null ? [] : [s.value]));
+}
+
+/** Whether every sibling is a tombstone (the key reads as not found, but its context matters). */
+export function isDeleted(obj: VersionedObject | undefined): boolean {
+  return obj !== undefined && obj.siblings.every((s) => s.value === null);
+}

@@ -1,0 +1,47 @@
+/**
+ * Bounds on a stored object (Riak warns at 25 siblings and rejects at 100). A client write that
+ * would cross a reject bound fails with FAILED_PRECONDITION and changes nothing; merges from other
+ * replicas are never refused (replicas must converge), only counted.
+ */
+import { KvError } from '../errors';
+import { VersionedObject } from './dvv';
+
+export interface ObjectLimits {
+  readonly siblingsWarn: number;
+  readonly siblingsMax: number;
+  readonly clockEntriesWarn: number;
+  readonly clockEntriesMax: number;
+}
+
+export const OBJECT_LIMITS_DEFAULT: ObjectLimits = {
+  siblingsWarn: 25,
+  siblingsMax: 100,
+  clockEntriesWarn: 32,
+  clockEntriesMax: 64,
+};
+
+export type LimitCheck = { readonly ok: true; readonly warnings: string[] } | { readonly ok: false; readonly error: KvError };
+
+export function checkLimits(obj: VersionedObject, limits: ObjectLimits): LimitCheck {
+  const siblings = obj.siblings.length;
+  const entries = obj.vv.size;
+  if (siblings > limits.siblingsMax) {
+    return {
+      ok: false,
+      error: new KvError(
+        'TooManySiblings',
+        `siblings: the write would leave ${siblings} siblings, above the limit of ${limits.siblingsMax}; read the key, resolve its siblings and write with the context`,
+      ),
+    };
+  }
+  if (entries > limits.clockEntriesMax) {
+    return {
+      ok: false,
+      error: new KvError('ClockTooLarge', `clock: the write would leave ${entries} vector entries, above the limit of ${limits.clockEntriesMax}`),
+    };
+  }
+  const warnings: string[] = [];
+  if (siblings > limits.siblingsWarn) warnings.push(`siblings: ${siblings} above the warning level ${limits.siblingsWarn}`);
+  if (entries > limits.clockEntriesWarn) warnings.push(`clock: ${entries} entries above the warning level ${limits.clockEntriesWarn}`);
+  return { ok: true, warnings };
+}
