@@ -4,7 +4,7 @@
  * Pod Identity role limited to its backup prefix, and the store's chart.
  */
 import { KubectlV34Layer } from '@aws-cdk/lambda-layer-kubectl-v34';
-import { CfnOutput, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
@@ -101,7 +101,8 @@ export class ClusterStack extends Stack {
       secretsEncryptionKey: secretsKey,
       kubectlProviderOptions: { kubectlLayer: layers.kubectlLayer, awscliLayer: layers.awscliLayer },
     });
-    this.cluster.node.addDependency(controlPlaneLogs);
+    // Only the cluster resource itself must wait for the log group, not everything inside the construct.
+    (this.cluster.node.defaultChild as CfnResource).node.addDependency(controlPlaneLogs);
 
     if (config.adminRoleArn !== '') {
       this.cluster.grantClusterAdmin('AdminAccess', config.adminRoleArn);

@@ -1,0 +1,78 @@
+import { ConfigError, KUBERNETES_VERSION, loadConfig, PLACEHOLDER_ACCOUNT } from '../../lib/config';
+import { configFrom } from './helpers';
+
+describe('deployment config', () => {
+  test('dev profile: one NAT gateway, three explicit zones of the region, pinned Kubernetes version', () => {
+    const config = configFrom({ profile: 'dev' });
+    expect(config.profile).toBe('dev');
+    expect(config.natGateways).toBe(1);
+    expect(config.availabilityZones).toEqual(['eu-west-1a', 'eu-west-1b', 'eu-west-1c']);
+    expect(config.kubernetesVersion).toBe(KUBERNETES_VERSION);
+    expect(config.stackPrefix).toBe('KvDev');
+  });
+
+  test('prod profile: one NAT gateway per zone and more nodes than dev', () => {
+    const dev = configFrom({ profile: 'dev' });
+    const prod = configFrom({ profile: 'prod' });
+    expect(prod.natGateways).toBe(3);
+    expect(prod.nodeGroups.desiredSizePerZone).toBeGreaterThan(dev.nodeGroups.desiredSizePerZone);
+    expect(prod.store.replicas).toBeGreaterThanOrEqual(prod.store.n);
+  });
+
+  test('defaults to dev and to the placeholder account, so synth needs no credentials', () => {
+    const config = loadConfig({ context: () => undefined, env: {} });
+    expect(config.profile).toBe('dev');
+    expect(config.account).toBe(PLACEHOLDER_ACCOUNT);
+  });
+
+  test('context overrides the environment, and the environment overrides the placeholder', () => {
+    const fromEnv = loadConfig({ context: () => undefined, env: { CDK_DEFAULT_ACCOUNT: '999988887777', CDK_DEFAULT_REGION: 'us-west-2' } });
+    expect([fromEnv.account, fromEnv.region]).toEqual(['999988887777', 'us-west-2']);
+    const ctx: Record<string, string> = { account: '123456789012' };
+    const fromContext = loadConfig({ context: (k) => ctx[k], env: { CDK_DEFAULT_ACCOUNT: '999988887777' } });
+    expect(fromContext.account).toBe('123456789012');
+  });
+
+  test('parses shell-style context strings into numbers, lists and booleans', () => {
+    const config = configFrom({
+      nodesPerZone: '2',
+      nodesPerZoneMax: '5',
+      endpointPublicCidrs: '203.0.113.0/24, 198.51.100.7/32',
+      createGithubOidcProvider: 'false',
+      githubRepository: 'acme/kv',
+    });
+    expect(config.nodeGroups.desiredSizePerZone).toBe(2);
+    expect(config.nodeGroups.maxSizePerZone).toBe(5);
+    expect(config.endpointPublicCidrs).toEqual(['203.0.113.0/24', '198.51.100.7/32']);
+    expect(config.createGithubOidcProvider).toBe(false);
+    expect(config.githubRepository).toBe('acme/kv');
+  });
+
+  test('the result is frozen', () => {
+    const config = configFrom();
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.store)).toBe(true);
+  });
+
+  test.each([
+    [{ profile: 'staging' }, /"profile" is "staging"; allowed: dev, prod/],
+    [{ natGateways: '2' }, /"natGateways" is 2; allowed: 1 \(one shared NAT gateway\) or 3 \(one per zone\)/],
+    [{ account: '1234' }, /"account" is "1234"; expected a 12-digit AWS account id/],
+    [{ region: 'Europe' }, /"region" is "Europe"/],
+    [{ availabilityZones: 'eu-west-1a,eu-west-1b' }, /"availabilityZones" is "eu-west-1a,eu-west-1b"; expected exactly three distinct zones/],
+    [{ availabilityZones: 'eu-west-1a,eu-west-1b,us-east-1a' }, /"availabilityZones" is "us-east-1a"; expected zones of eu-west-1/],
+    [{ vpcCidr: '10.0.0.0/8' }, /"vpcCidr" is "10.0.0.0\/8"/],
+    [{ endpointPublicCidrs: '0.0.0.0/0' }, /"endpointPublicCidrs" is "0.0.0.0\/0"; expected specific IPv4 CIDRs \(never \/0\)/],
+    [{ adminRoleArn: 'admin' }, /"adminRoleArn" is "admin"; expected an IAM role ARN/],
+    [{ nodesPerZone: 'two' }, /"nodesPerZone" is "two"; expected an integer/],
+    [{ nodesPerZone: '3', nodesPerZoneMax: '2' }, /"nodesPerZoneMax" is 2; expected 3 \(nodesPerZone\) to 50/],
+    [{ replicas: '2' }, /"replicas" is 2; expected 3 \(the replication factor N\) to 64/],
+    [{ logRetentionDays: '10' }, /"logRetentionDays" is 10; allowed: 1, 3, 5/],
+    [{ githubRepository: 'acme/*' }, /"githubRepository" is "acme\/\*"; expected "owner\/repo" with no wildcards/],
+    [{ backupPrefix: 'a/b' }, /"backupPrefix" is "a\/b"/],
+    [{ createGithubOidcProvider: 'yes' }, /"createGithubOidcProvider" is "yes"; expected true or false/],
+  ])('rejects %j with a message naming the key, the value and what is allowed', (context, message) => {
+    expect(() => configFrom(context)).toThrow(ConfigError);
+    expect(() => configFrom(context)).toThrow(message);
+  });
+});

@@ -1,0 +1,43 @@
+/** Shared test setup: config from a context map, and stacks built with stubbed kubectl layers. */
+import { App } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Construct } from 'constructs';
+import * as path from 'path';
+import { createStacks, KvStacks } from '../../lib/app';
+import type { KubectlLayers } from '../../lib/cluster-stack';
+import { DeploymentConfig, loadConfig } from '../../lib/config';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const TEST_ACCOUNT = '111122223333';
+export const TEST_REGION = 'eu-west-1';
+
+/** Config as `cdk synth -c key=value ...` would give it, with a fixed account and region. */
+export function configFrom(context: Record<string, unknown> = {}): DeploymentConfig {
+  const ctx: Record<string, unknown> = { account: TEST_ACCOUNT, region: TEST_REGION, ...context };
+  return loadConfig({ context: (key) => ctx[key], env: {} });
+}
+
+/**
+ * Layer stubs: imported by ARN, so synth copies no 36 MB kubectl asset. The real layer is exercised
+ * by the synth test, which runs the compiled app through the CDK CLI.
+ */
+export function stubKubectlLayers(scope: Construct): KubectlLayers {
+  return {
+    kubectlLayer: lambda.LayerVersion.fromLayerVersionArn(scope, 'StubKubectlLayer', `arn:aws:lambda:${TEST_REGION}:${TEST_ACCOUNT}:layer:kubectl:1`),
+    awscliLayer: lambda.LayerVersion.fromLayerVersionArn(scope, 'StubAwsCliLayer', `arn:aws:lambda:${TEST_REGION}:${TEST_ACCOUNT}:layer:awscli:1`),
+  };
+}
+
+/** An App with the feature flags of cdk.json, so that tests see what `cdk synth` produces. */
+export function newApp(): App {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const cdkJson = require(path.join(REPO_ROOT, 'cdk.json')) as { context: Record<string, unknown> };
+  return new App({ context: cdkJson.context });
+}
+
+export function buildStacks(context: Record<string, unknown> = {}): { app: App; config: DeploymentConfig; stacks: KvStacks } {
+  const app = newApp();
+  const config = configFrom(context);
+  const stacks = createStacks(app, config, { kubectlLayers: stubKubectlLayers });
+  return { app, config, stacks };
+}

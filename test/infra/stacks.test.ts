@@ -1,0 +1,258 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { buildStacks, TEST_ACCOUNT } from './helpers';
+
+const ADMIN_ROLE = `arn:aws:iam::${TEST_ACCOUNT}:role/PlatformAdmin`;
+
+// Building the four stacks takes a few seconds; each profile is built once and shared.
+const dev = buildStacks({ profile: 'dev', adminRoleArn: ADMIN_ROLE, githubRepository: 'acme/dynamo-kv' });
+const prod = buildStacks({ profile: 'prod', endpointPublicCidrs: '203.0.113.0/24' });
+const devTemplates = {
+  network: Template.fromStack(dev.stacks.network),
+  backup: Template.fromStack(dev.stacks.backup),
+  registry: Template.fromStack(dev.stacks.registry),
+  cluster: Template.fromStack(dev.stacks.cluster),
+};
+const prodTemplates = {
+  network: Template.fromStack(prod.stacks.network),
+  cluster: Template.fromStack(prod.stacks.cluster),
+};
+
+describe('network stack', () => {
+  test('spans exactly the three configured zones with a public and a private subnet in each', () => {
+    const subnets = devTemplates.network.findResources('AWS::EC2::Subnet');
+    const zones = Object.values(subnets).map((s) => s.Properties.AvailabilityZone as string);
+    expect(zones.sort()).toEqual(['eu-west-1a', 'eu-west-1a', 'eu-west-1b', 'eu-west-1b', 'eu-west-1c', 'eu-west-1c']);
+    devTemplates.network.resourcePropertiesCountIs('AWS::EC2::Subnet', { MapPublicIpOnLaunch: true }, 3);
+    devTemplates.network.resourcePropertiesCountIs('AWS::EC2::Subnet', { MapPublicIpOnLaunch: false }, 3);
+  });
+
+  test('dev has one NAT gateway, prod one per zone', () => {
+    devTemplates.network.resourceCountIs('AWS::EC2::NatGateway', 1);
+    prodTemplates.network.resourceCountIs('AWS::EC2::NatGateway', 3);
+  });
+
+  test('records all traffic in VPC flow logs with a retention', () => {
+    devTemplates.network.hasResourceProperties('AWS::EC2::FlowLog', { ResourceType: 'VPC', TrafficType: 'ALL', LogDestinationType: 'cloud-watch-logs' });
+    devTemplates.network.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: dev.config.logRetentionDays });
+  });
+
+  test('tags public subnets for internet-facing and private subnets for internal load balancers', () => {
+    devTemplates.network.resourcePropertiesCountIs('AWS::EC2::Subnet', { Tags: Match.arrayWith([{ Key: 'kubernetes.io/role/elb', Value: '1' }]) }, 3);
+    devTemplates.network.resourcePropertiesCountIs('AWS::EC2::Subnet', { Tags: Match.arrayWith([{ Key: 'kubernetes.io/role/internal-elb', Value: '1' }]) }, 3);
+  });
+});
+
+describe('backup stack', () => {
+  const bucketProps = () => {
+    const buckets = devTemplates.backup.findResources('AWS::S3::Bucket', { Properties: { VersioningConfiguration: { Status: 'Enabled' } } });
+    expect(Object.keys(buckets)).toHaveLength(1);
+    return Object.values(buckets)[0];
+  };
+
+  test('the backup bucket is encrypted, versioned, private and retained when the stack is deleted', () => {
+    const bucket = bucketProps();
+    expect(bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration).toEqual([{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }]);
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    expect(bucket.UpdateReplacePolicy).toBe('Retain');
+    expect(bucket.Properties.LoggingConfiguration).toBeDefined();
+  });
+
+  test('moves backups to a cheaper class after N days and expires noncurrent versions', () => {
+    const rules = bucketProps().Properties.LifecycleConfiguration.Rules;
+    expect(rules).toEqual([
+      expect.objectContaining({
+        Status: 'Enabled',
+        Transitions: [{ StorageClass: 'GLACIER_IR', TransitionInDays: dev.config.backup.transitionAfterDays }],
+        NoncurrentVersionExpiration: { NoncurrentDays: dev.config.backup.noncurrentExpireAfterDays },
+      }),
+    ]);
+  });
+
+  test('denies every request that is not over TLS', () => {
+    const policies = devTemplates.backup.findResources('AWS::S3::BucketPolicy');
+    const denies = Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement).filter((s) => s.Effect === 'Deny');
+    expect(denies).toEqual(
+      expect.arrayContaining([expect.objectContaining({ Action: 's3:*', Principal: { AWS: '*' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+    );
+    // One TLS-only deny per bucket (backups and access logs).
+    expect(denies.filter((s) => s.Condition?.Bool?.['aws:SecureTransport'] === 'false')).toHaveLength(2);
+  });
+
+  test("the store's role may list, read and write only its backup prefix", () => {
+    const policies = devTemplates.backup.findResources('AWS::IAM::Policy');
+    const statements = Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const prefix = dev.config.backup.prefix;
+    expect(statements).toHaveLength(2);
+    const list = statements.find((s) => s.Action === 's3:ListBucket');
+    expect(list.Condition).toEqual({ StringLike: { 's3:prefix': [`${prefix}/*`] } });
+    const objects = statements.find((s) => s.Sid === 'ReadWriteBackupPrefix');
+    expect(objects.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.any(String), 'Arn'] }, `/${prefix}/*`]] });
+    // No statement reaches the whole bucket's objects, other buckets, or any other service.
+    for (const s of statements) {
+      for (const action of [s.Action].flat()) expect(action).toMatch(/^s3:(ListBucket|GetObject|PutObject|DeleteObject|AbortMultipartUpload|ListMultipartUploadParts)$/);
+      // Neither "*" nor "<bucket>/*" (every object in the bucket).
+      expect(JSON.stringify(s.Resource)).not.toMatch(/"\*"|"\/\*"/);
+    }
+  });
+
+  test("the store's role can be assumed only by EKS Pod Identity", () => {
+    devTemplates.backup.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [{ Action: ['sts:AssumeRole', 'sts:TagSession'], Effect: 'Allow', Principal: { Service: 'pods.eks.amazonaws.com' } }],
+      },
+    });
+  });
+});
+
+describe('registry stack', () => {
+  test('the node image repository scans on push, has immutable tags and a lifecycle, and is retained', () => {
+    const repos = devTemplates.registry.findResources('AWS::ECR::Repository');
+    const [repo] = Object.values(repos);
+    expect(repo.Properties.ImageScanningConfiguration).toEqual({ ScanOnPush: true });
+    expect(repo.Properties.ImageTagMutability).toBe('IMMUTABLE');
+    expect(repo.DeletionPolicy).toBe('Retain');
+    const rules = JSON.parse(repo.Properties.LifecyclePolicy.LifecyclePolicyText).rules;
+    expect(rules).toEqual([
+      expect.objectContaining({ selection: expect.objectContaining({ tagStatus: 'untagged', countType: 'sinceImagePushed', countNumber: 7 }) }),
+      expect.objectContaining({ selection: expect.objectContaining({ tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 50 }) }),
+    ]);
+  });
+
+  test('creates the GitHub OIDC provider for the sts.amazonaws.com audience', () => {
+    devTemplates.registry.hasResourceProperties('AWS::IAM::OIDCProvider', {
+      Url: 'https://token.actions.githubusercontent.com',
+      ClientIdList: ['sts.amazonaws.com'],
+    });
+  });
+
+  test('the deploy role trusts only this repository: its environment and its main branch', () => {
+    devTemplates.registry.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          {
+            Action: 'sts:AssumeRoleWithWebIdentity',
+            Effect: 'Allow',
+            Principal: { Federated: { Ref: Match.stringLikeRegexp('^GitHubDeployProvider') } },
+            Condition: {
+              StringEquals: {
+                'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
+                'token.actions.githubusercontent.com:sub': ['repo:acme/dynamo-kv:environment:dev', 'repo:acme/dynamo-kv:ref:refs/heads/main'],
+              },
+            },
+          },
+        ],
+      },
+    });
+    // No wildcard subject anywhere: StringLike would let other branches or pull requests in.
+    expect(JSON.stringify(devTemplates.registry.toJSON())).not.toMatch(/StringLike[^}]*githubusercontent/);
+  });
+
+  test('the deploy role may assume only this account and region\'s CDK bootstrap roles', () => {
+    devTemplates.registry.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          { Sid: 'AssumeCdkBootstrapRoles', Effect: 'Allow', Action: ['sts:AssumeRole', 'sts:TagSession'], Resource: `arn:aws:iam::${TEST_ACCOUNT}:role/cdk-hnb659fds-*-${TEST_ACCOUNT}-eu-west-1` },
+        ]),
+      },
+    });
+  });
+
+  test('imports the OIDC provider instead of creating it when the account already has one', () => {
+    const shared = buildStacks({ profile: 'prod', createGithubOidcProvider: 'false' });
+    const template = Template.fromStack(shared.stacks.registry);
+    template.resourceCountIs('AWS::IAM::OIDCProvider', 0);
+    expect(JSON.stringify(template.toJSON())).toContain(':oidc-provider/token.actions.githubusercontent.com');
+  });
+});
+
+describe('cluster stack', () => {
+  const clusterProps = (t: Template) => Object.values(t.findResources('AWS::EKS::Cluster'))[0].Properties;
+
+  test('runs the pinned Kubernetes version with secrets encrypted by a rotating KMS key', () => {
+    const props = clusterProps(devTemplates.cluster);
+    expect(props.Version).toBe('1.34');
+    expect(props.EncryptionConfig[0].Resources).toEqual(['secrets']);
+    devTemplates.cluster.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  // cdk-nag does not inspect aws-eks-v2 clusters, so logging and endpoint access are asserted here.
+  test('enables every control-plane log type, into a log group with a retention', () => {
+    expect(clusterProps(devTemplates.cluster).Logging.ClusterLogging.EnabledTypes).toEqual(
+      ['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'].map((Type) => ({ Type })),
+    );
+    devTemplates.cluster.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/eks/kv-dev/cluster', RetentionInDays: 14 });
+  });
+
+  test('the API endpoint is private when no public CIDRs are configured', () => {
+    expect(clusterProps(devTemplates.cluster).ResourcesVpcConfig).toMatchObject({ EndpointPrivateAccess: true, EndpointPublicAccess: false });
+  });
+
+  test('the public API endpoint admits only the configured CIDRs', () => {
+    expect(clusterProps(prodTemplates.cluster).ResourcesVpcConfig).toMatchObject({
+      EndpointPrivateAccess: true,
+      EndpointPublicAccess: true,
+      PublicAccessCidrs: ['203.0.113.0/24'],
+    });
+  });
+
+  test('has one managed node group per zone, each in that zone\'s private subnet, sized from config', () => {
+    const groups = Object.values(devTemplates.cluster.findResources('AWS::EKS::Nodegroup')).map((g) => g.Properties);
+    expect(groups).toHaveLength(3);
+    expect(groups.map((g) => g.NodegroupName).sort()).toEqual(['kv-dev-eu-west-1a', 'kv-dev-eu-west-1b', 'kv-dev-eu-west-1c']);
+    for (const g of groups) {
+      expect(g.Subnets).toHaveLength(1);
+      expect(g.InstanceTypes).toEqual(dev.config.nodeGroups.instanceTypes);
+      expect(g.ScalingConfig).toEqual({ MinSize: 1, DesiredSize: 1, MaxSize: 2 });
+      expect(g.AmiType).toBe('AL2023_x86_64_STANDARD');
+    }
+    const subnets = new Set(groups.map((g) => JSON.stringify(g.Subnets[0])));
+    expect(subnets.size).toBe(3);
+    const prodGroups = Object.values(prodTemplates.cluster.findResources('AWS::EKS::Nodegroup')).map((g) => g.Properties);
+    expect(prodGroups.map((g) => g.ScalingConfig)).toEqual(Array(3).fill({ MinSize: 2, DesiredSize: 2, MaxSize: 4 }));
+  });
+
+  test('installs the EBS CSI driver (with its Pod Identity role), the Pod Identity agent and the VPC CNI with network policies', () => {
+    devTemplates.cluster.hasResourceProperties('AWS::EKS::Addon', {
+      AddonName: 'aws-ebs-csi-driver',
+      PodIdentityAssociations: [{ ServiceAccount: 'ebs-csi-controller-sa', RoleArn: Match.anyValue() }],
+    });
+    devTemplates.cluster.hasResourceProperties('AWS::EKS::Addon', { AddonName: 'eks-pod-identity-agent' });
+    devTemplates.cluster.hasResourceProperties('AWS::EKS::Addon', { AddonName: 'vpc-cni', ConfigurationValues: JSON.stringify({ enableNetworkPolicy: 'true' }) });
+  });
+
+  test("associates the store's service account with the backup role through Pod Identity", () => {
+    devTemplates.cluster.hasResourceProperties('AWS::EKS::PodIdentityAssociation', {
+      Namespace: 'kv',
+      ServiceAccount: 'kv',
+      RoleArn: { 'Fn::GetStackOutput': Match.objectLike({ StackName: 'KvDevBackup' }) },
+    });
+  });
+
+  test('gives the configured admin role cluster-admin through an access entry', () => {
+    const entries = Object.values(devTemplates.cluster.findResources('AWS::EKS::AccessEntry', { Properties: { PrincipalArn: ADMIN_ROLE } }));
+    expect(entries).toHaveLength(1);
+    const [policy] = entries[0].Properties.AccessPolicies;
+    expect(policy.AccessScope).toEqual({ Type: 'cluster' });
+    expect(JSON.stringify(policy.PolicyArn)).toContain(':eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy');
+    // Without an admin role configured, only the kubectl provider's entry exists.
+    const prodEntries = Object.values(prodTemplates.cluster.findResources('AWS::EKS::AccessEntry'));
+    expect(prodEntries.map((e) => JSON.stringify(e.Properties.PrincipalArn))).not.toContain(JSON.stringify(ADMIN_ROLE));
+  });
+
+  test('applies the gp3 StorageClass and then the store chart with the ECR image and the backup bucket', () => {
+    const manifests = devTemplates.cluster.findResources('Custom::AWSCDK-EKS-KubernetesResource');
+    const byId = Object.entries(manifests);
+    const storage = byId.find(([id]) => id.startsWith('ClusterStorageClass'));
+    const store = byId.find(([id]) => id.startsWith('ClusterStore'));
+    expect(storage && store).toBeTruthy();
+    const storageJson = JSON.stringify(storage![1].Properties.Manifest);
+    expect(storageJson).toContain('WaitForFirstConsumer');
+    expect(storageJson).toContain('\\"encrypted\\":\\"true\\"');
+    const storeJson = JSON.stringify(store![1].Properties.Manifest);
+    expect(storeJson).toContain('StatefulSet');
+    expect(storeJson).toContain('KvDevRegistry'); // image URI comes from the registry stack
+    expect(storeJson).toContain('KvDevBackup'); // bucket name comes from the backup stack
+    expect(store![1].DependsOn).toEqual(expect.arrayContaining([storage![0], 'StorePodIdentity', 'VpcCniAddon']));
+  });
+});
