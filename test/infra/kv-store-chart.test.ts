@@ -1,0 +1,216 @@
+import { Testing } from 'cdk8s';
+import { KvStoreChart, KvStoreChartProps } from '../../constructs/k8s/kv-store-chart';
+import { advertiseAddress, peerList } from '../../constructs/k8s/peer-list';
+import { StorageClassChart } from '../../constructs/k8s/storage-class-chart';
+import { validateK8sObject } from './k8s-schema';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type K8sObject = Record<string, any>;
+
+function synth(props: Partial<KvStoreChartProps> = {}): K8sObject[] {
+  const chart = new KvStoreChart(Testing.app(), 'kv', { image: 'registry.example/kv-node:abc123', ...props });
+  return Testing.synth(chart);
+}
+
+function only(objects: K8sObject[], kind: string, name?: string): K8sObject {
+  const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  expect(found).toHaveLength(1);
+  return found[0];
+}
+
+const objects = synth({ backup: { bucketName: 'kv-backups-bucket', prefix: 'kv-backups' } });
+const set = only(objects, 'StatefulSet');
+const pod = set.spec.template.spec;
+const container = pod.containers[0];
+const env = Object.fromEntries(container.env.map((e: K8sObject) => [e.name, e.value ?? e.valueFrom]));
+const labels = set.spec.selector.matchLabels;
+
+describe('peer list', () => {
+  test('names every member by StatefulSet ordinal and headless-service DNS name', () => {
+    expect(peerList({ setName: 'kv', replicas: 3, headlessServiceName: 'kv-peer', namespace: 'default', clusterDomain: 'cluster.local', port: 7001 })).toBe(
+      'kv-0=kv-0.kv-peer.default.svc.cluster.local:7001,kv-1=kv-1.kv-peer.default.svc.cluster.local:7001,kv-2=kv-2.kv-peer.default.svc.cluster.local:7001',
+    );
+  });
+
+  test('advertises the pod through a dependent env var the kubelet expands', () => {
+    expect(advertiseAddress({ headlessServiceName: 'kv-peer', namespace: 'kv', clusterDomain: 'cluster.local', port: 7001 })).toBe(
+      '$(KV_NODE_ID).kv-peer.kv.svc.cluster.local:7001',
+    );
+  });
+});
+
+describe('store chart', () => {
+  test('every object passes the Kubernetes API schema', () => {
+    const all = [...objects, ...Testing.synth(new StorageClassChart(Testing.app(), 'storage'))];
+    expect(all.map((o) => o.kind).sort()).toEqual(
+      ['Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'Service', 'ServiceAccount', 'StatefulSet', 'StorageClass'],
+    );
+    for (const o of all) expect(() => validateK8sObject(o)).not.toThrow();
+  });
+
+  test('the schema check catches what an API server would reject', () => {
+    const broken = structuredClone(set);
+    broken.spec.replicas = '3';
+    expect(() => validateK8sObject(broken)).toThrow(/replicas must be integer/);
+    const noSelector = structuredClone(set);
+    delete noSelector.spec.selector;
+    expect(() => validateK8sObject(noSelector)).toThrow(/selector/);
+  });
+
+  test('puts every namespaced object in the store namespace and creates that namespace first', () => {
+    expect(objects[0]).toMatchObject({ kind: 'Namespace', metadata: { name: 'kv' } });
+    expect(objects[0].metadata.namespace).toBeUndefined();
+    for (const o of objects.slice(1)) expect(o.metadata.namespace).toBe('kv');
+  });
+
+  test('the StatefulSet has stable names, parallel pod management and a partitioned rolling update', () => {
+    expect(set.metadata.name).toBe('kv');
+    expect(set.spec.serviceName).toBe('kv-peer');
+    expect(set.spec.replicas).toBe(3);
+    expect(set.spec.podManagementPolicy).toBe('Parallel');
+    expect(set.spec.updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { partition: 0 } });
+    expect(synth({ updatePartition: 2 }).find((o) => o.kind === 'StatefulSet')!.spec.updateStrategy.rollingUpdate.partition).toBe(2);
+    // Stable selector labels, not the construct-path label: a StatefulSet selector cannot change.
+    expect(labels).toEqual({ 'app.kubernetes.io/name': 'dynamo-kv', 'app.kubernetes.io/instance': 'kv', 'app.kubernetes.io/component': 'node' });
+  });
+
+  test('claims a gp3 volume per pod, mounted as the data directory, and retains claims on delete and scale-down', () => {
+    expect(set.spec.volumeClaimTemplates).toEqual([
+      { metadata: { name: 'data' }, spec: { storageClassName: 'gp3', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '20Gi' } } } },
+    ]);
+    expect(set.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
+    expect(container.volumeMounts).toContainEqual({ name: 'data', mountPath: '/var/lib/kv' });
+    // The claim replaces the placeholder volume; only /tmp is an emptyDir.
+    expect(pod.volumes.map((v: K8sObject) => v.name)).toEqual(['tmp']);
+  });
+
+  test('spreads pods over zones (hard) and hosts (soft)', () => {
+    expect(pod.topologySpreadConstraints).toEqual([
+      { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: labels } },
+      { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: labels } },
+    ]);
+  });
+
+  test('runs `kv node` with N/R/W, partitions, data dir and the peer list derived from the ordinals', () => {
+    expect(container.args).toEqual(['node']);
+    expect(container.env[0]).toEqual({ name: 'KV_NODE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
+    expect(env).toMatchObject({
+      KV_HOST: '0.0.0.0',
+      KV_PORT: '7001',
+      KV_ADVERTISE: '$(KV_NODE_ID).kv-peer.kv.svc.cluster.local:7001',
+      KV_DATA_DIR: '/var/lib/kv',
+      KV_N: '3',
+      KV_R: '2',
+      KV_W: '2',
+      KV_PARTITIONS: '64',
+      KV_DURABILITY: 'durable',
+      KV_METRICS_PORT: '9464',
+      KV_LOG_LEVEL: 'info',
+      KV_BACKUP_BUCKET: 'kv-backups-bucket',
+      KV_BACKUP_PREFIX: 'kv-backups',
+    });
+    expect(env.KV_PEERS.split(',')).toEqual([0, 1, 2].map((i) => `kv-${i}=kv-${i}.kv-peer.kv.svc.cluster.local:7001`));
+    const five = synth({ replicas: 5 }).find((o) => o.kind === 'StatefulSet')!;
+    const fivePeers = five.spec.template.spec.containers[0].env.find((e: K8sObject) => e.name === 'KV_PEERS').value;
+    expect(fivePeers.split(',')).toHaveLength(5);
+  });
+
+  test('omits the backup settings when no backup target is given', () => {
+    const names = synth().find((o) => o.kind === 'StatefulSet')!.spec.template.spec.containers[0].env.map((e: K8sObject) => e.name);
+    expect(names).not.toContain('KV_BACKUP_BUCKET');
+  });
+
+  test('probes the gRPC health service: startup and liveness on "", readiness on kv.v1.KV', () => {
+    expect(container.startupProbe.grpc).toEqual({ port: 7001 });
+    expect(container.livenessProbe.grpc).toEqual({ port: 7001 });
+    expect(container.readinessProbe.grpc).toEqual({ port: 7001, service: 'kv.v1.KV' });
+    // The startup probe allows minutes for a large LMDB environment to open.
+    expect(container.startupProbe.failureThreshold * container.startupProbe.periodSeconds).toBeGreaterThanOrEqual(300);
+  });
+
+  test('shuts down gracefully: preStop sleep, then a grace period longer than the 20 s drain', () => {
+    expect(container.lifecycle.preStop).toEqual({ exec: { command: ['sleep', '5'] } });
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(5 + 20);
+  });
+
+  test('sets explicit requests and limits', () => {
+    expect(container.resources).toEqual({ requests: { cpu: '500m', memory: '1024Mi' }, limits: { cpu: '2000m', memory: '1024Mi' } });
+  });
+
+  test('runs as non-root with a read-only root filesystem, no capabilities, and a writable data volume', () => {
+    expect(container.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      runAsGroup: 1000,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    // fsGroup makes the EBS volume writable by UID 1000.
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, fsGroup: 1000, fsGroupChangePolicy: 'OnRootMismatch' });
+    expect(container.volumeMounts.find((m: K8sObject) => m.name === 'data').readOnly).toBeFalsy();
+  });
+
+  test('runs under the pod-identity service account, without a Kubernetes API token', () => {
+    expect(pod.serviceAccountName).toBe('kv');
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(only(objects, 'ServiceAccount', 'kv').automountServiceAccountToken).toBe(false);
+  });
+
+  test('a headless peer Service publishes not-ready pods; the client Service routes to ready pods', () => {
+    const peer = only(objects, 'Service', 'kv-peer');
+    expect(peer.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true, selector: labels });
+    expect(peer.spec.ports.map((p: K8sObject) => p.port)).toEqual([7001, 9464]);
+    const client = only(objects, 'Service', 'kv');
+    expect(client.spec).toMatchObject({ type: 'ClusterIP', selector: labels, ports: [{ name: 'grpc', port: 7001, targetPort: 7001 }] });
+    expect(client.spec.publishNotReadyAddresses).toBeFalsy();
+  });
+
+  test('a PodDisruptionBudget allows one store pod down at a time', () => {
+    expect(only(objects, 'PodDisruptionBudget').spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: labels } });
+  });
+
+  test('the NetworkPolicy admits peer traffic from store pods and client traffic from labelled namespaces only', () => {
+    const policy = only(objects, 'NetworkPolicy').spec;
+    expect(policy.podSelector).toEqual({ matchLabels: labels });
+    expect(policy.policyTypes).toEqual(['Ingress']);
+    expect(policy.ingress).toEqual([
+      { from: [{ podSelector: { matchLabels: labels } }], ports: [{ protocol: 'TCP', port: 7001 }] },
+      { from: [{ namespaceSelector: { matchLabels: { 'dynamo-kv/client': 'true' } } }], ports: [{ protocol: 'TCP', port: 7001 }] },
+      { from: [{ namespaceSelector: { matchLabels: { 'dynamo-kv/metrics': 'true' } } }], ports: [{ protocol: 'TCP', port: 9464 }] },
+    ]);
+  });
+
+  test.each<[Partial<KvStoreChartProps>, RegExp]>([
+    [{ r: 4 }, /r is 4; use 1 to n \(3\)/],
+    [{ w: 0 }, /w is 0; use 1 to n \(3\)/],
+    [{ replicas: 2 }, /replicas is 2; use at least n \(3\)/],
+    [{ partitions: 48 }, /partitions is 48; use a power of two/],
+    [{ name: 'KV' }, /name is "KV"; use a DNS label/],
+    [{ name: 'k'.repeat(62) }, /name is "k{62}"/],
+    [{ grpcPort: 80 }, /grpcPort is 80; use a port from 1024 to 65535/],
+    [{ metricsPort: 7001 }, /metricsPort is 7001; use a port different from grpcPort/],
+    [{ updatePartition: 4 }, /updatePartition is 4; use 0 to replicas \(3\)/],
+    [{ terminationGracePeriodSeconds: 10 }, /terminationGracePeriodSeconds is 10; use at least preStopSleepSeconds \+ 20 s of drain \(25\)/],
+    [{ image: ' ' }, /image is " "; give the node image reference/],
+  ])('rejects %j with a message naming the prop, the value and the fix', (props, message) => {
+    expect(() => synth(props)).toThrow(message);
+  });
+});
+
+describe('storage class chart', () => {
+  test('the default class is encrypted gp3 on the EBS CSI driver, bound when the pod is scheduled', () => {
+    const [sc] = Testing.synth(new StorageClassChart(Testing.app(), 'storage'));
+    expect(sc).toMatchObject({
+      kind: 'StorageClass',
+      metadata: { name: 'gp3', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+      provisioner: 'ebs.csi.aws.com',
+      parameters: { type: 'gp3', encrypted: 'true' },
+      volumeBindingMode: 'WaitForFirstConsumer',
+      reclaimPolicy: 'Retain',
+      allowVolumeExpansion: true,
+    });
+  });
+});
