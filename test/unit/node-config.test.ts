@@ -1,0 +1,153 @@
+import * as path from 'node:path';
+import { ConfigError, parseNodeConfig, parsePeers, SETTINGS } from '../../app/node/config';
+
+const PEERS = 'kv-0=10.0.0.1:7001,kv-1=10.0.0.2:7001,kv-2=10.0.0.3:7001';
+/** The smallest valid command line: a node in a three-member cluster (N=3 needs three members). */
+const base = ['--node-id', 'kv-0', '--peers', PEERS];
+
+function rejection(argv: string[], env: Record<string, string | undefined> = {}): ConfigError {
+  try {
+    parseNodeConfig(argv, env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error(`expected ${argv.join(' ')} to be rejected`);
+}
+
+describe('parseNodeConfig', () => {
+  test('fills every setting with its documented default', () => {
+    const config = parseNodeConfig(base, {});
+    for (const s of SETTINGS.filter((x) => x.default !== undefined)) {
+      expect(String(config[s.key])).toBe(s.default);
+    }
+    expect(config.n).toBe(3);
+    expect(config.r).toBe(2);
+    expect(config.w).toBe(2);
+    expect(config.partitions).toBe(64);
+  });
+
+  test('derives advertise from the peer list, the data dir from the node id', () => {
+    const config = parseNodeConfig(base, {});
+    expect(config.advertise).toBe('10.0.0.1:7001');
+    expect(config.dataDir).toBe(path.resolve('data', 'kv-0'));
+    expect([...config.peers.keys()]).toEqual(['kv-0', 'kv-1', 'kv-2']);
+  });
+
+  test('adds this node to the peer list at host:port when the list leaves it out', () => {
+    const config = parseNodeConfig(['--node-id', 'solo', '--n', '1', '--r', '1', '--w', '1', '--host', '0.0.0.0', '--port', '7100'], {});
+    expect([...config.peers]).toEqual([['solo', '0.0.0.0:7100']]);
+    expect(config.advertise).toBe('0.0.0.0:7100');
+  });
+
+  test('reads KV_* environment variables, and flags beat them', () => {
+    const env = { KV_NODE_ID: 'kv-1', KV_PEERS: PEERS, KV_R: '1', KV_W: '3', KV_LOG_LEVEL: 'debug' };
+    const fromEnv = parseNodeConfig([], env);
+    expect([fromEnv.nodeId, fromEnv.r, fromEnv.w, fromEnv.logLevel]).toEqual(['kv-1', 1, 3, 'debug']);
+    const both = parseNodeConfig(['--r', '3', '--log-level=warn', '--node-id=kv-2'], env);
+    expect([both.nodeId, both.r, both.w, both.logLevel]).toEqual(['kv-2', 3, 3, 'warn']);
+  });
+
+  test('treats an empty environment variable as unset', () => {
+    expect(parseNodeConfig(base, { KV_R: '' }).r).toBe(2);
+  });
+
+  test('accepts both --name value and --name=value', () => {
+    expect(parseNodeConfig([...base, '--partitions=128', '--durability', 'relaxed'], {})).toMatchObject({ partitions: 128, durability: 'relaxed' });
+  });
+
+  test('rejects a missing node id, saying how to set it', () => {
+    expect(rejection([]).message).toMatch(/node id is required: pass --node-id or set KV_NODE_ID/);
+  });
+
+  test.each(['Kv-0', '-kv', 'kv_0', 'a'.repeat(64)])('rejects node id %p, showing it and the rule', (id) => {
+    const message = rejection(['--node-id', id, '--n', '1', '--r', '1', '--w', '1']).message;
+    expect(message).toContain(JSON.stringify(id));
+    expect(message).toMatch(/--node-id: .* is not 1-63 of \[a-z0-9-\]/);
+  });
+
+  test('rejects an unknown flag, naming it', () => {
+    expect(rejection([...base, '--replicas', '3']).message).toMatch(/unknown flag --replicas; see kv node --help/);
+  });
+
+  test('rejects a positional argument and a flag without a value', () => {
+    expect(rejection(['kv-0']).message).toMatch(/unexpected argument "kv-0"/);
+    expect(rejection([...base, '--port']).message).toMatch(/--port needs a value/);
+  });
+
+  test.each([
+    ['--port', 'http', '0..65535'],
+    ['--port', '65536', '0..65535'],
+    ['--port', '-1', '0..65535'],
+    ['--n', '2.5', '1..16'],
+    ['--n', '0', '1..16'],
+    ['--partitions', '1e3', `1..65536`],
+    ['--request-timeout-ms', '', '1..600000'],
+  ])('rejects %s %p as not an integer in range, naming the setting, the value and the limits', (flag, value, range) => {
+    const message = rejection([...base, flag, value]).message;
+    expect(message).toContain(`${flag}: ${JSON.stringify(value)} is not an integer within ${range}`);
+  });
+
+  test('names the environment variable when the bad value came from it', () => {
+    expect(rejection(base, { KV_PORT: '99999' }).message).toContain('KV_PORT: "99999" is not an integer within 0..65535');
+  });
+
+  test('rejects an enum value outside its choices, listing them', () => {
+    expect(rejection([...base, '--durability', 'fast']).message).toBe('--durability: "fast" is not one of durable, relaxed');
+  });
+
+  test('rejects N above the number of members, naming both', () => {
+    expect(rejection([...base, '--n', '4', '--r', '1', '--w', '1']).message).toMatch(/--n: N=4 exceeds the 3 members in the peer list/);
+  });
+
+  test('rejects R or W above N, naming the values', () => {
+    expect(rejection([...base, '--n', '2', '--w', '1', '--r', '3']).message).toMatch(/--r: R=3 exceeds N=2; R must be within 1..N/);
+    expect(rejection([...base, '--n', '2', '--r', '1', '--w', '3']).message).toMatch(/--w: W=3 exceeds N=2; W must be within 1..N/);
+  });
+
+  test('rejects the default R=2 when N=1, naming it as the default', () => {
+    expect(rejection(['--node-id', 'solo', '--n', '1']).message).toMatch(/^r \(default\): R=2 exceeds N=1/);
+  });
+
+  test.each(['3', '48', '100'])('rejects %p partitions as not a power of two', (q) => {
+    expect(rejection([...base, '--partitions', q]).message).toMatch(new RegExp(`--partitions: ${q} is not a power of two \\(1, 2, 4 \\.\\.\\. 65536\\)`));
+  });
+
+  test('rejects fewer partitions than members', () => {
+    const message = rejection([...base, '--partitions', '2']).message;
+    expect(message).toMatch(/--partitions: 2 partitions for 3 members leaves members without partitions; use at least 3/);
+  });
+
+  test('rejects warning levels above their limits and a value limit that does not fit in an object', () => {
+    expect(rejection([...base, '--siblings-warn', '101']).message).toMatch(/siblings-warn 101 exceeds siblings-max 100/);
+    expect(rejection([...base, '--clock-entries-warn', '65']).message).toMatch(/clock-entries-warn 65 exceeds clock-entries-max 64/);
+    expect(rejection([...base, '--object-bytes-max', '1048576']).message).toMatch(/object-bytes-max 1048576 must exceed value-bytes-max 1048576 plus key-bytes-max 1024/);
+  });
+
+  test('rejects a bad peer list from the flag or the environment, naming its source', () => {
+    expect(rejection(['--node-id', 'kv-0', '--peers', 'kv-0=10.0.0.1']).message).toMatch(/^--peers: entry "kv-0=10.0.0.1" is not id=host:port/);
+    expect(rejection(['--node-id', 'kv-0'], { KV_PEERS: 'kv-0=a:1,kv-0=b:2' }).message).toMatch(/^KV_PEERS: node id kv-0 appears twice/);
+  });
+
+  test('rejects an advertise address that is not host:port', () => {
+    expect(rejection([...base, '--advertise', 'somewhere']).message).toMatch(/--advertise: "somewhere" is not host:port/);
+  });
+});
+
+describe('parsePeers', () => {
+  test('parses id=host:port entries, ignoring blanks and spaces', () => {
+    expect([...parsePeers(' a=h1:1 , ,b-2=[::1]:7001,', 'src')]).toEqual([
+      ['a', 'h1:1'],
+      ['b-2', '[::1]:7001'],
+    ]);
+    expect(parsePeers('', 'src').size).toBe(0);
+  });
+
+  test.each(['=h:1', 'a', 'a=', 'A=h:1', 'a=h', 'a=h:123456', 'a=h h:1'])('rejects entry %p, showing it', (entry) => {
+    expect(() => parsePeers(entry, 'KV_PEERS')).toThrow(new RegExp(`^KV_PEERS: entry ${JSON.stringify(entry).replace(/[[\]().*+?^$]/g, '\\$&')} is not id=host:port`));
+  });
+
+  test('rejects a node id listed twice', () => {
+    expect(() => parsePeers('a=h:1,a=h:2', 'src')).toThrow(new ConfigError('src: node id a appears twice'));
+  });
+});
