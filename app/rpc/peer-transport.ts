@@ -46,6 +46,8 @@ class PeerConnection {
   private backoffMs = 0;
   private downUntil = 0;
   private lastError = '';
+  private watching = false;
+  private closed = false;
   private readonly outbox: Batcher<PeerRequest>;
 
   constructor(
@@ -125,6 +127,7 @@ class PeerConnection {
   private markDown(why: string): void {
     this.backoffMs = Math.min(this.backoffMs === 0 ? INITIAL_BACKOFF_MS : this.backoffMs * 2, MAX_BACKOFF_MS);
     this.downUntil = Date.now() + this.backoffMs;
+    this.watchForRecovery();
     if (why !== this.lastError) this.log.warn('peer unreachable', { peer: this.id, address: this.address, error: why, backoffMs: this.backoffMs });
     this.lastError = why;
     const failed = [...this.pending.values()];
@@ -133,7 +136,29 @@ class PeerConnection {
     for (const p of failed) p.resolve(err(new KvError('PeerUnreachable', `peer ${this.id} (${this.address}): ${why}`)));
   }
 
+  /** A peer that comes back is up again as soon as its channel reconnects, not after the backoff. */
+  private watchForRecovery(): void {
+    if (this.watching || this.closed) return;
+    this.watching = true;
+    const channel = this.client.getChannel();
+    const watch = () => {
+      const state = channel.getConnectivityState(true);
+      if (this.closed) {
+        this.watching = false;
+        return;
+      }
+      if (state === grpc.connectivityState.READY) {
+        this.watching = false;
+        this.downUntil = 0;
+        return;
+      }
+      channel.watchConnectivityState(state, Date.now() + MAX_BACKOFF_MS, watch);
+    };
+    watch();
+  }
+
   close(): void {
+    this.closed = true;
     const stream = this.stream;
     this.stream = undefined;
     stream?.end();

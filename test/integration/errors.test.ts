@@ -1,0 +1,150 @@
+/**
+ * Bad input gets a clear error, the right status, and changes nothing: empty key, oversize key
+ * and value, R or W above N, malformed contexts, and the CLI's unknown flags.
+ */
+import { KvClientError } from '../../app/client/client';
+import { Fixture, kv, startCluster } from './cluster-fixture';
+
+let f: Fixture;
+
+beforeAll(async () => {
+  f = await startCluster({ basePort: 17401, nodes: 3, extraArgs: ['--key-bytes-max', '64', '--value-bytes-max', '4096'] });
+}, 60_000);
+
+afterAll(async () => {
+  await f?.teardown();
+}, 60_000);
+
+async function rejection(p: Promise<unknown>): Promise<KvClientError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof KvClientError) return e;
+    throw e;
+  }
+  throw new Error('expected the call to fail');
+}
+
+async function storedValues(key: string): Promise<string[]> {
+  return (await f.client().get(key, { r: 3 })).values.map(String).sort();
+}
+
+describe.each([
+  ['unary', false],
+  ['batch', true],
+])('through the %s API', (_name, batch) => {
+  test('rejects an empty key with INVALID_ARGUMENT naming the field and the limit', async () => {
+    const e = await rejection(f.client({ batch }).put('', 'x'));
+    expect(e.codeName).toBe('INVALID_ARGUMENT');
+    expect(e.message).toMatch(/key: .*is empty; a key has 1 to 64 bytes/);
+  });
+
+  test('rejects an oversize key and value and leaves the stored data unchanged', async () => {
+    const c = f.client({ batch });
+    await c.put('guarded', 'original');
+    const before = await storedValues('guarded');
+    const big = await rejection(c.put('guarded', 'x'.repeat(4097)));
+    expect(big.codeName).toBe('INVALID_ARGUMENT');
+    expect(big.message).toMatch(/value: 4097 bytes exceeds the limit of 4096 bytes/);
+    const longKey = await rejection(c.put('k'.repeat(65), 'x'));
+    expect(longKey.codeName).toBe('INVALID_ARGUMENT');
+    expect(longKey.message).toMatch(/key: 65 bytes exceeds the limit of 64 bytes/);
+    expect(await storedValues('guarded')).toEqual(before);
+  });
+
+  test('rejects R or W above N with the values in the message and changes nothing', async () => {
+    const c = f.client({ batch });
+    await c.put('quorum', 'kept');
+    const before = await storedValues('quorum');
+    const w = await rejection(c.put('quorum', 'lost', { w: 4 }));
+    expect(w.codeName).toBe('INVALID_ARGUMENT');
+    expect(w.message).toMatch(/w: 4 is out of range: w must be within 1\.\.N \(N=3\)/);
+    const r = await rejection(c.get('quorum', { r: 5 }));
+    expect(r.codeName).toBe('INVALID_ARGUMENT');
+    expect(r.message).toMatch(/r: 5 is out of range/);
+    expect(await storedValues('quorum')).toEqual(before);
+  });
+
+  test('rejects a context that no get returned and changes nothing', async () => {
+    const c = f.client({ batch });
+    const key = `ctx-${_name}`;
+    await c.put(key, 'kept');
+    const e = await rejection(c.put(key, 'lost', { context: 'AAAA' }));
+    expect(e.codeName).toBe('INVALID_ARGUMENT');
+    expect(e.message).toMatch(/context: /);
+    expect(await storedValues(key)).toEqual(['kept']);
+  });
+});
+
+test('rejects a write that would exceed the sibling limit with FAILED_PRECONDITION', async () => {
+  const limited = await startCluster({ basePort: 17451, nodes: 3, extraArgs: ['--siblings-warn', '2', '--siblings-max', '3'] });
+  try {
+    const c = limited.client();
+    for (const v of ['a', 'b', 'c']) await c.put('crowded', v);
+    const e = await rejection(c.put('crowded', 'd'));
+    expect(e.codeName).toBe('FAILED_PRECONDITION');
+    expect(e.message).toMatch(/4 siblings, above the limit of 3/);
+    expect((await c.get('crowded', { r: 3 })).values.map(String).sort()).toEqual(['a', 'b', 'c']);
+  } finally {
+    await limited.teardown();
+  }
+}, 60_000);
+
+test('W=3 with a primary down fails with UNAVAILABLE naming the acknowledgements received and required', async () => {
+  const key = 'needs-three';
+  const [, , third] = f.primariesOf(key);
+  await f.cluster.kill(third!, 'SIGKILL');
+  try {
+    const e = await rejection(f.client({ endpoints: f.cluster.nodes.filter((n) => n.id !== third).map((n) => n.endpoint) }).put(key, 'x', { w: 3 }));
+    expect(e.codeName).toBe('UNAVAILABLE');
+    // The coordinator fails as soon as success is impossible, so it may not wait for the third ack.
+    expect(e.message).toMatch(/acknowledged by [12] of 3 required replicas/);
+    expect(e.message).toContain(`failed: ${third}`);
+  } finally {
+    await f.cluster.restart(third!);
+  }
+}, 60_000);
+
+describe('the kv command', () => {
+  const endpoint = () => ['--endpoint', f.cluster.nodes[0]!.endpoint];
+
+  test('rejects an unknown flag with one line and a non-zero exit', async () => {
+    const r = await kv(['get', 'x', '--bogus', ...endpoint()]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/Unknown option '--bogus'/);
+  });
+
+  test('rejects an unknown command and a node with R above N', async () => {
+    const unknown = await kv(['frobnicate']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toMatch(/unknown command "frobnicate"/);
+    const node = await kv(['node', '--node-id', 'kv-9', '--n', '3', '--r', '4', '--peers', 'kv-9=127.0.0.1:1,kv-8=127.0.0.1:2,kv-7=127.0.0.1:3']);
+    expect(node.code).not.toBe(0);
+    expect(node.stderr).toMatch(/R=4 exceeds N=3/);
+  });
+
+  test('put, get --json, delete and status work end to end', async () => {
+    expect((await kv(['put', 'cli-key', 'cli-value', ...endpoint()])).code).toBe(0);
+    const got = await kv(['get', 'cli-key', '--json', ...endpoint()]);
+    expect(got.code).toBe(0);
+    const parsed = JSON.parse(got.stdout) as { values: string[]; context: string };
+    expect(parsed.values).toEqual(['cli-value']);
+    expect(typeof parsed.context).toBe('string');
+    expect((await kv(['put', 'cli-key', '-', '--context', parsed.context, ...endpoint()], 'from-stdin')).code).toBe(0);
+    expect(JSON.parse((await kv(['get', 'cli-key', '--json', ...endpoint()])).stdout).values).toEqual(['from-stdin']);
+    const ctx = JSON.parse((await kv(['get', 'cli-key', '--json', ...endpoint()])).stdout).context as string;
+    expect((await kv(['delete', 'cli-key', '--context', ctx, ...endpoint()])).code).toBe(0);
+    expect(JSON.parse((await kv(['get', 'cli-key', '--json', ...endpoint()])).stdout).values).toEqual([]);
+    const status = JSON.parse((await kv(['status', '--json', ...endpoint()])).stdout) as { members: { id: string; partitionsOwned: number }[] };
+    expect(status.members.map((m) => m.id)).toEqual(['kv-1', 'kv-2', 'kv-3']);
+    expect(status.members.reduce((n, m) => n + m.partitionsOwned, 0)).toBe(64);
+  }, 60_000);
+
+  test('fails with one clear line when no node answers', async () => {
+    const r = await kv(['get', 'x', '--endpoint', '127.0.0.1:1', '--timeout-ms', '2000']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/UNAVAILABLE/);
+  });
+});

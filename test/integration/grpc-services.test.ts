@@ -1,0 +1,52 @@
+/** The standard services: server reflection lists the store's services; health says SERVING. */
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import * as path from 'node:path';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { Fixture, startCluster } from './cluster-fixture';
+
+let f: Fixture;
+
+beforeAll(async () => {
+  f = await startCluster({ basePort: 17501, nodes: 3 });
+}, 60_000);
+
+afterAll(async () => {
+  await f?.teardown();
+}, 60_000);
+
+type AnyClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+
+function clientFor(protoFile: string, includeDirs: string[], servicePath: string[], address: string): AnyClient {
+  const def = protoLoader.loadSync(protoFile, { includeDirs, keepCase: true, defaults: true, oneofs: true, enums: String });
+  let ctor: unknown = grpc.loadPackageDefinition(def);
+  for (const part of servicePath) ctor = (ctor as Record<string, unknown>)[part];
+  return new (ctor as typeof grpc.Client)(address, grpc.credentials.createInsecure()) as AnyClient;
+}
+
+test('a server-reflection client lists the kv.v1 services and the health service', async () => {
+  const reflectionDir = path.join(path.dirname(require.resolve('@grpc/reflection/package.json')), 'build', 'proto');
+  const client = clientFor('grpc/reflection/v1/reflection.proto', [reflectionDir], ['grpc', 'reflection', 'v1', 'ServerReflection'], f.cluster.nodes[0]!.endpoint);
+  const services = await new Promise<string[]>((resolve, reject) => {
+    const call = (client.ServerReflectionInfo as () => grpc.ClientDuplexStream<unknown, { list_services_response?: { service: { name: string }[] } }>)();
+    call.on('data', (msg: { list_services_response?: { service: { name: string }[] } }) => {
+      resolve((msg.list_services_response?.service ?? []).map((s) => s.name));
+      call.end();
+    });
+    call.on('error', reject);
+    call.write({ list_services: '' });
+  });
+  client.close();
+  expect(services).toEqual(expect.arrayContaining(['kv.v1.KV', 'kv.v1.Peer']));
+});
+
+test('the health service answers SERVING for the server and for kv.v1.KV', async () => {
+  const client = clientFor(healthProtoPath, [], ['grpc', 'health', 'v1', 'Health'], f.cluster.nodes[1]!.endpoint);
+  const check = (service: string) =>
+    new Promise<string>((resolve, reject) =>
+      (client.Check as (req: unknown, cb: (e: grpc.ServiceError | null, r: { status: string }) => void) => void)({ service }, (e, r) => (e ? reject(e) : resolve(r.status))),
+    );
+  expect(await check('')).toBe('SERVING');
+  expect(await check('kv.v1.KV')).toBe('SERVING');
+  client.close();
+});
