@@ -99,6 +99,10 @@ export class ConfigError extends Error {
 const NODE_ID = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const ADDRESS = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
 
+function isAddress(text: string): boolean {
+  return ADDRESS.test(text) && Number(text.slice(text.lastIndexOf(':') + 1)) <= 65535;
+}
+
 /** Parses `id=host:port,...`. */
 export function parsePeers(text: string, source: string): Map<string, string> {
   const peers = new Map<string, string>();
@@ -106,8 +110,8 @@ export function parsePeers(text: string, source: string): Map<string, string> {
     const eq = part.indexOf('=');
     const id = part.slice(0, eq);
     const address = part.slice(eq + 1);
-    if (eq < 1 || !NODE_ID.test(id) || !ADDRESS.test(address)) {
-      throw new ConfigError(`${source}: entry ${JSON.stringify(part)} is not id=host:port (id: 1-63 of [a-z0-9-])`);
+    if (eq < 1 || !NODE_ID.test(id) || !isAddress(address)) {
+      throw new ConfigError(`${source}: entry ${JSON.stringify(part)} is not id=host:port (id: 1-63 of [a-z0-9-], port 0..65535)`);
     }
     if (peers.has(id)) throw new ConfigError(`${source}: node id ${id} appears twice`);
     peers.set(id, address);
@@ -160,7 +164,7 @@ export function parseNodeConfig(argv: readonly string[], env: Readonly<Record<st
   const port = raw.port as number;
   const peers = raw.peers === undefined ? new Map<string, string>() : parsePeers(raw.peers as string, raw.peersSource as string);
   const advertise = (raw.advertise as string | undefined) ?? peers.get(nodeId) ?? `${host}:${port}`;
-  if (!ADDRESS.test(advertise)) throw new ConfigError(`${raw.advertiseSource}: ${JSON.stringify(advertise)} is not host:port`);
+  if (!isAddress(advertise)) throw new ConfigError(`${raw.advertiseSource}: ${JSON.stringify(advertise)} is not host:port with a port within 0..65535`);
   if (!peers.has(nodeId)) peers.set(nodeId, advertise);
   const n = raw.n as number;
   const r = raw.r as number;

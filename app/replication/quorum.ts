@@ -59,6 +59,7 @@ export interface RepairOrder {
 export class ReadCore {
   private readonly counter: QuorumCounter;
   private readonly replies = new Map<string, VersionedObject | undefined>();
+  private readonly answered = new Set<string>();
 
   constructor(needed: number, readonly replicas: readonly string[]) {
     this.counter = new QuorumCounter(needed, replicas.length);
@@ -66,6 +67,8 @@ export class ReadCore {
 
   add(node: string, reply: ReadReply): void {
     if (!this.replicas.includes(node)) throw new Error(`read: reply from ${node}, which was not asked`);
+    if (this.answered.has(node)) throw new Error(`read: a second reply from ${node}`);
+    this.answered.add(node);
     this.counter.add(reply.ok);
     if (reply.ok) this.replies.set(node, reply.object);
   }

@@ -47,7 +47,11 @@ export function buildRing(memberIds: readonly string[], partitions: number): Rin
   const members = [...memberIds].sort();
   if (members.length === 0) throw new Error('members: the ring needs at least one member');
   if (new Set(members).size !== members.length) throw new Error(`members: duplicate ids in ${members.join(',')}`);
-  const capacity = Math.ceil(partitions / members.length);
+  // Exactly Q mod k members may take ceil(Q/k) partitions, the rest floor(Q/k): every member is
+  // within one partition of its fair share, and none is left without partitions when Q >= k.
+  const floor = Math.floor(partitions / members.length);
+  let bigSlots = partitions % members.length;
+  const capacityOf = (m: string) => (load.get(m)! < floor || (bigSlots > 0 && load.get(m)! === floor) ? 1 : 0);
   const load = new Map(members.map((m) => [m, 0]));
   // Partitions pick in order of their strongest preference, so that a partition whose favourite
   // member is full falls back to its next favourite rather than displacing others.
@@ -57,8 +61,9 @@ export function buildRing(memberIds: readonly string[], partitions: number): Rin
   const order = Array.from({ length: partitions }, (_, p) => p).sort((a, b) => choices[b]![0]!.r - choices[a]![0]!.r || a - b);
   const owners = new Array<string>(partitions);
   for (const p of order) {
-    const pick = choices[p]!.find((c) => load.get(c.m)! < capacity)!;
+    const pick = choices[p]!.find((c) => capacityOf(c.m) > 0)!;
     owners[p] = pick.m;
+    if (load.get(pick.m) === floor) bigSlots--;
     load.set(pick.m, load.get(pick.m)! + 1);
   }
   return { partitions, members, owners };

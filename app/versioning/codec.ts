@@ -11,6 +11,8 @@ const CONTEXT_FORMAT = 2;
 /** Largest counter or timestamp a varint may carry (JavaScript's safe integers). */
 const VARINT_MAX = Number.MAX_SAFE_INTEGER;
 const ACTOR_BYTES_MAX = 255;
+/** 8 varint bytes carry 56 bits, more than any safe integer needs. */
+const VARINT_BYTES_MAX = 8;
 
 export class CodecError extends Error {
   constructor(message: string) {
@@ -62,13 +64,18 @@ class Reader {
   varint(): number {
     let n = 0;
     let scale = 1;
-    for (;;) {
+    for (let i = 0; i < VARINT_BYTES_MAX; i++) {
       const b = this.byte();
       n += (b & 0x7f) * scale;
       if (n > VARINT_MAX) throw new CodecError('varint overflows 2^53');
-      if (b < 0x80) return n;
+      if (b < 0x80) {
+        // Canonical form only: an over-long encoding would decode and re-encode differently.
+        if (b === 0 && i > 0) throw new CodecError('varint is not in its shortest form');
+        return n;
+      }
       scale *= 0x80;
     }
+    throw new CodecError(`varint longer than ${VARINT_BYTES_MAX} bytes`);
   }
   bytes(limit: number, what: string): Uint8Array {
     const len = this.varint();
@@ -87,7 +94,9 @@ function writeVv(w: Writer, vv: VersionVector): string[] {
   const actors = [...vv.keys()];
   w.varint(actors.length);
   for (const actor of actors) {
-    w.bytes(Buffer.from(actor, 'utf8'));
+    const bytes = Buffer.from(actor, 'utf8');
+    if (bytes.length === 0 || bytes.length > ACTOR_BYTES_MAX) throw new CodecError(`actor ${JSON.stringify(actor.slice(0, 40))}: ${bytes.length} bytes, must be 1..${ACTOR_BYTES_MAX}`);
+    w.bytes(bytes);
     w.varint(vv.get(actor)!);
   }
   return actors;
@@ -98,7 +107,10 @@ function readVv(r: Reader): { vv: VersionVector; actors: string[] } {
   const actors: string[] = [];
   const vv = new Map<string, number>();
   for (let i = 0; i < count; i++) {
-    const actor = Buffer.from(r.bytes(ACTOR_BYTES_MAX, 'actor')).toString('utf8');
+    const raw = r.bytes(ACTOR_BYTES_MAX, 'actor');
+    const actor = Buffer.from(raw).toString('utf8');
+    // Two byte strings must never collapse into one actor (invalid UTF-8 decodes to U+FFFD).
+    if (raw.length === 0 || !Buffer.from(actor, 'utf8').equals(raw)) throw new CodecError('actor is empty or not valid UTF-8');
     const counter = r.varint();
     if (counter < 1) throw new CodecError(`vector entry ${actor}: counter ${counter} must be >= 1`);
     if (i > 0 && actors[i - 1]! >= actor) throw new CodecError('vector entries are not sorted and distinct');
