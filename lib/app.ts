@@ -10,12 +10,9 @@ import { acknowledgeNagFindings } from './nag-acknowledgements';
 import { NetworkStack } from './network-stack';
 import { RegistryStack } from './registry-stack';
 
-export interface KvStacks {
-  readonly network: NetworkStack;
-  readonly backup: BackupStack;
-  readonly registry: RegistryStack;
-  readonly cluster: ClusterStack;
-}
+import type { KvStacks } from './stacks';
+
+export type { KvStacks };
 
 export interface CreateStacksOptions {
   /** See ClusterStackProps.kubectlLayers (tests pass stubs). */

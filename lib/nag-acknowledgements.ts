@@ -5,7 +5,7 @@
  */
 import { CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
-import type { KvStacks } from './app';
+import type { KvStacks } from './stacks';
 
 function ack(scope: IConstruct, id: string, reason: string): void {
   Validations.of(scope).acknowledge({ id: `AwsSolutions-${id}`, reason });
