@@ -18,6 +18,8 @@ Options:
   --endpoint E1,E2,...    nodes to spread load over (default 127.0.0.1:7001..7005)
   --workload W            put | get | mixed (50/50)                          (default mixed)
   --api A                 batch (the Batch stream) | unary                   (default batch)
+  --routing R             primary (client sends each op to a primary of its key) |
+                          any (round robin over endpoints; nodes forward)      (default primary)
   --concurrency C         operations in flight                               (default 256)
   --rate OPS              open loop at this many ops/s; 0 = as fast as possible (default 0)
   --duration-s S          measured seconds                                    (default 10)
@@ -33,6 +35,7 @@ const HIGHEST_TRACKABLE_US = 60_000_000;
 interface BenchFigures {
   workload: string;
   api: string;
+  routing: string;
   concurrency: number;
   rateTarget: number;
   durationS: number;
@@ -123,6 +126,7 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
         endpoint: { type: 'string', default: [7001, 7002, 7003, 7004, 7005].map((p) => `127.0.0.1:${p}`).join(',') },
         workload: { type: 'string', default: 'mixed' },
         api: { type: 'string', default: 'batch' },
+        routing: { type: 'string', default: 'primary' },
         concurrency: { type: 'string', default: '256' },
         rate: { type: 'string', default: '0' },
         'duration-s': { type: 'string', default: '10' },
@@ -155,6 +159,7 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
   const workload = oneOf('workload', ['put', 'get', 'mixed']);
   const api = oneOf('api', ['batch', 'unary']);
   const distribution = oneOf('distribution', ['uniform', 'zipfian']);
+  const routing = oneOf('routing', ['primary', 'any']) as 'primary' | 'any';
   const concurrency = Math.floor(num('concurrency', 1, 100000));
   const rate = num('rate', 0, 10_000_000);
   const durationS = num('duration-s', 1, 3600);
@@ -163,7 +168,10 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
   const valueBytes = Math.floor(num('value-bytes', 0, 16 * 1024 * 1024));
   const endpoints = String(values.endpoint).split(',').filter(Boolean);
 
-  const clients = endpoints.map((e) => new KvClient({ endpoints: [e], batch: api === 'batch', timeoutMs: 10_000, attemptsMax: 1, batchInFlightMax: 100_000 }));
+  const clients =
+    routing === 'primary'
+      ? [new KvClient({ endpoints, routing, batch: api === 'batch', timeoutMs: 10_000, attemptsMax: 1, batchInFlightMax: 100_000 })]
+      : endpoints.map((e) => new KvClient({ endpoints: [e], batch: api === 'batch', timeoutMs: 10_000, attemptsMax: 1, batchInFlightMax: 100_000 }));
   const value = Buffer.alloc(valueBytes, 'v');
   const keyOf = (i: number) => `bench-${createHash('md5').update(String(i)).digest('hex').slice(0, 12)}`;
   const zipf = distribution === 'zipfian' ? new Zipfian(keys) : undefined;
@@ -181,7 +189,8 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
         }),
       );
     }
-    const ports = endpoints.map((e) => Number(e.split(':').pop()));
+    const members = (await clients[0]!.status()).members.map((m) => m.address);
+    const ports = [...new Set([...endpoints, ...members])].map((e) => Number(e.split(':').pop()));
     const pids = findNodePids(ports);
     const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_TRACKABLE_US, numberOfSignificantValueDigits: 3 });
     const errorKinds: Record<string, number> = {};
@@ -272,6 +281,7 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
     const figures: BenchFigures = {
       workload,
       api,
+      routing,
       concurrency,
       rateTarget: rate,
       durationS: Math.round(elapsedS * 100) / 100,
@@ -296,7 +306,7 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
     } else {
       process.stdout.write(
         [
-          `workload ${workload}, api ${api}, ${distribution} over ${keys} keys, ${valueBytes} B values, concurrency ${concurrency}${rate ? `, target ${rate} ops/s` : ''}`,
+          `workload ${workload}, api ${api}, routing ${routing}, ${distribution} over ${keys} keys, ${valueBytes} B values, concurrency ${concurrency}${rate ? `, target ${rate} ops/s` : ''}`,
           `ops/s          ${figures.opsPerSecond}   (${ops} ops in ${figures.durationS} s, ${errors} errors${errors ? ` ${JSON.stringify(errorKinds)}` : ''})`,
           `latency ms     p50 ${figures.latencyMs.p50}   p99 ${figures.latencyMs.p99}   p99.9 ${figures.latencyMs.p999}   max ${figures.latencyMs.max}`,
           `node CPU       ${figures.nodeCpuSeconds} s over ${pids.length} node processes = ${figures.nodeCpuSecondsPer1000Ops} CPU-s per 1,000 ops (bench itself: ${figures.benchCpuSecondsPer1000Ops})`,
