@@ -185,7 +185,11 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
       let next = 0;
       await Promise.all(
         Array.from({ length: Math.min(concurrency, 512) }, async () => {
-          while (next < keys) await client().put(keyOf(next++), value);
+          while (next < keys) {
+            const key = keyOf(next++);
+            const { context } = await client().get(key);
+            await client().put(key, value, { context });
+          }
         }),
       );
     }
@@ -194,14 +198,18 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
     const pids = findNodePids(ports);
     const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_TRACKABLE_US, numberOfSignificantValueDigits: 3 });
     const errorKinds: Record<string, number> = {};
+    const contexts = new Map<string, string>();
     let measuring = false;
     let ops = 0;
     let errors = 0;
     const runOne = async (intendedAtNs: bigint) => {
       const isPut = workload === 'put' || (workload === 'mixed' && Math.random() < 0.5);
+      const key = pickKey();
       try {
-        if (isPut) await client().put(pickKey(), value);
-        else await client().get(pickKey());
+        // Writes carry the latest context this run saw for the key, as a real client would:
+        // blind writes would pile up siblings (by design) and measure ever larger objects.
+        if (isPut) contexts.set(key, (await client().put(key, value, { context: contexts.get(key) })).context);
+        else contexts.set(key, (await client().get(key)).context);
         if (measuring) {
           ops++;
           histogram.recordValue(Math.max(1, Number((process.hrtime.bigint() - intendedAtNs) / 1000n)));
