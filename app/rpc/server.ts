@@ -136,6 +136,20 @@ export class KvServer {
   }
 }
 
+/** Runs `closed` once when the client ends, cancels or breaks the stream, then ends our side. */
+function onStreamClose(call: grpc.ServerDuplexStream<unknown, unknown>, closed: () => void): void {
+  let done = false;
+  const close = () => {
+    if (done) return;
+    done = true;
+    closed();
+    call.end();
+  };
+  call.on('end', close);
+  call.on('error', close);
+  call.on('cancelled', close);
+}
+
 function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchResponse>, handlers: NodeHandlers, options: ServerOptions): void {
   let inFlight = 0;
   let open = true;
@@ -171,15 +185,10 @@ function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchRes
       );
     }
   });
-  const close = () => {
-    if (!open) return;
+  onStreamClose(call, () => {
     open = false;
     out.clear();
-    call.end();
-  };
-  call.on('end', close);
-  call.on('error', close);
-  call.on('cancelled', close);
+  });
 }
 
 function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerResponses>, handlers: NodeHandlers, log: Logger): void {
@@ -216,13 +225,8 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
   call.on('data', (msg: PeerRequests__Output) => {
     for (const req of msg.requests) handle(req).then((r) => out.push(r));
   });
-  const close = () => {
-    if (!open) return;
+  onStreamClose(call, () => {
     open = false;
     out.clear();
-    call.end();
-  };
-  call.on('end', close);
-  call.on('error', close);
-  call.on('cancelled', close);
+  });
 }
