@@ -220,7 +220,7 @@ export async function clusterCommand(argv: readonly string[], kvScript: string):
     const metrics = node.metricsPort ? `http://127.0.0.1:${node.metricsPort}/metrics` : '-';
     process.stdout.write(`${node.id.padEnd(8)}${node.endpoint.padEnd(20)}${metrics.padEnd(40)}${node.dataDir}\n`);
   }
-  process.stdout.write(`ready: ${nodes} nodes serving; try: npx kv put hello world && npx kv get hello (Ctrl-C stops)\n`);
+  process.stdout.write(`ready: ${nodes} nodes serving; try: npm run -s kv -- put hello world && npm run -s kv -- get hello (Ctrl-C stops)\n`);
   await new Promise<void>((resolve) => {
     const check = setInterval(() => {
       if (stopping && cluster.nodes.every((x) => !x.process || x.process.exitCode !== null || x.process.signalCode !== null)) {
