@@ -6,6 +6,10 @@
 import { ClientOp, OpResult } from '../replication/ops';
 import { buildRing, partitionOf, preferenceList, Ring } from '../ring/ring';
 import { KvChannel, RpcFailure } from '../rpc/kv-channel';
+import type { StatusResponse__Output } from '../rpc/generated/kv/v1/StatusResponse';
+
+/** What Status answers: this node's view of the members, partitions and reachability. */
+export type StatusReply = StatusResponse__Output;
 
 export type Bytes = Uint8Array | string;
 
@@ -207,7 +211,7 @@ export class KvClient {
     }
   }
 
-  async status(): Promise<import('../rpc/generated/kv/v1/StatusResponse').StatusResponse__Output> {
+  async status(): Promise<StatusReply> {
     let last: RpcFailure | undefined;
     for (const channel of this.channels) {
       const r = await channel.status(this.timeoutMs);

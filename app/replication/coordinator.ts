@@ -101,11 +101,20 @@ export class Coordinator {
     return new Promise((resolve) => (this.drained = resolve));
   }
 
+  /** Primaries depend only on the ring, not on who is up: computed once per partition and ring. */
+  private primariesCache: { ring: Ring; byPartition: (string[] | undefined)[] } | undefined;
+
   private primariesOf(key: Uint8Array): { partition: number; primaries: string[] } {
     const ring = this.deps.ring();
+    if (this.primariesCache?.ring !== ring) this.primariesCache = { ring, byPartition: [] };
     const partition = partitionOf(key, ring.partitions);
-    const list = preferenceList(ring, partition, this.deps.config.n, (node) => node === this.deps.self || this.deps.transport.isUp(node));
-    return { partition, primaries: list.filter((e) => e.role === 'primary').map((e) => e.node) };
+    const cached = this.primariesCache.byPartition[partition];
+    if (cached) return { partition, primaries: cached };
+    const primaries = preferenceList(ring, partition, this.deps.config.n)
+      .filter((e) => e.role === 'primary')
+      .map((e) => e.node);
+    this.primariesCache.byPartition[partition] = primaries;
+    return { partition, primaries };
   }
 
   private async route(op: ClientOp, checked: CheckedOp, timeoutMs: number, forwarded: boolean): Promise<Result<OpResult>> {

@@ -17,8 +17,8 @@ import type { DeleteResponse__Output } from './generated/kv/v1/DeleteResponse';
 import type { StatusResponse__Output } from './generated/kv/v1/StatusResponse';
 import { resultFromMessage } from './peer-transport';
 import { protos } from './proto-definition';
-import { errorFromCode, statusName } from './status-map';
-import { opToMessage } from './wire';
+import { codeOf, statusName } from './status-map';
+import { opToMessage, sizeOfOperation } from './wire';
 
 /** A failed call: the gRPC status code and the server's message. */
 export interface RpcFailure {
@@ -42,7 +42,7 @@ function failure(code: number, message: string): RpcFailure {
 }
 
 export function failureFromError(e: KvError): RpcFailure {
-  return failure(({ 'invalid-argument': 3, unavailable: 14, 'deadline-exceeded': 4, 'failed-precondition': 9, 'resource-exhausted': 8, 'data-loss': 15, internal: 13 } as const)[e.kind], e.message);
+  return failure(codeOf(e), e.message);
 }
 
 export class KvChannel {
@@ -67,7 +67,7 @@ export class KvChannel {
     this.inFlightMax = options.batchInFlightMax ?? 4096;
     this.outbox = new Batcher<Operation>(
       (ops) => this.writeBatch(ops),
-      (o) => 32 + ((o.put?.value as Uint8Array | undefined)?.length ?? 0) + ((o.get ?? o.put ?? o.delete)?.key as Uint8Array).length,
+      sizeOfOperation,
       { itemsMax: options.batchOpsMax ?? 1024, bytesMax: Math.floor(messageBytesMax / 2) },
     );
   }
@@ -163,4 +163,3 @@ export class KvChannel {
   }
 }
 
-export { errorFromCode };

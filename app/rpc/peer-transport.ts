@@ -17,7 +17,7 @@ import type { PeerResponses__Output } from './generated/kv/v1/PeerResponses';
 import type { OperationResult__Output } from './generated/kv/v1/OperationResult';
 import { protos } from './proto-definition';
 import { errorFromCode } from './status-map';
-import { opToMessage, sizeOfOp } from './wire';
+import { opToMessage, sizeOfOperation } from './wire';
 
 export const INITIAL_BACKOFF_MS = 100;
 export const MAX_BACKOFF_MS = 2000;
@@ -59,7 +59,7 @@ class PeerConnection {
   ) {
     this.outbox = new Batcher(
       (requests) => this.write(requests),
-      (r) => (r.replicate ? (r.replicate.object as Uint8Array).length + (r.replicate.key as Uint8Array).length : 0) + (r.forward ? sizeOfOp(toOp(r)) : 0) + 32,
+      (r) => (r.replicate ? (r.replicate.object as Uint8Array).length + (r.replicate.key as Uint8Array).length : 0) + (r.forward ? sizeOfOperation(r.forward) : 0) + 32,
       { itemsMax: options.batchItemsMax, bytesMax: Math.floor(options.messageBytesMax / 2) },
     );
   }
@@ -166,13 +166,6 @@ class PeerConnection {
     this.downUntil = Number.POSITIVE_INFINITY;
     this.client.close();
   }
-}
-
-function toOp(r: PeerRequest): ClientOp {
-  const f = r.forward!;
-  if (f.get) return { kind: 'get', key: f.get.key as Uint8Array, r: f.get.r ?? 0 };
-  if (f.put) return { kind: 'put', key: f.put.key as Uint8Array, value: f.put.value as Uint8Array, context: f.put.context as Uint8Array, w: f.put.w ?? 0 };
-  return { kind: 'delete', key: f.delete!.key as Uint8Array, context: f.delete!.context as Uint8Array, w: f.delete!.w ?? 0 };
 }
 
 export class GrpcPeerTransport implements ReplicaTransport {

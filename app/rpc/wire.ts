@@ -1,12 +1,10 @@
 /** Conversions between the coordinator's operations and results and the kv.v1 messages. */
 import { KvError, Result } from '../errors';
 import { ClientOp, OpResult } from '../replication/ops';
-import type { Operation__Output } from './generated/kv/v1/Operation';
+import type { Operation, Operation__Output } from './generated/kv/v1/Operation';
 import type { OperationResult } from './generated/kv/v1/OperationResult';
 import type { GetResponse } from './generated/kv/v1/GetResponse';
 import { codeOf } from './status-map';
-
-const EMPTY = Buffer.alloc(0);
 
 export function opFromMessage(m: Operation__Output): ClientOp | undefined {
   switch (m.op) {
@@ -54,8 +52,11 @@ export function resultToMessage(id: number, result: Result<OpResult, KvError>): 
   }
 }
 
-export function sizeOfOp(op: ClientOp): number {
-  return op.key.length + (op.kind === 'put' ? op.value.length + op.context.length : op.kind === 'delete' ? op.context.length : 0) + 16;
+/** Approximate wire size of an Operation message, for batch byte bounds. */
+export function sizeOfOperation(m: Operation): number {
+  const body = m.get ?? m.put ?? m.delete;
+  const len = (b: unknown) => (b as Uint8Array | undefined)?.length ?? 0;
+  return 32 + len(body?.key) + len(m.put?.value) + len(m.put?.context ?? m.delete?.context);
 }
 
 export function sizeOfResult(r: OperationResult): number {
@@ -63,4 +64,3 @@ export function sizeOfResult(r: OperationResult): number {
   return values + 64;
 }
 
-export { EMPTY };
