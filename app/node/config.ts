@@ -64,9 +64,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'advertise', flag: 'advertise', env: 'KV_ADVERTISE', kind: 'string', doc: 'host:port other nodes use to reach this one. Default: its entry in the peer list, else host:port.' },
   { key: 'peers', flag: 'peers', env: 'KV_PEERS', kind: 'string', doc: 'Every member as id=host:port, comma-separated, this node included. Default: this node alone.' },
   { key: 'dataDir', flag: 'data-dir', env: 'KV_DATA_DIR', kind: 'string', doc: 'Data directory (one LMDB environment). Default: ./data/<node-id>.' },
-  { key: 'n', flag: 'n', env: 'KV_N', kind: 'int', default: '3', min: 1, max: 16, doc: 'Replicas of each key (N); at most the number of members.' },
-  { key: 'r', flag: 'r', env: 'KV_R', kind: 'int', default: '2', min: 1, max: 16, doc: 'Replies a get waits for (R), 1..N; requests may override it.' },
-  { key: 'w', flag: 'w', env: 'KV_W', kind: 'int', default: '2', min: 1, max: 16, doc: 'Acknowledgements a put or delete waits for (W), 1..N; requests may override it.' },
+  { key: 'n', flag: 'n', env: 'KV_N', kind: 'int', default: '3', min: 1, max: 16, doc: 'Replicas of each key (N); at most the number of members (the default is capped at it).' },
+  { key: 'r', flag: 'r', env: 'KV_R', kind: 'int', default: '2', min: 1, max: 16, doc: 'Replies a get waits for (R), 1..N (the default is capped at N); requests may override it.' },
+  { key: 'w', flag: 'w', env: 'KV_W', kind: 'int', default: '2', min: 1, max: 16, doc: 'Acknowledgements a put or delete waits for (W), 1..N (the default is capped at N); requests may override it.' },
   { key: 'partitions', flag: 'partitions', env: 'KV_PARTITIONS', kind: 'int', default: String(PARTITIONS_DEFAULT), min: 1, max: PARTITIONS_MAX, doc: 'Partitions Q, a power of two, fixed when the cluster is created; the same on every node.' },
   { key: 'durability', flag: 'durability', env: 'KV_DURABILITY', kind: 'enum', default: 'durable', values: ['durable', 'relaxed'], doc: 'durable: a replica acknowledges after its commit is on disk. relaxed: before the sync (a crash may lose recent writes); opt-in.' },
   { key: 'metricsPort', flag: 'metrics-port', env: 'KV_METRICS_PORT', kind: 'int', default: '9464', min: 0, max: 65535, doc: 'HTTP port for Prometheus /metrics; 0 turns it off.' },
@@ -166,9 +166,12 @@ export function parseNodeConfig(argv: readonly string[], env: Readonly<Record<st
   const advertise = (raw.advertise as string | undefined) ?? peers.get(nodeId) ?? `${host}:${port}`;
   if (!isAddress(advertise)) throw new ConfigError(`${raw.advertiseSource}: ${JSON.stringify(advertise)} is not host:port with a port within 0..65535`);
   if (!peers.has(nodeId)) peers.set(nodeId, advertise);
-  const n = raw.n as number;
-  const r = raw.r as number;
-  const w = raw.w as number;
+  // Defaults fit small clusters: N is at most the member count, R and W at most N (a lone node
+  // runs with N=R=W=1). Values given explicitly are checked, never adjusted.
+  const isDefault = (key: string) => (raw[`${key}Source`] as string).endsWith('(default)');
+  const n = isDefault('n') ? Math.min(raw.n as number, peers.size) : (raw.n as number);
+  const r = isDefault('r') ? Math.min(raw.r as number, n) : (raw.r as number);
+  const w = isDefault('w') ? Math.min(raw.w as number, n) : (raw.w as number);
   const partitions = raw.partitions as number;
   if (n > peers.size) throw new ConfigError(`${raw.nSource}: N=${n} exceeds the ${peers.size} members in the peer list; N must be at most the number of members`);
   if (r > n) throw new ConfigError(`${raw.rSource}: R=${r} exceeds N=${n}; R must be within 1..N`);
@@ -189,6 +192,9 @@ export function parseNodeConfig(argv: readonly string[], env: Readonly<Record<st
     nodeId,
     advertise,
     peers,
+    n,
+    r,
+    w,
     dataDir: path.resolve((raw.dataDir as string | undefined) ?? path.join('data', nodeId)),
   };
 }

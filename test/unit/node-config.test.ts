@@ -105,8 +105,18 @@ describe('parseNodeConfig', () => {
     expect(rejection([...base, '--n', '2', '--r', '1', '--w', '3']).message).toMatch(/--w: W=3 exceeds N=2; W must be within 1..N/);
   });
 
-  test('rejects the default R=2 when N=1, naming it as the default', () => {
-    expect(rejection(['--node-id', 'solo', '--n', '1']).message).toMatch(/^r \(default\): R=2 exceeds N=1/);
+  test('caps the default R and W at an explicit N=1', () => {
+    const c = parseNodeConfig(['--node-id', 'solo', '--n', '1'], {});
+    expect([c.n, c.r, c.w]).toEqual([1, 1, 1]);
+  });
+
+  test('a lone node with no peer list runs with N=R=W=1 by default', () => {
+    const c = parseNodeConfig(['--node-id', 'solo'], {});
+    expect([c.n, c.r, c.w]).toEqual([1, 1, 1]);
+  });
+
+  test('rejects an explicit R above N even when N is the capped default', () => {
+    expect(rejection(['--node-id', 'solo', '--r', '2']).message).toMatch(/^--r: R=2 exceeds N=1/);
   });
 
   test.each(['3', '48', '100'])('rejects %p partitions as not a power of two', (q) => {
