@@ -42,6 +42,8 @@ export class KvError extends Error {
   constructor(
     readonly condition: KvCondition,
     message: string,
+    /** A failed write that may still have reached some replicas (never resend it blindly). */
+    readonly writeMayHaveApplied = false,
   ) {
     super(message);
     this.name = condition;

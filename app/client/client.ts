@@ -80,6 +80,8 @@ export class KvClientError extends Error {
     readonly code: number,
     readonly codeName: string,
     message: string,
+    /** A failed put or delete that may still have reached some replicas. */
+    readonly writeMayHaveApplied = false,
   ) {
     super(`${codeName}: ${message}`);
     this.name = 'KvClientError';
@@ -163,9 +165,11 @@ export class KvClient {
       const r = this.options.batch ? await channel.submit(op, this.timeoutMs) : await channel.call(op, this.timeoutMs);
       if (r.ok) return r.value;
       last = r.error;
-      if (!FAILOVER_CODES.has(r.error.code)) break;
+      // A write that may have reached replicas is not resent elsewhere: the new coordinator would
+      // give it a new dot, and readers would see the same value twice, as siblings.
+      if (!FAILOVER_CODES.has(r.error.code) || r.error.writeMayHaveApplied) break;
     }
-    throw new KvClientError(last!.code, last!.codeName, last!.message);
+    throw new KvClientError(last!.code, last!.codeName, last!.message, last!.writeMayHaveApplied);
   }
 
   async get(key: Bytes, options: GetOptions = {}): Promise<GetReply> {

@@ -87,7 +87,10 @@ export class Coordinator {
     } catch (e) {
       if (e instanceof KvError) return err(e);
       this.log.error('operation failed', { error: String(e), stack: (e as Error).stack });
-      return err(new KvError(isCorrupt(e) ? 'CorruptRecord' : 'Internal', `${op.kind} failed on ${this.deps.self}: ${(e as Error).message}`));
+      if (isCorrupt(e)) {
+        return err(new KvError('CorruptRecord', `${op.kind} failed on ${this.deps.self}: ${(e as Error).message}; a get of the key repairs the record from the other replicas`));
+      }
+      return err(new KvError('Internal', `${op.kind} failed on ${this.deps.self}: ${(e as Error).message}`));
     } finally {
       this.inFlight--;
       if (this.draining && this.inFlight === 0) this.drained?.();
@@ -184,7 +187,7 @@ export class Coordinator {
             (object) => onReply(node, { ok: true, object }),
             (e) => {
               this.log.error('local read failed', { partition, error: String(e) });
-              onReply(node, { ok: false });
+              onReply(node, { ok: false, corrupt: isCorrupt(e) });
             },
           );
         } else {
@@ -236,14 +239,14 @@ export class Coordinator {
         resolve(r);
       };
       const timer = setTimeout(
-        () => answer(err(new KvError('DeadlineExceeded', `${op.kind}: acknowledged by ${counter.okCount} of ${op.w} required replicas within ${timeoutMs} ms (N=${primaries.length}); the write may still become visible`))),
+        () => answer(err(new KvError('DeadlineExceeded', `${op.kind}: acknowledged by ${counter.okCount} of ${op.w} required replicas within ${timeoutMs} ms (N=${primaries.length}); the write may still become visible`, true))),
         timeoutMs,
       );
       const settle = () => {
         const outcome = counter.outcome;
         if (outcome === 'success') answer(ok(result));
         else if (outcome === 'failure') {
-          answer(err(new KvError('InsufficientReplicas', `${op.kind}: acknowledged by ${counter.okCount} of ${op.w} required replicas (N=${primaries.length}; failed: ${failed.join('; ')}); the write may still become visible`)));
+          answer(err(new KvError('InsufficientReplicas', `${op.kind}: acknowledged by ${counter.okCount} of ${op.w} required replicas (N=${primaries.length}; failed: ${failed.join('; ')}); the write may still become visible`, true)));
         }
       };
       settle();
@@ -260,11 +263,12 @@ export class Coordinator {
 }
 
 function decodeReply(r: Result<Uint8Array | undefined>): ReadReply {
-  if (!r.ok) return { ok: false };
+  if (!r.ok) return { ok: false, corrupt: r.error.condition === 'CorruptRecord' };
   try {
     return { ok: true, object: r.value === undefined ? undefined : decodeObject(r.value) };
   } catch {
-    return { ok: false };
+    // It passed the replica's checksum but is not a well-formed object: repair it like corruption.
+    return { ok: false, corrupt: true };
   }
 }
 

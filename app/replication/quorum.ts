@@ -43,7 +43,11 @@ export class QuorumCounter {
   }
 }
 
-export type ReadReply = { readonly ok: true; readonly object: VersionedObject | undefined } | { readonly ok: false };
+/**
+ * A replica's answer to a read: its object (or nothing), a failure, or a record that failed its
+ * integrity check (`corrupt`: counts as a failure for the quorum, but is repaired like a stale one).
+ */
+export type ReadReply = { readonly ok: true; readonly object: VersionedObject | undefined } | { readonly ok: false; readonly corrupt?: boolean };
 
 export interface RepairOrder {
   readonly node: string;
@@ -53,13 +57,14 @@ export interface RepairOrder {
 /**
  * Accumulates read replies: answers with the merge of what the replicas returned, and once every
  * reply is in (or the repair wait ran out) returns the read repair to carry out: the merged object
- * for every replica that answered with an older history or nothing. Replicas that failed or never
+ * for every replica that answered with an older history, nothing, or a corrupt record. Replicas that failed or never
  * answered are not repaired: their state is unknown (anti-entropy covers them).
  */
 export class ReadCore {
   private readonly counter: QuorumCounter;
   private readonly replies = new Map<string, VersionedObject | undefined>();
   private readonly answered = new Set<string>();
+  private readonly corrupt: string[] = [];
 
   constructor(needed: number, readonly replicas: readonly string[]) {
     this.counter = new QuorumCounter(needed, replicas.length);
@@ -71,6 +76,7 @@ export class ReadCore {
     this.answered.add(node);
     this.counter.add(reply.ok);
     if (reply.ok) this.replies.set(node, reply.object);
+    else if (reply.corrupt) this.corrupt.push(node);
   }
 
   get outcome(): Outcome {
@@ -95,6 +101,7 @@ export class ReadCore {
     if (merged === undefined) return [];
     const orders: RepairOrder[] = [];
     for (const [node, object] of this.replies) if (!sameHistory(object, merged)) orders.push({ node, object: merged });
+    for (const node of this.corrupt) orders.push({ node, object: merged });
     return orders;
   }
 }

@@ -31,7 +31,11 @@ export class LocalReplica {
     return this.store.get(partition, key);
   }
 
-  /** A client write coordinated here: a new dot for this node's actor, within the object limits. */
+  /**
+   * A client write coordinated here: a new dot for this node's actor, within the object limits.
+   * A corrupt local record rejects (CorruptRecordError) rather than being replaced: its lost
+   * counter could make the new dot collide with an existing one. A read repairs it first.
+   */
   coordinateWrite(partition: number, key: Uint8Array, context: VersionVector, value: Uint8Array | null): Promise<Result<WriteOutcome, KvError>> {
     return this.store.update<Result<WriteOutcome, KvError>>(partition, key, (current) => {
       const object = applyWrite(current === undefined ? undefined : decodeObject(current), context, this.actor, value, this.nowMs());
@@ -42,14 +46,23 @@ export class LocalReplica {
     });
   }
 
-  /** Merge an object from another replica; writes only when it adds something. */
+  /**
+   * Merge an object from another replica; writes only when it adds something. A local record
+   * that fails its integrity check is replaced: it cannot be read, and the other replicas hold
+   * its history (this is how read repair heals corruption).
+   */
   mergeEncoded(partition: number, key: Uint8Array, incoming: Uint8Array): Promise<VersionedObject> {
     const theirs = decodeObject(incoming);
-    return this.store.update(partition, key, (current) => {
-      const mine = current === undefined ? undefined : decodeObject(current);
-      const merged = merge(mine, theirs)!;
-      if (sameHistory(merged, mine)) return { result: merged };
-      return { write: encodeObject(merged), result: merged };
-    });
+    return this.store.update(
+      partition,
+      key,
+      (current) => {
+        const mine = current === undefined ? undefined : decodeObject(current);
+        const merged = merge(mine, theirs)!;
+        if (sameHistory(merged, mine)) return { result: merged };
+        return { write: encodeObject(merged), result: merged };
+      },
+      { corrupt: 'replace' },
+    );
   }
 }

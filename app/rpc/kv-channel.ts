@@ -17,7 +17,7 @@ import type { DeleteResponse__Output } from './generated/kv/v1/DeleteResponse';
 import type { StatusResponse__Output } from './generated/kv/v1/StatusResponse';
 import { resultFromMessage } from './peer-transport';
 import { protos } from './proto-definition';
-import { codeOf, statusName } from './status-map';
+import { codeOf, statusName, WRITE_MAY_HAVE_APPLIED_TRAILER } from './status-map';
 import { opToMessage, sizeOfOperation } from './wire';
 
 /** A failed call: the gRPC status code and the server's message. */
@@ -25,6 +25,8 @@ export interface RpcFailure {
   readonly code: number;
   readonly codeName: string;
   readonly message: string;
+  /** A failed write that may still have reached some replicas: do not resend it elsewhere. */
+  readonly writeMayHaveApplied: boolean;
 }
 
 export interface ChannelOptions {
@@ -37,12 +39,12 @@ export interface ChannelOptions {
 
 type Pending = { resolve: (r: Result<OpResult, RpcFailure>) => void };
 
-function failure(code: number, message: string): RpcFailure {
-  return { code, codeName: statusName(code), message };
+function failure(code: number, message: string, writeMayHaveApplied = false): RpcFailure {
+  return { code, codeName: statusName(code), message, writeMayHaveApplied };
 }
 
 export function failureFromError(e: KvError): RpcFailure {
-  return failure(codeOf(e), e.message);
+  return failure(codeOf(e), e.message, e.writeMayHaveApplied);
 }
 
 export class KvChannel {
@@ -79,7 +81,7 @@ export class KvChannel {
   private unary<Res>(invoke: (options: grpc.CallOptions, cb: grpc.requestCallback<Res>) => void, timeoutMs: number): Promise<Result<Res, RpcFailure>> {
     return new Promise((resolve) => {
       invoke(this.deadline(timeoutMs), (e, res) => {
-        if (e) resolve(err(failure(e.code, e.details || e.message)));
+        if (e) resolve(err(failure(e.code, e.details || e.message, e.metadata?.get(WRITE_MAY_HAVE_APPLIED_TRAILER)[0] === 'true')));
         else resolve(ok(res!));
       });
     });

@@ -253,7 +253,7 @@ export function resultFromMessage(m: OperationResult__Output): Result<OpResult> 
     case 'delete':
       return ok({ kind: 'delete', context: m.delete!.context, siblings: 0 });
     case 'error':
-      return err(errorFromCode(m.error!.code, m.error!.message));
+      return err(errorFromCode(m.error!.code, m.error!.message, m.error!.writeMayHaveApplied));
     default:
       return err(new KvError('Internal', 'empty operation result'));
   }

@@ -20,7 +20,7 @@ import type { PeerResponse } from './generated/kv/v1/PeerResponse';
 import type { PeerResponses } from './generated/kv/v1/PeerResponses';
 import type { StatusResponse } from './generated/kv/v1/StatusResponse';
 import { protos } from './proto-definition';
-import { codeOf } from './status-map';
+import { codeOf, WRITE_MAY_HAVE_APPLIED_TRAILER } from './status-map';
 import { getResponse, opFromMessage, opTimeoutMs, resultToMessage, sizeOfResult } from './wire';
 
 /** The service name the health service reports for the store itself (besides ""). */
@@ -45,6 +45,12 @@ export interface ServerOptions {
   readonly log?: Logger;
 }
 
+function serviceError(e: KvError): Partial<grpc.StatusObject> {
+  const metadata = new grpc.Metadata();
+  if (e.writeMayHaveApplied) metadata.set(WRITE_MAY_HAVE_APPLIED_TRAILER, 'true');
+  return { code: codeOf(e), details: e.message, metadata };
+}
+
 function timeoutFromDeadline(call: grpc.ServerUnaryCall<unknown, unknown>): number | undefined {
   const deadline = call.getDeadline();
   const at = deadline instanceof Date ? deadline.getTime() : deadline;
@@ -61,7 +67,7 @@ function unary<Req, Res>(
     const op = toOp(call.request);
     const timeoutMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>) ?? (call.request as { timeoutMs?: number }).timeoutMs;
     handlers.execute(op, { timeoutMs }).then(
-      (r) => (r.ok ? callback(null, toResponse(r.value)) : callback({ code: codeOf(r.error), details: r.error.message })),
+      (r) => (r.ok ? callback(null, toResponse(r.value)) : callback(serviceError(r.error))),
       (e) => callback({ code: grpc.status.INTERNAL, details: String(e) }),
     );
   };

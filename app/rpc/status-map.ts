@@ -26,9 +26,12 @@ export function codeOf(error: KvError): status {
   return CODE_OF[error.kind];
 }
 
-export function errorFromCode(code: number, message: string): KvError {
-  return new KvError(CONDITION_OF[code as status] ?? 'Internal', message);
+export function errorFromCode(code: number, message: string, writeMayHaveApplied = false): KvError {
+  return new KvError(CONDITION_OF[code as status] ?? 'Internal', message, writeMayHaveApplied);
 }
+
+/** The trailer that carries KvError.writeMayHaveApplied on unary calls. */
+export const WRITE_MAY_HAVE_APPLIED_TRAILER = 'kv-write-may-have-applied';
 
 export function statusName(code: number): string {
   return status[code] ?? `CODE_${code}`;

@@ -40,7 +40,7 @@ export function getResponse(r: OpResult & { kind: 'get' }): GetResponse {
 }
 
 export function resultToMessage(id: number, result: Result<OpResult, KvError>): OperationResult {
-  if (!result.ok) return { id, error: { code: codeOf(result.error), message: result.error.message } };
+  if (!result.ok) return { id, error: { code: codeOf(result.error), message: result.error.message, writeMayHaveApplied: result.error.writeMayHaveApplied } };
   const r = result.value;
   switch (r.kind) {
     case 'get':

@@ -14,6 +14,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { open } from 'lmdb';
 import {
+  CorruptRecordError,
   Durability,
   FoldOptions,
   LocalStore,
@@ -22,6 +23,7 @@ import {
   StoreStats,
   StoredEntry,
   UpdateDecision,
+  UpdateOptions,
 } from './local-store';
 import {
   PARTITION_PREFIX_BYTES,
@@ -91,6 +93,7 @@ interface QueuedUpdate {
   readonly key: Uint8Array;
   readonly engineKey: Buffer;
   readonly decide: (current: Uint8Array | undefined) => UpdateDecision<unknown>;
+  readonly replaceCorrupt: boolean;
   readonly resolve: (result: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -165,12 +168,13 @@ export class LmdbStore implements LocalStore {
     return this.read(partition, key, recordKey(partition, key));
   }
 
-  async update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>): Promise<T> {
+  async update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options: UpdateOptions = {}): Promise<T> {
     this.assertOpen();
     assertPartition(partition);
     assertKey(key);
     return new Promise<T>((resolve, reject) => {
-      this.updateQueue.push({ partition, key, engineKey: recordKey(partition, key), decide, resolve, reject } as QueuedUpdate);
+      const replaceCorrupt = options.corrupt === 'replace';
+      this.updateQueue.push({ partition, key, engineKey: recordKey(partition, key), decide, replaceCorrupt, resolve, reject } as QueuedUpdate);
       if (this.updateQueue.length >= UPDATES_PER_TRANSACTION_MAX) this.flushUpdates();
       else if (!this.flushScheduled) {
         this.flushScheduled = true;
@@ -198,7 +202,7 @@ export class LmdbStore implements LocalStore {
       const outcomes: Array<{ ok: true; result: unknown } | { ok: false; error: unknown }> = [];
       for (const u of batch) {
         try {
-          const decision = u.decide(this.read(u.partition, u.key, u.engineKey));
+          const decision = u.decide(this.readForUpdate(u));
           if (decision.write === null) {
             void this.data.remove(u.engineKey);
           } else if (decision.write !== undefined) {
@@ -277,6 +281,15 @@ export class LmdbStore implements LocalStore {
   }
 
   /** The checked payload stored under `engineKey`, or undefined. Throws CorruptRecordError. */
+  private readForUpdate(u: QueuedUpdate): Uint8Array | undefined {
+    try {
+      return this.read(u.partition, u.key, u.engineKey);
+    } catch (error) {
+      if (u.replaceCorrupt && error instanceof CorruptRecordError) return undefined;
+      throw error;
+    }
+  }
+
   private read(partition: number, key: Uint8Array, engineKey: Buffer): Uint8Array | undefined {
     const frame = this.data.get(engineKey) as Uint8Array | undefined;
     return frame === undefined ? undefined : payloadFromRead(this.checks, partition, key, frame);

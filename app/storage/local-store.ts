@@ -68,6 +68,14 @@ export interface UpdateDecision<T> {
   readonly result: T;
 }
 
+export interface UpdateOptions {
+  /**
+   * What an update does with a stored record that fails its integrity check.
+   * @default 'reject' - the update rejects with CorruptRecordError and nothing changes
+   */
+  readonly corrupt?: 'reject' | 'replace';
+}
+
 export interface FoldOptions {
   /** Start after this key (exclusive); from the partition's first key when absent. */
   readonly startAfter?: Uint8Array;
@@ -115,8 +123,10 @@ export interface LocalStore {
    * returns what to write; no other write to the key runs between the read and the write.
    * Resolves after the write is committed with the store's durability. `decide` must be
    * synchronous and must not throw for expected outcomes (return `write: undefined` instead).
+   * A stored record that fails its integrity check rejects with CorruptRecordError, unless
+   * `options.corrupt` is 'replace': then `decide` sees undefined and may overwrite it (repair).
    */
-  update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>): Promise<T>;
+  update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options?: UpdateOptions): Promise<T>;
 
   /** Up to `limit` entries of one partition, in key order, after `startAfter`. */
   fold(partition: number, options: FoldOptions): Promise<StoredEntry[]>;

@@ -4,12 +4,14 @@
  * checked frames so that a test can corrupt one (`mutateFrameForTest`) and see it reported.
  */
 import {
+  CorruptRecordError,
   FoldOptions,
   LocalStore,
   StoreOptions,
   StoreStats,
   StoredEntry,
   UpdateDecision,
+  UpdateOptions,
 } from './local-store';
 import {
   RecordChecks,
@@ -56,11 +58,16 @@ export class MemoryStore implements LocalStore {
   }
 
   /** Atomic because `decide` is synchronous and nothing else runs between the read and the write. */
-  async update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>): Promise<T> {
+  async update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options: UpdateOptions = {}): Promise<T> {
     this.assertOpen();
     assertPartition(partition);
     assertKey(key);
-    const current = this.read(partition, key);
+    let current: Uint8Array | undefined;
+    try {
+      current = this.read(partition, key);
+    } catch (error) {
+      if (!(options.corrupt === 'replace' && error instanceof CorruptRecordError)) throw error;
+    }
     const decision = decide(current === undefined ? undefined : copyBytes(current));
     if (decision.write === null) {
       this.remove(partition, key);

@@ -346,6 +346,24 @@ export function describeLocalStoreContract(name: string, factory: StoreFactory, 
         expect(decide).not.toHaveBeenCalled();
         await expect(store.get(3, text('good-1'))).resolves.toEqual(text('fine'));
       });
+
+      withCorrupt("update with corrupt: 'replace' sees a corrupted record as missing and overwrites it (repair)", async () => {
+        await put(store, 4, text('rotten'), text('this payload will rot on disk'));
+        await hook('corrupt')(4, text('rotten'));
+        const seen: (Uint8Array | undefined)[] = [];
+        const result = await store.update(
+          4,
+          text('rotten'),
+          (current) => {
+            seen.push(current);
+            return { write: text('repaired'), result: 'done' };
+          },
+          { corrupt: 'replace' },
+        );
+        expect(result).toBe('done');
+        expect(seen).toEqual([undefined]);
+        await expect(store.get(4, text('rotten'))).resolves.toEqual(text('repaired'));
+      });
     });
 
     describe('meta', () => {

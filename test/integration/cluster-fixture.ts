@@ -18,6 +18,8 @@ export interface Fixture {
   client(options?: Partial<KvClientOptions>): KvClient;
   /** The N primaries of a key, in preference order (node ids kv-1 ...). */
   primariesOf(key: string): string[];
+  /** Waits until every running node reports every other running node reachable. */
+  waitConnected(timeoutMs?: number): Promise<void>;
   /** Stops every node and removes the data directory. */
   teardown(): Promise<void>;
 }
@@ -51,6 +53,23 @@ export async function startCluster(options: Partial<LocalClusterOptions> & { bas
       return preferenceList(ring, partitionOf(Buffer.from(key), ring.partitions), cluster.options.n)
         .filter((e) => e.role === 'primary')
         .map((e) => e.node);
+    },
+    waitConnected: async (timeoutMs = 10_000) => {
+      const running = cluster.nodes.filter((n) => n.process && n.process.exitCode === null && n.process.signalCode === null);
+      const deadline = Date.now() + timeoutMs;
+      for (const node of running) {
+        const c = new KvClient({ endpoints: [node.endpoint], timeoutMs: 1000, attemptsMax: 1 });
+        try {
+          for (;;) {
+            const s = await c.status().catch(() => undefined);
+            if (s && running.every((r) => s.members.find((m) => m.id === r.id)?.reachable)) break;
+            if (Date.now() > deadline) throw new Error(`${node.id} does not reach every running node within ${timeoutMs} ms`);
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        } finally {
+          c.close();
+        }
+      }
     },
     teardown: async () => {
       for (const c of clients) c.close();

@@ -95,8 +95,15 @@ test('W=3 with a primary down fails with UNAVAILABLE naming the acknowledgements
   const [, , third] = f.primariesOf(key);
   await f.cluster.kill(third!, 'SIGKILL');
   try {
-    const e = await rejection(f.client({ endpoints: f.cluster.nodes.filter((n) => n.id !== third).map((n) => n.endpoint) }).put(key, 'x', { w: 3 }));
+    const survivors = f.cluster.nodes.filter((n) => n.id !== third).map((n) => n.endpoint);
+    const e = await rejection(f.client({ endpoints: survivors }).put(key, 'x', { w: 3 }));
     expect(e.codeName).toBe('UNAVAILABLE');
+    expect(e.writeMayHaveApplied).toBe(true);
+    // The client did not resend the write to another node: one value, no duplicate sibling.
+    const after = await f.client({ endpoints: survivors }).get(key);
+    expect(after.values.map(String)).toEqual(['x']);
+    const viaBatch = await rejection(f.client({ endpoints: survivors, batch: true }).put(key, 'y', { w: 3, context: after.context }));
+    expect(viaBatch.writeMayHaveApplied).toBe(true);
     // The coordinator fails as soon as success is impossible, so it may not wait for the third ack.
     expect(e.message).toMatch(/acknowledged by [12] of 3 required replicas/);
     expect(e.message).toContain(`failed: ${third}`);

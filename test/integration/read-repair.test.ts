@@ -1,4 +1,6 @@
 /** A replica that missed writes while it was down holds the merged value after a read repairs it. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Fixture, startCluster } from './cluster-fixture';
 
 let f: Fixture;
@@ -31,6 +33,7 @@ test('a node that missed writes while it was down holds the merged value after r
   await f.cluster.restart(second);
 
   // A read at R=3 sees all three replicas, answers with the merge, and repairs the stale one.
+  await f.waitConnected();
   const merged = await client.get(key, { r: 3 });
   expect(merged.values.map(String)).toEqual(['v2']);
   await new Promise((r) => setTimeout(r, 500));
@@ -38,6 +41,51 @@ test('a node that missed writes while it was down holds the merged value after r
   await f.cluster.kill(first, 'SIGKILL');
   await f.cluster.kill(second, 'SIGKILL');
   expect((await alone.get(key, { r: 1 })).values.map(String)).toEqual(['v2']);
+  await f.cluster.restart(first);
+  await f.cluster.restart(second);
+}, 120_000);
+
+/** Flips one byte of every stored copy of `marker` in a stopped node's LMDB file. */
+function rot(dataDir: string, marker: string): number {
+  const file = path.join(dataDir, 'data.mdb');
+  const bytes = fs.readFileSync(file);
+  const needle = Buffer.from(marker);
+  let hits = 0;
+  for (let at = bytes.indexOf(needle); at >= 0; at = bytes.indexOf(needle, at + 1)) {
+    bytes[at + needle.length - 1] ^= 0xff;
+    hits++;
+  }
+  fs.writeFileSync(file, bytes);
+  return hits;
+}
+
+test('a record that rotted on one replica fails its checksum, and a read repairs it from the others', async () => {
+  const key = 'rotting';
+  const value = 'value-that-will-rot-on-disk';
+  const [first, second, third] = f.primariesOf(key) as [string, string, string];
+  const client = f.client();
+  await f.waitConnected();
+  await client.put(key, value, { w: 3 });
+
+  await f.cluster.kill(third, 'SIGTERM');
+  expect(rot(f.cluster.node(third).dataDir, value)).toBeGreaterThan(0);
+  await f.cluster.restart(third);
+
+  // Read alone, the rotten replica reports DATA_LOSS rather than returning bad bytes.
+  await f.cluster.kill(first, 'SIGKILL');
+  await f.cluster.kill(second, 'SIGKILL');
+  const alone = f.client({ endpoints: [f.cluster.node(third).endpoint] });
+  await expect(alone.get(key, { r: 1 })).rejects.toThrow(/DATA_LOSS|UNAVAILABLE/);
+  await f.cluster.restart(first);
+  await f.cluster.restart(second);
+
+  // A read at R=2 answers from the healthy replicas and repairs the rotten one.
+  await f.waitConnected();
+  expect((await client.get(key, { r: 2 })).values.map(String)).toEqual([value]);
+  await new Promise((r) => setTimeout(r, 1500));
+  await f.cluster.kill(first, 'SIGKILL');
+  await f.cluster.kill(second, 'SIGKILL');
+  expect((await alone.get(key, { r: 1 })).values.map(String)).toEqual([value]);
   await f.cluster.restart(first);
   await f.cluster.restart(second);
 }, 120_000);

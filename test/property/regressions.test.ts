@@ -58,3 +58,22 @@ test('ReadCore rejects a second reply from the same replica', () => {
 test('parsePeers rejects a port above 65535', () => {
   expect(() => parsePeers('a=h:99999', 'KV_PEERS')).toThrow(/port 0\.\.65535/);
 });
+
+test('ReadCore counts a corrupt reply as a failure and repairs that replica with the merge', () => {
+  const obj = { vv: new Map([['a.1', 1]]), siblings: [{ dot: { actor: 'a.1', counter: 1 }, value: Buffer.from('v'), writtenAtMs: 0 }] };
+  const core = new ReadCore(2, ['n1', 'n2', 'n3']);
+  core.add('n1', { ok: true, object: obj });
+  core.add('n2', { ok: false, corrupt: true });
+  expect(core.outcome).toBe('pending');
+  core.add('n3', { ok: true, object: obj });
+  expect(core.outcome).toBe('success');
+  expect(core.finalAction().map((o) => o.node)).toEqual(['n2']);
+});
+
+test('ReadCore does not repair a replica that merely failed', () => {
+  const obj = { vv: new Map([['a.1', 1]]), siblings: [{ dot: { actor: 'a.1', counter: 1 }, value: Buffer.from('v'), writtenAtMs: 0 }] };
+  const core = new ReadCore(1, ['n1', 'n2']);
+  core.add('n1', { ok: true, object: obj });
+  core.add('n2', { ok: false });
+  expect(core.finalAction()).toEqual([]);
+});

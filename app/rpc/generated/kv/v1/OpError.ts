@@ -10,6 +10,13 @@ export interface OpError {
    */
   'code'?: (number);
   'message'?: (string);
+  /**
+   * For a failed put or delete: true when the write may have reached some replicas (fewer than
+   * W acknowledged, or the deadline passed), so it may still become visible. A client must not
+   * blindly resend such a write to another node: that would add a duplicate sibling. Unary calls
+   * carry the same flag as the trailer `kv-write-may-have-applied: true`.
+   */
+  'writeMayHaveApplied'?: (boolean);
 }
 
 /**
@@ -21,4 +28,11 @@ export interface OpError__Output {
    */
   'code': (number);
   'message': (string);
+  /**
+   * For a failed put or delete: true when the write may have reached some replicas (fewer than
+   * W acknowledged, or the deadline passed), so it may still become visible. A client must not
+   * blindly resend such a write to another node: that would add a duplicate sibling. Unary calls
+   * carry the same flag as the trailer `kv-write-may-have-applied: true`.
+   */
+  'writeMayHaveApplied': (boolean);
 }
