@@ -3,10 +3,10 @@
  *
  * The key space (the first 32 bits of a key's MD5) is cut into Q equal partitions, Q a power of
  * two fixed when the cluster is created. Whole partitions are assigned to nodes. The assignment is
- * a pure function of the member list: balanced rendezvous hashing, where each partition goes to
- * the member that ranks it highest among those not yet at capacity ceil(Q / members). Rendezvous
- * ranks keep movement small when a member joins (about 1/(k+1) of the partitions move to it),
- * and the capacity keeps every node within one partition of its fair share.
+ * a pure function of the member list: balanced rendezvous hashing. Every (partition, member) pair
+ * has a rank; pairs are taken strongest first while the member has room, and room is floor or
+ * ceil of Q / members, so every node is within one partition of its fair share. When a member
+ * joins, about 1/(k+1) of the partitions move, nearly all of them to the new member.
  */
 import { createHash } from 'node:crypto';
 
@@ -49,22 +49,30 @@ export function buildRing(memberIds: readonly string[], partitions: number): Rin
   if (new Set(members).size !== members.length) throw new Error(`members: duplicate ids in ${members.join(',')}`);
   // Exactly Q mod k members may take ceil(Q/k) partitions, the rest floor(Q/k): every member is
   // within one partition of its fair share, and none is left without partitions when Q >= k.
-  const floor = Math.floor(partitions / members.length);
-  let bigSlots = partitions % members.length;
-  const capacityOf = (m: string) => (load.get(m)! < floor || (bigSlots > 0 && load.get(m)! === floor) ? 1 : 0);
-  const load = new Map(members.map((m) => [m, 0]));
-  // Partitions pick in order of their strongest preference, so that a partition whose favourite
-  // member is full falls back to its next favourite rather than displacing others.
-  const choices = Array.from({ length: partitions }, (_, p) =>
-    members.map((m) => ({ m, r: rank(m, p) })).sort((a, b) => b.r - a.r || (a.m < b.m ? -1 : 1)),
-  );
-  const order = Array.from({ length: partitions }, (_, p) => p).sort((a, b) => choices[b]![0]!.r - choices[a]![0]!.r || a - b);
+  const k = members.length;
+  const floor = Math.floor(partitions / k);
+  let bigSlots = partitions % k;
+  const load = new Array<number>(k).fill(0);
+  const hasRoom = (mi: number) => load[mi]! < floor || (bigSlots > 0 && load[mi] === floor);
+  // Every (partition, member) pair, strongest rendezvous rank first; a pair is taken when its
+  // partition is still free and its member has room. Deciding pairs globally (rather than
+  // partition by partition) keeps a join's movement close to the 1/(k+1) minimum: when the new
+  // member takes its share, capacity shrinks elsewhere with few knock-on moves between old members.
+  const ranks = new Float64Array(partitions * k);
+  for (let p = 0; p < partitions; p++) for (let mi = 0; mi < k; mi++) ranks[p * k + mi] = rank(members[mi]!, p);
+  const pairs = new Uint32Array(partitions * k).map((_, i) => i);
+  pairs.sort((a, b) => ranks[b]! - ranks[a]! || a - b);
   const owners = new Array<string>(partitions);
-  for (const p of order) {
-    const pick = choices[p]!.find((c) => capacityOf(c.m) > 0)!;
-    owners[p] = pick.m;
-    if (load.get(pick.m) === floor) bigSlots--;
-    load.set(pick.m, load.get(pick.m)! + 1);
+  let assigned = 0;
+  for (let i = 0; i < pairs.length && assigned < partitions; i++) {
+    const pair = pairs[i]!;
+    const p = Math.floor(pair / k);
+    const mi = pair % k;
+    if (owners[p] !== undefined || !hasRoom(mi)) continue;
+    owners[p] = members[mi]!;
+    if (load[mi] === floor) bigSlots--;
+    load[mi]!++;
+    assigned++;
   }
   return { partitions, members, owners };
 }

@@ -123,6 +123,11 @@ describe('adding a node', () => {
     }
   });
 
+  test('moves at most 2/(k+1) of the partitions in every case', () => {
+    const worst = grid.reduce((w, g) => Math.max(w, (g.moved / g.q) * (g.k + 1)), 0);
+    expect(worst).toBeLessThanOrEqual(2);
+  });
+
   test('moves about 1/(k+1) of the partitions on average over k = 3..12 and Q = 64, 128, 256', () => {
     const ratios = grid.map((g) => (g.moved / g.q) * (g.k + 1));
     const mean = ratios.reduce((x, y) => x + y, 0) / ratios.length;
