@@ -27,7 +27,8 @@ Options:
   --keys K                distinct keys                                       (default 10000)
   --distribution D        uniform | zipfian (theta 0.99)                      (default uniform)
   --value-bytes B         value size                                          (default 1024)
-  --no-preload            skip writing every key before a get or mixed run
+  --no-preload            skip writing every key first (a put or mixed run then reads every
+                          key's context first, so its puts never add siblings)
   --json                  print the figures as one JSON object`;
 
 const HIGHEST_TRACKABLE_US = 60_000_000;
@@ -179,6 +180,7 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
   let rr = 0;
   const client = () => clients[rr++ % clients.length]!;
 
+  const contexts = new Map<string, string>();
   try {
     if (workload !== 'put' && !values['no-preload']) {
       process.stderr.write(`preloading ${keys} keys ...\n`);
@@ -188,17 +190,30 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
           while (next < keys) {
             const key = keyOf(next++);
             const { context } = await client().get(key);
-            await client().put(key, value, { context });
+            contexts.set(key, (await client().put(key, value, { context })).context);
           }
         }),
       );
     }
     const members = (await clients[0]!.status()).members.map((m) => m.address);
+    if (workload !== 'get' && values['no-preload']) {
+      // Learn every key's context before measuring, so that no put lands blind on a key an
+      // earlier run wrote (that would add a sibling each run and measure ever larger objects).
+      process.stderr.write(`reading the contexts of ${keys} keys ...\n`);
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(concurrency, 512) }, async () => {
+          while (next < keys) {
+            const key = keyOf(next++);
+            contexts.set(key, (await client().get(key)).context);
+          }
+        }),
+      );
+    }
     const ports = [...new Set([...endpoints, ...members])].map((e) => Number(e.split(':').pop()));
     const pids = findNodePids(ports);
     const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_TRACKABLE_US, numberOfSignificantValueDigits: 3 });
     const errorKinds: Record<string, number> = {};
-    const contexts = new Map<string, string>();
     let measuring = false;
     let ops = 0;
     let errors = 0;

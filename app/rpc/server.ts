@@ -142,6 +142,23 @@ export class KvServer {
   }
 }
 
+/**
+ * Writes a message; when the transport's buffer is full (the peer or client does not read its
+ * answers), stops reading new requests until the buffer drains. Without this, a caller that never
+ * reads could make the node buffer answers without bound.
+ */
+const pausedCalls = new WeakSet<object>();
+
+function writeWithBackpressure<Res>(call: grpc.ServerDuplexStream<unknown, Res>, message: Res): void {
+  if (call.write(message) || pausedCalls.has(call)) return;
+  pausedCalls.add(call);
+  call.pause();
+  call.once('drain', () => {
+    pausedCalls.delete(call);
+    call.resume();
+  });
+}
+
 /** Runs `closed` once when the client ends, cancels or breaks the stream, then ends our side. */
 function onStreamClose(call: grpc.ServerDuplexStream<unknown, unknown>, closed: () => void): void {
   let done = false;
@@ -159,7 +176,7 @@ function onStreamClose(call: grpc.ServerDuplexStream<unknown, unknown>, closed: 
 function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchResponse>, handlers: NodeHandlers, options: ServerOptions): void {
   let inFlight = 0;
   let open = true;
-  const out = new Batcher<OperationResult>((results) => open && call.write({ results }), sizeOfResult, { itemsMax: options.batchOpsMax, bytesMax: Math.floor(options.messageBytesMax / 2) });
+  const out = new Batcher<OperationResult>((results) => open && writeWithBackpressure(call, { results }), sizeOfResult, { itemsMax: options.batchOpsMax, bytesMax: Math.floor(options.messageBytesMax / 2) });
   const reply = (r: OperationResult) => out.push(r);
   call.on('data', (msg: BatchRequest__Output) => {
     if (msg.ops.length > options.batchOpsMax) {
@@ -200,7 +217,7 @@ function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchRes
 function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerResponses>, handlers: NodeHandlers, log: Logger): void {
   let open = true;
   const out = new Batcher<PeerResponse>(
-    (responses) => open && call.write({ responses }),
+    (responses) => open && writeWithBackpressure(call, { responses }),
     (r) => ((r.fetched?.object as Uint8Array | undefined)?.length ?? 0) + (r.forwarded ? sizeOfResult(r.forwarded) : 0) + 16,
   );
   const handle = async (req: PeerRequest__Output): Promise<PeerResponse> => {
