@@ -16,6 +16,8 @@ export class NodeMetrics {
   readonly limitWarnings: Counter;
   readonly inFlight: Gauge;
   readonly peerUp: Gauge<'peer'>;
+  /** Where kv_peer_up reads reachability: set by the node once its transport exists. */
+  peerSource: () => Iterable<[string, boolean]> = () => [];
 
   constructor(nodeId: string) {
     this.registry.setDefaultLabels({ node: nodeId });
@@ -34,7 +36,17 @@ export class NodeMetrics {
     this.forwarded = new Counter({ name: 'kv_forwarded_total', help: 'Operations sent on to a primary because this node is not a replica of the key.', registers });
     this.limitWarnings = new Counter({ name: 'kv_object_limit_warnings_total', help: 'Writes that left an object above a sibling or clock warning level.', registers });
     this.inFlight = new Gauge({ name: 'kv_operations_in_flight', help: 'Operations being coordinated by this node.', registers });
-    this.peerUp = new Gauge({ name: 'kv_peer_up', help: '1 when the peer stream to the member is connected.', labelNames: ['peer'], registers });
+    const peers = () => this.peerSource();
+    this.peerUp = new Gauge({
+      name: 'kv_peer_up',
+      help: '1 when the peer stream to the member is connected.',
+      labelNames: ['peer'],
+      registers,
+      // Read at scrape time, so the value is never stale.
+      collect() {
+        for (const [peer, up] of peers()) this.set({ peer }, up ? 1 : 0);
+      },
+    });
   }
 
   coordinatorEvents(onWarning: (message: string) => void): CoordinatorEvents {

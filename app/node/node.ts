@@ -61,7 +61,6 @@ export class KvNode {
     private readonly coordinator: Coordinator,
     private readonly server: KvServer,
     private readonly metricsServer: http.Server | undefined,
-    private readonly peerGauge: NodeJS.Timeout,
   ) {}
 
   get port(): number {
@@ -154,13 +153,10 @@ export class KvNode {
       throw e;
     });
     const metricsServer = config.metricsPort === 0 ? undefined : await metrics.serve(config.host, config.metricsPort);
-    const peerGauge = setInterval(() => {
-      for (const id of config.peers.keys()) if (id !== config.nodeId) metrics.peerUp.set({ peer: id }, transport.isReachable(id) ? 1 : 0);
-    }, 1000);
-    peerGauge.unref();
+    metrics.peerSource = () => [...config.peers.keys()].filter((id) => id !== config.nodeId).map((id) => [id, transport.isReachable(id)]);
     server.setServing(true);
     log.info('node serving', { port: server.port, advertise: config.advertise, actor, members: config.peers.size, n: config.n, r: config.r, w: config.w, partitions: config.partitions, durability: config.durability });
-    return new KvNode(config, actor, log, store, transport, coordinator, server, metricsServer, peerGauge);
+    return new KvNode(config, actor, log, store, transport, coordinator, server, metricsServer);
   }
 
   /** Graceful stop: refuse new operations, let those in flight finish, close the server, then LMDB. */
@@ -171,7 +167,6 @@ export class KvNode {
       const grace = new Promise<void>((resolve) => setTimeout(resolve, this.config.shutdownGraceMs).unref());
       await Promise.race([this.coordinator.drain(), grace]);
       await this.server.shutdown(Math.min(this.config.shutdownGraceMs, 2000));
-      clearInterval(this.peerGauge);
       this.transport.close();
       await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
       await this.store.close();

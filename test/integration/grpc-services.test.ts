@@ -8,7 +8,7 @@ import { Fixture, startCluster } from './cluster-fixture';
 let f: Fixture;
 
 beforeAll(async () => {
-  f = await startCluster({ basePort: 17501, nodes: 3 });
+  f = await startCluster({ basePort: 17501, nodes: 3, metricsBasePort: 17511 });
 }, 60_000);
 
 afterAll(async () => {
@@ -49,4 +49,23 @@ test('the health service answers SERVING for the server and for kv.v1.KV', async
   expect(await check('')).toBe('SERVING');
   expect(await check('kv.v1.KV')).toBe('SERVING');
   client.close();
+});
+
+test('each node serves Prometheus metrics that count the operations it coordinated', async () => {
+  const node = f.cluster.nodes[0]!;
+  await f.waitConnected();
+  const client = f.client({ endpoints: [node.endpoint] });
+  await client.put('metered', 'x');
+  await client.get('metered');
+  const res = await fetch(`http://127.0.0.1:${node.metricsPort}/metrics`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/text\/plain/);
+  const text = await res.text();
+  const count = (op: string) => Number(new RegExp(`^kv_operations_total\\{[^}]*op="${op}"[^}]*outcome="ok"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  expect(count('put')).toBeGreaterThanOrEqual(1);
+  expect(count('get')).toBeGreaterThanOrEqual(1);
+  expect(text).toMatch(/^kv_operation_duration_seconds_bucket\{/m);
+  expect(text).toMatch(new RegExp(`^kv_peer_up\\{[^}]*peer="kv-2"[^}]*\\} 1`, 'm'));
+  const missing = await fetch(`http://127.0.0.1:${node.metricsPort}/other`);
+  expect(missing.status).toBe(404);
 });
