@@ -181,17 +181,27 @@ export class Coordinator {
         }
         if (core.complete) finish();
       };
+      // Replicas in sync return the same bytes: decode each distinct answer once, so the merge
+      // of identical replies is the object itself.
+      const seen: Array<{ bytes: Uint8Array; reply: ReadReply }> = [];
+      const decodeOnce = (bytes: Uint8Array | undefined): ReadReply => {
+        if (bytes === undefined) return { ok: true, object: undefined };
+        for (const d of seen) if (Buffer.compare(d.bytes, bytes) === 0) return d.reply;
+        const reply = decodeReply(bytes);
+        seen.push({ bytes, reply });
+        return reply;
+      };
       for (const node of primaries) {
         if (node === self) {
-          replica.fetch(partition, op.key).then(
-            (object) => onReply(node, { ok: true, object }),
+          replica.fetchEncoded(partition, op.key).then(
+            (bytes) => onReply(node, decodeOnce(bytes)),
             (e) => {
               this.log.error('local read failed', { partition, error: String(e) });
               onReply(node, { ok: false, corrupt: isCorrupt(e) });
             },
           );
         } else {
-          transport.fetch(node, partition, op.key, timeoutMs).then((r) => onReply(node, decodeReply(r)));
+          transport.fetch(node, partition, op.key, timeoutMs).then((r) => onReply(node, r.ok ? decodeOnce(r.value) : { ok: false, corrupt: r.error.condition === 'CorruptRecord' }));
         }
       }
     });
@@ -262,10 +272,9 @@ export class Coordinator {
   }
 }
 
-function decodeReply(r: Result<Uint8Array | undefined>): ReadReply {
-  if (!r.ok) return { ok: false, corrupt: r.error.condition === 'CorruptRecord' };
+function decodeReply(bytes: Uint8Array): ReadReply {
   try {
-    return { ok: true, object: r.value === undefined ? undefined : decodeObject(r.value) };
+    return { ok: true, object: decodeObject(bytes) };
   } catch {
     // It passed the replica's checksum but is not a well-formed object: repair it like corruption.
     return { ok: false, corrupt: true };

@@ -65,6 +65,8 @@ export class ReadCore {
   private readonly replies = new Map<string, VersionedObject | undefined>();
   private readonly answered = new Set<string>();
   private readonly corrupt: string[] = [];
+  /** The merge of the ok replies so far, until the next reply. */
+  private merged: { object: VersionedObject | undefined } | undefined;
 
   constructor(needed: number, readonly replicas: readonly string[]) {
     this.counter = new QuorumCounter(needed, replicas.length);
@@ -75,8 +77,10 @@ export class ReadCore {
     if (this.answered.has(node)) throw new Error(`read: a second reply from ${node}`);
     this.answered.add(node);
     this.counter.add(reply.ok);
-    if (reply.ok) this.replies.set(node, reply.object);
-    else if (reply.corrupt) this.corrupt.push(node);
+    if (reply.ok) {
+      this.replies.set(node, reply.object);
+      this.merged = undefined;
+    } else if (reply.corrupt) this.corrupt.push(node);
   }
 
   get outcome(): Outcome {
@@ -93,7 +97,8 @@ export class ReadCore {
 
   /** The merge of every ok reply so far (undefined when no replica holds the key). */
   response(): VersionedObject | undefined {
-    return mergeAll(this.replies.values());
+    this.merged ??= { object: mergeAll(this.replies.values()) };
+    return this.merged.object;
   }
 
   finalAction(): RepairOrder[] {

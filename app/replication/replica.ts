@@ -57,6 +57,8 @@ export class LocalReplica {
       partition,
       key,
       (current) => {
+        // The common case of a repair or a replicated write that is already here: nothing to do.
+        if (current !== undefined && Buffer.compare(current, incoming) === 0) return { result: theirs };
         const mine = current === undefined ? undefined : decodeObject(current);
         const merged = merge(mine, theirs)!;
         if (sameHistory(merged, mine)) return { result: merged };

@@ -94,7 +94,7 @@ export function applyWrite(
  * associative and idempotent.
  */
 export function merge(a: VersionedObject | undefined, b: VersionedObject | undefined): VersionedObject | undefined {
-  if (a === undefined) return b;
+  if (a === undefined || a === b) return b;
   if (b === undefined) return a;
   const bDots = new Set(b.siblings.map((s) => dotKey(s.dot)));
   const out = new Map<string, Sibling>();
@@ -115,7 +115,8 @@ export function mergeAll(objects: Iterable<VersionedObject | undefined>): Versio
 
 /** Same history: same vector and same set of dots (a dot names one write, hence one value). */
 export function sameHistory(a: VersionedObject | undefined, b: VersionedObject | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
   if (a.vv.size !== b.vv.size || a.siblings.length !== b.siblings.length) return false;
   for (const [actor, counter] of a.vv) if (b.vv.get(actor) !== counter) return false;
   return a.siblings.every((s, i) => dotKey(s.dot) === dotKey(b.siblings[i]!.dot));

@@ -1,6 +1,6 @@
 import * as fc from 'fast-check';
 import { concurrent, descends, merge, mergeAll, mergeVv, sameHistory, VersionedObject, VersionVector } from '../../app/versioning/dvv';
-import { encodeObject } from '../../app/versioning/codec';
+import { decodeObject, encodeObject } from '../../app/versioning/codec';
 import { historyWithThreeArb, vvArb } from './dvv-history';
 
 const RUNS = 300;
@@ -40,6 +40,10 @@ describe('merge of replica objects', () => {
     fc.assert(
       fc.property(historyWithThreeArb, ([a, b]) => {
         expectSameObject(merge(a, a), a);
+        // merge(a, a) short-cuts on identity; an equal copy takes the full path.
+        const copy = decodeObject(encodeObject(a));
+        expectSameObject(merge(a, copy), a);
+        expect(sameHistory(a, copy)).toBe(true);
         const ab = merge(a, b);
         expectSameObject(merge(ab, b), ab);
       }),

@@ -92,7 +92,12 @@ describe('ReadCore', () => {
       fc.property(readCaseArb, ({ nodes, needed, replies, answered }) => {
         const core = new ReadCore(needed, nodes);
         const got = nodes.slice(0, answered).map((node, i) => ({ node, reply: replies[i]! }));
-        for (const { node, reply } of got) core.add(node, reply);
+        // The merge is cached between replies: after every reply it is the merge of all so far.
+        got.forEach(({ node, reply }, i) => {
+          core.add(node, reply);
+          const soFar = got.slice(0, i + 1).flatMap(({ reply: r }) => (r.ok ? [r.object] : []));
+          expect(bytesOf(core.response())).toBe(bytesOf(mergeAll(soFar)));
+        });
         const okObjects = got.flatMap(({ reply }) => (reply.ok ? [reply.object] : []));
         const merged = mergeAll(okObjects);
         expect(bytesOf(core.response())).toBe(bytesOf(merged));

@@ -1,0 +1,54 @@
+import { LocalReplica } from '../../app/replication/replica';
+import { MemoryStore } from '../../app/storage/memory-store';
+import { UpdateDecision, UpdateOptions } from '../../app/storage/local-store';
+import { decodeObject, encodeObject } from '../../app/versioning/codec';
+import { applyWrite, liveValues, sameHistory } from '../../app/versioning/dvv';
+import { OBJECT_LIMITS_DEFAULT } from '../../app/versioning/limits';
+
+/** A memory store that counts the updates that wrote. */
+class CountingStore extends MemoryStore {
+  writes = 0;
+  override update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options?: UpdateOptions): Promise<T> {
+    return super.update(
+      partition,
+      key,
+      (current) => {
+        const decision = decide(current);
+        if (decision.write !== undefined) this.writes++;
+        return decision;
+      },
+      options,
+    );
+  }
+}
+
+const key = Buffer.from('k');
+const none = new Map<string, number>();
+const text = (v: Uint8Array) => Buffer.from(v).toString('utf8');
+
+describe('LocalReplica.mergeEncoded', () => {
+  test('an object that is already stored byte for byte writes nothing and returns it', async () => {
+    const store = new CountingStore();
+    const replica = new LocalReplica(store, 'a:1', OBJECT_LIMITS_DEFAULT, () => 1);
+    const object = encodeObject(applyWrite(undefined, none, 'b:1', Buffer.from('v'), 1));
+    await replica.mergeEncoded(3, key, object);
+    expect(store.writes).toBe(1);
+    const again = await replica.mergeEncoded(3, key, Buffer.from(object));
+    expect(store.writes).toBe(1);
+    expect(sameHistory(again, decodeObject(object))).toBe(true);
+  });
+
+  test('a newer object replaces the stored one, a concurrent one becomes a sibling', async () => {
+    const store = new CountingStore();
+    const replica = new LocalReplica(store, 'a:1', OBJECT_LIMITS_DEFAULT, () => 1);
+    const first = applyWrite(undefined, none, 'b:1', Buffer.from('v1'), 1);
+    await replica.mergeEncoded(3, key, encodeObject(first));
+    const newer = applyWrite(first, first.vv, 'b:1', Buffer.from('v2'), 2);
+    await replica.mergeEncoded(3, key, encodeObject(newer));
+    expect(liveValues(await replica.fetch(3, key)).map(text)).toEqual(['v2']);
+    const concurrent = applyWrite(first, first.vv, 'c:1', Buffer.from('v3'), 3);
+    const merged = await replica.mergeEncoded(3, key, encodeObject(concurrent));
+    expect(liveValues(merged).map(text).sort()).toEqual(['v2', 'v3']);
+    expect(store.writes).toBe(3);
+  });
+});
