@@ -20,7 +20,8 @@ Options:
   --api A                 batch (the Batch stream) | unary                   (default batch)
   --routing R             primary (client sends each op to a primary of its key) |
                           any (round robin over endpoints; nodes forward)      (default primary)
-  --concurrency C         operations in flight                               (default 256)
+  --concurrency C         operations in flight; a closed loop needs many to fill the
+                          batches that throughput depends on                  (default 1024)
   --rate OPS              open loop at this many ops/s; 0 = as fast as possible (default 0)
   --duration-s S          measured seconds                                    (default 10)
   --warmup-s S            unmeasured seconds before                           (default 2)
@@ -33,6 +34,14 @@ Options:
 
 const HIGHEST_TRACKABLE_US = 60_000_000;
 
+interface LatencyFigures {
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+}
+
 interface BenchFigures {
   workload: string;
   api: string;
@@ -44,7 +53,9 @@ interface BenchFigures {
   errors: number;
   errorKinds: Record<string, number>;
   opsPerSecond: number;
-  latencyMs: { p50: number; p99: number; p999: number; max: number; mean: number };
+  latencyMs: LatencyFigures;
+  /** The same figures for gets and puts apart (a kind the workload does not issue is absent). */
+  latencyMsByKind: Partial<Record<'get' | 'put', LatencyFigures>>;
   nodeCpuSeconds: number;
   nodeCpuSecondsPer1000Ops: number;
   benchCpuSecondsPer1000Ops: number;
@@ -128,7 +139,7 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
         workload: { type: 'string', default: 'mixed' },
         api: { type: 'string', default: 'batch' },
         routing: { type: 'string', default: 'primary' },
-        concurrency: { type: 'string', default: '256' },
+        concurrency: { type: 'string', default: '1024' },
         rate: { type: 'string', default: '0' },
         'duration-s': { type: 'string', default: '10' },
         'warmup-s': { type: 'string', default: '2' },
@@ -212,7 +223,9 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
     }
     const ports = [...new Set([...endpoints, ...members])].map((e) => Number(e.split(':').pop()));
     const pids = findNodePids(ports);
-    const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_TRACKABLE_US, numberOfSignificantValueDigits: 3 });
+    const newHistogram = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_TRACKABLE_US, numberOfSignificantValueDigits: 3 });
+    const histogram = newHistogram();
+    const byKind = { get: newHistogram(), put: newHistogram() };
     const errorKinds: Record<string, number> = {};
     let measuring = false;
     let ops = 0;
@@ -227,7 +240,9 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
         else contexts.set(key, (await client().get(key)).context);
         if (measuring) {
           ops++;
-          histogram.recordValue(Math.max(1, Number((process.hrtime.bigint() - intendedAtNs) / 1000n)));
+          const us = Math.max(1, Number((process.hrtime.bigint() - intendedAtNs) / 1000n));
+          histogram.recordValue(us);
+          byKind[isPut ? 'put' : 'get'].recordValue(us);
         }
       } catch (e) {
         if (measuring) {
@@ -245,6 +260,8 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
     setTimeout(() => {
       measuring = true;
       histogram.reset();
+      byKind.get.reset();
+      byKind.put.reset();
       cpuStart = cpuTicks(pids);
       const u = process.cpuUsage();
       benchCpuStart = u.user + u.system;
@@ -301,6 +318,16 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
     const u = process.cpuUsage();
     const benchCpuSeconds = (u.user + u.system - benchCpuStart) / 1e6;
     const ms = (us: number) => Math.round(us) / 1000;
+    const latencyOf = (h: hdr.Histogram): LatencyFigures => ({
+      p50: ms(h.getValueAtPercentile(50)),
+      p99: ms(h.getValueAtPercentile(99)),
+      p999: ms(h.getValueAtPercentile(99.9)),
+      max: ms(h.maxValue),
+      mean: ms(h.mean),
+    });
+    const latencyMsByKind: BenchFigures['latencyMsByKind'] = {};
+    if (byKind.get.totalCount > 0) latencyMsByKind.get = latencyOf(byKind.get);
+    if (byKind.put.totalCount > 0) latencyMsByKind.put = latencyOf(byKind.put);
     const figures: BenchFigures = {
       workload,
       api,
@@ -312,13 +339,8 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
       errors,
       errorKinds,
       opsPerSecond: Math.round(ops / elapsedS),
-      latencyMs: {
-        p50: ms(histogram.getValueAtPercentile(50)),
-        p99: ms(histogram.getValueAtPercentile(99)),
-        p999: ms(histogram.getValueAtPercentile(99.9)),
-        max: ms(histogram.maxValue),
-        mean: ms(histogram.mean),
-      },
+      latencyMs: latencyOf(histogram),
+      latencyMsByKind,
       nodeCpuSeconds: Math.round(nodeCpuSeconds * 100) / 100,
       nodeCpuSecondsPer1000Ops: ops ? Math.round((nodeCpuSeconds / ops) * 1000 * 1000) / 1000 : 0,
       benchCpuSecondsPer1000Ops: ops ? Math.round((benchCpuSeconds / ops) * 1000 * 1000) / 1000 : 0,
@@ -332,6 +354,7 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
           `workload ${workload}, api ${api}, routing ${routing}, ${distribution} over ${keys} keys, ${valueBytes} B values, concurrency ${concurrency}${rate ? `, target ${rate} ops/s` : ''}`,
           `ops/s          ${figures.opsPerSecond}   (${ops} ops in ${figures.durationS} s, ${errors} errors${errors ? ` ${JSON.stringify(errorKinds)}` : ''})`,
           `latency ms     p50 ${figures.latencyMs.p50}   p99 ${figures.latencyMs.p99}   p99.9 ${figures.latencyMs.p999}   max ${figures.latencyMs.max}`,
+          ...Object.entries(latencyMsByKind).map(([kind, l]) => `  ${kind.padEnd(12)} p50 ${l.p50}   p99 ${l.p99}   p99.9 ${l.p999}   max ${l.max}`),
           `node CPU       ${figures.nodeCpuSeconds} s over ${pids.length} node processes = ${figures.nodeCpuSecondsPer1000Ops} CPU-s per 1,000 ops (bench itself: ${figures.benchCpuSecondsPer1000Ops})`,
         ].join('\n') + '\n',
       );
