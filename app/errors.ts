@@ -22,6 +22,7 @@ export type KvCondition =
   | 'Overloaded'
   | 'ShuttingDown'
   | 'CorruptRecord'
+  | 'StorageFull'
   | 'Internal';
 
 const KIND_OF: Readonly<Record<KvCondition, KvErrorKind>> = {
@@ -34,6 +35,7 @@ const KIND_OF: Readonly<Record<KvCondition, KvErrorKind>> = {
   Overloaded: 'resource-exhausted',
   ShuttingDown: 'unavailable',
   CorruptRecord: 'data-loss',
+  StorageFull: 'resource-exhausted',
   Internal: 'internal',
 };
 

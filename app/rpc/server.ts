@@ -147,6 +147,12 @@ export class KvServer {
  * answers), stops reading new requests until the buffer drains. Without this, a caller that never
  * reads could make the node buffer answers without bound.
  */
+/** Store failures a replica reports to the coordinator, by error name (see storage/local-store.ts). */
+const STORE_ERROR_CODES: Readonly<Record<string, grpc.status>> = {
+  CorruptRecordError: grpc.status.DATA_LOSS,
+  StorageFullError: grpc.status.RESOURCE_EXHAUSTED,
+};
+
 const pausedCalls = new WeakSet<object>();
 
 function writeWithBackpressure<Res>(call: grpc.ServerDuplexStream<unknown, Res>, message: Res): void {
@@ -241,7 +247,7 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
       }
     } catch (e) {
       log.error('peer request failed', { op: req.op, error: String(e) });
-      const code = e instanceof KvError ? codeOf(e) : e instanceof Error && e.name === 'CorruptRecordError' ? grpc.status.DATA_LOSS : grpc.status.INTERNAL;
+      const code = e instanceof KvError ? codeOf(e) : (STORE_ERROR_CODES[(e as Error | undefined)?.name ?? ''] ?? grpc.status.INTERNAL);
       return { id: req.id, error: { code, message: String((e as Error).message ?? e) } };
     }
   };

@@ -21,6 +21,7 @@ import {
   CorruptRecordError,
   Durability,
   FoldOptions,
+  StorageFullError,
   LocalStore,
   PARTITION_MAX,
   StoreOptions,
@@ -61,7 +62,8 @@ export interface LmdbStoreOptions extends StoreOptions {
    */
   readonly durability?: Durability;
   /**
-   * Most bytes the data file may grow to. Writes fail once it is full.
+   * Address space mapped for the data file at open. lmdb-js grows the map when a commit needs
+   * more, so this bounds nothing; the disk does (a full disk fails writes with StorageFullError).
    * @default - MAP_SIZE_BYTES_DEFAULT (8 GiB of address space, not of disk)
    */
   readonly mapSizeBytes?: number;
@@ -214,8 +216,9 @@ export class LmdbStore implements LocalStore {
         }
       });
     } catch (error) {
-      // The commit failed (disk full, map full): nothing of this batch is stored.
-      for (const u of batch) u.reject(error);
+      // The commit failed: nothing of this batch is stored.
+      const failure = isDiskFull(error) ? new StorageFullError(this.dataPath, (error as Error).message) : error;
+      for (const u of batch) u.reject(failure);
       return;
     }
     outcomes.forEach((o, i) => (o.ok ? batch[i]!.resolve(o.result) : batch[i]!.reject(o.error)));
@@ -300,3 +303,11 @@ export class LmdbStore implements LocalStore {
 }
 
 const ZERO_BYTE = Buffer.from([0]);
+
+/** lmdb-js reports a failed page write with the errno as `code` (28 is ENOSPC on Linux). */
+const ENOSPC = 28;
+
+function isDiskFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === ENOSPC || code === 'ENOSPC';
+}

@@ -111,6 +111,17 @@ export class RecordTooLargeError extends Error {
   }
 }
 
+/** The disk under the store is full: the commit failed and nothing of it was stored. */
+export class StorageFullError extends Error {
+  constructor(
+    readonly path: string,
+    readonly detail: string,
+  ) {
+    super(`the disk holding ${path} is full (${detail}); free space or grow the volume`);
+    this.name = 'StorageFullError';
+  }
+}
+
 export interface LocalStore {
   /** The engine's name, for logs and metrics ("lmdb", "memory"). */
   readonly engine: string;

@@ -2,7 +2,8 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LmdbStore, LmdbStoreOptions } from '../../app/storage/lmdb-store';
-import { Durability } from '../../app/storage/local-store';
+import { execFileSync } from 'node:child_process';
+import { Durability, StorageFullError } from '../../app/storage/local-store';
 
 describe('LmdbStore.open', () => {
   let tmp: string;
@@ -66,5 +67,54 @@ describe('LmdbStore.open', () => {
     await store.update(1, Buffer.from('big'), () => ({ write: value, result: undefined }));
     expect(await store.get(1, Buffer.from('big'))).toEqual(value);
     expect((await store.stats()).bytesUsed).toBeGreaterThanOrEqual(100_000);
+  });
+});
+
+describe('LmdbStore on a full disk', () => {
+  // A real full disk: a 3 MiB tmpfs. Mounting needs root, which CI has (.ci/run runs as root);
+  // elsewhere the test is skipped, with this reason.
+  const isRoot = process.getuid?.() === 0;
+  let mountPoint: string;
+
+  beforeAll(async () => {
+    if (!isRoot) return;
+    mountPoint = await fs.mkdtemp(path.join(os.tmpdir(), 'lmdb-full-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mountPoint]);
+  });
+
+  afterAll(async () => {
+    if (!isRoot) return;
+    execFileSync('umount', [mountPoint]);
+    await fs.rm(mountPoint, { recursive: true, force: true });
+  });
+
+  (isRoot ? test : test.skip)('fails the commit with StorageFullError naming the path, keeps what was committed, and writes again once there is room', async () => {
+    const store = await LmdbStore.open({ path: path.join(mountPoint, 'node') });
+    try {
+      const value = Buffer.alloc(4000, 7);
+      const write = (i: number) => store.update(1, Buffer.from(`k${i}`), () => ({ write: value, result: i }));
+      let failure: unknown;
+      let written = 0;
+      for (; written < 2000; written++) {
+        try {
+          await write(written);
+        } catch (e) {
+          failure = e;
+          break;
+        }
+      }
+      expect(failure).toBeInstanceOf(StorageFullError);
+      expect((failure as Error).message).toContain(path.join(mountPoint, 'node'));
+      expect((failure as Error).message).toMatch(/is full .*free space or grow the volume/);
+      // The failed key is absent, every acknowledged one is intact.
+      expect(await store.get(1, Buffer.from(`k${written}`))).toBeUndefined();
+      for (const i of [0, Math.floor(written / 2), written - 1]) expect(Buffer.from((await store.get(1, Buffer.from(`k${i}`)))!)).toEqual(value);
+      // Removing keys frees pages; a small write then commits.
+      for (let i = 0; i < 50; i++) await store.update(1, Buffer.from(`k${i}`), () => ({ write: null, result: i }));
+      await store.update(1, Buffer.from('after'), () => ({ write: Buffer.from('x'), result: 0 }));
+      expect(Buffer.from((await store.get(1, Buffer.from('after')))!).toString()).toBe('x');
+    } finally {
+      await store.close();
+    }
   });
 });
