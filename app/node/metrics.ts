@@ -5,6 +5,7 @@
 import * as http from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CoordinatorEvents } from '../replication/coordinator';
+import { StoreObserver } from '../storage/local-store';
 
 export class NodeMetrics {
   readonly registry = new Registry();
@@ -16,6 +17,10 @@ export class NodeMetrics {
   readonly limitWarnings: Counter;
   readonly inFlight: Gauge;
   readonly peerUp: Gauge<'peer'>;
+  readonly commitSeconds: Histogram;
+  readonly commitUpdates: Histogram;
+  readonly corruptRecords: Counter;
+  readonly peerMessageRequests: Histogram;
   /** Where kv_peer_up reads reachability: set by the node once its transport exists. */
   peerSource: () => Iterable<[string, boolean]> = () => [];
 
@@ -36,6 +41,16 @@ export class NodeMetrics {
     this.forwarded = new Counter({ name: 'kv_forwarded_total', help: 'Operations sent on to a primary because this node is not a replica of the key.', registers });
     this.limitWarnings = new Counter({ name: 'kv_object_limit_warnings_total', help: 'Writes that left an object above a sibling or clock warning level.', registers });
     this.inFlight = new Gauge({ name: 'kv_operations_in_flight', help: 'Operations being coordinated by this node.', registers });
+    this.commitSeconds = new Histogram({
+      name: 'kv_store_commit_duration_seconds',
+      help: 'Time of one LMDB write transaction, its fsync included (durable mode); the event loop waits for it.',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    const powersOfTwo = Array.from({ length: 11 }, (_, i) => 2 ** i);
+    this.commitUpdates = new Histogram({ name: 'kv_store_commit_updates', help: 'Updates applied in one LMDB write transaction (group commit).', buckets: powersOfTwo, registers });
+    this.corruptRecords = new Counter({ name: 'kv_store_corrupt_records_total', help: 'Reads that found a record failing its checksum or payload check (answered DATA_LOSS or repaired).', registers });
+    this.peerMessageRequests = new Histogram({ name: 'kv_peer_message_requests', help: 'Requests carried by one message on a peer stream (batching).', buckets: powersOfTwo, registers });
     const peers = () => this.peerSource();
     this.peerUp = new Gauge({
       name: 'kv_peer_up',
@@ -47,6 +62,16 @@ export class NodeMetrics {
         for (const [peer, up] of peers()) this.set({ peer }, up ? 1 : 0);
       },
     });
+  }
+
+  storeObserver(): StoreObserver {
+    return {
+      commit: (updates, seconds) => {
+        this.commitUpdates.observe(updates);
+        this.commitSeconds.observe(seconds);
+      },
+      corruptRecord: () => this.corruptRecords.inc(),
+    };
   }
 
   coordinatorEvents(onWarning: (message: string) => void): CoordinatorEvents {

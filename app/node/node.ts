@@ -69,7 +69,9 @@ export class KvNode {
 
   static async start(config: NodeConfig, log: Logger): Promise<KvNode> {
     fs.mkdirSync(config.dataDir, { recursive: true });
+    const metrics = new NodeMetrics(config.nodeId);
     const store = await LmdbStore.open({
+      observer: metrics.storeObserver(),
       path: config.dataDir,
       durability: config.durability,
       maxRecordBytes: config.objectBytesMax + config.keyBytesMax + 1024,
@@ -90,7 +92,6 @@ export class KvNode {
       throw e;
     }
     const ring: Ring = buildRing([...config.peers.keys()], config.partitions);
-    const metrics = new NodeMetrics(config.nodeId);
     const transport = new GrpcPeerTransport({
       self: config.nodeId,
       peers: config.peers,
@@ -98,6 +99,7 @@ export class KvNode {
       batchItemsMax: config.batchOpsMax,
       messageBytesMax: config.messageBytesMax,
       log,
+      onMessageSent: (requests) => metrics.peerMessageRequests.observe(requests),
     });
     const replica = new LocalReplica(store, actor, config);
     const coordinator = new Coordinator({

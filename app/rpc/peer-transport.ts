@@ -35,6 +35,8 @@ export interface PeerTransportOptions {
   /** Largest message the transport sends or accepts. */
   readonly messageBytesMax: number;
   readonly log?: Logger;
+  /** Told the number of requests in each message sent to a peer (for metrics). */
+  readonly onMessageSent?: (requests: number) => void;
 }
 
 type Pending = { resolve: (r: Result<PeerResponse__Output>) => void; expiresAt: number };
@@ -122,6 +124,7 @@ class PeerConnection {
   private write(requests: PeerRequest[]): void {
     if (!this.stream) this.stream = this.openStream();
     this.stream.write({ requests });
+    this.options.onMessageSent?.(requests.length);
   }
 
   private markDown(why: string): void {

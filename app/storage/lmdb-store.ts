@@ -22,6 +22,7 @@ import {
   Durability,
   FoldOptions,
   StorageFullError,
+  StoreObserver,
   LocalStore,
   PARTITION_MAX,
   StoreOptions,
@@ -117,6 +118,7 @@ export class LmdbStore implements LocalStore {
     private readonly root: ReturnType<typeof open>,
     private readonly data: BinaryDb,
     private readonly meta: BinaryDb,
+    private readonly observer: StoreObserver | undefined,
   ) {}
 
   static async open(options: LmdbStoreOptions): Promise<LmdbStore> {
@@ -156,7 +158,7 @@ export class LmdbStore implements LocalStore {
       const data = root.openDB({ name: 'data', encoding: 'binary', keyEncoding: 'binary' });
       const meta = root.openDB({ name: 'meta', encoding: 'binary', keyEncoding: 'binary' });
       openPaths.add(dataPath);
-      return new LmdbStore(dataPath, durability, checks, root, data, meta);
+      return new LmdbStore(dataPath, durability, checks, root, data, meta, options.observer);
     } catch (error) {
       await root.close();
       throw error;
@@ -199,6 +201,7 @@ export class LmdbStore implements LocalStore {
     // Every check (decode, decide, size, validate) of an update runs before its one put or remove,
     // and a failing update is reported alone; the others in the batch still commit.
     const outcomes: Array<{ ok: true; result: unknown } | { ok: false; error: unknown }> = [];
+    const startedNs = process.hrtime.bigint();
     try {
       this.data.transactionSync(() => {
         for (const u of batch) {
@@ -221,6 +224,7 @@ export class LmdbStore implements LocalStore {
       for (const u of batch) u.reject(failure);
       return;
     }
+    this.observer?.commit?.(batch.length, Number(process.hrtime.bigint() - startedNs) / 1e9);
     outcomes.forEach((o, i) => (o.ok ? batch[i]!.resolve(o.result) : batch[i]!.reject(o.error)));
   }
 

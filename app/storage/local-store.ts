@@ -45,6 +45,19 @@ export interface StoreOptions {
    * @default - no shape check; the frame's checksum is still verified
    */
   readonly validate?: PayloadValidator;
+  /**
+   * Told what happens inside the store, for metrics.
+   * @default - nobody is told
+   */
+  readonly observer?: StoreObserver;
+}
+
+/** What a store reports as it works (the node turns it into metrics). Every hook is optional. */
+export interface StoreObserver {
+  /** A write transaction committed `updates` updates in `seconds`, its sync included. */
+  commit?(updates: number, seconds: number): void;
+  /** A read found a record that failed its checksum or its payload check. */
+  corruptRecord?(): void;
 }
 
 /** How a store makes a write durable before it acknowledges it. */

@@ -39,6 +39,7 @@ if (typeof crc32 !== 'function') {
 export interface RecordChecks {
   readonly maxRecordBytes: number;
   readonly validate: PayloadValidator | undefined;
+  readonly onCorrupt: (() => void) | undefined;
 }
 
 export function resolveRecordChecks(options: StoreOptions): RecordChecks {
@@ -46,7 +47,8 @@ export function resolveRecordChecks(options: StoreOptions): RecordChecks {
   if (!Number.isInteger(maxRecordBytes) || maxRecordBytes < 1 || maxRecordBytes > MAX_RECORD_BYTES_LIMIT) {
     throw new Error(`maxRecordBytes must be an integer in 1..${MAX_RECORD_BYTES_LIMIT}, got ${String(maxRecordBytes)}`);
   }
-  return { maxRecordBytes, validate: options.validate };
+  const observer = options.observer;
+  return { maxRecordBytes, validate: options.validate, onCorrupt: observer?.corruptRecord?.bind(observer) };
 }
 
 export function encodeFrame(payload: Uint8Array): Buffer {
@@ -95,9 +97,11 @@ export function frameForWrite(checks: RecordChecks, payload: unknown): Buffer {
 /** The checked payload of a stored frame, as a view into `frame`; throws CorruptRecordError. */
 export function payloadFromRead(checks: RecordChecks, partition: number, key: Uint8Array, frame: Uint8Array): Uint8Array {
   const decoded = decodeFrame(frame);
-  if (!decoded.ok) throw new CorruptRecordError(partition, key, decoded.reason);
-  const problem = checks.validate?.(decoded.payload);
-  if (problem !== undefined) throw new CorruptRecordError(partition, key, `payload failed validation: ${problem}`);
+  const problem = decoded.ok ? checks.validate?.(decoded.payload) : undefined;
+  if (!decoded.ok || problem !== undefined) {
+    checks.onCorrupt?.();
+    throw new CorruptRecordError(partition, key, decoded.ok ? `payload failed validation: ${problem}` : decoded.reason);
+  }
   return decoded.payload;
 }
 

@@ -55,8 +55,10 @@ test('each node serves Prometheus metrics that count the operations it coordinat
   const node = f.cluster.nodes[0]!;
   await f.waitConnected();
   const client = f.client({ endpoints: [node.endpoint] });
-  await client.put('metered', 'x');
-  await client.get('metered');
+  // A key this node is a primary of: it coordinates the put, commits it and sends it to peers.
+  const key = Array.from({ length: 100 }, (_, i) => `metered-${i}`).find((k) => f.primariesOf(k).includes(node.id))!;
+  await client.put(key, 'x');
+  await client.get(key);
   const res = await fetch(`http://127.0.0.1:${node.metricsPort}/metrics`);
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/text\/plain/);
@@ -66,6 +68,11 @@ test('each node serves Prometheus metrics that count the operations it coordinat
   expect(count('get')).toBeGreaterThanOrEqual(1);
   expect(text).toMatch(/^kv_operation_duration_seconds_bucket\{/m);
   expect(text).toMatch(new RegExp(`^kv_peer_up\\{[^}]*peer="kv-2"[^}]*\\} 1`, 'm'));
+  const sample = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+(?:\\.\\d+)?)`, 'm').exec(text)?.[1] ?? -1);
+  expect(sample('kv_store_commit_updates_count')).toBeGreaterThanOrEqual(1);
+  expect(sample('kv_store_commit_duration_seconds_count')).toBeGreaterThanOrEqual(1);
+  expect(sample('kv_peer_message_requests_count')).toBeGreaterThanOrEqual(1);
+  expect(sample('kv_store_corrupt_records_total')).toBe(0);
   const missing = await fetch(`http://127.0.0.1:${node.metricsPort}/other`);
   expect(missing.status).toBe(404);
 });

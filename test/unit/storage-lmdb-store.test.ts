@@ -118,3 +118,53 @@ describe('LmdbStore on a full disk', () => {
     }
   });
 });
+
+describe('LmdbStore observer', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lmdb-observer-'));
+  });
+  afterEach(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  test('is told each commit with its number of updates and its duration', async () => {
+    const commits: Array<[number, number]> = [];
+    const store = await LmdbStore.open({ path: dir, observer: { commit: (updates, seconds) => commits.push([updates, seconds]) } });
+    try {
+      // Updates queued in one turn share one commit; the next turn's update gets its own.
+      await Promise.all([1, 2, 3].map((i) => store.update(1, Buffer.from(`k${i}`), () => ({ write: Buffer.from('v'), result: i }))));
+      await store.update(1, Buffer.from('k4'), () => ({ write: Buffer.from('v'), result: 4 }));
+      expect(commits.map(([updates]) => updates)).toEqual([3, 1]);
+      for (const [, seconds] of commits) expect(seconds).toBeGreaterThan(0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('is told each read that finds a record failing its checksum', async () => {
+    const marker = 'a-value-that-rots-on-disk';
+    const first = await LmdbStore.open({ path: dir });
+    await first.update(2, Buffer.from('rot'), () => ({ write: Buffer.from(marker), result: 0 }));
+    await first.update(2, Buffer.from('fine'), () => ({ write: Buffer.from('ok'), result: 0 }));
+    await first.close();
+    const file = path.join(dir, 'data.mdb');
+    const bytes = await fs.readFile(file);
+    // Every copy (copy-on-write leaves older pages behind): flip a byte in each.
+    let hits = 0;
+    for (let at = bytes.indexOf(marker); at >= 0; at = bytes.indexOf(marker, at + 1), hits++) bytes[at] ^= 0xff;
+    expect(hits).toBeGreaterThan(0);
+    await fs.writeFile(file, bytes);
+
+    let corrupt = 0;
+    const store = await LmdbStore.open({ path: dir, observer: { corruptRecord: () => corrupt++ } });
+    try {
+      expect(Buffer.from((await store.get(2, Buffer.from('fine')))!).toString()).toBe('ok');
+      expect(corrupt).toBe(0);
+      await expect(store.get(2, Buffer.from('rot'))).rejects.toThrow(/corrupt record in partition 2/);
+      expect(corrupt).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+});
