@@ -16,7 +16,16 @@ export function isLogLevel(s: string): s is LogLevel {
   return s in LEVELS;
 }
 
-export function jsonLogger(base: Record<string, unknown>, level: LogLevel, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+/**
+ * Writes to stderr, dropping lines it cannot write: a log on a full disk or a closed pipe must
+ * not bring the node down (an 'error' event without a listener would).
+ */
+function writeStderr(line: string): void {
+  if (process.stderr.listenerCount('error') === 0) process.stderr.on('error', () => {});
+  process.stderr.write(line);
+}
+
+export function jsonLogger(base: Record<string, unknown>, level: LogLevel, write: (line: string) => void = writeStderr): Logger {
   const threshold = LEVELS[level];
   const emit = (lvl: LogLevel) => (msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[lvl] < threshold) return;

@@ -20,6 +20,7 @@ export interface NodeConfig {
   readonly w: number;
   readonly partitions: number;
   readonly durability: 'durable' | 'relaxed';
+  readonly diskFreeBytesMin: number;
   readonly metricsPort: number;
   readonly logLevel: LogLevel;
   readonly keyBytesMax: number;
@@ -69,6 +70,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'w', flag: 'w', env: 'KV_W', kind: 'int', default: '2', min: 1, max: 16, doc: 'Acknowledgements a put or delete waits for (W), 1..N (the default is capped at N); requests may override it.' },
   { key: 'partitions', flag: 'partitions', env: 'KV_PARTITIONS', kind: 'int', default: String(PARTITIONS_DEFAULT), min: 1, max: PARTITIONS_MAX, doc: 'Partitions Q, a power of two, fixed when the cluster is created; the same on every node.' },
   { key: 'durability', flag: 'durability', env: 'KV_DURABILITY', kind: 'enum', default: 'durable', values: ['durable', 'relaxed'], doc: 'durable: a replica acknowledges after its commit is on disk. relaxed: before the sync (a crash may lose recent writes); opt-in.' },
+  { key: 'diskFreeBytesMin', flag: 'disk-free-bytes-min', env: 'KV_DISK_FREE_BYTES_MIN', kind: 'int', default: String(128 * MIB), min: 0, max: 1024 * 1024 * MIB, doc: 'Free space kept on the data disk: a write that would leave less fails with RESOURCE_EXHAUSTED and stores nothing (lmdb-js does not reliably survive a disk that runs out). 0 turns the reserve off.' },
   { key: 'metricsPort', flag: 'metrics-port', env: 'KV_METRICS_PORT', kind: 'int', default: '9464', min: 0, max: 65535, doc: 'HTTP port for Prometheus /metrics; 0 turns it off.' },
   { key: 'logLevel', flag: 'log-level', env: 'KV_LOG_LEVEL', kind: 'enum', default: 'info', values: ['debug', 'info', 'warn', 'error'], doc: 'Lowest level of the JSON log lines on stderr.' },
   { key: 'keyBytesMax', flag: 'key-bytes-max', env: 'KV_KEY_BYTES_MAX', kind: 'int', default: '1024', min: 1, max: 65536, doc: 'Largest key, in bytes.' },

@@ -43,12 +43,12 @@ export class NodeMetrics {
     this.inFlight = new Gauge({ name: 'kv_operations_in_flight', help: 'Operations being coordinated by this node.', registers });
     this.commitSeconds = new Histogram({
       name: 'kv_store_commit_duration_seconds',
-      help: 'Time of one LMDB write transaction, its fsync included (durable mode); the event loop waits for it.',
+      help: 'Time of one LMDB write transaction: its updates decided and written, then committed with the fsync (durable mode). The event loop waits for it.',
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     });
     const powersOfTwo = Array.from({ length: 11 }, (_, i) => 2 ** i);
-    this.commitUpdates = new Histogram({ name: 'kv_store_commit_updates', help: 'Updates applied in one LMDB write transaction (group commit).', buckets: powersOfTwo, registers });
+    this.commitUpdates = new Histogram({ name: 'kv_store_commit_updates', help: 'Updates queued together into one LMDB write transaction (group commit), those that wrote nothing included.', buckets: powersOfTwo, registers });
     this.corruptRecords = new Counter({ name: 'kv_store_corrupt_records_total', help: 'Reads that found a record failing its checksum or payload check (answered DATA_LOSS or repaired).', registers });
     this.peerMessageRequests = new Histogram({ name: 'kv_peer_message_requests', help: 'Requests carried by one message on a peer stream (batching).', buckets: powersOfTwo, registers });
     const peers = () => this.peerSource();

@@ -74,6 +74,7 @@ export class KvNode {
       observer: metrics.storeObserver(),
       path: config.dataDir,
       durability: config.durability,
+      diskFreeBytesMin: config.diskFreeBytesMin,
       maxRecordBytes: config.objectBytesMax + config.keyBytesMax + 1024,
       validate: (payload) => {
         try {

@@ -86,7 +86,7 @@ export class Coordinator {
       return await this.route(op, checked.value, timeoutMs, options.forwarded === true);
     } catch (e) {
       if (e instanceof KvError) return err(e);
-      this.log.error('operation failed', { error: String(e), stack: (e as Error).stack });
+      this.log.error('operation failed', { error: String(e), detail: (e as { detail?: unknown }).detail, stack: (e as Error).stack });
       if (isCorrupt(e)) {
         return err(new KvError('CorruptRecord', `${op.kind} failed on ${this.deps.self}: ${(e as Error).message}; a get of the key repairs the record from the other replicas`));
       }

@@ -142,19 +142,19 @@ export class KvServer {
   }
 }
 
+/** Store failures a replica reports to the coordinator, by error name (see storage/local-store.ts). */
+const STORE_ERROR_CODES: ReadonlyMap<string, grpc.status> = new Map([
+  ['CorruptRecordError', grpc.status.DATA_LOSS],
+  ['StorageFullError', grpc.status.RESOURCE_EXHAUSTED],
+]);
+
+const pausedCalls = new WeakSet<object>();
+
 /**
  * Writes a message; when the transport's buffer is full (the peer or client does not read its
  * answers), stops reading new requests until the buffer drains. Without this, a caller that never
  * reads could make the node buffer answers without bound.
  */
-/** Store failures a replica reports to the coordinator, by error name (see storage/local-store.ts). */
-const STORE_ERROR_CODES: Readonly<Record<string, grpc.status>> = {
-  CorruptRecordError: grpc.status.DATA_LOSS,
-  StorageFullError: grpc.status.RESOURCE_EXHAUSTED,
-};
-
-const pausedCalls = new WeakSet<object>();
-
 function writeWithBackpressure<Res>(call: grpc.ServerDuplexStream<unknown, Res>, message: Res): void {
   if (call.write(message) || pausedCalls.has(call)) return;
   pausedCalls.add(call);
@@ -247,7 +247,7 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
       }
     } catch (e) {
       log.error('peer request failed', { op: req.op, error: String(e) });
-      const code = e instanceof KvError ? codeOf(e) : (STORE_ERROR_CODES[(e as Error | undefined)?.name ?? ''] ?? grpc.status.INTERNAL);
+      const code = e instanceof KvError ? codeOf(e) : (STORE_ERROR_CODES.get((e as Error | undefined)?.name ?? '') ?? grpc.status.INTERNAL);
       return { id: req.id, error: { code, message: String((e as Error).message ?? e) } };
     }
   };

@@ -14,6 +14,7 @@
  * main thread and a writer thread four times: on the 5-node bench at 3,500 ops/s it cost 0.50
  * node CPU-ms per operation against 0.44 with this (see README, Performance).
  */
+import { statfsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { open } from 'lmdb';
@@ -68,7 +69,23 @@ export interface LmdbStoreOptions extends StoreOptions {
    * @default - MAP_SIZE_BYTES_DEFAULT (8 GiB of address space, not of disk)
    */
   readonly mapSizeBytes?: number;
+  /**
+   * Free space kept on the disk: an update whose write would leave less fails alone with
+   * StorageFullError, and nothing of it is stored. The store then never runs the disk out, which
+   * lmdb-js does not reliably survive (on ENOSPC it can abort the process). 0 turns it off.
+   * @default - DISK_FREE_BYTES_MIN_DEFAULT (128 MiB)
+   */
+  readonly diskFreeBytesMin?: number;
 }
+
+export const DISK_FREE_BYTES_MIN_DEFAULT = 128 * 1024 * 1024;
+/** The largest reserve we accept: 1 TiB. */
+const DISK_FREE_BYTES_MIN_MAX = 1024 ** 4;
+/**
+ * What a write is taken to cost on disk: its frame twice (LMDB copies on write, and the old page
+ * is freed only after the commit) plus a page for the branch pages it touches.
+ */
+const diskCostOf = (frameBytes: number): number => 2 * frameBytes + 4096;
 
 /** lmdb-js's Database, narrowed to the calls this file makes with binary keys and values. */
 type BinaryDb = ReturnType<ReturnType<typeof open>['openDB']>;
@@ -119,6 +136,7 @@ export class LmdbStore implements LocalStore {
     private readonly data: BinaryDb,
     private readonly meta: BinaryDb,
     private readonly observer: StoreObserver | undefined,
+    private readonly diskFreeBytesMin: number,
   ) {}
 
   static async open(options: LmdbStoreOptions): Promise<LmdbStore> {
@@ -130,6 +148,10 @@ export class LmdbStore implements LocalStore {
     const mapSize = options.mapSizeBytes ?? MAP_SIZE_BYTES_DEFAULT;
     if (!Number.isInteger(mapSize) || mapSize < 1024 * 1024 || mapSize > MAP_SIZE_BYTES_MAX) {
       throw new Error(`mapSizeBytes must be an integer in ${1024 * 1024}..${MAP_SIZE_BYTES_MAX}, got ${String(mapSize)}`);
+    }
+    const diskFreeBytesMin = options.diskFreeBytesMin ?? DISK_FREE_BYTES_MIN_DEFAULT;
+    if (!Number.isInteger(diskFreeBytesMin) || diskFreeBytesMin < 0 || diskFreeBytesMin > DISK_FREE_BYTES_MIN_MAX) {
+      throw new Error(`diskFreeBytesMin must be an integer in 0..${DISK_FREE_BYTES_MIN_MAX}, got ${String(diskFreeBytesMin)}`);
     }
     if (typeof options.path !== 'string' || options.path === '') {
       throw new Error(`path must be the node's data directory, got ${JSON.stringify(options.path)}`);
@@ -158,7 +180,7 @@ export class LmdbStore implements LocalStore {
       const data = root.openDB({ name: 'data', encoding: 'binary', keyEncoding: 'binary' });
       const meta = root.openDB({ name: 'meta', encoding: 'binary', keyEncoding: 'binary' });
       openPaths.add(dataPath);
-      return new LmdbStore(dataPath, durability, checks, root, data, meta, options.observer);
+      return new LmdbStore(dataPath, durability, checks, root, data, meta, options.observer, diskFreeBytesMin);
     } catch (error) {
       await root.close();
       throw error;
@@ -198,34 +220,52 @@ export class LmdbStore implements LocalStore {
     const batch = this.updateQueue;
     if (batch.length === 0) return;
     this.updateQueue = [];
-    // Every check (decode, decide, size, validate) of an update runs before its one put or remove,
-    // and a failing update is reported alone; the others in the batch still commit.
+    // Every check of an update (decode, decide, size, validate) runs before its one put or remove;
+    // an update that fails one is reported alone and the others still commit. A put or remove
+    // that fails in the engine throws out of the callback, which aborts the whole transaction
+    // (LMDB marks it failed anyway), and every update of the batch rejects with that error.
     const outcomes: Array<{ ok: true; result: unknown } | { ok: false; error: unknown }> = [];
     const startedNs = process.hrtime.bigint();
+    const free = this.diskFreeBytesMin > 0 ? freeBytes(this.dataPath) : Number.POSITIVE_INFINITY;
+    let spendable = free - this.diskFreeBytesMin;
     try {
       this.data.transactionSync(() => {
         for (const u of batch) {
+          let decision: UpdateDecision<unknown>;
+          let frame: Buffer | undefined;
           try {
-            const decision = u.decide(this.readForUpdate(u));
-            if (decision.write === null) {
-              this.data.removeSync(u.engineKey);
-            } else if (decision.write !== undefined) {
-              this.data.putSync(u.engineKey, frameForWrite(this.checks, decision.write));
+            decision = u.decide(this.readForUpdate(u));
+            if (decision.write) frame = frameForWrite(this.checks, decision.write);
+            if (frame !== undefined) {
+              const cost = diskCostOf(frame.length);
+              if (cost > spendable) throw new StorageFullError(this.dataPath, `a write of about ${cost} bytes`, { freeBytes: free, reserveBytes: this.diskFreeBytesMin });
+              spendable -= cost;
             }
-            outcomes.push({ ok: true, result: decision.result });
           } catch (error) {
             outcomes.push({ ok: false, error });
+            continue;
           }
+          if (decision.write === null) this.data.removeSync(u.engineKey);
+          else if (frame !== undefined) this.data.putSync(u.engineKey, frame);
+          outcomes.push({ ok: true, result: decision.result });
         }
       });
     } catch (error) {
-      // The commit failed: nothing of this batch is stored.
-      const failure = isDiskFull(error) ? new StorageFullError(this.dataPath, (error as Error).message) : error;
+      // Nothing of this batch is stored.
+      const failure = this.storageError(error);
       for (const u of batch) u.reject(failure);
       return;
     }
-    this.observer?.commit?.(batch.length, Number(process.hrtime.bigint() - startedNs) / 1e9);
     outcomes.forEach((o, i) => (o.ok ? batch[i]!.resolve(o.result) : batch[i]!.reject(o.error)));
+    try {
+      this.observer?.commit?.(batch.length, Number(process.hrtime.bigint() - startedNs) / 1e9);
+    } catch {
+      // An observer that fails must not fail the store.
+    }
+  }
+
+  private storageError(error: unknown): unknown {
+    return storageErrorOf(error, this.dataPath, freeBytes);
   }
 
   async fold(partition: number, options: FoldOptions): Promise<StoredEntry[]> {
@@ -256,7 +296,11 @@ export class LmdbStore implements LocalStore {
     this.assertOpen();
     assertMetaName(name);
     const frame = metaFrameForWrite(name, value);
-    this.meta.transactionSync(() => this.meta.putSync(Buffer.from(name, 'utf8'), frame));
+    try {
+      this.meta.transactionSync(() => this.meta.putSync(Buffer.from(name, 'utf8'), frame));
+    } catch (error) {
+      throw this.storageError(error);
+    }
   }
 
   /** Entries in the data database, and the bytes of the pages that hold them. */
@@ -308,10 +352,29 @@ export class LmdbStore implements LocalStore {
 
 const ZERO_BYTE = Buffer.from([0]);
 
-/** lmdb-js reports a failed page write with the errno as `code` (28 is ENOSPC on Linux). */
-const ENOSPC = 28;
+/** lmdb-js reports a failed page write with the errno as `code`: ENOSPC 28, EDQUOT 122, EIO 5. */
+const DISK_FULL_CODES = new Set<unknown>([28, 122, 'ENOSPC', 'EDQUOT']);
+const EIO = 5;
 
-function isDiskFull(error: unknown): boolean {
+/** Below this much free space, an EIO from a commit is taken for a full disk. */
+export const DISK_FULL_FREE_BYTES_MAX = 64 * 1024 * 1024;
+
+/**
+ * An engine failure, named when the disk is full. LMDB reports a full disk as ENOSPC, or as EIO
+ * when a write of several pages came up short, so EIO counts as full when the disk has almost no
+ * space left. Exported for its unit test.
+ */
+export function storageErrorOf(error: unknown, dataPath: string, freeBytesOf: (dir: string) => number): unknown {
   const code = (error as { code?: unknown } | undefined)?.code;
-  return code === ENOSPC || code === 'ENOSPC';
+  const full = DISK_FULL_CODES.has(code) || ((code === EIO || code === 'EIO') && freeBytesOf(dataPath) < DISK_FULL_FREE_BYTES_MAX);
+  return full ? new StorageFullError(dataPath, error instanceof Error ? error.message : String(error)) : error;
+}
+
+function freeBytes(dir: string): number {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
 }

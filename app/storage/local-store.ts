@@ -128,9 +128,13 @@ export class RecordTooLargeError extends Error {
 export class StorageFullError extends Error {
   constructor(
     readonly path: string,
+    /** The engine's own words, for logs (not in the message: it can hold engine internals). */
     readonly detail: string,
+    /** Set when the write was refused to keep a reserve of free space, not failed by the disk. */
+    readonly reserve?: { readonly freeBytes: number; readonly reserveBytes: number },
   ) {
-    super(`the disk holding ${path} is full (${detail}); free space or grow the volume`);
+    const why = reserve ? ` (${reserve.freeBytes} bytes free, ${reserve.reserveBytes} kept in reserve by diskFreeBytesMin)` : '';
+    super(`the disk holding ${path} is full${why}; free space or grow the volume`);
     this.name = 'StorageFullError';
   }
 }

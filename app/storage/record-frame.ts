@@ -99,7 +99,11 @@ export function payloadFromRead(checks: RecordChecks, partition: number, key: Ui
   const decoded = decodeFrame(frame);
   const problem = decoded.ok ? checks.validate?.(decoded.payload) : undefined;
   if (!decoded.ok || problem !== undefined) {
-    checks.onCorrupt?.();
+    try {
+      checks.onCorrupt?.();
+    } catch {
+      // An observer that fails must not hide the corruption.
+    }
     throw new CorruptRecordError(partition, key, decoded.ok ? `payload failed validation: ${problem}` : decoded.reason);
   }
   return decoded.payload;

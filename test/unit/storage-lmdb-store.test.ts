@@ -1,7 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LmdbStore, LmdbStoreOptions } from '../../app/storage/lmdb-store';
+import { LmdbStore, LmdbStoreOptions, storageErrorOf } from '../../app/storage/lmdb-store';
 import { execFileSync } from 'node:child_process';
 import { Durability, StorageFullError } from '../../app/storage/local-store';
 
@@ -70,52 +70,107 @@ describe('LmdbStore.open', () => {
   });
 });
 
-describe('LmdbStore on a full disk', () => {
-  // A real full disk: a 3 MiB tmpfs. Mounting needs root, which CI has (.ci/run runs as root);
+describe('LmdbStore disk reserve', () => {
+  let dir: string;
+  const stores: LmdbStore[] = [];
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lmdb-reserve-'));
+  });
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  test('rejects a reserve outside 0..1 TiB, naming the option and the value', async () => {
+    await expect(LmdbStore.open({ path: dir, diskFreeBytesMin: -1 })).rejects.toThrow(/diskFreeBytesMin must be an integer in 0\.\.1099511627776, got -1/);
+    await expect(LmdbStore.open({ path: dir, diskFreeBytesMin: 1.5 })).rejects.toThrow(/got 1\.5/);
+  });
+
+  test('refuses a write that would eat into the reserve with StorageFullError and stores nothing; an update of the same batch that writes nothing still succeeds', async () => {
+    // A reserve larger than any disk here: every write is refused, removes are not.
+    const store = await LmdbStore.open({ path: dir, diskFreeBytesMin: 1024 ** 4 });
+    stores.push(store);
+    const [put, none] = await Promise.all([
+      store.update(1, Buffer.from('k'), () => ({ write: Buffer.from('v'), result: 0 })).then(() => undefined, (e: unknown) => e),
+      store.update(1, Buffer.from('j'), () => ({ write: undefined, result: 'nothing to write' })),
+    ]);
+    expect(put).toBeInstanceOf(StorageFullError);
+    expect((put as Error).message).toMatch(new RegExp(`^the disk holding ${dir} is full \\(\\d+ bytes free, 1099511627776 kept in reserve by diskFreeBytesMin\\); free space or grow the volume$`));
+    expect(none).toBe('nothing to write');
+    expect(await store.get(1, Buffer.from('k'))).toBeUndefined();
+    expect((await store.stats()).entries).toBe(0);
+  });
+
+  test('writes normally with the reserve off (0)', async () => {
+    const store = await LmdbStore.open({ path: dir, diskFreeBytesMin: 0 });
+    stores.push(store);
+    await store.update(1, Buffer.from('k'), () => ({ write: Buffer.from('v'), result: 0 }));
+    expect(Buffer.from((await store.get(1, Buffer.from('k')))!).toString()).toBe('v');
+  });
+
+  // A real small disk: a 3 MiB tmpfs. Mounting needs root, which CI has (.ci/run runs as root);
   // elsewhere the test is skipped, with this reason.
-  const isRoot = process.getuid?.() === 0;
-  let mountPoint: string;
-
-  beforeAll(async () => {
-    if (!isRoot) return;
-    mountPoint = await fs.mkdtemp(path.join(os.tmpdir(), 'lmdb-full-'));
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mountPoint]);
-  });
-
-  afterAll(async () => {
-    if (!isRoot) return;
-    execFileSync('umount', [mountPoint]);
-    await fs.rm(mountPoint, { recursive: true, force: true });
-  });
-
-  (isRoot ? test : test.skip)('fails the commit with StorageFullError naming the path, keeps what was committed, and writes again once there is room', async () => {
-    const store = await LmdbStore.open({ path: path.join(mountPoint, 'node') });
+  (process.getuid?.() === 0 ? test : test.skip)('on a real small disk, fills it up to the reserve and never to ENOSPC; freeing space lets writes in again', async () => {
+    const mountPoint = await fs.mkdtemp(path.join(os.tmpdir(), 'lmdb-full-'));
+    let mounted = false;
     try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mountPoint]);
+      mounted = true;
+      const store = await LmdbStore.open({ path: path.join(mountPoint, 'node'), diskFreeBytesMin: 512 * 1024 });
+      stores.push(store);
       const value = Buffer.alloc(4000, 7);
-      const write = (i: number) => store.update(1, Buffer.from(`k${i}`), () => ({ write: value, result: i }));
       let failure: unknown;
       let written = 0;
-      for (; written < 2000; written++) {
-        try {
-          await write(written);
-        } catch (e) {
-          failure = e;
-          break;
-        }
+      for (; written < 2000 && failure === undefined; written++) {
+        failure = await store.update(1, Buffer.from(`k${written}`), () => ({ write: value, result: 0 })).then(() => undefined, (e: unknown) => e);
       }
       expect(failure).toBeInstanceOf(StorageFullError);
-      expect((failure as Error).message).toContain(path.join(mountPoint, 'node'));
-      expect((failure as Error).message).toMatch(/is full .*free space or grow the volume/);
-      // The failed key is absent, every acknowledged one is intact.
-      expect(await store.get(1, Buffer.from(`k${written}`))).toBeUndefined();
-      for (const i of [0, Math.floor(written / 2), written - 1]) expect(Buffer.from((await store.get(1, Buffer.from(`k${i}`)))!)).toEqual(value);
-      // Removing keys frees pages; a small write then commits.
-      for (let i = 0; i < 50; i++) await store.update(1, Buffer.from(`k${i}`), () => ({ write: null, result: i }));
-      await store.update(1, Buffer.from('after'), () => ({ write: Buffer.from('x'), result: 0 }));
-      expect(Buffer.from((await store.get(1, Buffer.from('after')))!).toString()).toBe('x');
-    } finally {
+      expect((failure as StorageFullError).reserve?.reserveBytes).toBe(512 * 1024);
+      const failed = written - 1;
+      expect(failed).toBeGreaterThan(100);
+      // The refused key is absent, every acknowledged one is intact.
+      expect(await store.get(1, Buffer.from(`k${failed}`))).toBeUndefined();
+      for (const i of [0, Math.floor(failed / 2), failed - 1]) expect(Buffer.from((await store.get(1, Buffer.from(`k${i}`)))!)).toEqual(value);
+      // A large value and a batch are refused the same way.
+      const refused = await Promise.all([store.update(1, Buffer.from('big'), () => ({ write: Buffer.alloc(200_000, 1), result: 0 })), ...Array.from({ length: 50 }, (_, i) => store.update(1, Buffer.from(`b${i}`), () => ({ write: value, result: 0 })))].map((p) => p.then(() => undefined, (e: unknown) => e)));
+      for (const e of refused) expect(e).toBeInstanceOf(StorageFullError);
+      // Removing keys frees space in the file; once the tmpfs has room again, writes are let in.
       await store.close();
+      stores.pop();
+      await fs.rm(path.join(mountPoint, 'node'), { recursive: true });
+      const fresh = await LmdbStore.open({ path: path.join(mountPoint, 'node'), diskFreeBytesMin: 512 * 1024 });
+      stores.push(fresh);
+      await fresh.update(1, Buffer.from('after'), () => ({ write: value, result: 0 }));
+      expect(Buffer.from((await fresh.get(1, Buffer.from('after')))!)).toEqual(value);
+    } finally {
+      await Promise.all(stores.splice(0).map((s) => s.close()));
+      if (mounted) execFileSync('umount', ['-l', mountPoint]);
+      await fs.rm(mountPoint, { recursive: true, force: true });
     }
+  });
+});
+
+describe('storageErrorOf', () => {
+  const plenty = () => 10 * 1024 ** 3;
+  const little = () => 1024 * 1024;
+  const engineError = (code: unknown) => Object.assign(new Error('No space left on device: Attempting to write page ...'), { code });
+
+  test.each([28, 122, 'ENOSPC'])('names errno %p a full disk, keeping the engine text out of the message', (code) => {
+    const e = storageErrorOf(engineError(code), '/data/kv-1', plenty);
+    expect(e).toBeInstanceOf(StorageFullError);
+    expect((e as Error).message).toBe('the disk holding /data/kv-1 is full; free space or grow the volume');
+    expect((e as StorageFullError).detail).toMatch(/Attempting to write page/);
+  });
+
+  test('names EIO a full disk only when the disk has almost no space left', () => {
+    expect(storageErrorOf(engineError(5), '/data/kv-1', little)).toBeInstanceOf(StorageFullError);
+    const other = engineError(5);
+    expect(storageErrorOf(other, '/data/kv-1', plenty)).toBe(other);
+  });
+
+  test('passes any other error through unchanged', () => {
+    const other = engineError(22);
+    expect(storageErrorOf(other, '/data/kv-1', little)).toBe(other);
   });
 });
 
