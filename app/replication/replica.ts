@@ -62,7 +62,8 @@ export class LocalReplica {
         const mine = current === undefined ? undefined : decodeObject(current);
         const merged = merge(mine, theirs)!;
         if (sameHistory(merged, mine)) return { result: merged };
-        return { write: encodeObject(merged), result: merged };
+        // Usually the incoming object supersedes ours: its bytes are already the canonical encoding.
+        return { write: sameHistory(merged, theirs) ? incoming : encodeObject(merged), result: merged };
       },
       { corrupt: 'replace' },
     );

@@ -56,9 +56,12 @@ describe('LocalReplica.mergeEncoded', () => {
     const newer = applyWrite(first, first.vv, 'b:1', Buffer.from('v2'), 2);
     await replica.mergeEncoded(3, key, encodeObject(newer));
     expect(liveValues(await replica.fetch(3, key)).map(text)).toEqual(['v2']);
+    // A superseding object is stored as the bytes it came in (they are canonical).
+    expect(Buffer.from((await replica.fetchEncoded(3, key))!).equals(encodeObject(newer))).toBe(true);
     const concurrent = applyWrite(first, first.vv, 'c:1', Buffer.from('v3'), 3);
     const merged = await replica.mergeEncoded(3, key, encodeObject(concurrent));
     expect(liveValues(merged).map(text).sort()).toEqual(['v2', 'v3']);
+    expect(Buffer.from((await replica.fetchEncoded(3, key))!).equals(encodeObject(merged))).toBe(true);
     expect(store.writes).toBe(3);
   });
 });
