@@ -19,6 +19,7 @@ export type KvCondition =
   | 'DeadlineExceeded'
   | 'TooManySiblings'
   | 'ClockTooLarge'
+  | 'ObjectTooLarge'
   | 'Overloaded'
   | 'ShuttingDown'
   | 'CorruptRecord'
@@ -32,6 +33,7 @@ const KIND_OF: Readonly<Record<KvCondition, KvErrorKind>> = {
   DeadlineExceeded: 'deadline-exceeded',
   TooManySiblings: 'failed-precondition',
   ClockTooLarge: 'failed-precondition',
+  ObjectTooLarge: 'failed-precondition',
   Overloaded: 'resource-exhausted',
   ShuttingDown: 'unavailable',
   CorruptRecord: 'data-loss',

@@ -90,6 +90,9 @@ export class Coordinator {
       if (isCorrupt(e)) {
         return err(new KvError('CorruptRecord', `${op.kind} failed on ${this.deps.self}: ${(e as Error).message}; a get of the key repairs the record from the other replicas`));
       }
+      if (e instanceof Error && e.name === 'RecordTooLargeError') {
+        return err(new KvError('ObjectTooLarge', `${op.kind} failed on ${this.deps.self}: ${e.message}`));
+      }
       if (e instanceof Error && e.name === 'StorageFullError') {
         return err(new KvError('StorageFull', `${op.kind} failed on ${this.deps.self}: ${e.message}`));
       }

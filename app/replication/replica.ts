@@ -6,7 +6,7 @@ import { KvError, Result, ok, err } from '../errors';
 import { LocalStore } from '../storage/local-store';
 import { decodeObject, encodeObject } from '../versioning/codec';
 import { applyWrite, merge, sameHistory, VersionedObject, VersionVector } from '../versioning/dvv';
-import { checkLimits, ObjectLimits } from '../versioning/limits';
+import { checkLimits, checkObjectBytes, ObjectLimits } from '../versioning/limits';
 
 export interface WriteOutcome {
   readonly object: VersionedObject;
@@ -42,6 +42,8 @@ export class LocalReplica {
       const check = checkLimits(object, this.limits);
       if (!check.ok) return { result: err(check.error) };
       const encoded = encodeObject(object);
+      const tooLarge = checkObjectBytes(encoded.length, this.limits);
+      if (tooLarge) return { result: err(tooLarge) };
       return { write: encoded, result: ok({ object, encoded, warnings: check.warnings }) };
     });
   }

@@ -146,6 +146,7 @@ export class KvServer {
 const STORE_ERROR_CODES: ReadonlyMap<string, grpc.status> = new Map([
   ['CorruptRecordError', grpc.status.DATA_LOSS],
   ['StorageFullError', grpc.status.RESOURCE_EXHAUSTED],
+  ['RecordTooLargeError', grpc.status.FAILED_PRECONDITION],
 ]);
 
 const pausedCalls = new WeakSet<object>();

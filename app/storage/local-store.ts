@@ -24,8 +24,8 @@ export const FOLD_LIMIT_MAX = 10_000;
 /** Largest value a store accepts when `maxRecordBytes` is not given: 1 MiB. */
 export const MAX_RECORD_BYTES_DEFAULT = 1024 * 1024;
 
-/** Upper bound on the `maxRecordBytes` option itself: 64 MiB. */
-export const MAX_RECORD_BYTES_LIMIT = 64 * 1024 * 1024;
+/** Upper bound on the `maxRecordBytes` option itself: 65 MiB (the largest object, 64 MiB, plus its key and framing). */
+export const MAX_RECORD_BYTES_LIMIT = 65 * 1024 * 1024;
 
 /**
  * Checks the node hands to every engine. Returns an error message when a payload is not a

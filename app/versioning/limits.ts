@@ -11,6 +11,8 @@ export interface ObjectLimits {
   readonly siblingsMax: number;
   readonly clockEntriesWarn: number;
   readonly clockEntriesMax: number;
+  /** Largest encoded object (every sibling and the clock), in bytes. */
+  readonly objectBytesMax: number;
 }
 
 export const OBJECT_LIMITS_DEFAULT: ObjectLimits = {
@@ -18,6 +20,7 @@ export const OBJECT_LIMITS_DEFAULT: ObjectLimits = {
   siblingsMax: 100,
   clockEntriesWarn: 32,
   clockEntriesMax: 64,
+  objectBytesMax: 8 * 1024 * 1024,
 };
 
 export type LimitCheck = { readonly ok: true; readonly warnings: string[] } | { readonly ok: false; readonly error: KvError };
@@ -44,4 +47,13 @@ export function checkLimits(obj: VersionedObject, limits: ObjectLimits): LimitCh
   if (siblings > limits.siblingsWarn) warnings.push(`siblings: ${siblings} above the warning level ${limits.siblingsWarn}`);
   if (entries > limits.clockEntriesWarn) warnings.push(`clock: ${entries} entries above the warning level ${limits.clockEntriesWarn}`);
   return { ok: true, warnings };
+}
+
+/** The bound on an encoded object's size; checked once the object is encoded. */
+export function checkObjectBytes(bytes: number, limits: ObjectLimits): KvError | undefined {
+  if (bytes <= limits.objectBytesMax) return undefined;
+  return new KvError(
+    'ObjectTooLarge',
+    `object: the write would leave ${bytes} bytes (every sibling and the clock), above the limit of ${limits.objectBytesMax} (objectBytesMax); read the key, resolve its siblings and write with the context, or write a smaller value`,
+  );
 }

@@ -4,6 +4,7 @@ import { UpdateDecision, UpdateOptions } from '../../app/storage/local-store';
 import { decodeObject, encodeObject } from '../../app/versioning/codec';
 import { applyWrite, liveValues, sameHistory } from '../../app/versioning/dvv';
 import { OBJECT_LIMITS_DEFAULT } from '../../app/versioning/limits';
+import { resolveRecordChecks } from '../../app/storage/record-frame';
 
 // decodeObject, counted: the replica's shortcut for equal bytes is visible only as a decode saved.
 jest.mock('../../app/versioning/codec', () => {
@@ -64,4 +65,26 @@ describe('LocalReplica.mergeEncoded', () => {
     expect(Buffer.from((await replica.fetchEncoded(3, key))!).equals(encodeObject(merged))).toBe(true);
     expect(store.writes).toBe(3);
   });
+});
+
+describe('LocalReplica.coordinateWrite', () => {
+  test('rejects a write that would leave the object above objectBytesMax with ObjectTooLarge and stores nothing', async () => {
+    const store = new CountingStore();
+    const replica = new LocalReplica(store, 'a:1', { ...OBJECT_LIMITS_DEFAULT, objectBytesMax: 3000 }, () => 1);
+    const first = await replica.coordinateWrite(3, key, none, Buffer.alloc(2000, 1));
+    expect(first.ok).toBe(true);
+    // A blind second write adds a sibling: two 2,000-byte values no longer fit in 3,000 bytes.
+    const second = await replica.coordinateWrite(3, key, none, Buffer.alloc(2000, 2));
+    expect(second.ok).toBe(false);
+    if (second.ok) return;
+    expect(second.error.condition).toBe('ObjectTooLarge');
+    expect(second.error.kind).toBe('failed-precondition');
+    expect(second.error.message).toMatch(/would leave \d+ bytes \(every sibling and the clock\), above the limit of 3000 \(objectBytesMax\)/);
+    expect(store.writes).toBe(1);
+    expect(liveValues(await replica.fetch(3, key)).map((v) => Buffer.from(v)[0])).toEqual([1]);
+  });
+});
+
+test('the largest object setting fits the store: a record of objectBytesMax (64 MiB) plus key and framing is accepted', () => {
+  expect(() => resolveRecordChecks({ maxRecordBytes: 64 * 1024 * 1024 + 65536 + 1024 })).not.toThrow();
 });

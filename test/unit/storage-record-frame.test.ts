@@ -67,7 +67,7 @@ describe('record checks', () => {
   });
 
   test.each([0, -1, 1.5, MAX_RECORD_BYTES_LIMIT + 1, Number.NaN])('rejects maxRecordBytes %p', (maxRecordBytes) => {
-    expect(() => resolveRecordChecks({ maxRecordBytes })).toThrow(/maxRecordBytes must be an integer in 1\.\.67108864/);
+    expect(() => resolveRecordChecks({ maxRecordBytes })).toThrow(/maxRecordBytes must be an integer in 1\.\.68157440/);
   });
 
   test('frameForWrite rejects a payload over the limit with RecordTooLargeError', () => {
