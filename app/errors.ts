@@ -41,6 +41,21 @@ const KIND_OF: Readonly<Record<KvCondition, KvErrorKind>> = {
   Internal: 'internal',
 };
 
+/**
+ * Failures of the local store that callers must see as themselves rather than as Internal, by
+ * error name (the classes live in storage/local-store.ts, which this module does not import).
+ */
+const STORE_FAILURES: ReadonlyMap<string, KvCondition> = new Map<string, KvCondition>([
+  ['CorruptRecordError', 'CorruptRecord'],
+  ['StorageFullError', 'StorageFull'],
+  ['RecordTooLargeError', 'ObjectTooLarge'],
+]);
+
+/** The condition a store failure stands for, or undefined when `e` is no known store failure. */
+export function storeFailureCondition(e: unknown): KvCondition | undefined {
+  return e instanceof Error ? STORE_FAILURES.get(e.name) : undefined;
+}
+
 export class KvError extends Error {
   readonly kind: KvErrorKind;
   constructor(

@@ -20,8 +20,12 @@ export function isLogLevel(s: string): s is LogLevel {
  * Writes to stderr, dropping lines it cannot write: a log on a full disk or a closed pipe must
  * not bring the node down (an 'error' event without a listener would).
  */
+let stderrGuarded = false;
 function writeStderr(line: string): void {
-  if (process.stderr.listenerCount('error') === 0) process.stderr.on('error', () => {});
+  if (!stderrGuarded) {
+    process.stderr.on('error', () => {});
+    stderrGuarded = true;
+  }
   process.stderr.write(line);
 }
 

@@ -8,7 +8,7 @@
  * answer after R replies with their merge, then wait a bounded time for the rest and send the
  * merged object to any replica that was stale or missing it (read repair).
  */
-import { KvError, Result, ok, err } from '../errors';
+import { KvError, Result, ok, err, storeFailureCondition } from '../errors';
 import { Logger, silentLogger } from '../log';
 import { partitionOf, preferenceList, Ring } from '../ring/ring';
 import { decodeObject, encodeContext, encodeObject } from '../versioning/codec';
@@ -87,16 +87,9 @@ export class Coordinator {
     } catch (e) {
       if (e instanceof KvError) return err(e);
       this.log.error('operation failed', { error: String(e), detail: (e as { detail?: unknown }).detail, stack: (e as Error).stack });
-      if (isCorrupt(e)) {
-        return err(new KvError('CorruptRecord', `${op.kind} failed on ${this.deps.self}: ${(e as Error).message}; a get of the key repairs the record from the other replicas`));
-      }
-      if (e instanceof Error && e.name === 'RecordTooLargeError') {
-        return err(new KvError('ObjectTooLarge', `${op.kind} failed on ${this.deps.self}: ${e.message}`));
-      }
-      if (e instanceof Error && e.name === 'StorageFullError') {
-        return err(new KvError('StorageFull', `${op.kind} failed on ${this.deps.self}: ${e.message}`));
-      }
-      return err(new KvError('Internal', `${op.kind} failed on ${this.deps.self}: ${(e as Error).message}`));
+      const condition = isCorrupt(e) ? 'CorruptRecord' : (storeFailureCondition(e) ?? 'Internal');
+      const hint = condition === 'CorruptRecord' ? '; a get of the key repairs the record from the other replicas' : '';
+      return err(new KvError(condition, `${op.kind} failed on ${this.deps.self}: ${(e as Error).message}${hint}`));
     } finally {
       this.inFlight--;
       if (this.draining && this.inFlight === 0) this.drained?.();

@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
-import { KvError, Result } from '../errors';
+import { KvError, Result, storeFailureCondition } from '../errors';
 import { Logger, silentLogger } from '../log';
 import { ClientOp, OpResult } from '../replication/ops';
 import { Batcher } from './batcher';
@@ -142,13 +142,6 @@ export class KvServer {
   }
 }
 
-/** Store failures a replica reports to the coordinator, by error name (see storage/local-store.ts). */
-const STORE_ERROR_CODES: ReadonlyMap<string, grpc.status> = new Map([
-  ['CorruptRecordError', grpc.status.DATA_LOSS],
-  ['StorageFullError', grpc.status.RESOURCE_EXHAUSTED],
-  ['RecordTooLargeError', grpc.status.FAILED_PRECONDITION],
-]);
-
 const pausedCalls = new WeakSet<object>();
 
 /**
@@ -248,8 +241,8 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
       }
     } catch (e) {
       log.error('peer request failed', { op: req.op, error: String(e) });
-      const code = e instanceof KvError ? codeOf(e) : (STORE_ERROR_CODES.get((e as Error | undefined)?.name ?? '') ?? grpc.status.INTERNAL);
-      return { id: req.id, error: { code, message: String((e as Error).message ?? e) } };
+      const failure = e instanceof KvError ? e : new KvError(storeFailureCondition(e) ?? 'Internal', String((e as Error).message ?? e));
+      return { id: req.id, error: { code: codeOf(failure), message: failure.message } };
     }
   };
   call.on('data', (msg: PeerRequests__Output) => {

@@ -235,8 +235,8 @@ export class LmdbStore implements LocalStore {
           let frame: Buffer | undefined;
           try {
             decision = u.decide(this.readForUpdate(u));
-            if (decision.write) frame = frameForWrite(this.checks, decision.write);
-            if (frame !== undefined) {
+            if (decision.write) {
+              frame = frameForWrite(this.checks, decision.write);
               const cost = diskCostOf(frame.length);
               if (cost > spendable) throw new StorageFullError(this.dataPath, `a write of about ${cost} bytes`, { freeBytes: free, reserveBytes: this.diskFreeBytesMin });
               spendable -= cost;
