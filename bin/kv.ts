@@ -3,6 +3,7 @@
 import { CliError } from '../app/cli/cli-error';
 import { clusterCommand, deleteCommand, getCommand, nodeCommand, putCommand, statusCommand, USAGE } from '../app/cli/commands';
 import { benchCommand } from '../app/cli/bench';
+import { floorCommand } from '../app/cli/floor';
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -21,6 +22,8 @@ async function main(argv: string[]): Promise<void> {
       return statusCommand(rest);
     case 'bench':
       return benchCommand(rest);
+    case 'floor':
+      return floorCommand(rest, __filename);
     case undefined:
     case 'help':
     case '--help':

@@ -34,12 +34,23 @@ Options:
 
 const HIGHEST_TRACKABLE_US = 60_000_000;
 
-interface LatencyFigures {
+export interface LatencyFigures {
   p50: number;
   p99: number;
   p999: number;
   max: number;
   mean: number;
+}
+
+/** A histogram of latencies in microseconds, 1 µs to 60 s, 3 significant digits. */
+export function newLatencyHistogram(): hdr.Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_TRACKABLE_US, numberOfSignificantValueDigits: 3 });
+}
+
+/** Percentiles of a microsecond histogram, in milliseconds. */
+export function latencyFigures(h: hdr.Histogram): LatencyFigures {
+  const ms = (us: number) => Math.round(us) / 1000;
+  return { p50: ms(h.getValueAtPercentile(50)), p99: ms(h.getValueAtPercentile(99)), p999: ms(h.getValueAtPercentile(99.9)), max: ms(h.maxValue), mean: ms(h.mean) };
 }
 
 interface BenchFigures {
@@ -87,7 +98,7 @@ class Zipfian {
   }
 }
 
-function clockTicksPerSecond(): number {
+export function clockTicksPerSecond(): number {
   try {
     return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
   } catch {
@@ -113,7 +124,8 @@ export function findNodePids(ports: number[]): number[] {
   return pids;
 }
 
-function cpuTicks(pids: number[]): number {
+/** CPU ticks (user + system) the processes have used; clockTicksPerSecond() ticks make a second. */
+export function cpuTicks(pids: number[]): number {
   let total = 0;
   for (const pid of pids) {
     try {
@@ -125,6 +137,56 @@ function cpuTicks(pids: number[]): number {
     }
   }
   return total;
+}
+
+/** A numeric flag within min..max, or a CliError that names the flag, the value and the range. */
+export function numberFlag(values: Record<string, unknown>, name: string, min: number, max: number): number {
+  const n = Number(values[name]);
+  if (!Number.isFinite(n) || n < min || n > max) throw new CliError(`--${name}: ${JSON.stringify(values[name])} must be a number within ${min}..${max}`);
+  return n;
+}
+
+/**
+ * Open loop: issues operations on schedule (one every 1/rate s, checked each millisecond) until
+ * stopAt (ms since the epoch), then waits for those in flight. At most `concurrency` are in
+ * flight; the rest wait, and their wait counts in their latency (runOne gets the intended start).
+ */
+export function openLoop(rate: number, concurrency: number, stopAt: number, runOne: (intendedAtNs: bigint) => Promise<void>): Promise<void> {
+  const intervalNs = BigInt(Math.round(1e9 / rate));
+  const start = process.hrtime.bigint();
+  let issued = 0n;
+  let inFlight = 0;
+  const backlog: bigint[] = [];
+  return new Promise<void>((resolve) => {
+    const pump = () => {
+      while (backlog.length > 0 && inFlight < concurrency) {
+        const at = backlog.shift()!;
+        inFlight++;
+        runOne(at).then(() => {
+          inFlight--;
+          pump();
+        });
+      }
+    };
+    const tick = setInterval(() => {
+      const now = process.hrtime.bigint();
+      if (Date.now() >= stopAt) {
+        clearInterval(tick);
+        const wait = setInterval(() => {
+          if (inFlight === 0) {
+            clearInterval(wait);
+            resolve();
+          }
+        }, 10);
+        return;
+      }
+      while (start + issued * intervalNs <= now) {
+        backlog.push(start + issued * intervalNs);
+        issued++;
+      }
+      pump();
+    }, 1);
+  });
 }
 
 export async function benchCommand(argv: readonly string[]): Promise<void> {
@@ -158,11 +220,7 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
     process.stdout.write(`${BENCH_USAGE}\n`);
     return;
   }
-  const num = (name: string, min: number, max: number) => {
-    const n = Number(values[name]);
-    if (!Number.isFinite(n) || n < min || n > max) throw new CliError(`--${name}: ${JSON.stringify(values[name])} must be a number within ${min}..${max}`);
-    return n;
-  };
+  const num = (name: string, min: number, max: number) => numberFlag(values, name, min, max);
   const oneOf = (name: string, allowed: string[]) => {
     const v = String(values[name]);
     if (!allowed.includes(v)) throw new CliError(`--${name}: ${JSON.stringify(v)} is not one of ${allowed.join(', ')}`);
@@ -223,9 +281,8 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
     }
     const ports = [...new Set([...endpoints, ...members])].map((e) => Number(e.split(':').pop()));
     const pids = findNodePids(ports);
-    const newHistogram = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_TRACKABLE_US, numberOfSignificantValueDigits: 3 });
-    const histogram = newHistogram();
-    const byKind = { get: newHistogram(), put: newHistogram() };
+    const histogram = newLatencyHistogram();
+    const byKind = { get: newLatencyHistogram(), put: newLatencyHistogram() };
     const errorKinds: Record<string, number> = {};
     let measuring = false;
     let ops = 0;
@@ -275,59 +332,15 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
         }),
       );
     } else {
-      // Open loop: issue operations on schedule; at most `concurrency` in flight, the rest wait
-      // (and their wait counts in their latency).
-      const intervalNs = BigInt(Math.round(1e9 / rate));
-      const start = process.hrtime.bigint();
-      let issued = 0n;
-      let inFlight = 0;
-      const backlog: bigint[] = [];
-      await new Promise<void>((resolve) => {
-        const pump = () => {
-          while (backlog.length > 0 && inFlight < concurrency) {
-            const at = backlog.shift()!;
-            inFlight++;
-            runOne(at).then(() => {
-              inFlight--;
-              pump();
-            });
-          }
-        };
-        const tick = setInterval(() => {
-          const now = process.hrtime.bigint();
-          if (Date.now() >= stopAt) {
-            clearInterval(tick);
-            const wait = setInterval(() => {
-              if (inFlight === 0) {
-                clearInterval(wait);
-                resolve();
-              }
-            }, 10);
-            return;
-          }
-          while (start + issued * intervalNs <= now) {
-            backlog.push(start + issued * intervalNs);
-            issued++;
-          }
-          pump();
-        }, 1);
-      });
+      await openLoop(rate, concurrency, stopAt, runOne);
     }
     const elapsedS = Number(process.hrtime.bigint() - measureStart) / 1e9;
     const nodeCpuSeconds = (cpuTicks(pids) - cpuStart) / ticks;
     const u = process.cpuUsage();
     const benchCpuSeconds = (u.user + u.system - benchCpuStart) / 1e6;
-    const ms = (us: number) => Math.round(us) / 1000;
-    const latencyOf = (h: hdr.Histogram): LatencyFigures => ({
-      p50: ms(h.getValueAtPercentile(50)),
-      p99: ms(h.getValueAtPercentile(99)),
-      p999: ms(h.getValueAtPercentile(99.9)),
-      max: ms(h.maxValue),
-      mean: ms(h.mean),
-    });
     const latencyMsByKind: BenchFigures['latencyMsByKind'] = {};
-    if (byKind.get.totalCount > 0) latencyMsByKind.get = latencyOf(byKind.get);
-    if (byKind.put.totalCount > 0) latencyMsByKind.put = latencyOf(byKind.put);
+    if (byKind.get.totalCount > 0) latencyMsByKind.get = latencyFigures(byKind.get);
+    if (byKind.put.totalCount > 0) latencyMsByKind.put = latencyFigures(byKind.put);
     const figures: BenchFigures = {
       workload,
       api,
@@ -339,7 +352,7 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
       errors,
       errorKinds,
       opsPerSecond: Math.round(ops / elapsedS),
-      latencyMs: latencyOf(histogram),
+      latencyMs: latencyFigures(histogram),
       latencyMsByKind,
       nodeCpuSeconds: Math.round(nodeCpuSeconds * 100) / 100,
       nodeCpuSecondsPer1000Ops: ops ? Math.round((nodeCpuSeconds / ops) * 1000 * 1000) / 1000 : 0,

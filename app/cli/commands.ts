@@ -25,6 +25,8 @@ Usage:
   kv delete <key> [--context C] [--w W]            Delete (a tombstone).
   kv status [--json]                               Members, partitions, reachability.
   kv bench [options]                               Load a running cluster (kv bench --help).
+  kv floor [options]                               The transport's own cost, to compare with
+                                                   bench (kv floor --help).
 
 Client commands take --endpoint host:port (default 127.0.0.1:7001; comma-separate several
 for failover) and --timeout-ms (default 5000).`;

@@ -1,0 +1,179 @@
+/**
+ * `kv floor`: measures the transport floor (app/rpc/transport-floor.ts) the way `kv bench`
+ * measures the store. It starts floor node processes on 127.0.0.1, drives them with an open loop
+ * of mixed operations at a fixed rate (latency counts from each operation's intended start), and
+ * prints ops/s, latency percentiles and the CPU the node processes used per 1,000 operations.
+ * Comparing it with `kv bench --rate` at the same rate shows what the store adds to the floor.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { FLOOR_GET, FLOOR_PUT, FLOOR_REPLICAS, FloorClient, serveFloor } from '../rpc/transport-floor';
+import { clockTicksPerSecond, cpuTicks, latencyFigures, LatencyFigures, newLatencyHistogram, numberFlag, openLoop } from './bench';
+import { CliError } from './cli-error';
+
+export const FLOOR_USAGE = `kv floor: the least a quorum operation costs over grpc-js on this machine
+
+Starts floor nodes (separate processes) that pass each operation from a coordinator to two
+replicas and back over the store's kind of gRPC streams and batching, with raw bytes and no
+storage, versioning or routing; loads them like \`kv bench --rate\`; prints the same figures.
+
+Options:
+  --rate OPS              open loop at this many mixed (50/50) ops/s           (default 5000)
+  --duration-s S          measured seconds                                    (default 8)
+  --warmup-s S            unmeasured seconds before                           (default 2)
+  --concurrency C         operations in flight at most; the rest wait         (default 1024)
+  --nodes K               floor node processes                                (default 5)
+  --base-port P           node i (0-based) listens on P + i                   (default 18601)
+  --value-bytes B         value size                                          (default 1024)
+  --json                  print the figures as one JSON object
+
+  --serve I               (used by kv floor itself) run floor node I until SIGTERM`;
+
+interface FloorFigures {
+  rateTarget: number;
+  nodes: number;
+  durationS: number;
+  ops: number;
+  opsPerSecond: number;
+  latencyMs: LatencyFigures;
+  nodeCpuSeconds: number;
+  nodeCpuSecondsPer1000Ops: number;
+  clientCpuSecondsPer1000Ops: number;
+}
+
+const READY_TIMEOUT_MS = 10_000;
+
+export async function floorCommand(argv: readonly string[], kvScript: string): Promise<void> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        rate: { type: 'string', default: '5000' },
+        'duration-s': { type: 'string', default: '8' },
+        'warmup-s': { type: 'string', default: '2' },
+        concurrency: { type: 'string', default: '1024' },
+        nodes: { type: 'string', default: '5' },
+        'base-port': { type: 'string', default: '18601' },
+        'value-bytes': { type: 'string', default: '1024' },
+        serve: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (e) {
+    throw new CliError(`kv floor: ${(e as Error).message}; see kv floor --help`);
+  }
+  if (values.help) {
+    process.stdout.write(`${FLOOR_USAGE}\n`);
+    return;
+  }
+  const num = (name: string, min: number, max: number) => Math.floor(numberFlag(values, name, min, max));
+  const nodes = num('nodes', FLOOR_REPLICAS + 1, 64);
+  const basePort = num('base-port', 1, 65535 - nodes + 1);
+  const valueBytes = num('value-bytes', 0, 16 * 1024 * 1024);
+  if (values.serve !== undefined) {
+    const index = num('serve', 0, nodes - 1);
+    let server: Awaited<ReturnType<typeof serveFloor>>;
+    try {
+      server = await serveFloor({ index, nodes, basePort, valueBytes });
+    } catch (e) {
+      throw new CliError(`kv floor --serve ${index}: cannot listen on 127.0.0.1:${basePort + index}: ${(e as Error).message}`);
+    }
+    // Stop on SIGTERM, or when the parent goes away (its end of stdin closes).
+    await new Promise<void>((resolve) => {
+      process.once('SIGTERM', resolve);
+      process.stdin.on('close', resolve).resume();
+    });
+    server.forceShutdown();
+    process.exit(0);
+  }
+  const rate = num('rate', 1, 1_000_000);
+  const durationS = num('duration-s', 1, 3600);
+  const warmupS = num('warmup-s', 0, 600);
+  const concurrency = num('concurrency', 1, 1_000_000);
+
+  const common = ['--nodes', String(nodes), '--base-port', String(basePort), '--value-bytes', String(valueBytes)];
+  const children: ChildProcess[] = [];
+  const client = new FloorClient(nodes, basePort);
+  try {
+    for (let i = 0; i < nodes; i++) children.push(spawn(process.execPath, [kvScript, 'floor', '--serve', String(i), ...common], { stdio: ['pipe', 'ignore', 'inherit'] }));
+    try {
+      await client.connect(READY_TIMEOUT_MS);
+    } catch (e) {
+      throw new CliError(`kv floor: the floor nodes on ports ${basePort}..${basePort + nodes - 1} did not start within ${READY_TIMEOUT_MS} ms (${(e as Error).message}); is a port in use?`);
+    }
+    const died = new Promise<never>((_, reject) => {
+      for (const [i, child] of children.entries()) {
+        child.once('exit', (code, signal) => reject(new CliError(`kv floor: floor node ${i} exited (${signal ?? `code ${code}`}) during the run`)));
+      }
+    });
+    const figures = await Promise.race([measure(client, children, { rate, durationS, warmupS, concurrency, nodes, value: new Uint8Array(valueBytes).fill(118) }), died, client.failed]);
+    process.stdout.write(
+      values.json
+        ? `${JSON.stringify(figures)}\n`
+        : [
+            `floor: ${nodes} nodes, mixed 50/50, ${valueBytes} B values, target ${rate} ops/s`,
+            `ops/s          ${figures.opsPerSecond}   (${figures.ops} ops in ${figures.durationS} s)`,
+            `latency ms     p50 ${figures.latencyMs.p50}   p99 ${figures.latencyMs.p99}   p99.9 ${figures.latencyMs.p999}   max ${figures.latencyMs.max}`,
+            `node CPU       ${figures.nodeCpuSeconds} s = ${figures.nodeCpuSecondsPer1000Ops} CPU-s per 1,000 ops (client itself: ${figures.clientCpuSecondsPer1000Ops})`,
+          ].join('\n') + '\n',
+    );
+  } finally {
+    client.close();
+    for (const child of children) child.kill('SIGTERM');
+  }
+}
+
+async function measure(
+  client: FloorClient,
+  children: ChildProcess[],
+  run: { rate: number; durationS: number; warmupS: number; concurrency: number; nodes: number; value: Uint8Array },
+): Promise<FloorFigures> {
+  const pids = children.map((c) => c.pid).filter((p): p is number => p !== undefined);
+  const histogram = newLatencyHistogram();
+  let measuring = false;
+  let ops = 0;
+  let cpuStart = 0;
+  let clientCpuStart = 0;
+  let measureStart = 0n;
+  const empty = new Uint8Array(0);
+  const runOne = async (intendedAtNs: bigint) => {
+    const put = Math.random() < 0.5;
+    await client.send(Math.floor(Math.random() * run.nodes), put ? FLOOR_PUT : FLOOR_GET, put ? run.value : empty);
+    if (!measuring) return;
+    ops++;
+    histogram.recordValue(Math.max(1, Number((process.hrtime.bigint() - intendedAtNs) / 1000n)));
+  };
+  const warmup = setTimeout(() => {
+    measuring = true;
+    histogram.reset();
+    cpuStart = cpuTicks(pids);
+    const u = process.cpuUsage();
+    clientCpuStart = u.user + u.system;
+    measureStart = process.hrtime.bigint();
+  }, run.warmupS * 1000);
+  try {
+    await openLoop(run.rate, run.concurrency, Date.now() + (run.warmupS + run.durationS) * 1000, runOne);
+  } finally {
+    clearTimeout(warmup);
+  }
+  const elapsedS = Number(process.hrtime.bigint() - measureStart) / 1e9;
+  const nodeCpuSeconds = (cpuTicks(pids) - cpuStart) / clockTicksPerSecond();
+  const u = process.cpuUsage();
+  const clientCpuSeconds = (u.user + u.system - clientCpuStart) / 1e6;
+  const per1000 = (s: number) => (ops ? Math.round((s / ops) * 1e6) / 1000 : 0);
+  return {
+    rateTarget: run.rate,
+    nodes: run.nodes,
+    durationS: Math.round(elapsedS * 100) / 100,
+    ops,
+    opsPerSecond: Math.round(ops / elapsedS),
+    latencyMs: latencyFigures(histogram),
+    nodeCpuSeconds: Math.round(nodeCpuSeconds * 100) / 100,
+    nodeCpuSecondsPer1000Ops: per1000(nodeCpuSeconds),
+    clientCpuSecondsPer1000Ops: per1000(clientCpuSeconds),
+  };
+}

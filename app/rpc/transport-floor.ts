@@ -1,0 +1,192 @@
+/**
+ * The transport floor: the message pattern of one quorum operation, and nothing else. A client
+ * sends an operation to a coordinator, the coordinator sends it to two replicas, answers the
+ * client after the first replica answers (W or R = 2 counting itself), and the replicas answer at
+ * once. It uses the same grpc-js bidirectional streams and per-turn batching as the store, but
+ * raw bytes instead of protobuf, and no storage, versioning, routing or bookkeeping.
+ *
+ * What an operation costs here is the least it can cost in a store built on grpc-js on the same
+ * machine; `kv floor` measures it next to `kv bench` (see README, Performance).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { Batcher } from './batcher';
+
+export const FLOOR_PUT = 0;
+export const FLOOR_GET = 1;
+export type FloorKind = typeof FLOOR_PUT | typeof FLOOR_GET;
+
+/** How many replicas a coordinator sends each operation to. */
+export const FLOOR_REPLICAS = 2;
+
+interface FloorRecord {
+  readonly id: number;
+  readonly kind: FloorKind;
+  readonly payload: Uint8Array;
+}
+
+const RECORD_HEADER_BYTES = 9;
+const EMPTY = new Uint8Array(0);
+/** What a put answers with, about the size of an encoded context. */
+const PUT_ANSWER = new Uint8Array(24);
+
+const identity = (b: Buffer): Buffer => b;
+const bidi = (path: string) => ({
+  path,
+  requestStream: true,
+  responseStream: true,
+  requestSerialize: identity,
+  requestDeserialize: identity,
+  responseSerialize: identity,
+  responseDeserialize: identity,
+});
+
+/** Batch: client to coordinator. Exchange: coordinator to replica. Messages are record lists. */
+const FLOOR_SERVICE = { Batch: bidi('/kv.floor.Floor/Batch'), Exchange: bidi('/kv.floor.Floor/Exchange') };
+const FloorStub = grpc.makeGenericClientConstructor(FLOOR_SERVICE, 'Floor');
+
+/** [u32 id][u8 kind][u32 length][payload] records, little-endian, back to back. */
+export function encodeRecords(records: readonly FloorRecord[]): Buffer {
+  let size = 0;
+  for (const r of records) size += RECORD_HEADER_BYTES + r.payload.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const r of records) {
+    out.writeUInt32LE(r.id, at);
+    out[at + 4] = r.kind;
+    out.writeUInt32LE(r.payload.length, at + 5);
+    out.set(r.payload, at + RECORD_HEADER_BYTES);
+    at += RECORD_HEADER_BYTES + r.payload.length;
+  }
+  return out;
+}
+
+export function decodeRecords(message: Buffer, onRecord: (id: number, kind: FloorKind, payload: Buffer) => void): void {
+  let at = 0;
+  while (at < message.length) {
+    if (message.length - at < RECORD_HEADER_BYTES) throw new Error(`floor: a record header is cut short at byte ${at} of ${message.length}`);
+    const length = message.readUInt32LE(at + 5);
+    const end = at + RECORD_HEADER_BYTES + length;
+    if (end > message.length) throw new Error(`floor: a record of ${length} bytes at byte ${at} runs past the message (${message.length} bytes)`);
+    onRecord(message.readUInt32LE(at), message[at + 4] as FloorKind, message.subarray(at + RECORD_HEADER_BYTES, end));
+    at = end;
+  }
+}
+
+const recordBytes = (r: FloorRecord) => RECORD_HEADER_BYTES + r.payload.length;
+const outbox = (write: (message: Buffer) => void) => new Batcher<FloorRecord>((records) => write(encodeRecords(records)), recordBytes);
+
+export interface FloorServerOptions {
+  /** This server's index in 0..nodes-1; it listens on basePort + index. */
+  readonly index: number;
+  readonly nodes: number;
+  readonly basePort: number;
+  /** Bytes a replica answers a get with. */
+  readonly valueBytes: number;
+}
+
+/** One floor node: coordinator for client operations, replica for its peers. */
+export async function serveFloor(options: FloorServerOptions): Promise<grpc.Server> {
+  const { index, nodes, basePort } = options;
+  const value = new Uint8Array(options.valueBytes).fill(118);
+  const replicaOutboxes = new Map<number, Batcher<FloorRecord>>();
+  const waiting = new Map<number, () => void>();
+  let nextRef = 1;
+  const replica = (peer: number): Batcher<FloorRecord> => {
+    let box = replicaOutboxes.get(peer);
+    if (!box) {
+      const stub = new FloorStub(`127.0.0.1:${basePort + peer}`, grpc.credentials.createInsecure());
+      const stream = stub.makeBidiStreamRequest(FLOOR_SERVICE.Exchange.path, identity, identity) as grpc.ClientDuplexStream<Buffer, Buffer>;
+      stream.on('data', (message: Buffer) =>
+        decodeRecords(message, (ref) => {
+          const done = waiting.get(ref);
+          waiting.delete(ref);
+          done?.();
+        }),
+      );
+      stream.on('error', () => {});
+      box = outbox((m) => stream.write(m));
+      replicaOutboxes.set(peer, box);
+    }
+    return box;
+  };
+  const server = new grpc.Server();
+  server.addService(FLOOR_SERVICE, {
+    Batch: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+      const answers = outbox((m) => call.write(m));
+      call.on('data', (message: Buffer) =>
+        decodeRecords(message, (id, kind, payload) => {
+          let replies = 0;
+          const onReply = () => {
+            if (++replies === 1) answers.push({ id, kind, payload: kind === FLOOR_GET ? value : PUT_ANSWER });
+          };
+          for (let k = 1; k <= FLOOR_REPLICAS; k++) {
+            const ref = nextRef++;
+            waiting.set(ref, onReply);
+            replica((index + k) % nodes).push({ id: ref, kind, payload: kind === FLOOR_PUT ? payload : EMPTY });
+          }
+        }),
+      );
+      call.on('end', () => call.end());
+    },
+    Exchange: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+      const answers = outbox((m) => call.write(m));
+      call.on('data', (message: Buffer) => decodeRecords(message, (ref, kind) => answers.push({ id: ref, kind, payload: kind === FLOOR_GET ? value : EMPTY })));
+      call.on('end', () => call.end());
+    },
+  });
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`127.0.0.1:${basePort + index}`, grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())),
+  );
+  return server;
+}
+
+/** Sends operations to the floor nodes over one Batch stream each. */
+export class FloorClient {
+  private readonly outboxes: Batcher<FloorRecord>[] = [];
+  private readonly stubs: grpc.Client[] = [];
+  private readonly pending = new Map<number, () => void>();
+  private nextId = 1;
+  private failure: ((error: Error) => void) | undefined;
+  /** Rejects when a stream to a node fails (the run cannot go on). */
+  readonly failed = new Promise<never>((_, reject) => (this.failure = reject));
+
+  constructor(
+    private readonly nodes: number,
+    private readonly basePort: number,
+  ) {
+    this.failed.catch(() => {});
+  }
+
+  /** Waits until every node accepts connections, then opens the streams. */
+  async connect(deadlineMs: number): Promise<void> {
+    for (let i = 0; i < this.nodes; i++) this.stubs.push(new FloorStub(`127.0.0.1:${this.basePort + i}`, grpc.credentials.createInsecure()));
+    await Promise.all(
+      this.stubs.map((stub) => new Promise<void>((resolve, reject) => stub.waitForReady(Date.now() + deadlineMs, (error) => (error ? reject(error) : resolve())))),
+    );
+    for (const [i, stub] of this.stubs.entries()) {
+      const stream = stub.makeBidiStreamRequest(FLOOR_SERVICE.Batch.path, identity, identity) as grpc.ClientDuplexStream<Buffer, Buffer>;
+      stream.on('data', (message: Buffer) =>
+        decodeRecords(message, (id) => {
+          const done = this.pending.get(id);
+          this.pending.delete(id);
+          done?.();
+        }),
+      );
+      stream.on('error', (e: Error) => this.failure?.(new Error(`floor node ${i}: ${e.message}`)));
+      this.outboxes.push(outbox((m) => stream.write(m)));
+    }
+  }
+
+  /** Resolves when the coordinator `node` answers. */
+  send(node: number, kind: FloorKind, payload: Uint8Array): Promise<void> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      this.outboxes[node]!.push({ id, kind, payload });
+    });
+  }
+
+  close(): void {
+    for (const stub of this.stubs) stub.close();
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The benchmark programs run and report what they measured: `kv bench` against a real cluster
+ * (closed and open loop) and `kv floor` with its own floor node processes. Their figures are
+ * checked for shape and plausibility only: speed is never a pass/fail criterion.
+ */
+import { execFileSync } from 'node:child_process';
+import { Fixture, kv, startCluster } from './cluster-fixture';
+
+let f: Fixture;
+const BASE_PORT = 17701;
+const FLOOR_BASE_PORT = 17711;
+
+beforeAll(async () => {
+  f = await startCluster({ basePort: BASE_PORT, nodes: 3 });
+  await f.waitConnected();
+}, 60_000);
+
+afterAll(async () => {
+  await f?.teardown();
+}, 60_000);
+
+const endpoints = () => f.cluster.endpoints.join(',');
+
+function floorProcesses(basePort: number): string[] {
+  try {
+    return execFileSync('pgrep', ['-f', `floor --serve .* --base-port ${basePort}`]).toString().trim().split('\n').filter(Boolean);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
+test('kv bench in a closed loop reports operations, latency and the CPU of every node process', async () => {
+  const r = await kv(['bench', '--endpoint', endpoints(), '--duration-s', '1', '--warmup-s', '0', '--keys', '50', '--concurrency', '8', '--json']);
+  expect(r.stderr).not.toMatch(/error/i);
+  expect(r.code).toBe(0);
+  const figures = JSON.parse(r.stdout);
+  expect(figures.ops).toBeGreaterThan(0);
+  expect(figures.errors).toBe(0);
+  expect(figures.nodePids).toHaveLength(3);
+  expect(figures.latencyMs.p50).toBeGreaterThan(0);
+  expect(figures.latencyMs.p99).toBeGreaterThanOrEqual(figures.latencyMs.p50);
+  expect(figures.latencyMsByKind.get.p50).toBeGreaterThan(0);
+  expect(figures.latencyMsByKind.put.p50).toBeGreaterThan(0);
+  expect(figures.nodeCpuSeconds).toBeGreaterThan(0);
+}, 30_000);
+
+test('kv bench in an open loop issues operations at the requested rate', async () => {
+  const r = await kv(['bench', '--endpoint', endpoints(), '--rate', '200', '--duration-s', '2', '--warmup-s', '0', '--keys', '50', '--no-preload', '--json']);
+  expect(r.code).toBe(0);
+  const figures = JSON.parse(r.stdout);
+  expect(figures.errors).toBe(0);
+  // 200 ops/s for 2 s, give or take the scheduling of the first and last millisecond ticks.
+  expect(figures.ops).toBeGreaterThanOrEqual(380);
+  expect(figures.ops).toBeLessThanOrEqual(420);
+}, 30_000);
+
+test('rejects a bad kv bench flag, naming it and the allowed values', async () => {
+  const r = await kv(['bench', '--endpoint', endpoints(), '--workload', 'scan']);
+  expect(r.code).not.toBe(0);
+  expect(r.stderr).toContain('--workload: "scan" is not one of put, get, mixed');
+});
+
+test('kv floor measures its own floor nodes at the requested rate and stops them', async () => {
+  const r = await kv(['floor', '--rate', '300', '--duration-s', '2', '--warmup-s', '0', '--base-port', String(FLOOR_BASE_PORT), '--json']);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  const figures = JSON.parse(r.stdout);
+  expect(figures.nodes).toBe(5);
+  expect(figures.ops).toBeGreaterThanOrEqual(570);
+  expect(figures.ops).toBeLessThanOrEqual(630);
+  expect(figures.latencyMs.p50).toBeGreaterThan(0);
+  expect(figures.nodeCpuSeconds).toBeGreaterThan(0);
+  // The floor nodes are gone once the command returns (give SIGTERM a moment).
+  const deadline = Date.now() + 5000;
+  while (floorProcesses(FLOOR_BASE_PORT).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(floorProcesses(FLOOR_BASE_PORT)).toEqual([]);
+}, 30_000);
+
+test('rejects kv floor with fewer nodes than a coordinator and two replicas', async () => {
+  const r = await kv(['floor', '--nodes', '2', '--base-port', String(FLOOR_BASE_PORT)]);
+  expect(r.code).not.toBe(0);
+  expect(r.stderr).toContain('--nodes: "2" must be a number within 3..64');
+  expect(floorProcesses(FLOOR_BASE_PORT)).toEqual([]);
+});
