@@ -4,13 +4,12 @@
  * intended start (no coordinated omission). Latencies go into an HdrHistogram; the CPU seconds
  * the node processes spent come from /proc.
  */
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import * as hdr from 'hdr-histogram-js';
 import { KvClient, KvClientError } from '../client/client';
 import { CliError } from './cli-error';
+import { clockTicksPerSecond, cpuTicks, integerFlag, latencyFigures, LatencyFigures, newLatencyHistogram, numberFlag, openLoop } from './measure';
 
 export const BENCH_USAGE = `kv bench: load a running cluster and print throughput, latency and CPU figures
 
@@ -31,27 +30,6 @@ Options:
   --no-preload            skip writing every key first (a put or mixed run then reads every
                           key's context first, so its puts never add siblings)
   --json                  print the figures as one JSON object`;
-
-const HIGHEST_TRACKABLE_US = 60_000_000;
-
-export interface LatencyFigures {
-  p50: number;
-  p99: number;
-  p999: number;
-  max: number;
-  mean: number;
-}
-
-/** A histogram of latencies in microseconds, 1 µs to 60 s, 3 significant digits. */
-export function newLatencyHistogram(): hdr.Histogram {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_TRACKABLE_US, numberOfSignificantValueDigits: 3 });
-}
-
-/** Percentiles of a microsecond histogram, in milliseconds. */
-export function latencyFigures(h: hdr.Histogram): LatencyFigures {
-  const ms = (us: number) => Math.round(us) / 1000;
-  return { p50: ms(h.getValueAtPercentile(50)), p99: ms(h.getValueAtPercentile(99)), p999: ms(h.getValueAtPercentile(99.9)), max: ms(h.maxValue), mean: ms(h.mean) };
-}
 
 interface BenchFigures {
   workload: string;
@@ -98,14 +76,6 @@ class Zipfian {
   }
 }
 
-export function clockTicksPerSecond(): number {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-  } catch {
-    return 100;
-  }
-}
-
 /** PIDs of `kv node` processes listening on the given ports (from /proc/<pid>/cmdline). */
 export function findNodePids(ports: number[]): number[] {
   const pids: number[] = [];
@@ -122,71 +92,6 @@ export function findNodePids(ports: number[]): number[] {
     if (i > 0 && p > i && ports.includes(Number(args[p + 1]))) pids.push(Number(entry));
   }
   return pids;
-}
-
-/** CPU ticks (user + system) the processes have used; clockTicksPerSecond() ticks make a second. */
-export function cpuTicks(pids: number[]): number {
-  let total = 0;
-  for (const pid of pids) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += Number(fields[11]) + Number(fields[12]); // utime, stime
-    } catch {
-      // the process exited: its ticks are lost to the figure, which the output says via nodePids
-    }
-  }
-  return total;
-}
-
-/** A numeric flag within min..max, or a CliError that names the flag, the value and the range. */
-export function numberFlag(values: Record<string, unknown>, name: string, min: number, max: number): number {
-  const n = Number(values[name]);
-  if (!Number.isFinite(n) || n < min || n > max) throw new CliError(`--${name}: ${JSON.stringify(values[name])} must be a number within ${min}..${max}`);
-  return n;
-}
-
-/**
- * Open loop: issues operations on schedule (one every 1/rate s, checked each millisecond) until
- * stopAt (ms since the epoch), then waits for those in flight. At most `concurrency` are in
- * flight; the rest wait, and their wait counts in their latency (runOne gets the intended start).
- */
-export function openLoop(rate: number, concurrency: number, stopAt: number, runOne: (intendedAtNs: bigint) => Promise<void>): Promise<void> {
-  const intervalNs = BigInt(Math.round(1e9 / rate));
-  const start = process.hrtime.bigint();
-  let issued = 0n;
-  let inFlight = 0;
-  const backlog: bigint[] = [];
-  return new Promise<void>((resolve) => {
-    const pump = () => {
-      while (backlog.length > 0 && inFlight < concurrency) {
-        const at = backlog.shift()!;
-        inFlight++;
-        runOne(at).then(() => {
-          inFlight--;
-          pump();
-        });
-      }
-    };
-    const tick = setInterval(() => {
-      const now = process.hrtime.bigint();
-      if (Date.now() >= stopAt) {
-        clearInterval(tick);
-        const wait = setInterval(() => {
-          if (inFlight === 0) {
-            clearInterval(wait);
-            resolve();
-          }
-        }, 10);
-        return;
-      }
-      while (start + issued * intervalNs <= now) {
-        backlog.push(start + issued * intervalNs);
-        issued++;
-      }
-      pump();
-    }, 1);
-  });
 }
 
 export async function benchCommand(argv: readonly string[]): Promise<void> {
@@ -230,12 +135,12 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
   const api = oneOf('api', ['batch', 'unary']);
   const distribution = oneOf('distribution', ['uniform', 'zipfian']);
   const routing = oneOf('routing', ['primary', 'any']) as 'primary' | 'any';
-  const concurrency = Math.floor(num('concurrency', 1, 100000));
+  const concurrency = integerFlag(values, 'concurrency', 1, 100000);
   const rate = num('rate', 0, 10_000_000);
   const durationS = num('duration-s', 1, 3600);
   const warmupS = num('warmup-s', 0, 600);
-  const keys = Math.floor(num('keys', 1, 100_000_000));
-  const valueBytes = Math.floor(num('value-bytes', 0, 16 * 1024 * 1024));
+  const keys = integerFlag(values, 'keys', 1, 100_000_000);
+  const valueBytes = integerFlag(values, 'value-bytes', 0, 16 * 1024 * 1024);
   const endpoints = String(values.endpoint).split(',').filter(Boolean);
 
   const clients =

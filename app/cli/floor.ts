@@ -1,33 +1,36 @@
 /**
- * `kv floor`: measures the transport floor (app/rpc/transport-floor.ts) the way `kv bench`
+ * `kv floor`: measures the transport floor (app/rpc/transport-floor.ts) the way `kv bench --rate`
  * measures the store. It starts floor node processes on 127.0.0.1, drives them with an open loop
  * of mixed operations at a fixed rate (latency counts from each operation's intended start), and
  * prints ops/s, latency percentiles and the CPU the node processes used per 1,000 operations.
  * Comparing it with `kv bench --rate` at the same rate shows what the store adds to the floor.
  */
 import { ChildProcess, spawn } from 'node:child_process';
+import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
-import { FLOOR_GET, FLOOR_PUT, FLOOR_REPLICAS, FloorClient, serveFloor } from '../rpc/transport-floor';
-import { clockTicksPerSecond, cpuTicks, latencyFigures, LatencyFigures, newLatencyHistogram, numberFlag, openLoop } from './bench';
+import { FLOOR_GET, FLOOR_PUT, FLOOR_REPLICAS, FLOOR_VALUE_BYTES_MAX, FloorClient, serveFloor } from '../rpc/transport-floor';
 import { CliError } from './cli-error';
+import { clockTicksPerSecond, cpuTicks, integerFlag, latencyFigures, LatencyFigures, newLatencyHistogram, numberFlag, openLoop } from './measure';
 
-export const FLOOR_USAGE = `kv floor: the least a quorum operation costs over grpc-js on this machine
+export const FLOOR_USAGE = `kv floor: a lower bound on what a quorum operation costs over grpc-js on this machine
 
 Starts floor nodes (separate processes) that pass each operation from a coordinator to two
-replicas and back over the store's kind of gRPC streams and batching, with raw bytes and no
-storage, versioning or routing; loads them like \`kv bench --rate\`; prints the same figures.
+replicas and back, batched per turn of the event loop like the store's streams, with raw bytes
+and no protobuf, storage, versioning or routing; loads them like \`kv bench --rate\`; prints
+ops/s, latency and node CPU per 1,000 operations.
 
 Options:
   --rate OPS              open loop at this many mixed (50/50) ops/s           (default 5000)
   --duration-s S          measured seconds                                    (default 8)
   --warmup-s S            unmeasured seconds before                           (default 2)
   --concurrency C         operations in flight at most; the rest wait         (default 1024)
-  --nodes K               floor node processes                                (default 5)
+  --nodes K               floor node processes, at least 3                    (default 5)
   --base-port P           node i (0-based) listens on P + i                   (default 18601)
-  --value-bytes B         value size                                          (default 1024)
+  --value-bytes B         value size, at most ${FLOOR_VALUE_BYTES_MAX}               (default 1024)
   --json                  print the figures as one JSON object
 
-  --serve I               (used by kv floor itself) run floor node I until SIGTERM`;
+  --serve I               (used by kv floor itself) run floor node I; prints "ready" once it
+                          listens, stops on SIGTERM or when its stdin closes`;
 
 interface FloorFigures {
   rateTarget: number;
@@ -41,7 +44,11 @@ interface FloorFigures {
   clientCpuSecondsPer1000Ops: number;
 }
 
+/** How long the floor nodes get to start listening. */
 const READY_TIMEOUT_MS = 10_000;
+const READY_LINE = 'ready';
+/** Exit status of a run that failed (bad usage exits with 2). */
+const RUN_FAILED = 1;
 
 export async function floorCommand(argv: readonly string[], kvScript: string): Promise<void> {
   let values: Record<string, string | boolean | undefined>;
@@ -70,47 +77,43 @@ export async function floorCommand(argv: readonly string[], kvScript: string): P
     process.stdout.write(`${FLOOR_USAGE}\n`);
     return;
   }
-  const num = (name: string, min: number, max: number) => Math.floor(numberFlag(values, name, min, max));
-  const nodes = num('nodes', FLOOR_REPLICAS + 1, 64);
-  const basePort = num('base-port', 1, 65535 - nodes + 1);
-  const valueBytes = num('value-bytes', 0, 16 * 1024 * 1024);
-  if (values.serve !== undefined) {
-    const index = num('serve', 0, nodes - 1);
-    let server: Awaited<ReturnType<typeof serveFloor>>;
-    try {
-      server = await serveFloor({ index, nodes, basePort, valueBytes });
-    } catch (e) {
-      throw new CliError(`kv floor --serve ${index}: cannot listen on 127.0.0.1:${basePort + index}: ${(e as Error).message}`);
-    }
-    // Stop on SIGTERM, or when the parent goes away (its end of stdin closes).
-    await new Promise<void>((resolve) => {
-      process.once('SIGTERM', resolve);
-      process.stdin.on('close', resolve).resume();
-    });
-    server.forceShutdown();
-    process.exit(0);
-  }
-  const rate = num('rate', 1, 1_000_000);
-  const durationS = num('duration-s', 1, 3600);
-  const warmupS = num('warmup-s', 0, 600);
-  const concurrency = num('concurrency', 1, 1_000_000);
+  const nodes = integerFlag(values, 'nodes', FLOOR_REPLICAS + 1, 64);
+  const basePort = integerFlag(values, 'base-port', 1, 65535 - nodes + 1);
+  const valueBytes = integerFlag(values, 'value-bytes', 0, FLOOR_VALUE_BYTES_MAX);
+  if (values.serve !== undefined) return serve(integerFlag(values, 'serve', 0, nodes - 1), nodes, basePort, valueBytes);
+  const rate = numberFlag(values, 'rate', 1, 1_000_000);
+  const durationS = numberFlag(values, 'duration-s', 1, 3600);
+  const warmupS = numberFlag(values, 'warmup-s', 0, 600);
+  const concurrency = integerFlag(values, 'concurrency', 1, 1_000_000);
 
   const common = ['--nodes', String(nodes), '--base-port', String(basePort), '--value-bytes', String(valueBytes)];
   const children: ChildProcess[] = [];
   const client = new FloorClient(nodes, basePort);
+  const stop = new AbortController();
   try {
-    for (let i = 0; i < nodes; i++) children.push(spawn(process.execPath, [kvScript, 'floor', '--serve', String(i), ...common], { stdio: ['pipe', 'ignore', 'inherit'] }));
-    try {
-      await client.connect(READY_TIMEOUT_MS);
-    } catch (e) {
-      throw new CliError(`kv floor: the floor nodes on ports ${basePort}..${basePort + nodes - 1} did not start within ${READY_TIMEOUT_MS} ms (${(e as Error).message}); is a port in use?`);
-    }
+    for (let i = 0; i < nodes; i++) children.push(spawn(process.execPath, [kvScript, 'floor', '--serve', String(i), ...common], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+        // grpc-js would also log a failed bind; the node's own error line says it with the port.
+        env: { ...process.env, GRPC_VERBOSITY: process.env.GRPC_VERBOSITY ?? 'NONE' },
+      }));
+    // A floor node that exits ends the run: before it is ready (its port is taken, say: it said
+    // why on stderr), or during it (its operations would never be answered).
     const died = new Promise<never>((_, reject) => {
       for (const [i, child] of children.entries()) {
-        child.once('exit', (code, signal) => reject(new CliError(`kv floor: floor node ${i} exited (${signal ?? `code ${code}`}) during the run`)));
+        child.once('exit', (code, signal) => reject(new CliError(`kv floor: floor node ${i} (port ${basePort + i}) exited (${signal ?? `code ${code}`})`, RUN_FAILED)));
       }
     });
-    const figures = await Promise.race([measure(client, children, { rate, durationS, warmupS, concurrency, nodes, value: new Uint8Array(valueBytes).fill(118) }), died, client.failed]);
+    died.catch(() => stop.abort());
+    const failed = client.failed.catch((e: Error) => {
+      stop.abort();
+      throw new CliError(`kv floor: ${e.message}`, RUN_FAILED);
+    });
+    failed.catch(() => {}); // raced below; a failure after the run (close() cancels the streams) is no error
+    await Promise.race([allReady(children, basePort, stop.signal), died]);
+    // Every node has bound its own port, so the client cannot reach another run's nodes.
+    await Promise.race([client.connect(READY_TIMEOUT_MS), died]);
+    const value = Buffer.alloc(valueBytes, 'v');
+    const figures = await Promise.race([measure(client, children, { rate, durationS, warmupS, concurrency, nodes, value }, stop.signal), died, failed]);
     process.stdout.write(
       values.json
         ? `${JSON.stringify(figures)}\n`
@@ -122,15 +125,59 @@ export async function floorCommand(argv: readonly string[], kvScript: string): P
           ].join('\n') + '\n',
     );
   } finally {
+    stop.abort();
     client.close();
-    for (const child of children) child.kill('SIGTERM');
+    for (const child of children) {
+      child.removeAllListeners('exit');
+      child.kill('SIGTERM');
+    }
   }
+}
+
+/** Runs floor node `index` until SIGTERM or until the parent goes away (its end of stdin closes). */
+async function serve(index: number, nodes: number, basePort: number, valueBytes: number): Promise<void> {
+  let server: Awaited<ReturnType<typeof serveFloor>>;
+  try {
+    server = await serveFloor({ index, nodes, basePort, valueBytes });
+  } catch (e) {
+    throw new CliError(`kv floor --serve ${index}: cannot listen on 127.0.0.1:${basePort + index}: ${(e as Error).message}`);
+  }
+  process.stdout.write(`${READY_LINE}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.stdin.on('close', resolve).resume();
+  });
+  server.forceShutdown();
+  process.exit(0);
+}
+
+/** Resolves when every child has printed its ready line. */
+function allReady(children: ChildProcess[], basePort: number, signal: AbortSignal): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CliError(`kv floor: the floor nodes on ports ${basePort}..${basePort + children.length - 1} did not start within ${READY_TIMEOUT_MS} ms`, RUN_FAILED)), READY_TIMEOUT_MS);
+  });
+  const ready = children.map(
+    (child) =>
+      new Promise<void>((resolve) => {
+        const lines = readline.createInterface({ input: child.stdout! });
+        lines.on('line', (line) => {
+          if (line.trim() === READY_LINE) {
+            lines.close();
+            resolve();
+          }
+        });
+      }),
+  );
+  return Promise.race([Promise.all(ready).then(() => undefined), timeout]).finally(() => clearTimeout(timer));
 }
 
 async function measure(
   client: FloorClient,
   children: ChildProcess[],
   run: { rate: number; durationS: number; warmupS: number; concurrency: number; nodes: number; value: Uint8Array },
+  signal: AbortSignal,
 ): Promise<FloorFigures> {
   const pids = children.map((c) => c.pid).filter((p): p is number => p !== undefined);
   const histogram = newLatencyHistogram();
@@ -147,16 +194,21 @@ async function measure(
     ops++;
     histogram.recordValue(Math.max(1, Number((process.hrtime.bigint() - intendedAtNs) / 1000n)));
   };
-  const warmup = setTimeout(() => {
+  const startMeasuring = () => {
     measuring = true;
     histogram.reset();
     cpuStart = cpuTicks(pids);
     const u = process.cpuUsage();
     clientCpuStart = u.user + u.system;
     measureStart = process.hrtime.bigint();
-  }, run.warmupS * 1000);
+  };
+  const warmup = setTimeout(startMeasuring, run.warmupS * 1000);
+  if (run.warmupS === 0) {
+    clearTimeout(warmup);
+    startMeasuring();
+  }
   try {
-    await openLoop(run.rate, run.concurrency, Date.now() + (run.warmupS + run.durationS) * 1000, runOne);
+    await openLoop(run.rate, run.concurrency, Date.now() + (run.warmupS + run.durationS) * 1000, runOne, signal);
   } finally {
     clearTimeout(warmup);
   }

@@ -17,6 +17,10 @@ export type FloorKind = typeof FLOOR_PUT | typeof FLOOR_GET;
 
 /** How many replicas a coordinator sends each operation to. */
 export const FLOOR_REPLICAS = 2;
+/** The largest value a floor operation carries; messages may be twice that. */
+export const FLOOR_VALUE_BYTES_MAX = 16 * 1024 * 1024;
+const FLOOR_MESSAGE_BYTES_MAX = 2 * FLOOR_VALUE_BYTES_MAX + 1024 * 1024;
+const CHANNEL_OPTIONS = { 'grpc.max_send_message_length': FLOOR_MESSAGE_BYTES_MAX, 'grpc.max_receive_message_length': FLOOR_MESSAGE_BYTES_MAX };
 
 interface FloorRecord {
   readonly id: number;
@@ -67,7 +71,9 @@ export function decodeRecords(message: Buffer, onRecord: (id: number, kind: Floo
     const length = message.readUInt32LE(at + 5);
     const end = at + RECORD_HEADER_BYTES + length;
     if (end > message.length) throw new Error(`floor: a record of ${length} bytes at byte ${at} runs past the message (${message.length} bytes)`);
-    onRecord(message.readUInt32LE(at), message[at + 4] as FloorKind, message.subarray(at + RECORD_HEADER_BYTES, end));
+    const kind = message[at + 4];
+    if (kind !== FLOOR_PUT && kind !== FLOOR_GET) throw new Error(`floor: record kind ${kind} at byte ${at} is neither put (${FLOOR_PUT}) nor get (${FLOOR_GET})`);
+    onRecord(message.readUInt32LE(at), kind, message.subarray(at + RECORD_HEADER_BYTES, end));
     at = end;
   }
 }
@@ -84,17 +90,21 @@ export interface FloorServerOptions {
   readonly valueBytes: number;
 }
 
-/** One floor node: coordinator for client operations, replica for its peers. */
+/**
+ * One floor node: coordinator for client operations, replica for its peers. What it holds in
+ * `waiting` is bounded by the operations the client keeps in flight (its open loop's
+ * concurrency), times FLOOR_REPLICAS.
+ */
 export async function serveFloor(options: FloorServerOptions): Promise<grpc.Server> {
   const { index, nodes, basePort } = options;
-  const value = new Uint8Array(options.valueBytes).fill(118);
+  const value = Buffer.alloc(options.valueBytes, 'v');
   const replicaOutboxes = new Map<number, Batcher<FloorRecord>>();
   const waiting = new Map<number, () => void>();
   let nextRef = 1;
   const replica = (peer: number): Batcher<FloorRecord> => {
     let box = replicaOutboxes.get(peer);
     if (!box) {
-      const stub = new FloorStub(`127.0.0.1:${basePort + peer}`, grpc.credentials.createInsecure());
+      const stub = new FloorStub(`127.0.0.1:${basePort + peer}`, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
       const stream = stub.makeBidiStreamRequest(FLOOR_SERVICE.Exchange.path, identity, identity) as grpc.ClientDuplexStream<Buffer, Buffer>;
       stream.on('data', (message: Buffer) =>
         decodeRecords(message, (ref) => {
@@ -103,13 +113,15 @@ export async function serveFloor(options: FloorServerOptions): Promise<grpc.Serv
           done?.();
         }),
       );
+      // A replica that fails has exited; the parent sees that (`kv floor` watches its children)
+      // and ends the run, so the operations waiting on it need no failure path here.
       stream.on('error', () => {});
       box = outbox((m) => stream.write(m));
       replicaOutboxes.set(peer, box);
     }
     return box;
   };
-  const server = new grpc.Server();
+  const server = new grpc.Server(CHANNEL_OPTIONS);
   server.addService(FLOOR_SERVICE, {
     Batch: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
       const answers = outbox((m) => call.write(m));
@@ -147,6 +159,7 @@ export class FloorClient {
   private readonly pending = new Map<number, () => void>();
   private nextId = 1;
   private failure: ((error: Error) => void) | undefined;
+  private broken = false;
   /** Rejects when a stream to a node fails (the run cannot go on). */
   readonly failed = new Promise<never>((_, reject) => (this.failure = reject));
 
@@ -158,10 +171,10 @@ export class FloorClient {
   }
 
   /** Waits until every node accepts connections, then opens the streams. */
-  async connect(deadlineMs: number): Promise<void> {
-    for (let i = 0; i < this.nodes; i++) this.stubs.push(new FloorStub(`127.0.0.1:${this.basePort + i}`, grpc.credentials.createInsecure()));
+  async connect(timeoutMs: number): Promise<void> {
+    for (let i = 0; i < this.nodes; i++) this.stubs.push(new FloorStub(`127.0.0.1:${this.basePort + i}`, grpc.credentials.createInsecure(), CHANNEL_OPTIONS));
     await Promise.all(
-      this.stubs.map((stub) => new Promise<void>((resolve, reject) => stub.waitForReady(Date.now() + deadlineMs, (error) => (error ? reject(error) : resolve())))),
+      this.stubs.map((stub) => new Promise<void>((resolve, reject) => stub.waitForReady(Date.now() + timeoutMs, (error) => (error ? reject(error) : resolve())))),
     );
     for (const [i, stub] of this.stubs.entries()) {
       const stream = stub.makeBidiStreamRequest(FLOOR_SERVICE.Batch.path, identity, identity) as grpc.ClientDuplexStream<Buffer, Buffer>;
@@ -172,13 +185,17 @@ export class FloorClient {
           done?.();
         }),
       );
-      stream.on('error', (e: Error) => this.failure?.(new Error(`floor node ${i}: ${e.message}`)));
+      stream.on('error', (e: Error) => this.fail(new Error(`the stream to floor node ${i} failed: ${e.message}`)));
       this.outboxes.push(outbox((m) => stream.write(m)));
     }
   }
 
-  /** Resolves when the coordinator `node` answers. */
+  /**
+   * Resolves when the coordinator `node` answers; once a stream has failed, every operation
+   * resolves at once (the run is over: `failed` has rejected).
+   */
   send(node: number, kind: FloorKind, payload: Uint8Array): Promise<void> {
+    if (this.broken) return Promise.resolve();
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
@@ -186,7 +203,16 @@ export class FloorClient {
     });
   }
 
+  private fail(error: Error): void {
+    if (this.broken) return;
+    this.broken = true;
+    this.failure?.(error);
+    for (const done of this.pending.values()) done();
+    this.pending.clear();
+  }
+
   close(): void {
+    this.broken = true; // the streams' cancellation that follows is not a failure
     for (const stub of this.stubs) stub.close();
   }
 }

@@ -18,3 +18,9 @@ describe('floor records', () => {
     expect(() => decodeRecords(message.subarray(0, 12), () => {})).toThrow('floor: a record of 6 bytes at byte 0 runs past the message (12 bytes)');
   });
 });
+
+test('floor records: rejects a record of an unknown kind, naming it', () => {
+  const message = encodeRecords([{ id: 1, kind: FLOOR_GET, payload: Buffer.alloc(0) }]);
+  message[4] = 7;
+  expect(() => decodeRecords(message, () => {})).toThrow('floor: record kind 7 at byte 0 is neither put (0) nor get (1)');
+});
