@@ -4,7 +4,7 @@
  * write-back-with-context cycle that Dynamo-style stores ask of their clients.
  */
 import { ClientOp, OpResult } from '../replication/ops';
-import { buildRing, partitionOf, preferenceList, Ring } from '../ring/ring';
+import { buildRing, partitionOf, primariesLookup } from '../ring/ring';
 import { KvChannel, RpcFailure } from '../rpc/kv-channel';
 import type { StatusResponse__Output } from '../rpc/generated/kv/v1/StatusResponse';
 
@@ -34,8 +34,8 @@ export interface KvClientOptions {
 }
 
 interface Topology {
-  readonly ring: Ring;
-  readonly n: number;
+  readonly partitions: number;
+  readonly primariesOf: (partition: number) => readonly string[];
   readonly channels: ReadonlyMap<string, KvChannel>;
 }
 
@@ -130,7 +130,7 @@ export class KvClient {
           s.members.map((m) => [m.id, known.get(m.address) ?? new KvChannel(m.address, { batchInFlightMax: this.options.batchInFlightMax })]),
         );
         for (const c of channels.values()) if (!this.channels.includes(c)) this.extraChannels.push(c);
-        return { ring: buildRing(s.members.map((m) => m.id), s.partitions), n: s.n, channels };
+        return { partitions: s.partitions, primariesOf: primariesLookup(buildRing(s.members.map((m) => m.id), s.partitions), s.n), channels };
       },
       (e) => {
         this.topology = undefined;
@@ -145,11 +145,11 @@ export class KvClient {
   private async candidates(op: ClientOp): Promise<KvChannel[]> {
     if (this.options.routing === 'primary') {
       const t = await this.loadTopology();
-      const primaries = preferenceList(t.ring, partitionOf(op.key, t.ring.partitions), t.n).filter((e) => e.role === 'primary');
+      const primaries = t.primariesOf(partitionOf(op.key, t.partitions));
       // Spread reads over the primaries; writes start at the first (fewer coordinators per key).
       const rotate = op.kind === 'get' ? this.next++ % primaries.length : 0;
       const ordered = [...primaries.slice(rotate), ...primaries.slice(0, rotate)];
-      return ordered.map((e) => t.channels.get(e.node)!);
+      return ordered.map((node) => t.channels.get(node)!);
     }
     const start = this.next;
     this.next = (this.next + 1) % this.channels.length;

@@ -10,7 +10,7 @@
  */
 import { KvError, Result, ok, err, storeFailureCondition } from '../errors';
 import { Logger, silentLogger } from '../log';
-import { partitionOf, preferenceList, Ring } from '../ring/ring';
+import { partitionOf, primariesLookup, Ring } from '../ring/ring';
 import { decodeObject, encodeContext, encodeObject } from '../versioning/codec';
 import { isDeleted, liveValues, VersionedObject } from '../versioning/dvv';
 import { CheckedOp, checkOp, ClientOp, GetResult, OpResult, RequestLimits, WriteResult } from './ops';
@@ -103,20 +103,14 @@ export class Coordinator {
     return new Promise((resolve) => (this.drained = resolve));
   }
 
-  /** Primaries depend only on the ring, not on who is up: computed once per partition and ring. */
-  private primariesCache: { ring: Ring; byPartition: (string[] | undefined)[] } | undefined;
+  /** The primaries lookup of the current ring (rebuilt when the ring changes). */
+  private primaries: { ring: Ring; of: (partition: number) => readonly string[] } | undefined;
 
-  private primariesOf(key: Uint8Array): { partition: number; primaries: string[] } {
+  private primariesOf(key: Uint8Array): { partition: number; primaries: readonly string[] } {
     const ring = this.deps.ring();
-    if (this.primariesCache?.ring !== ring) this.primariesCache = { ring, byPartition: [] };
+    if (this.primaries?.ring !== ring) this.primaries = { ring, of: primariesLookup(ring, this.deps.config.n) };
     const partition = partitionOf(key, ring.partitions);
-    const cached = this.primariesCache.byPartition[partition];
-    if (cached) return { partition, primaries: cached };
-    const primaries = preferenceList(ring, partition, this.deps.config.n)
-      .filter((e) => e.role === 'primary')
-      .map((e) => e.node);
-    this.primariesCache.byPartition[partition] = primaries;
-    return { partition, primaries };
+    return { partition, primaries: this.primaries.of(partition) };
   }
 
   private async route(op: ClientOp, checked: CheckedOp, timeoutMs: number, forwarded: boolean): Promise<Result<OpResult>> {
@@ -131,7 +125,7 @@ export class Coordinator {
   }
 
   /** Tries the primaries in order, up ones first, until one is reachable. */
-  private async forward(op: ClientOp, primaries: string[], timeoutMs: number): Promise<Result<OpResult>> {
+  private async forward(op: ClientOp, primaries: readonly string[], timeoutMs: number): Promise<Result<OpResult>> {
     const deadline = Date.now() + timeoutMs;
     const order = [...primaries.filter((p) => this.deps.transport.isUp(p)), ...primaries.filter((p) => !this.deps.transport.isUp(p))];
     const failures: string[] = [];
@@ -146,7 +140,7 @@ export class Coordinator {
     return err(new KvError('InsufficientReplicas', `${op.kind}: no primary of the key could be reached to coordinate it (${failures.join('; ') || 'deadline passed'})`));
   }
 
-  private coordinateGet(partition: number, op: CheckedOp & { kind: 'get' }, primaries: string[], timeoutMs: number): Promise<Result<GetResult>> {
+  private coordinateGet(partition: number, op: CheckedOp & { kind: 'get' }, primaries: readonly string[], timeoutMs: number): Promise<Result<GetResult>> {
     const { replica, transport, self, config } = this.deps;
     const core = new ReadCore(op.r, primaries);
     return new Promise((resolve) => {
@@ -230,7 +224,7 @@ export class Coordinator {
     }
   }
 
-  private async coordinateWrite(partition: number, op: CheckedOp & { kind: 'put' | 'delete' }, primaries: string[], timeoutMs: number): Promise<Result<WriteResult>> {
+  private async coordinateWrite(partition: number, op: CheckedOp & { kind: 'put' | 'delete' }, primaries: readonly string[], timeoutMs: number): Promise<Result<WriteResult>> {
     const { replica, transport, self } = this.deps;
     const local = await replica.coordinateWrite(partition, op.key, op.context, op.value);
     if (!local.ok) return local;

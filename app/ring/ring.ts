@@ -118,6 +118,18 @@ export function preferenceList(
   return list;
 }
 
+/**
+ * The primaries of each partition of a ring, computed on first use and kept: they depend only on
+ * the ring and n, not on who is up, and routing asks for them on every operation.
+ */
+export function primariesLookup(ring: Ring, n: number): (partition: number) => readonly string[] {
+  const byPartition: (readonly string[] | undefined)[] = new Array(ring.partitions);
+  return (partition) =>
+    (byPartition[partition] ??= preferenceList(ring, partition, n)
+      .filter((e) => e.role === 'primary')
+      .map((e) => e.node));
+}
+
 /** The partitions for which a member is a primary (one of the first n distinct owners). */
 export function partitionsServedBy(ring: Ring, member: string, n: number): number[] {
   const out: number[] = [];

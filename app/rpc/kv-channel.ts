@@ -15,10 +15,9 @@ import type { GetResponse__Output } from './generated/kv/v1/GetResponse';
 import type { PutResponse__Output } from './generated/kv/v1/PutResponse';
 import type { DeleteResponse__Output } from './generated/kv/v1/DeleteResponse';
 import type { StatusResponse__Output } from './generated/kv/v1/StatusResponse';
-import { resultFromMessage } from './peer-transport';
 import { protos } from './proto-definition';
 import { codeOf, statusName, WRITE_MAY_HAVE_APPLIED_TRAILER } from './status-map';
-import { opToMessage, sizeOfOperation } from './wire';
+import { deleteResult, getResult, opToMessage, putResult, resultFromMessage, sizeOfOperation } from './wire';
 
 /** A failed call: the gRPC status code and the server's message. */
 export interface RpcFailure {
@@ -93,15 +92,15 @@ export class KvChannel {
     switch (op.kind) {
       case 'get': {
         const r = await this.unary<GetResponse__Output>((o, cb) => c.Get({ key: op.key, r: op.r }, o, cb), timeoutMs);
-        return r.ok ? ok({ kind: 'get', found: r.value.found, values: r.value.values, context: r.value.context, deleted: r.value.deleted }) : r;
+        return r.ok ? ok(getResult(r.value)) : r;
       }
       case 'put': {
         const r = await this.unary<PutResponse__Output>((o, cb) => c.Put({ key: op.key, value: op.value, context: op.context, w: op.w }, o, cb), timeoutMs);
-        return r.ok ? ok({ kind: 'put', context: r.value.context, siblings: r.value.siblings }) : r;
+        return r.ok ? ok(putResult(r.value)) : r;
       }
       case 'delete': {
         const r = await this.unary<DeleteResponse__Output>((o, cb) => c.Delete({ key: op.key, context: op.context, w: op.w }, o, cb), timeoutMs);
-        return r.ok ? ok({ kind: 'delete', context: r.value.context, siblings: 0 }) : r;
+        return r.ok ? ok(deleteResult(r.value)) : r;
       }
     }
   }

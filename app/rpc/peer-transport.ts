@@ -14,10 +14,9 @@ import type { PeerRequest } from './generated/kv/v1/PeerRequest';
 import type { PeerRequests } from './generated/kv/v1/PeerRequests';
 import type { PeerResponse__Output } from './generated/kv/v1/PeerResponse';
 import type { PeerResponses__Output } from './generated/kv/v1/PeerResponses';
-import type { OperationResult__Output } from './generated/kv/v1/OperationResult';
 import { protos } from './proto-definition';
 import { errorFromCode } from './status-map';
-import { opToMessage, sizeOfOperation } from './wire';
+import { opToMessage, resultFromMessage, sizeOfOperation } from './wire';
 
 export const INITIAL_BACKOFF_MS = 100;
 export const MAX_BACKOFF_MS = 2000;
@@ -243,21 +242,5 @@ export class GrpcPeerTransport implements ReplicaTransport {
   close(): void {
     clearInterval(this.sweeper);
     for (const c of this.connections.values()) c.close();
-  }
-}
-
-/** An OperationResult from the wire, back into the coordinator's terms. */
-export function resultFromMessage(m: OperationResult__Output): Result<OpResult> {
-  switch (m.result) {
-    case 'get':
-      return ok({ kind: 'get', found: m.get!.found, values: m.get!.values, context: m.get!.context, deleted: m.get!.deleted });
-    case 'put':
-      return ok({ kind: 'put', context: m.put!.context, siblings: m.put!.siblings });
-    case 'delete':
-      return ok({ kind: 'delete', context: m.delete!.context, siblings: 0 });
-    case 'error':
-      return err(errorFromCode(m.error!.code, m.error!.message, m.error!.writeMayHaveApplied));
-    default:
-      return err(new KvError('Internal', 'empty operation result'));
   }
 }

@@ -21,7 +21,7 @@ import type { PeerResponses } from './generated/kv/v1/PeerResponses';
 import type { StatusResponse } from './generated/kv/v1/StatusResponse';
 import { protos } from './proto-definition';
 import { codeOf, WRITE_MAY_HAVE_APPLIED_TRAILER } from './status-map';
-import { getResponse, opFromMessage, opTimeoutMs, resultToMessage, sizeOfResult } from './wire';
+import { deleteOp, getOp, getResponse, opFromMessage, opTimeoutMs, putOp, resultToMessage, sizeOfResult } from './wire';
 
 /** The service name the health service reports for the store itself (besides ""). */
 export const HEALTH_SERVICE_NAME = 'kv.v1.KV';
@@ -96,9 +96,9 @@ export class KvServer {
       'grpc.http2.min_ping_interval_without_data_ms': 5_000,
     });
     const kvHandlers: KVHandlers = {
-      Get: unary(handlers, (q) => ({ kind: 'get', key: q.key, r: q.r }), (r) => getResponse(r as OpResult & { kind: 'get' })),
-      Put: unary(handlers, (q) => ({ kind: 'put', key: q.key, value: q.value, context: q.context, w: q.w }), (r) => ({ context: r.context, siblings: r.kind === 'get' ? 0 : r.siblings })),
-      Delete: unary(handlers, (q) => ({ kind: 'delete', key: q.key, context: q.context, w: q.w }), (r) => ({ context: r.context })),
+      Get: unary(handlers, getOp, (r) => getResponse(r as OpResult & { kind: 'get' })),
+      Put: unary(handlers, putOp, (r) => ({ context: r.context, siblings: r.kind === 'get' ? 0 : r.siblings })),
+      Delete: unary(handlers, deleteOp, (r) => ({ context: r.context })),
       Batch: (call) => serveBatch(call, handlers, options),
       Status: (_call, callback) => callback(null, handlers.status()),
     };

@@ -1,21 +1,50 @@
 /** Conversions between the coordinator's operations and results and the kv.v1 messages. */
-import { KvError, Result } from '../errors';
-import { ClientOp, OpResult } from '../replication/ops';
+import { KvError, Result, ok, err } from '../errors';
+import { ClientOp, GetResult, OpResult, WriteResult } from '../replication/ops';
+import type { DeleteRequest__Output } from './generated/kv/v1/DeleteRequest';
+import type { DeleteResponse__Output } from './generated/kv/v1/DeleteResponse';
+import type { GetRequest__Output } from './generated/kv/v1/GetRequest';
+import type { GetResponse, GetResponse__Output } from './generated/kv/v1/GetResponse';
 import type { Operation, Operation__Output } from './generated/kv/v1/Operation';
-import type { OperationResult } from './generated/kv/v1/OperationResult';
-import type { GetResponse } from './generated/kv/v1/GetResponse';
-import { codeOf } from './status-map';
+import type { OperationResult, OperationResult__Output } from './generated/kv/v1/OperationResult';
+import type { PutRequest__Output } from './generated/kv/v1/PutRequest';
+import type { PutResponse__Output } from './generated/kv/v1/PutResponse';
+import { codeOf, errorFromCode } from './status-map';
+
+export const getOp = (q: GetRequest__Output): ClientOp => ({ kind: 'get', key: q.key, r: q.r });
+export const putOp = (q: PutRequest__Output): ClientOp => ({ kind: 'put', key: q.key, value: q.value, context: q.context, w: q.w });
+export const deleteOp = (q: DeleteRequest__Output): ClientOp => ({ kind: 'delete', key: q.key, context: q.context, w: q.w });
 
 export function opFromMessage(m: Operation__Output): ClientOp | undefined {
   switch (m.op) {
     case 'get':
-      return { kind: 'get', key: m.get!.key, r: m.get!.r };
+      return getOp(m.get!);
     case 'put':
-      return { kind: 'put', key: m.put!.key, value: m.put!.value, context: m.put!.context, w: m.put!.w };
+      return putOp(m.put!);
     case 'delete':
-      return { kind: 'delete', key: m.delete!.key, context: m.delete!.context, w: m.delete!.w };
+      return deleteOp(m.delete!);
     default:
       return undefined;
+  }
+}
+
+export const getResult = (m: GetResponse__Output): GetResult => ({ kind: 'get', found: m.found, values: m.values, context: m.context, deleted: m.deleted });
+export const putResult = (m: PutResponse__Output): WriteResult => ({ kind: 'put', context: m.context, siblings: m.siblings });
+export const deleteResult = (m: DeleteResponse__Output): WriteResult => ({ kind: 'delete', context: m.context, siblings: 0 });
+
+/** An OperationResult from the wire, back into the coordinator's terms. */
+export function resultFromMessage(m: OperationResult__Output): Result<OpResult> {
+  switch (m.result) {
+    case 'get':
+      return ok(getResult(m.get!));
+    case 'put':
+      return ok(putResult(m.put!));
+    case 'delete':
+      return ok(deleteResult(m.delete!));
+    case 'error':
+      return err(errorFromCode(m.error!.code, m.error!.message, m.error!.writeMayHaveApplied));
+    default:
+      return err(new KvError('Internal', 'empty operation result'));
   }
 }
 

@@ -22,8 +22,12 @@ export class CodecError extends Error {
 }
 
 class Writer {
-  private buf = Buffer.allocUnsafe(256);
+  private buf: Buffer;
   private pos = 0;
+  /** `sizeHint`: the bytes expected, so that the buffer rarely has to grow. */
+  constructor(sizeHint = 256) {
+    this.buf = Buffer.allocUnsafe(sizeHint);
+  }
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
@@ -108,7 +112,7 @@ function readVv(r: Reader): { vv: VersionVector; actors: string[] } {
   const vv = new Map<string, number>();
   for (let i = 0; i < count; i++) {
     const raw = r.bytes(ACTOR_BYTES_MAX, 'actor');
-    const actor = Buffer.from(raw).toString('utf8');
+    const actor = Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('utf8');
     // Two byte strings must never collapse into one actor (invalid UTF-8 decodes to U+FFFD).
     if (raw.length === 0 || !Buffer.from(actor, 'utf8').equals(raw)) throw new CodecError('actor is empty or not valid UTF-8');
     const counter = r.varint();
@@ -120,8 +124,15 @@ function readVv(r: Reader): { vv: VersionVector; actors: string[] } {
   return { vv, actors };
 }
 
+/** Room for the vector, and for each sibling its value plus a dot, a timestamp and a length. */
+function encodedSizeHint(obj: VersionedObject): number {
+  let bytes = 16 + obj.vv.size * 64;
+  for (const s of obj.siblings) bytes += 32 + (s.value?.length ?? 0);
+  return bytes;
+}
+
 export function encodeObject(obj: VersionedObject): Buffer {
-  const w = new Writer();
+  const w = new Writer(encodedSizeHint(obj));
   w.byte(OBJECT_FORMAT);
   const actors = writeVv(w, obj.vv);
   const index = new Map(actors.map((a, i) => [a, i]));

@@ -97,12 +97,16 @@ export function merge(a: VersionedObject | undefined, b: VersionedObject | undef
   if (a === undefined || a === b) return b;
   if (b === undefined) return a;
   const bDots = new Set(b.siblings.map((s) => dotKey(s.dot)));
+  const aDots = new Set<string>();
   const out = new Map<string, Sibling>();
-  for (const s of a.siblings) if (bDots.has(dotKey(s.dot)) || !covers(b.vv, s.dot)) out.set(dotKey(s.dot), s);
-  const aDots = new Set(a.siblings.map((s) => dotKey(s.dot)));
+  for (const s of a.siblings) {
+    const key = dotKey(s.dot);
+    aDots.add(key);
+    if (bDots.has(key) || !covers(b.vv, s.dot)) out.set(key, s);
+  }
   for (const s of b.siblings) {
-    if (out.has(dotKey(s.dot))) continue;
-    if (aDots.has(dotKey(s.dot)) || !covers(a.vv, s.dot)) out.set(dotKey(s.dot), s);
+    const key = dotKey(s.dot);
+    if (!out.has(key) && (aDots.has(key) || !covers(a.vv, s.dot))) out.set(key, s);
   }
   return { vv: mergeVv(a.vv, b.vv), siblings: [...out.values()].sort(compareSiblings) };
 }
@@ -119,7 +123,7 @@ export function sameHistory(a: VersionedObject | undefined, b: VersionedObject |
   if (a === undefined || b === undefined) return false;
   if (a.vv.size !== b.vv.size || a.siblings.length !== b.siblings.length) return false;
   for (const [actor, counter] of a.vv) if (b.vv.get(actor) !== counter) return false;
-  return a.siblings.every((s, i) => dotKey(s.dot) === dotKey(b.siblings[i]!.dot));
+  return a.siblings.every((s, i) => s.dot.actor === b.siblings[i]!.dot.actor && s.dot.counter === b.siblings[i]!.dot.counter);
 }
 
 /** The values a reader sees: siblings that are not tombstones. */
