@@ -7,6 +7,7 @@
 import { ApiObject, Chart, ChartProps, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-34';
 import { Construct } from 'constructs';
+import { isPowerOfTwo, PARTITIONS_MAX } from '../../app/ring/ring';
 import { advertiseAddress, peerList } from './peer-list';
 
 const k8s = kplus.k8s;
@@ -424,8 +425,9 @@ function validate(p: ResolvedForValidation): void {
   if (!isInt(p.replicas, p.n, 256)) fail('replicas', p.replicas, `use at least n (${p.n}) and at most 256`);
   if (!isInt(p.r, 1, p.n)) fail('r', p.r, `use 1 to n (${p.n})`);
   if (!isInt(p.w, 1, p.n)) fail('w', p.w, `use 1 to n (${p.n})`);
-  if (!isInt(p.partitions, 1, 1 << 20) || (p.partitions & (p.partitions - 1)) !== 0) {
-    fail('partitions', p.partitions, 'use a power of two such as 64');
+  // The node's own bounds (app/ring): a chart must not accept what every node would refuse.
+  if (!isPowerOfTwo(p.partitions) || p.partitions > PARTITIONS_MAX) {
+    fail('partitions', p.partitions, `use a power of two up to ${PARTITIONS_MAX}, such as 64`);
   }
   if (p.partitions < p.replicas) fail('partitions', p.partitions, `use at least one partition per node (replicas = ${p.replicas})`);
   for (const [key, port] of [['grpcPort', p.grpcPort], ['metricsPort', p.metricsPort]] as const) {

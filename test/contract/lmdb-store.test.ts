@@ -5,27 +5,12 @@ import { describeLocalStoreContract } from './local-store.contract';
 import { LmdbStore } from '../../app/storage/lmdb-store';
 import { LocalStore, StoreOptions } from '../../app/storage/local-store';
 import { encodeFrame } from '../../app/storage/record-frame';
+import { flipEveryCopy } from '../support/disk';
 
-/**
- * Flips the last byte of every copy of `frame` in the LMDB data file. LMDB reads through a shared
- * memory map, so the open store sees the change at once, as it would see bits that rotted on
- * disk. Copy-on-write leaves stale copies in free pages; flipping them all is harmless.
- */
+/** Rots every stored copy of `frame` in the LMDB data file, under the open store. */
 async function flipStoredFrame(dir: string, frame: Uint8Array): Promise<void> {
   const file = path.join(dir, 'data.mdb');
-  const contents = await fs.readFile(file);
-  const handle = await fs.open(file, 'r+');
-  try {
-    let flipped = 0;
-    for (let at = contents.indexOf(frame); at !== -1; at = contents.indexOf(frame, at + 1)) {
-      const last = at + frame.length - 1;
-      await handle.write(Uint8Array.of(contents[last] ^ 0x01), 0, 1, last);
-      flipped++;
-    }
-    if (flipped === 0) throw new Error(`frame ${Buffer.from(frame).toString('hex')} not found in ${file}`);
-  } finally {
-    await handle.close();
-  }
+  if (flipEveryCopy(file, frame) === 0) throw new Error(`frame ${Buffer.from(frame).toString('hex')} not found in ${file}`);
 }
 
 async function lmdbFixture(options: StoreOptions & { durability?: 'durable' | 'relaxed' }) {

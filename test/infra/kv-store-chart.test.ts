@@ -188,6 +188,7 @@ describe('store chart', () => {
     [{ w: 0 }, /w is 0; use 1 to n \(3\)/],
     [{ replicas: 2 }, /replicas is 2; use at least n \(3\)/],
     [{ partitions: 48 }, /partitions is 48; use a power of two/],
+    [{ partitions: 131072 }, /partitions is 131072; use a power of two/],
     [{ name: 'KV' }, /name is "KV"; use a DNS label/],
     [{ name: 'k'.repeat(62) }, /name is "k{62}"/],
     [{ grpcPort: 80 }, /grpcPort is 80; use a port from 1024 to 65535/],

@@ -2,11 +2,8 @@
  * Bad input gets a clear error, the right status, and changes nothing: empty key, oversize key
  * and value, R or W above N, malformed contexts, and the CLI's unknown flags.
  */
-import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { KvClientError } from '../../app/client/client';
+import { testOnTmpfs } from '../support/disk';
 import { Fixture, kv, startCluster } from './cluster-fixture';
 
 let f: Fixture;
@@ -111,15 +108,10 @@ test('rejects a write that would leave the object above the object-size limit wi
   }
 }, 60_000);
 
-// A real small disk: the node's data, and its log, on a 4 MiB tmpfs with a 1 MiB reserve. Mounting
-// needs root, which CI has (.ci/run runs as root); elsewhere the test is skipped, with this reason.
-(process.getuid?.() === 0 ? test : test.skip)('a disk down to its reserve fails writes with RESOURCE_EXHAUSTED naming the node, the path and the free bytes; the node keeps serving', async () => {
-  const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'kv-full-'));
-  let mounted = false;
+// A real small disk: the node's data, and its log, on a 4 MiB tmpfs with a 1 MiB reserve.
+testOnTmpfs('a disk down to its reserve fails writes with RESOURCE_EXHAUSTED naming the node, the path and the free bytes; the node keeps serving', 4, async (mountPoint) => {
   let single: Fixture | undefined;
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mountPoint]);
-    mounted = true;
     single = await startCluster({ basePort: 17471, nodes: 1, n: 1, r: 1, w: 1, dataDir: mountPoint, extraArgs: ['--disk-free-bytes-min', String(1024 * 1024)] });
     const c = single.client({ attemptsMax: 1 });
     const value = Buffer.alloc(4000, 'f');
@@ -137,8 +129,6 @@ test('rejects a write that would leave the object above the object-size limit wi
     expect(single.cluster.nodes[0]!.process?.exitCode).toBeNull();
   } finally {
     await single?.teardown();
-    if (mounted) execFileSync('umount', ['-l', mountPoint]);
-    fs.rmSync(mountPoint, { recursive: true, force: true });
   }
 }, 120_000);
 

@@ -1,6 +1,6 @@
 /** A replica that missed writes while it was down holds the merged value after a read repairs it. */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { flipEveryCopy } from '../support/disk';
 import { Fixture, startCluster } from './cluster-fixture';
 
 let f: Fixture;
@@ -47,16 +47,7 @@ test('a node that missed writes while it was down holds the merged value after r
 
 /** Flips one byte of every stored copy of `marker` in a stopped node's LMDB file. */
 function rot(dataDir: string, marker: string): number {
-  const file = path.join(dataDir, 'data.mdb');
-  const bytes = fs.readFileSync(file);
-  const needle = Buffer.from(marker);
-  let hits = 0;
-  for (let at = bytes.indexOf(needle); at >= 0; at = bytes.indexOf(needle, at + 1)) {
-    bytes[at + needle.length - 1] ^= 0xff;
-    hits++;
-  }
-  fs.writeFileSync(file, bytes);
-  return hits;
+  return flipEveryCopy(path.join(dataDir, 'data.mdb'), Buffer.from(marker));
 }
 
 test('a record that rotted on one replica fails its checksum, and a read repairs it from the others', async () => {
