@@ -23,6 +23,8 @@ export class NodeMetrics {
   readonly peerMessageRequests: Histogram;
   /** Where kv_peer_up reads reachability: set by the node once its transport exists. */
   peerSource: () => Iterable<[string, boolean]> = () => [];
+  /** Where kv_operations_in_flight reads its value: the coordinator's own count, set by the node. */
+  inFlightSource: () => number = () => 0;
 
   constructor(nodeId: string) {
     this.registry.setDefaultLabels({ node: nodeId });
@@ -40,7 +42,16 @@ export class NodeMetrics {
     this.readRepairsSkipped = new Counter({ name: 'kv_read_repairs_skipped_total', help: 'Read repairs skipped because readRepairsInFlightMax was reached.', registers });
     this.forwarded = new Counter({ name: 'kv_forwarded_total', help: 'Operations sent on to a primary because this node is not a replica of the key.', registers });
     this.limitWarnings = new Counter({ name: 'kv_object_limit_warnings_total', help: 'Writes that left an object above a sibling or clock warning level.', registers });
-    this.inFlight = new Gauge({ name: 'kv_operations_in_flight', help: 'Operations being coordinated by this node.', registers });
+    const inFlight = () => this.inFlightSource();
+    this.inFlight = new Gauge({
+      name: 'kv_operations_in_flight',
+      help: 'Operations being coordinated by this node.',
+      registers,
+      // Read at scrape time from the coordinator, which counts them anyway.
+      collect() {
+        this.set(inFlight());
+      },
+    });
     this.commitSeconds = new Histogram({
       name: 'kv_store_commit_duration_seconds',
       help: 'Time of one LMDB write transaction: its updates decided and written, then committed with the fsync (durable mode). The event loop waits for it.',

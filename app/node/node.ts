@@ -136,9 +136,7 @@ export class KvNode {
       {
         execute: async (op: ClientOp, options): Promise<Result<OpResult, KvError>> => {
           const end = metrics.operationSeconds.startTimer({ op: opNames[op.kind] });
-          metrics.inFlight.inc();
           const r = await coordinator.execute(op, options);
-          metrics.inFlight.dec();
           end();
           metrics.operations.inc({ op: op.kind, outcome: r.ok ? 'ok' : r.error.condition });
           return r;
@@ -156,6 +154,7 @@ export class KvNode {
       throw e;
     });
     const metricsServer = config.metricsPort === 0 ? undefined : await metrics.serve(config.host, config.metricsPort);
+    metrics.inFlightSource = () => coordinator.operationsInFlight;
     metrics.peerSource = () => [...config.peers.keys()].filter((id) => id !== config.nodeId).map((id) => [id, transport.isReachable(id)]);
     server.setServing(true);
     log.info('node serving', { port: server.port, advertise: config.advertise, actor, members: config.peers.size, n: config.n, r: config.r, w: config.w, partitions: config.partitions, durability: config.durability });
