@@ -24,6 +24,7 @@ export type KvCondition =
   | 'ShuttingDown'
   | 'CorruptRecord'
   | 'StorageFull'
+  | 'HintBacklogFull'
   | 'Internal';
 
 const KIND_OF: Readonly<Record<KvCondition, KvErrorKind>> = {
@@ -38,8 +39,14 @@ const KIND_OF: Readonly<Record<KvCondition, KvErrorKind>> = {
   ShuttingDown: 'unavailable',
   CorruptRecord: 'data-loss',
   StorageFull: 'resource-exhausted',
+  HintBacklogFull: 'resource-exhausted',
   Internal: 'internal',
 };
+
+/** A condition name read from the wire, when it is one this build knows. */
+export function conditionNamed(name: string | undefined): KvCondition | undefined {
+  return name !== undefined && Object.prototype.hasOwnProperty.call(KIND_OF, name) ? (name as KvCondition) : undefined;
+}
 
 /**
  * Failures of the local store that callers must see as themselves rather than as Internal, by

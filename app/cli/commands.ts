@@ -20,9 +20,10 @@ Usage:
              [--partitions 64] [--durability durable|relaxed] [--metrics-base-port 9464]
       Start a local cluster of node processes on 127.0.0.1 (Ctrl-C stops it cleanly).
   kv node [settings]          Run one node (settings: flags or KV_* env; kv node --help).
-  kv put <key> <value|-> [--context C] [--w W]     Write (value - reads stdin).
-  kv get <key> [--r R] [--json]                    Read: siblings and context.
-  kv delete <key> [--context C] [--w W]            Delete (a tombstone).
+  kv put <key> <value|-> [--context C] [--w W] [--pw PW]
+                                                   Write (value - reads stdin).
+  kv get <key> [--r R] [--pr PR] [--json]          Read: siblings and context.
+  kv delete <key> [--context C] [--w W] [--pw PW]  Delete (a tombstone).
   kv status [--json]                               Members, partitions, reachability.
   kv bench [options]                               Load a running cluster (kv bench --help).
   kv floor [options]                               The transport's own cost, to compare with
@@ -76,13 +77,13 @@ async function withClient<T>(flags: Flags, fn: (c: KvClient) => Promise<T>): Pro
   }
 }
 
-function optionalInt(flags: Flags, name: string): number | undefined {
-  return flags[name] === undefined ? undefined : int(flags, name, 1, 16);
+function optionalInt(flags: Flags, name: string, min = 1): number | undefined {
+  return flags[name] === undefined ? undefined : int(flags, name, min, 16);
 }
 
 export async function getCommand(argv: readonly string[]): Promise<void> {
-  const { flags, args } = parse(argv, { ...CLIENT_OPTIONS, r: { type: 'string' }, json: { type: 'boolean', default: false } }, 'get', 1);
-  const reply = await withClient(flags, (c) => c.get(args[0]!, { r: optionalInt(flags, 'r') }));
+  const { flags, args } = parse(argv, { ...CLIENT_OPTIONS, r: { type: 'string' }, pr: { type: 'string' }, json: { type: 'boolean', default: false } }, 'get', 1);
+  const reply = await withClient(flags, (c) => c.get(args[0]!, { r: optionalInt(flags, 'r'), pr: optionalInt(flags, 'pr', 0) }));
   const values = reply.values.map((v) => v.toString('utf8'));
   if (flags.json) {
     process.stdout.write(`${JSON.stringify({ found: reply.found, values, context: reply.context, deleted: reply.deleted })}\n`);
@@ -99,15 +100,15 @@ function readStdin(): Buffer {
 }
 
 export async function putCommand(argv: readonly string[]): Promise<void> {
-  const { flags, args } = parse(argv, { ...CLIENT_OPTIONS, context: { type: 'string' }, w: { type: 'string' } }, 'put', 2);
+  const { flags, args } = parse(argv, { ...CLIENT_OPTIONS, context: { type: 'string' }, w: { type: 'string' }, pw: { type: 'string' } }, 'put', 2);
   const value = args[1] === '-' ? readStdin() : Buffer.from(args[1]!, 'utf8');
-  const reply = await withClient(flags, (c) => c.put(args[0]!, value, { context: flags.context as string | undefined, w: optionalInt(flags, 'w') }));
+  const reply = await withClient(flags, (c) => c.put(args[0]!, value, { context: flags.context as string | undefined, w: optionalInt(flags, 'w'), pw: optionalInt(flags, 'pw', 0) }));
   process.stdout.write(`ok${reply.siblings > 1 ? ` (${reply.siblings} siblings)` : ''}\ncontext: ${reply.context}\n`);
 }
 
 export async function deleteCommand(argv: readonly string[]): Promise<void> {
-  const { flags, args } = parse(argv, { ...CLIENT_OPTIONS, context: { type: 'string' }, w: { type: 'string' } }, 'delete', 1);
-  const reply = await withClient(flags, (c) => c.delete(args[0]!, { context: flags.context as string | undefined, w: optionalInt(flags, 'w') }));
+  const { flags, args } = parse(argv, { ...CLIENT_OPTIONS, context: { type: 'string' }, w: { type: 'string' }, pw: { type: 'string' } }, 'delete', 1);
+  const reply = await withClient(flags, (c) => c.delete(args[0]!, { context: flags.context as string | undefined, w: optionalInt(flags, 'w'), pw: optionalInt(flags, 'pw', 0) }));
   process.stdout.write(`deleted\ncontext: ${reply.context}\n`);
 }
 
@@ -119,9 +120,11 @@ export async function statusCommand(argv: readonly string[]): Promise<void> {
     return;
   }
   process.stdout.write(`node ${s.nodeId} (actor ${s.actor}): ${s.members.length} members, Q=${s.partitions} partitions, N=${s.n} R=${s.r} W=${s.w}\n`);
-  process.stdout.write(`${'member'.padEnd(12)}${'address'.padEnd(24)}${'owned'.padStart(6)}${'replicated'.padStart(12)}  reachable\n`);
+  process.stdout.write(`${'member'.padEnd(12)}${'address'.padEnd(24)}${'owned'.padStart(6)}${'replicated'.padStart(12)}  ${'reachable'.padEnd(11)}hints held for it\n`);
   for (const m of s.members) {
-    process.stdout.write(`${(m.id + (m.self ? '*' : '')).padEnd(12)}${m.address.padEnd(24)}${String(m.partitionsOwned).padStart(6)}${String(m.partitionsReplicated).padStart(12)}  ${m.reachable ? 'yes' : 'NO'}\n`);
+    const reach = m.reachable ? (m.suspected ? 'SUSPECTED' : 'yes') : 'NO';
+    const hints = Number(m.hintsPending) === 0 ? '-' : `${m.hintsPending} (${m.hintBytes} bytes, oldest ${(Number(m.oldestHintAgeMs) / 1000).toFixed(1)} s)`;
+    process.stdout.write(`${(m.id + (m.self ? '*' : '')).padEnd(12)}${m.address.padEnd(24)}${String(m.partitionsOwned).padStart(6)}${String(m.partitionsReplicated).padStart(12)}  ${reach.padEnd(11)}${hints}\n`);
   }
 }
 

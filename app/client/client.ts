@@ -42,13 +42,17 @@ interface Topology {
 export interface GetOptions {
   /** Read quorum, 1..N; the cluster's R when absent. */
   readonly r?: number;
+  /** Of the R replies, how many must come from primaries (not fallbacks). @default 0 */
+  readonly pr?: number;
 }
 
 export interface WriteOptions {
   /** The context of the get this write is based on. */
   readonly context?: string;
-  /** Write quorum, 1..N; the cluster's W when absent. */
+  /** Write quorum, 1..N; the cluster's W when absent. Fallbacks holding hints count. */
   readonly w?: number;
+  /** Of the W acknowledgements, how many must come from primaries. @default 0 */
+  readonly pw?: number;
 }
 
 export interface GetReply {
@@ -173,19 +177,19 @@ export class KvClient {
   }
 
   async get(key: Bytes, options: GetOptions = {}): Promise<GetReply> {
-    const r = await this.execute({ kind: 'get', key: bytes(key), r: options.r ?? 0 });
+    const r = await this.execute({ kind: 'get', key: bytes(key), r: options.r ?? 0, pr: options.pr ?? 0 });
     if (r.kind !== 'get') throw new Error(`get answered with ${r.kind}`);
     return { found: r.found, values: r.values.map((v) => Buffer.from(v)), context: encodeContextString(r.context), deleted: r.deleted };
   }
 
   async put(key: Bytes, value: Bytes, options: WriteOptions = {}): Promise<PutReply> {
-    const r = await this.execute({ kind: 'put', key: bytes(key), value: bytes(value), context: decodeContextString(options.context), w: options.w ?? 0 });
+    const r = await this.execute({ kind: 'put', key: bytes(key), value: bytes(value), context: decodeContextString(options.context), w: options.w ?? 0, pw: options.pw ?? 0 });
     if (r.kind === 'get') throw new Error('put answered with get');
     return { context: encodeContextString(r.context), siblings: r.siblings };
   }
 
   async delete(key: Bytes, options: WriteOptions = {}): Promise<{ context: string }> {
-    const r = await this.execute({ kind: 'delete', key: bytes(key), context: decodeContextString(options.context), w: options.w ?? 0 });
+    const r = await this.execute({ kind: 'delete', key: bytes(key), context: decodeContextString(options.context), w: options.w ?? 0, pw: options.pw ?? 0 });
     return { context: encodeContextString(r.context) };
   }
 

@@ -39,6 +39,14 @@ export interface NodeConfig {
   readonly streamInFlightMax: number;
   readonly messageBytesMax: number;
   readonly shutdownGraceMs: number;
+  readonly peerHeartbeatMs: number;
+  readonly peerSuspectMs: number;
+  readonly hintsPerTargetMax: number;
+  readonly hintBytesMax: number;
+  readonly hintAgeMaxMs: number;
+  readonly handoffIntervalMs: number;
+  readonly handoffBatchMax: number;
+  readonly handoffKeysPerSecondMax: number;
 }
 
 type Kind = 'string' | 'int' | 'enum';
@@ -89,6 +97,14 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'streamInFlightMax', flag: 'stream-in-flight-max', env: 'KV_STREAM_IN_FLIGHT_MAX', kind: 'int', default: '8192', min: 1, max: 1000000, doc: 'Operations in flight on one client Batch stream.' },
   { key: 'messageBytesMax', flag: 'message-bytes-max', env: 'KV_MESSAGE_BYTES_MAX', kind: 'int', default: String(64 * MIB), min: MIB, max: 1024 * MIB, doc: 'Largest gRPC message sent or received.' },
   { key: 'shutdownGraceMs', flag: 'shutdown-grace-ms', env: 'KV_SHUTDOWN_GRACE_MS', kind: 'int', default: '10000', min: 0, max: 600000, doc: 'On SIGTERM, how long in-flight requests may take to finish.' },
+  { key: 'peerHeartbeatMs', flag: 'peer-heartbeat-ms', env: 'KV_PEER_HEARTBEAT_MS', kind: 'int', default: '500', min: 10, max: 60000, doc: 'Period of the heartbeat sent to every peer.' },
+  { key: 'peerSuspectMs', flag: 'peer-suspect-ms', env: 'KV_PEER_SUSPECT_MS', kind: 'int', default: '2000', min: 50, max: 600000, doc: 'A peer is suspected (treated as down: writes go to fallbacks, forwards to other primaries) when a request to it waited this long and nothing came back from it meanwhile.' },
+  { key: 'hintsPerTargetMax', flag: 'hints-per-target-max', env: 'KV_HINTS_PER_TARGET_MAX', kind: 'int', default: '100000', min: 0, max: 100_000_000, doc: 'Hints this node holds for one down node at most; beyond it, writes that need this node to stand in fail with RESOURCE_EXHAUSTED. 0 turns sloppy quorum off (writes count primaries only).' },
+  { key: 'hintBytesMax', flag: 'hint-bytes-max', env: 'KV_HINT_BYTES_MAX', kind: 'int', default: String(256 * MIB), min: 0, max: 1024 * 1024 * MIB, doc: 'Bytes of hints this node holds for all down nodes together at most; beyond it, as hints-per-target-max.' },
+  { key: 'hintAgeMaxMs', flag: 'hint-age-max-ms', env: 'KV_HINT_AGE_MAX_MS', kind: 'int', default: '0', min: 0, max: 365 * 24 * 3600 * 1000, doc: 'Hints older than this are expired (counted in kv_hints_expired_total, left to read repair); 0 keeps them until delivered.' },
+  { key: 'handoffIntervalMs', flag: 'handoff-interval-ms', env: 'KV_HANDOFF_INTERVAL_MS', kind: 'int', default: '1000', min: 10, max: 600000, doc: 'Pause between rounds of hinted handoff.' },
+  { key: 'handoffBatchMax', flag: 'handoff-batch-max', env: 'KV_HANDOFF_BATCH_MAX', kind: 'int', default: '256', min: 1, max: 10000, doc: 'Hints delivered per handoff round at most (in flight together).' },
+  { key: 'handoffKeysPerSecondMax', flag: 'handoff-keys-per-second-max', env: 'KV_HANDOFF_KEYS_PER_SECOND_MAX', kind: 'int', default: '2000', min: 1, max: 1_000_000, doc: 'Hints delivered per second at most (the handoff budget).' },
 ];
 
 export class ConfigError extends Error {

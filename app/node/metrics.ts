@@ -5,6 +5,8 @@
 import * as http from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CoordinatorEvents } from '../replication/coordinator';
+import { HandoffEvents } from '../replication/handoff';
+import { HintBacklog } from '../replication/hints';
 import { StoreObserver } from '../storage/local-store';
 
 export class NodeMetrics {
@@ -21,6 +23,14 @@ export class NodeMetrics {
   readonly commitUpdates: Histogram;
   readonly corruptRecords: Counter;
   readonly peerMessageRequests: Histogram;
+  readonly writesHinted: Counter<'target'>;
+  readonly hintsDelivered: Counter<'target'>;
+  readonly hintsExpired: Counter<'target'>;
+  readonly handoffFailures: Counter<'target'>;
+  /** Where the hint gauges read the backlog: set by the node once its hint store is open. */
+  hintSource: () => Iterable<HintBacklog> = () => [];
+  /** Where kv_peer_suspected reads the failure detector. */
+  suspicionSource: () => Iterable<[string, boolean]> = () => [];
   /** Where kv_peer_up reads reachability: set by the node once its transport exists. */
   peerSource: () => Iterable<[string, boolean]> = () => [];
   /** Where kv_operations_in_flight reads its value: the coordinator's own count, set by the node. */
@@ -62,6 +72,11 @@ export class NodeMetrics {
     this.commitUpdates = new Histogram({ name: 'kv_store_commit_updates', help: 'Updates queued together into one LMDB write transaction (group commit), those that wrote nothing included.', buckets: powersOfTwo, registers });
     this.corruptRecords = new Counter({ name: 'kv_store_corrupt_records_total', help: 'Reads that found a record failing its checksum or payload check (answered DATA_LOSS or repaired).', registers });
     this.peerMessageRequests = new Histogram({ name: 'kv_peer_message_requests', help: 'Requests carried by one message on a peer stream (batching).', buckets: powersOfTwo, registers });
+    this.writesHinted = new Counter({ name: 'kv_writes_hinted_total', help: 'Writes this node coordinated that went to a fallback as a hint, by the down primary they stood in for.', labelNames: ['target'], registers });
+    this.hintsDelivered = new Counter({ name: 'kv_hints_delivered_total', help: 'Hints handed off to their target and acknowledged durably, by target.', labelNames: ['target'], registers });
+    this.hintsExpired = new Counter({ name: 'kv_hints_expired_total', help: 'Hints removed undelivered because they were older than hintAgeMaxMs, by target (left to read repair).', labelNames: ['target'], registers });
+    this.handoffFailures = new Counter({ name: 'kv_handoff_failures_total', help: 'Hint deliveries the target did not acknowledge (retried next round), by target.', labelNames: ['target'], registers });
+    this.hintMetrics(registers);
     const peers = () => this.peerSource();
     this.peerUp = new Gauge({
       name: 'kv_peer_up',
@@ -73,6 +88,44 @@ export class NodeMetrics {
         for (const [peer, up] of peers()) this.set({ peer }, up ? 1 : 0);
       },
     });
+  }
+
+  private hintMetrics(registers: Registry[]): void {
+    const backlog = () => [...this.hintSource()];
+    const gauge = (name: string, help: string, value: (b: HintBacklog, nowMs: number) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['target'],
+        registers,
+        // Read at scrape time from the hint store's index; a target without hints reads 0.
+        collect() {
+          this.reset();
+          const now = Date.now();
+          for (const b of backlog()) this.set({ target: b.target }, value(b, now));
+        },
+      });
+    gauge('kv_hints_pending', 'Hints this node holds as a fallback, by the down node they are for.', (b) => b.count);
+    gauge('kv_hint_bytes', 'Bytes of the hints this node holds, by the node they are for (bounded by hintBytesMax over all targets).', (b) => b.bytes);
+    gauge('kv_hint_oldest_age_seconds', 'Age of the oldest hint this node holds, by the node it is for.', (b, now) => (b.oldestCreatedAtMs === undefined ? 0 : (now - b.oldestCreatedAtMs) / 1000));
+    const suspicion = () => this.suspicionSource();
+    new Gauge({
+      name: 'kv_peer_suspected',
+      help: '1 while the failure detector suspects the peer: its connection is open but nothing came back from it for longer than peerSuspectMs.',
+      labelNames: ['peer'],
+      registers,
+      collect() {
+        for (const [peer, suspected] of suspicion()) this.set({ peer }, suspected ? 1 : 0);
+      },
+    });
+  }
+
+  handoffEvents(): HandoffEvents {
+    return {
+      delivered: (target, count) => this.hintsDelivered.inc({ target }, count),
+      expired: (target, count) => this.hintsExpired.inc({ target }, count),
+      failed: (target, count) => this.handoffFailures.inc({ target }, count),
+    };
   }
 
   storeObserver(): StoreObserver {
@@ -90,6 +143,7 @@ export class NodeMetrics {
       readRepair: (peer) => this.readRepairs.inc({ peer }),
       readRepairSkipped: () => this.readRepairsSkipped.inc(),
       forwarded: () => this.forwarded.inc(),
+      hinted: (target) => this.writesHinted.inc({ target: target.hintFor ?? target.node }),
       limitWarning: (message) => {
         this.limitWarnings.inc();
         onWarning(message);

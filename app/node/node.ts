@@ -8,15 +8,17 @@ import * as http from 'node:http';
 import { KvError, Result } from '../errors';
 import { Logger } from '../log';
 import { Coordinator } from '../replication/coordinator';
+import { HandoffWorker } from '../replication/handoff';
+import { HintStore } from '../replication/hints';
 import { ClientOp, OpResult } from '../replication/ops';
 import { LocalReplica } from '../replication/replica';
+import { Replicas } from '../replication/replicas';
 import { buildRing, partitionsServedBy, Ring } from '../ring/ring';
 import { GrpcPeerTransport } from '../rpc/peer-transport';
 import { KvServer } from '../rpc/server';
 import type { StatusResponse } from '../rpc/generated/kv/v1/StatusResponse';
 import { LmdbStore } from '../storage/lmdb-store';
 import { LocalStore } from '../storage/local-store';
-import { decodeObject } from '../versioning/codec';
 import { NodeConfig } from './config';
 import { NodeMetrics } from './metrics';
 
@@ -49,6 +51,12 @@ async function establishIdentity(store: LocalStore, config: NodeConfig): Promise
   return actor;
 }
 
+/** What Status reports of the hints this node holds for a member. */
+function hintStatus(hints: HintStore, member: string): { hintsPending: number; hintBytes: number; oldestHintAgeMs: number } {
+  const b = hints.backlog(member);
+  return { hintsPending: b.count, hintBytes: b.bytes, oldestHintAgeMs: b.oldestCreatedAtMs === undefined ? 0 : Math.max(0, Date.now() - b.oldestCreatedAtMs) };
+}
+
 export class KvNode {
   private stopping: Promise<void> | undefined;
 
@@ -59,6 +67,7 @@ export class KvNode {
     private readonly store: LocalStore,
     private readonly transport: GrpcPeerTransport,
     private readonly coordinator: Coordinator,
+    private readonly handoff: HandoffWorker,
     private readonly server: KvServer,
     private readonly metricsServer: http.Server | undefined,
   ) {}
@@ -75,15 +84,10 @@ export class KvNode {
       path: config.dataDir,
       durability: config.durability,
       diskFreeBytesMin: config.diskFreeBytesMin,
+      // Room for the largest object, its key and a hint's header. The store checks each record's
+      // frame only; the replica layer decodes each object once and treats one that does not
+      // decode as corrupt.
       maxRecordBytes: config.objectBytesMax + config.keyBytesMax + 1024,
-      validate: (payload) => {
-        try {
-          decodeObject(payload);
-          return undefined;
-        } catch (e) {
-          return (e as Error).message;
-        }
-      },
     });
     let actor: string;
     try {
@@ -101,17 +105,22 @@ export class KvNode {
       messageBytesMax: config.messageBytesMax,
       log,
       onMessageSent: (requests) => metrics.peerMessageRequests.observe(requests),
+      heartbeatMs: config.peerHeartbeatMs,
+      suspectAfterMs: config.peerSuspectMs,
     });
-    const replica = new LocalReplica(store, actor, config);
+    const hints = await HintStore.open(store.hints, config.partitions, config);
+    const replica = new LocalReplica(store, actor, config, { hints });
+    const replicas = new Replicas(config.nodeId, replica, transport);
     const coordinator = new Coordinator({
       self: config.nodeId,
       ring: () => ring,
-      replica,
-      transport,
+      local: replica,
+      replicas,
       config,
       log,
       events: metrics.coordinatorEvents((message) => log.warn('object limit warning', { message })),
     });
+    const handoff = new HandoffWorker(hints, transport, config, metrics.handoffEvents(), log);
     const served = new Map([...config.peers.keys()].map((m) => [m, partitionsServedBy(ring, m, config.n).length]));
     const owned = new Map<string, number>();
     for (const o of ring.owners) owned.set(o, (owned.get(o) ?? 0) + 1);
@@ -129,6 +138,8 @@ export class KvNode {
         reachable: id === config.nodeId || transport.isReachable(id),
         partitionsOwned: owned.get(id) ?? 0,
         partitionsReplicated: served.get(id) ?? 0,
+        suspected: id !== config.nodeId && transport.isSuspected(id),
+        ...hintStatus(hints, id),
       })),
     });
     const opNames: Record<ClientOp['kind'], string> = { get: 'get', put: 'put', delete: 'delete' };
@@ -141,10 +152,8 @@ export class KvNode {
           metrics.operations.inc({ op: op.kind, outcome: r.ok ? 'ok' : r.error.condition });
           return r;
         },
-        fetch: (partition, key) => replica.fetchEncoded(partition, key),
-        replicate: async (partition, key, object) => {
-          await replica.mergeEncoded(partition, key, object);
-        },
+        fetch: (partition, key, hintFor) => replicas.fetch(config.nodeId, partition, key, config.requestTimeoutMs, hintFor),
+        replicate: (partition, key, object, hintFor) => replicas.replicate(config.nodeId, partition, key, object, config.requestTimeoutMs, hintFor),
         status,
       },
       { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, log },
@@ -156,9 +165,12 @@ export class KvNode {
     const metricsServer = config.metricsPort === 0 ? undefined : await metrics.serve(config.host, config.metricsPort);
     metrics.inFlightSource = () => coordinator.operationsInFlight;
     metrics.peerSource = () => [...config.peers.keys()].filter((id) => id !== config.nodeId).map((id) => [id, transport.isReachable(id)]);
+    metrics.suspicionSource = () => [...config.peers.keys()].filter((id) => id !== config.nodeId).map((id) => [id, transport.isSuspected(id)]);
+    metrics.hintSource = () => hints.targets().map((t) => hints.backlog(t));
+    handoff.start();
     server.setServing(true);
     log.info('node serving', { port: server.port, advertise: config.advertise, actor, members: config.peers.size, n: config.n, r: config.r, w: config.w, partitions: config.partitions, durability: config.durability });
-    return new KvNode(config, actor, log, store, transport, coordinator, server, metricsServer);
+    return new KvNode(config, actor, log, store, transport, coordinator, handoff, server, metricsServer);
   }
 
   /** Graceful stop: refuse new operations, let those in flight finish, close the server, then LMDB. */
@@ -168,6 +180,7 @@ export class KvNode {
       this.server.setServing(false);
       const grace = new Promise<void>((resolve) => setTimeout(resolve, this.config.shutdownGraceMs).unref());
       await Promise.race([this.coordinator.drain(), grace]);
+      await this.handoff.stop();
       await this.server.shutdown(Math.min(this.config.shutdownGraceMs, 2000));
       this.transport.close();
       await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));

@@ -6,10 +6,14 @@ import { invalidArgument, KvError, Result, ok, err } from '../errors';
 import { CodecError, decodeContext } from '../versioning/codec';
 import { VersionVector } from '../versioning/dvv';
 
+/**
+ * `r`/`w` of 0 mean the cluster default. `pr`/`pw` (absent or 0: none) say how many of the R
+ * replies or W acknowledgements must come from primaries rather than fallbacks.
+ */
 export type ClientOp =
-  | { readonly kind: 'get'; readonly key: Uint8Array; readonly r: number }
-  | { readonly kind: 'put'; readonly key: Uint8Array; readonly value: Uint8Array; readonly context: Uint8Array; readonly w: number }
-  | { readonly kind: 'delete'; readonly key: Uint8Array; readonly context: Uint8Array; readonly w: number };
+  | { readonly kind: 'get'; readonly key: Uint8Array; readonly r: number; readonly pr?: number }
+  | { readonly kind: 'put'; readonly key: Uint8Array; readonly value: Uint8Array; readonly context: Uint8Array; readonly w: number; readonly pw?: number }
+  | { readonly kind: 'delete'; readonly key: Uint8Array; readonly context: Uint8Array; readonly w: number; readonly pw?: number };
 
 export interface GetResult {
   readonly kind: 'get';
@@ -38,21 +42,25 @@ export interface RequestLimits {
 
 /** A request after its checks: quorum resolved (0 = the cluster default) and context decoded. */
 export type CheckedOp =
-  | { readonly kind: 'get'; readonly key: Uint8Array; readonly r: number }
-  | { readonly kind: 'put' | 'delete'; readonly key: Uint8Array; readonly value: Uint8Array | null; readonly context: VersionVector; readonly w: number };
+  | { readonly kind: 'get'; readonly key: Uint8Array; readonly r: number; readonly pr: number }
+  | { readonly kind: 'put' | 'delete'; readonly key: Uint8Array; readonly value: Uint8Array | null; readonly context: VersionVector; readonly w: number; readonly pw: number };
 
 export function checkOp(op: ClientOp, limits: RequestLimits): Result<CheckedOp> {
   if (op.key.length === 0) return err(invalidArgument('key', op.key, 'is empty; a key has 1 to ' + `${limits.keyBytesMax} bytes`));
   if (op.key.length > limits.keyBytesMax) return err(invalidArgument('key', op.key, `exceeds the limit of ${limits.keyBytesMax} bytes`));
   if (op.kind === 'get') {
     const r = checkQuorum('r', op.r, limits.r, limits.n);
-    return r.ok ? ok({ kind: 'get', key: op.key, r: r.value }) : r;
+    if (!r.ok) return r;
+    const pr = checkPrimaryQuorum('pr', op.pr ?? 0, 'r', r.value);
+    return pr.ok ? ok({ kind: 'get', key: op.key, r: r.value, pr: pr.value }) : pr;
   }
   if (op.kind === 'put' && op.value.length > limits.valueBytesMax) {
     return err(invalidArgument('value', op.value, `exceeds the limit of ${limits.valueBytesMax} bytes`));
   }
   const w = checkQuorum('w', op.w, limits.w, limits.n);
   if (!w.ok) return w;
+  const pw = checkPrimaryQuorum('pw', op.pw ?? 0, 'w', w.value);
+  if (!pw.ok) return pw;
   let context: VersionVector;
   try {
     context = decodeContext(op.context);
@@ -60,7 +68,15 @@ export function checkOp(op: ClientOp, limits: RequestLimits): Result<CheckedOp> 
     const why = e instanceof CodecError ? e.message : String(e);
     return err(new KvError('InvalidArgument', `context: ${op.context.length} bytes is not a context returned by a get (${why}); pass it back unchanged`));
   }
-  return ok({ kind: op.kind, key: op.key, value: op.kind === 'put' ? op.value : null, context, w: w.value });
+  return ok({ kind: op.kind, key: op.key, value: op.kind === 'put' ? op.value : null, context, w: w.value, pw: pw.value });
+}
+
+/** pr/pw: 0..R or 0..W (the replies or acknowledgements that must come from primaries). */
+function checkPrimaryQuorum(field: 'pr' | 'pw', requested: number, of: 'r' | 'w', quorum: number): Result<number> {
+  if (!Number.isInteger(requested) || requested < 0 || requested > quorum) {
+    return err(invalidArgument(field, requested, `is out of range: ${field} must be within 0..${of.toUpperCase()} (${of.toUpperCase()}=${quorum} for this request)`));
+  }
+  return ok(requested);
 }
 
 function checkQuorum(field: 'r' | 'w', requested: number, fallback: number, n: number): Result<number> {

@@ -57,19 +57,32 @@ export interface RepairOrder {
 /**
  * Accumulates read replies: answers with the merge of what the replicas returned, and once every
  * reply is in (or the repair wait ran out) returns the read repair to carry out: the merged object
- * for every replica that answered with an older history, nothing, or a corrupt record. Replicas that failed or never
- * answered are not repaired: their state is unknown (anti-entropy covers them).
+ * for every primary that answered with an older history, nothing, or a corrupt record. Replicas
+ * that failed or never answered are not repaired: their state is unknown (anti-entropy covers
+ * them). Fallbacks (asked in place of a down primary, answering from their hints) count toward R
+ * but never toward `pr`, and are never repaired: they do not own the key.
  */
 export class ReadCore {
   private readonly counter: QuorumCounter;
   private readonly replies = new Map<string, VersionedObject | undefined>();
   private readonly answered = new Set<string>();
   private readonly corrupt: string[] = [];
+  private readonly fallbacks: ReadonlySet<string>;
+  private primaryOks = 0;
+  private primariesOutstanding: number;
   /** The merge of the ok replies so far, until the next reply. */
   private merged: { object: VersionedObject | undefined } | undefined;
 
-  constructor(needed: number, readonly replicas: readonly string[]) {
+  constructor(
+    needed: number,
+    readonly replicas: readonly string[],
+    /** Of the `needed` replies, how many must come from primaries. */
+    readonly primariesNeeded = 0,
+    fallbacks: readonly string[] = [],
+  ) {
     this.counter = new QuorumCounter(needed, replicas.length);
+    this.fallbacks = new Set(fallbacks);
+    this.primariesOutstanding = replicas.length - fallbacks.length;
   }
 
   add(node: string, reply: ReadReply): void {
@@ -77,18 +90,27 @@ export class ReadCore {
     if (this.answered.has(node)) throw new Error(`read: a second reply from ${node}`);
     this.answered.add(node);
     this.counter.add(reply.ok);
+    const primary = !this.fallbacks.has(node);
+    if (primary) this.primariesOutstanding--;
     if (reply.ok) {
+      if (primary) this.primaryOks++;
       this.replies.set(node, reply.object);
       this.merged = undefined;
-    } else if (reply.corrupt) this.corrupt.push(node);
+    } else if (reply.corrupt && primary) this.corrupt.push(node);
   }
 
   get outcome(): Outcome {
-    return this.counter.outcome;
+    const total = this.counter.outcome;
+    if (total === 'failure' || this.primaryOks + this.primariesOutstanding < this.primariesNeeded) return 'failure';
+    return total === 'success' && this.primaryOks >= this.primariesNeeded ? 'success' : 'pending';
   }
 
   get okCount(): number {
     return this.counter.okCount;
+  }
+
+  get primaryOkCount(): number {
+    return this.primaryOks;
   }
 
   get complete(): boolean {
@@ -105,7 +127,7 @@ export class ReadCore {
     const merged = this.response();
     if (merged === undefined) return [];
     const orders: RepairOrder[] = [];
-    for (const [node, object] of this.replies) if (!sameHistory(object, merged)) orders.push({ node, object: merged });
+    for (const [node, object] of this.replies) if (!this.fallbacks.has(node) && !sameHistory(object, merged)) orders.push({ node, object: merged });
     for (const node of this.corrupt) orders.push({ node, object: merged });
     return orders;
   }

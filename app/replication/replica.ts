@@ -1,12 +1,17 @@
 /**
  * This node's own replica: the versioned-object operations over a LocalStore. Every write is a
  * read-modify-write in one store transaction, so concurrent writes to a key merge, never clobber.
+ *
+ * This is the one layer that decodes and encodes objects: the store below checks only each
+ * record's frame (its checksum), and every replica operation decodes each object it touches once
+ * (the stored one, and an incoming one) and encodes at most once.
  */
-import { KvError, Result, ok, err } from '../errors';
+import { KvError, Result, err, ok, storeFailureCondition } from '../errors';
 import { LocalStore } from '../storage/local-store';
 import { decodeObject, encodeObject } from '../versioning/codec';
 import { applyWrite, merge, sameHistory, VersionedObject, VersionVector } from '../versioning/dvv';
 import { checkLimits, checkObjectBytes, ObjectLimits } from '../versioning/limits';
+import { HintStore } from './hints';
 
 export interface WriteOutcome {
   readonly object: VersionedObject;
@@ -14,27 +19,46 @@ export interface WriteOutcome {
   readonly warnings: string[];
 }
 
+export interface LocalReplicaOptions {
+  /**
+   * Where this node keeps the writes it accepts as a fallback for other nodes.
+   * @default - none: a write sent here as a hint fails with Internal
+   */
+  readonly hints?: HintStore;
+  /** @default Date.now */
+  readonly nowMs?: () => number;
+}
+
 export class LocalReplica {
+  private readonly nowMs: () => number;
+  readonly hints: HintStore | undefined;
+
   constructor(
     private readonly store: LocalStore,
     readonly actor: string,
     private readonly limits: ObjectLimits,
-    private readonly nowMs: () => number = Date.now,
-  ) {}
+    options: LocalReplicaOptions | (() => number) = {},
+  ) {
+    const o = typeof options === 'function' ? { nowMs: options } : options;
+    this.nowMs = o.nowMs ?? Date.now;
+    this.hints = o.hints;
+  }
 
   async fetch(partition: number, key: Uint8Array): Promise<VersionedObject | undefined> {
     const bytes = await this.store.get(partition, key);
     return bytes === undefined ? undefined : decodeObject(bytes);
   }
 
+  /** The stored bytes as they are: the coordinator decodes each distinct answer once. */
   async fetchEncoded(partition: number, key: Uint8Array): Promise<Uint8Array | undefined> {
     return this.store.get(partition, key);
   }
 
   /**
    * A client write coordinated here: a new dot for this node's actor, within the object limits.
-   * A corrupt local record rejects (CorruptRecordError) rather than being replaced: its lost
-   * counter could make the new dot collide with an existing one. A read repairs it first.
+   * A corrupt local record rejects (CorruptRecordError, or CodecError for a record whose frame is
+   * sound but whose object is not) rather than being replaced: its lost counter could make the new
+   * dot collide with an existing one. A read repairs it first.
    */
   coordinateWrite(partition: number, key: Uint8Array, context: VersionVector, value: Uint8Array | null): Promise<Result<WriteOutcome, KvError>> {
     return this.store.update<Result<WriteOutcome, KvError>>(partition, key, (current) => {
@@ -50,8 +74,8 @@ export class LocalReplica {
 
   /**
    * Merge an object from another replica; writes only when it adds something. A local record
-   * that fails its integrity check is replaced: it cannot be read, and the other replicas hold
-   * its history (this is how read repair heals corruption).
+   * that fails its integrity check (its frame, or its decoding) is replaced: it cannot be read,
+   * and the other replicas hold its history (this is how read repair heals corruption).
    */
   mergeEncoded(partition: number, key: Uint8Array, incoming: Uint8Array): Promise<VersionedObject> {
     const theirs = decodeObject(incoming);
@@ -61,13 +85,50 @@ export class LocalReplica {
       (current) => {
         // The common case of a repair or a replicated write that is already here: nothing to do.
         if (current !== undefined && Buffer.compare(current, incoming) === 0) return { result: theirs };
-        const mine = current === undefined ? undefined : decodeObject(current);
+        const mine = decodeOrUndefined(current);
         const merged = merge(mine, theirs)!;
-        if (sameHistory(merged, mine)) return { result: merged };
+        if (mine !== undefined && sameHistory(merged, mine)) return { result: merged };
         // Usually the incoming object supersedes ours: its bytes are already the canonical encoding.
         return { write: sameHistory(merged, theirs) ? incoming : encodeObject(merged), result: merged };
       },
       { corrupt: 'replace' },
     );
   }
+
+  /** The object this node holds as a hint for `target`, or undefined. */
+  async fetchHint(target: string, partition: number, key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.hintStore().fetch(target, partition, key);
+  }
+
+  /** Stores a replicated object as a hint for `target` (this node stands in for it). */
+  storeHint(target: string, partition: number, key: Uint8Array, object: Uint8Array): Promise<Result<void>> {
+    return this.hintStore().store(target, partition, key, object);
+  }
+
+  /** A failure of a local replica operation as the condition callers see. */
+  failure(operation: string, e: unknown): KvError {
+    if (e instanceof KvError) return e;
+    const condition = isCorrupt(e) ? 'CorruptRecord' : (storeFailureCondition(e) ?? 'Internal');
+    return new KvError(condition, `${operation} failed on the local replica (${this.actor}): ${(e as Error).message ?? String(e)}`);
+  }
+
+  private hintStore(): HintStore {
+    if (this.hints === undefined) throw new KvError('Internal', `node ${this.actor} keeps no hints`);
+    return this.hints;
+  }
+}
+
+/** The stored object, or undefined when there is none or its bytes do not decode (to be replaced). */
+function decodeOrUndefined(current: Uint8Array | undefined): VersionedObject | undefined {
+  if (current === undefined) return undefined;
+  try {
+    return decodeObject(current);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A record that failed its checksum, or whose payload is not a well-formed object. */
+export function isCorrupt(e: unknown): boolean {
+  return e instanceof Error && (e.name === 'CorruptRecordError' || e.name === 'CodecError');
 }

@@ -99,14 +99,7 @@ export function preferenceList(
   n: number,
   isUp: (node: string) => boolean = () => true,
 ): PreferenceEntry[] {
-  const distinct: string[] = [];
-  for (let i = 0; i < ring.partitions && distinct.length < ring.members.length; i++) {
-    const owner = ring.owners[(partition + i) % ring.partitions]!;
-    if (!distinct.includes(owner)) distinct.push(owner);
-  }
-  // With capacity-balanced ownership a short walk may not meet every member; add the rest in a
-  // stable order so fallbacks always exist when members > n.
-  for (const m of ring.members) if (!distinct.includes(m)) distinct.push(m);
+  const distinct = preferenceOrder(ring, partition);
   const primaries = distinct.slice(0, n);
   const spare = distinct.slice(n).filter(isUp);
   const list: PreferenceEntry[] = primaries.map((node) => ({ node, role: 'primary', up: isUp(node) }));
@@ -119,15 +112,48 @@ export function preferenceList(
 }
 
 /**
- * The primaries of each partition of a ring, computed on first use and kept: they depend only on
- * the ring and n, not on who is up, and routing asks for them on every operation.
+ * Every member once, in preference order for a partition: walk the ring from the partition and
+ * take each owner the first time it appears. The first n are the primaries, the rest the
+ * fallbacks, in the order they stand in.
  */
+function preferenceOrder(ring: Ring, partition: number): string[] {
+  const distinct: string[] = [];
+  for (let i = 0; i < ring.partitions && distinct.length < ring.members.length; i++) {
+    const owner = ring.owners[(partition + i) % ring.partitions]!;
+    if (!distinct.includes(owner)) distinct.push(owner);
+  }
+  // With capacity-balanced ownership a short walk may not meet every member; add the rest in a
+  // stable order so fallbacks always exist when members > n.
+  for (const m of ring.members) if (!distinct.includes(m)) distinct.push(m);
+  return distinct;
+}
+
+/** A partition's primaries and, after them, its fallbacks in the order they stand in. */
+export interface PartitionReplicas {
+  readonly primaries: readonly string[];
+  readonly fallbacks: readonly string[];
+}
+
+/**
+ * The primaries and fallbacks of each partition of a ring, computed on first use and kept: they
+ * depend only on the ring and n, not on who is up, and routing asks for them on every operation.
+ */
+export function replicasLookup(ring: Ring, n: number): (partition: number) => PartitionReplicas {
+  const byPartition: (PartitionReplicas | undefined)[] = new Array(ring.partitions);
+  return (partition) => {
+    let r = byPartition[partition];
+    if (r === undefined) {
+      const order = preferenceOrder(ring, partition);
+      r = byPartition[partition] = { primaries: order.slice(0, n), fallbacks: order.slice(n) };
+    }
+    return r;
+  };
+}
+
+/** The primaries of each partition (see replicasLookup). */
 export function primariesLookup(ring: Ring, n: number): (partition: number) => readonly string[] {
-  const byPartition: (readonly string[] | undefined)[] = new Array(ring.partitions);
-  return (partition) =>
-    (byPartition[partition] ??= preferenceList(ring, partition, n)
-      .filter((e) => e.role === 'primary')
-      .map((e) => e.node));
+  const lookup = replicasLookup(ring, n);
+  return (partition) => lookup(partition).primaries;
 }
 
 /** The partitions for which a member is a primary (one of the first n distinct owners). */

@@ -91,15 +91,15 @@ export class KvChannel {
     const c = this.client;
     switch (op.kind) {
       case 'get': {
-        const r = await this.unary<GetResponse__Output>((o, cb) => c.Get({ key: op.key, r: op.r }, o, cb), timeoutMs);
+        const r = await this.unary<GetResponse__Output>((o, cb) => c.Get({ key: op.key, r: op.r, pr: op.pr }, o, cb), timeoutMs);
         return r.ok ? ok(getResult(r.value)) : r;
       }
       case 'put': {
-        const r = await this.unary<PutResponse__Output>((o, cb) => c.Put({ key: op.key, value: op.value, context: op.context, w: op.w }, o, cb), timeoutMs);
+        const r = await this.unary<PutResponse__Output>((o, cb) => c.Put({ key: op.key, value: op.value, context: op.context, w: op.w, pw: op.pw }, o, cb), timeoutMs);
         return r.ok ? ok(putResult(r.value)) : r;
       }
       case 'delete': {
-        const r = await this.unary<DeleteResponse__Output>((o, cb) => c.Delete({ key: op.key, context: op.context, w: op.w }, o, cb), timeoutMs);
+        const r = await this.unary<DeleteResponse__Output>((o, cb) => c.Delete({ key: op.key, context: op.context, w: op.w, pw: op.pw }, o, cb), timeoutMs);
         return r.ok ? ok(deleteResult(r.value)) : r;
       }
     }

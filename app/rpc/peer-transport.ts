@@ -1,7 +1,19 @@
 /**
  * ReplicaTransport over gRPC: one long-lived bidirectional Exchange stream per peer, requests
- * batched into messages, a bounded window of requests in flight per peer, and a failure detector
- * that marks a peer down when its stream fails and retries with capped exponential backoff.
+ * batched into messages, a bounded window of requests in flight per peer, and a failure detector.
+ *
+ * The failure detector's rule, per peer:
+ * - down: its stream failed (connection refused, reset, closed). Requests fail at once until the
+ *   channel reconnects, or a capped exponential backoff (INITIAL_BACKOFF_MS .. MAX_BACKOFF_MS) ends.
+ * - suspected: a request to it has waited longer than `suspectAfterMs` and nothing at all has
+ *   come back from it for that long. This catches a peer whose connection stays open but which
+ *   does not answer (a frozen process, SIGSTOP, a stalled VM). A heartbeat (Ping) goes to every
+ *   peer each `heartbeatMs`, so an idle peer is judged too. On suspicion the requests waiting on
+ *   the peer fail, and new ones fail at once (operations pick fallbacks and other primaries
+ *   instead of waiting for their deadline), while heartbeats keep probing it: the first answer
+ *   from it clears the suspicion.
+ * A request that failed after it was sent may still have run at the peer: such failures carry
+ * writeMayHaveApplied, so that a forwarded write is never sent to a second coordinator.
  */
 import * as grpc from '@grpc/grpc-js';
 import { KvError, Result, ok, err } from '../errors';
@@ -15,13 +27,19 @@ import type { PeerRequests } from './generated/kv/v1/PeerRequests';
 import type { PeerResponse__Output } from './generated/kv/v1/PeerResponse';
 import type { PeerResponses__Output } from './generated/kv/v1/PeerResponses';
 import { protos } from './proto-definition';
+import type { OpError__Output } from './generated/kv/v1/OpError';
 import { errorFromCode } from './status-map';
+
+const errorFromMessage = (e: OpError__Output) => errorFromCode(e.code, e.message, e.writeMayHaveApplied, e.condition);
 import { opToMessage, resultFromMessage, sizeOfOperation } from './wire';
 
 export const INITIAL_BACKOFF_MS = 100;
 export const MAX_BACKOFF_MS = 2000;
 /** How often expired requests are failed (cheaper than a timer a request). */
 export const SWEEP_INTERVAL_MS = 25;
+/** Default heartbeat period and suspicion threshold (the node's peerHeartbeatMs and peerSuspectMs). */
+export const HEARTBEAT_MS_DEFAULT = 500;
+export const SUSPECT_AFTER_MS_DEFAULT = 2000;
 
 export interface PeerTransportOptions {
   readonly self: string;
@@ -36,9 +54,15 @@ export interface PeerTransportOptions {
   readonly log?: Logger;
   /** Told the number of requests in each message sent to a peer (for metrics). */
   readonly onMessageSent?: (requests: number) => void;
+  /** @default HEARTBEAT_MS_DEFAULT */
+  readonly heartbeatMs?: number;
+  /** @default SUSPECT_AFTER_MS_DEFAULT */
+  readonly suspectAfterMs?: number;
+  /** Told when a peer becomes suspected or is cleared (for logs and metrics). */
+  readonly onSuspicion?: (peer: string, suspected: boolean) => void;
 }
 
-type Pending = { resolve: (r: Result<PeerResponse__Output>) => void; expiresAt: number };
+type Pending = { resolve: (r: Result<PeerResponse__Output>) => void; expiresAt: number; sentAt: number; isPing?: boolean };
 
 class PeerConnection {
   private stream: grpc.ClientDuplexStream<PeerRequests, PeerResponses__Output> | undefined;
@@ -49,6 +73,9 @@ class PeerConnection {
   private lastError = '';
   private watching = false;
   private closed = false;
+  /** When anything last came back from the peer. */
+  private lastHeardAt = Date.now();
+  private suspected = false;
   private readonly outbox: Batcher<PeerRequest>;
 
   constructor(
@@ -65,8 +92,13 @@ class PeerConnection {
     );
   }
 
+  /** Neither down nor suspected. */
   get up(): boolean {
-    return Date.now() >= this.downUntil;
+    return !this.suspected && Date.now() >= this.downUntil;
+  }
+
+  get isSuspected(): boolean {
+    return this.suspected;
   }
 
   /** Connected: the channel is ready and the stream has not failed. */
@@ -75,26 +107,71 @@ class PeerConnection {
   }
 
   send(request: Omit<PeerRequest, 'id'>, timeoutMs: number): Promise<Result<PeerResponse__Output>> {
+    if (this.suspected) {
+      return Promise.resolve(err(new KvError('PeerUnreachable', `peer ${this.id} (${this.address}) is suspected: nothing came back from it for over ${this.suspectAfterMs} ms`)));
+    }
     if (!this.up) {
       return Promise.resolve(err(new KvError('PeerUnreachable', `peer ${this.id} (${this.address}) is down: ${this.lastError}`)));
     }
     if (this.pending.size >= this.options.windowMax) {
       return Promise.resolve(err(new KvError('Overloaded', `peer ${this.id}: ${this.pending.size} requests in flight, the limit (peerWindowMax) is ${this.options.windowMax}`)));
     }
+    return this.enqueue(request, timeoutMs);
+  }
+
+  private enqueue(request: Omit<PeerRequest, 'id'>, timeoutMs: number, isPing = false): Promise<Result<PeerResponse__Output>> {
     const id = this.nextId++;
     return new Promise((resolve) => {
-      this.pending.set(id, { resolve, expiresAt: Date.now() + timeoutMs });
+      const now = Date.now();
+      this.pending.set(id, { resolve, expiresAt: now + timeoutMs, sentAt: now, isPing });
       this.outbox.push({ ...request, id, timeoutMs });
     });
   }
 
+  private get suspectAfterMs(): number {
+    return this.options.suspectAfterMs ?? SUSPECT_AFTER_MS_DEFAULT;
+  }
+
+  /** A heartbeat: sent whether or not the peer is suspected (it is how a suspected peer is probed). */
+  heartbeat(): void {
+    if (this.closed || Date.now() < this.downUntil) return;
+    // One heartbeat at a time is enough to judge the peer.
+    for (const p of this.pending.values()) if (p.isPing) return;
+    void this.enqueue({ ping: {} }, this.suspectAfterMs * 2, true);
+  }
+
   sweep(now: number): void {
+    let oldestSentAt = Number.POSITIVE_INFINITY;
     for (const [id, p] of this.pending) {
       if (p.expiresAt <= now) {
         this.pending.delete(id);
-        p.resolve(err(new KvError('DeadlineExceeded', `peer ${this.id} did not answer in time`)));
+        p.resolve(err(new KvError('DeadlineExceeded', `peer ${this.id} did not answer in time`, true)));
+        continue;
       }
+      oldestSentAt = Math.min(oldestSentAt, p.sentAt);
     }
+    const threshold = this.suspectAfterMs;
+    if (!this.suspected && now - oldestSentAt > threshold && now - this.lastHeardAt > threshold) this.suspect(now);
+  }
+
+  private suspect(now: number): void {
+    this.suspected = true;
+    this.log.warn('peer suspected', { peer: this.id, address: this.address, silentMs: now - this.lastHeardAt });
+    this.options.onSuspicion?.(this.id, true);
+    // Fail what waits on it, except the heartbeat that will tell us it is back.
+    for (const [id, p] of this.pending) {
+      if (p.isPing) continue;
+      this.pending.delete(id);
+      p.resolve(err(new KvError('PeerUnreachable', `peer ${this.id} (${this.address}) is suspected: nothing came back from it for over ${this.suspectAfterMs} ms`, true)));
+    }
+  }
+
+  private heard(): void {
+    this.lastHeardAt = Date.now();
+    if (!this.suspected) return;
+    this.suspected = false;
+    this.log.info('peer answers again', { peer: this.id, address: this.address });
+    this.options.onSuspicion?.(this.id, false);
   }
 
   private openStream(): grpc.ClientDuplexStream<PeerRequests, PeerResponses__Output> {
@@ -103,6 +180,7 @@ class PeerConnection {
     const stream = this.client.Exchange(meta);
     stream.on('data', (msg: PeerResponses__Output) => {
       this.backoffMs = 0;
+      this.heard();
       for (const response of msg.responses) {
         const p = this.pending.get(response.id);
         if (!p) continue; // expired already
@@ -135,7 +213,8 @@ class PeerConnection {
     const failed = [...this.pending.values()];
     this.pending.clear();
     this.outbox.clear();
-    for (const p of failed) p.resolve(err(new KvError('PeerUnreachable', `peer ${this.id} (${this.address}): ${why}`)));
+    // They were sent (or queued to be): each may have run at the peer.
+    for (const p of failed) p.resolve(err(new KvError('PeerUnreachable', `peer ${this.id} (${this.address}): ${why}`, true)));
   }
 
   /** A peer that comes back is up again as soon as its channel reconnects, not after the backoff. */
@@ -152,6 +231,8 @@ class PeerConnection {
       if (state === grpc.connectivityState.READY) {
         this.watching = false;
         this.downUntil = 0;
+        // A fresh connection starts a fresh judgement.
+        this.lastHeardAt = Date.now();
         return;
       }
       channel.watchConnectivityState(state, Date.now() + MAX_BACKOFF_MS, watch);
@@ -198,6 +279,16 @@ export class GrpcPeerTransport implements ReplicaTransport {
       for (const c of this.connections.values()) c.sweep(now);
     }, SWEEP_INTERVAL_MS);
     this.sweeper.unref();
+    this.heartbeats = setInterval(() => {
+      for (const c of this.connections.values()) c.heartbeat();
+    }, options.heartbeatMs ?? HEARTBEAT_MS_DEFAULT);
+    this.heartbeats.unref();
+  }
+
+  private readonly heartbeats: NodeJS.Timeout;
+
+  isSuspected(node: string): boolean {
+    return this.connections.get(node)?.isSuspected ?? false;
   }
 
   private connection(node: string): PeerConnection {
@@ -214,26 +305,26 @@ export class GrpcPeerTransport implements ReplicaTransport {
     return this.connections.get(node)?.reachable ?? false;
   }
 
-  async fetch(node: string, partition: number, key: Uint8Array, timeoutMs: number): Promise<Result<Uint8Array | undefined>> {
-    const r = await this.connection(node).send({ fetch: { partition, key } }, timeoutMs);
+  async fetch(node: string, partition: number, key: Uint8Array, timeoutMs: number, hintFor?: string): Promise<Result<Uint8Array | undefined>> {
+    const r = await this.connection(node).send({ fetch: { partition, key, hintFor: hintFor ?? '' } }, timeoutMs);
     if (!r.ok) return r;
-    if (r.value.error) return err(errorFromCode(r.value.error.code, r.value.error.message));
+    if (r.value.error) return err(errorFromMessage(r.value.error));
     const f = r.value.fetched;
     if (!f) return err(new KvError('Internal', `peer ${node} answered a fetch with ${r.value.result}`));
     return ok(f.found ? f.object : undefined);
   }
 
-  async replicate(node: string, partition: number, key: Uint8Array, object: Uint8Array, timeoutMs: number): Promise<Result<void>> {
-    const r = await this.connection(node).send({ replicate: { partition, key, object } }, timeoutMs);
+  async replicate(node: string, partition: number, key: Uint8Array, object: Uint8Array, timeoutMs: number, hintFor?: string): Promise<Result<void>> {
+    const r = await this.connection(node).send({ replicate: { partition, key, object, hintFor: hintFor ?? '' } }, timeoutMs);
     if (!r.ok) return r;
-    if (r.value.error) return err(errorFromCode(r.value.error.code, r.value.error.message));
+    if (r.value.error) return err(errorFromMessage(r.value.error));
     return ok(undefined);
   }
 
   async forward(node: string, op: ClientOp, timeoutMs: number): Promise<Result<OpResult>> {
     const r = await this.connection(node).send({ forward: opToMessage(0, op, timeoutMs) }, timeoutMs);
     if (!r.ok) return r;
-    if (r.value.error) return err(errorFromCode(r.value.error.code, r.value.error.message));
+    if (r.value.error) return err(errorFromMessage(r.value.error));
     const f = r.value.forwarded;
     if (!f) return err(new KvError('Internal', `peer ${node} answered a forward with ${r.value.result}`));
     return resultFromMessage(f);
@@ -241,6 +332,7 @@ export class GrpcPeerTransport implements ReplicaTransport {
 
   close(): void {
     clearInterval(this.sweeper);
+    clearInterval(this.heartbeats);
     for (const c of this.connections.values()) c.close();
   }
 }

@@ -21,15 +21,17 @@ import type { PeerResponses } from './generated/kv/v1/PeerResponses';
 import type { StatusResponse } from './generated/kv/v1/StatusResponse';
 import { protos } from './proto-definition';
 import { codeOf, WRITE_MAY_HAVE_APPLIED_TRAILER } from './status-map';
-import { deleteOp, getOp, getResponse, opFromMessage, opTimeoutMs, putOp, resultToMessage, sizeOfResult } from './wire';
+import { deleteOp, errorToMessage, getOp, getResponse, opFromMessage, opTimeoutMs, putOp, resultToMessage, sizeOfResult } from './wire';
 
 /** The service name the health service reports for the store itself (besides ""). */
 export const HEALTH_SERVICE_NAME = 'kv.v1.KV';
 
 export interface NodeHandlers {
   execute(op: ClientOp, options: { timeoutMs?: number; forwarded?: boolean }): Promise<Result<OpResult, KvError>>;
-  fetch(partition: number, key: Uint8Array): Promise<Uint8Array | undefined>;
-  replicate(partition: number, key: Uint8Array, object: Uint8Array): Promise<void>;
+  /** This node's stored object for a key, or (with hintFor) the hint it holds for that primary. */
+  fetch(partition: number, key: Uint8Array, hintFor: string | undefined): Promise<Result<Uint8Array | undefined>>;
+  /** Merge an object into this node's data, or (with hintFor) store it as a hint for that primary. */
+  replicate(partition: number, key: Uint8Array, object: Uint8Array, hintFor: string | undefined): Promise<Result<void>>;
   status(): StatusResponse;
 }
 
@@ -224,12 +226,17 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
     try {
       switch (req.op) {
         case 'fetch': {
-          const object = await handlers.fetch(req.fetch!.partition, req.fetch!.key);
+          const r = await handlers.fetch(req.fetch!.partition, req.fetch!.key, req.fetch!.hintFor || undefined);
+          if (!r.ok) return { id: req.id, error: errorToMessage(r.error) };
+          const object = r.value;
           return { id: req.id, fetched: object === undefined ? { found: false } : { found: true, object: Buffer.from(object.buffer, object.byteOffset, object.length) } };
         }
-        case 'replicate':
-          await handlers.replicate(req.replicate!.partition, req.replicate!.key, req.replicate!.object);
-          return { id: req.id, replicated: {} };
+        case 'replicate': {
+          const r = await handlers.replicate(req.replicate!.partition, req.replicate!.key, req.replicate!.object, req.replicate!.hintFor || undefined);
+          return r.ok ? { id: req.id, replicated: {} } : { id: req.id, error: errorToMessage(r.error) };
+        }
+        case 'ping':
+          return { id: req.id, pong: {} };
         case 'forward': {
           const op = opFromMessage(req.forward!);
           if (!op) return { id: req.id, error: { code: grpc.status.INVALID_ARGUMENT, message: 'forward: empty operation' } };
@@ -242,7 +249,7 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
     } catch (e) {
       log.error('peer request failed', { op: req.op, error: String(e) });
       const failure = e instanceof KvError ? e : new KvError(storeFailureCondition(e) ?? 'Internal', String((e as Error).message ?? e));
-      return { id: req.id, error: { code: codeOf(failure), message: failure.message } };
+      return { id: req.id, error: errorToMessage(failure) };
     }
   };
   call.on('data', (msg: PeerRequests__Output) => {

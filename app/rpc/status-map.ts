@@ -1,6 +1,6 @@
 /** The one table between the store's error kinds and gRPC status codes, both ways. */
 import { status } from '@grpc/grpc-js';
-import { KvCondition, KvError, KvErrorKind } from '../errors';
+import { conditionNamed, KvCondition, KvError, KvErrorKind } from '../errors';
 
 const CODE_OF: Readonly<Record<KvErrorKind, status>> = {
   'invalid-argument': status.INVALID_ARGUMENT,
@@ -26,8 +26,14 @@ export function codeOf(error: KvError): status {
   return CODE_OF[error.kind];
 }
 
-export function errorFromCode(code: number, message: string, writeMayHaveApplied = false): KvError {
-  return new KvError(CONDITION_OF[code as status] ?? 'Internal', message, writeMayHaveApplied);
+/**
+ * An error that came back from another node. The condition name it carried wins when it agrees
+ * with the status code (another build may name conditions this one does not know).
+ */
+export function errorFromCode(code: number, message: string, writeMayHaveApplied = false, conditionName?: string): KvError {
+  const named = conditionNamed(conditionName);
+  const condition = named !== undefined && CODE_OF[new KvError(named, '').kind] === code ? named : (CONDITION_OF[code as status] ?? 'Internal');
+  return new KvError(condition, message, writeMayHaveApplied);
 }
 
 /** The trailer that carries KvError.writeMayHaveApplied on unary calls. */

@@ -5,15 +5,21 @@ import type { DeleteRequest__Output } from './generated/kv/v1/DeleteRequest';
 import type { DeleteResponse__Output } from './generated/kv/v1/DeleteResponse';
 import type { GetRequest__Output } from './generated/kv/v1/GetRequest';
 import type { GetResponse, GetResponse__Output } from './generated/kv/v1/GetResponse';
+import type { OpError } from './generated/kv/v1/OpError';
 import type { Operation, Operation__Output } from './generated/kv/v1/Operation';
 import type { OperationResult, OperationResult__Output } from './generated/kv/v1/OperationResult';
 import type { PutRequest__Output } from './generated/kv/v1/PutRequest';
 import type { PutResponse__Output } from './generated/kv/v1/PutResponse';
 import { codeOf, errorFromCode } from './status-map';
 
-export const getOp = (q: GetRequest__Output): ClientOp => ({ kind: 'get', key: q.key, r: q.r });
-export const putOp = (q: PutRequest__Output): ClientOp => ({ kind: 'put', key: q.key, value: q.value, context: q.context, w: q.w });
-export const deleteOp = (q: DeleteRequest__Output): ClientOp => ({ kind: 'delete', key: q.key, context: q.context, w: q.w });
+export const getOp = (q: GetRequest__Output): ClientOp => ({ kind: 'get', key: q.key, r: q.r, pr: q.pr });
+export const putOp = (q: PutRequest__Output): ClientOp => ({ kind: 'put', key: q.key, value: q.value, context: q.context, w: q.w, pw: q.pw });
+export const deleteOp = (q: DeleteRequest__Output): ClientOp => ({ kind: 'delete', key: q.key, context: q.context, w: q.w, pw: q.pw });
+
+/** A KvError as the wire carries it: status code, message, the may-have-applied flag and the condition. */
+export function errorToMessage(e: KvError): OpError {
+  return { code: codeOf(e), message: e.message, writeMayHaveApplied: e.writeMayHaveApplied, condition: e.condition };
+}
 
 export function opFromMessage(m: Operation__Output): ClientOp | undefined {
   switch (m.op) {
@@ -42,7 +48,7 @@ export function resultFromMessage(m: OperationResult__Output): Result<OpResult> 
     case 'delete':
       return ok(deleteResult(m.delete!));
     case 'error':
-      return err(errorFromCode(m.error!.code, m.error!.message, m.error!.writeMayHaveApplied));
+      return err(errorFromCode(m.error!.code, m.error!.message, m.error!.writeMayHaveApplied, m.error!.condition));
     default:
       return err(new KvError('Internal', 'empty operation result'));
   }
@@ -56,11 +62,11 @@ export function opTimeoutMs(m: Operation__Output): number {
 export function opToMessage(id: number, op: ClientOp, timeoutMs: number) {
   switch (op.kind) {
     case 'get':
-      return { id, get: { key: op.key, r: op.r, timeoutMs } };
+      return { id, get: { key: op.key, r: op.r, pr: op.pr, timeoutMs } };
     case 'put':
-      return { id, put: { key: op.key, value: op.value, context: op.context, w: op.w, timeoutMs } };
+      return { id, put: { key: op.key, value: op.value, context: op.context, w: op.w, pw: op.pw, timeoutMs } };
     case 'delete':
-      return { id, delete: { key: op.key, context: op.context, w: op.w, timeoutMs } };
+      return { id, delete: { key: op.key, context: op.context, w: op.w, pw: op.pw, timeoutMs } };
   }
 }
 
@@ -69,7 +75,7 @@ export function getResponse(r: OpResult & { kind: 'get' }): GetResponse {
 }
 
 export function resultToMessage(id: number, result: Result<OpResult, KvError>): OperationResult {
-  if (!result.ok) return { id, error: { code: codeOf(result.error), message: result.error.message, writeMayHaveApplied: result.error.writeMayHaveApplied } };
+  if (!result.ok) return { id, error: errorToMessage(result.error) };
   const r = result.value;
   switch (r.kind) {
     case 'get':

@@ -1,9 +1,10 @@
 /**
  * The LocalStore engine on LMDB (lmdb-js). The only file in the project that imports `lmdb`.
  *
- * One LMDB environment per node, in `path`, with two named sub-databases:
+ * One LMDB environment per node, in `path`, with three named sub-databases:
  * - `data`: binary keys [2-byte big-endian partition][key] -> framed values (see record-frame.ts),
  *   so one partition is the contiguous key range [p] .. [p + 1] and folds in key order;
+ * - `hints`: the same layout, for the records this node holds as a fallback for others;
  * - `meta`: UTF-8 names -> framed UTF-8 values (node identity, epoch).
  *
  * Writes are queued and applied once per turn of the event loop, in one synchronous write
@@ -22,6 +23,9 @@ import {
   CorruptRecordError,
   Durability,
   FoldOptions,
+  HINT_KEY_BYTES_MAX,
+  KEY_BYTES_MAX,
+  KeySpace,
   StorageFullError,
   StoreObserver,
   LocalStore,
@@ -113,6 +117,7 @@ const openPaths = new Set<string>();
 export const UPDATES_PER_TRANSACTION_MAX = 1000;
 
 interface QueuedUpdate {
+  readonly db: BinaryDb;
   readonly partition: number;
   readonly key: Uint8Array;
   readonly engineKey: Buffer;
@@ -122,8 +127,16 @@ interface QueuedUpdate {
   readonly reject: (error: unknown) => void;
 }
 
+/** A key space of the store: its sub-database and its key bound. */
+interface Space {
+  readonly db: BinaryDb;
+  readonly keyBytesMax: number;
+}
+
 export class LmdbStore implements LocalStore {
   readonly engine = 'lmdb';
+  readonly hints: KeySpace;
+  private readonly dataSpace: Space;
   private updateQueue: QueuedUpdate[] = [];
   private flushScheduled = false;
   private closing: Promise<void> | undefined;
@@ -134,10 +147,19 @@ export class LmdbStore implements LocalStore {
     private readonly checks: RecordChecks,
     private readonly root: ReturnType<typeof open>,
     private readonly data: BinaryDb,
+    hints: BinaryDb,
     private readonly meta: BinaryDb,
     private readonly observer: StoreObserver | undefined,
     private readonly diskFreeBytesMin: number,
-  ) {}
+  ) {
+    this.dataSpace = { db: data, keyBytesMax: KEY_BYTES_MAX };
+    const hintSpace: Space = { db: hints, keyBytesMax: HINT_KEY_BYTES_MAX };
+    this.hints = {
+      get: (partition, key) => this.getIn(hintSpace, partition, key),
+      update: (partition, key, decide, options) => this.updateIn(hintSpace, partition, key, decide, options),
+      fold: (partition, options) => this.foldIn(hintSpace, partition, options),
+    };
+  }
 
   static async open(options: LmdbStoreOptions): Promise<LmdbStore> {
     const checks = resolveRecordChecks(options);
@@ -164,7 +186,7 @@ export class LmdbStore implements LocalStore {
 
     const root = open({
       path: dataPath,
-      maxDbs: 2,
+      maxDbs: 3,
       mapSize,
       // 'durable': LMDB's own sync-on-commit. mdb_txn_commit fdatasyncs the data pages and then
       // writes the meta page through its O_DSYNC descriptor before it returns, so an update whose
@@ -178,30 +200,43 @@ export class LmdbStore implements LocalStore {
     });
     try {
       const data = root.openDB({ name: 'data', encoding: 'binary', keyEncoding: 'binary' });
+      const hints = root.openDB({ name: 'hints', encoding: 'binary', keyEncoding: 'binary' });
       const meta = root.openDB({ name: 'meta', encoding: 'binary', keyEncoding: 'binary' });
       openPaths.add(dataPath);
-      return new LmdbStore(dataPath, durability, checks, root, data, meta, options.observer, diskFreeBytesMin);
+      return new LmdbStore(dataPath, durability, checks, root, data, hints, meta, options.observer, diskFreeBytesMin);
     } catch (error) {
       await root.close();
       throw error;
     }
   }
 
-  async get(partition: number, key: Uint8Array): Promise<Uint8Array | undefined> {
-    this.assertOpen();
-    assertPartition(partition);
-    assertKey(key);
-    // getBinary returns a copy, so the view into it that read() returns owns its bytes.
-    return this.read(partition, key, recordKey(partition, key));
+  get(partition: number, key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.getIn(this.dataSpace, partition, key);
   }
 
-  async update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options: UpdateOptions = {}): Promise<T> {
+  update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options: UpdateOptions = {}): Promise<T> {
+    return this.updateIn(this.dataSpace, partition, key, decide, options);
+  }
+
+  fold(partition: number, options: FoldOptions): Promise<StoredEntry[]> {
+    return this.foldIn(this.dataSpace, partition, options);
+  }
+
+  private async getIn(space: Space, partition: number, key: Uint8Array): Promise<Uint8Array | undefined> {
     this.assertOpen();
     assertPartition(partition);
-    assertKey(key);
+    assertKey(key, space.keyBytesMax);
+    // getBinary returns a copy, so the view into it that read() returns owns its bytes.
+    return this.read(space.db, partition, key, recordKey(partition, key));
+  }
+
+  private async updateIn<T>(space: Space, partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options: UpdateOptions = {}): Promise<T> {
+    this.assertOpen();
+    assertPartition(partition);
+    assertKey(key, space.keyBytesMax);
     return new Promise<T>((resolve, reject) => {
       const replaceCorrupt = options.corrupt === 'replace';
-      this.updateQueue.push({ partition, key, engineKey: recordKey(partition, key), decide, replaceCorrupt, resolve, reject } as QueuedUpdate);
+      this.updateQueue.push({ db: space.db, partition, key, engineKey: recordKey(partition, key), decide, replaceCorrupt, resolve, reject } as QueuedUpdate);
       if (this.updateQueue.length >= UPDATES_PER_TRANSACTION_MAX) this.flushUpdates();
       else if (!this.flushScheduled) {
         this.flushScheduled = true;
@@ -245,8 +280,8 @@ export class LmdbStore implements LocalStore {
             outcomes.push({ ok: false, error });
             continue;
           }
-          if (decision.write === null) this.data.removeSync(u.engineKey);
-          else if (frame !== undefined) this.data.putSync(u.engineKey, frame);
+          if (decision.write === null) u.db.removeSync(u.engineKey);
+          else if (frame !== undefined) u.db.putSync(u.engineKey, frame);
           outcomes.push({ ok: true, result: decision.result });
         }
       });
@@ -268,16 +303,16 @@ export class LmdbStore implements LocalStore {
     return storageErrorOf(error, this.dataPath, freeBytes);
   }
 
-  async fold(partition: number, options: FoldOptions): Promise<StoredEntry[]> {
+  private async foldIn(space: Space, partition: number, options: FoldOptions): Promise<StoredEntry[]> {
     this.assertOpen();
     assertPartition(partition);
-    assertFoldOptions(options);
+    assertFoldOptions(options, space.keyBytesMax);
     // Start right after startAfter: appending a 0 byte gives the smallest key greater than it.
     const start = options.startAfter === undefined ? partitionPrefix(partition) : Buffer.concat([recordKey(partition, options.startAfter), ZERO_BYTE]);
     // Every key of PARTITION_MAX is the last in the database, so that range has no end.
     const range = partition < PARTITION_MAX ? { start, end: partitionPrefix(partition + 1) } : { start };
     const entries: StoredEntry[] = [];
-    for (const { key: engineKey, value } of this.data.getRange({ ...range, limit: options.limit })) {
+    for (const { key: engineKey, value } of space.db.getRange({ ...range, limit: options.limit })) {
       const bytes = engineKey as Uint8Array;
       const key = copyBytes(bytes.subarray(PARTITION_PREFIX_BYTES));
       entries.push({ key, value: copyBytes(payloadFromRead(this.checks, partition, key, value as Uint8Array)) });
@@ -333,15 +368,15 @@ export class LmdbStore implements LocalStore {
   /** The checked payload stored under `engineKey`, or undefined. Throws CorruptRecordError. */
   private readForUpdate(u: QueuedUpdate): Uint8Array | undefined {
     try {
-      return this.read(u.partition, u.key, u.engineKey);
+      return this.read(u.db, u.partition, u.key, u.engineKey);
     } catch (error) {
       if (u.replaceCorrupt && error instanceof CorruptRecordError) return undefined;
       throw error;
     }
   }
 
-  private read(partition: number, key: Uint8Array, engineKey: Buffer): Uint8Array | undefined {
-    const frame = this.data.get(engineKey) as Uint8Array | undefined;
+  private read(db: BinaryDb, partition: number, key: Uint8Array, engineKey: Buffer): Uint8Array | undefined {
+    const frame = db.get(engineKey) as Uint8Array | undefined;
     return frame === undefined ? undefined : payloadFromRead(this.checks, partition, key, frame);
   }
 

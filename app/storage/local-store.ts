@@ -18,6 +18,12 @@ export const PARTITION_MAX = 65535;
  */
 export const KEY_BYTES_MAX = 1024;
 
+/**
+ * Longest key in the hints key space: a data key with the hint's target node id in front
+ * (one length byte and up to 63 bytes of id).
+ */
+export const HINT_KEY_BYTES_MAX = KEY_BYTES_MAX + 64;
+
 /** Most entries one `fold` call may ask for: folds run in bounded batches. */
 export const FOLD_LIMIT_MAX = 10_000;
 
@@ -139,10 +145,8 @@ export class StorageFullError extends Error {
   }
 }
 
-export interface LocalStore {
-  /** The engine's name, for logs and metrics ("lmdb", "memory"). */
-  readonly engine: string;
-
+/** Keys and records grouped by partition: the node's own data, and the hints it holds for others. */
+export interface KeySpace {
   /** The bytes stored for a key, or undefined. Throws CorruptRecordError on a failed check. */
   get(partition: number, key: Uint8Array): Promise<Uint8Array | undefined>;
 
@@ -158,6 +162,19 @@ export interface LocalStore {
 
   /** Up to `limit` entries of one partition, in key order, after `startAfter`. */
   fold(partition: number, options: FoldOptions): Promise<StoredEntry[]>;
+}
+
+/** The store itself is the data key space; `hints` is a second one in the same engine. */
+export interface LocalStore extends KeySpace {
+  /** The engine's name, for logs and metrics ("lmdb", "memory"). */
+  readonly engine: string;
+
+  /**
+   * Records this node holds as a fallback for other nodes (hints), apart from its own data: the
+   * same checks, the same commits (an update here and one in the data space queued in the same
+   * turn share one transaction) and the same durability. Keys are up to HINT_KEY_BYTES_MAX bytes.
+   */
+  readonly hints: KeySpace;
 
   /** Small named metadata values that live with the data (node identity, epoch). */
   getMeta(name: string): Promise<string | undefined>;

@@ -6,6 +6,9 @@
 import {
   CorruptRecordError,
   FoldOptions,
+  HINT_KEY_BYTES_MAX,
+  KEY_BYTES_MAX,
+  KeySpace,
   LocalStore,
   StoreOptions,
   StoreStats,
@@ -38,21 +41,20 @@ interface PartitionRecords {
   sorted: string[] | undefined;
 }
 
-export class MemoryStore implements LocalStore {
-  readonly engine = 'memory';
-  private readonly checks: RecordChecks;
+/** One key space held in memory: the data of a MemoryStore, or its hints. */
+class MemoryKeySpace implements KeySpace {
   private readonly partitions = new Map<number, PartitionRecords>();
-  private readonly meta = new Map<string, Uint8Array>();
-  private closed = false;
 
-  constructor(options: StoreOptions = {}) {
-    this.checks = resolveRecordChecks(options);
-  }
+  constructor(
+    private readonly checks: RecordChecks,
+    private readonly keyBytesMax: number,
+    private readonly assertOpen: () => void,
+  ) {}
 
   async get(partition: number, key: Uint8Array): Promise<Uint8Array | undefined> {
     this.assertOpen();
     assertPartition(partition);
-    assertKey(key);
+    assertKey(key, this.keyBytesMax);
     const current = this.read(partition, key);
     return current === undefined ? undefined : copyBytes(current);
   }
@@ -61,7 +63,7 @@ export class MemoryStore implements LocalStore {
   async update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options: UpdateOptions = {}): Promise<T> {
     this.assertOpen();
     assertPartition(partition);
-    assertKey(key);
+    assertKey(key, this.keyBytesMax);
     let current: Uint8Array | undefined;
     try {
       current = this.read(partition, key);
@@ -81,7 +83,7 @@ export class MemoryStore implements LocalStore {
   async fold(partition: number, options: FoldOptions): Promise<StoredEntry[]> {
     this.assertOpen();
     assertPartition(partition);
-    assertFoldOptions(options);
+    assertFoldOptions(options, this.keyBytesMax);
     const records = this.partitions.get(partition);
     if (records === undefined) return [];
     records.sorted ??= [...records.frames.keys()].sort();
@@ -94,44 +96,6 @@ export class MemoryStore implements LocalStore {
       entries.push({ key: copyBytes(key), value: copyBytes(payloadFromRead(this.checks, partition, key, frame)) });
     }
     return entries;
-  }
-
-  async getMeta(name: string): Promise<string | undefined> {
-    this.assertOpen();
-    assertMetaName(name);
-    const frame = this.meta.get(name);
-    return frame === undefined ? undefined : metaValueFromRead(name, frame);
-  }
-
-  async setMeta(name: string, value: string): Promise<void> {
-    this.assertOpen();
-    assertMetaName(name);
-    this.meta.set(name, metaFrameForWrite(name, value));
-  }
-
-  async stats(): Promise<StoreStats> {
-    this.assertOpen();
-    let entries = 0;
-    let bytesUsed = 0;
-    for (const records of this.partitions.values()) {
-      entries += records.frames.size;
-      for (const [hex, frame] of records.frames) bytesUsed += hex.length / 2 + frame.length;
-    }
-    return { entries, bytesUsed };
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-  }
-
-  /**
-   * Test-only: changes a stored frame in place, bypassing every check, to simulate bytes that
-   * rotted on disk. Throws if the key is not stored.
-   */
-  mutateFrameForTest(partition: number, key: Uint8Array, mutate: (frame: Uint8Array) => void): void {
-    const frame = this.partitions.get(partition)?.frames.get(toHex(key));
-    if (frame === undefined) throw new Error(`mutateFrameForTest: no record for partition ${partition}, key ${toHex(key)}`);
-    mutate(frame);
   }
 
   /** The checked payload as a view into the stored frame (callers copy before handing it out). */
@@ -154,6 +118,79 @@ export class MemoryStore implements LocalStore {
   private remove(partition: number, key: Uint8Array): void {
     const records = this.partitions.get(partition);
     if (records?.frames.delete(toHex(key))) records.sorted = undefined;
+  }
+
+  stats(): StoreStats {
+    let entries = 0;
+    let bytesUsed = 0;
+    for (const records of this.partitions.values()) {
+      entries += records.frames.size;
+      for (const [hex, frame] of records.frames) bytesUsed += hex.length / 2 + frame.length;
+    }
+    return { entries, bytesUsed };
+  }
+
+  mutateFrameForTest(partition: number, key: Uint8Array, mutate: (frame: Uint8Array) => void): void {
+    const frame = this.partitions.get(partition)?.frames.get(toHex(key));
+    if (frame === undefined) throw new Error(`mutateFrameForTest: no record for partition ${partition}, key ${toHex(key)}`);
+    mutate(frame);
+  }
+}
+
+export class MemoryStore implements LocalStore {
+  readonly engine = 'memory';
+  private readonly meta = new Map<string, Uint8Array>();
+  private closed = false;
+  private readonly data: MemoryKeySpace;
+  readonly hints: KeySpace;
+
+  constructor(options: StoreOptions = {}) {
+    const checks = resolveRecordChecks(options);
+    const assertOpen = () => this.assertOpen();
+    this.data = new MemoryKeySpace(checks, KEY_BYTES_MAX, assertOpen);
+    this.hints = new MemoryKeySpace(checks, HINT_KEY_BYTES_MAX, assertOpen);
+  }
+
+  get(partition: number, key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.data.get(partition, key);
+  }
+
+  update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options?: UpdateOptions): Promise<T> {
+    return this.data.update(partition, key, decide, options);
+  }
+
+  fold(partition: number, options: FoldOptions): Promise<StoredEntry[]> {
+    return this.data.fold(partition, options);
+  }
+
+  async getMeta(name: string): Promise<string | undefined> {
+    this.assertOpen();
+    assertMetaName(name);
+    const frame = this.meta.get(name);
+    return frame === undefined ? undefined : metaValueFromRead(name, frame);
+  }
+
+  async setMeta(name: string, value: string): Promise<void> {
+    this.assertOpen();
+    assertMetaName(name);
+    this.meta.set(name, metaFrameForWrite(name, value));
+  }
+
+  async stats(): Promise<StoreStats> {
+    this.assertOpen();
+    return this.data.stats();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  /**
+   * Test-only: changes a stored frame in place, bypassing every check, to simulate bytes that
+   * rotted on disk. Throws if the key is not stored.
+   */
+  mutateFrameForTest(partition: number, key: Uint8Array, mutate: (frame: Uint8Array) => void): void {
+    this.data.mutateFrameForTest(partition, key, mutate);
   }
 
   private assertOpen(): void {

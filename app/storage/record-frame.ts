@@ -128,20 +128,20 @@ export function assertPartition(partition: number): void {
   }
 }
 
-export function assertKey(key: Uint8Array): void {
+export function assertKey(key: Uint8Array, keyBytesMax: number = KEY_BYTES_MAX): void {
   if (!(key instanceof Uint8Array)) throw new Error(`key must be a Uint8Array, got ${typeName(key)}`);
-  if (key.length < 1 || key.length > KEY_BYTES_MAX) {
-    throw new Error(`key must be 1..${KEY_BYTES_MAX} bytes, got ${key.length} bytes`);
+  if (key.length < 1 || key.length > keyBytesMax) {
+    throw new Error(`key must be 1..${keyBytesMax} bytes, got ${key.length} bytes`);
   }
 }
 
-export function assertFoldOptions(options: FoldOptions): void {
+export function assertFoldOptions(options: FoldOptions, keyBytesMax: number = KEY_BYTES_MAX): void {
   const { limit, startAfter } = options;
   if (!Number.isInteger(limit) || limit < 1 || limit > FOLD_LIMIT_MAX) {
     throw new Error(`fold limit must be an integer in 1..${FOLD_LIMIT_MAX}, got ${String(limit)}`);
   }
   // startAfter need not name a stored key, but it must be a key that could be stored.
-  if (startAfter !== undefined) assertKey(startAfter);
+  if (startAfter !== undefined) assertKey(startAfter, keyBytesMax);
 }
 
 /** Meta names are short identifiers; values are bounded like everything else. */

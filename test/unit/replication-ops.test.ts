@@ -21,7 +21,7 @@ function expectInvalidArgument(error: KvError, ...parts: (string | RegExp)[]): v
 
 describe('checkOp', () => {
   test('resolves r and w of 0 to the cluster defaults', () => {
-    expect(checkOp({ kind: 'get', key, r: 0 }, LIMITS)).toEqual({ ok: true, value: { kind: 'get', key, r: 2 } });
+    expect(checkOp({ kind: 'get', key, r: 0 }, LIMITS)).toEqual({ ok: true, value: { kind: 'get', key, r: 2, pr: 0 } });
     const put = checkOp({ kind: 'put', key, value: Buffer.from('v'), context: noContext, w: 0 }, LIMITS);
     expect(put.ok && put.value.kind === 'put' && put.value.w).toBe(2);
   });

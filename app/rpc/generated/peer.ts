@@ -19,6 +19,8 @@ import type { PeerRequest as _kv_v1_PeerRequest, PeerRequest__Output as _kv_v1_P
 import type { PeerRequests as _kv_v1_PeerRequests, PeerRequests__Output as _kv_v1_PeerRequests__Output } from './kv/v1/PeerRequests';
 import type { PeerResponse as _kv_v1_PeerResponse, PeerResponse__Output as _kv_v1_PeerResponse__Output } from './kv/v1/PeerResponse';
 import type { PeerResponses as _kv_v1_PeerResponses, PeerResponses__Output as _kv_v1_PeerResponses__Output } from './kv/v1/PeerResponses';
+import type { Ping as _kv_v1_Ping, Ping__Output as _kv_v1_Ping__Output } from './kv/v1/Ping';
+import type { Pong as _kv_v1_Pong, Pong__Output as _kv_v1_Pong__Output } from './kv/v1/Pong';
 import type { PutRequest as _kv_v1_PutRequest, PutRequest__Output as _kv_v1_PutRequest__Output } from './kv/v1/PutRequest';
 import type { PutResponse as _kv_v1_PutResponse, PutResponse__Output as _kv_v1_PutResponse__Output } from './kv/v1/PutResponse';
 import type { Replicate as _kv_v1_Replicate, Replicate__Output as _kv_v1_Replicate__Output } from './kv/v1/Replicate';
@@ -51,6 +53,8 @@ export interface ProtoGrpcType {
       PeerRequests: MessageTypeDefinition<_kv_v1_PeerRequests, _kv_v1_PeerRequests__Output>
       PeerResponse: MessageTypeDefinition<_kv_v1_PeerResponse, _kv_v1_PeerResponse__Output>
       PeerResponses: MessageTypeDefinition<_kv_v1_PeerResponses, _kv_v1_PeerResponses__Output>
+      Ping: MessageTypeDefinition<_kv_v1_Ping, _kv_v1_Ping__Output>
+      Pong: MessageTypeDefinition<_kv_v1_Pong, _kv_v1_Pong__Output>
       PutRequest: MessageTypeDefinition<_kv_v1_PutRequest, _kv_v1_PutRequest__Output>
       PutResponse: MessageTypeDefinition<_kv_v1_PutResponse, _kv_v1_PutResponse__Output>
       Replicate: MessageTypeDefinition<_kv_v1_Replicate, _kv_v1_Replicate__Output>

@@ -10,6 +10,10 @@ export interface DeleteRequest {
   'context'?: (Buffer | Uint8Array | string);
   'w'?: (number);
   'timeoutMs'?: (number);
+  /**
+   * As in PutRequest.
+   */
+  'pw'?: (number);
 }
 
 export interface DeleteRequest__Output {
@@ -21,4 +25,8 @@ export interface DeleteRequest__Output {
   'context': (Buffer);
   'w': (number);
   'timeoutMs': (number);
+  /**
+   * As in PutRequest.
+   */
+  'pw': (number);
 }

@@ -15,6 +15,10 @@ export interface GetRequest {
    * 0 means the node's default request timeout.
    */
   'timeoutMs'?: (number);
+  /**
+   * Of the R replies, how many must come from primaries (not fallbacks), 0..R; default 0.
+   */
+  'pr'?: (number);
 }
 
 export interface GetRequest__Output {
@@ -31,4 +35,8 @@ export interface GetRequest__Output {
    * 0 means the node's default request timeout.
    */
   'timeoutMs': (number);
+  /**
+   * Of the R replies, how many must come from primaries (not fallbacks), 0..R; default 0.
+   */
+  'pr': (number);
 }

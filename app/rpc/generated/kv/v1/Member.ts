@@ -1,5 +1,6 @@
 // Original file: app/rpc/proto/kv/v1/kv.proto
 
+import type { Long } from '@grpc/proto-loader';
 
 export interface Member {
   'id'?: (string);
@@ -17,6 +18,18 @@ export interface Member {
    */
   'partitionsReplicated'?: (number);
   'self'?: (boolean);
+  /**
+   * Whether this node's failure detector suspects the member: its connection is open but nothing
+   * came back from it for longer than peer_suspect_ms (a frozen process).
+   */
+  'suspected'?: (boolean);
+  /**
+   * Hints this node holds for the member (writes it accepted as a fallback while the member was
+   * down), their bytes, and the age of the oldest, in milliseconds (0 when none).
+   */
+  'hintsPending'?: (number | string | Long);
+  'hintBytes'?: (number | string | Long);
+  'oldestHintAgeMs'?: (number | string | Long);
 }
 
 export interface Member__Output {
@@ -35,4 +48,16 @@ export interface Member__Output {
    */
   'partitionsReplicated': (number);
   'self': (boolean);
+  /**
+   * Whether this node's failure detector suspects the member: its connection is open but nothing
+   * came back from it for longer than peer_suspect_ms (a frozen process).
+   */
+  'suspected': (boolean);
+  /**
+   * Hints this node holds for the member (writes it accepted as a fallback while the member was
+   * down), their bytes, and the age of the oldest, in milliseconds (0 when none).
+   */
+  'hintsPending': (number);
+  'hintBytes': (number);
+  'oldestHintAgeMs': (number);
 }

@@ -17,6 +17,11 @@ export interface OpError {
    * carry the same flag as the trailer `kv-write-may-have-applied: true`.
    */
   'writeMayHaveApplied'?: (boolean);
+  /**
+   * The store's name for the condition (InsufficientReplicas, ShuttingDown ...), so that one node
+   * can tell another's conditions apart where the status code is shared.
+   */
+  'condition'?: (string);
 }
 
 /**
@@ -35,4 +40,9 @@ export interface OpError__Output {
    * carry the same flag as the trailer `kv-write-may-have-applied: true`.
    */
   'writeMayHaveApplied': (boolean);
+  /**
+   * The store's name for the condition (InsufficientReplicas, ShuttingDown ...), so that one node
+   * can tell another's conditions apart where the status code is shared.
+   */
+  'condition': (string);
 }

@@ -3,6 +3,7 @@
 import type { Fetch as _kv_v1_Fetch, Fetch__Output as _kv_v1_Fetch__Output } from '../../kv/v1/Fetch';
 import type { Replicate as _kv_v1_Replicate, Replicate__Output as _kv_v1_Replicate__Output } from '../../kv/v1/Replicate';
 import type { Operation as _kv_v1_Operation, Operation__Output as _kv_v1_Operation__Output } from '../../kv/v1/Operation';
+import type { Ping as _kv_v1_Ping, Ping__Output as _kv_v1_Ping__Output } from '../../kv/v1/Ping';
 import type { Long } from '@grpc/proto-loader';
 
 export interface PeerRequest {
@@ -26,7 +27,11 @@ export interface PeerRequest {
    * A client operation sent on to a node that is a replica of the key.
    */
   'forward'?: (_kv_v1_Operation | null);
-  'op'?: "fetch"|"replicate"|"forward";
+  /**
+   * A heartbeat: answered at once, so a frozen or vanished peer is suspected within a bound.
+   */
+  'ping'?: (_kv_v1_Ping | null);
+  'op'?: "fetch"|"replicate"|"forward"|"ping";
 }
 
 export interface PeerRequest__Output {
@@ -50,5 +55,9 @@ export interface PeerRequest__Output {
    * A client operation sent on to a node that is a replica of the key.
    */
   'forward'?: (_kv_v1_Operation__Output | null);
-  'op'?: "fetch"|"replicate"|"forward";
+  /**
+   * A heartbeat: answered at once, so a frozen or vanished peer is suspected within a bound.
+   */
+  'ping'?: (_kv_v1_Ping__Output | null);
+  'op'?: "fetch"|"replicate"|"forward"|"ping";
 }

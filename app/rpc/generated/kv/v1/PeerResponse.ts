@@ -4,6 +4,7 @@ import type { FetchResult as _kv_v1_FetchResult, FetchResult__Output as _kv_v1_F
 import type { ReplicateResult as _kv_v1_ReplicateResult, ReplicateResult__Output as _kv_v1_ReplicateResult__Output } from '../../kv/v1/ReplicateResult';
 import type { OperationResult as _kv_v1_OperationResult, OperationResult__Output as _kv_v1_OperationResult__Output } from '../../kv/v1/OperationResult';
 import type { OpError as _kv_v1_OpError, OpError__Output as _kv_v1_OpError__Output } from '../../kv/v1/OpError';
+import type { Pong as _kv_v1_Pong, Pong__Output as _kv_v1_Pong__Output } from '../../kv/v1/Pong';
 import type { Long } from '@grpc/proto-loader';
 
 export interface PeerResponse {
@@ -12,7 +13,8 @@ export interface PeerResponse {
   'replicated'?: (_kv_v1_ReplicateResult | null);
   'forwarded'?: (_kv_v1_OperationResult | null);
   'error'?: (_kv_v1_OpError | null);
-  'result'?: "fetched"|"replicated"|"forwarded"|"error";
+  'pong'?: (_kv_v1_Pong | null);
+  'result'?: "fetched"|"replicated"|"forwarded"|"error"|"pong";
 }
 
 export interface PeerResponse__Output {
@@ -21,5 +23,6 @@ export interface PeerResponse__Output {
   'replicated'?: (_kv_v1_ReplicateResult__Output | null);
   'forwarded'?: (_kv_v1_OperationResult__Output | null);
   'error'?: (_kv_v1_OpError__Output | null);
-  'result'?: "fetched"|"replicated"|"forwarded"|"error";
+  'pong'?: (_kv_v1_Pong__Output | null);
+  'result'?: "fetched"|"replicated"|"forwarded"|"error"|"pong";
 }

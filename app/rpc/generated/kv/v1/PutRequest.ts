@@ -15,13 +15,18 @@ export interface PutRequest {
    */
   'context'?: (Buffer | Uint8Array | string);
   /**
-   * Write quorum for this request, 1..N; 0 means the cluster's W.
+   * Write quorum for this request, 1..N; 0 means the cluster's W. Acknowledgements of fallbacks
+   * that store the write as a hint for a down primary count (sloppy quorum).
    */
   'w'?: (number);
   /**
    * As in GetRequest.
    */
   'timeoutMs'?: (number);
+  /**
+   * Of the W acknowledgements, how many must come from primaries, 0..W; default 0.
+   */
+  'pw'?: (number);
 }
 
 export interface PutRequest__Output {
@@ -38,11 +43,16 @@ export interface PutRequest__Output {
    */
   'context': (Buffer);
   /**
-   * Write quorum for this request, 1..N; 0 means the cluster's W.
+   * Write quorum for this request, 1..N; 0 means the cluster's W. Acknowledgements of fallbacks
+   * that store the write as a hint for a down primary count (sloppy quorum).
    */
   'w': (number);
   /**
    * As in GetRequest.
    */
   'timeoutMs': (number);
+  /**
+   * Of the W acknowledgements, how many must come from primaries, 0..W; default 0.
+   */
+  'pw': (number);
 }

@@ -8,6 +8,11 @@ export interface Replicate {
    * An encoded versioned object (vector and siblings).
    */
   'object'?: (Buffer | Uint8Array | string);
+  /**
+   * Set when the callee is a fallback standing in for this primary (sloppy quorum): store the
+   * object durably as a hint for it, apart from the callee's own data, and hand it off later.
+   */
+  'hintFor'?: (string);
 }
 
 export interface Replicate__Output {
@@ -17,4 +22,9 @@ export interface Replicate__Output {
    * An encoded versioned object (vector and siblings).
    */
   'object': (Buffer);
+  /**
+   * Set when the callee is a fallback standing in for this primary (sloppy quorum): store the
+   * object durably as a hint for it, apart from the callee's own data, and hand it off later.
+   */
+  'hintFor': (string);
 }

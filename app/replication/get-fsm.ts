@@ -1,0 +1,105 @@
+/**
+ * The get state machine: asks the replicas of a key, answers once the read core has R replies
+ * (pr of them from primaries), keeps waiting a bounded time for the rest, then hands the read
+ * core's repair orders to the read repairer. It owns the timers; the core decides.
+ *
+ * Who is asked: every primary, and for each primary the failure detector counts as down, the
+ * next up fallback, which answers from the hint it holds for that primary (sloppy quorum).
+ */
+import { KvError, Result, err, ok } from '../errors';
+import { PartitionReplicas } from '../ring/ring';
+import { decodeObject, encodeContext } from '../versioning/codec';
+import { isDeleted, liveValues, VersionedObject } from '../versioning/dvv';
+import { CheckedOp, GetResult } from './ops';
+import { ReadCore, ReadReply } from './quorum';
+import { ReadRepairer } from './read-repair';
+import { ReplicaTransport } from './transport';
+
+export interface GetFsmDeps {
+  readonly replicas: ReplicaTransport;
+  readonly repairer: ReadRepairer;
+  /** How long a get keeps waiting for the remaining replicas after it answered, for read repair. */
+  readonly readRepairWaitMs: number;
+}
+
+export function runGet(deps: GetFsmDeps, partition: number, op: CheckedOp & { kind: 'get' }, placement: PartitionReplicas, timeoutMs: number): Promise<Result<GetResult>> {
+  const { replicas, repairer, readRepairWaitMs } = deps;
+  const asked: Array<{ node: string; hintFor?: string }> = placement.primaries.map((node) => ({ node }));
+  const spare = placement.fallbacks.filter((f) => replicas.isUp(f));
+  for (const primary of placement.primaries) {
+    if (replicas.isUp(primary)) continue;
+    const fallback = spare.shift();
+    if (fallback !== undefined) asked.push({ node: fallback, hintFor: primary });
+  }
+  const fallbacks = asked.filter((a) => a.hintFor !== undefined).map((a) => a.node);
+  const core = new ReadCore(
+    op.r,
+    asked.map((a) => a.node),
+    op.pr,
+    fallbacks,
+  );
+  const describe = () => `${core.okCount} of ${op.r} required replicas answered (${core.primaryOkCount} primaries${op.pr > 0 ? `, ${op.pr} required` : ''}; N=${placement.primaries.length}, asked ${asked.map((a) => (a.hintFor ? `${a.node} for ${a.hintFor}` : a.node)).join(', ')})`;
+  return new Promise((resolve) => {
+    let answered = false;
+    let finished = false;
+    let repairTimer: NodeJS.Timeout | undefined;
+    const answer = (result: Result<GetResult>) => {
+      if (answered) return;
+      answered = true;
+      resolve(result);
+      if (!core.complete) repairTimer = setTimeout(finish, readRepairWaitMs);
+    };
+    const deadlineTimer = setTimeout(() => {
+      answer(err(new KvError('DeadlineExceeded', `get: within ${timeoutMs} ms, ${describe()}`)));
+      finish();
+    }, timeoutMs);
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(deadlineTimer);
+      if (repairTimer) clearTimeout(repairTimer);
+      repairer.repair(partition, op.key, core.finalAction());
+    };
+    const onReply = (node: string, reply: ReadReply) => {
+      if (finished) return;
+      core.add(node, reply);
+      const outcome = core.outcome;
+      if (outcome === 'success') answer(ok(toGetResult(core.response())));
+      else if (outcome === 'failure') answer(err(new KvError('InsufficientReplicas', `get: ${describe()}; the others are unreachable or failed`)));
+      if (core.complete) finish();
+    };
+    // Replicas in sync return the same bytes: decode each distinct answer once, so the merge of
+    // identical replies is the object itself.
+    const seen: Array<{ bytes: Uint8Array; reply: ReadReply }> = [];
+    const decodeOnce = (bytes: Uint8Array | undefined): ReadReply => {
+      if (bytes === undefined) return { ok: true, object: undefined };
+      for (const d of seen) if (Buffer.compare(d.bytes, bytes) === 0) return d.reply;
+      const reply = decodeReply(bytes);
+      seen.push({ bytes, reply });
+      return reply;
+    };
+    for (const { node, hintFor } of asked) {
+      replicas.fetch(node, partition, op.key, timeoutMs, hintFor).then((r) => onReply(node, r.ok ? decodeOnce(r.value) : { ok: false, corrupt: r.error.condition === 'CorruptRecord' }));
+    }
+  });
+}
+
+function decodeReply(bytes: Uint8Array): ReadReply {
+  try {
+    return { ok: true, object: decodeObject(bytes) };
+  } catch {
+    // It passed the replica's checksum but is not a well-formed object: repair it like corruption.
+    return { ok: false, corrupt: true };
+  }
+}
+
+function toGetResult(obj: VersionedObject | undefined): GetResult {
+  const values = liveValues(obj);
+  return {
+    kind: 'get',
+    found: values.length > 0,
+    values,
+    context: obj === undefined ? Buffer.alloc(0) : encodeContext(obj.vv),
+    deleted: isDeleted(obj),
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * Hinted handoff: a background worker that delivers the hints this node holds to their target
+ * primaries once the failure detector counts them up again. It runs at its own pace, in bounded
+ * batches (handoffBatchMax hints a round, at most handoffKeysPerSecondMax a second), one round at
+ * a time, not in reaction to events. The target merges each hint into its data (never
+ * overwrites) and acknowledges after its commit is durable; only then is the hint removed, and
+ * only if no newer write merged into it meanwhile. Hints survive a restart of the holder (they
+ * are in its store), and delivery resumes on its own.
+ */
+import { Logger } from '../log';
+import { HintStore } from './hints';
+import { ReplicaTransport } from './transport';
+
+export interface HandoffConfig {
+  /** Pause between rounds. */
+  readonly handoffIntervalMs: number;
+  /** Hints delivered per round at most (they are in flight together). */
+  readonly handoffBatchMax: number;
+  /** Hints delivered per second at most, over all targets. */
+  readonly handoffKeysPerSecondMax: number;
+  /** Time budget of one delivery. */
+  readonly requestTimeoutMs: number;
+}
+
+export interface HandoffEvents {
+  delivered(target: string, count: number): void;
+  expired(target: string, count: number): void;
+  failed(target: string, count: number): void;
+}
+
+export class HandoffWorker {
+  private timer: NodeJS.Timeout | undefined;
+  private round: Promise<unknown> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly hints: HintStore,
+    /** The other nodes (hints are never for this node itself). */
+    private readonly peers: ReplicaTransport,
+    private readonly config: HandoffConfig,
+    private readonly events: HandoffEvents,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.schedule();
+  }
+
+  /** Stops after the round in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.round;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.round = this.runRound().catch((e) => this.log.error('handoff round failed', { error: String(e) }));
+      void this.round.then(() => this.schedule());
+    }, this.config.handoffIntervalMs);
+    this.timer.unref();
+  }
+
+  /** One round: expire old hints, then deliver up to the round's budget. Resolves with the hints delivered. */
+  async runRound(): Promise<number> {
+    for (const hint of await this.hints.expire()) {
+      this.events.expired(hint.target, 1);
+      this.log.warn('hint expired: left to read repair and anti-entropy', { target: hint.target, partition: hint.partition, ageMs: Date.now() - hint.createdAtMs });
+    }
+    const perRound = Math.max(1, Math.floor((this.config.handoffKeysPerSecondMax * this.config.handoffIntervalMs) / 1000));
+    let budget = Math.min(this.config.handoffBatchMax, perRound);
+    let delivered = 0;
+    for (const target of this.hints.targets()) {
+      if (budget <= 0 || this.stopped) break;
+      if (!this.peers.isUp(target)) continue;
+      const batch = await this.hints.next(target, budget);
+      budget -= batch.length;
+      const results = await Promise.all(batch.map((h) => this.peers.replicate(target, h.partition, h.key, h.object, this.config.requestTimeoutMs)));
+      let ok = 0;
+      let failed = 0;
+      for (let i = 0; i < batch.length; i++) {
+        if (!results[i]!.ok) {
+          failed++;
+          continue;
+        }
+        // The target has it durably; a hint that changed meanwhile stays for the next round.
+        await this.hints.remove(batch[i]!);
+        ok++;
+      }
+      delivered += ok;
+      if (ok > 0) this.events.delivered(target, ok);
+      const firstFailure = results.find((r) => !r.ok);
+      if (firstFailure !== undefined && !firstFailure.ok) {
+        this.events.failed(target, failed);
+        this.log.info('handoff: target did not take every hint; retrying next round', { target, failed, error: firstFailure.error.message });
+      }
+    }
+    return delivered;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The put state machine (puts and deletes): writes locally with a new dot, then sends the
+ * resulting object to the targets the write core picks (up primaries, and fallbacks carrying a
+ * hint for down ones), replacing a target that fails, and answers once the core says W
+ * acknowledgements (pw from primaries) are in, or that they cannot be. It owns the timer.
+ */
+import { KvError, Result, err, ok } from '../errors';
+import { PartitionReplicas } from '../ring/ring';
+import { encodeContext } from '../versioning/codec';
+import { liveValues } from '../versioning/dvv';
+import { CheckedOp, WriteResult } from './ops';
+import { LocalReplica } from './replica';
+import { ReplicaTransport } from './transport';
+import { WriteCore, WriteTarget } from './write-core';
+
+export interface PutFsmDeps {
+  readonly self: string;
+  readonly local: LocalReplica;
+  readonly replicas: ReplicaTransport;
+  readonly limitWarning: (message: string) => void;
+  /** Told of every write that went to a fallback as a hint. */
+  readonly hinted?: (target: WriteTarget) => void;
+}
+
+export async function runPut(deps: PutFsmDeps, partition: number, op: CheckedOp & { kind: 'put' | 'delete' }, placement: PartitionReplicas, timeoutMs: number): Promise<Result<WriteResult>> {
+  const { self, local, replicas } = deps;
+  const written = await local.coordinateWrite(partition, op.key, op.context, op.value);
+  if (!written.ok) return written;
+  for (const w of written.value.warnings) deps.limitWarning(w);
+  const result: WriteResult = { kind: op.kind, context: encodeContext(written.value.object.vv), siblings: liveValues(written.value.object).length };
+  const core = new WriteCore(op.w, op.pw, placement.primaries, placement.fallbacks, self, (node) => replicas.isUp(node));
+  const describe = () => {
+    const t = core.tally;
+    const fallbacks = t.fallbackAcks > 0 ? ` and ${t.fallbackAcks} fallback${t.fallbackAcks === 1 ? '' : 's'}` : '';
+    const pw = op.pw > 0 ? `, ${op.pw} primaries required (pw)` : '';
+    return `acknowledged by ${t.primaryAcks} primar${t.primaryAcks === 1 ? 'y' : 'ies'}${fallbacks} of ${op.w} required (W=${op.w}${pw}, N=${placement.primaries.length})${t.failures.length ? `; ${t.failures.join('; ')}` : ''}`;
+  };
+  return new Promise((resolve) => {
+    let answered = false;
+    const answer = (r: Result<WriteResult>) => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      resolve(r);
+    };
+    const timer = setTimeout(() => answer(err(new KvError('DeadlineExceeded', `${op.kind}: within ${timeoutMs} ms ${describe()}; the write may still become visible`, true))), timeoutMs);
+    const settle = () => {
+      const outcome = core.outcome;
+      if (outcome === 'success') answer(ok(result));
+      // A write refused because hint backlogs are full says so (RESOURCE_EXHAUSTED, naming the bound).
+      else if (outcome === 'failure') answer(err(new KvError(backlogFull ? 'HintBacklogFull' : 'InsufficientReplicas', `${op.kind}: ${describe()}; the write may still become visible`, true)));
+    };
+    let backlogFull = false;
+    const send = (target: WriteTarget) => {
+      if (target.hintFor !== undefined) deps.hinted?.(target);
+      replicas.replicate(target.node, partition, op.key, written.value.encoded, timeoutMs, target.hintFor).then((r) => {
+        if (!r.ok && r.error.condition === 'HintBacklogFull') backlogFull = true;
+        // Answers after the outcome still replace failed primaries, so the write reaches N replicas.
+        const replacement = core.add(target.node, r.ok, r.ok ? undefined : r.error.message);
+        if (replacement) send(replacement);
+        settle();
+      });
+    };
+    settle();
+    for (const target of core.initial) send(target);
+  });
+}
+

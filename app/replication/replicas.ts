@@ -1,0 +1,49 @@
+/**
+ * Every replica behind one interface: calls for this node go to its LocalReplica (and its hint
+ * store), calls for other nodes to the peer transport. The state machines never ask whether a
+ * replica is local; this is the one place that knows.
+ */
+import { KvError, Result, err, ok } from '../errors';
+import { ClientOp, OpResult } from './ops';
+import { LocalReplica } from './replica';
+import { ReplicaTransport } from './transport';
+
+export class Replicas implements ReplicaTransport {
+  constructor(
+    private readonly self: string,
+    private readonly local: LocalReplica,
+    private readonly remote: ReplicaTransport,
+  ) {}
+
+  async fetch(node: string, partition: number, key: Uint8Array, timeoutMs: number, hintFor?: string): Promise<Result<Uint8Array | undefined>> {
+    if (node !== this.self) return this.remote.fetch(node, partition, key, timeoutMs, hintFor);
+    try {
+      return ok(hintFor === undefined || hintFor === this.self ? await this.local.fetchEncoded(partition, key) : await this.local.fetchHint(hintFor, partition, key));
+    } catch (e) {
+      return err(this.local.failure('fetch', e));
+    }
+  }
+
+  async replicate(node: string, partition: number, key: Uint8Array, object: Uint8Array, timeoutMs: number, hintFor?: string): Promise<Result<void>> {
+    if (node !== this.self) return this.remote.replicate(node, partition, key, object, timeoutMs, hintFor);
+    try {
+      // A hint for this node itself (the sender's membership differs from ours) is simply a write.
+      if (hintFor === undefined || hintFor === this.self) {
+        await this.local.mergeEncoded(partition, key, object);
+        return ok(undefined);
+      }
+      return await this.local.storeHint(hintFor, partition, key, object);
+    } catch (e) {
+      return err(this.local.failure('replicate', e));
+    }
+  }
+
+  forward(node: string, op: ClientOp, timeoutMs: number): Promise<Result<OpResult, KvError>> {
+    if (node === this.self) throw new Error(`replicas: ${this.self} cannot forward an operation to itself`);
+    return this.remote.forward(node, op, timeoutMs);
+  }
+
+  isUp(node: string): boolean {
+    return node === this.self || this.remote.isUp(node);
+  }
+}
