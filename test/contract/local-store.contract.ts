@@ -6,6 +6,7 @@ import * as fc from 'fast-check';
 import {
   CorruptRecordError,
   FOLD_LIMIT_MAX,
+  HINT_KEY_BYTES_MAX,
   KEY_BYTES_MAX,
   LocalStore,
   PARTITION_MAX,
@@ -394,6 +395,34 @@ export function describeLocalStoreContract(name: string, factory: StoreFactory, 
         expect(full.bytesUsed).toBeGreaterThanOrEqual(20 * 100);
         await put(store, 0, text('k0'), null);
         await expect(store.stats()).resolves.toMatchObject({ entries: 19 });
+      });
+    });
+
+    describe('the hints key space', () => {
+      test('is apart from the data: the same partition and key hold different records in each', async () => {
+        await put(store, 3, text('k'), text('data'));
+        await store.hints.update(3, text('k'), () => ({ write: text('hint'), result: undefined }));
+        await expect(store.get(3, text('k'))).resolves.toEqual(text('data'));
+        await expect(store.hints.get(3, text('k'))).resolves.toEqual(text('hint'));
+        await expect(store.hints.fold(3, { limit: 10 })).resolves.toEqual([{ key: text('k'), value: text('hint') }]);
+        await expect(store.stats()).resolves.toMatchObject({ entries: 1 });
+        await store.hints.update(3, text('k'), () => ({ write: null, result: undefined }));
+        await expect(store.hints.get(3, text('k'))).resolves.toBeUndefined();
+        await expect(store.get(3, text('k'))).resolves.toEqual(text('data'));
+      });
+
+      test('takes keys up to HINT_KEY_BYTES_MAX and rejects longer ones, changing nothing', async () => {
+        const longest = new Uint8Array(HINT_KEY_BYTES_MAX).fill(7);
+        await store.hints.update(0, longest, () => ({ write: text('v'), result: undefined }));
+        await expect(store.hints.get(0, longest)).resolves.toEqual(text('v'));
+        await expect(store.hints.update(0, new Uint8Array(HINT_KEY_BYTES_MAX + 1), () => ({ write: text('v'), result: undefined }))).rejects.toThrow(`key must be 1..${HINT_KEY_BYTES_MAX} bytes`);
+        await expect(store.hints.fold(0, { limit: 10 })).resolves.toHaveLength(1);
+      });
+
+      withReopen('hints survive close and reopen', async () => {
+        await store.hints.update(5, text('h'), () => ({ write: text('held'), result: undefined }));
+        store = await hook('reopen')();
+        await expect(store.hints.get(5, text('h'))).resolves.toEqual(text('held'));
       });
     });
 

@@ -1,0 +1,119 @@
+import * as fc from 'fast-check';
+import { WriteCore } from '../../app/replication/write-core';
+
+/** A write over 3..7 members with N primaries, some down; answers arrive in a random order. */
+const caseArb = fc.integer({ min: 3, max: 7 }).chain((members) =>
+  fc.integer({ min: 1, max: Math.min(5, members) }).chain((n) =>
+    fc.record({
+      members: fc.constant(members),
+      n: fc.constant(n),
+      w: fc.integer({ min: 1, max: n }),
+      pwShare: fc.double({ min: 0, max: 1, noNaN: true }),
+      down: fc.array(fc.boolean(), { minLength: members, maxLength: members }),
+      answers: fc.array(fc.boolean(), { maxLength: 20 }),
+    }),
+  ),
+);
+
+describe('WriteCore', () => {
+  test('sends to every up primary and a distinct up fallback for each down one, never to a down node', () => {
+    fc.assert(
+      fc.property(caseArb, ({ members, n, w, down }) => {
+        const ids = Array.from({ length: members }, (_, i) => `m${i}`);
+        const primaries = ids.slice(0, n);
+        const fallbacks = ids.slice(n);
+        const isUp = (id: string) => id === 'm0' || !down[Number(id.slice(1))];
+        const core = new WriteCore(w, 0, primaries, fallbacks, 'm0', isUp);
+        const nodes = core.initial.map((t) => t.node);
+        expect(new Set(nodes).size).toBe(nodes.length);
+        for (const t of core.initial) {
+          expect(isUp(t.node)).toBe(true);
+          expect(t.node).not.toBe('m0');
+          if (t.hintFor === undefined) expect(primaries).toContain(t.node);
+          else {
+            expect(fallbacks).toContain(t.node);
+            expect(primaries).toContain(t.hintFor);
+            expect(isUp(t.hintFor)).toBe(false);
+          }
+        }
+        const upFallbacks = fallbacks.filter(isUp).length;
+        const downPrimaries = primaries.filter((p) => !isUp(p)).length;
+        expect(core.initial.filter((t) => t.hintFor !== undefined)).toHaveLength(Math.min(upFallbacks, downPrimaries));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('success iff W acknowledgements with PW from primaries; failure as soon as that is impossible; a failed primary is replaced by an unused fallback', () => {
+    fc.assert(
+      fc.property(caseArb, ({ members, n, w, pwShare, down, answers }) => {
+        const ids = Array.from({ length: members }, (_, i) => `m${i}`);
+        const primaries = ids.slice(0, n);
+        const fallbacks = ids.slice(n);
+        const pw = Math.floor(pwShare * w);
+        const isUp = (id: string) => id === 'm0' || !down[Number(id.slice(1))];
+        const core = new WriteCore(w, pw, primaries, fallbacks, 'm0', isUp);
+        const outstanding = [...core.initial];
+        const used = new Set(['m0', ...outstanding.map((t) => t.node)]);
+        let acks = 1;
+        let primaryAcks = 1;
+        for (const ok of answers) {
+          const target = outstanding.shift();
+          if (target === undefined) break;
+          const replacement = core.add(target.node, ok);
+          if (ok) {
+            acks++;
+            if (target.hintFor === undefined) primaryAcks++;
+            expect(replacement).toBeUndefined();
+          } else if (replacement) {
+            expect(replacement.hintFor).toBe(target.hintFor ?? target.node);
+            expect(fallbacks).toContain(replacement.node);
+            expect(used.has(replacement.node)).toBe(false);
+            used.add(replacement.node);
+            outstanding.push(replacement);
+          }
+          const pendingPrimaries = outstanding.filter((t) => t.hintFor === undefined).length;
+          const expected = acks >= w && primaryAcks >= pw ? 'success' : acks + outstanding.length < w || primaryAcks + pendingPrimaries < pw ? 'failure' : 'pending';
+          expect(core.outcome).toBe(expected);
+          expect(core.tally.acks).toBe(acks);
+          expect(core.tally.primaryAcks).toBe(primaryAcks);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  test('with every target answered, the outcome is decided', () => {
+    fc.assert(
+      fc.property(caseArb, ({ members, n, w, down, answers }) => {
+        const ids = Array.from({ length: members }, (_, i) => `m${i}`);
+        const core = new WriteCore(w, 0, ids.slice(0, n), ids.slice(n), 'm0', (id) => id === 'm0' || !down[Number(id.slice(1))]);
+        const queue = [...core.initial];
+        let i = 0;
+        while (queue.length > 0) {
+          const t = queue.shift()!;
+          const r = core.add(t.node, answers[i++ % Math.max(1, answers.length)] ?? false);
+          if (r) queue.push(r);
+        }
+        expect(core.outcome).not.toBe('pending');
+      }),
+    );
+  });
+
+  test.each([
+    [0, 0, /W 0 must be within 1\.\.3/],
+    [4, 0, /W 4 must be within 1\.\.3/],
+    [2, 3, /PW 3 must be within 0\.\.W \(2\)/],
+  ])('rejects W=%p PW=%p', (w, pw, message) => {
+    expect(() => new WriteCore(w, pw, ['a', 'b', 'c'], [], 'a', () => true)).toThrow(message);
+  });
+
+  test('rejects a coordinator that is not a primary', () => {
+    expect(() => new WriteCore(1, 0, ['a', 'b', 'c'], ['d'], 'd', () => true)).toThrow(/coordinator d is not a primary/);
+  });
+
+  test('rejects an answer from a node with nothing outstanding', () => {
+    const core = new WriteCore(2, 0, ['a', 'b', 'c'], [], 'a', () => true);
+    expect(() => core.add('d', true)).toThrow(/answer from d, which has nothing outstanding/);
+  });
+});

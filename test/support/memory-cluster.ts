@@ -1,0 +1,140 @@
+/**
+ * A cluster of real coordinators, replicas, hint stores and handoff workers on in-memory stores,
+ * wired by an in-process transport in place of gRPC. Nodes can be taken down (calls to them fail
+ * as unreachable) or frozen (calls to them never answer until thawed). For unit tests of the
+ * replication layer's logic; the wire and LMDB are covered by the integration tests.
+ */
+import { KvError, Result, err } from '../../app/errors';
+import { silentLogger } from '../../app/log';
+import { Coordinator, CoordinatorConfig } from '../../app/replication/coordinator';
+import { HandoffWorker } from '../../app/replication/handoff';
+import { HintLimits, HintStore } from '../../app/replication/hints';
+import { ClientOp, OpResult } from '../../app/replication/ops';
+import { LocalReplica } from '../../app/replication/replica';
+import { Replicas } from '../../app/replication/replicas';
+import { ReplicaTransport } from '../../app/replication/transport';
+import { buildRing, partitionOf, replicasLookup, Ring } from '../../app/ring/ring';
+import { MemoryStore } from '../../app/storage/memory-store';
+import { OBJECT_LIMITS_DEFAULT } from '../../app/versioning/limits';
+
+export interface MemoryNode {
+  readonly id: string;
+  readonly store: MemoryStore;
+  readonly replica: LocalReplica;
+  readonly hints: HintStore;
+  readonly replicas: Replicas;
+  readonly coordinator: Coordinator;
+  readonly handoff: HandoffWorker;
+}
+
+export const MEMORY_CLUSTER_CONFIG: CoordinatorConfig = {
+  n: 3,
+  r: 2,
+  w: 2,
+  keyBytesMax: 1024,
+  valueBytesMax: 1024 * 1024,
+  requestTimeoutMs: 500,
+  readRepairWaitMs: 20,
+  inFlightMax: 1000,
+  readRepairsInFlightMax: 100,
+};
+
+export const HINT_LIMITS: HintLimits = { hintsPerTargetMax: 1000, hintBytesMax: 1024 * 1024, hintAgeMaxMs: 0 };
+
+/** Routes calls from one node to the others' replicas and coordinators. */
+class InProcessTransport implements ReplicaTransport {
+  constructor(
+    private readonly from: string,
+    private readonly cluster: MemoryCluster,
+  ) {}
+
+  private async call<T>(node: string, timeoutMs: number, run: (target: MemoryNode) => Promise<Result<T>>): Promise<Result<T>> {
+    if (this.cluster.down.has(node)) return err(new KvError('PeerUnreachable', `peer ${node} is down`));
+    // A frozen node holds the request: the caller's deadline passes, and it may still run later.
+    if (this.cluster.frozen.has(node)) return new Promise((resolve) => setTimeout(() => resolve(err(new KvError('DeadlineExceeded', `peer ${node} did not answer in time`, true))), timeoutMs));
+    return run(this.cluster.node(node));
+  }
+
+  fetch(node: string, partition: number, key: Uint8Array, timeoutMs: number, hintFor?: string): Promise<Result<Uint8Array | undefined>> {
+    return this.call(node, timeoutMs, (t) => t.replicas.fetch(node, partition, key, timeoutMs, hintFor));
+  }
+
+  replicate(node: string, partition: number, key: Uint8Array, object: Uint8Array, timeoutMs: number, hintFor?: string): Promise<Result<void>> {
+    return this.call(node, timeoutMs, (t) => t.replicas.replicate(node, partition, key, object, timeoutMs, hintFor));
+  }
+
+  forward(node: string, op: ClientOp, timeoutMs: number): Promise<Result<OpResult>> {
+    return this.call(node, timeoutMs, (t) => t.coordinator.execute(op, { timeoutMs, forwarded: true }));
+  }
+
+  isUp(node: string): boolean {
+    return node !== this.from && !this.cluster.down.has(node) && !this.cluster.suspected.has(node);
+  }
+}
+
+export class MemoryCluster {
+  readonly nodes = new Map<string, MemoryNode>();
+  readonly down = new Set<string>();
+  readonly frozen = new Set<string>();
+  /** Nodes the failure detectors suspect (what a frozen node becomes after peerSuspectMs). */
+  readonly suspected = new Set<string>();
+  readonly ring: Ring;
+
+  private constructor(
+    ids: readonly string[],
+    readonly config: CoordinatorConfig,
+    readonly partitions: number,
+  ) {
+    this.ring = buildRing(ids, partitions);
+  }
+
+  static async start(size: number, options: { config?: Partial<CoordinatorConfig>; hintLimits?: Partial<HintLimits>; partitions?: number } = {}): Promise<MemoryCluster> {
+    const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
+    const cluster = new MemoryCluster(ids, { ...MEMORY_CLUSTER_CONFIG, ...options.config }, options.partitions ?? 16);
+    for (const id of ids) {
+      const store = new MemoryStore();
+      const hints = await HintStore.open(store.hints, cluster.partitions, { ...HINT_LIMITS, ...options.hintLimits });
+      const replica = new LocalReplica(store, `${id}.e1`, OBJECT_LIMITS_DEFAULT, { hints, nowMs: () => 1 });
+      const transport = new InProcessTransport(id, cluster);
+      const replicas = new Replicas(id, replica, transport);
+      const coordinator = new Coordinator({ self: id, ring: () => cluster.ring, local: replica, replicas, config: cluster.config });
+      const handoff = new HandoffWorker(hints, transport, { handoffIntervalMs: 10, handoffBatchMax: 100, handoffKeysPerSecondMax: 100_000, requestTimeoutMs: 200 }, { delivered() {}, expired() {}, failed() {} }, silentLogger);
+      cluster.nodes.set(id, { id, store, replica, hints, replicas, coordinator, handoff });
+    }
+    return cluster;
+  }
+
+  node(id: string): MemoryNode {
+    const n = this.nodes.get(id);
+    if (!n) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  /** The primaries and fallbacks of a key, in preference order. */
+  placement(key: string): { partition: number; primaries: readonly string[]; fallbacks: readonly string[] } {
+    const partition = partitionOf(Buffer.from(key), this.partitions);
+    return { partition, ...replicasLookup(this.ring, this.config.n)(partition) };
+  }
+
+  /** What a node stores for a key in its own data (not its hints), decoded values as text. */
+  async valuesAt(node: string, key: string): Promise<string[] | undefined> {
+    const obj = await this.node(node).replica.fetch(this.placement(key).partition, Buffer.from(key));
+    return obj?.siblings.flatMap((s) => (s.value === null ? [] : [Buffer.from(s.value).toString()])).sort();
+  }
+
+  execute(via: string, op: ClientOp): Promise<Result<OpResult>> {
+    return this.node(via).coordinator.execute(op);
+  }
+
+  put(via: string, key: string, value: string, options: { w?: number; pw?: number; context?: Uint8Array } = {}): Promise<Result<OpResult>> {
+    return this.execute(via, { kind: 'put', key: Buffer.from(key), value: Buffer.from(value), context: options.context ?? Buffer.alloc(0), w: options.w ?? 0, pw: options.pw ?? 0 });
+  }
+
+  get(via: string, key: string, options: { r?: number; pr?: number } = {}): Promise<Result<OpResult>> {
+    return this.execute(via, { kind: 'get', key: Buffer.from(key), r: options.r ?? 0, pr: options.pr ?? 0 });
+  }
+}
+
+
+
+
