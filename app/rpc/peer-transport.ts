@@ -188,12 +188,14 @@ class PeerConnection {
         p.resolve(ok(response));
       }
     });
-    const fail = (why: string) => {
+    const fail = (why: string, neverConnected = false) => {
       if (this.stream !== stream) return;
       this.stream = undefined;
-      this.markDown(why);
+      this.markDown(why.replace(/\.? ?Resolution note: ?$/, ''), neverConnected);
     };
-    stream.on('error', (e: grpc.ServiceError) => fail(e.details || e.message));
+    // grpc-js fails a call whose channel never had a connection with UNAVAILABLE "No connection
+    // established": nothing of it reached the peer.
+    stream.on('error', (e: grpc.ServiceError) => fail(e.details || e.message, e.code === grpc.status.UNAVAILABLE && /^No connection established/.test(e.details ?? '')));
     stream.on('end', () => fail('stream ended'));
     return stream;
   }
@@ -204,7 +206,7 @@ class PeerConnection {
     this.options.onMessageSent?.(requests.length);
   }
 
-  private markDown(why: string): void {
+  private markDown(why: string, neverSent = false): void {
     this.backoffMs = Math.min(this.backoffMs === 0 ? INITIAL_BACKOFF_MS : this.backoffMs * 2, MAX_BACKOFF_MS);
     this.downUntil = Date.now() + this.backoffMs;
     this.watchForRecovery();
@@ -213,8 +215,8 @@ class PeerConnection {
     const failed = [...this.pending.values()];
     this.pending.clear();
     this.outbox.clear();
-    // They were sent (or queued to be): each may have run at the peer.
-    for (const p of failed) p.resolve(err(new KvError('PeerUnreachable', `peer ${this.id} (${this.address}): ${why}`, true)));
+    // Unless the stream never connected, they were sent (or queued to be): each may have run at the peer.
+    for (const p of failed) p.resolve(err(new KvError('PeerUnreachable', `peer ${this.id} (${this.address}): ${why}`, !neverSent)));
   }
 
   /** A peer that comes back is up again as soon as its channel reconnects, not after the backoff. */

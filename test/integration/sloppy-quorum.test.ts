@@ -1,0 +1,116 @@
+/**
+ * Sloppy quorum, hinted handoff and the failure detector on real node processes: a primary
+ * SIGKILLed (writes go to fallbacks as hints, which drain after it restarts, with no read), and
+ * a primary frozen with SIGSTOP (suspected within peerSuspectMs, then skipped).
+ */
+import { GrpcPeerTransport } from '../../app/rpc/peer-transport';
+import { partitionOf } from '../../app/ring/ring';
+import { decodeObject } from '../../app/versioning/codec';
+import { KvClientError } from '../../app/client/client';
+import { Fixture, startCluster } from './cluster-fixture';
+
+let f: Fixture;
+
+beforeAll(async () => {
+  f = await startCluster({ basePort: 17701, extraArgs: ['--peer-suspect-ms', '1000', '--peer-heartbeat-ms', '200', '--handoff-interval-ms', '200'] });
+}, 60_000);
+
+afterAll(async () => {
+  await f?.teardown();
+}, 60_000);
+
+/** Reads what one node holds in its own data for a key, over the peer service (not through a coordinator). */
+async function heldBy(node: string, key: string): Promise<string[] | undefined> {
+  const peers = new Map(f.cluster.nodes.map((n) => [n.id, n.endpoint]));
+  const probe = new GrpcPeerTransport({ self: 'probe', peers, windowMax: 16, batchItemsMax: 16, messageBytesMax: 4 * 1024 * 1024 });
+  try {
+    const partition = partitionOf(Buffer.from(key), 64);
+    for (let attempt = 0; ; attempt++) {
+      const r = await probe.fetch(node, partition, Buffer.from(key), 2000);
+      if (r.ok) return r.value === undefined ? undefined : decodeObject(r.value).siblings.flatMap((s) => (s.value === null ? [] : [Buffer.from(s.value).toString()])).sort();
+      if (attempt > 20) throw r.error;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  } finally {
+    probe.close();
+  }
+}
+
+/** Hints every node holds for `target`, from each node's Status. */
+async function hintsFor(target: string): Promise<number> {
+  let total = 0;
+  for (const n of f.cluster.nodes) {
+    if (n.id === target || !n.process || n.process.exitCode !== null || n.process.signalCode !== null) continue;
+    const s = await f.client({ endpoints: [n.endpoint], attemptsMax: 1 }).status();
+    total += Number(s.members.find((m) => m.id === target)?.hintsPending ?? 0);
+  }
+  return total;
+}
+
+test('with one primary SIGKILLed, puts at W=3 succeed through fallbacks, PW=3 fails naming the counts, and after a restart the hints drain with no read', async () => {
+  const victim = 'kv-3';
+  const keys = Array.from({ length: 400 }, (_, i) => `sloppy-${i}`).filter((k) => f.primariesOf(k).includes(victim)).slice(0, 30);
+  expect(keys.length).toBe(30);
+  await f.cluster.kill(victim, 'SIGKILL');
+  const survivors = f.cluster.nodes.filter((n) => n.id !== victim).map((n) => n.endpoint);
+  const client = f.client({ endpoints: survivors });
+  try {
+    for (const k of keys) await client.put(k, `v-${k}`, { w: 3 });
+    const strict = await client.put(keys[0]!, 'strict', { w: 3, pw: 3 }).then(
+      () => undefined,
+      (e: KvClientError) => e,
+    );
+    expect(strict?.codeName).toBe('UNAVAILABLE');
+    expect(strict?.message).toMatch(/of 3 required \(W=3, 3 primaries required \(pw\), N=3\)/);
+    expect(await hintsFor(victim)).toBeGreaterThanOrEqual(keys.length);
+  } finally {
+    await f.cluster.restart(victim);
+  }
+  // No reads: handoff alone brings every write to the restarted primary.
+  const deadline = Date.now() + 20_000;
+  while ((await hintsFor(victim)) > 0) {
+    if (Date.now() > deadline) throw new Error(`hints for ${victim} did not drain within 20 s: ${await hintsFor(victim)} left`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  for (const k of keys) expect(await heldBy(victim, k)).toContain(`v-${k}`);
+}, 90_000);
+
+test('a frozen primary (SIGSTOP) is suspected within peerSuspectMs, shown in status, and skipped: forwarded operations keep succeeding', async () => {
+  const frozen = 'kv-1';
+  const keys = Array.from({ length: 400 }, (_, i) => `frozen-${i}`).filter((k) => f.primariesOf(k)[0] === frozen).slice(0, 40);
+  const via = f.cluster.nodes.find((n) => n.id !== frozen && keys.every((k) => !f.primariesOf(k).includes(n.id)));
+  const entry = via ?? f.cluster.nodes.find((n) => n.id !== frozen)!;
+  const client = f.client({ endpoints: [entry.endpoint], attemptsMax: 1, timeoutMs: 3000 });
+  await f.waitConnected();
+  f.cluster.node(frozen).process!.kill('SIGSTOP');
+  try {
+    // Give the failure detector its threshold (1 s here) and a heartbeat.
+    await new Promise((r) => setTimeout(r, 1500));
+    const status = await client.status();
+    expect(status.members.find((m) => m.id === frozen)?.suspected).toBe(true);
+    let ok = 0;
+    const failures: string[] = [];
+    for (const k of keys) {
+      try {
+        await client.put(k, 'v', { w: 2 });
+        const got = await client.get(k);
+        expect(got.values.map(String)).toContain('v');
+        ok++;
+      } catch (e) {
+        failures.push((e as Error).message);
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(ok).toBe(keys.length);
+  } finally {
+    f.cluster.node(frozen).process!.kill('SIGCONT');
+  }
+  // Once it answers again it is no longer suspected.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const s = await client.status();
+    if (!s.members.find((m) => m.id === frozen)?.suspected) break;
+    if (Date.now() > deadline) throw new Error(`${frozen} still suspected 10 s after SIGCONT`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}, 90_000);
