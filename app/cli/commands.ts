@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { KvClient, KvClientError } from '../client/client';
-import { jsonLogger } from '../log';
+import { jsonLogger, Logger } from '../log';
 import { ConfigError, parseNodeConfig, settingsHelp } from '../node/config';
-import { LocalCluster } from '../node/local-cluster';
+import { LocalCluster, STOP_TIMEOUT_MS } from '../node/local-cluster';
 import { KvNode } from '../node/node';
 import { CliError } from './cli-error';
 
@@ -128,6 +128,22 @@ export async function statusCommand(argv: readonly string[]): Promise<void> {
   }
 }
 
+/** How long a stopped node's process may take to exit on its own before it exits anyway. */
+export const EXIT_AFTER_STOP_MS = 5000;
+
+/**
+ * The last resort, in addition to closing things properly: KvNode.stop closes every server,
+ * connection and timer it owns, so the process exits by itself. If something still holds the
+ * event loop (a handle a library keeps, a bug), a stopped node must not linger as a process that
+ * looks alive: say what is left and exit. The timer is unref'd, so it never delays a clean exit.
+ */
+function exitIfStillRunning(log: Logger): void {
+  setTimeout(() => {
+    log.error('process still running after stop: exiting anyway', { afterMs: EXIT_AFTER_STOP_MS, activeResources: process.getActiveResourcesInfo() });
+    process.exit();
+  }, EXIT_AFTER_STOP_MS).unref();
+}
+
 export async function nodeCommand(argv: readonly string[]): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`kv node: run one node. Settings (flag, environment variable, default):\n${settingsHelp()}\n`);
@@ -150,11 +166,18 @@ export async function nodeCommand(argv: readonly string[]): Promise<void> {
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info('signal received', { signal });
-      node.stop().then(resolve, (e) => {
-        log.error('stop failed', { error: String(e) });
-        process.exitCode = 1;
-        resolve();
-      });
+      node.stop().then(
+        () => {
+          exitIfStillRunning(log);
+          resolve();
+        },
+        (e) => {
+          log.error('stop failed', { error: String(e) });
+          process.exitCode = 1;
+          exitIfStillRunning(log);
+          resolve();
+        },
+      );
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
@@ -208,7 +231,8 @@ export async function clusterCommand(argv: readonly string[], kvScript: string):
     if (stopping) return;
     stopping = true;
     process.stdout.write('stopping every node (SIGTERM) ...\n');
-    await cluster.stop();
+    const { killed } = await cluster.stop();
+    for (const id of killed) process.stderr.write(`kv cluster: ${id} did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM (frozen?): killed it (SIGKILL)\n`);
     process.stdout.write('stopped\n');
   };
   process.once('SIGINT', () => void stop());

@@ -25,6 +25,18 @@ export interface LocalClusterOptions {
   /** Where a node's stderr goes: inherit (the terminal) or a log file in its data directory. */
   readonly logs: 'inherit' | 'file';
   readonly onExit?: (id: string, code: number | null, signal: string | null) => void;
+  /**
+   * How long stop() waits for a node to exit after SIGTERM before it sends SIGKILL (a frozen node
+   * never handles SIGTERM).
+   * @default - STOP_TIMEOUT_MS (a node's default shutdown grace, 10 s, and its server's 2 s, with room)
+   */
+  readonly stopTimeoutMs?: number;
+}
+
+/** What stop() had to do beyond SIGTERM. */
+export interface StopReport {
+  /** Nodes that did not exit within stopTimeoutMs of SIGTERM and were sent SIGKILL. */
+  readonly killed: string[];
 }
 
 export interface LocalNode {
@@ -37,6 +49,7 @@ export interface LocalNode {
 }
 
 export const READY_TIMEOUT_MS = 30_000;
+export const STOP_TIMEOUT_MS = 20_000;
 
 export class LocalCluster {
   readonly nodes: LocalNode[];
@@ -144,8 +157,25 @@ export class LocalCluster {
     await this.waitReady(id);
   }
 
-  /** SIGTERM to every running node, then waits for all to exit. */
-  async stop(): Promise<void> {
-    await Promise.all(this.nodes.map((n) => this.kill(n.id, 'SIGTERM')));
+  /**
+   * SIGTERM to every running node, then waits for all to exit; a node still running
+   * stopTimeoutMs later gets SIGKILL (and is named in the report), so a frozen node cannot make
+   * the stop, and `kv cluster`'s Ctrl-C, hang.
+   */
+  async stop(): Promise<StopReport> {
+    const timeoutMs = this.options.stopTimeoutMs ?? STOP_TIMEOUT_MS;
+    const killed: string[] = [];
+    await Promise.all(
+      this.nodes.map(async (n) => {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
+        const exited = await Promise.race([this.kill(n.id, 'SIGTERM'), late]);
+        clearTimeout(timer);
+        if (exited !== 'late') return;
+        killed.push(n.id);
+        await this.kill(n.id, 'SIGKILL');
+      }),
+    );
+    return { killed: killed.sort() };
   }
 }

@@ -173,7 +173,12 @@ export class KvNode {
     return new KvNode(config, actor, log, store, transport, coordinator, handoff, server, metricsServer);
   }
 
-  /** Graceful stop: refuse new operations, let those in flight finish, close the server, then LMDB. */
+  /**
+   * Graceful stop: refuse new operations, let those in flight finish, close the server, then LMDB.
+   * Takes at most shutdownGraceMs to drain plus up to 2 s for the server's streams, and leaves
+   * nothing that waits on a peer (accepted connections are destroyed, our streams to peers
+   * cancelled), so the process exits even when a peer is frozen.
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info('stopping: draining in-flight operations', { inFlight: this.coordinator.operationsInFlight });
@@ -183,7 +188,13 @@ export class KvNode {
       await this.handoff.stop();
       await this.server.shutdown(Math.min(this.config.shutdownGraceMs, 2000));
       this.transport.close();
-      await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
+      await new Promise<void>((resolve) => {
+        if (!this.metricsServer) return resolve();
+        this.metricsServer.close(() => resolve());
+        // close() waits for open connections, and a scraper keeps its connection open between
+        // scrapes (or froze with it open): the stop must not wait on it.
+        this.metricsServer.closeAllConnections();
+      });
       await this.store.close();
       this.log.info('stopped');
     })();

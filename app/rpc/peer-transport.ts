@@ -246,7 +246,10 @@ class PeerConnection {
     this.closed = true;
     const stream = this.stream;
     this.stream = undefined;
-    stream?.end();
+    // Cancel, not end: ending only half-closes the stream, and the channel's connection then stays
+    // open (and keeps the process alive) until the peer ends its half, which a frozen peer never
+    // does (issue 8). Nothing is waiting for its answers: markDown fails every pending request.
+    stream?.cancel();
     this.markDown('transport closed');
     this.downUntil = Number.POSITIVE_INFINITY;
     this.client.close();

@@ -2,6 +2,8 @@
  * The node's gRPC server: the client service (kv.v1.KV), the peer service (kv.v1.Peer), the
  * standard health service (grpc.health.v1) and server reflection, on one port.
  */
+import * as dns from 'node:dns/promises';
+import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
@@ -75,12 +77,45 @@ function unary<Req, Res>(
   };
 }
 
+/**
+ * Listens on every address `host` resolves to, on `port` (0: one port the system picks, for all),
+ * as grpc-js's bindAsync did: `localhost` is 127.0.0.1 and ::1 on most systems, and the server
+ * serves if it can listen on at least one of them (a host without IPv6 has no ::1).
+ */
+async function listen(host: string, port: number, accept: (socket: net.Socket) => void): Promise<{ listeners: net.Server[]; port: number }> {
+  const addresses = net.isIP(host) ? [host] : (await dns.lookup(host, { all: true })).map((a) => a.address);
+  const listeners: net.Server[] = [];
+  const failures: string[] = [];
+  let bound = port;
+  for (const address of addresses) {
+    const listener = net.createServer(accept);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        listener.once('error', reject);
+        listener.listen({ host: address, port: bound }, () => {
+          listener.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (e) {
+      failures.push(addresses.length === 1 ? (e as Error).message : `${address}: ${(e as Error).message}`);
+      continue;
+    }
+    listeners.push(listener);
+    bound = (listener.address() as net.AddressInfo).port;
+  }
+  if (listeners.length === 0) throw new Error(failures.join('; '));
+  return { listeners, port: bound };
+}
+
 export class KvServer {
   private readonly health: HealthImplementation;
   private serving = false;
 
   private constructor(
     private readonly server: grpc.Server,
+    private readonly listeners: readonly net.Server[],
+    private readonly sockets: ReadonlySet<net.Socket>,
     readonly port: number,
     private readonly log: Logger,
     health: HealthImplementation,
@@ -110,10 +145,23 @@ export class KvServer {
     const health = new HealthImplementation({ '': 'NOT_SERVING', [HEALTH_SERVICE_NAME]: 'NOT_SERVING' });
     health.addToServer(server);
     new ReflectionService(packageDefinition).addToServer(server);
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(new Error(`cannot listen on ${options.host}:${options.port}: ${e.message}`)) : resolve(p))),
-    );
-    return new KvServer(server, port, log, health);
+    // The server accepts its connections itself and hands them to grpc-js, instead of bindAsync,
+    // so that shutdown can close every one of them: see shutdown().
+    const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    const sockets = new Set<net.Socket>();
+    const accept = (socket: net.Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      injector.injectConnection(socket);
+    };
+    let bound: { listeners: net.Server[]; port: number };
+    try {
+      bound = await listen(options.host, options.port, accept);
+    } catch (e) {
+      server.forceShutdown();
+      throw new Error(`cannot listen on ${options.host}:${options.port}: ${(e as Error).message}`, { cause: e });
+    }
+    return new KvServer(server, bound.listeners, sockets, bound.port, log, health);
   }
 
   setServing(serving: boolean): void {
@@ -127,12 +175,22 @@ export class KvServer {
     return this.serving;
   }
 
-  /** Lets calls in progress finish for up to graceMs, then cuts the long-lived streams. */
+  /**
+   * Stops accepting connections, lets calls in progress finish for up to graceMs, then cuts the
+   * long-lived streams and closes every connection still open. Resolves once all are closed.
+   *
+   * grpc-js's forceShutdown is not enough on its own. It destroys each HTTP/2 session, but Node
+   * destroys the socket of a session that was first closed gracefully (tryShutdown did that) only
+   * after the peer closes its side too; until then the socket stays open and keeps the process
+   * alive. A frozen peer (SIGSTOP, a paused VM) never closes it, so a stopped node did not exit
+   * until the peer resumed (issue 8).
+   */
   async shutdown(graceMs: number): Promise<void> {
     this.setServing(false);
+    const unbound = Promise.all(this.listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))));
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        this.log.info('grace period over: closing remaining streams', { graceMs });
+        this.log.info('grace period over: closing remaining streams', { graceMs, connections: this.sockets.size });
         this.server.forceShutdown();
         resolve();
       }, graceMs);
@@ -141,6 +199,9 @@ export class KvServer {
         resolve();
       });
     });
+    const closed = [...this.sockets].map((s) => new Promise<void>((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve()))));
+    for (const s of this.sockets) s.destroy();
+    await Promise.all([unbound, ...closed]);
   }
 }
 
