@@ -8,8 +8,8 @@ import { KvServer, NodeHandlers } from '../../app/rpc/server';
 
 const handlers: NodeHandlers = {
   execute: () => new Promise(() => {}),
-  fetch: async () => undefined,
-  replicate: async () => {},
+  fetch: async () => ({ ok: true, value: undefined }),
+  replicate: async () => ({ ok: true, value: undefined }),
   status: () => ({ nodeId: 'kv-1', actor: 'kv-1.0', partitions: 1, n: 1, r: 1, w: 1, members: [] }),
 };
 
