@@ -47,6 +47,9 @@ export interface NodeConfig {
   readonly handoffIntervalMs: number;
   readonly handoffBatchMax: number;
   readonly handoffKeysPerSecondMax: number;
+  readonly antiEntropyIntervalMs: number;
+  readonly antiEntropyKeysPerExchangeMax: number;
+  readonly antiEntropyRebuildKeysPerSecondMax: number;
 }
 
 type Kind = 'string' | 'int' | 'enum';
@@ -105,6 +108,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'handoffIntervalMs', flag: 'handoff-interval-ms', env: 'KV_HANDOFF_INTERVAL_MS', kind: 'int', default: '1000', min: 10, max: 600000, doc: 'Pause between rounds of hinted handoff.' },
   { key: 'handoffBatchMax', flag: 'handoff-batch-max', env: 'KV_HANDOFF_BATCH_MAX', kind: 'int', default: '256', min: 1, max: 10000, doc: 'Hints delivered per handoff round at most (in flight together).' },
   { key: 'handoffKeysPerSecondMax', flag: 'handoff-keys-per-second-max', env: 'KV_HANDOFF_KEYS_PER_SECOND_MAX', kind: 'int', default: '2000', min: 1, max: 1_000_000, doc: 'Hints delivered per second at most (the handoff budget).' },
+  { key: 'antiEntropyIntervalMs', flag: 'anti-entropy-interval-ms', env: 'KV_ANTI_ENTROPY_INTERVAL_MS', kind: 'int', default: '1000', min: 0, max: 3_600_000, doc: 'Pause between anti-entropy exchanges (one partition with one other primary each, one at a time); 0 turns anti-entropy off.' },
+  { key: 'antiEntropyKeysPerExchangeMax', flag: 'anti-entropy-keys-per-exchange-max', env: 'KV_ANTI_ENTROPY_KEYS_PER_EXCHANGE_MAX', kind: 'int', default: '1000', min: 1, max: 10_000, doc: 'Keys listed and repaired in one anti-entropy exchange at most; the rest wait for the partition\'s next exchange.' },
+  { key: 'antiEntropyRebuildKeysPerSecondMax', flag: 'anti-entropy-rebuild-keys-per-second-max', env: 'KV_ANTI_ENTROPY_REBUILD_KEYS_PER_SECOND_MAX', kind: 'int', default: '50000', min: 100, max: 10_000_000, doc: 'Keys read a second at most while the anti-entropy hash trees are rebuilt after a start.' },
 ];
 
 export class ConfigError extends Error {

@@ -5,6 +5,7 @@
 import * as http from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CoordinatorEvents } from '../replication/coordinator';
+import { AntiEntropyEvents, ExchangeOutcome } from '../replication/anti-entropy';
 import { HandoffEvents } from '../replication/handoff';
 import { HintBacklog } from '../replication/hints';
 import { StoreObserver } from '../storage/local-store';
@@ -29,6 +30,10 @@ export class NodeMetrics {
   readonly handoffFailures: Counter<'target'>;
   /** Where the hint gauges read the backlog: set by the node once its hint store is open. */
   hintSource: () => Iterable<HintBacklog> = () => [];
+  readonly aeExchanges: Counter<'outcome'>;
+  readonly aeKeysRepaired: Counter;
+  /** Where kv_anti_entropy_exchange_age_seconds reads the age of each served partition's last exchange. */
+  aeAgeSource: () => Map<number, number> = () => new Map();
   /** Where kv_peer_suspected reads the failure detector. */
   suspicionSource: () => Iterable<[string, boolean]> = () => [];
   /** Where kv_peer_up reads reachability: set by the node once its transport exists. */
@@ -77,6 +82,19 @@ export class NodeMetrics {
     this.hintsExpired = new Counter({ name: 'kv_hints_expired_total', help: 'Hints removed undelivered because they were older than hintAgeMaxMs, by target (left to read repair).', labelNames: ['target'], registers });
     this.handoffFailures = new Counter({ name: 'kv_handoff_failures_total', help: 'Hint deliveries the target did not acknowledge (retried next round), by target.', labelNames: ['target'], registers });
     this.hintMetrics(registers);
+    this.aeExchanges = new Counter({ name: 'kv_anti_entropy_exchanges_total', help: 'Anti-entropy exchanges, by outcome: in_sync, repaired, incomplete (more to repair next round), failed (the peer did not answer), not_ready (a tree was being rebuilt).', labelNames: ['outcome'], registers });
+    this.aeKeysRepaired = new Counter({ name: 'kv_anti_entropy_keys_repaired_total', help: 'Keys anti-entropy found different on two primaries and repaired by merge.', registers });
+    const ages = () => this.aeAgeSource();
+    new Gauge({
+      name: 'kv_anti_entropy_exchange_age_seconds',
+      help: 'Seconds since the last completed anti-entropy exchange of each partition this node is a primary of (+Inf: none since the node started).',
+      labelNames: ['partition'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [partition, ms] of ages()) this.set({ partition: String(partition) }, ms / 1000);
+      },
+    });
     const peers = () => this.peerSource();
     this.peerUp = new Gauge({
       name: 'kv_peer_up',
@@ -118,6 +136,14 @@ export class NodeMetrics {
         for (const [peer, suspected] of suspicion()) this.set({ peer }, suspected ? 1 : 0);
       },
     });
+  }
+
+  antiEntropyEvents(): AntiEntropyEvents {
+    return {
+      exchange: (outcome: ExchangeOutcome) => this.aeExchanges.inc({ outcome }),
+      repaired: (keys) => this.aeKeysRepaired.inc(keys),
+      completed: () => {},
+    };
   }
 
   handoffEvents(): HandoffEvents {

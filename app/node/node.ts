@@ -7,13 +7,15 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { KvError, Result } from '../errors';
 import { Logger } from '../log';
+import { AntiEntropy } from '../replication/anti-entropy';
 import { Coordinator } from '../replication/coordinator';
+import { HashTrees } from '../replication/hash-trees';
 import { HandoffWorker } from '../replication/handoff';
 import { HintStore } from '../replication/hints';
 import { ClientOp, OpResult } from '../replication/ops';
 import { LocalReplica } from '../replication/replica';
 import { Replicas } from '../replication/replicas';
-import { buildRing, partitionsServedBy, Ring } from '../ring/ring';
+import { buildRing, partitionsServedBy, replicasLookup, Ring } from '../ring/ring';
 import { GrpcPeerTransport } from '../rpc/peer-transport';
 import { KvServer } from '../rpc/server';
 import type { StatusResponse } from '../rpc/generated/kv/v1/StatusResponse';
@@ -68,6 +70,7 @@ export class KvNode {
     private readonly transport: GrpcPeerTransport,
     private readonly coordinator: Coordinator,
     private readonly handoff: HandoffWorker,
+    private readonly antiEntropy: AntiEntropy,
     private readonly server: KvServer,
     private readonly metricsServer: http.Server | undefined,
   ) {}
@@ -109,7 +112,8 @@ export class KvNode {
       suspectAfterMs: config.peerSuspectMs,
     });
     const hints = await HintStore.open(store.hints, config.partitions, config);
-    const replica = new LocalReplica(store, actor, config, { hints });
+    const trees = new HashTrees(config.partitions);
+    const replica = new LocalReplica(store, actor, config, { hints, trees });
     const replicas = new Replicas(config.nodeId, replica, transport);
     const coordinator = new Coordinator({
       self: config.nodeId,
@@ -121,6 +125,14 @@ export class KvNode {
       events: metrics.coordinatorEvents((message) => log.warn('object limit warning', { message })),
     });
     const handoff = new HandoffWorker(hints, transport, config, metrics.handoffEvents(), log);
+    const lookup = replicasLookup(ring, config.n);
+    // The partitions this node is a primary of, with their other primaries: anti-entropy's work.
+    const primaryOf = new Map<number, readonly string[]>();
+    for (let p = 0; p < ring.partitions; p++) {
+      const { primaries } = lookup(p);
+      if (primaries.includes(config.nodeId)) primaryOf.set(p, primaries.filter((m) => m !== config.nodeId));
+    }
+    const antiEntropy = new AntiEntropy(trees, store, replica, transport, () => primaryOf, config, metrics.antiEntropyEvents(), log);
     const served = new Map([...config.peers.keys()].map((m) => [m, partitionsServedBy(ring, m, config.n).length]));
     const owned = new Map<string, number>();
     for (const o of ring.owners) owned.set(o, (owned.get(o) ?? 0) + 1);
@@ -154,6 +166,8 @@ export class KvNode {
         },
         fetch: (partition, key, hintFor) => replicas.fetch(config.nodeId, partition, key, config.requestTimeoutMs, hintFor),
         replicate: (partition, key, object, hintFor) => replicas.replicate(config.nodeId, partition, key, object, config.requestTimeoutMs, hintFor),
+        aeTree: (partition) => trees.segmentsOf(partition),
+        aeKeys: (partition, segments, limit) => antiEntropy.keysIn(partition, segments, limit),
         status,
       },
       { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, log },
@@ -167,10 +181,12 @@ export class KvNode {
     metrics.peerSource = () => [...config.peers.keys()].filter((id) => id !== config.nodeId).map((id) => [id, transport.isReachable(id)]);
     metrics.suspicionSource = () => [...config.peers.keys()].filter((id) => id !== config.nodeId).map((id) => [id, transport.isSuspected(id)]);
     metrics.hintSource = () => hints.targets().map((t) => hints.backlog(t));
+    metrics.aeAgeSource = () => antiEntropy.exchangeAges();
     handoff.start();
+    antiEntropy.start();
     server.setServing(true);
     log.info('node serving', { port: server.port, advertise: config.advertise, actor, members: config.peers.size, n: config.n, r: config.r, w: config.w, partitions: config.partitions, durability: config.durability });
-    return new KvNode(config, actor, log, store, transport, coordinator, handoff, server, metricsServer);
+    return new KvNode(config, actor, log, store, transport, coordinator, handoff, antiEntropy, server, metricsServer);
   }
 
   /**
@@ -185,7 +201,7 @@ export class KvNode {
       this.server.setServing(false);
       const grace = new Promise<void>((resolve) => setTimeout(resolve, this.config.shutdownGraceMs).unref());
       await Promise.race([this.coordinator.drain(), grace]);
-      await this.handoff.stop();
+      await Promise.all([this.handoff.stop(), this.antiEntropy.stop()]);
       await this.server.shutdown(Math.min(this.config.shutdownGraceMs, 2000));
       this.transport.close();
       await new Promise<void>((resolve) => {

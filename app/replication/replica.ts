@@ -11,6 +11,7 @@ import { LocalStore } from '../storage/local-store';
 import { decodeObject, encodeObject } from '../versioning/codec';
 import { applyWrite, merge, sameHistory, VersionedObject, VersionVector } from '../versioning/dvv';
 import { checkLimits, checkObjectBytes, ObjectLimits } from '../versioning/limits';
+import { HashTrees } from './hash-trees';
 import { HintStore } from './hints';
 
 export interface WriteOutcome {
@@ -25,6 +26,11 @@ export interface LocalReplicaOptions {
    * @default - none: a write sent here as a hint fails with Internal
    */
   readonly hints?: HintStore;
+  /**
+   * Anti-entropy's hash trees, told of every change to this node's data as it is decided.
+   * @default - none
+   */
+  readonly trees?: HashTrees;
   /** @default Date.now */
   readonly nowMs?: () => number;
 }
@@ -32,6 +38,7 @@ export interface LocalReplicaOptions {
 export class LocalReplica {
   private readonly nowMs: () => number;
   readonly hints: HintStore | undefined;
+  private readonly trees: HashTrees | undefined;
 
   constructor(
     private readonly store: LocalStore,
@@ -42,6 +49,35 @@ export class LocalReplica {
     const o = typeof options === 'function' ? { nowMs: options } : options;
     this.nowMs = o.nowMs ?? Date.now;
     this.hints = o.hints;
+    this.trees = o.trees;
+  }
+
+  /**
+   * A store update of this node's data, with the hash trees told of the change in the same
+   * synchronous step that decides it, and told to distrust the partition if the write then fails.
+   */
+  private update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => { write?: Uint8Array; result: T }, options?: { corrupt: 'replace' }): Promise<T> {
+    const trees = this.trees;
+    if (trees === undefined) return this.store.update(partition, key, decide, options);
+    let changed = false;
+    return this.store
+      .update(
+        partition,
+        key,
+        (current) => {
+          const decision = decide(current);
+          if (decision.write !== undefined) {
+            trees.change(partition, key, current, decision.write);
+            changed = true;
+          }
+          return decision;
+        },
+        options,
+      )
+      .catch((e: unknown) => {
+        if (changed) trees.distrust(partition);
+        throw e;
+      });
   }
 
   async fetch(partition: number, key: Uint8Array): Promise<VersionedObject | undefined> {
@@ -61,7 +97,7 @@ export class LocalReplica {
    * dot collide with an existing one. A read repairs it first.
    */
   coordinateWrite(partition: number, key: Uint8Array, context: VersionVector, value: Uint8Array | null): Promise<Result<WriteOutcome, KvError>> {
-    return this.store.update<Result<WriteOutcome, KvError>>(partition, key, (current) => {
+    return this.update<Result<WriteOutcome, KvError>>(partition, key, (current) => {
       const object = applyWrite(current === undefined ? undefined : decodeObject(current), context, this.actor, value, this.nowMs());
       const check = checkLimits(object, this.limits);
       if (!check.ok) return { result: err(check.error) };
@@ -79,7 +115,7 @@ export class LocalReplica {
    */
   mergeEncoded(partition: number, key: Uint8Array, incoming: Uint8Array): Promise<VersionedObject> {
     const theirs = decodeObject(incoming);
-    return this.store.update(
+    return this.update(
       partition,
       key,
       (current) => {

@@ -19,7 +19,7 @@ import * as grpc from '@grpc/grpc-js';
 import { KvError, Result, ok, err } from '../errors';
 import { Logger, silentLogger } from '../log';
 import { ClientOp, OpResult } from '../replication/ops';
-import { ReplicaTransport } from '../replication/transport';
+import { AntiEntropyPeers, KeyHashes } from '../replication/anti-entropy';
 import { Batcher } from './batcher';
 import type { PeerClient } from './generated/kv/v1/Peer';
 import type { PeerRequest } from './generated/kv/v1/PeerRequest';
@@ -256,7 +256,7 @@ class PeerConnection {
   }
 }
 
-export class GrpcPeerTransport implements ReplicaTransport {
+export class GrpcPeerTransport implements AntiEntropyPeers {
   private readonly connections = new Map<string, PeerConnection>();
   private readonly sweeper: NodeJS.Timeout;
 
@@ -324,6 +324,24 @@ export class GrpcPeerTransport implements ReplicaTransport {
     if (!r.ok) return r;
     if (r.value.error) return err(errorFromMessage(r.value.error));
     return ok(undefined);
+  }
+
+  async aeTree(node: string, partition: number, timeoutMs: number): Promise<Result<Uint8Array | undefined>> {
+    const r = await this.connection(node).send({ aeTree: { partition } }, timeoutMs);
+    if (!r.ok) return r;
+    if (r.value.error) return err(errorFromMessage(r.value.error));
+    const t = r.value.aeTree;
+    if (!t) return err(new KvError('Internal', `peer ${node} answered an anti-entropy tree request with ${r.value.result}`));
+    return ok(t.ready ? t.segments : undefined);
+  }
+
+  async aeKeys(node: string, partition: number, segments: readonly number[], limit: number, timeoutMs: number): Promise<Result<KeyHashes>> {
+    const r = await this.connection(node).send({ aeKeys: { partition, segments: [...segments], limit } }, timeoutMs);
+    if (!r.ok) return r;
+    if (r.value.error) return err(errorFromMessage(r.value.error));
+    const k = r.value.aeKeys;
+    if (!k || k.keys.length !== k.hashes.length) return err(new KvError('Internal', `peer ${node} answered an anti-entropy keys request with ${r.value.result}`));
+    return ok({ entries: k.keys.map((key, i) => ({ key, hash: k.hashes[i]! })), truncated: k.truncated });
   }
 
   async forward(node: string, op: ClientOp, timeoutMs: number): Promise<Result<OpResult>> {

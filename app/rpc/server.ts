@@ -9,6 +9,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { KvError, Result, storeFailureCondition } from '../errors';
 import { Logger, silentLogger } from '../log';
+import { KeyHashes } from '../replication/anti-entropy';
 import { ClientOp, OpResult } from '../replication/ops';
 import { Batcher } from './batcher';
 import type { BatchRequest__Output } from './generated/kv/v1/BatchRequest';
@@ -25,6 +26,9 @@ import { protos } from './proto-definition';
 import { codeOf, WRITE_MAY_HAVE_APPLIED_TRAILER } from './status-map';
 import { deleteOp, errorToMessage, getOp, getResponse, opFromMessage, opTimeoutMs, putOp, resultToMessage, sizeOfResult } from './wire';
 
+/** Keys one anti-entropy keys answer carries at most, whatever the peer asks. */
+export const AE_KEYS_LIMIT_MAX = 10_000;
+
 /** The service name the health service reports for the store itself (besides ""). */
 export const HEALTH_SERVICE_NAME = 'kv.v1.KV';
 
@@ -34,6 +38,10 @@ export interface NodeHandlers {
   fetch(partition: number, key: Uint8Array, hintFor: string | undefined): Promise<Result<Uint8Array | undefined>>;
   /** Merge an object into this node's data, or (with hintFor) store it as a hint for that primary. */
   replicate(partition: number, key: Uint8Array, object: Uint8Array, hintFor: string | undefined): Promise<Result<void>>;
+  /** This node's anti-entropy tree of a partition, or undefined while it is not ready. */
+  aeTree?(partition: number): Uint8Array | undefined;
+  /** This node's keys and their hashes in some segments of a partition. */
+  aeKeys?(partition: number, segments: readonly number[], limit: number): Promise<KeyHashes>;
   status(): StatusResponse;
 }
 
@@ -281,7 +289,12 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
   let open = true;
   const out = new Batcher<PeerResponse>(
     (responses) => open && writeWithBackpressure(call, { responses }),
-    (r) => ((r.fetched?.object as Uint8Array | undefined)?.length ?? 0) + (r.forwarded ? sizeOfResult(r.forwarded) : 0) + 16,
+    (r) =>
+      ((r.fetched?.object as Uint8Array | undefined)?.length ?? 0) +
+      (r.forwarded ? sizeOfResult(r.forwarded) : 0) +
+      ((r.aeTree?.segments as Uint8Array | undefined)?.length ?? 0) +
+      (r.aeKeys?.keys ?? []).reduce((n, k) => n + (k as Uint8Array).length + 24, 0) +
+      16,
   );
   const handle = async (req: PeerRequest__Output): Promise<PeerResponse> => {
     try {
@@ -298,6 +311,16 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
         }
         case 'ping':
           return { id: req.id, pong: {} };
+        case 'aeTree': {
+          const segments = handlers.aeTree?.(req.aeTree!.partition);
+          return { id: req.id, aeTree: segments === undefined ? { ready: false } : { ready: true, segments: Buffer.from(segments) } };
+        }
+        case 'aeKeys': {
+          if (!handlers.aeKeys) return { id: req.id, aeKeys: { keys: [], hashes: [], truncated: true } };
+          const limit = Math.min(req.aeKeys!.limit, AE_KEYS_LIMIT_MAX);
+          const r = await handlers.aeKeys(req.aeKeys!.partition, req.aeKeys!.segments, limit);
+          return { id: req.id, aeKeys: { keys: r.entries.map((e) => Buffer.from(e.key)), hashes: r.entries.map((e) => Buffer.from(e.hash)), truncated: r.truncated } };
+        }
         case 'forward': {
           const op = opFromMessage(req.forward!);
           if (!op) return { id: req.id, error: { code: grpc.status.INVALID_ARGUMENT, message: 'forward: empty operation' } };

@@ -6,13 +6,14 @@
  */
 import { KvError, Result, err } from '../../app/errors';
 import { silentLogger } from '../../app/log';
+import { AntiEntropy, AntiEntropyPeers, KeyHashes } from '../../app/replication/anti-entropy';
 import { Coordinator, CoordinatorConfig } from '../../app/replication/coordinator';
+import { HashTrees } from '../../app/replication/hash-trees';
 import { HandoffWorker } from '../../app/replication/handoff';
 import { HintLimits, HintStore } from '../../app/replication/hints';
 import { ClientOp, OpResult } from '../../app/replication/ops';
 import { LocalReplica } from '../../app/replication/replica';
 import { Replicas } from '../../app/replication/replicas';
-import { ReplicaTransport } from '../../app/replication/transport';
 import { buildRing, partitionOf, replicasLookup, Ring } from '../../app/ring/ring';
 import { MemoryStore } from '../../app/storage/memory-store';
 import { OBJECT_LIMITS_DEFAULT } from '../../app/versioning/limits';
@@ -25,6 +26,8 @@ export interface MemoryNode {
   readonly replicas: Replicas;
   readonly coordinator: Coordinator;
   readonly handoff: HandoffWorker;
+  readonly trees: HashTrees;
+  readonly antiEntropy: AntiEntropy;
 }
 
 export const MEMORY_CLUSTER_CONFIG: CoordinatorConfig = {
@@ -42,7 +45,7 @@ export const MEMORY_CLUSTER_CONFIG: CoordinatorConfig = {
 export const HINT_LIMITS: HintLimits = { hintsPerTargetMax: 1000, hintBytesMax: 1024 * 1024, hintAgeMaxMs: 0 };
 
 /** Routes calls from one node to the others' replicas and coordinators. */
-class InProcessTransport implements ReplicaTransport {
+class InProcessTransport implements AntiEntropyPeers {
   constructor(
     private readonly from: string,
     private readonly cluster: MemoryCluster,
@@ -65,6 +68,14 @@ class InProcessTransport implements ReplicaTransport {
 
   forward(node: string, op: ClientOp, timeoutMs: number): Promise<Result<OpResult>> {
     return this.call(node, timeoutMs, (t) => t.coordinator.execute(op, { timeoutMs, forwarded: true }));
+  }
+
+  aeTree(node: string, partition: number, timeoutMs: number): Promise<Result<Uint8Array | undefined>> {
+    return this.call(node, timeoutMs, async (t) => ({ ok: true, value: t.trees.segmentsOf(partition) }));
+  }
+
+  aeKeys(node: string, partition: number, segments: readonly number[], limit: number, timeoutMs: number): Promise<Result<KeyHashes>> {
+    return this.call(node, timeoutMs, async (t) => ({ ok: true, value: await t.antiEntropy.keysIn(partition, segments, limit) }));
   }
 
   isUp(node: string): boolean {
@@ -94,12 +105,27 @@ export class MemoryCluster {
     for (const id of ids) {
       const store = new MemoryStore();
       const hints = await HintStore.open(store.hints, cluster.partitions, { ...HINT_LIMITS, ...options.hintLimits });
-      const replica = new LocalReplica(store, `${id}.e1`, OBJECT_LIMITS_DEFAULT, { hints, nowMs: () => 1 });
+      const trees = new HashTrees(cluster.partitions);
+      const replica = new LocalReplica(store, `${id}.e1`, OBJECT_LIMITS_DEFAULT, { hints, trees, nowMs: () => 1 });
       const transport = new InProcessTransport(id, cluster);
       const replicas = new Replicas(id, replica, transport);
       const coordinator = new Coordinator({ self: id, ring: () => cluster.ring, local: replica, replicas, config: cluster.config });
       const handoff = new HandoffWorker(hints, transport, { handoffIntervalMs: 10, handoffBatchMax: 100, handoffKeysPerSecondMax: 100_000, requestTimeoutMs: 200 }, { delivered() {}, expired() {}, failed() {} }, silentLogger);
-      cluster.nodes.set(id, { id, store, replica, hints, replicas, coordinator, handoff });
+      const lookup = replicasLookup(cluster.ring, cluster.config.n);
+      const primaryOf = new Map<number, readonly string[]>();
+      for (let p = 0; p < cluster.partitions; p++) if (lookup(p).primaries.includes(id)) primaryOf.set(p, lookup(p).primaries.filter((m) => m !== id));
+      const antiEntropy = new AntiEntropy(
+        trees,
+        store,
+        replica,
+        transport,
+        () => primaryOf,
+        { antiEntropyIntervalMs: 10, antiEntropyKeysPerExchangeMax: 1000, antiEntropyRebuildKeysPerSecondMax: 1_000_000, requestTimeoutMs: 200 },
+        { exchange() {}, repaired() {}, completed() {} },
+        silentLogger,
+      );
+      await antiEntropy.rebuildAll();
+      cluster.nodes.set(id, { id, store, replica, hints, replicas, coordinator, handoff, trees, antiEntropy });
     }
     return cluster;
   }
@@ -120,6 +146,22 @@ export class MemoryCluster {
   async valuesAt(node: string, key: string): Promise<string[] | undefined> {
     const obj = await this.node(node).replica.fetch(this.placement(key).partition, Buffer.from(key));
     return obj?.siblings.flatMap((s) => (s.value === null ? [] : [Buffer.from(s.value).toString()])).sort();
+  }
+
+  /** Runs anti-entropy exchanges on every up node until a full round finds every partition in sync. */
+  async antiEntropyUntilInSync(roundsMax = 20): Promise<number> {
+    for (let round = 1; round <= roundsMax; round++) {
+      let differences = 0;
+      for (const n of this.nodes.values()) {
+        if (this.down.has(n.id) || this.frozen.has(n.id)) continue;
+        for (let i = 0; i < this.partitions * (this.config.n - 1); i++) {
+          const outcome = await n.antiEntropy.exchangeNext();
+          if (outcome !== undefined && outcome !== 'in_sync') differences++;
+        }
+      }
+      if (differences === 0) return round;
+    }
+    throw new Error(`anti-entropy did not converge in ${roundsMax} rounds`);
   }
 
   execute(via: string, op: ClientOp): Promise<Result<OpResult>> {

@@ -1,6 +1,10 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AeKeys as _kv_v1_AeKeys, AeKeys__Output as _kv_v1_AeKeys__Output } from './kv/v1/AeKeys';
+import type { AeKeysResult as _kv_v1_AeKeysResult, AeKeysResult__Output as _kv_v1_AeKeysResult__Output } from './kv/v1/AeKeysResult';
+import type { AeTree as _kv_v1_AeTree, AeTree__Output as _kv_v1_AeTree__Output } from './kv/v1/AeTree';
+import type { AeTreeResult as _kv_v1_AeTreeResult, AeTreeResult__Output as _kv_v1_AeTreeResult__Output } from './kv/v1/AeTreeResult';
 import type { BatchRequest as _kv_v1_BatchRequest, BatchRequest__Output as _kv_v1_BatchRequest__Output } from './kv/v1/BatchRequest';
 import type { BatchResponse as _kv_v1_BatchResponse, BatchResponse__Output as _kv_v1_BatchResponse__Output } from './kv/v1/BatchResponse';
 import type { DeleteRequest as _kv_v1_DeleteRequest, DeleteRequest__Output as _kv_v1_DeleteRequest__Output } from './kv/v1/DeleteRequest';
@@ -35,6 +39,10 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   kv: {
     v1: {
+      AeKeys: MessageTypeDefinition<_kv_v1_AeKeys, _kv_v1_AeKeys__Output>
+      AeKeysResult: MessageTypeDefinition<_kv_v1_AeKeysResult, _kv_v1_AeKeysResult__Output>
+      AeTree: MessageTypeDefinition<_kv_v1_AeTree, _kv_v1_AeTree__Output>
+      AeTreeResult: MessageTypeDefinition<_kv_v1_AeTreeResult, _kv_v1_AeTreeResult__Output>
       BatchRequest: MessageTypeDefinition<_kv_v1_BatchRequest, _kv_v1_BatchRequest__Output>
       BatchResponse: MessageTypeDefinition<_kv_v1_BatchResponse, _kv_v1_BatchResponse__Output>
       DeleteRequest: MessageTypeDefinition<_kv_v1_DeleteRequest, _kv_v1_DeleteRequest__Output>

@@ -4,6 +4,8 @@ import type { Fetch as _kv_v1_Fetch, Fetch__Output as _kv_v1_Fetch__Output } fro
 import type { Replicate as _kv_v1_Replicate, Replicate__Output as _kv_v1_Replicate__Output } from '../../kv/v1/Replicate';
 import type { Operation as _kv_v1_Operation, Operation__Output as _kv_v1_Operation__Output } from '../../kv/v1/Operation';
 import type { Ping as _kv_v1_Ping, Ping__Output as _kv_v1_Ping__Output } from '../../kv/v1/Ping';
+import type { AeTree as _kv_v1_AeTree, AeTree__Output as _kv_v1_AeTree__Output } from '../../kv/v1/AeTree';
+import type { AeKeys as _kv_v1_AeKeys, AeKeys__Output as _kv_v1_AeKeys__Output } from '../../kv/v1/AeKeys';
 import type { Long } from '@grpc/proto-loader';
 
 export interface PeerRequest {
@@ -31,7 +33,15 @@ export interface PeerRequest {
    * A heartbeat: answered at once, so a frozen or vanished peer is suspected within a bound.
    */
   'ping'?: (_kv_v1_Ping | null);
-  'op'?: "fetch"|"replicate"|"forward"|"ping";
+  /**
+   * Anti-entropy: the callee's hash tree of a partition.
+   */
+  'aeTree'?: (_kv_v1_AeTree | null);
+  /**
+   * Anti-entropy: the callee's keys, and their hashes, in some segments of a partition's tree.
+   */
+  'aeKeys'?: (_kv_v1_AeKeys | null);
+  'op'?: "fetch"|"replicate"|"forward"|"ping"|"aeTree"|"aeKeys";
 }
 
 export interface PeerRequest__Output {
@@ -59,5 +69,13 @@ export interface PeerRequest__Output {
    * A heartbeat: answered at once, so a frozen or vanished peer is suspected within a bound.
    */
   'ping'?: (_kv_v1_Ping__Output | null);
-  'op'?: "fetch"|"replicate"|"forward"|"ping";
+  /**
+   * Anti-entropy: the callee's hash tree of a partition.
+   */
+  'aeTree'?: (_kv_v1_AeTree__Output | null);
+  /**
+   * Anti-entropy: the callee's keys, and their hashes, in some segments of a partition's tree.
+   */
+  'aeKeys'?: (_kv_v1_AeKeys__Output | null);
+  'op'?: "fetch"|"replicate"|"forward"|"ping"|"aeTree"|"aeKeys";
 }

@@ -5,6 +5,8 @@ import type { ReplicateResult as _kv_v1_ReplicateResult, ReplicateResult__Output
 import type { OperationResult as _kv_v1_OperationResult, OperationResult__Output as _kv_v1_OperationResult__Output } from '../../kv/v1/OperationResult';
 import type { OpError as _kv_v1_OpError, OpError__Output as _kv_v1_OpError__Output } from '../../kv/v1/OpError';
 import type { Pong as _kv_v1_Pong, Pong__Output as _kv_v1_Pong__Output } from '../../kv/v1/Pong';
+import type { AeTreeResult as _kv_v1_AeTreeResult, AeTreeResult__Output as _kv_v1_AeTreeResult__Output } from '../../kv/v1/AeTreeResult';
+import type { AeKeysResult as _kv_v1_AeKeysResult, AeKeysResult__Output as _kv_v1_AeKeysResult__Output } from '../../kv/v1/AeKeysResult';
 import type { Long } from '@grpc/proto-loader';
 
 export interface PeerResponse {
@@ -14,7 +16,9 @@ export interface PeerResponse {
   'forwarded'?: (_kv_v1_OperationResult | null);
   'error'?: (_kv_v1_OpError | null);
   'pong'?: (_kv_v1_Pong | null);
-  'result'?: "fetched"|"replicated"|"forwarded"|"error"|"pong";
+  'aeTree'?: (_kv_v1_AeTreeResult | null);
+  'aeKeys'?: (_kv_v1_AeKeysResult | null);
+  'result'?: "fetched"|"replicated"|"forwarded"|"error"|"pong"|"aeTree"|"aeKeys";
 }
 
 export interface PeerResponse__Output {
@@ -24,5 +28,7 @@ export interface PeerResponse__Output {
   'forwarded'?: (_kv_v1_OperationResult__Output | null);
   'error'?: (_kv_v1_OpError__Output | null);
   'pong'?: (_kv_v1_Pong__Output | null);
-  'result'?: "fetched"|"replicated"|"forwarded"|"error"|"pong";
+  'aeTree'?: (_kv_v1_AeTreeResult__Output | null);
+  'aeKeys'?: (_kv_v1_AeKeysResult__Output | null);
+  'result'?: "fetched"|"replicated"|"forwarded"|"error"|"pong"|"aeTree"|"aeKeys";
 }
