@@ -20,7 +20,11 @@ export interface KvClientOptions {
   readonly timeoutMs?: number;
   /** Send operations on the Batch stream instead of unary calls. @default false */
   readonly batch?: boolean;
-  /** Attempts of one operation across the endpoints (failover on UNAVAILABLE / RESOURCE_EXHAUSTED). @default endpoints.length, at most 5 */
+  /**
+   * Attempts of one operation across the endpoints: failover on UNAVAILABLE / RESOURCE_EXHAUSTED
+   * or a failed connection, never for a write that may have been applied.
+   * @default endpoints.length, at least 3, at most 5
+   */
   readonly attemptsMax?: number;
   /** Operations in flight on one Batch stream at most. @default 4096 */
   readonly batchInFlightMax?: number;
@@ -84,7 +88,10 @@ export class KvClientError extends Error {
     readonly code: number,
     readonly codeName: string,
     message: string,
-    /** A failed put or delete that may still have reached some replicas. */
+    /**
+     * A failed put or delete that may still have reached some replicas: it may become visible, or
+     * not. The client did not resend it; read the key to see which.
+     */
     readonly writeMayHaveApplied = false,
   ) {
     super(`${codeName}: ${message}`);
@@ -92,7 +99,7 @@ export class KvClientError extends Error {
   }
 }
 
-/** Statuses after which another node may succeed. */
+/** Statuses after which another node may succeed (besides a failed connection). */
 const FAILOVER_CODES = new Set([14 /* UNAVAILABLE */, 8 /* RESOURCE_EXHAUSTED */]);
 const RETRY_BACKOFF_MS = 50;
 
@@ -108,6 +115,14 @@ export function decodeContextString(context: string | undefined): Uint8Array {
   if (context === undefined || context === '') return Buffer.alloc(0);
   if (!/^[A-Za-z0-9_-]+$/.test(context)) throw new KvClientError(3, 'INVALID_ARGUMENT', `context: ${JSON.stringify(context.slice(0, 40))} is not a context string returned by get`);
   return Buffer.from(context, 'base64url');
+}
+
+function mayHaveApplied(op: ClientOp, f: RpcFailure): KvClientError {
+  if (op.kind === 'get') throw new Error(`KvChannel reported a get as a write that may have applied: ${f.message}`);
+  const message =
+    `${f.message}. The ${op.kind} may or may not have been applied, and was not resent to another node ` +
+    `(that could store it twice, as siblings): read the key to see whether it was, and if not, write again with the context of that read`;
+  return new KvClientError(f.code, f.codeName, message, true);
 }
 
 export class KvClient {
@@ -160,7 +175,11 @@ export class KvClient {
     return this.channels.map((_, i) => this.channels[(start + i) % this.channels.length]!);
   }
 
-  /** Runs one operation, failing over to the next candidate node on a retryable status. */
+  /**
+   * Runs one operation, failing over to the next candidate node on a retryable status or a failed
+   * connection. A write that may have been applied is never resent: it fails with
+   * writeMayHaveApplied.
+   */
   async execute(op: ClientOp): Promise<OpResult> {
     const candidates = await this.candidates(op);
     let last: RpcFailure | undefined;
@@ -171,9 +190,10 @@ export class KvClient {
       last = r.error;
       // A write that may have reached replicas is not resent elsewhere: the new coordinator would
       // give it a new dot, and readers would see the same value twice, as siblings.
-      if (!FAILOVER_CODES.has(r.error.code) || r.error.writeMayHaveApplied) break;
+      if (r.error.writeMayHaveApplied) throw mayHaveApplied(op, r.error);
+      if (!FAILOVER_CODES.has(r.error.code) && !r.error.connectionFailed) break;
     }
-    throw new KvClientError(last!.code, last!.codeName, last!.message, last!.writeMayHaveApplied);
+    throw new KvClientError(last!.code, last!.codeName, last!.message);
   }
 
   async get(key: Bytes, options: GetOptions = {}): Promise<GetReply> {
@@ -195,9 +215,10 @@ export class KvClient {
 
   /**
    * Read, resolve siblings, apply `fn`, write back with the context. Retries retryable failures
-   * (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED) up to `retries` times. Concurrent updates
-   * never overwrite each other: a write based on a stale read becomes a sibling, which the next
-   * update resolves.
+   * (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED) up to `retries` times, except a write that
+   * may have been applied: retrying that would apply `fn` twice, so it fails with
+   * writeMayHaveApplied. Concurrent updates never overwrite each other: a write based on a stale
+   * read becomes a sibling, which the next update resolves.
    */
   async update(key: Bytes, fn: (current: Buffer | undefined) => Uint8Array, options: UpdateOptions = {}): Promise<PutReply> {
     const attempts = options.retries ?? 3;
@@ -212,7 +233,7 @@ export class KvClient {
         }
         return await this.put(key, fn(current), { context: got.context, w: options.w });
       } catch (e) {
-        const retryable = e instanceof KvClientError && (FAILOVER_CODES.has(e.code) || e.code === 4);
+        const retryable = e instanceof KvClientError && !e.writeMayHaveApplied && (FAILOVER_CODES.has(e.code) || e.code === 4);
         if (!retryable || attempt >= attempts) throw e;
         await new Promise((r) => setTimeout(r, RETRY_BACKOFF_MS * attempt));
       }

@@ -57,10 +57,20 @@ export interface ServerOptions {
   readonly log?: Logger;
 }
 
-function serviceError(e: KvError): Partial<grpc.StatusObject> {
+/**
+ * The trailer is set on every status the node chooses, 'true' or 'false': its presence tells a
+ * client that the node answered, so the flag decides. A status without it came from gRPC itself
+ * (a dropped connection, a cut stream), after which the client cannot know whether a write
+ * reached the node.
+ */
+function trailers(writeMayHaveApplied: boolean): grpc.Metadata {
   const metadata = new grpc.Metadata();
-  if (e.writeMayHaveApplied) metadata.set(WRITE_MAY_HAVE_APPLIED_TRAILER, 'true');
-  return { code: codeOf(e), details: e.message, metadata };
+  metadata.set(WRITE_MAY_HAVE_APPLIED_TRAILER, writeMayHaveApplied ? 'true' : 'false');
+  return metadata;
+}
+
+function serviceError(e: KvError): Partial<grpc.StatusObject> {
+  return { code: codeOf(e), details: e.message, metadata: trailers(e.writeMayHaveApplied) };
 }
 
 function timeoutFromDeadline(call: grpc.ServerUnaryCall<unknown, unknown>): number | undefined {
@@ -80,7 +90,8 @@ function unary<Req, Res>(
     const timeoutMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>) ?? (call.request as { timeoutMs?: number }).timeoutMs;
     handlers.execute(op, { timeoutMs }).then(
       (r) => (r.ok ? callback(null, toResponse(r.value)) : callback(serviceError(r.error))),
-      (e) => callback({ code: grpc.status.INTERNAL, details: String(e) }),
+      // An unexpected failure may come after the write was stored: the client must not resend it.
+      (e) => callback({ code: grpc.status.INTERNAL, details: String(e), metadata: trailers(op.kind !== 'get') }),
     );
   };
 }

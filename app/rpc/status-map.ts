@@ -36,7 +36,10 @@ export function errorFromCode(code: number, message: string, writeMayHaveApplied
   return new KvError(condition, message, writeMayHaveApplied);
 }
 
-/** The trailer that carries KvError.writeMayHaveApplied on unary calls. */
+/**
+ * The trailer that carries KvError.writeMayHaveApplied on unary calls: 'true' or 'false' on every
+ * status the node chooses, absent on statuses gRPC produces itself (see app/rpc/delivery.ts).
+ */
 export const WRITE_MAY_HAVE_APPLIED_TRAILER = 'kv-write-may-have-applied';
 
 export function statusName(code: number): string {

@@ -1,0 +1,221 @@
+/**
+ * The client library when the node it talks to dies with an operation in flight (issue 8). A read
+ * goes to the next node. A write that may have reached its coordinator is never resent: the next
+ * coordinator would give it a new dot, and the key would hold the value twice, as siblings, while
+ * the caller was told OK. The caller gets writeMayHaveApplied instead, and reads the key.
+ *
+ * Nodes are frozen with SIGSTOP to hold an operation in flight at a chosen point, then killed with
+ * SIGKILL (no goodbye on the connection) or stopped with SIGTERM (the Batch stream is cut).
+ */
+import { KvClient, KvClientError } from '../../app/client/client';
+import { Fixture, startCluster } from './cluster-fixture';
+
+let f: Fixture;
+
+/** Long enough for the client to write a request to a frozen node's socket (a few ms in practice). */
+const IN_FLIGHT_MS = 300;
+/** How long a node may take to store a write it received, on a busy machine. */
+const STORE_WAIT_MS = 10_000;
+
+beforeAll(async () => {
+  // A short grace: a node told to stop cuts its Batch streams after about a second, not ten.
+  f = await startCluster({ basePort: 17801, extraArgs: ['--shutdown-grace-ms', '500'] });
+}, 60_000);
+
+afterAll(async () => {
+  await f?.teardown();
+}, 60_000);
+
+/** Nodes frozen or killed by a test, brought back after it whatever happened. */
+const frozen = new Set<string>();
+const killed = new Set<string>();
+
+afterEach(async () => {
+  for (const id of frozen) signal(id, 'SIGCONT');
+  frozen.clear();
+  for (const id of killed) {
+    await f.cluster.kill(id, 'SIGKILL');
+    await f.cluster.restart(id);
+  }
+  killed.clear();
+  await f.waitConnected();
+}, 60_000);
+
+function signal(id: string, sig: NodeJS.Signals): void {
+  const child = f.cluster.node(id).process!;
+  if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+}
+
+function freeze(...ids: string[]): void {
+  for (const id of ids) {
+    signal(id, 'SIGSTOP');
+    frozen.add(id);
+  }
+}
+
+function thaw(...ids: string[]): void {
+  for (const id of ids) {
+    signal(id, 'SIGCONT');
+    frozen.delete(id);
+  }
+}
+
+async function kill(id: string, sig: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  killed.add(id);
+  await f.cluster.kill(id, sig);
+}
+
+const endpoint = (id: string) => f.cluster.node(id).endpoint;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The key's primaries (the first coordinates a write sent to it) and a node that is none of them. */
+function rolesOf(key: string): { coordinator: string; second: string; third: string; other: string } {
+  const [coordinator, second, third] = f.primariesOf(key) as [string, string, string];
+  const other = f.cluster.nodes.map((n) => n.id).find((id) => ![coordinator, second, third].includes(id))!;
+  return { coordinator, second, third, other };
+}
+
+/** What an operation ended with: 'ok' or the client's error. */
+function outcome(p: Promise<unknown>): Promise<'ok' | KvClientError> {
+  return p.then(
+    () => 'ok' as const,
+    (e: unknown) => {
+      if (e instanceof KvClientError) return e;
+      throw e;
+    },
+  );
+}
+
+/** Copies of `value` a read from every primary sees (r = 3, so a copy on any of them counts). */
+async function copiesOf(key: string, value: string, via: string): Promise<number> {
+  const reader = f.client({ endpoints: [endpoint(via)] });
+  const got = await reader.get(key, { r: 3 });
+  return got.values.filter((v) => v.toString() === value).length;
+}
+
+/**
+ * Waits until `node` holds `value` for `key` in its own store: a get with R=1 that it coordinates
+ * answers from its local replica, even with the other primaries frozen.
+ */
+async function waitStored(key: string, value: string, node: string): Promise<void> {
+  const local = f.client({ endpoints: [endpoint(node)], attemptsMax: 1, timeoutMs: 1000 });
+  const deadline = Date.now() + STORE_WAIT_MS;
+  for (;;) {
+    const got = await local.get(key, { r: 1 }).catch(() => undefined);
+    if (got?.values.some((v) => v.toString() === value)) return;
+    if (Date.now() > deadline) throw new Error(`${node} did not store ${value} for ${key} within ${STORE_WAIT_MS} ms`);
+    await sleep(20);
+  }
+}
+
+function expectMayHaveApplied(o: 'ok' | KvClientError): void {
+  expect(o).toBeInstanceOf(KvClientError);
+  const e = o as KvClientError;
+  expect(e.writeMayHaveApplied).toBe(true);
+  expect(e.message).toMatch(/may or may not have been applied, and was not resent to another node/);
+  expect(e.message).toMatch(/read the key to see whether it was/);
+}
+
+/**
+ * A client whose next operation goes to `first`, then fails over to `then`, with both connections
+ * (and Batch streams) up: one get to each, and the client's turn is back at `first`.
+ */
+async function connectedClient(key: string, first: string, then: string, batch: boolean): Promise<KvClient> {
+  const c = f.client({ endpoints: [endpoint(first), endpoint(then)], attemptsMax: 2, batch });
+  await c.get(key);
+  await c.get(key);
+  return c;
+}
+
+describe.each([
+  ['unary calls', false],
+  ['the Batch stream', true],
+])('over %s', (_mode, batch) => {
+  const tag = batch ? 'batch' : 'unary';
+
+  test('rejects a put whose coordinator is frozen and then killed with writeMayHaveApplied, and does not resend it to another node', async () => {
+    const key = `frozen-coordinator-${tag}`;
+    const { coordinator, other } = rolesOf(key);
+    const c = await connectedClient(key, coordinator, other, batch);
+    freeze(coordinator);
+    const put = outcome(c.put(key, 'once'));
+    await sleep(IN_FLIGHT_MS);
+    await kill(coordinator);
+    expectMayHaveApplied(await put);
+    // The frozen coordinator never read the request; had the client resent it, `other` would have
+    // coordinated it. Neither happened, and nothing was stored twice.
+    await f.cluster.restart(coordinator);
+    killed.delete(coordinator);
+    await f.waitConnected();
+    expect(await copiesOf(key, 'once', other)).toBe(0);
+  }, 60_000);
+
+  test('rejects a put the coordinator stored before it was killed with writeMayHaveApplied, and the key holds it once, not twice as siblings', async () => {
+    const key = `stored-then-killed-${tag}`;
+    const { coordinator, second, third, other } = rolesOf(key);
+    const c = await connectedClient(key, coordinator, other, batch);
+    // With the other two primaries frozen, the coordinator stores the write, sends it to them,
+    // and waits for an acknowledgement: the put is in flight, already applied on one replica.
+    freeze(second, third);
+    const put = outcome(c.put(key, 'once'));
+    await waitStored(key, 'once', coordinator);
+    await kill(coordinator);
+    thaw(second, third);
+    expectMayHaveApplied(await put);
+    await f.cluster.restart(coordinator);
+    killed.delete(coordinator);
+    await f.waitConnected();
+    expect(await copiesOf(key, 'once', other)).toBe(1);
+  }, 60_000);
+
+  test('a get whose node is frozen and then killed fails over to the next node', async () => {
+    const key = `get-failover-${tag}`;
+    const { coordinator, other } = rolesOf(key);
+    await f.client().put(key, 'there');
+    const c = await connectedClient(key, coordinator, other, batch);
+    freeze(coordinator);
+    const got = c.get(key);
+    await sleep(IN_FLIGHT_MS);
+    await kill(coordinator);
+    expect((await got).values.map(String)).toEqual(['there']);
+  }, 60_000);
+
+  test('a put to a node that died before the put was sent fails over and is stored once', async () => {
+    const key = `dead-before-send-${tag}`;
+    const { coordinator, other } = rolesOf(key);
+    const c = await connectedClient(key, coordinator, other, batch);
+    await kill(coordinator);
+    // The connection is gone before the put starts: the put never leaves the client for the dead
+    // node (no connection can be made), so sending it to the next node is safe.
+    await c.put(key, 'once');
+    await f.cluster.restart(coordinator);
+    killed.delete(coordinator);
+    await f.waitConnected();
+    expect(await copiesOf(key, 'once', other)).toBe(1);
+  }, 60_000);
+});
+
+test('rejects the pending put as maybe applied, and fails the pending get over to another node, when a node shutting down cuts its Batch stream', async () => {
+  const key = 'shutdown-cut';
+  const { coordinator, second, third, other } = rolesOf(key);
+  await f.client().put(key, 'before');
+  const seen = await f.client().get(key);
+  // The get fails over to `second`: a primary, so it coordinates the read itself once thawed.
+  const reader = await connectedClient(key, coordinator, second, true);
+  const writer = await connectedClient(key, coordinator, other, true);
+  // With the other primaries frozen, the get (R=2) and the put (W=2) wait on the coordinator
+  // until its shutdown grace is over and it cuts the stream.
+  freeze(second, third);
+  const get = outcome(reader.get(key));
+  const put = outcome(writer.put(key, 'during', { context: seen.context }));
+  await waitStored(key, 'during', coordinator);
+  const stopped = kill(coordinator, 'SIGTERM');
+  const cut = await put;
+  expectMayHaveApplied(cut);
+  expect((cut as KvClientError).codeName).toBe('CANCELLED');
+  // The get went to `second` when the stream was cut; thawed, it answers. (Thawing first also lets
+  // the stopping node close its connections to them and exit.)
+  thaw(second, third);
+  expect(await get).toBe('ok');
+  await stopped;
+}, 60_000);
