@@ -2,7 +2,6 @@
  * The composition root of a node: opens the store, establishes the node's actor id, builds the
  * ring, the peer transport, the coordinator and the gRPC server, and stops them in order.
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { KvError, Result } from '../errors';
@@ -19,38 +18,18 @@ import { buildRing, partitionsServedBy, replicasLookup, Ring } from '../ring/rin
 import { GrpcPeerTransport } from '../rpc/peer-transport';
 import { KvServer } from '../rpc/server';
 import type { StatusResponse } from '../rpc/generated/kv/v1/StatusResponse';
-import { LmdbStore } from '../storage/lmdb-store';
+import { LmdbStore, lmdbDataFiles } from '../storage/lmdb-store';
 import { LocalStore } from '../storage/local-store';
 import { NodeConfig } from './config';
+import { establishIdentity as establishActor, writeCleanShutdownMarker } from './identity';
 import { NodeMetrics } from './metrics';
 
-/** Store metadata keys. */
-const META_NODE_ID = 'node-id';
-const META_ACTOR = 'actor';
-const META_PARTITIONS = 'partitions';
-
 /**
- * The actor id this node writes with: its id and the epoch of its data directory, made when the
- * directory is first used. A node that lost its data gets a new epoch, so it never reuses old
- * counters (which would make its new writes look old to the other replicas).
+ * The actor id this node writes with: kept across a provably clean restart, a new epoch after
+ * any other (identity.ts says why and what it cannot see).
  */
-async function establishIdentity(store: LocalStore, config: NodeConfig): Promise<string> {
-  const owner = await store.getMeta(META_NODE_ID);
-  if (owner !== undefined && owner !== config.nodeId) {
-    throw new Error(`data directory ${config.dataDir} belongs to node ${owner}, not ${config.nodeId}: point --data-dir at this node's own directory`);
-  }
-  const partitions = await store.getMeta(META_PARTITIONS);
-  if (partitions !== undefined && Number(partitions) !== config.partitions) {
-    throw new Error(`data directory ${config.dataDir} was created with ${partitions} partitions, not ${config.partitions}: the partition count is fixed when the cluster is created`);
-  }
-  let actor = await store.getMeta(META_ACTOR);
-  if (actor === undefined) {
-    actor = `${config.nodeId}.${randomBytes(4).toString('hex')}`;
-    await store.setMeta(META_NODE_ID, config.nodeId);
-    await store.setMeta(META_PARTITIONS, String(config.partitions));
-    await store.setMeta(META_ACTOR, actor);
-  }
-  return actor;
+async function establishIdentity(store: LocalStore, config: NodeConfig, log: Logger): Promise<string> {
+  return establishActor(store, { nodeId: config.nodeId, partitions: config.partitions, dataDir: config.dataDir, dataFiles: lmdbDataFiles(config.dataDir), log });
 }
 
 /** What Status reports of the hints this node holds for a member. */
@@ -94,7 +73,7 @@ export class KvNode {
     });
     let actor: string;
     try {
-      actor = await establishIdentity(store, config);
+      actor = await establishIdentity(store, config, log);
     } catch (e) {
       await store.close();
       throw e;
@@ -212,6 +191,13 @@ export class KvNode {
         this.metricsServer.closeAllConnections();
       });
       await this.store.close();
+      // Only now, with the store closed and nothing left to write: the next start may keep this
+      // actor. Without the marker it takes a new epoch, which is safe, so a failure here is not fatal.
+      try {
+        writeCleanShutdownMarker(this.config.dataDir, lmdbDataFiles(this.config.dataDir), this.actor);
+      } catch (e) {
+        this.log.warn('could not record the clean stop: the next start takes a new actor epoch', { error: String(e) });
+      }
       this.log.info('stopped');
     })();
     return this.stopping;

@@ -53,6 +53,15 @@ import {
   resolveRecordChecks,
 } from './record-frame';
 
+/**
+ * The files that hold a store's data in its directory: data.mdb. Not lock.mdb, which holds only
+ * the reader table, is rewritten at every open and is recreated if missing. (The node
+ * fingerprints these at a clean stop: app/node/identity.ts.)
+ */
+export function lmdbDataFiles(dir: string): string[] {
+  return [path.join(path.resolve(dir), 'data.mdb')];
+}
+
 /** Address space reserved for the data file: 8 GiB. The file is sparse and grows as it fills. */
 export const MAP_SIZE_BYTES_DEFAULT = 8 * 1024 ** 3;
 
