@@ -15,6 +15,7 @@
 import { KvError, Result, ok } from '../errors';
 import { Logger } from '../log';
 import { KeySpace } from '../storage/local-store';
+import { Clock, sleep, systemClock } from './clock';
 import { HashTrees, pairHash, segmentOf } from './hash-trees';
 import { LocalReplica } from './replica';
 import { ReplicaTransport } from './transport';
@@ -59,7 +60,7 @@ export interface AntiEntropyEvents {
 const FOLD_BATCH = 1000;
 
 export class AntiEntropy {
-  private timer: NodeJS.Timeout | undefined;
+  private cancelTimer: (() => void) | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = false;
   private next = 0;
@@ -77,7 +78,7 @@ export class AntiEntropy {
     private readonly config: AntiEntropyConfig,
     private readonly events: AntiEntropyEvents,
     private readonly log: Logger,
-    private readonly nowMs: () => number = Date.now,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Rebuilds the trees, then runs exchanges until stopped. */
@@ -88,13 +89,13 @@ export class AntiEntropy {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.cancelTimer?.();
     await this.running?.catch(() => undefined);
   }
 
   /** Age of the last completed exchange of each served partition (Infinity: never). */
   exchangeAges(): Map<number, number> {
-    const now = this.nowMs();
+    const now = this.clock.now();
     const out = new Map<number, number>();
     for (const partition of this.served().keys()) {
       const byPeer = this.completedAt.get(partition);
@@ -111,12 +112,11 @@ export class AntiEntropy {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
+    this.cancelTimer = this.clock.after(this.config.antiEntropyIntervalMs, () => {
       this.running = this.exchangeNext()
         .catch((e) => this.log.error('anti-entropy exchange failed', { error: String(e) }))
         .then(() => this.schedule());
-    }, this.config.antiEntropyIntervalMs);
-    this.timer.unref();
+    });
   }
 
   /** Rebuilds every served partition's tree from the store, within the rebuild budget. */
@@ -132,13 +132,13 @@ export class AntiEntropy {
     let startAfter: Uint8Array | undefined;
     const perBatchMs = (FOLD_BATCH * 1000) / this.config.antiEntropyRebuildKeysPerSecondMax;
     for (;;) {
-      const started = this.nowMs();
+      const started = this.clock.now();
       const batch = await this.data.fold(partition, { startAfter, limit: FOLD_BATCH });
       if (!this.trees.rebuildBatch(partition, batch)) return false;
       if (batch.length < FOLD_BATCH) break;
       startAfter = batch[batch.length - 1]!.key;
-      const wait = perBatchMs - (this.nowMs() - started);
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const wait = perBatchMs - (this.clock.now() - started);
+      if (wait > 0) await sleep(this.clock, wait);
       if (this.stopped) return false;
     }
     return this.trees.finishRebuild(partition);
@@ -237,7 +237,7 @@ export class AntiEntropy {
   private markCompleted(partition: number, peer: string): void {
     let byPeer = this.completedAt.get(partition);
     if (byPeer === undefined) this.completedAt.set(partition, (byPeer = new Map()));
-    byPeer.set(peer, this.nowMs());
+    byPeer.set(peer, this.clock.now());
     this.events.completed(partition, peer);
   }
 }

@@ -11,6 +11,7 @@
 import { KvError, Result, err } from '../errors';
 import { Logger, silentLogger } from '../log';
 import { partitionOf, PartitionReplicas, replicasLookup, Ring } from '../ring/ring';
+import { Clock, systemClock } from './clock';
 import { forward } from './forwarding';
 import { runGet } from './get-fsm';
 import { checkOp, ClientOp, OpResult, RequestLimits } from './ops';
@@ -52,6 +53,8 @@ export interface CoordinatorDeps {
   readonly config: CoordinatorConfig;
   readonly log?: Logger;
   readonly events?: CoordinatorEvents;
+  /** @default systemClock */
+  readonly clock?: Clock;
 }
 
 export interface ExecuteOptions {
@@ -67,10 +70,12 @@ export class Coordinator {
   private readonly log: Logger;
   private readonly events: CoordinatorEvents;
   private readonly repairer: ReadRepairer;
+  private readonly clock: Clock;
 
   constructor(private readonly deps: CoordinatorDeps) {
     this.log = deps.log ?? silentLogger;
     this.events = deps.events ?? NO_EVENTS;
+    this.clock = deps.clock ?? systemClock;
     this.repairer = new ReadRepairer(deps.replicas, deps.config.readRepairsInFlightMax, deps.config.requestTimeoutMs, this.events, this.log);
   }
 
@@ -95,18 +100,18 @@ export class Coordinator {
       if (this.draining) {
         const others = primaries.filter((p) => p !== this.deps.self);
         if (others.length === 0) return err(new KvError('ShuttingDown', `node ${this.deps.self} is shutting down and is the only replica of the key; retry when it is back`));
-        return await forward(this.deps.replicas, op, others, timeoutMs, this.events);
+        return await forward(this.deps.replicas, op, others, timeoutMs, this.events, this.clock);
       }
       if (!primaries.includes(this.deps.self)) {
         if (forwarded) {
           return err(new KvError('Internal', `node ${this.deps.self} received a forwarded ${op.kind} for partition ${partition} but is not one of its primaries (${primaries.join(', ')}): the nodes disagree on membership`));
         }
-        return await forward(this.deps.replicas, op, primaries, timeoutMs, this.events);
+        return await forward(this.deps.replicas, op, primaries, timeoutMs, this.events, this.clock);
       }
       const c = checked.value;
-      if (c.kind === 'get') return await runGet({ replicas: this.deps.replicas, repairer: this.repairer, readRepairWaitMs: config.readRepairWaitMs }, partition, c, placement, timeoutMs);
+      if (c.kind === 'get') return await runGet({ replicas: this.deps.replicas, repairer: this.repairer, readRepairWaitMs: config.readRepairWaitMs, clock: this.clock }, partition, c, placement, timeoutMs);
       return await runPut(
-        { self: this.deps.self, local: this.deps.local, replicas: this.deps.replicas, limitWarning: (m) => this.events.limitWarning(m), hinted: (t) => this.events.hinted(t) },
+        { self: this.deps.self, local: this.deps.local, replicas: this.deps.replicas, limitWarning: (m) => this.events.limitWarning(m), hinted: (t) => this.events.hinted(t), clock: this.clock },
         partition,
         c,
         placement,

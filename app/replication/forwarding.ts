@@ -10,6 +10,7 @@
  * readers would see the value twice, as siblings.
  */
 import { KvError, Result, err } from '../errors';
+import { Clock } from './clock';
 import { ClientOp, OpResult } from './ops';
 import { ReplicaTransport } from './transport';
 
@@ -22,12 +23,12 @@ export interface ForwardEvents {
   forwarded(): void;
 }
 
-export async function forward(transport: ReplicaTransport, op: ClientOp, primaries: readonly string[], timeoutMs: number, events: ForwardEvents): Promise<Result<OpResult>> {
-  const deadline = Date.now() + timeoutMs;
+export async function forward(transport: ReplicaTransport, op: ClientOp, primaries: readonly string[], timeoutMs: number, events: ForwardEvents, clock: Clock): Promise<Result<OpResult>> {
+  const deadline = clock.now() + timeoutMs;
   const order = [...primaries.filter((p) => transport.isUp(p)), ...primaries.filter((p) => !transport.isUp(p))];
   const failures: string[] = [];
   for (const node of order) {
-    const left = deadline - Date.now();
+    const left = deadline - clock.now();
     if (left <= 0) break;
     events.forwarded();
     const result = await transport.forward(node, op, left);

@@ -11,6 +11,7 @@ import { PartitionReplicas } from '../ring/ring';
 import { decodeObject, encodeContext } from '../versioning/codec';
 import { isDeleted, liveValues, VersionedObject } from '../versioning/dvv';
 import { CheckedOp, GetResult } from './ops';
+import { Clock } from './clock';
 import { ReadCore, ReadReply } from './quorum';
 import { ReadRepairer } from './read-repair';
 import { ReplicaTransport } from './transport';
@@ -20,10 +21,11 @@ export interface GetFsmDeps {
   readonly repairer: ReadRepairer;
   /** How long a get keeps waiting for the remaining replicas after it answered, for read repair. */
   readonly readRepairWaitMs: number;
+  readonly clock: Clock;
 }
 
 export function runGet(deps: GetFsmDeps, partition: number, op: CheckedOp & { kind: 'get' }, placement: PartitionReplicas, timeoutMs: number): Promise<Result<GetResult>> {
-  const { replicas, repairer, readRepairWaitMs } = deps;
+  const { replicas, repairer, readRepairWaitMs, clock } = deps;
   const asked: Array<{ node: string; hintFor?: string }> = placement.primaries.map((node) => ({ node }));
   const spare = placement.fallbacks.filter((f) => replicas.isUp(f));
   for (const primary of placement.primaries) {
@@ -42,22 +44,22 @@ export function runGet(deps: GetFsmDeps, partition: number, op: CheckedOp & { ki
   return new Promise((resolve) => {
     let answered = false;
     let finished = false;
-    let repairTimer: NodeJS.Timeout | undefined;
+    let cancelRepairTimer: (() => void) | undefined;
     const answer = (result: Result<GetResult>) => {
       if (answered) return;
       answered = true;
       resolve(result);
-      if (!core.complete) repairTimer = setTimeout(finish, readRepairWaitMs);
+      if (!core.complete) cancelRepairTimer = clock.after(readRepairWaitMs, finish);
     };
-    const deadlineTimer = setTimeout(() => {
+    const cancelDeadline = clock.after(timeoutMs, () => {
       answer(err(new KvError('DeadlineExceeded', `get: within ${timeoutMs} ms, ${describe()}`)));
       finish();
-    }, timeoutMs);
+    });
     const finish = () => {
       if (finished) return;
       finished = true;
-      clearTimeout(deadlineTimer);
-      if (repairTimer) clearTimeout(repairTimer);
+      cancelDeadline();
+      cancelRepairTimer?.();
       repairer.repair(partition, op.key, core.finalAction());
     };
     const onReply = (node: string, reply: ReadReply) => {

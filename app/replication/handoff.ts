@@ -8,6 +8,7 @@
  * are in its store), and delivery resumes on its own.
  */
 import { Logger } from '../log';
+import { Clock, systemClock } from './clock';
 import { HintStore } from './hints';
 import { ReplicaTransport } from './transport';
 
@@ -29,7 +30,7 @@ export interface HandoffEvents {
 }
 
 export class HandoffWorker {
-  private timer: NodeJS.Timeout | undefined;
+  private cancelTimer: (() => void) | undefined;
   private round: Promise<unknown> | undefined;
   private stopped = false;
 
@@ -40,6 +41,7 @@ export class HandoffWorker {
     private readonly config: HandoffConfig,
     private readonly events: HandoffEvents,
     private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   start(): void {
@@ -49,24 +51,23 @@ export class HandoffWorker {
   /** Stops after the round in progress. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.cancelTimer?.();
     await this.round;
   }
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
+    this.cancelTimer = this.clock.after(this.config.handoffIntervalMs, () => {
       this.round = this.runRound().catch((e) => this.log.error('handoff round failed', { error: String(e) }));
       void this.round.then(() => this.schedule());
-    }, this.config.handoffIntervalMs);
-    this.timer.unref();
+    });
   }
 
   /** One round: expire old hints, then deliver up to the round's budget. Resolves with the hints delivered. */
   async runRound(): Promise<number> {
     for (const hint of await this.hints.expire()) {
       this.events.expired(hint.target, 1);
-      this.log.warn('hint expired: left to read repair and anti-entropy', { target: hint.target, partition: hint.partition, ageMs: Date.now() - hint.createdAtMs });
+      this.log.warn('hint expired: left to read repair and anti-entropy', { target: hint.target, partition: hint.partition, ageMs: this.clock.now() - hint.createdAtMs });
     }
     const perRound = Math.max(1, Math.floor((this.config.handoffKeysPerSecondMax * this.config.handoffIntervalMs) / 1000));
     let budget = Math.min(this.config.handoffBatchMax, perRound);

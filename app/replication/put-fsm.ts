@@ -8,6 +8,7 @@ import { KvError, Result, err, ok } from '../errors';
 import { PartitionReplicas } from '../ring/ring';
 import { encodeContext } from '../versioning/codec';
 import { liveValues } from '../versioning/dvv';
+import { Clock } from './clock';
 import { CheckedOp, WriteResult } from './ops';
 import { LocalReplica } from './replica';
 import { ReplicaTransport } from './transport';
@@ -20,6 +21,7 @@ export interface PutFsmDeps {
   readonly limitWarning: (message: string) => void;
   /** Told of every write that went to a fallback as a hint. */
   readonly hinted?: (target: WriteTarget) => void;
+  readonly clock: Clock;
 }
 
 export async function runPut(deps: PutFsmDeps, partition: number, op: CheckedOp & { kind: 'put' | 'delete' }, placement: PartitionReplicas, timeoutMs: number): Promise<Result<WriteResult>> {
@@ -40,10 +42,10 @@ export async function runPut(deps: PutFsmDeps, partition: number, op: CheckedOp 
     const answer = (r: Result<WriteResult>) => {
       if (answered) return;
       answered = true;
-      clearTimeout(timer);
+      cancelTimer();
       resolve(r);
     };
-    const timer = setTimeout(() => answer(err(new KvError('DeadlineExceeded', `${op.kind}: within ${timeoutMs} ms ${describe()}; the write may still become visible`, true))), timeoutMs);
+    const cancelTimer = deps.clock.after(timeoutMs, () => answer(err(new KvError('DeadlineExceeded', `${op.kind}: within ${timeoutMs} ms ${describe()}; the write may still become visible`, true))));
     const settle = () => {
       const outcome = core.outcome;
       if (outcome === 'success') answer(ok(result));

@@ -6,7 +6,8 @@ import { Fixture, startCluster } from './cluster-fixture';
 let f: Fixture;
 
 beforeAll(async () => {
-  f = await startCluster({ basePort: 17301 });
+  // Read repair alone: hinted handoff and anti-entropy would repair the stale replicas first.
+  f = await startCluster({ basePort: 17301, extraArgs: ['--hints-per-target-max', '0', '--anti-entropy-interval-ms', '0'] });
 }, 60_000);
 
 afterAll(async () => {
