@@ -25,6 +25,7 @@ export type KvCondition =
   | 'CorruptRecord'
   | 'StorageFull'
   | 'HintBacklogFull'
+  | 'ReplicaSyncing'
   | 'Internal';
 
 const KIND_OF: Readonly<Record<KvCondition, KvErrorKind>> = {
@@ -40,6 +41,7 @@ const KIND_OF: Readonly<Record<KvCondition, KvErrorKind>> = {
   CorruptRecord: 'data-loss',
   StorageFull: 'resource-exhausted',
   HintBacklogFull: 'resource-exhausted',
+  ReplicaSyncing: 'unavailable',
   Internal: 'internal',
 };
 

@@ -49,6 +49,8 @@ export interface LocalNode {
 }
 
 export const READY_TIMEOUT_MS = 30_000;
+/** How long a start waits for new nodes to learn from their peers that they are new. */
+export const VERDICT_TIMEOUT_MS = 10_000;
 export const STOP_TIMEOUT_MS = 20_000;
 
 export class LocalCluster {
@@ -118,6 +120,26 @@ export class LocalCluster {
   async start(): Promise<void> {
     for (const n of this.nodes) this.spawn(n.id);
     await Promise.all(this.nodes.map((n) => this.waitReady(n.id)));
+    await Promise.all(this.nodes.map((n) => this.waitVerdict(n.id)));
+  }
+
+  /**
+   * Waits (a bounded time, never failing) until a node with a new data directory has heard from
+   * its peers that it is new: until then its "not found" answers do not count toward R, and a
+   * read of a missing key right after a fresh start could fail.
+   */
+  async waitVerdict(id: string, timeoutMs = VERDICT_TIMEOUT_MS): Promise<void> {
+    const client = new KvClient({ endpoints: [this.node(id).endpoint], timeoutMs: 1000, attemptsMax: 1 });
+    const deadline = Date.now() + timeoutMs;
+    try {
+      while (Date.now() < deadline) {
+        const s = await client.status().catch(() => undefined);
+        if (s && s.syncState !== 'awaiting-verdict') return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      client.close();
+    }
   }
 
   /** Resolves once the node answers Status; rejects if it exits or does not within the timeout. */
@@ -155,6 +177,7 @@ export class LocalCluster {
   async restart(id: string): Promise<void> {
     this.spawn(id);
     await this.waitReady(id);
+    await this.waitVerdict(id);
   }
 
   /**

@@ -34,6 +34,8 @@ export class NodeMetrics {
   readonly aeKeysRepaired: Counter;
   /** Where kv_anti_entropy_exchange_age_seconds reads the age of each served partition's last exchange. */
   aeAgeSource: () => Map<number, number> = () => new Map();
+  /** Where kv_replica_partitions_syncing reads its value. */
+  syncingSource: () => number = () => 0;
   /** Where kv_peer_suspected reads the failure detector. */
   suspicionSource: () => Iterable<[string, boolean]> = () => [];
   /** Where kv_peer_up reads reachability: set by the node once its transport exists. */
@@ -83,6 +85,15 @@ export class NodeMetrics {
     this.handoffFailures = new Counter({ name: 'kv_handoff_failures_total', help: 'Hint deliveries the target did not acknowledge (retried next round), by target.', labelNames: ['target'], registers });
     this.hintMetrics(registers);
     this.aeExchanges = new Counter({ name: 'kv_anti_entropy_exchanges_total', help: 'Anti-entropy exchanges, by outcome: in_sync, repaired, incomplete (more to repair next round), failed (the peer did not answer), not_ready (a tree was being rebuilt).', labelNames: ['outcome'], registers });
+    const syncing = () => this.syncingSource();
+    new Gauge({
+      name: 'kv_replica_partitions_syncing',
+      help: 'Partitions this node is a primary of whose "not found" answers do not count toward R yet: its data directory is new and it awaits its peers\' verdict, or it lost its data and anti-entropy is refilling it.',
+      registers,
+      collect() {
+        this.set(syncing());
+      },
+    });
     this.aeKeysRepaired = new Counter({ name: 'kv_anti_entropy_keys_repaired_total', help: 'Keys anti-entropy found different on two primaries and repaired by merge.', registers });
     const ages = () => this.aeAgeSource();
     new Gauge({
@@ -138,11 +149,11 @@ export class NodeMetrics {
     });
   }
 
-  antiEntropyEvents(): AntiEntropyEvents {
+  antiEntropyEvents(completed: (partition: number, peer: string) => void = () => {}): AntiEntropyEvents {
     return {
       exchange: (outcome: ExchangeOutcome) => this.aeExchanges.inc({ outcome }),
       repaired: (keys) => this.aeKeysRepaired.inc(keys),
-      completed: () => {},
+      completed,
     };
   }
 

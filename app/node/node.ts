@@ -11,6 +11,7 @@ import { Coordinator } from '../replication/coordinator';
 import { HashTrees } from '../replication/hash-trees';
 import { HandoffWorker } from '../replication/handoff';
 import { HintStore } from '../replication/hints';
+import { ReplicaSync } from '../replication/replica-sync';
 import { ClientOp, OpResult } from '../replication/ops';
 import { LocalReplica } from '../replication/replica';
 import { Replicas } from '../replication/replicas';
@@ -22,6 +23,7 @@ import { LmdbStore, lmdbDataFiles } from '../storage/lmdb-store';
 import { LocalStore } from '../storage/local-store';
 import { NodeConfig } from './config';
 import { establishIdentity as establishActor, writeCleanShutdownMarker } from './identity';
+import { loadDataIds } from './data-ids';
 import { NodeMetrics } from './metrics';
 
 /**
@@ -79,6 +81,24 @@ export class KvNode {
       throw e;
     }
     const ring: Ring = buildRing([...config.peers.keys()], config.partitions);
+    const others = [...config.peers.keys()].filter((id) => id !== config.nodeId);
+    const dataIds = await loadDataIds(store, others);
+    const lookup = replicasLookup(ring, config.n);
+    // The partitions this node is a primary of, with their other primaries: anti-entropy's work.
+    const primaryOf = new Map<number, readonly string[]>();
+    for (let p = 0; p < ring.partitions; p++) {
+      const { primaries } = lookup(p);
+      if (primaries.includes(config.nodeId)) primaryOf.set(p, primaries.filter((m) => m !== config.nodeId));
+    }
+    const sync = new ReplicaSync({
+      self: config.nodeId,
+      members: [...config.peers.keys()],
+      served: primaryOf,
+      freshDirectory: dataIds.fresh,
+      syncing: dataIds.syncing,
+      persist: (partitions) => dataIds.persistSyncing(partitions),
+      onState: (state, detail) => log.info(`replica sync: ${state}`, { detail }),
+    });
     const transport = new GrpcPeerTransport({
       self: config.nodeId,
       peers: config.peers,
@@ -89,11 +109,13 @@ export class KvNode {
       onMessageSent: (requests) => metrics.peerMessageRequests.observe(requests),
       heartbeatMs: config.peerHeartbeatMs,
       suspectAfterMs: config.peerSuspectMs,
+      dataId: dataIds.own,
+      onPong: (peer, pong) => sync.verdict(peer, pong.knewDataId, dataIds.own),
     });
     const hints = await HintStore.open(store.hints, config.partitions, config);
     const trees = new HashTrees(config.partitions);
     const replica = new LocalReplica(store, actor, config, { hints, trees });
-    const replicas = new Replicas(config.nodeId, replica, transport);
+    const replicas = new Replicas(config.nodeId, replica, transport, sync);
     const coordinator = new Coordinator({
       self: config.nodeId,
       ring: () => ring,
@@ -104,14 +126,8 @@ export class KvNode {
       events: metrics.coordinatorEvents((message) => log.warn('object limit warning', { message })),
     });
     const handoff = new HandoffWorker(hints, transport, config, metrics.handoffEvents(), log);
-    const lookup = replicasLookup(ring, config.n);
-    // The partitions this node is a primary of, with their other primaries: anti-entropy's work.
-    const primaryOf = new Map<number, readonly string[]>();
-    for (let p = 0; p < ring.partitions; p++) {
-      const { primaries } = lookup(p);
-      if (primaries.includes(config.nodeId)) primaryOf.set(p, primaries.filter((m) => m !== config.nodeId));
-    }
-    const antiEntropy = new AntiEntropy(trees, store, replica, transport, () => primaryOf, config, metrics.antiEntropyEvents(), log);
+    const antiEntropy = new AntiEntropy(trees, store, replica, transport, () => primaryOf, config, metrics.antiEntropyEvents((partition, peer) => sync.exchanged(partition, peer)), log);
+    antiEntropy.prioritize(() => sync.next((node) => transport.isUp(node)));
     const served = new Map([...config.peers.keys()].map((m) => [m, partitionsServedBy(ring, m, config.n).length]));
     const owned = new Map<string, number>();
     for (const o of ring.owners) owned.set(o, (owned.get(o) ?? 0) + 1);
@@ -122,6 +138,8 @@ export class KvNode {
       n: config.n,
       r: config.r,
       w: config.w,
+      syncState: sync.current,
+      partitionsSyncing: sync.partitionsSyncing,
       members: [...config.peers].map(([id, address]) => ({
         id,
         address,
@@ -146,6 +164,7 @@ export class KvNode {
         fetch: (partition, key, hintFor) => replicas.fetch(config.nodeId, partition, key, config.requestTimeoutMs, hintFor),
         replicate: (partition, key, object, hintFor) => replicas.replicate(config.nodeId, partition, key, object, config.requestTimeoutMs, hintFor),
         aeTree: (partition) => trees.segmentsOf(partition),
+        ping: (from, dataId) => ({ dataId: dataIds.own, knewDataId: others.includes(from) ? dataIds.saw(from, dataId) : '' }),
         aeKeys: (partition, segments, limit) => antiEntropy.keysIn(partition, segments, limit),
         status,
       },
@@ -161,6 +180,7 @@ export class KvNode {
     metrics.suspicionSource = () => [...config.peers.keys()].filter((id) => id !== config.nodeId).map((id) => [id, transport.isSuspected(id)]);
     metrics.hintSource = () => hints.targets().map((t) => hints.backlog(t));
     metrics.aeAgeSource = () => antiEntropy.exchangeAges();
+    metrics.syncingSource = () => sync.partitionsSyncing;
     handoff.start();
     antiEntropy.start();
     server.setServing(true);

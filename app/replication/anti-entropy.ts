@@ -65,6 +65,7 @@ export class AntiEntropy {
   private stopped = false;
   private next = 0;
   private readonly peerTurn = new Map<number, number>();
+  private priority: (() => { partition: number; peer: string } | undefined) | undefined;
   /** When an exchange of each partition last completed, by peer. */
   private readonly completedAt = new Map<number, Map<string, number>>();
 
@@ -144,8 +145,19 @@ export class AntiEntropy {
     return this.trees.finishRebuild(partition);
   }
 
-  /** One exchange: the next served partition with the next other primary of it. */
+  /** Exchanges that must come first (a replica syncing after it lost its data) are asked here. */
+  prioritize(next: () => { partition: number; peer: string } | undefined): void {
+    this.priority = next;
+  }
+
+  /** One exchange: a prioritized one, else the next served partition with the next other primary of it. */
   async exchangeNext(): Promise<ExchangeOutcome | undefined> {
+    const urgent = this.priority?.();
+    if (urgent !== undefined && this.trees.isTrusted(urgent.partition)) {
+      const outcome = await this.exchange(urgent.partition, urgent.peer);
+      this.events.exchange(outcome);
+      return outcome;
+    }
     const served = [...this.served()];
     if (served.length === 0) return undefined;
     const [partition, others] = served[this.next++ % served.length]!;

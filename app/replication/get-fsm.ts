@@ -4,7 +4,9 @@
  * core's repair orders to the read repairer. It owns the timers; the core decides.
  *
  * Who is asked: every primary, and for each primary the failure detector counts as down, the
- * next up fallback, which answers from the hint it holds for that primary (sloppy quorum).
+ * next up fallback, which answers from the hint it holds for that primary (sloppy quorum). What
+ * counts toward R: a primary's answer, found or not (unless it is still syncing after it lost its
+ * data: see ./replica-sync.ts), and a fallback's hint; a fallback with no hint does not count.
  */
 import { KvError, Result, err, ok } from '../errors';
 import { PartitionReplicas } from '../ring/ring';
@@ -24,6 +26,9 @@ export interface GetFsmDeps {
   readonly clock: Clock;
 }
 
+/** Failures of replicas known to lack the object, which read repair sends it to. */
+const REPAIRABLE = new Set(['CorruptRecord', 'ReplicaSyncing']);
+
 export function runGet(deps: GetFsmDeps, partition: number, op: CheckedOp & { kind: 'get' }, placement: PartitionReplicas, timeoutMs: number): Promise<Result<GetResult>> {
   const { replicas, repairer, readRepairWaitMs, clock } = deps;
   const asked: Array<{ node: string; hintFor?: string }> = placement.primaries.map((node) => ({ node }));
@@ -40,7 +45,9 @@ export function runGet(deps: GetFsmDeps, partition: number, op: CheckedOp & { ki
     op.pr,
     fallbacks,
   );
-  const describe = () => `${core.okCount} of ${op.r} required replicas answered (${core.primaryOkCount} primaries${op.pr > 0 ? `, ${op.pr} required` : ''}; N=${placement.primaries.length}, asked ${asked.map((a) => (a.hintFor ? `${a.node} for ${a.hintFor}` : a.node)).join(', ')})`;
+  const failures: string[] = [];
+  const describe = () =>
+    `${core.okCount} of ${op.r} required replicas answered (${core.primaryOkCount} primaries${op.pr > 0 ? `, ${op.pr} required` : ''}; N=${placement.primaries.length}, asked ${asked.map((a) => (a.hintFor ? `${a.node} for ${a.hintFor}` : a.node)).join(', ')})${failures.length > 0 ? `; ${failures.join('; ')}` : ''}`;
   return new Promise((resolve) => {
     let answered = false;
     let finished = false;
@@ -67,7 +74,7 @@ export function runGet(deps: GetFsmDeps, partition: number, op: CheckedOp & { ki
       core.add(node, reply);
       const outcome = core.outcome;
       if (outcome === 'success') answer(ok(toGetResult(core.response())));
-      else if (outcome === 'failure') answer(err(new KvError('InsufficientReplicas', `get: ${describe()}; the others are unreachable or failed`)));
+      else if (outcome === 'failure') answer(err(new KvError('InsufficientReplicas', `get: ${describe()}`)));
       if (core.complete) finish();
     };
     // Replicas in sync return the same bytes: decode each distinct answer once, so the merge of
@@ -81,7 +88,20 @@ export function runGet(deps: GetFsmDeps, partition: number, op: CheckedOp & { ki
       return reply;
     };
     for (const { node, hintFor } of asked) {
-      replicas.fetch(node, partition, op.key, timeoutMs, hintFor).then((r) => onReply(node, r.ok ? decodeOnce(r.value) : { ok: false, corrupt: r.error.condition === 'CorruptRecord' }));
+      replicas.fetch(node, partition, op.key, timeoutMs, hintFor).then((r) => {
+        if (!r.ok) {
+          failures.push(`${node}: ${r.error.message}`);
+          return onReply(node, { ok: false, repair: REPAIRABLE.has(r.error.condition) });
+        }
+        // A fallback without a hint for the key knows nothing about it: its "not found" does not
+        // count toward R (only a hint it holds does), or a read could miss a write held by the
+        // primaries that are down.
+        if (r.value === undefined && hintFor !== undefined) {
+          failures.push(`${node} (fallback for ${hintFor}) holds no hint for the key`);
+          return onReply(node, { ok: false });
+        }
+        onReply(node, decodeOnce(r.value));
+      });
     }
   });
 }
@@ -91,7 +111,7 @@ function decodeReply(bytes: Uint8Array): ReadReply {
     return { ok: true, object: decodeObject(bytes) };
   } catch {
     // It passed the replica's checksum but is not a well-formed object: repair it like corruption.
-    return { ok: false, corrupt: true };
+    return { ok: false, repair: true };
   }
 }
 

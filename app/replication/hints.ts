@@ -149,6 +149,22 @@ export class HintStore {
     return record === undefined ? undefined : decodeRecord(record).object;
   }
 
+  /**
+   * Every hint held for the key, whatever primary it is for, merged (undefined when none): what
+   * this node can answer when asked as a fallback.
+   */
+  async fetchAny(partition: number, key: Uint8Array): Promise<Uint8Array | undefined> {
+    const k = indexKey(partition, key);
+    const held: Uint8Array[] = [];
+    for (const [target, entries] of this.index) {
+      if (!entries.has(k)) continue;
+      const object = await this.fetch(target, partition, key);
+      if (object !== undefined) held.push(object);
+    }
+    if (held.length <= 1) return held[0];
+    return encodeObject(held.map((o) => decodeObject(o)).reduce((a, b) => merge(a, b)!));
+  }
+
   /** Targets with hints held for them. */
   targets(): string[] {
     return [...this.index.keys()];

@@ -44,10 +44,12 @@ export class QuorumCounter {
 }
 
 /**
- * A replica's answer to a read: its object (or nothing), a failure, or a record that failed its
- * integrity check (`corrupt`: counts as a failure for the quorum, but is repaired like a stale one).
+ * A replica's answer to a read: its object (or nothing), or a failure. `repair` marks a failure
+ * whose replica is known to lack the object (a record that failed its integrity check, or a
+ * replica still syncing after it lost its data): it counts as a failure for the quorum, but is
+ * repaired like a stale replica.
  */
-export type ReadReply = { readonly ok: true; readonly object: VersionedObject | undefined } | { readonly ok: false; readonly corrupt?: boolean };
+export type ReadReply = { readonly ok: true; readonly object: VersionedObject | undefined } | { readonly ok: false; readonly repair?: boolean };
 
 export interface RepairOrder {
   readonly node: string;
@@ -66,7 +68,7 @@ export class ReadCore {
   private readonly counter: QuorumCounter;
   private readonly replies = new Map<string, VersionedObject | undefined>();
   private readonly answered = new Set<string>();
-  private readonly corrupt: string[] = [];
+  private readonly toRepair: string[] = [];
   private readonly fallbacks: ReadonlySet<string>;
   private primaryOks = 0;
   private primariesOutstanding: number;
@@ -96,7 +98,7 @@ export class ReadCore {
       if (primary) this.primaryOks++;
       this.replies.set(node, reply.object);
       this.merged = undefined;
-    } else if (reply.corrupt && primary) this.corrupt.push(node);
+    } else if (reply.repair && primary) this.toRepair.push(node);
   }
 
   get outcome(): Outcome {
@@ -128,7 +130,7 @@ export class ReadCore {
     if (merged === undefined) return [];
     const orders: RepairOrder[] = [];
     for (const [node, object] of this.replies) if (!this.fallbacks.has(node) && !sameHistory(object, merged)) orders.push({ node, object: merged });
-    for (const node of this.corrupt) orders.push({ node, object: merged });
+    for (const node of this.toRepair) orders.push({ node, object: merged });
     return orders;
   }
 }

@@ -131,9 +131,12 @@ export class LocalReplica {
     );
   }
 
-  /** The object this node holds as a hint for `target`, or undefined. */
-  async fetchHint(target: string, partition: number, key: Uint8Array): Promise<Uint8Array | undefined> {
-    return this.hintStore().fetch(target, partition, key);
+  /**
+   * What this node holds for the key as hints, asked as a fallback: its hints for every primary,
+   * merged (whichever primary a hint stands in for, it is a write the cluster acknowledged).
+   */
+  async fetchHints(partition: number, key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.hintStore().fetchAny(partition, key);
   }
 
   /** Stores a replicated object as a hint for `target` (this node stands in for it). */

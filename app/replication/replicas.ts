@@ -6,6 +6,7 @@
 import { KvError, Result, err, ok } from '../errors';
 import { ClientOp, OpResult } from './ops';
 import { LocalReplica } from './replica';
+import { ReplicaSync } from './replica-sync';
 import { ReplicaTransport } from './transport';
 
 export class Replicas implements ReplicaTransport {
@@ -13,12 +14,19 @@ export class Replicas implements ReplicaTransport {
     private readonly self: string,
     private readonly local: LocalReplica,
     private readonly remote: ReplicaTransport,
+    /** Whether this node's not-found answers count yet (see ./replica-sync.ts); absent: they always do. */
+    private readonly sync?: ReplicaSync,
   ) {}
 
   async fetch(node: string, partition: number, key: Uint8Array, timeoutMs: number, hintFor?: string): Promise<Result<Uint8Array | undefined>> {
     if (node !== this.self) return this.remote.fetch(node, partition, key, timeoutMs, hintFor);
     try {
-      return ok(hintFor === undefined || hintFor === this.self ? await this.local.fetchEncoded(partition, key) : await this.local.fetchHint(hintFor, partition, key));
+      if (hintFor !== undefined && hintFor !== this.self) return ok(await this.local.fetchHints(partition, key));
+      const stored = await this.local.fetchEncoded(partition, key);
+      if (stored === undefined && this.sync && !this.sync.notFoundCounts(partition)) {
+        return err(new KvError('ReplicaSyncing', `${this.self} holds nothing for the key but is ${this.sync.current} after losing its data (partition ${partition}); its "not found" does not count until anti-entropy has synced the partition`));
+      }
+      return ok(stored);
     } catch (e) {
       return err(this.local.failure('fetch', e));
     }

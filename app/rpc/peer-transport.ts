@@ -60,6 +60,10 @@ export interface PeerTransportOptions {
   readonly suspectAfterMs?: number;
   /** Told when a peer becomes suspected or is cleared (for logs and metrics). */
   readonly onSuspicion?: (peer: string, suspected: boolean) => void;
+  /** This node's data directory id, sent with every heartbeat. @default '' */
+  readonly dataId?: string;
+  /** Told each heartbeat answer: the peer's data directory id, and the one it knew for us before. */
+  readonly onPong?: (peer: string, pong: { dataId: string; knewDataId: string }) => void;
 }
 
 type Pending = { resolve: (r: Result<PeerResponse__Output>) => void; expiresAt: number; sentAt: number; isPing?: boolean };
@@ -137,7 +141,9 @@ class PeerConnection {
     if (this.closed || Date.now() < this.downUntil) return;
     // One heartbeat at a time is enough to judge the peer.
     for (const p of this.pending.values()) if (p.isPing) return;
-    void this.enqueue({ ping: {} }, this.suspectAfterMs * 2, true);
+    void this.enqueue({ ping: { dataId: this.options.dataId ?? '' } }, this.suspectAfterMs * 2, true).then((r) => {
+      if (r.ok && r.value.pong) this.options.onPong?.(this.id, r.value.pong);
+    });
   }
 
   sweep(now: number): void {

@@ -38,6 +38,8 @@ export interface NodeHandlers {
   fetch(partition: number, key: Uint8Array, hintFor: string | undefined): Promise<Result<Uint8Array | undefined>>;
   /** Merge an object into this node's data, or (with hintFor) store it as a hint for that primary. */
   replicate(partition: number, key: Uint8Array, object: Uint8Array, hintFor: string | undefined): Promise<Result<void>>;
+  /** A heartbeat from `from`, carrying its data directory id: answers ours and the one we knew for it. */
+  ping?(from: string, dataId: string): { dataId: string; knewDataId: string };
   /** This node's anti-entropy tree of a partition, or undefined while it is not ready. */
   aeTree?(partition: number): Uint8Array | undefined;
   /** This node's keys and their hashes in some segments of a partition. */
@@ -298,6 +300,8 @@ function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchRes
 
 function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerResponses>, handlers: NodeHandlers, log: Logger): void {
   let open = true;
+  // Who is calling: the peer transport names itself in the stream's metadata.
+  const from = String(call.metadata.get('kv-from')[0] ?? '');
   const out = new Batcher<PeerResponse>(
     (responses) => open && writeWithBackpressure(call, { responses }),
     (r) =>
@@ -321,7 +325,7 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
           return r.ok ? { id: req.id, replicated: {} } : { id: req.id, error: errorToMessage(r.error) };
         }
         case 'ping':
-          return { id: req.id, pong: {} };
+          return { id: req.id, pong: handlers.ping?.(from, req.ping!.dataId) ?? {} };
         case 'aeTree': {
           const segments = handlers.aeTree?.(req.aeTree!.partition);
           return { id: req.id, aeTree: segments === undefined ? { ready: false } : { ready: true, segments: Buffer.from(segments) } };

@@ -63,7 +63,7 @@ test('ReadCore counts a corrupt reply as a failure and repairs that replica with
   const obj = { vv: new Map([['a.1', 1]]), siblings: [{ dot: { actor: 'a.1', counter: 1 }, value: Buffer.from('v'), writtenAtMs: 0 }] };
   const core = new ReadCore(2, ['n1', 'n2', 'n3']);
   core.add('n1', { ok: true, object: obj });
-  core.add('n2', { ok: false, corrupt: true });
+  core.add('n2', { ok: false, repair: true });
   expect(core.outcome).toBe('pending');
   core.add('n3', { ok: true, object: obj });
   expect(core.outcome).toBe('success');

@@ -2,7 +2,15 @@
 
 
 export interface Ping {
+  /**
+   * The id of the sender's data directory (a new one when the directory started empty).
+   */
+  'dataId'?: (string);
 }
 
 export interface Ping__Output {
+  /**
+   * The id of the sender's data directory (a new one when the directory started empty).
+   */
+  'dataId': (string);
 }

@@ -13,6 +13,17 @@ export interface StatusResponse {
   'r'?: (number);
   'w'?: (number);
   'members'?: (_kv_v1_Member)[];
+  /**
+   * Whether this node's "not found" answers count toward R yet: "synced"; "awaiting-verdict"
+   * (its data directory is new and no peer has yet said whether it knew an earlier one);
+   * "syncing" (a peer knew an earlier directory: the node lost its data and anti-entropy is
+   * refilling it).
+   */
+  'syncState'?: (string);
+  /**
+   * Partitions this node is a primary of whose "not found" answers do not count yet.
+   */
+  'partitionsSyncing'?: (number);
 }
 
 export interface StatusResponse__Output {
@@ -26,4 +37,15 @@ export interface StatusResponse__Output {
   'r': (number);
   'w': (number);
   'members': (_kv_v1_Member__Output)[];
+  /**
+   * Whether this node's "not found" answers count toward R yet: "synced"; "awaiting-verdict"
+   * (its data directory is new and no peer has yet said whether it knew an earlier one);
+   * "syncing" (a peer knew an earlier directory: the node lost its data and anti-entropy is
+   * refilling it).
+   */
+  'syncState': (string);
+  /**
+   * Partitions this node is a primary of whose "not found" answers do not count yet.
+   */
+  'partitionsSyncing': (number);
 }
