@@ -50,6 +50,9 @@ export interface NodeConfig {
   readonly antiEntropyIntervalMs: number;
   readonly antiEntropyKeysPerExchangeMax: number;
   readonly antiEntropyRebuildKeysPerSecondMax: number;
+  readonly tombstoneGraceMs: number;
+  readonly tombstoneReapIntervalMs: number;
+  readonly tombstoneReapBatchMax: number;
 }
 
 type Kind = 'string' | 'int' | 'enum';
@@ -110,6 +113,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'handoffKeysPerSecondMax', flag: 'handoff-keys-per-second-max', env: 'KV_HANDOFF_KEYS_PER_SECOND_MAX', kind: 'int', default: '2000', min: 1, max: 1_000_000, doc: 'Hints delivered per second at most (the handoff budget).' },
   { key: 'antiEntropyIntervalMs', flag: 'anti-entropy-interval-ms', env: 'KV_ANTI_ENTROPY_INTERVAL_MS', kind: 'int', default: '1000', min: 0, max: 3_600_000, doc: 'Pause between anti-entropy exchanges (one partition with one other primary each, one at a time); 0 turns anti-entropy off.' },
   { key: 'antiEntropyKeysPerExchangeMax', flag: 'anti-entropy-keys-per-exchange-max', env: 'KV_ANTI_ENTROPY_KEYS_PER_EXCHANGE_MAX', kind: 'int', default: '1000', min: 1, max: 10_000, doc: 'Keys listed and repaired in one anti-entropy exchange at most; the rest wait for the partition\'s next exchange.' },
+  { key: 'tombstoneGraceMs', flag: 'tombstone-grace-ms', env: 'KV_TOMBSTONE_GRACE_MS', kind: 'int', default: String(24 * 3600 * 1000), min: 0, max: 365 * 24 * 3600 * 1000, doc: 'A tombstone is reaped only this long after its newest delete, and only once every primary holds exactly it and no node holds a hint for the key.' },
+  { key: 'tombstoneReapIntervalMs', flag: 'tombstone-reap-interval-ms', env: 'KV_TOMBSTONE_REAP_INTERVAL_MS', kind: 'int', default: '1000', min: 0, max: 3_600_000, doc: 'Pause between tombstone reap rounds (one partition each, on its first primary); 0 keeps tombstones forever.' },
+  { key: 'tombstoneReapBatchMax', flag: 'tombstone-reap-batch-max', env: 'KV_TOMBSTONE_REAP_BATCH_MAX', kind: 'int', default: '100', min: 1, max: 10_000, doc: 'Tombstones checked for reaping per round at most.' },
   { key: 'antiEntropyRebuildKeysPerSecondMax', flag: 'anti-entropy-rebuild-keys-per-second-max', env: 'KV_ANTI_ENTROPY_REBUILD_KEYS_PER_SECOND_MAX', kind: 'int', default: '50000', min: 100, max: 10_000_000, doc: 'Keys read a second at most while the anti-entropy hash trees are rebuilt after a start.' },
 ];
 

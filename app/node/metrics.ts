@@ -7,6 +7,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { CoordinatorEvents } from '../replication/coordinator';
 import { AntiEntropyEvents, ExchangeOutcome } from '../replication/anti-entropy';
 import { HandoffEvents } from '../replication/handoff';
+import { ReaperEvents } from '../replication/tombstone-reaper';
 import { HintBacklog } from '../replication/hints';
 import { StoreObserver } from '../storage/local-store';
 
@@ -32,6 +33,8 @@ export class NodeMetrics {
   hintSource: () => Iterable<HintBacklog> = () => [];
   readonly aeExchanges: Counter<'outcome'>;
   readonly aeKeysRepaired: Counter;
+  readonly tombstonesReaped: Counter;
+  readonly tombstonesKept: Counter<'reason'>;
   /** Where kv_anti_entropy_exchange_age_seconds reads the age of each served partition's last exchange. */
   aeAgeSource: () => Map<number, number> = () => new Map();
   /** Where kv_replica_partitions_syncing reads its value. */
@@ -85,6 +88,8 @@ export class NodeMetrics {
     this.handoffFailures = new Counter({ name: 'kv_handoff_failures_total', help: 'Hint deliveries the target did not acknowledge (retried next round), by target.', labelNames: ['target'], registers });
     this.hintMetrics(registers);
     this.aeExchanges = new Counter({ name: 'kv_anti_entropy_exchanges_total', help: 'Anti-entropy exchanges, by outcome: in_sync, repaired, incomplete (more to repair next round), failed (the peer did not answer), not_ready (a tree was being rebuilt).', labelNames: ['outcome'], registers });
+    this.tombstonesReaped = new Counter({ name: 'kv_tombstones_reaped_total', help: 'Tombstones removed by this node\'s reaper (on every primary), once past the grace period, held by every primary and hinted nowhere.', registers });
+    this.tombstonesKept = new Counter({ name: 'kv_tombstones_kept_total', help: 'Tombstones past the grace period that the reaper kept, by reason: replica-unavailable, replicas-differ, hint-pending.', labelNames: ['reason'], registers });
     const syncing = () => this.syncingSource();
     new Gauge({
       name: 'kv_replica_partitions_syncing',
@@ -155,6 +160,10 @@ export class NodeMetrics {
       repaired: (keys) => this.aeKeysRepaired.inc(keys),
       completed,
     };
+  }
+
+  reaperEvents(): ReaperEvents {
+    return { reaped: (count) => this.tombstonesReaped.inc(count), kept: (reason) => this.tombstonesKept.inc({ reason }) };
   }
 
   handoffEvents(): HandoffEvents {

@@ -12,6 +12,7 @@ import { HashTrees } from '../replication/hash-trees';
 import { HandoffWorker } from '../replication/handoff';
 import { HintStore } from '../replication/hints';
 import { ReplicaSync } from '../replication/replica-sync';
+import { TombstoneReaper } from '../replication/tombstone-reaper';
 import { ClientOp, OpResult } from '../replication/ops';
 import { LocalReplica } from '../replication/replica';
 import { Replicas } from '../replication/replicas';
@@ -52,6 +53,7 @@ export class KvNode {
     private readonly coordinator: Coordinator,
     private readonly handoff: HandoffWorker,
     private readonly antiEntropy: AntiEntropy,
+    private readonly reaper: TombstoneReaper,
     private readonly server: KvServer,
     private readonly metricsServer: http.Server | undefined,
   ) {}
@@ -128,6 +130,8 @@ export class KvNode {
     const handoff = new HandoffWorker(hints, transport, config, metrics.handoffEvents(), log);
     const antiEntropy = new AntiEntropy(trees, store, replica, transport, () => primaryOf, config, metrics.antiEntropyEvents((partition, peer) => sync.exchanged(partition, peer)), log);
     antiEntropy.prioritize(() => sync.next((node) => transport.isUp(node)));
+    const firstPrimaryOf = new Map([...primaryOf].filter(([p]) => lookup(p).primaries[0] === config.nodeId));
+    const reaper = new TombstoneReaper(config.nodeId, store, replica, transport, () => firstPrimaryOf, others, config, metrics.reaperEvents(), log);
     const served = new Map([...config.peers.keys()].map((m) => [m, partitionsServedBy(ring, m, config.n).length]));
     const owned = new Map<string, number>();
     for (const o of ring.owners) owned.set(o, (owned.get(o) ?? 0) + 1);
@@ -164,6 +168,8 @@ export class KvNode {
         fetch: (partition, key, hintFor) => replicas.fetch(config.nodeId, partition, key, config.requestTimeoutMs, hintFor),
         replicate: (partition, key, object, hintFor) => replicas.replicate(config.nodeId, partition, key, object, config.requestTimeoutMs, hintFor),
         aeTree: (partition) => trees.segmentsOf(partition),
+        holdsHint: (partition, key) => replica.holdsHint(partition, key),
+        reap: (partition, key, object) => replica.reapIfUnchanged(partition, key, object),
         ping: (from, dataId) => ({ dataId: dataIds.own, knewDataId: others.includes(from) ? dataIds.saw(from, dataId) : '' }),
         aeKeys: (partition, segments, limit) => antiEntropy.keysIn(partition, segments, limit),
         status,
@@ -183,9 +189,10 @@ export class KvNode {
     metrics.syncingSource = () => sync.partitionsSyncing;
     handoff.start();
     antiEntropy.start();
+    reaper.start();
     server.setServing(true);
     log.info('node serving', { port: server.port, advertise: config.advertise, actor, members: config.peers.size, n: config.n, r: config.r, w: config.w, partitions: config.partitions, durability: config.durability });
-    return new KvNode(config, actor, log, store, transport, coordinator, handoff, antiEntropy, server, metricsServer);
+    return new KvNode(config, actor, log, store, transport, coordinator, handoff, antiEntropy, reaper, server, metricsServer);
   }
 
   /**
@@ -200,7 +207,7 @@ export class KvNode {
       this.server.setServing(false);
       const grace = new Promise<void>((resolve) => setTimeout(resolve, this.config.shutdownGraceMs).unref());
       await Promise.race([this.coordinator.drain(), grace]);
-      await Promise.all([this.handoff.stop(), this.antiEntropy.stop()]);
+      await Promise.all([this.handoff.stop(), this.antiEntropy.stop(), this.reaper.stop()]);
       await this.server.shutdown(Math.min(this.config.shutdownGraceMs, 2000));
       this.transport.close();
       await new Promise<void>((resolve) => {

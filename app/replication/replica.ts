@@ -56,7 +56,7 @@ export class LocalReplica {
    * A store update of this node's data, with the hash trees told of the change in the same
    * synchronous step that decides it, and told to distrust the partition if the write then fails.
    */
-  private update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => { write?: Uint8Array; result: T }, options?: { corrupt: 'replace' }): Promise<T> {
+  private update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => { write?: Uint8Array | null; result: T }, options?: { corrupt: 'replace' }): Promise<T> {
     const trees = this.trees;
     if (trees === undefined) return this.store.update(partition, key, decide, options);
     let changed = false;
@@ -67,7 +67,7 @@ export class LocalReplica {
         (current) => {
           const decision = decide(current);
           if (decision.write !== undefined) {
-            trees.change(partition, key, current, decision.write);
+            trees.change(partition, key, current, decision.write ?? undefined);
             changed = true;
           }
           return decision;
@@ -137,6 +137,23 @@ export class LocalReplica {
    */
   async fetchHints(partition: number, key: Uint8Array): Promise<Uint8Array | undefined> {
     return this.hintStore().fetchAny(partition, key);
+  }
+
+  /** Whether this node holds a hint for the key, for any primary. */
+  async holdsHint(partition: number, key: Uint8Array): Promise<boolean> {
+    return this.hints !== undefined && (await this.hints.fetchAny(partition, key)) !== undefined;
+  }
+
+  /**
+   * Removes a key whose stored bytes are exactly `expected` (a tombstone the reaper checked on
+   * every primary); leaves anything else, such as a write that raced the reap. Resolves whether
+   * it removed the key.
+   */
+  reapIfUnchanged(partition: number, key: Uint8Array, expected: Uint8Array): Promise<boolean> {
+    return this.update(partition, key, (current) => {
+      if (current === undefined || Buffer.compare(current, expected) !== 0) return { result: false };
+      return { write: null, result: true };
+    });
   }
 
   /** Stores a replicated object as a hint for `target` (this node stands in for it). */

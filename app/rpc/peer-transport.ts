@@ -20,6 +20,7 @@ import { KvError, Result, ok, err } from '../errors';
 import { Logger, silentLogger } from '../log';
 import { ClientOp, OpResult } from '../replication/ops';
 import { AntiEntropyPeers, KeyHashes } from '../replication/anti-entropy';
+import { ReaperPeers } from '../replication/tombstone-reaper';
 import { Batcher } from './batcher';
 import type { PeerClient } from './generated/kv/v1/Peer';
 import type { PeerRequest } from './generated/kv/v1/PeerRequest';
@@ -262,7 +263,7 @@ class PeerConnection {
   }
 }
 
-export class GrpcPeerTransport implements AntiEntropyPeers {
+export class GrpcPeerTransport implements AntiEntropyPeers, ReaperPeers {
   private readonly connections = new Map<string, PeerConnection>();
   private readonly sweeper: NodeJS.Timeout;
 
@@ -348,6 +349,22 @@ export class GrpcPeerTransport implements AntiEntropyPeers {
     const k = r.value.aeKeys;
     if (!k || k.keys.length !== k.hashes.length) return err(new KvError('Internal', `peer ${node} answered an anti-entropy keys request with ${r.value.result}`));
     return ok({ entries: k.keys.map((key, i) => ({ key, hash: k.hashes[i]! })), truncated: k.truncated });
+  }
+
+  async holdsHint(node: string, partition: number, key: Uint8Array, timeoutMs: number): Promise<Result<boolean>> {
+    const r = await this.connection(node).send({ hintCheck: { partition, key } }, timeoutMs);
+    if (!r.ok) return r;
+    if (r.value.error) return err(errorFromMessage(r.value.error));
+    if (!r.value.hintCheck) return err(new KvError('Internal', `peer ${node} answered a hint check with ${r.value.result}`));
+    return ok(r.value.hintCheck.held);
+  }
+
+  async reap(node: string, partition: number, key: Uint8Array, object: Uint8Array, timeoutMs: number): Promise<Result<boolean>> {
+    const r = await this.connection(node).send({ reap: { partition, key, object } }, timeoutMs);
+    if (!r.ok) return r;
+    if (r.value.error) return err(errorFromMessage(r.value.error));
+    if (!r.value.reap) return err(new KvError('Internal', `peer ${node} answered a reap with ${r.value.result}`));
+    return ok(r.value.reap.reaped);
   }
 
   async forward(node: string, op: ClientOp, timeoutMs: number): Promise<Result<OpResult>> {

@@ -40,6 +40,10 @@ export interface NodeHandlers {
   replicate(partition: number, key: Uint8Array, object: Uint8Array, hintFor: string | undefined): Promise<Result<void>>;
   /** A heartbeat from `from`, carrying its data directory id: answers ours and the one we knew for it. */
   ping?(from: string, dataId: string): { dataId: string; knewDataId: string };
+  /** Whether this node holds a hint for the key (for any primary). */
+  holdsHint?(partition: number, key: Uint8Array): Promise<boolean>;
+  /** Removes the key if this node stores exactly `object`; resolves whether it did. */
+  reap?(partition: number, key: Uint8Array, object: Uint8Array): Promise<boolean>;
   /** This node's anti-entropy tree of a partition, or undefined while it is not ready. */
   aeTree?(partition: number): Uint8Array | undefined;
   /** This node's keys and their hashes in some segments of a partition. */
@@ -326,6 +330,15 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
         }
         case 'ping':
           return { id: req.id, pong: handlers.ping?.(from, req.ping!.dataId) ?? {} };
+        case 'hintCheck': {
+          // A node that cannot answer says it holds one: the reaper then keeps the tombstone.
+          const held = handlers.holdsHint ? await handlers.holdsHint(req.hintCheck!.partition, req.hintCheck!.key) : true;
+          return { id: req.id, hintCheck: { held } };
+        }
+        case 'reap': {
+          const reaped = handlers.reap ? await handlers.reap(req.reap!.partition, req.reap!.key, req.reap!.object) : false;
+          return { id: req.id, reap: { reaped } };
+        }
         case 'aeTree': {
           const segments = handlers.aeTree?.(req.aeTree!.partition);
           return { id: req.id, aeTree: segments === undefined ? { ready: false } : { ready: true, segments: Buffer.from(segments) } };

@@ -14,6 +14,7 @@ import { HintLimits, HintStore } from '../../app/replication/hints';
 import { ClientOp, OpResult } from '../../app/replication/ops';
 import { LocalReplica } from '../../app/replication/replica';
 import { Replicas } from '../../app/replication/replicas';
+import { ReaperConfig, ReaperPeers, TombstoneReaper } from '../../app/replication/tombstone-reaper';
 import { buildRing, partitionOf, replicasLookup, Ring } from '../../app/ring/ring';
 import { MemoryStore } from '../../app/storage/memory-store';
 import { OBJECT_LIMITS_DEFAULT } from '../../app/versioning/limits';
@@ -28,6 +29,7 @@ export interface MemoryNode {
   readonly handoff: HandoffWorker;
   readonly trees: HashTrees;
   readonly antiEntropy: AntiEntropy;
+  readonly reaper: TombstoneReaper;
 }
 
 export const MEMORY_CLUSTER_CONFIG: CoordinatorConfig = {
@@ -45,7 +47,7 @@ export const MEMORY_CLUSTER_CONFIG: CoordinatorConfig = {
 export const HINT_LIMITS: HintLimits = { hintsPerTargetMax: 1000, hintBytesMax: 1024 * 1024, hintAgeMaxMs: 0 };
 
 /** Routes calls from one node to the others' replicas and coordinators. */
-class InProcessTransport implements AntiEntropyPeers {
+class InProcessTransport implements AntiEntropyPeers, ReaperPeers {
   constructor(
     private readonly from: string,
     private readonly cluster: MemoryCluster,
@@ -78,6 +80,14 @@ class InProcessTransport implements AntiEntropyPeers {
     return this.call(node, timeoutMs, async (t) => ({ ok: true, value: await t.antiEntropy.keysIn(partition, segments, limit) }));
   }
 
+  holdsHint(node: string, partition: number, key: Uint8Array, timeoutMs: number): Promise<Result<boolean>> {
+    return this.call(node, timeoutMs, async (t) => ({ ok: true, value: await t.replica.holdsHint(partition, key) }));
+  }
+
+  reap(node: string, partition: number, key: Uint8Array, object: Uint8Array, timeoutMs: number): Promise<Result<boolean>> {
+    return this.call(node, timeoutMs, async (t) => ({ ok: true, value: await t.replica.reapIfUnchanged(partition, key, object) }));
+  }
+
   isUp(node: string): boolean {
     return node !== this.from && !this.cluster.down.has(node) && !this.cluster.suspected.has(node);
   }
@@ -99,14 +109,15 @@ export class MemoryCluster {
     this.ring = buildRing(ids, partitions);
   }
 
-  static async start(size: number, options: { config?: Partial<CoordinatorConfig>; hintLimits?: Partial<HintLimits>; partitions?: number } = {}): Promise<MemoryCluster> {
+  static async start(size: number, options: { config?: Partial<CoordinatorConfig>; hintLimits?: Partial<HintLimits>; partitions?: number; reaper?: Partial<ReaperConfig>; nowMs?: () => number } = {}): Promise<MemoryCluster> {
     const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
     const cluster = new MemoryCluster(ids, { ...MEMORY_CLUSTER_CONFIG, ...options.config }, options.partitions ?? 16);
     for (const id of ids) {
       const store = new MemoryStore();
       const hints = await HintStore.open(store.hints, cluster.partitions, { ...HINT_LIMITS, ...options.hintLimits });
       const trees = new HashTrees(cluster.partitions);
-      const replica = new LocalReplica(store, `${id}.e1`, OBJECT_LIMITS_DEFAULT, { hints, trees, nowMs: () => 1 });
+      const nowMs = options.nowMs ?? (() => 1);
+      const replica = new LocalReplica(store, `${id}.e1`, OBJECT_LIMITS_DEFAULT, { hints, trees, nowMs });
       const transport = new InProcessTransport(id, cluster);
       const replicas = new Replicas(id, replica, transport);
       const coordinator = new Coordinator({ self: id, ring: () => cluster.ring, local: replica, replicas, config: cluster.config });
@@ -125,7 +136,20 @@ export class MemoryCluster {
         silentLogger,
       );
       await antiEntropy.rebuildAll();
-      cluster.nodes.set(id, { id, store, replica, hints, replicas, coordinator, handoff, trees, antiEntropy });
+      const firstPrimaryOf = new Map([...primaryOf].filter(([p]) => lookup(p).primaries[0] === id));
+      const reaper = new TombstoneReaper(
+        id,
+        store,
+        replica,
+        transport,
+        () => firstPrimaryOf,
+        ids.filter((m) => m !== id),
+        { tombstoneGraceMs: 0, tombstoneReapIntervalMs: 10, tombstoneReapBatchMax: 100, requestTimeoutMs: 200, ...options.reaper },
+        { reaped() {}, kept() {} },
+        silentLogger,
+        { now: nowMs, after: () => () => {} },
+      );
+      cluster.nodes.set(id, { id, store, replica, hints, replicas, coordinator, handoff, trees, antiEntropy, reaper });
     }
     return cluster;
   }
@@ -162,6 +186,16 @@ export class MemoryCluster {
       if (differences === 0) return round;
     }
     throw new Error(`anti-entropy did not converge in ${roundsMax} rounds`);
+  }
+
+  /** Runs a reap round over every partition on every up node; resolves with the tombstones reaped. */
+  async reapAll(): Promise<number> {
+    let reaped = 0;
+    for (const n of this.nodes.values()) {
+      if (this.down.has(n.id) || this.frozen.has(n.id)) continue;
+      for (let i = 0; i < this.partitions; i++) reaped += await n.reaper.round();
+    }
+    return reaped;
   }
 
   execute(via: string, op: ClientOp): Promise<Result<OpResult>> {

@@ -13,6 +13,8 @@ import type { Fetch as _kv_v1_Fetch, Fetch__Output as _kv_v1_Fetch__Output } fro
 import type { FetchResult as _kv_v1_FetchResult, FetchResult__Output as _kv_v1_FetchResult__Output } from './kv/v1/FetchResult';
 import type { GetRequest as _kv_v1_GetRequest, GetRequest__Output as _kv_v1_GetRequest__Output } from './kv/v1/GetRequest';
 import type { GetResponse as _kv_v1_GetResponse, GetResponse__Output as _kv_v1_GetResponse__Output } from './kv/v1/GetResponse';
+import type { HintCheck as _kv_v1_HintCheck, HintCheck__Output as _kv_v1_HintCheck__Output } from './kv/v1/HintCheck';
+import type { HintCheckResult as _kv_v1_HintCheckResult, HintCheckResult__Output as _kv_v1_HintCheckResult__Output } from './kv/v1/HintCheckResult';
 import type { KVClient as _kv_v1_KVClient, KVDefinition as _kv_v1_KVDefinition } from './kv/v1/KV';
 import type { Member as _kv_v1_Member, Member__Output as _kv_v1_Member__Output } from './kv/v1/Member';
 import type { OpError as _kv_v1_OpError, OpError__Output as _kv_v1_OpError__Output } from './kv/v1/OpError';
@@ -27,6 +29,8 @@ import type { Ping as _kv_v1_Ping, Ping__Output as _kv_v1_Ping__Output } from '.
 import type { Pong as _kv_v1_Pong, Pong__Output as _kv_v1_Pong__Output } from './kv/v1/Pong';
 import type { PutRequest as _kv_v1_PutRequest, PutRequest__Output as _kv_v1_PutRequest__Output } from './kv/v1/PutRequest';
 import type { PutResponse as _kv_v1_PutResponse, PutResponse__Output as _kv_v1_PutResponse__Output } from './kv/v1/PutResponse';
+import type { Reap as _kv_v1_Reap, Reap__Output as _kv_v1_Reap__Output } from './kv/v1/Reap';
+import type { ReapResult as _kv_v1_ReapResult, ReapResult__Output as _kv_v1_ReapResult__Output } from './kv/v1/ReapResult';
 import type { Replicate as _kv_v1_Replicate, Replicate__Output as _kv_v1_Replicate__Output } from './kv/v1/Replicate';
 import type { ReplicateResult as _kv_v1_ReplicateResult, ReplicateResult__Output as _kv_v1_ReplicateResult__Output } from './kv/v1/ReplicateResult';
 import type { StatusRequest as _kv_v1_StatusRequest, StatusRequest__Output as _kv_v1_StatusRequest__Output } from './kv/v1/StatusRequest';
@@ -51,6 +55,8 @@ export interface ProtoGrpcType {
       FetchResult: MessageTypeDefinition<_kv_v1_FetchResult, _kv_v1_FetchResult__Output>
       GetRequest: MessageTypeDefinition<_kv_v1_GetRequest, _kv_v1_GetRequest__Output>
       GetResponse: MessageTypeDefinition<_kv_v1_GetResponse, _kv_v1_GetResponse__Output>
+      HintCheck: MessageTypeDefinition<_kv_v1_HintCheck, _kv_v1_HintCheck__Output>
+      HintCheckResult: MessageTypeDefinition<_kv_v1_HintCheckResult, _kv_v1_HintCheckResult__Output>
       KV: SubtypeConstructor<typeof grpc.Client, _kv_v1_KVClient> & { service: _kv_v1_KVDefinition }
       Member: MessageTypeDefinition<_kv_v1_Member, _kv_v1_Member__Output>
       OpError: MessageTypeDefinition<_kv_v1_OpError, _kv_v1_OpError__Output>
@@ -65,6 +71,8 @@ export interface ProtoGrpcType {
       Pong: MessageTypeDefinition<_kv_v1_Pong, _kv_v1_Pong__Output>
       PutRequest: MessageTypeDefinition<_kv_v1_PutRequest, _kv_v1_PutRequest__Output>
       PutResponse: MessageTypeDefinition<_kv_v1_PutResponse, _kv_v1_PutResponse__Output>
+      Reap: MessageTypeDefinition<_kv_v1_Reap, _kv_v1_Reap__Output>
+      ReapResult: MessageTypeDefinition<_kv_v1_ReapResult, _kv_v1_ReapResult__Output>
       Replicate: MessageTypeDefinition<_kv_v1_Replicate, _kv_v1_Replicate__Output>
       ReplicateResult: MessageTypeDefinition<_kv_v1_ReplicateResult, _kv_v1_ReplicateResult__Output>
       StatusRequest: MessageTypeDefinition<_kv_v1_StatusRequest, _kv_v1_StatusRequest__Output>

@@ -6,6 +6,8 @@ import type { Operation as _kv_v1_Operation, Operation__Output as _kv_v1_Operati
 import type { Ping as _kv_v1_Ping, Ping__Output as _kv_v1_Ping__Output } from '../../kv/v1/Ping';
 import type { AeTree as _kv_v1_AeTree, AeTree__Output as _kv_v1_AeTree__Output } from '../../kv/v1/AeTree';
 import type { AeKeys as _kv_v1_AeKeys, AeKeys__Output as _kv_v1_AeKeys__Output } from '../../kv/v1/AeKeys';
+import type { HintCheck as _kv_v1_HintCheck, HintCheck__Output as _kv_v1_HintCheck__Output } from '../../kv/v1/HintCheck';
+import type { Reap as _kv_v1_Reap, Reap__Output as _kv_v1_Reap__Output } from '../../kv/v1/Reap';
 import type { Long } from '@grpc/proto-loader';
 
 export interface PeerRequest {
@@ -41,7 +43,15 @@ export interface PeerRequest {
    * Anti-entropy: the callee's keys, and their hashes, in some segments of a partition's tree.
    */
   'aeKeys'?: (_kv_v1_AeKeys | null);
-  'op'?: "fetch"|"replicate"|"forward"|"ping"|"aeTree"|"aeKeys";
+  /**
+   * Tombstone reaping: does the callee hold a hint for the key (for any primary)?
+   */
+  'hintCheck'?: (_kv_v1_HintCheck | null);
+  /**
+   * Tombstone reaping: remove the key if the callee stores exactly this object (a tombstone).
+   */
+  'reap'?: (_kv_v1_Reap | null);
+  'op'?: "fetch"|"replicate"|"forward"|"ping"|"aeTree"|"aeKeys"|"hintCheck"|"reap";
 }
 
 export interface PeerRequest__Output {
@@ -77,5 +87,13 @@ export interface PeerRequest__Output {
    * Anti-entropy: the callee's keys, and their hashes, in some segments of a partition's tree.
    */
   'aeKeys'?: (_kv_v1_AeKeys__Output | null);
-  'op'?: "fetch"|"replicate"|"forward"|"ping"|"aeTree"|"aeKeys";
+  /**
+   * Tombstone reaping: does the callee hold a hint for the key (for any primary)?
+   */
+  'hintCheck'?: (_kv_v1_HintCheck__Output | null);
+  /**
+   * Tombstone reaping: remove the key if the callee stores exactly this object (a tombstone).
+   */
+  'reap'?: (_kv_v1_Reap__Output | null);
+  'op'?: "fetch"|"replicate"|"forward"|"ping"|"aeTree"|"aeKeys"|"hintCheck"|"reap";
 }

@@ -7,6 +7,8 @@ import type { OpError as _kv_v1_OpError, OpError__Output as _kv_v1_OpError__Outp
 import type { Pong as _kv_v1_Pong, Pong__Output as _kv_v1_Pong__Output } from '../../kv/v1/Pong';
 import type { AeTreeResult as _kv_v1_AeTreeResult, AeTreeResult__Output as _kv_v1_AeTreeResult__Output } from '../../kv/v1/AeTreeResult';
 import type { AeKeysResult as _kv_v1_AeKeysResult, AeKeysResult__Output as _kv_v1_AeKeysResult__Output } from '../../kv/v1/AeKeysResult';
+import type { HintCheckResult as _kv_v1_HintCheckResult, HintCheckResult__Output as _kv_v1_HintCheckResult__Output } from '../../kv/v1/HintCheckResult';
+import type { ReapResult as _kv_v1_ReapResult, ReapResult__Output as _kv_v1_ReapResult__Output } from '../../kv/v1/ReapResult';
 import type { Long } from '@grpc/proto-loader';
 
 export interface PeerResponse {
@@ -18,7 +20,9 @@ export interface PeerResponse {
   'pong'?: (_kv_v1_Pong | null);
   'aeTree'?: (_kv_v1_AeTreeResult | null);
   'aeKeys'?: (_kv_v1_AeKeysResult | null);
-  'result'?: "fetched"|"replicated"|"forwarded"|"error"|"pong"|"aeTree"|"aeKeys";
+  'hintCheck'?: (_kv_v1_HintCheckResult | null);
+  'reap'?: (_kv_v1_ReapResult | null);
+  'result'?: "fetched"|"replicated"|"forwarded"|"error"|"pong"|"aeTree"|"aeKeys"|"hintCheck"|"reap";
 }
 
 export interface PeerResponse__Output {
@@ -30,5 +34,7 @@ export interface PeerResponse__Output {
   'pong'?: (_kv_v1_Pong__Output | null);
   'aeTree'?: (_kv_v1_AeTreeResult__Output | null);
   'aeKeys'?: (_kv_v1_AeKeysResult__Output | null);
-  'result'?: "fetched"|"replicated"|"forwarded"|"error"|"pong"|"aeTree"|"aeKeys";
+  'hintCheck'?: (_kv_v1_HintCheckResult__Output | null);
+  'reap'?: (_kv_v1_ReapResult__Output | null);
+  'result'?: "fetched"|"replicated"|"forwarded"|"error"|"pong"|"aeTree"|"aeKeys"|"hintCheck"|"reap";
 }
