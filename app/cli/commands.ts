@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { KvClient, KvClientError } from '../client/client';
+import { InspectReply, KvClient, KvClientError } from '../client/client';
 import { jsonLogger, Logger } from '../log';
 import { ConfigError, parseNodeConfig, settingsHelp } from '../node/config';
 import { LocalCluster, STOP_TIMEOUT_MS } from '../node/local-cluster';
@@ -23,6 +23,8 @@ Usage:
   kv put <key> <value|-> [--context C] [--w W] [--pw PW]
                                                    Write (value - reads stdin).
   kv get <key> [--r R] [--pr PR] [--json]          Read: siblings and context.
+  kv get <key> --replicas [--json]                 What each replica holds: siblings, dots,
+                                                   clock, tombstones, hints.
   kv delete <key> [--context C] [--w W] [--pw PW]  Delete (a tombstone).
   kv status [--json]                               Members, partitions, reachability.
   kv bench [options]                               Load a running cluster (kv bench --help).
@@ -82,7 +84,13 @@ function optionalInt(flags: Flags, name: string, min = 1): number | undefined {
 }
 
 export async function getCommand(argv: readonly string[]): Promise<void> {
-  const { flags, args } = parse(argv, { ...CLIENT_OPTIONS, r: { type: 'string' }, pr: { type: 'string' }, json: { type: 'boolean', default: false } }, 'get', 1);
+  const { flags, args } = parse(argv, { ...CLIENT_OPTIONS, r: { type: 'string' }, pr: { type: 'string' }, json: { type: 'boolean', default: false }, replicas: { type: 'boolean', default: false } }, 'get', 1);
+  if (flags.replicas) {
+    if (flags.r !== undefined || flags.pr !== undefined) throw new CliError('kv get: --replicas reads every replica as it is; it takes no --r or --pr');
+    const view = await withClient(flags, (c) => c.inspect(args[0]!));
+    process.stdout.write(flags.json ? `${JSON.stringify(inspectJson(view))}\n` : formatInspect(args[0]!, view));
+    return;
+  }
   const reply = await withClient(flags, (c) => c.get(args[0]!, { r: optionalInt(flags, 'r'), pr: optionalInt(flags, 'pr', 0) }));
   const values = reply.values.map((v) => v.toString('utf8'));
   if (flags.json) {
@@ -93,6 +101,48 @@ export async function getCommand(argv: readonly string[]): Promise<void> {
   else if (values.length > 1) process.stdout.write(`${values.length} siblings:\n${values.map((v, i) => `[${i + 1}] ${v}`).join('\n')}\n`);
   else process.stdout.write(`${values[0]}\n`);
   if (reply.context) process.stdout.write(`context: ${reply.context}\n`);
+}
+
+/** --replicas --json: values as UTF-8 strings, clocks as objects. */
+function inspectJson(view: InspectReply) {
+  return {
+    partition: view.partition,
+    replicas: view.replicas.map((r) => ({
+      node: r.node,
+      role: r.role,
+      answered: r.answered,
+      ...(r.error ? { error: r.error } : {}),
+      found: r.found,
+      hint: r.hint,
+      objectBytes: r.objectBytes,
+      clock: Object.fromEntries(r.clock.map((c) => [c.actor, Number(c.counter)])),
+      siblings: r.siblings.map((s) => ({ dot: `${s.actor}:${s.counter}`, tombstone: s.tombstone, value: s.tombstone ? null : Buffer.from(s.value).toString('utf8'), writtenAtMs: Number(s.writtenAtMs) })),
+    })),
+  };
+}
+
+/** --replicas: one block a replica, primaries first. */
+function formatInspect(key: string, view: InspectReply): string {
+  const lines = [`key ${JSON.stringify(key)}, partition ${view.partition}`];
+  for (const r of view.replicas) {
+    const what = r.role === 'primary' ? 'primary ' : 'fallback';
+    if (!r.answered) {
+      lines.push(`${what} ${r.node.padEnd(10)} did not answer: ${r.error}`);
+      continue;
+    }
+    if (r.error) {
+      lines.push(`${what} ${r.node.padEnd(10)} ${r.error}`);
+      continue;
+    }
+    if (!r.found) {
+      lines.push(`${what} ${r.node.padEnd(10)} ${r.role === 'primary' ? 'holds nothing' : 'holds no hint'}`);
+      continue;
+    }
+    const clock = r.clock.map((c) => `${c.actor}:${c.counter}`).join(' ');
+    lines.push(`${what} ${r.node.padEnd(10)} ${r.hint ? 'hint, ' : ''}${r.siblings.length} sibling${r.siblings.length === 1 ? '' : 's'}, ${r.objectBytes} bytes, clock {${clock}}`);
+    for (const s of r.siblings) lines.push(`    ${`${s.actor}:${s.counter}`.padEnd(28)} ${s.tombstone ? '(tombstone)' : JSON.stringify(Buffer.from(s.value).toString('utf8'))}`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 function readStdin(): Buffer {

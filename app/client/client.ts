@@ -6,10 +6,14 @@
 import { ClientOp, OpResult } from '../replication/ops';
 import { buildRing, partitionOf, primariesLookup } from '../ring/ring';
 import { KvChannel, RpcFailure } from '../rpc/kv-channel';
+import type { InspectResponse__Output } from '../rpc/generated/kv/v1/InspectResponse';
 import type { StatusResponse__Output } from '../rpc/generated/kv/v1/StatusResponse';
 
 /** What Status answers: this node's view of the members, partitions and reachability. */
 export type StatusReply = StatusResponse__Output;
+
+/** What Inspect answers: each replica's stored object or hints for one key. */
+export type InspectReply = InspectResponse__Output;
 
 export type Bytes = Uint8Array | string;
 
@@ -241,9 +245,19 @@ export class KvClient {
   }
 
   async status(): Promise<StatusReply> {
+    return this.firstAnswer((channel) => channel.status(this.timeoutMs));
+  }
+
+  /** What every replica holds for a key, read from each as it is (no quorum, no merge, no repair). */
+  async inspect(key: Bytes): Promise<InspectReply> {
+    return this.firstAnswer((channel) => channel.inspect(bytes(key), this.timeoutMs));
+  }
+
+  /** Asks the endpoints in turn until one answers. */
+  private async firstAnswer<T>(ask: (channel: KvChannel) => Promise<{ ok: true; value: T } | { ok: false; error: RpcFailure }>): Promise<T> {
     let last: RpcFailure | undefined;
     for (const channel of this.channels) {
-      const r = await channel.status(this.timeoutMs);
+      const r = await ask(channel);
       if (r.ok) return r.value;
       last = r.error;
     }

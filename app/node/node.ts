@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import { KvError, Result } from '../errors';
+import { err, invalidArgument, KvError, ok, Result } from '../errors';
 import { Logger } from '../log';
 import { AntiEntropy } from '../replication/anti-entropy';
 import { Coordinator } from '../replication/coordinator';
@@ -16,7 +16,9 @@ import { TombstoneReaper } from '../replication/tombstone-reaper';
 import { ClientOp, OpResult } from '../replication/ops';
 import { LocalReplica } from '../replication/replica';
 import { Replicas } from '../replication/replicas';
-import { buildRing, partitionsServedBy, replicasLookup, Ring } from '../ring/ring';
+import { inspectKey, ReplicaView } from '../replication/inspect';
+import { buildRing, partitionOf, partitionsServedBy, replicasLookup, Ring } from '../ring/ring';
+import type { ReplicaState } from '../rpc/generated/kv/v1/ReplicaState';
 import { GrpcPeerTransport } from '../rpc/peer-transport';
 import { KvServer } from '../rpc/server';
 import type { StatusResponse } from '../rpc/generated/kv/v1/StatusResponse';
@@ -33,6 +35,21 @@ import { NodeMetrics } from './metrics';
  */
 async function establishIdentity(store: LocalStore, config: NodeConfig, log: Logger): Promise<string> {
   return establishActor(store, { nodeId: config.nodeId, partitions: config.partitions, dataDir: config.dataDir, dataFiles: lmdbDataFiles(config.dataDir), log });
+}
+
+/** One replica's view as the Inspect call returns it. */
+function replicaStateOf(v: ReplicaView): ReplicaState {
+  return {
+    node: v.node,
+    role: v.role,
+    answered: v.answered,
+    error: v.error,
+    found: v.object !== undefined,
+    hint: v.hint,
+    objectBytes: v.objectBytes,
+    siblings: (v.object?.siblings ?? []).map((s) => ({ actor: s.dot.actor, counter: s.dot.counter, tombstone: s.value === null, value: s.value === null ? Buffer.alloc(0) : Buffer.from(s.value), writtenAtMs: s.writtenAtMs })),
+    clock: [...(v.object?.vv ?? new Map<string, number>())].map(([actor, counter]) => ({ actor, counter })),
+  };
 }
 
 /** What Status reports of the hints this node holds for a member. */
@@ -173,6 +190,12 @@ export class KvNode {
         ping: (from, dataId) => ({ dataId: dataIds.own, knewDataId: others.includes(from) ? dataIds.saw(from, dataId) : '' }),
         aeKeys: (partition, segments, limit) => antiEntropy.keysIn(partition, segments, limit),
         status,
+        inspect: async (key, timeoutMs) => {
+          if (key.length === 0 || key.length > config.keyBytesMax) return err(invalidArgument('key', key, `must be 1 to ${config.keyBytesMax} bytes`));
+          const partition = partitionOf(key, ring.partitions);
+          const views = await inspectKey(replicas, partition, key, lookup(partition), timeoutMs ?? config.requestTimeoutMs);
+          return ok({ partition, replicas: views.map(replicaStateOf) });
+        },
       },
       { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, log },
     ).catch(async (e) => {

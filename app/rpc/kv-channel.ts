@@ -15,6 +15,7 @@ import type { Operation } from './generated/kv/v1/Operation';
 import type { GetResponse__Output } from './generated/kv/v1/GetResponse';
 import type { PutResponse__Output } from './generated/kv/v1/PutResponse';
 import type { DeleteResponse__Output } from './generated/kv/v1/DeleteResponse';
+import type { InspectResponse__Output } from './generated/kv/v1/InspectResponse';
 import type { StatusResponse__Output } from './generated/kv/v1/StatusResponse';
 import { protos } from './proto-definition';
 import { deliveryOf, isAmbiguousForWrites, isConnectionFailure } from './delivery';
@@ -152,6 +153,10 @@ export class KvChannel {
 
   status(timeoutMs: number): Promise<Result<StatusResponse__Output, RpcFailure>> {
     return this.unary<StatusResponse__Output>(false, (o, cb) => this.client.Status({}, o, cb), timeoutMs);
+  }
+
+  inspect(key: Uint8Array, timeoutMs: number): Promise<Result<InspectResponse__Output, RpcFailure>> {
+    return this.unary<InspectResponse__Output>(false, (o, cb) => this.client.Inspect({ key, timeoutMs }, o, cb), timeoutMs);
   }
 
   /** One operation through the shared Batch stream. */

@@ -21,6 +21,7 @@ import type { PeerRequest__Output } from './generated/kv/v1/PeerRequest';
 import type { PeerRequests__Output } from './generated/kv/v1/PeerRequests';
 import type { PeerResponse } from './generated/kv/v1/PeerResponse';
 import type { PeerResponses } from './generated/kv/v1/PeerResponses';
+import type { InspectResponse } from './generated/kv/v1/InspectResponse';
 import type { StatusResponse } from './generated/kv/v1/StatusResponse';
 import { protos } from './proto-definition';
 import { codeOf, WRITE_MAY_HAVE_APPLIED_TRAILER } from './status-map';
@@ -49,6 +50,8 @@ export interface NodeHandlers {
   /** This node's keys and their hashes in some segments of a partition. */
   aeKeys?(partition: number, segments: readonly number[], limit: number): Promise<KeyHashes>;
   status(): StatusResponse;
+  /** What every replica holds for a key (kv get --replicas). */
+  inspect?(key: Uint8Array, timeoutMs: number | undefined): Promise<Result<InspectResponse, KvError>>;
 }
 
 export interface ServerOptions {
@@ -163,6 +166,14 @@ export class KvServer {
       Delete: unary(handlers, deleteOp, (r) => ({ context: r.context })),
       Batch: (call) => serveBatch(call, handlers, options),
       Status: (_call, callback) => callback(null, handlers.status()),
+      Inspect: (call, callback) => {
+        if (!handlers.inspect) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'this node does not inspect keys' });
+        const timeoutMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>) ?? call.request.timeoutMs;
+        handlers.inspect(call.request.key, timeoutMs || undefined).then(
+          (r) => (r.ok ? callback(null, r.value) : callback(serviceError(r.error))),
+          (e) => callback({ code: grpc.status.INTERNAL, details: String(e) }),
+        );
+      },
     };
     const peerHandlers: PeerHandlers = { Exchange: (call) => servePeer(call, handlers, log) };
     server.addService(kv.KV.service, kvHandlers);

@@ -7,7 +7,7 @@ import { GrpcPeerTransport } from '../../app/rpc/peer-transport';
 import { partitionOf } from '../../app/ring/ring';
 import { decodeObject } from '../../app/versioning/codec';
 import { KvClientError } from '../../app/client/client';
-import { Fixture, startCluster } from './cluster-fixture';
+import { Fixture, kv, startCluster } from './cluster-fixture';
 
 let f: Fixture;
 
@@ -63,6 +63,12 @@ test('with one primary SIGKILLed, puts at W=3 succeed through fallbacks, PW=3 fa
     expect(strict?.codeName).toBe('UNAVAILABLE');
     expect(strict?.message).toMatch(/of 3 required \(W=3, 3 primaries required \(pw\), N=3\)/);
     expect(await hintsFor(victim)).toBeGreaterThanOrEqual(keys.length);
+    // The operator's view: the dead primary does not answer, a fallback holds the write as a hint.
+    const cli = await kv(['get', keys[1]!, '--replicas', '--endpoint', survivors[0]!]);
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toMatch(new RegExp(`primary  ${victim} +did not answer`));
+    expect(cli.stdout).toMatch(/fallback kv-\d +hint, 1 sibling/);
+    expect(cli.stdout).toContain(`"v-${keys[1]}"`);
   } finally {
     await f.cluster.restart(victim);
   }
@@ -73,6 +79,14 @@ test('with one primary SIGKILLed, puts at W=3 succeed through fallbacks, PW=3 fa
     await new Promise((r) => setTimeout(r, 200));
   }
   for (const k of keys) expect(await heldBy(victim, k)).toContain(`v-${k}`);
+  // And --replicas shows the restarted primary holding every write, and no hint left anywhere.
+  for (const k of keys) {
+    const view = await client.inspect(k);
+    const primary = view.replicas.find((r) => r.node === victim)!;
+    expect(primary.role).toBe('primary');
+    expect(primary.siblings.map((s) => Buffer.from(s.value).toString())).toContain(`v-${k}`);
+    for (const r of view.replicas.filter((x) => x.role === 'fallback')) expect(r.found).toBe(false);
+  }
 }, 90_000);
 
 test('a frozen primary (SIGSTOP) is suspected within peerSuspectMs, shown in status, and skipped: forwarded operations keep succeeding', async () => {

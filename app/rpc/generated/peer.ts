@@ -7,6 +7,7 @@ import type { AeTree as _kv_v1_AeTree, AeTree__Output as _kv_v1_AeTree__Output }
 import type { AeTreeResult as _kv_v1_AeTreeResult, AeTreeResult__Output as _kv_v1_AeTreeResult__Output } from './kv/v1/AeTreeResult';
 import type { BatchRequest as _kv_v1_BatchRequest, BatchRequest__Output as _kv_v1_BatchRequest__Output } from './kv/v1/BatchRequest';
 import type { BatchResponse as _kv_v1_BatchResponse, BatchResponse__Output as _kv_v1_BatchResponse__Output } from './kv/v1/BatchResponse';
+import type { ClockEntry as _kv_v1_ClockEntry, ClockEntry__Output as _kv_v1_ClockEntry__Output } from './kv/v1/ClockEntry';
 import type { DeleteRequest as _kv_v1_DeleteRequest, DeleteRequest__Output as _kv_v1_DeleteRequest__Output } from './kv/v1/DeleteRequest';
 import type { DeleteResponse as _kv_v1_DeleteResponse, DeleteResponse__Output as _kv_v1_DeleteResponse__Output } from './kv/v1/DeleteResponse';
 import type { Fetch as _kv_v1_Fetch, Fetch__Output as _kv_v1_Fetch__Output } from './kv/v1/Fetch';
@@ -15,6 +16,8 @@ import type { GetRequest as _kv_v1_GetRequest, GetRequest__Output as _kv_v1_GetR
 import type { GetResponse as _kv_v1_GetResponse, GetResponse__Output as _kv_v1_GetResponse__Output } from './kv/v1/GetResponse';
 import type { HintCheck as _kv_v1_HintCheck, HintCheck__Output as _kv_v1_HintCheck__Output } from './kv/v1/HintCheck';
 import type { HintCheckResult as _kv_v1_HintCheckResult, HintCheckResult__Output as _kv_v1_HintCheckResult__Output } from './kv/v1/HintCheckResult';
+import type { InspectRequest as _kv_v1_InspectRequest, InspectRequest__Output as _kv_v1_InspectRequest__Output } from './kv/v1/InspectRequest';
+import type { InspectResponse as _kv_v1_InspectResponse, InspectResponse__Output as _kv_v1_InspectResponse__Output } from './kv/v1/InspectResponse';
 import type { KVClient as _kv_v1_KVClient, KVDefinition as _kv_v1_KVDefinition } from './kv/v1/KV';
 import type { Member as _kv_v1_Member, Member__Output as _kv_v1_Member__Output } from './kv/v1/Member';
 import type { OpError as _kv_v1_OpError, OpError__Output as _kv_v1_OpError__Output } from './kv/v1/OpError';
@@ -31,8 +34,10 @@ import type { PutRequest as _kv_v1_PutRequest, PutRequest__Output as _kv_v1_PutR
 import type { PutResponse as _kv_v1_PutResponse, PutResponse__Output as _kv_v1_PutResponse__Output } from './kv/v1/PutResponse';
 import type { Reap as _kv_v1_Reap, Reap__Output as _kv_v1_Reap__Output } from './kv/v1/Reap';
 import type { ReapResult as _kv_v1_ReapResult, ReapResult__Output as _kv_v1_ReapResult__Output } from './kv/v1/ReapResult';
+import type { ReplicaState as _kv_v1_ReplicaState, ReplicaState__Output as _kv_v1_ReplicaState__Output } from './kv/v1/ReplicaState';
 import type { Replicate as _kv_v1_Replicate, Replicate__Output as _kv_v1_Replicate__Output } from './kv/v1/Replicate';
 import type { ReplicateResult as _kv_v1_ReplicateResult, ReplicateResult__Output as _kv_v1_ReplicateResult__Output } from './kv/v1/ReplicateResult';
+import type { SiblingState as _kv_v1_SiblingState, SiblingState__Output as _kv_v1_SiblingState__Output } from './kv/v1/SiblingState';
 import type { StatusRequest as _kv_v1_StatusRequest, StatusRequest__Output as _kv_v1_StatusRequest__Output } from './kv/v1/StatusRequest';
 import type { StatusResponse as _kv_v1_StatusResponse, StatusResponse__Output as _kv_v1_StatusResponse__Output } from './kv/v1/StatusResponse';
 
@@ -49,6 +54,7 @@ export interface ProtoGrpcType {
       AeTreeResult: MessageTypeDefinition<_kv_v1_AeTreeResult, _kv_v1_AeTreeResult__Output>
       BatchRequest: MessageTypeDefinition<_kv_v1_BatchRequest, _kv_v1_BatchRequest__Output>
       BatchResponse: MessageTypeDefinition<_kv_v1_BatchResponse, _kv_v1_BatchResponse__Output>
+      ClockEntry: MessageTypeDefinition<_kv_v1_ClockEntry, _kv_v1_ClockEntry__Output>
       DeleteRequest: MessageTypeDefinition<_kv_v1_DeleteRequest, _kv_v1_DeleteRequest__Output>
       DeleteResponse: MessageTypeDefinition<_kv_v1_DeleteResponse, _kv_v1_DeleteResponse__Output>
       Fetch: MessageTypeDefinition<_kv_v1_Fetch, _kv_v1_Fetch__Output>
@@ -57,6 +63,8 @@ export interface ProtoGrpcType {
       GetResponse: MessageTypeDefinition<_kv_v1_GetResponse, _kv_v1_GetResponse__Output>
       HintCheck: MessageTypeDefinition<_kv_v1_HintCheck, _kv_v1_HintCheck__Output>
       HintCheckResult: MessageTypeDefinition<_kv_v1_HintCheckResult, _kv_v1_HintCheckResult__Output>
+      InspectRequest: MessageTypeDefinition<_kv_v1_InspectRequest, _kv_v1_InspectRequest__Output>
+      InspectResponse: MessageTypeDefinition<_kv_v1_InspectResponse, _kv_v1_InspectResponse__Output>
       KV: SubtypeConstructor<typeof grpc.Client, _kv_v1_KVClient> & { service: _kv_v1_KVDefinition }
       Member: MessageTypeDefinition<_kv_v1_Member, _kv_v1_Member__Output>
       OpError: MessageTypeDefinition<_kv_v1_OpError, _kv_v1_OpError__Output>
@@ -73,8 +81,10 @@ export interface ProtoGrpcType {
       PutResponse: MessageTypeDefinition<_kv_v1_PutResponse, _kv_v1_PutResponse__Output>
       Reap: MessageTypeDefinition<_kv_v1_Reap, _kv_v1_Reap__Output>
       ReapResult: MessageTypeDefinition<_kv_v1_ReapResult, _kv_v1_ReapResult__Output>
+      ReplicaState: MessageTypeDefinition<_kv_v1_ReplicaState, _kv_v1_ReplicaState__Output>
       Replicate: MessageTypeDefinition<_kv_v1_Replicate, _kv_v1_Replicate__Output>
       ReplicateResult: MessageTypeDefinition<_kv_v1_ReplicateResult, _kv_v1_ReplicateResult__Output>
+      SiblingState: MessageTypeDefinition<_kv_v1_SiblingState, _kv_v1_SiblingState__Output>
       StatusRequest: MessageTypeDefinition<_kv_v1_StatusRequest, _kv_v1_StatusRequest__Output>
       StatusResponse: MessageTypeDefinition<_kv_v1_StatusResponse, _kv_v1_StatusResponse__Output>
     }

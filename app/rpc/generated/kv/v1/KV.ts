@@ -8,6 +8,8 @@ import type { DeleteRequest as _kv_v1_DeleteRequest, DeleteRequest__Output as _k
 import type { DeleteResponse as _kv_v1_DeleteResponse, DeleteResponse__Output as _kv_v1_DeleteResponse__Output } from '../../kv/v1/DeleteResponse';
 import type { GetRequest as _kv_v1_GetRequest, GetRequest__Output as _kv_v1_GetRequest__Output } from '../../kv/v1/GetRequest';
 import type { GetResponse as _kv_v1_GetResponse, GetResponse__Output as _kv_v1_GetResponse__Output } from '../../kv/v1/GetResponse';
+import type { InspectRequest as _kv_v1_InspectRequest, InspectRequest__Output as _kv_v1_InspectRequest__Output } from '../../kv/v1/InspectRequest';
+import type { InspectResponse as _kv_v1_InspectResponse, InspectResponse__Output as _kv_v1_InspectResponse__Output } from '../../kv/v1/InspectResponse';
 import type { PutRequest as _kv_v1_PutRequest, PutRequest__Output as _kv_v1_PutRequest__Output } from '../../kv/v1/PutRequest';
 import type { PutResponse as _kv_v1_PutResponse, PutResponse__Output as _kv_v1_PutResponse__Output } from '../../kv/v1/PutResponse';
 import type { StatusRequest as _kv_v1_StatusRequest, StatusRequest__Output as _kv_v1_StatusRequest__Output } from '../../kv/v1/StatusRequest';
@@ -56,6 +58,25 @@ export interface KVClient extends grpc.Client {
   get(argument: _kv_v1_GetRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kv_v1_GetResponse__Output>): grpc.ClientUnaryCall;
   get(argument: _kv_v1_GetRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kv_v1_GetResponse__Output>): grpc.ClientUnaryCall;
   get(argument: _kv_v1_GetRequest, callback: grpc.requestCallback<_kv_v1_GetResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * An operator's view of one key: what each primary stores and what every other node holds for
+   * it as hints, with siblings, dots, clocks and tombstones, straight from each replica (no quorum,
+   * no merge, no repair).
+   */
+  Inspect(argument: _kv_v1_InspectRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kv_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  Inspect(argument: _kv_v1_InspectRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kv_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  Inspect(argument: _kv_v1_InspectRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kv_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  Inspect(argument: _kv_v1_InspectRequest, callback: grpc.requestCallback<_kv_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * An operator's view of one key: what each primary stores and what every other node holds for
+   * it as hints, with siblings, dots, clocks and tombstones, straight from each replica (no quorum,
+   * no merge, no repair).
+   */
+  inspect(argument: _kv_v1_InspectRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kv_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  inspect(argument: _kv_v1_InspectRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kv_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  inspect(argument: _kv_v1_InspectRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kv_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  inspect(argument: _kv_v1_InspectRequest, callback: grpc.requestCallback<_kv_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Writes a value. With the context of the get it is based on, the value replaces what that get
@@ -109,6 +130,13 @@ export interface KVHandlers extends grpc.UntypedServiceImplementation {
   Get: grpc.handleUnaryCall<_kv_v1_GetRequest__Output, _kv_v1_GetResponse>;
   
   /**
+   * An operator's view of one key: what each primary stores and what every other node holds for
+   * it as hints, with siblings, dots, clocks and tombstones, straight from each replica (no quorum,
+   * no merge, no repair).
+   */
+  Inspect: grpc.handleUnaryCall<_kv_v1_InspectRequest__Output, _kv_v1_InspectResponse>;
+  
+  /**
    * Writes a value. With the context of the get it is based on, the value replaces what that get
    * returned; without a context on an existing key it is added as a sibling (never overwrites).
    */
@@ -125,6 +153,7 @@ export interface KVDefinition extends grpc.ServiceDefinition {
   Batch: MethodDefinition<_kv_v1_BatchRequest, _kv_v1_BatchResponse, _kv_v1_BatchRequest__Output, _kv_v1_BatchResponse__Output>
   Delete: MethodDefinition<_kv_v1_DeleteRequest, _kv_v1_DeleteResponse, _kv_v1_DeleteRequest__Output, _kv_v1_DeleteResponse__Output>
   Get: MethodDefinition<_kv_v1_GetRequest, _kv_v1_GetResponse, _kv_v1_GetRequest__Output, _kv_v1_GetResponse__Output>
+  Inspect: MethodDefinition<_kv_v1_InspectRequest, _kv_v1_InspectResponse, _kv_v1_InspectRequest__Output, _kv_v1_InspectResponse__Output>
   Put: MethodDefinition<_kv_v1_PutRequest, _kv_v1_PutResponse, _kv_v1_PutRequest__Output, _kv_v1_PutResponse__Output>
   Status: MethodDefinition<_kv_v1_StatusRequest, _kv_v1_StatusResponse, _kv_v1_StatusRequest__Output, _kv_v1_StatusResponse__Output>
 }
