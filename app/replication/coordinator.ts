@@ -30,6 +30,12 @@ export interface CoordinatorConfig extends RequestLimits {
   readonly inFlightMax: number;
   /** Read repairs in flight at once; beyond it a repair is skipped (anti-entropy catches up). */
   readonly readRepairsInFlightMax: number;
+  /**
+   * Hints a node holds for one target at most (the cluster's setting); 0 turns sloppy quorum off:
+   * writes go to primaries only.
+   * @default - sloppy quorum on
+   */
+  readonly hintsPerTargetMax?: number;
 }
 
 /** Counters the coordinator reports; the node wires them to Prometheus. */
@@ -114,7 +120,7 @@ export class Coordinator {
         { self: this.deps.self, local: this.deps.local, replicas: this.deps.replicas, limitWarning: (m) => this.events.limitWarning(m), hinted: (t) => this.events.hinted(t), clock: this.clock },
         partition,
         c,
-        placement,
+        config.hintsPerTargetMax === 0 ? { primaries, fallbacks: [] } : placement,
         timeoutMs,
       );
     } catch (e) {

@@ -121,8 +121,9 @@ export class HintStore {
   async store(target: string, partition: number, key: Uint8Array, object: Uint8Array): Promise<Result<void>> {
     const entries = this.index.get(target);
     const existing = entries?.get(indexKey(partition, key));
-    if (existing === undefined && (entries?.size ?? 0) >= this.limits.hintsPerTargetMax) {
-      return err(new KvError('HintBacklogFull', `hints for ${target}: ${entries!.size} held, the limit (hintsPerTargetMax) is ${this.limits.hintsPerTargetMax}; the write cannot stand in for ${target} until its hints are handed off`));
+    const held = entries?.size ?? 0;
+    if (existing === undefined && held >= this.limits.hintsPerTargetMax) {
+      return err(new KvError('HintBacklogFull', `hints for ${target}: ${held} held, the limit (hintsPerTargetMax) is ${this.limits.hintsPerTargetMax}; the write cannot stand in for ${target} until its hints are handed off`));
     }
     const grow = HEADER_BYTES + object.length - (existing?.bytes ?? 0);
     if (grow > 0 && this.totalBytes + grow > this.limits.hintBytesMax) {

@@ -233,3 +233,24 @@ describe('decoding', () => {
     expect(decodeCalls).toHaveBeenCalledTimes(1);
   });
 });
+
+describe('sloppy quorum turned off', () => {
+  test('with hintsPerTargetMax 0 a write goes to primaries only and fails naming the primary that was down', async () => {
+    const c = await MemoryCluster.start(5, { config: { hintsPerTargetMax: 0 }, hintLimits: { hintsPerTargetMax: 0 } });
+    const { primaries, fallbacks } = c.placement('k');
+    c.down.add(primaries[2]!);
+    const r = await c.put(primaries[0]!, 'k', 'v', { w: 3 });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.error.condition).toBe('InsufficientReplicas');
+    expect(!r.ok && r.error.message).toMatch(new RegExp(`${primaries[2]}: down, and no fallback left to stand in`));
+    for (const f of fallbacks) expect(c.node(f).hints.targets()).toEqual([]);
+  });
+
+  test('rejects a hint with HintBacklogFull naming the bound when a node keeps none', async () => {
+    const c = await MemoryCluster.start(5, { hintLimits: { hintsPerTargetMax: 0 } });
+    const { primaries, fallbacks } = c.placement('k');
+    const obj = (await import('../../app/versioning/codec')).encodeObject({ vv: new Map([['a', 1]]), siblings: [{ dot: { actor: 'a', counter: 1 }, value: Buffer.from('v'), writtenAtMs: 0 }] });
+    const r = await c.node(fallbacks[0]!).hints.store(primaries[0]!, 0, Buffer.from('k'), obj);
+    expect(!r.ok && r.error.message).toMatch(/0 held, the limit \(hintsPerTargetMax\) is 0/);
+  });
+});
