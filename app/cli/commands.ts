@@ -296,7 +296,7 @@ export async function clusterCommand(argv: readonly string[], kvScript: string):
   }
   process.stdout.write(`${'node'.padEnd(8)}${'endpoint'.padEnd(20)}${'metrics'.padEnd(40)}data\n`);
   for (const node of cluster.nodes) {
-    const metrics = node.metricsPort ? `http://127.0.0.1:${node.metricsPort}/metrics` : '-';
+    const metrics = node.metricsPort ? `http://${node.host}:${node.metricsPort}/metrics` : '-';
     process.stdout.write(`${node.id.padEnd(8)}${node.endpoint.padEnd(20)}${metrics.padEnd(40)}${node.dataDir}\n`);
   }
   process.stdout.write(`ready: ${nodes} nodes serving; try: npm run -s kv -- put hello world && npm run -s kv -- get hello (Ctrl-C stops)\n`);

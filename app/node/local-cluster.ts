@@ -1,5 +1,5 @@
 /**
- * A cluster of real node processes on 127.0.0.1: what `kv cluster` runs and what the integration
+ * A cluster of real node processes on loopback: what `kv cluster` runs and what the integration
  * tests start, so both exercise the same processes, flags and shutdown path.
  */
 import { ChildProcess, spawn } from 'node:child_process';
@@ -31,6 +31,21 @@ export interface LocalClusterOptions {
    * @default - STOP_TIMEOUT_MS (a node's default shutdown grace, 10 s, and its server's 2 s, with room)
    */
   readonly stopTimeoutMs?: number;
+  /**
+   * Gives each node a loopback address of its own: node kv-i listens on 127.0.0.(i+1), port
+   * basePort+i-1, and the peer list names those addresses, so a firewall rule can single out the
+   * traffic sent to one node (127.0.0.1 stays free for clients and everything else).
+   * @default false - every node listens on 127.0.0.1
+   */
+  readonly loopbackPerNode?: boolean;
+  /**
+   * Runs node kv-i with primary group gidBase+i-1 (its user is unchanged), so a firewall rule can
+   * single out the traffic a node sends (iptables -m owner --gid-owner): a node's outgoing
+   * connections leave from 127.0.0.1 whatever address it listens on (grpc-js cannot bind them),
+   * so only the process can tell one node's packets from another's. Setting a group needs root.
+   * @default - every node runs with this process's group
+   */
+  readonly gidBase?: number;
 }
 
 /** What stop() had to do beyond SIGTERM. */
@@ -42,8 +57,12 @@ export interface StopReport {
 export interface LocalNode {
   readonly id: string;
   readonly port: number;
+  /** The address the node listens on (127.0.0.1 unless loopbackPerNode). */
+  readonly host: string;
   readonly endpoint: string;
   readonly metricsPort: number;
+  /** The group its process runs with (undefined: this process's). */
+  readonly gid: number | undefined;
   readonly dataDir: string;
   process: ChildProcess | undefined;
 }
@@ -52,6 +71,8 @@ export const READY_TIMEOUT_MS = 30_000;
 /** How long a start waits for new nodes to learn from their peers that they are new. */
 export const VERDICT_TIMEOUT_MS = 10_000;
 export const STOP_TIMEOUT_MS = 20_000;
+/** The largest group id (2^32 - 2; 2^32 - 1 means "no group" to setgid). */
+const GID_MAX = 4_294_967_294;
 
 export class LocalCluster {
   readonly nodes: LocalNode[];
@@ -59,14 +80,22 @@ export class LocalCluster {
   constructor(readonly options: LocalClusterOptions) {
     if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 64) throw new Error(`--nodes: ${options.nodes} must be within 1..64`);
     if (options.basePort < 1 || options.basePort + options.nodes - 1 > 65535) throw new Error(`--base-port: ${options.basePort} leaves no room for ${options.nodes} ports below 65536`);
+    const { gidBase } = options;
+    if (gidBase !== undefined) {
+      if (!Number.isInteger(gidBase) || gidBase < 1 || gidBase + options.nodes - 1 > GID_MAX) throw new Error(`gidBase: ${gidBase} must be an integer within 1..${GID_MAX - options.nodes + 1} for ${options.nodes} nodes`);
+      if (process.getuid?.() !== 0) throw new Error(`gidBase: running nodes with their own group needs root (this process runs as uid ${process.getuid?.()}); leave gidBase unset`);
+    }
     this.nodes = Array.from({ length: options.nodes }, (_, k) => {
       const id = `kv-${k + 1}`;
       const port = options.basePort + k;
+      const host = options.loopbackPerNode ? `127.0.0.${k + 2}` : '127.0.0.1';
       return {
         id,
         port,
-        endpoint: `127.0.0.1:${port}`,
+        host,
+        endpoint: `${host}:${port}`,
         metricsPort: options.metricsBasePort === 0 ? 0 : options.metricsBasePort + k,
+        gid: gidBase === undefined ? undefined : gidBase + k,
         dataDir: path.resolve(options.dataDir, id),
         process: undefined,
       };
@@ -92,7 +121,7 @@ export class LocalCluster {
     return [
       o.kvScript, 'node',
       '--node-id', node.id,
-      '--host', '127.0.0.1',
+      '--host', node.host,
       '--port', String(node.port),
       '--peers', this.peers,
       '--data-dir', node.dataDir,
@@ -110,7 +139,7 @@ export class LocalCluster {
     if (node.process && node.process.exitCode === null && node.process.signalCode === null) throw new Error(`${id} is already running`);
     fs.mkdirSync(node.dataDir, { recursive: true });
     const stderr = this.options.logs === 'file' ? fs.openSync(path.join(node.dataDir, 'node.log'), 'a') : 'inherit';
-    const child = spawn(process.execPath, this.argsOf(node), { stdio: ['ignore', 'inherit', stderr], env: { ...process.env } });
+    const child = spawn(process.execPath, this.argsOf(node), { stdio: ['ignore', 'inherit', stderr], env: { ...process.env }, ...(node.gid === undefined ? {} : { gid: node.gid }) });
     if (typeof stderr === 'number') fs.closeSync(stderr);
     node.process = child;
     child.on('exit', (code, signal) => this.options.onExit?.(id, code, signal));
