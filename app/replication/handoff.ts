@@ -1,8 +1,9 @@
 /**
  * Hinted handoff: a background worker that delivers the hints this node holds to their target
  * primaries once the failure detector counts them up again. It runs at its own pace, in bounded
- * batches (handoffBatchMax hints a round, at most handoffKeysPerSecondMax a second), one round at
- * a time, not in reaction to events. The target merges each hint into its data (never
+ * batches (handoffBatchMax hints a round, in flight together), one round at a time, not in
+ * reaction to events: after a round that delivered k hints the next comes k/handoffKeysPerSecondMax
+ * seconds later, so a backlog drains at that rate; after an idle round, handoffIntervalMs later. The target merges each hint into its data (never
  * overwrites) and acknowledges after its commit is durable; only then is the hint removed, and
  * only if no newer write merged into it meanwhile. Hints survive a restart of the holder (they
  * are in its store), and delivery resumes on its own.
@@ -55,11 +56,19 @@ export class HandoffWorker {
     await this.round;
   }
 
-  private schedule(): void {
+  /**
+   * The next round comes after handoffIntervalMs when there was nothing to deliver; while a
+   * backlog drains, as soon as the keys-per-second budget allows the next batch.
+   */
+  private schedule(delayMs = this.config.handoffIntervalMs): void {
     if (this.stopped) return;
-    this.cancelTimer = this.clock.after(this.config.handoffIntervalMs, () => {
-      this.round = this.runRound().catch((e) => this.log.error('handoff round failed', { error: String(e) }));
-      void this.round.then(() => this.schedule());
+    this.cancelTimer = this.clock.after(delayMs, () => {
+      const round = this.runRound().catch((e) => {
+        this.log.error('handoff round failed', { error: String(e) });
+        return 0;
+      });
+      this.round = round;
+      void round.then((delivered) => this.schedule(delivered > 0 ? Math.max(1, Math.ceil((delivered * 1000) / this.config.handoffKeysPerSecondMax)) : this.config.handoffIntervalMs));
     });
   }
 
@@ -69,8 +78,7 @@ export class HandoffWorker {
       this.events.expired(hint.target, 1);
       this.log.warn('hint expired: left to read repair and anti-entropy', { target: hint.target, partition: hint.partition, ageMs: this.clock.now() - hint.createdAtMs });
     }
-    const perRound = Math.max(1, Math.floor((this.config.handoffKeysPerSecondMax * this.config.handoffIntervalMs) / 1000));
-    let budget = Math.min(this.config.handoffBatchMax, perRound);
+    let budget = this.config.handoffBatchMax;
     let delivered = 0;
     for (const target of this.hints.targets()) {
       if (budget <= 0 || this.stopped) break;
