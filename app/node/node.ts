@@ -26,6 +26,7 @@ import { LmdbStore, lmdbDataFiles } from '../storage/lmdb-store';
 import { LocalStore } from '../storage/local-store';
 import { NodeConfig } from './config';
 import { establishIdentity as establishActor, writeCleanShutdownMarker } from './identity';
+import { mergedObjectBytesMax } from '../versioning/limits';
 import { loadDataIds } from './data-ids';
 import { NodeMetrics } from './metrics';
 
@@ -90,7 +91,8 @@ export class KvNode {
       // Room for the largest object, its key and a hint's header. The store checks each record's
       // frame only; the replica layer decodes each object once and treats one that does not
       // decode as corrupt.
-      maxRecordBytes: config.objectBytesMax + config.keyBytesMax + 1024,
+      // Merges may exceed a client write's bound (see mergedObjectBytesMax).
+      maxRecordBytes: mergedObjectBytesMax(config) + config.keyBytesMax + 1024,
     });
     let actor: string;
     try {

@@ -49,6 +49,25 @@ export function checkLimits(obj: VersionedObject, limits: ObjectLimits): LimitCh
   return { ok: true, warnings };
 }
 
+/**
+ * The bound on an object made by merging replicas (read repair, handoff, anti-entropy): four times
+ * objectBytesMax, at most 64 MiB.
+ *
+ * Why a separate, larger bound: a merge is the union of concurrent siblings, so replicas that each
+ * hold an object within objectBytesMax can merge into one above it. Refusing such a merge would
+ * leave the replicas apart for good (nothing converges until a client resolves, and the client
+ * cannot see every sibling until they converge). So merges go through up to this bound, and a
+ * client write to an object above objectBytesMax still fails until it resolves the siblings (a
+ * write with the read's context replaces them and shrinks the object). Past this bound a merge
+ * fails with ObjectTooLarge, is logged, and the replicas stay apart until a client resolves.
+ */
+export function mergedObjectBytesMax(limits: Pick<ObjectLimits, 'objectBytesMax'>): number {
+  return Math.max(limits.objectBytesMax, Math.min(4 * limits.objectBytesMax, MERGED_OBJECT_BYTES_CAP));
+}
+
+/** The largest merged object on any configuration: 64 MiB. */
+export const MERGED_OBJECT_BYTES_CAP = 64 * 1024 * 1024;
+
 /** The bound on an encoded object's size; checked once the object is encoded. */
 export function checkObjectBytes(bytes: number, limits: ObjectLimits): KvError | undefined {
   if (bytes <= limits.objectBytesMax) return undefined;

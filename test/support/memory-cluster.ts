@@ -17,7 +17,7 @@ import { Replicas } from '../../app/replication/replicas';
 import { ReaperConfig, ReaperPeers, TombstoneReaper } from '../../app/replication/tombstone-reaper';
 import { buildRing, partitionOf, replicasLookup, Ring } from '../../app/ring/ring';
 import { MemoryStore } from '../../app/storage/memory-store';
-import { OBJECT_LIMITS_DEFAULT } from '../../app/versioning/limits';
+import { mergedObjectBytesMax, OBJECT_LIMITS_DEFAULT, ObjectLimits } from '../../app/versioning/limits';
 
 export interface MemoryNode {
   readonly id: string;
@@ -109,15 +109,17 @@ export class MemoryCluster {
     this.ring = buildRing(ids, partitions);
   }
 
-  static async start(size: number, options: { config?: Partial<CoordinatorConfig>; hintLimits?: Partial<HintLimits>; partitions?: number; reaper?: Partial<ReaperConfig>; nowMs?: () => number } = {}): Promise<MemoryCluster> {
+  static async start(size: number, options: { config?: Partial<CoordinatorConfig>; hintLimits?: Partial<HintLimits>; partitions?: number; reaper?: Partial<ReaperConfig>; nowMs?: () => number; objectLimits?: Partial<ObjectLimits> } = {}): Promise<MemoryCluster> {
     const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
     const cluster = new MemoryCluster(ids, { ...MEMORY_CLUSTER_CONFIG, ...options.config }, options.partitions ?? 16);
     for (const id of ids) {
-      const store = new MemoryStore();
+      const limits = { ...OBJECT_LIMITS_DEFAULT, ...options.objectLimits };
+      // As a node sizes its store: room for the largest merged object, its key and a hint header.
+      const store = new MemoryStore({ maxRecordBytes: mergedObjectBytesMax(limits) + 2048 });
       const hints = await HintStore.open(store.hints, cluster.partitions, { ...HINT_LIMITS, ...options.hintLimits });
       const trees = new HashTrees(cluster.partitions);
       const nowMs = options.nowMs ?? (() => 1);
-      const replica = new LocalReplica(store, `${id}.e1`, OBJECT_LIMITS_DEFAULT, { hints, trees, nowMs });
+      const replica = new LocalReplica(store, `${id}.e1`, limits, { hints, trees, nowMs });
       const transport = new InProcessTransport(id, cluster);
       const replicas = new Replicas(id, replica, transport);
       const coordinator = new Coordinator({ self: id, ring: () => cluster.ring, local: replica, replicas, config: cluster.config });

@@ -84,3 +84,26 @@ describe('anti-entropy', () => {
     expect(await c.valuesAt(b, key)).toEqual(['v']);
   });
 });
+
+describe('merges at the object-size limit', () => {
+  test('replicas whose merge exceeds objectBytesMax still converge; a client write must then resolve the siblings', async () => {
+    const c = await MemoryCluster.start(5, { hintLimits: { hintsPerTargetMax: 0 }, objectLimits: { objectBytesMax: 3000 } });
+    const key = 'big';
+    const [a, b, third] = c.placement(key).primaries as [string, string, string];
+    c.down.add(b);
+    c.down.add(third);
+    expect((await c.put(a, key, 'x'.repeat(2800), { w: 1 })).ok).toBe(true);
+    c.down.delete(b);
+    c.down.add(a);
+    expect((await c.put(b, key, 'y'.repeat(2800), { w: 1 })).ok).toBe(true);
+    c.down.delete(a);
+    c.down.delete(third);
+    await c.antiEntropyUntilInSync();
+    for (const values of await allEqual(c, key)) expect(values.map((v) => v[0])).toEqual(['x', 'y']);
+    const blind = await c.put(a, key, 'z', { w: 2 });
+    expect(!blind.ok && blind.error.condition).toBe('ObjectTooLarge');
+    const got = await c.get(a, key, { r: 2 });
+    const context = got.ok && got.value.kind === 'get' ? got.value.context : Buffer.alloc(0);
+    expect((await c.put(a, key, 'resolved', { w: 2, context })).ok).toBe(true);
+  });
+});
