@@ -15,6 +15,7 @@
 import { KvError, Result, ok } from '../errors';
 import { Logger } from '../log';
 import { KeySpace } from '../storage/local-store';
+import { BackgroundLoop } from './background';
 import { Clock, sleep, systemClock } from './clock';
 import { HashTrees, pairHash, segmentOf } from './hash-trees';
 import { LocalReplica } from './replica';
@@ -60,9 +61,7 @@ export interface AntiEntropyEvents {
 const FOLD_BATCH = 1000;
 
 export class AntiEntropy {
-  private cancelTimer: (() => void) | undefined;
-  private running: Promise<unknown> | undefined;
-  private stopped = false;
+  private readonly loop: BackgroundLoop<ExchangeOutcome | undefined>;
   private next = 0;
   private readonly peerTurn = new Map<number, number>();
   private priority: (() => { partition: number; peer: string } | undefined) | undefined;
@@ -78,20 +77,24 @@ export class AntiEntropy {
     private readonly served: () => ReadonlyMap<number, readonly string[]>,
     private readonly config: AntiEntropyConfig,
     private readonly events: AntiEntropyEvents,
-    private readonly log: Logger,
+    log: Logger,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    this.loop = new BackgroundLoop('anti-entropy', clock, () => this.exchangeNext(), () => config.antiEntropyIntervalMs, log);
+  }
+
+  private get stopped(): boolean {
+    return this.loop.isStopped;
+  }
 
   /** Rebuilds the trees, then runs exchanges until stopped. */
   start(): void {
     if (this.config.antiEntropyIntervalMs <= 0) return;
-    this.running = this.rebuildAll().then(() => this.schedule());
+    void this.loop.track(this.rebuildAll().then(() => this.loop.start(this.config.antiEntropyIntervalMs)));
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.cancelTimer?.();
-    await this.running?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Age of the last completed exchange of each served partition (Infinity: never). */
@@ -109,15 +112,6 @@ export class AntiEntropy {
   /** When an exchange of `partition` with `peer` last completed (undefined: never, since start). */
   completedWith(partition: number, peer: string): number | undefined {
     return this.completedAt.get(partition)?.get(peer);
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.cancelTimer = this.clock.after(this.config.antiEntropyIntervalMs, () => {
-      this.running = this.exchangeNext()
-        .catch((e) => this.log.error('anti-entropy exchange failed', { error: String(e) }))
-        .then(() => this.schedule());
-    });
   }
 
   /** Rebuilds every served partition's tree from the store, within the rebuild budget. */

@@ -9,6 +9,7 @@
  * are in its store), and delivery resumes on its own.
  */
 import { Logger } from '../log';
+import { BackgroundLoop } from './background';
 import { Clock, systemClock } from './clock';
 import { HintStore } from './hints';
 import { ReplicaTransport } from './transport';
@@ -31,9 +32,7 @@ export interface HandoffEvents {
 }
 
 export class HandoffWorker {
-  private cancelTimer: (() => void) | undefined;
-  private round: Promise<unknown> | undefined;
-  private stopped = false;
+  private readonly loop: BackgroundLoop<number>;
 
   constructor(
     private readonly hints: HintStore,
@@ -43,33 +42,19 @@ export class HandoffWorker {
     private readonly events: HandoffEvents,
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    // After a round that delivered k hints the next follows as soon as the keys-per-second budget
+    // allows, so a backlog drains at that rate; after an idle round, handoffIntervalMs later.
+    this.loop = new BackgroundLoop('handoff', clock, () => this.runRound(), (delivered) => (delivered ? Math.max(1, Math.ceil((delivered * 1000) / config.handoffKeysPerSecondMax)) : config.handoffIntervalMs), log);
+  }
 
   start(): void {
-    this.schedule();
+    this.loop.start(this.config.handoffIntervalMs);
   }
 
   /** Stops after the round in progress. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.cancelTimer?.();
-    await this.round;
-  }
-
-  /**
-   * The next round comes after handoffIntervalMs when there was nothing to deliver; while a
-   * backlog drains, as soon as the keys-per-second budget allows the next batch.
-   */
-  private schedule(delayMs = this.config.handoffIntervalMs): void {
-    if (this.stopped) return;
-    this.cancelTimer = this.clock.after(delayMs, () => {
-      const round = this.runRound().catch((e) => {
-        this.log.error('handoff round failed', { error: String(e) });
-        return 0;
-      });
-      this.round = round;
-      void round.then((delivered) => this.schedule(delivered > 0 ? Math.max(1, Math.ceil((delivered * 1000) / this.config.handoffKeysPerSecondMax)) : this.config.handoffIntervalMs));
-    });
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One round: expire old hints, then deliver up to the round's budget. Resolves with the hints delivered. */
@@ -81,7 +66,7 @@ export class HandoffWorker {
     let budget = this.config.handoffBatchMax;
     let delivered = 0;
     for (const target of this.hints.targets()) {
-      if (budget <= 0 || this.stopped) break;
+      if (budget <= 0 || this.loop.isStopped) break;
       if (!this.peers.isUp(target)) continue;
       const batch = await this.hints.next(target, budget);
       budget -= batch.length;

@@ -24,6 +24,7 @@ import { Logger } from '../log';
 import { KeySpace } from '../storage/local-store';
 import { decodeObject } from '../versioning/codec';
 import { isDeleted } from '../versioning/dvv';
+import { BackgroundLoop } from './background';
 import { Clock, systemClock } from './clock';
 import { LocalReplica } from './replica';
 import { ReplicaTransport } from './transport';
@@ -55,9 +56,7 @@ export interface ReaperEvents {
 const FOLD_BATCH = 500;
 
 export class TombstoneReaper {
-  private cancelTimer: (() => void) | undefined;
-  private running: Promise<unknown> | undefined;
-  private stopped = false;
+  private readonly loop: BackgroundLoop<number>;
   private next = 0;
   private readonly resumeAfter = new Map<number, Uint8Array>();
 
@@ -74,26 +73,17 @@ export class TombstoneReaper {
     private readonly events: ReaperEvents,
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    this.loop = new BackgroundLoop('tombstone reap', clock, () => this.round(), () => config.tombstoneReapIntervalMs, log);
+  }
 
   start(): void {
     if (this.config.tombstoneReapIntervalMs <= 0) return;
-    this.schedule();
+    this.loop.start(this.config.tombstoneReapIntervalMs);
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.cancelTimer?.();
-    await this.running?.catch(() => undefined);
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.cancelTimer = this.clock.after(this.config.tombstoneReapIntervalMs, () => {
-      this.running = this.round()
-        .catch((e) => this.log.error('tombstone reap round failed', { error: String(e) }))
-        .then(() => this.schedule());
-    });
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One round over the next partition: resolves with the tombstones reaped. */
@@ -107,7 +97,7 @@ export class TombstoneReaper {
     for (;;) {
       const batch = await this.data.fold(partition, { startAfter, limit: FOLD_BATCH });
       for (const entry of batch) {
-        if (budget <= 0 || this.stopped) {
+        if (budget <= 0 || this.loop.isStopped) {
           this.resumeAfter.set(partition, entry.key);
           return reaped;
         }

@@ -4,9 +4,6 @@
  * restart, with no read.
  */
 import { KvClient } from '../../app/client/client';
-import { GrpcPeerTransport } from '../../app/rpc/peer-transport';
-import { partitionOf } from '../../app/ring/ring';
-import { decodeObject } from '../../app/versioning/codec';
 import { Fixture, startCluster } from './cluster-fixture';
 
 let f: Fixture;
@@ -18,23 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await f?.teardown();
 }, 60_000);
-
-/** What each node holds in its own data for some keys, read over the peer service. */
-async function heldBy(node: string, keys: readonly string[]): Promise<Map<string, string[] | undefined>> {
-  const peers = new Map(f.cluster.nodes.map((n) => [n.id, n.endpoint]));
-  const probe = new GrpcPeerTransport({ self: 'probe', peers, windowMax: 1024, batchItemsMax: 256, messageBytesMax: 4 * 1024 * 1024 });
-  try {
-    const out = new Map<string, string[] | undefined>();
-    for (const key of keys) {
-      const r = await probe.fetch(node, partitionOf(Buffer.from(key), 64), Buffer.from(key), 2000);
-      if (!r.ok) throw r.error;
-      out.set(key, r.value === undefined ? undefined : decodeObject(r.value).siblings.flatMap((s) => (s.value === null ? [] : [Buffer.from(s.value).toString()])));
-    }
-    return out;
-  } finally {
-    probe.close();
-  }
-}
 
 test('a node that missed writes while down holds them all after its restart, with no read', async () => {
   const victim = 'kv-4';
@@ -48,7 +28,7 @@ test('a node that missed writes while down holds them all after its restart, wit
   }
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const held = await heldBy(victim, keys);
+    const held = await f.storedAt(victim, keys);
     const missing = keys.filter((k) => held.get(k)?.[0] !== `v-${k}`);
     if (missing.length === 0) break;
     if (Date.now() > deadline) throw new Error(`${missing.length} of ${keys.length} keys still missing on ${victim} after 30 s of anti-entropy`);

@@ -9,6 +9,8 @@ import * as path from 'node:path';
 import { KvClient, KvClientOptions } from '../../app/client/client';
 import { LocalCluster, LocalClusterOptions } from '../../app/node/local-cluster';
 import { buildRing, partitionOf, preferenceList } from '../../app/ring/ring';
+import { GrpcPeerTransport } from '../../app/rpc/peer-transport';
+import { decodeObject } from '../../app/versioning/codec';
 
 export const KV_SCRIPT = path.resolve(__dirname, '../../dist/bin/kv.js');
 
@@ -18,6 +20,12 @@ export interface Fixture {
   client(options?: Partial<KvClientOptions>): KvClient;
   /** The N primaries of a key, in preference order (node ids kv-1 ...). */
   primariesOf(key: string): string[];
+  /**
+   * What a node stores in its own data for some keys, read over the peer service (no coordinator,
+   * no quorum): each key's live values, sorted ([] for a tombstone), or undefined when it holds
+   * nothing. Retries a node that does not answer for up to 2 s.
+   */
+  storedAt(node: string, keys: readonly string[]): Promise<Map<string, string[] | undefined>>;
   /** Waits until every running node reports every other running node reachable. */
   waitConnected(timeoutMs?: number): Promise<void>;
   /** Stops every node and removes the data directory. */
@@ -53,6 +61,28 @@ export async function startCluster(options: Partial<LocalClusterOptions> & { bas
       return preferenceList(ring, partitionOf(Buffer.from(key), ring.partitions), cluster.options.n)
         .filter((e) => e.role === 'primary')
         .map((e) => e.node);
+    },
+    storedAt: async (node, keys) => {
+      const peers = new Map(cluster.nodes.map((n) => [n.id, n.endpoint]));
+      const probe = new GrpcPeerTransport({ self: 'probe', peers, windowMax: 1024, batchItemsMax: 256, messageBytesMax: 4 * 1024 * 1024 });
+      const partitions = cluster.options.partitions ?? 64;
+      try {
+        const out = new Map<string, string[] | undefined>();
+        for (const key of keys) {
+          for (let attempt = 0; ; attempt++) {
+            const r = await probe.fetch(node, partitionOf(Buffer.from(key), partitions), Buffer.from(key), 2000);
+            if (r.ok) {
+              out.set(key, r.value === undefined ? undefined : decodeObject(r.value).siblings.flatMap((s) => (s.value === null ? [] : [Buffer.from(s.value).toString()])).sort());
+              break;
+            }
+            if (attempt >= 20) throw r.error;
+            await new Promise((res) => setTimeout(res, 100));
+          }
+        }
+        return out;
+      } finally {
+        probe.close();
+      }
     },
     waitConnected: async (timeoutMs = 10_000) => {
       const running = cluster.nodes.filter((n) => n.process && n.process.exitCode === null && n.process.signalCode === null);

@@ -19,9 +19,6 @@
  * until every primary holds both values).
  */
 import { KvClient } from '../../app/client/client';
-import { GrpcPeerTransport } from '../../app/rpc/peer-transport';
-import { partitionOf } from '../../app/ring/ring';
-import { decodeObject } from '../../app/versioning/codec';
 import { Partition, partitionUnsupported } from '../support/partition';
 import { Fixture, startCluster } from './cluster-fixture';
 
@@ -83,25 +80,9 @@ describeIfRoot('network partitions', () => {
 
   /** What each node holds in its own data for some keys (sorted live values; undefined: nothing), over the peer service. */
   async function heldBy(nodes: readonly string[], keys: readonly string[]): Promise<Map<string, Map<string, string[] | undefined>>> {
-    const peers = new Map(fixture().cluster.nodes.map((n) => [n.id, n.endpoint]));
-    const probe = new GrpcPeerTransport({ self: 'probe', peers, windowMax: 1024, batchItemsMax: 256, messageBytesMax: 4 * 1024 * 1024 });
-    try {
-      const out = new Map<string, Map<string, string[] | undefined>>();
-      for (const node of nodes) {
-        const held = new Map<string, string[] | undefined>();
-        await Promise.all(
-          keys.map(async (key) => {
-            const r = await probe.fetch(node, partitionOf(Buffer.from(key), PARTITIONS), Buffer.from(key), 2000);
-            if (!r.ok) throw r.error;
-            held.set(key, r.value === undefined ? undefined : decodeObject(r.value).siblings.flatMap((s) => (s.value === null ? [] : [Buffer.from(s.value).toString()])).sort());
-          }),
-        );
-        out.set(node, held);
-      }
-      return out;
-    } finally {
-      probe.close();
-    }
+    const out = new Map<string, Map<string, string[] | undefined>>();
+    for (const node of nodes) out.set(node, await fixture().storedAt(node, keys));
+    return out;
   }
 
   /** Each node's view of the others: whether it counts them up, and hints it holds. */

@@ -3,9 +3,6 @@
  * SIGKILLed (writes go to fallbacks as hints, which drain after it restarts, with no read), and
  * a primary frozen with SIGSTOP (suspected within peerSuspectMs, then skipped).
  */
-import { GrpcPeerTransport } from '../../app/rpc/peer-transport';
-import { partitionOf } from '../../app/ring/ring';
-import { decodeObject } from '../../app/versioning/codec';
 import { KvClientError } from '../../app/client/client';
 import { Fixture, kv, startCluster } from './cluster-fixture';
 
@@ -18,23 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await f?.teardown();
 }, 60_000);
-
-/** Reads what one node holds in its own data for a key, over the peer service (not through a coordinator). */
-async function heldBy(node: string, key: string): Promise<string[] | undefined> {
-  const peers = new Map(f.cluster.nodes.map((n) => [n.id, n.endpoint]));
-  const probe = new GrpcPeerTransport({ self: 'probe', peers, windowMax: 16, batchItemsMax: 16, messageBytesMax: 4 * 1024 * 1024 });
-  try {
-    const partition = partitionOf(Buffer.from(key), 64);
-    for (let attempt = 0; ; attempt++) {
-      const r = await probe.fetch(node, partition, Buffer.from(key), 2000);
-      if (r.ok) return r.value === undefined ? undefined : decodeObject(r.value).siblings.flatMap((s) => (s.value === null ? [] : [Buffer.from(s.value).toString()])).sort();
-      if (attempt > 20) throw r.error;
-      await new Promise((res) => setTimeout(res, 100));
-    }
-  } finally {
-    probe.close();
-  }
-}
 
 /** Hints every node holds for `target`, from each node's Status. */
 async function hintsFor(target: string): Promise<number> {
@@ -78,7 +58,8 @@ test('with one primary SIGKILLed, puts at W=3 succeed through fallbacks, PW=3 fa
     if (Date.now() > deadline) throw new Error(`hints for ${victim} did not drain within 20 s: ${await hintsFor(victim)} left`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  for (const k of keys) expect(await heldBy(victim, k)).toContain(`v-${k}`);
+  const held = await f.storedAt(victim, keys);
+  for (const k of keys) expect(held.get(k)).toContain(`v-${k}`);
   // And --replicas shows the restarted primary holding every write, and no hint left anywhere.
   for (const k of keys) {
     const view = await client.inspect(k);

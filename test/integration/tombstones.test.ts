@@ -2,9 +2,6 @@
  * Deletes that stay deleted, on real node processes: a delete while one primary is down, the
  * primary's return, the reap, and the key never comes back.
  */
-import { GrpcPeerTransport } from '../../app/rpc/peer-transport';
-import { partitionOf } from '../../app/ring/ring';
-import { decodeObject } from '../../app/versioning/codec';
 import { Fixture, startCluster } from './cluster-fixture';
 
 let f: Fixture;
@@ -21,19 +18,7 @@ afterAll(async () => {
 }, 60_000);
 
 /** What a node stores for a key: undefined (nothing), or its live values ([] for a tombstone). */
-async function storedAt(node: string, key: string): Promise<string[] | undefined> {
-  const probe = new GrpcPeerTransport({ self: 'probe', peers: new Map(f.cluster.nodes.map((n) => [n.id, n.endpoint])), windowMax: 16, batchItemsMax: 16, messageBytesMax: 4 * 1024 * 1024 });
-  try {
-    for (let attempt = 0; ; attempt++) {
-      const r = await probe.fetch(node, partitionOf(Buffer.from(key), 64), Buffer.from(key), 2000);
-      if (r.ok) return r.value === undefined ? undefined : decodeObject(r.value).siblings.flatMap((s) => (s.value === null ? [] : [Buffer.from(s.value).toString()]));
-      if (attempt > 20) throw r.error;
-      await new Promise((res) => setTimeout(res, 100));
-    }
-  } finally {
-    probe.close();
-  }
-}
+const storedAt = async (node: string, key: string) => (await f.storedAt(node, [key])).get(key);
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
