@@ -170,6 +170,9 @@ export async function statusCommand(argv: readonly string[]): Promise<void> {
     return;
   }
   process.stdout.write(`node ${s.nodeId} (actor ${s.actor}): ${s.members.length} members, Q=${s.partitions} partitions, N=${s.n} R=${s.r} W=${s.w}\n`);
+  if (s.syncState && s.syncState !== 'synced') {
+    process.stdout.write(`replica sync: ${s.syncState}: its "not found" answers do not count toward R yet in ${s.partitionsSyncing} partitions (see README: a replica that lost its data)\n`);
+  }
   process.stdout.write(`${'member'.padEnd(12)}${'address'.padEnd(24)}${'owned'.padStart(6)}${'replicated'.padStart(12)}  ${'reachable'.padEnd(11)}hints held for it\n`);
   for (const m of s.members) {
     const reach = m.reachable ? (m.suspected ? 'SUSPECTED' : 'yes') : 'NO';
