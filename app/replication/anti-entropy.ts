@@ -77,7 +77,7 @@ export class AntiEntropy {
     private readonly served: () => ReadonlyMap<number, readonly string[]>,
     private readonly config: AntiEntropyConfig,
     private readonly events: AntiEntropyEvents,
-    log: Logger,
+    private readonly log: Logger,
     private readonly clock: Clock = systemClock,
   ) {
     this.loop = new BackgroundLoop('anti-entropy', clock, () => this.exchangeNext(), () => config.antiEntropyIntervalMs, log);
@@ -114,11 +114,21 @@ export class AntiEntropy {
     return this.completedAt.get(partition)?.get(peer);
   }
 
-  /** Rebuilds every served partition's tree from the store, within the rebuild budget. */
+  /**
+   * Rebuilds every served partition's tree from the store, within the rebuild budget. A partition
+   * that cannot be read (a corrupt record fails the fold) keeps an untrusted tree, retried at its
+   * turn to exchange, and does not stop the others: one rotted record must not halt anti-entropy
+   * for the whole node, nor escape as a rejection nobody handles.
+   */
   async rebuildAll(): Promise<void> {
     for (const partition of this.served().keys()) {
       if (this.stopped) return;
-      if (!this.trees.isTrusted(partition)) await this.rebuild(partition);
+      if (this.trees.isTrusted(partition)) continue;
+      try {
+        await this.rebuild(partition);
+      } catch (e) {
+        this.log.error('anti-entropy: cannot rebuild the tree of a partition; it stays untrusted and is retried at its turn', { partition, error: String(e) });
+      }
     }
   }
 
