@@ -43,6 +43,8 @@ export const CONVERGE_BOUND_MS = 20_000;
 const PROBE_INTERVAL_MS = 100;
 /** The final reads at R=N must answer within this much virtual time. */
 const FINAL_READ_LIMIT_MS = 5000;
+/** Pause before a failed final read is tried again. */
+const FINAL_READ_RETRY_MS = 200;
 
 export type Sabotage =
   /** Every disk is wiped at the heal: acknowledged writes are lost (the checker must say so). */
@@ -115,14 +117,15 @@ function describeFault(f: Fault): string {
 }
 
 /** The faults of a run, drawn before it starts: at most one disk loss (see the header). */
-function planFaults(rng: Rng, ids: readonly string[], diskLoss: boolean, corruption: boolean): Fault[] {
+function planFaults(rng: Rng, ids: readonly string[], diskLoss: boolean, corruption: boolean, forceRollback = false): Fault[] {
   const plan: Fault[] = [];
-  let diskLossLeft = diskLoss || corruption ? 1 : 0;
+  let diskLossLeft = diskLoss || corruption || forceRollback ? 1 : 0;
   const count = rng.int(FAULTS_MIN, FAULTS_MAX);
   for (let i = 0; i < count; i++) {
     const losses = [...(diskLoss ? (['wipe', 'rollback'] as const) : []), ...(corruption ? (['corrupt', 'corrupt'] as const) : [])];
     const kinds = ['partition', 'partition', 'crash', 'crash', 'graceful', 'pause', 'suspect', 'suspect', ...(diskLossLeft > 0 ? losses : [])] as const;
-    const kind = rng.pick(kinds);
+    // The rollback sabotage needs a rollback to act on: its runs start with one.
+    const kind = i === 0 && forceRollback ? 'rollback' : rng.pick(kinds);
     const at = rng.int(0, FAULT_PHASE_MS - FAULT_MIN_MS);
     const lasts = rng.int(FAULT_MIN_MS, FAULT_MAX_MS);
     const node = rng.pick(ids);
@@ -152,7 +155,7 @@ export async function runSeed(options: SimOptions): Promise<SimResult> {
   const ids = Array.from({ length: NODES }, (_, i) => `n${i + 1}`);
 
   // The run's profile: its faults, how lossy the network is, and settings that open other paths.
-  const plan = planFaults(rng, ids, options.diskLoss !== false, options.corruption === true);
+  const plan = planFaults(rng, ids, options.diskLoss !== false, options.corruption === true, options.sabotage === 'rollback-keeps-actor');
   const diskLost = plan.some((f) => f.kind === 'wipe' || f.kind === 'rollback' || f.kind === 'corrupt');
   const network = { dropRate: rng.pick([0, 0, 0.01, 0.03, 0.08]), duplicateRate: rng.pick([0, 0.02, 0.05]), slowRate: rng.pick([0, 0.01, 0.03]) };
   // A client that gives up before the node does leaves writes that may have applied.
@@ -308,18 +311,25 @@ export async function runSeed(options: SimOptions): Promise<SimResult> {
     violations.push(`did not converge within ${CONVERGE_BOUND_MS} ms of the heal (down: ${down.join(', ') || 'none'}; hints: ${hints.join(', ') || 'none'})`);
   }
 
-  // A read at R=N of every key, through a random node, then each primary's own copy.
+  // A read at R=N of every key, through a random node, then each primary's own copy. A read that
+  // fails is retried until FINAL_READ_LIMIT_MS, as a client would: converged data can still meet
+  // a failure detector that has not yet noticed the heal (R=N needs every primary counted up).
+  const finalDeadline = scheduler.now + FINAL_READ_LIMIT_MS;
   const reads = Promise.all(
     allKeys.map(async ({ key }) => {
       const via = cluster.running(rng.pick(cluster.ids)) ?? cluster.ids.map((id) => cluster.running(id)).find((n) => n !== undefined);
       if (via === undefined) return { ok: false as const, error: 'no node is up' };
-      const r = await via.coordinator.execute({ kind: 'get', key: Buffer.from(key), r: 3, pr: 0 });
+      let r = await via.coordinator.execute({ kind: 'get', key: Buffer.from(key), r: 3, pr: 0 });
+      while (!r.ok && scheduler.now + FINAL_READ_RETRY_MS < finalDeadline) {
+        await new Promise<void>((resolve) => scheduler.after(FINAL_READ_RETRY_MS, resolve));
+        r = await via.coordinator.execute({ kind: 'get', key: Buffer.from(key), r: 3, pr: 0 });
+      }
       if (!r.ok) return { ok: false as const, error: `${r.error.condition}: ${r.error.message}` };
       if (r.value.kind !== 'get') return { ok: false as const, error: `answered with ${r.value.kind}` };
       return { ok: true as const, values: r.value.values };
     }),
   );
-  const read = await scheduler.runUntilSettled(reads, scheduler.now + FINAL_READ_LIMIT_MS);
+  const read = await scheduler.runUntilSettled(reads, finalDeadline);
   const states: KeyState[] = [];
   for (let i = 0; i < allKeys.length; i++) {
     const { key, kind } = allKeys[i]!;

@@ -173,12 +173,21 @@ describe('the simulation catches the defects it is meant to catch', () => {
   });
 
   test('fails a run in which a rolled-back node keeps its actor: a reused dot loses an acknowledged write (riak_kv 679)', async () => {
-    // About 1 run in 60 with a rollback reuses a dot in a way that loses an element: this is one.
-    expect((await runSeed({ seed: 579 })).violations).toEqual([]);
-    const r = await runSeed({ seed: 579, sabotage: 'rollback-keeps-actor' });
-    expect(r.violations.some((v) => /^lost: s1: .* lacks acknowledged c2\.13/.test(v))).toBe(true);
-  });
+    // About 1 run in 60 with a rollback reuses a dot in a way that loses an element. Which seed
+    // does depends on every event's order, so the test looks for one among the first seeds (and
+    // checks the same seed keeps every write without the sabotage) rather than pinning one.
+    let found: number | undefined;
+    for (let seed = 1; seed <= SABOTAGE_SEEDS_MAX && found === undefined; seed++) {
+      const r = await runSeed({ seed, sabotage: 'rollback-keeps-actor' });
+      if (r.violations.some((v) => v.startsWith('lost:'))) found = seed;
+    }
+    expect(found).toBeDefined();
+    expect((await runSeed({ seed: found! })).violations).toEqual([]);
+  }, 5 * MINUTES);
 });
+
+/** Seeds searched for one in which the rollback sabotage loses a write. */
+const SABOTAGE_SEEDS_MAX = 500;
 
 describe('checker', () => {
   const obj = (siblings: Array<[string, number, string | null]>, vv: Array<[string, number]>): VersionedObject => ({
