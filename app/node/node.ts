@@ -186,7 +186,7 @@ export class KvNode {
         },
         fetch: (partition, key, hintFor) => replicas.fetch(config.nodeId, partition, key, config.requestTimeoutMs, hintFor),
         replicate: (partition, key, object, hintFor) => replicas.replicate(config.nodeId, partition, key, object, config.requestTimeoutMs, hintFor),
-        aeTree: (partition) => trees.segmentsOf(partition),
+        aeTree: (partition) => antiEntropy.treeOf(partition),
         holdsHint: (partition, key) => replica.holdsHint(partition, key),
         reap: (partition, key, object) => replica.reapIfUnchanged(partition, key, object),
         ping: (from, dataId) => ({ dataId: dataIds.own, knewDataId: others.includes(from) ? dataIds.saw(from, dataId) : '' }),

@@ -115,38 +115,38 @@ export class AntiEntropy {
   }
 
   /**
-   * Rebuilds every served partition's tree from the store, within the rebuild budget. A partition
-   * that cannot be read (a corrupt record fails the fold) keeps an untrusted tree, retried at its
-   * turn to exchange, and does not stop the others: one rotted record must not halt anti-entropy
-   * for the whole node, nor escape as a rejection nobody handles.
+   * Refreshes every served partition's tree from the store, within the rebuild budget (after a
+   * start every segment is dirty). A partition that cannot be read (a corrupt record fails the
+   * fold) stays dirty, is retried at its turn to exchange, and does not stop the others: one
+   * rotted record must not halt anti-entropy for the whole node, nor escape as a rejection nobody
+   * handles.
    */
   async rebuildAll(): Promise<void> {
     for (const partition of this.served().keys()) {
       if (this.stopped) return;
-      if (this.trees.isTrusted(partition)) continue;
       try {
-        await this.rebuild(partition);
+        await this.refresh(partition);
       } catch (e) {
-        this.log.error('anti-entropy: cannot rebuild the tree of a partition; it stays untrusted and is retried at its turn', { partition, error: String(e) });
+        this.log.error('anti-entropy: cannot read a partition to hash it; it is retried at its turn', { partition, error: String(e) });
       }
     }
   }
 
-  async rebuild(partition: number): Promise<boolean> {
-    this.trees.startRebuild(partition);
-    let startAfter: Uint8Array | undefined;
+  /** Recomputes the partition's dirty segments from the store, paced by the rebuild budget. */
+  refresh(partition: number): Promise<void> {
     const perBatchMs = (FOLD_BATCH * 1000) / this.config.antiEntropyRebuildKeysPerSecondMax;
-    for (;;) {
-      const started = this.clock.now();
-      const batch = await this.data.fold(partition, { startAfter, limit: FOLD_BATCH });
-      if (!this.trees.rebuildBatch(partition, batch)) return false;
-      if (batch.length < FOLD_BATCH) break;
-      startAfter = batch[batch.length - 1]!.key;
-      const wait = perBatchMs - (this.clock.now() - started);
-      if (wait > 0) await sleep(this.clock, wait);
-      if (this.stopped) return false;
-    }
-    return this.trees.finishRebuild(partition);
+    return this.trees.refresh(
+      partition,
+      (startAfter) => this.data.fold(partition, { startAfter, limit: FOLD_BATCH }),
+      FOLD_BATCH,
+      () => sleep(this.clock, perBatchMs),
+    );
+  }
+
+  /** This node's tree of a partition, refreshed (what a peer's aeTree asks). */
+  async treeOf(partition: number): Promise<Uint8Array> {
+    await this.refresh(partition);
+    return this.trees.segmentsOf(partition);
   }
 
   /** Exchanges that must come first (a replica syncing after it lost its data) are asked here. */
@@ -157,7 +157,7 @@ export class AntiEntropy {
   /** One exchange: a prioritized one, else the next served partition with the next other primary of it. */
   async exchangeNext(): Promise<ExchangeOutcome | undefined> {
     const urgent = this.priority?.();
-    if (urgent !== undefined && this.trees.isTrusted(urgent.partition)) {
+    if (urgent !== undefined) {
       const outcome = await this.exchange(urgent.partition, urgent.peer);
       this.events.exchange(outcome);
       return outcome;
@@ -165,10 +165,6 @@ export class AntiEntropy {
     const served = [...this.served()];
     if (served.length === 0) return undefined;
     const [partition, others] = served[this.next++ % served.length]!;
-    if (!this.trees.isTrusted(partition)) {
-      await this.rebuild(partition);
-      return undefined;
-    }
     const up = others.filter((o) => this.peers.isUp(o));
     if (up.length === 0) return undefined;
     const turn = this.peerTurn.get(partition) ?? 0;
@@ -182,13 +178,16 @@ export class AntiEntropy {
   /** Compares and repairs one partition with one peer. */
   async exchange(partition: number, peer: string): Promise<ExchangeOutcome> {
     const timeoutMs = this.config.requestTimeoutMs;
-    const mine = this.trees.segmentsOf(partition);
-    if (mine === undefined) return 'not_ready';
+    try {
+      await this.refresh(partition);
+    } catch (e) {
+      this.log.error('anti-entropy: cannot read a partition to hash it', { partition, error: String(e) });
+      return 'not_ready';
+    }
     const theirs = await this.peers.aeTree(peer, partition, timeoutMs);
     if (!theirs.ok) return 'failed';
     if (theirs.value === undefined) return 'not_ready';
-    // Our tree may have changed while we waited: compare what it is now.
-    const differing = HashTrees.diff(this.trees.segmentsOf(partition) ?? mine, theirs.value);
+    const differing = HashTrees.diff(this.trees.segmentsOf(partition), theirs.value);
     if (differing.length === 0) {
       this.markCompleted(partition, peer);
       return 'in_sync';

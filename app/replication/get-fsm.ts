@@ -32,13 +32,17 @@ const REPAIRABLE = new Set(['CorruptRecord', 'ReplicaSyncing']);
 export function runGet(deps: GetFsmDeps, partition: number, op: CheckedOp & { kind: 'get' }, placement: PartitionReplicas, timeoutMs: number): Promise<Result<GetResult>> {
   const { replicas, repairer, readRepairWaitMs, clock } = deps;
   const asked: Array<{ node: string; hintFor?: string }> = placement.primaries.map((node) => ({ node }));
-  const spare = placement.fallbacks.filter((f) => replicas.isUp(f));
+  const fallbacks: string[] = [];
+  // The fallbacks are looked at only when a primary is down (the common case asks none).
+  let spare: string[] | undefined;
   for (const primary of placement.primaries) {
     if (replicas.isUp(primary)) continue;
+    spare ??= placement.fallbacks.filter((f) => replicas.isUp(f));
     const fallback = spare.shift();
-    if (fallback !== undefined) asked.push({ node: fallback, hintFor: primary });
+    if (fallback === undefined) continue;
+    asked.push({ node: fallback, hintFor: primary });
+    fallbacks.push(fallback);
   }
-  const fallbacks = asked.filter((a) => a.hintFor !== undefined).map((a) => a.node);
   const core = new ReadCore(
     op.r,
     asked.map((a) => a.node),

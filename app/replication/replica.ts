@@ -53,31 +53,23 @@ export class LocalReplica {
   }
 
   /**
-   * A store update of this node's data, with the hash trees told of the change in the same
-   * synchronous step that decides it, and told to distrust the partition if the write then fails.
+   * A store update of this node's data, with the hash trees told of the key in the same
+   * synchronous step that decides the write (its segment is recomputed before it is compared, so
+   * a write that then fails leaves the tree right too).
    */
   private update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => { write?: Uint8Array | null; result: T }, options?: { corrupt: 'replace' }): Promise<T> {
     const trees = this.trees;
     if (trees === undefined) return this.store.update(partition, key, decide, options);
-    let changed = false;
-    return this.store
-      .update(
-        partition,
-        key,
-        (current) => {
-          const decision = decide(current);
-          if (decision.write !== undefined) {
-            trees.change(partition, key, current, decision.write ?? undefined);
-            changed = true;
-          }
-          return decision;
-        },
-        options,
-      )
-      .catch((e: unknown) => {
-        if (changed) trees.distrust(partition);
-        throw e;
-      });
+    return this.store.update(
+      partition,
+      key,
+      (current) => {
+        const decision = decide(current);
+        if (decision.write !== undefined) trees.touch(partition, key);
+        return decision;
+      },
+      options,
+    );
   }
 
   async fetch(partition: number, key: Uint8Array): Promise<VersionedObject | undefined> {

@@ -29,7 +29,8 @@ export interface WriteTally {
 
 export class WriteCore {
   private readonly outstanding = new Map<string, WriteTarget>();
-  private readonly unusedFallbacks: string[];
+  /** Up fallbacks not yet used, in preference order; looked up when first needed. */
+  private unused: string[] | undefined;
   private acks = 0;
   private primaryAcks = 0;
   private readonly failures: string[] = [];
@@ -50,7 +51,7 @@ export class WriteCore {
     if (!Number.isInteger(w) || w < 1 || w > primaries.length) throw new Error(`write: W ${w} must be within 1..${primaries.length}`);
     if (!Number.isInteger(pw) || pw < 0 || pw > w) throw new Error(`write: PW ${pw} must be within 0..W (${w})`);
     if (!primaries.includes(self)) throw new Error(`write: the coordinator ${self} is not a primary (${primaries.join(', ')})`);
-    this.unusedFallbacks = fallbacks.filter(isUp);
+    this.fallbacks = () => (this.unused ??= fallbacks.filter(isUp));
     this.acks = 1;
     this.primaryAcks = 1;
     const initial: WriteTarget[] = [];
@@ -103,10 +104,13 @@ export class WriteCore {
     return this.outstanding.size;
   }
 
+  private readonly fallbacks: () => string[];
+
   private standIn(primary: string): WriteTarget | undefined {
     // A node already holding part of this write cannot take a second role in it.
-    while (this.unusedFallbacks.length > 0) {
-      const node = this.unusedFallbacks.shift()!;
+    const unused = this.fallbacks();
+    while (unused.length > 0) {
+      const node = unused.shift()!;
       if (!this.outstanding.has(node)) return { node, hintFor: primary };
     }
     this.uncovered++;

@@ -46,7 +46,7 @@ export interface NodeHandlers {
   /** Removes the key if this node stores exactly `object`; resolves whether it did. */
   reap?(partition: number, key: Uint8Array, object: Uint8Array): Promise<boolean>;
   /** This node's anti-entropy tree of a partition, or undefined while it is not ready. */
-  aeTree?(partition: number): Uint8Array | undefined;
+  aeTree?(partition: number): Promise<Uint8Array | undefined>;
   /** This node's keys and their hashes in some segments of a partition. */
   aeKeys?(partition: number, segments: readonly number[], limit: number): Promise<KeyHashes>;
   status(): StatusResponse;
@@ -351,7 +351,7 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
           return { id: req.id, reap: { reaped } };
         }
         case 'aeTree': {
-          const segments = handlers.aeTree?.(req.aeTree!.partition);
+          const segments = await handlers.aeTree?.(req.aeTree!.partition);
           return { id: req.id, aeTree: segments === undefined ? { ready: false } : { ready: true, segments: Buffer.from(segments) } };
         }
         case 'aeKeys': {

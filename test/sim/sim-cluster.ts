@@ -105,8 +105,7 @@ class SimTransport implements AntiEntropyPeers {
 
   aeTree(node: string, partition: number, timeoutMs: number): Promise<Result<Uint8Array | undefined>> {
     return this.cluster.call(this.self, node, 'aeTree', timeoutMs, async (t) => {
-      const segments = t.trees.segmentsOf(partition);
-      return ok(segments === undefined ? undefined : Buffer.from(segments));
+      return ok(Buffer.from(await t.antiEntropy.treeOf(partition)));
     });
   }
 

@@ -73,7 +73,7 @@ class InProcessTransport implements AntiEntropyPeers, ReaperPeers {
   }
 
   aeTree(node: string, partition: number, timeoutMs: number): Promise<Result<Uint8Array | undefined>> {
-    return this.call(node, timeoutMs, async (t) => ({ ok: true, value: t.trees.segmentsOf(partition) }));
+    return this.call(node, timeoutMs, async (t) => ({ ok: true, value: await t.antiEntropy.treeOf(partition) }));
   }
 
   aeKeys(node: string, partition: number, segments: readonly number[], limit: number, timeoutMs: number): Promise<Result<KeyHashes>> {
