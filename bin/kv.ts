@@ -5,6 +5,13 @@ import { clusterCommand, deleteCommand, getCommand, nodeCommand, putCommand, sta
 import { benchCommand } from '../app/cli/bench';
 import { floorCommand } from '../app/cli/floor';
 
+// A reader that stops early (`kv status | head`) closes stdout: that ends the command quietly,
+// as it does for any Unix tool, instead of an unhandled EPIPE with a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {

@@ -4,7 +4,8 @@
  */
 import { KvClientError } from '../../app/client/client';
 import { testOnTmpfs } from '../support/disk';
-import { Fixture, kv, startCluster } from './cluster-fixture';
+import { spawn } from 'node:child_process';
+import { Fixture, KV_SCRIPT, kv, startCluster } from './cluster-fixture';
 
 let f: Fixture;
 
@@ -157,6 +158,17 @@ test('W=3 with a primary down fails with UNAVAILABLE naming the acknowledgements
 
 describe('the kv command', () => {
   const endpoint = () => ['--endpoint', f.cluster.nodes[0]!.endpoint];
+
+  test('ends quietly when its reader stops early (kv status | head -1)', async () => {
+    const child = spawn(process.execPath, [KV_SCRIPT, 'status', ...endpoint()], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // The reader is gone before the command writes (as when head has read its lines and exited).
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(code).toBe(0);
+  });
 
   test('rejects an unknown flag with one line and a non-zero exit', async () => {
     const r = await kv(['get', 'x', '--bogus', ...endpoint()]);
