@@ -17,7 +17,7 @@ import { ClientOp, OpResult } from '../replication/ops';
 import { LocalReplica } from '../replication/replica';
 import { Replicas } from '../replication/replicas';
 import { inspectKey, ReplicaView } from '../replication/inspect';
-import { buildRing, partitionOf, partitionsServedBy, replicasLookup, Ring } from '../ring/ring';
+import { buildRing, partitionOf, replicasLookup, Ring } from '../ring/ring';
 import type { ReplicaState } from '../rpc/generated/kv/v1/ReplicaState';
 import { GrpcPeerTransport } from '../rpc/peer-transport';
 import { KvServer } from '../rpc/server';
@@ -105,10 +105,13 @@ export class KvNode {
     const others = [...config.peers.keys()].filter((id) => id !== config.nodeId);
     const dataIds = await loadDataIds(store, others);
     const lookup = replicasLookup(ring, config.n);
-    // The partitions this node is a primary of, with their other primaries: anti-entropy's work.
+    // The partitions this node is a primary of, with their other primaries (anti-entropy's
+    // work), and how many partitions each member is a primary of (for status), in one pass.
     const primaryOf = new Map<number, readonly string[]>();
+    const served = new Map<string, number>();
     for (let p = 0; p < ring.partitions; p++) {
       const { primaries } = lookup(p);
+      for (const m of primaries) served.set(m, (served.get(m) ?? 0) + 1);
       if (primaries.includes(config.nodeId)) primaryOf.set(p, primaries.filter((m) => m !== config.nodeId));
     }
     const sync = new ReplicaSync({
@@ -151,7 +154,6 @@ export class KvNode {
     antiEntropy.prioritize(() => sync.next((node) => transport.isUp(node)));
     const firstPrimaryOf = new Map([...primaryOf].filter(([p]) => lookup(p).primaries[0] === config.nodeId));
     const reaper = new TombstoneReaper(config.nodeId, store, replica, transport, () => firstPrimaryOf, others, config, metrics.reaperEvents(), log);
-    const served = new Map([...config.peers.keys()].map((m) => [m, partitionsServedBy(ring, m, config.n).length]));
     const owned = new Map<string, number>();
     for (const o of ring.owners) owned.set(o, (owned.get(o) ?? 0) + 1);
     const status = (): StatusResponse => ({
@@ -207,8 +209,8 @@ export class KvNode {
     });
     const metricsServer = config.metricsPort === 0 ? undefined : await metrics.serve(config.host, config.metricsPort);
     metrics.inFlightSource = () => coordinator.operationsInFlight;
-    metrics.peerSource = () => [...config.peers.keys()].filter((id) => id !== config.nodeId).map((id) => [id, transport.isReachable(id)]);
-    metrics.suspicionSource = () => [...config.peers.keys()].filter((id) => id !== config.nodeId).map((id) => [id, transport.isSuspected(id)]);
+    metrics.peerSource = () => others.map((id) => [id, transport.isReachable(id)]);
+    metrics.suspicionSource = () => others.map((id) => [id, transport.isSuspected(id)]);
     metrics.hintSource = () => hints.targets().map((t) => hints.backlog(t));
     metrics.aeAgeSource = () => antiEntropy.exchangeAges();
     metrics.syncingSource = () => sync.partitionsSyncing;

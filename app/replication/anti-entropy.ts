@@ -109,11 +109,6 @@ export class AntiEntropy {
     return out;
   }
 
-  /** When an exchange of `partition` with `peer` last completed (undefined: never, since start). */
-  completedWith(partition: number, peer: string): number | undefined {
-    return this.completedAt.get(partition)?.get(peer);
-  }
-
   /**
    * Refreshes every served partition's tree from the store, within the rebuild budget (after a
    * start every segment is dirty). A partition that cannot be read (a corrupt record fails the
@@ -195,15 +190,16 @@ export class AntiEntropy {
     const limit = this.config.antiEntropyKeysPerExchangeMax;
     const [theirKeys, myKeys] = await Promise.all([this.peers.aeKeys(peer, partition, differing, limit, timeoutMs), this.keysIn(partition, differing, limit)]);
     if (!theirKeys.ok) return 'failed';
-    const hex = (k: Uint8Array) => Buffer.from(k.buffer, k.byteOffset, k.length).toString('hex');
+    // The keys whose hashes differ, or that only one side holds.
+    const byKey = (entries: readonly KeyHash[]) => new Map(entries.map((e) => [Buffer.from(e.key.buffer, e.key.byteOffset, e.key.length).toString('hex'), e]));
+    const mineByKey = byKey(myKeys.entries);
+    const theirsByKey = byKey(theirKeys.value.entries);
     const keys = new Map<string, Uint8Array>();
-    const theirHash = new Map(theirKeys.value.entries.map((e) => [hex(e.key), e.hash]));
-    for (const e of myKeys.entries) {
-      const h = theirHash.get(hex(e.key));
-      if (h === undefined || Buffer.compare(h, e.hash) !== 0) keys.set(hex(e.key), e.key);
+    for (const [k, e] of mineByKey) {
+      const h = theirsByKey.get(k)?.hash;
+      if (h === undefined || Buffer.compare(h, e.hash) !== 0) keys.set(k, e.key);
     }
-    const myHex = new Set(myKeys.entries.map((e) => hex(e.key)));
-    for (const e of theirKeys.value.entries) if (!myHex.has(hex(e.key))) keys.set(hex(e.key), e.key);
+    for (const [k, e] of theirsByKey) if (!mineByKey.has(k)) keys.set(k, e.key);
     let repaired = 0;
     let failed = 0;
     for (const key of [...keys.values()].slice(0, limit)) {

@@ -16,7 +16,8 @@
 import { KvError, Result, err, ok } from '../errors';
 import { KeySpace } from '../storage/local-store';
 import { decodeObject, encodeObject } from '../versioning/codec';
-import { merge, sameHistory } from '../versioning/dvv';
+import { merge } from '../versioning/dvv';
+import { mergeIncoming } from '../versioning/merge-incoming';
 
 export interface HintLimits {
   /** Hints held for one target node at most. */
@@ -131,13 +132,15 @@ export class HintStore {
     }
     const theirs = decodeObject(object);
     const stored = await this.space.update(partition, hintKey(target, key), (current) => {
-      if (current === undefined) return { write: encodeRecord(this.nowMs(), object), result: { createdAtMs: this.nowMs(), bytes: HEADER_BYTES + object.length } };
+      if (current === undefined) {
+        const createdAtMs = this.nowMs();
+        return { write: encodeRecord(createdAtMs, object), result: { createdAtMs, bytes: HEADER_BYTES + object.length } };
+      }
       const held = decodeRecord(current);
-      const mine = decodeObject(held.object);
-      const merged = merge(mine, theirs)!;
-      if (sameHistory(merged, mine)) return { result: { createdAtMs: held.createdAtMs, bytes: current.length } };
+      const { write } = mergeIncoming(decodeObject(held.object), theirs, object);
+      if (write === undefined) return { result: { createdAtMs: held.createdAtMs, bytes: current.length } };
       // The hint keeps its first creation time: its age is how long the target has been missing writes.
-      const record = encodeRecord(held.createdAtMs, sameHistory(merged, theirs) ? object : encodeObject(merged));
+      const record = encodeRecord(held.createdAtMs, write);
       return { write: record, result: { createdAtMs: held.createdAtMs, bytes: record.length } };
     });
     this.indexSet(target, { partition, key, createdAtMs: stored.createdAtMs, bytes: stored.bytes });

@@ -41,6 +41,8 @@ export class ReplicaSync {
   /** Partitions whose not-founds do not count, with when syncing began (exchanges before do not count). */
   private readonly pending = new Map<number, number>();
   private readonly saidNew = new Set<string>();
+  /** When an exchange of a partition with a peer last completed, by `${partition}/${peer}`. */
+  private readonly exchangedWith = new Map<string, number>();
   private readonly clock: Clock;
 
   constructor(private readonly options: ReplicaSyncOptions) {
@@ -104,8 +106,6 @@ export class ReplicaSync {
       if (this.pending.size === 0) this.finish();
     }
   }
-
-  private readonly exchangedWith = new Map<string, number>();
 
   /** The next partition and peer anti-entropy should exchange to finish syncing, if any. */
   next(isUp: (node: string) => boolean): { partition: number; peer: string } | undefined {

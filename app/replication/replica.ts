@@ -9,8 +9,9 @@
 import { KvError, Result, err, ok, storeFailureCondition } from '../errors';
 import { LocalStore } from '../storage/local-store';
 import { decodeObject, encodeObject } from '../versioning/codec';
-import { applyWrite, merge, sameHistory, VersionedObject, VersionVector } from '../versioning/dvv';
+import { applyWrite, VersionedObject, VersionVector } from '../versioning/dvv';
 import { checkLimits, checkObjectBytes, ObjectLimits } from '../versioning/limits';
+import { mergeIncoming } from '../versioning/merge-incoming';
 import { HashTrees } from './hash-trees';
 import { HintStore } from './hints';
 
@@ -113,11 +114,8 @@ export class LocalReplica {
       (current) => {
         // The common case of a repair or a replicated write that is already here: nothing to do.
         if (current !== undefined && Buffer.compare(current, incoming) === 0) return { result: theirs };
-        const mine = decodeOrUndefined(current);
-        const merged = merge(mine, theirs)!;
-        if (mine !== undefined && sameHistory(merged, mine)) return { result: merged };
-        // Usually the incoming object supersedes ours: its bytes are already the canonical encoding.
-        return { write: sameHistory(merged, theirs) ? incoming : encodeObject(merged), result: merged };
+        const { merged, write } = mergeIncoming(decodeOrUndefined(current), theirs, incoming);
+        return { write, result: merged };
       },
       { corrupt: 'replace' },
     );

@@ -103,13 +103,15 @@ export class TombstoneReaper {
         }
         if (!this.isRipe(entry.value)) continue;
         budget--;
-        if (await this.tryReap(partition, entry.key, entry.value, others)) reaped++;
+        if (await this.tryReap(partition, entry.key, entry.value, others)) {
+          reaped++;
+          this.events.reaped(1);
+        }
       }
       if (batch.length < FOLD_BATCH) break;
       startAfter = batch[batch.length - 1]!.key;
     }
     this.resumeAfter.delete(partition);
-    if (reaped > 0) this.events.reaped(reaped);
     return reaped;
   }
 

@@ -22,6 +22,7 @@ import { ClientOp, OpResult } from '../replication/ops';
 import { AntiEntropyPeers, KeyHashes } from '../replication/anti-entropy';
 import { ReaperPeers } from '../replication/tombstone-reaper';
 import { Batcher } from './batcher';
+import { deliveryOf } from './delivery';
 import type { PeerClient } from './generated/kv/v1/Peer';
 import type { PeerRequest } from './generated/kv/v1/PeerRequest';
 import type { PeerRequests } from './generated/kv/v1/PeerRequests';
@@ -30,9 +31,12 @@ import type { PeerResponses__Output } from './generated/kv/v1/PeerResponses';
 import { protos } from './proto-definition';
 import type { OpError__Output } from './generated/kv/v1/OpError';
 import { errorFromCode } from './status-map';
+import { opToMessage, resultFromMessage, sizeOfOperation } from './wire';
 
 const errorFromMessage = (e: OpError__Output) => errorFromCode(e.code, e.message, e.writeMayHaveApplied, e.condition);
-import { opToMessage, resultFromMessage, sizeOfOperation } from './wire';
+
+/** The kinds of answer a request expects (the oneof fields of PeerResponse). */
+type AnswerField = 'fetched' | 'replicated' | 'forwarded' | 'aeTree' | 'aeKeys' | 'hintCheck' | 'reap';
 
 export const INITIAL_BACKOFF_MS = 100;
 export const MAX_BACKOFF_MS = 2000;
@@ -81,6 +85,8 @@ class PeerConnection {
   /** When anything last came back from the peer. */
   private lastHeardAt = Date.now();
   private suspected = false;
+  /** A heartbeat is waiting for its answer. */
+  private pinging = false;
   private readonly outbox: Batcher<PeerRequest>;
 
   constructor(
@@ -111,10 +117,12 @@ class PeerConnection {
     return this.up && this.client.getChannel().getConnectivityState(true) === grpc.connectivityState.READY;
   }
 
+  private suspectedError(sent: boolean): KvError {
+    return new KvError('PeerUnreachable', `peer ${this.id} (${this.address}) is suspected: nothing came back from it for over ${this.suspectAfterMs} ms`, sent);
+  }
+
   send(request: Omit<PeerRequest, 'id'>, timeoutMs: number): Promise<Result<PeerResponse__Output>> {
-    if (this.suspected) {
-      return Promise.resolve(err(new KvError('PeerUnreachable', `peer ${this.id} (${this.address}) is suspected: nothing came back from it for over ${this.suspectAfterMs} ms`)));
-    }
+    if (this.suspected) return Promise.resolve(err(this.suspectedError(false)));
     if (!this.up) {
       return Promise.resolve(err(new KvError('PeerUnreachable', `peer ${this.id} (${this.address}) is down: ${this.lastError}`)));
     }
@@ -141,8 +149,10 @@ class PeerConnection {
   heartbeat(): void {
     if (this.closed || Date.now() < this.downUntil) return;
     // One heartbeat at a time is enough to judge the peer.
-    for (const p of this.pending.values()) if (p.isPing) return;
+    if (this.pinging) return;
+    this.pinging = true;
     void this.enqueue({ ping: { dataId: this.options.dataId ?? '' } }, this.suspectAfterMs * 2, true).then((r) => {
+      this.pinging = false;
       if (r.ok && r.value.pong) this.options.onPong?.(this.id, r.value.pong);
     });
   }
@@ -169,7 +179,7 @@ class PeerConnection {
     for (const [id, p] of this.pending) {
       if (p.isPing) continue;
       this.pending.delete(id);
-      p.resolve(err(new KvError('PeerUnreachable', `peer ${this.id} (${this.address}) is suspected: nothing came back from it for over ${this.suspectAfterMs} ms`, true)));
+      p.resolve(err(this.suspectedError(true)));
     }
   }
 
@@ -200,9 +210,8 @@ class PeerConnection {
       this.stream = undefined;
       this.markDown(why.replace(/\.? ?Resolution note: ?$/, ''), neverConnected);
     };
-    // grpc-js fails a call whose channel never had a connection with UNAVAILABLE "No connection
-    // established": nothing of it reached the peer.
-    stream.on('error', (e: grpc.ServiceError) => fail(e.details || e.message, e.code === grpc.status.UNAVAILABLE && /^No connection established/.test(e.details ?? '')));
+    // A stream whose call never got a connection sent nothing to the peer (./delivery.ts).
+    stream.on('error', (e: grpc.ServiceError) => fail(e.details || e.message, deliveryOf(e.code, e.details ?? '') === 'not-sent'));
     stream.on('end', () => fail('stream ended'));
     return stream;
   }
@@ -317,63 +326,55 @@ export class GrpcPeerTransport implements AntiEntropyPeers, ReaperPeers {
     return this.connections.get(node)?.reachable ?? false;
   }
 
-  async fetch(node: string, partition: number, key: Uint8Array, timeoutMs: number, hintFor?: string): Promise<Result<Uint8Array | undefined>> {
-    const r = await this.connection(node).send({ fetch: { partition, key, hintFor: hintFor ?? '' } }, timeoutMs);
+  /**
+   * Sends one request and takes its answer: the peer's error as the condition it named, or an
+   * answer of another kind than `field` as Internal.
+   */
+  private async call<F extends AnswerField>(node: string, request: Omit<PeerRequest, 'id'>, timeoutMs: number, field: F, what: string): Promise<Result<NonNullable<PeerResponse__Output[F]>>> {
+    const r = await this.connection(node).send(request, timeoutMs);
     if (!r.ok) return r;
     if (r.value.error) return err(errorFromMessage(r.value.error));
-    const f = r.value.fetched;
-    if (!f) return err(new KvError('Internal', `peer ${node} answered a fetch with ${r.value.result}`));
-    return ok(f.found ? f.object : undefined);
+    const answer = r.value[field];
+    if (answer === null || answer === undefined) return err(new KvError('Internal', `peer ${node} answered a ${what} with ${r.value.result}`));
+    return ok(answer as NonNullable<PeerResponse__Output[F]>);
+  }
+
+  async fetch(node: string, partition: number, key: Uint8Array, timeoutMs: number, hintFor?: string): Promise<Result<Uint8Array | undefined>> {
+    const r = await this.call(node, { fetch: { partition, key, hintFor: hintFor ?? '' } }, timeoutMs, 'fetched', 'fetch');
+    return r.ok ? ok(r.value.found ? r.value.object : undefined) : r;
   }
 
   async replicate(node: string, partition: number, key: Uint8Array, object: Uint8Array, timeoutMs: number, hintFor?: string): Promise<Result<void>> {
-    const r = await this.connection(node).send({ replicate: { partition, key, object, hintFor: hintFor ?? '' } }, timeoutMs);
-    if (!r.ok) return r;
-    if (r.value.error) return err(errorFromMessage(r.value.error));
-    return ok(undefined);
+    const r = await this.call(node, { replicate: { partition, key, object, hintFor: hintFor ?? '' } }, timeoutMs, 'replicated', 'replicate');
+    return r.ok ? ok(undefined) : r;
   }
 
   async aeTree(node: string, partition: number, timeoutMs: number): Promise<Result<Uint8Array | undefined>> {
-    const r = await this.connection(node).send({ aeTree: { partition } }, timeoutMs);
-    if (!r.ok) return r;
-    if (r.value.error) return err(errorFromMessage(r.value.error));
-    const t = r.value.aeTree;
-    if (!t) return err(new KvError('Internal', `peer ${node} answered an anti-entropy tree request with ${r.value.result}`));
-    return ok(t.ready ? t.segments : undefined);
+    const r = await this.call(node, { aeTree: { partition } }, timeoutMs, 'aeTree', 'anti-entropy tree request');
+    return r.ok ? ok(r.value.ready ? r.value.segments : undefined) : r;
   }
 
   async aeKeys(node: string, partition: number, segments: readonly number[], limit: number, timeoutMs: number): Promise<Result<KeyHashes>> {
-    const r = await this.connection(node).send({ aeKeys: { partition, segments: [...segments], limit } }, timeoutMs);
+    const r = await this.call(node, { aeKeys: { partition, segments: [...segments], limit } }, timeoutMs, 'aeKeys', 'anti-entropy keys request');
     if (!r.ok) return r;
-    if (r.value.error) return err(errorFromMessage(r.value.error));
-    const k = r.value.aeKeys;
-    if (!k || k.keys.length !== k.hashes.length) return err(new KvError('Internal', `peer ${node} answered an anti-entropy keys request with ${r.value.result}`));
+    const k = r.value;
+    if (k.keys.length !== k.hashes.length) return err(new KvError('Internal', `peer ${node} answered an anti-entropy keys request with ${k.keys.length} keys and ${k.hashes.length} hashes`));
     return ok({ entries: k.keys.map((key, i) => ({ key, hash: k.hashes[i]! })), truncated: k.truncated });
   }
 
   async holdsHint(node: string, partition: number, key: Uint8Array, timeoutMs: number): Promise<Result<boolean>> {
-    const r = await this.connection(node).send({ hintCheck: { partition, key } }, timeoutMs);
-    if (!r.ok) return r;
-    if (r.value.error) return err(errorFromMessage(r.value.error));
-    if (!r.value.hintCheck) return err(new KvError('Internal', `peer ${node} answered a hint check with ${r.value.result}`));
-    return ok(r.value.hintCheck.held);
+    const r = await this.call(node, { hintCheck: { partition, key } }, timeoutMs, 'hintCheck', 'hint check');
+    return r.ok ? ok(r.value.held) : r;
   }
 
   async reap(node: string, partition: number, key: Uint8Array, object: Uint8Array, timeoutMs: number): Promise<Result<boolean>> {
-    const r = await this.connection(node).send({ reap: { partition, key, object } }, timeoutMs);
-    if (!r.ok) return r;
-    if (r.value.error) return err(errorFromMessage(r.value.error));
-    if (!r.value.reap) return err(new KvError('Internal', `peer ${node} answered a reap with ${r.value.result}`));
-    return ok(r.value.reap.reaped);
+    const r = await this.call(node, { reap: { partition, key, object } }, timeoutMs, 'reap', 'reap');
+    return r.ok ? ok(r.value.reaped) : r;
   }
 
   async forward(node: string, op: ClientOp, timeoutMs: number): Promise<Result<OpResult>> {
-    const r = await this.connection(node).send({ forward: opToMessage(0, op, timeoutMs) }, timeoutMs);
-    if (!r.ok) return r;
-    if (r.value.error) return err(errorFromMessage(r.value.error));
-    const f = r.value.forwarded;
-    if (!f) return err(new KvError('Internal', `peer ${node} answered a forward with ${r.value.result}`));
-    return resultFromMessage(f);
+    const r = await this.call(node, { forward: opToMessage(0, op, timeoutMs) }, timeoutMs, 'forwarded', 'forward');
+    return r.ok ? resultFromMessage(r.value) : r;
   }
 
   close(): void {
