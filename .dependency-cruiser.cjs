@@ -8,8 +8,8 @@ module.exports = {
     {
       name: 'app-is-not-infrastructure',
       severity: 'error',
-      comment: 'The node imports nothing from aws-cdk-lib, cdk8s or constructs.',
-      from: { path: '^app/' },
+      comment: 'The node, and the metrics and logging it runs with, import nothing from aws-cdk-lib, cdk8s or constructs.',
+      from: { path: '^(app|observability/(metrics|log))' },
       to: { path: '(^|/)node_modules/(aws-cdk-lib|cdk8s|cdk8s-plus-[0-9]+|constructs)/' },
     },
     {

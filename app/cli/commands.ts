@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { InspectReply, KvClient, KvClientError } from '../client/client';
-import { jsonLogger, Logger } from '../log';
+import { jsonLogger, Logger } from '../../observability/log';
 import { ConfigError, parseNodeConfig, settingsHelp } from '../node/config';
-import { LocalCluster, STOP_TIMEOUT_MS } from '../node/local-cluster';
+import { LocalCluster, STOP_TIMEOUT_MS } from '../local/local-cluster';
 import { KvNode } from '../node/node';
 import { CliError } from './cli-error';
 

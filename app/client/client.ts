@@ -3,7 +3,7 @@
  * either unary calls or the high-throughput Batch stream; and `update` does the read, resolve,
  * write-back-with-context cycle that Dynamo-style stores ask of their clients.
  */
-import { ClientOp, OpResult } from '../replication/ops';
+import { ClientOp, OpResult } from '../api/ops';
 import { buildRing, partitionOf, primariesLookup } from '../ring/ring';
 import { KvChannel, RpcFailure } from '../rpc/kv-channel';
 import type { InspectResponse__Output } from '../rpc/generated/kv/v1/InspectResponse';

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { PARTITIONS_DEFAULT, PARTITIONS_MAX, isPowerOfTwo } from '../ring/ring';
-import { LogLevel } from '../log';
+import { LogLevel } from '../../observability/log';
 
 export interface NodeConfig {
   readonly nodeId: string;

@@ -31,7 +31,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Logger } from '../log';
+import { Logger } from '../../observability/log';
 import { LocalStore } from '../storage/local-store';
 
 /** The marker a clean stop leaves next to the LMDB files. */

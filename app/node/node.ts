@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { err, invalidArgument, KvError, ok, Result } from '../errors';
-import { Logger } from '../log';
+import { Logger } from '../../observability/log';
 import { AntiEntropy } from '../replication/anti-entropy';
 import { Coordinator } from '../replication/coordinator';
 import { HashTrees } from '../replication/hash-trees';
@@ -13,7 +13,7 @@ import { HandoffWorker } from '../replication/handoff';
 import { HintStore } from '../replication/hints';
 import { ReplicaSync } from '../replication/replica-sync';
 import { TombstoneReaper } from '../replication/tombstone-reaper';
-import { ClientOp, OpResult } from '../replication/ops';
+import { ClientOp, OpResult } from '../api/ops';
 import { LocalReplica } from '../replication/replica';
 import { Replicas } from '../replication/replicas';
 import { inspectKey, ReplicaView } from '../replication/inspect';
@@ -28,7 +28,7 @@ import { NodeConfig } from './config';
 import { establishIdentity as establishActor, writeCleanShutdownMarker } from './identity';
 import { mergedObjectBytesMax } from '../versioning/limits';
 import { loadDataIds } from './data-ids';
-import { NodeMetrics } from './metrics';
+import { NodeMetrics } from '../../observability/metrics';
 
 /**
  * The actor id this node writes with: kept across a provably clean restart, a new epoch after

@@ -13,7 +13,7 @@
  * keys a second.
  */
 import { KvError, Result, ok } from '../errors';
-import { Logger } from '../log';
+import { Logger } from '../../observability/log';
 import { KeySpace } from '../storage/local-store';
 import { BackgroundLoop } from './background';
 import { Clock, sleep, systemClock } from './clock';

@@ -3,7 +3,7 @@
  * time, never in direct reaction to events: a round starts only after the previous one ended and
  * its pause passed. A round that throws is logged and the loop goes on.
  */
-import { Logger } from '../log';
+import { Logger } from '../../observability/log';
 import { Clock } from './clock';
 
 export class BackgroundLoop<R> {

@@ -9,12 +9,12 @@
  * a forwarded one is refused with ShuttingDown, which tells the forwarding node to try the next.
  */
 import { KvError, Result, err } from '../errors';
-import { Logger, silentLogger } from '../log';
+import { Logger, silentLogger } from '../../observability/log';
 import { partitionOf, PartitionReplicas, replicasLookup, Ring } from '../ring/ring';
 import { Clock, systemClock } from './clock';
 import { forward } from './forwarding';
 import { runGet } from './get-fsm';
-import { checkOp, ClientOp, OpResult, RequestLimits } from './ops';
+import { checkOp, ClientOp, OpResult, RequestLimits } from '../api/ops';
 import { runPut } from './put-fsm';
 import { ReadRepairer } from './read-repair';
 import { LocalReplica } from './replica';

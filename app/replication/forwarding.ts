@@ -11,7 +11,7 @@
  */
 import { KvError, Result, err } from '../errors';
 import { Clock } from './clock';
-import { ClientOp, OpResult } from './ops';
+import { ClientOp, OpResult } from '../api/ops';
 import { ReplicaTransport } from './transport';
 
 /** Conditions under which the forwarded operation did not run at the peer. */

@@ -12,7 +12,7 @@ import { KvError, Result, err, ok } from '../errors';
 import { PartitionReplicas } from '../ring/ring';
 import { decodeObject, encodeContext } from '../versioning/codec';
 import { isDeleted, liveValues, VersionedObject } from '../versioning/dvv';
-import { CheckedOp, GetResult } from './ops';
+import { CheckedOp, GetResult } from '../api/ops';
 import { Clock } from './clock';
 import { ReadCore, ReadReply } from './quorum';
 import { ReadRepairer } from './read-repair';

@@ -8,7 +8,7 @@
  * only if no newer write merged into it meanwhile. Hints survive a restart of the holder (they
  * are in its store), and delivery resumes on its own.
  */
-import { Logger } from '../log';
+import { Logger } from '../../observability/log';
 import { BackgroundLoop } from './background';
 import { Clock, systemClock } from './clock';
 import { HintStore } from './hints';

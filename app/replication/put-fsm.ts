@@ -9,7 +9,7 @@ import { PartitionReplicas } from '../ring/ring';
 import { encodeContext } from '../versioning/codec';
 import { liveValues } from '../versioning/dvv';
 import { Clock } from './clock';
-import { CheckedOp, WriteResult } from './ops';
+import { CheckedOp, WriteResult } from '../api/ops';
 import { LocalReplica } from './replica';
 import { ReplicaTransport } from './transport';
 import { WriteCore, WriteTarget } from './write-core';

@@ -7,7 +7,7 @@
  * must converge); only client writes are bounded by objectBytesMax. So repair never stops at the
  * limit; the merged object may exceed it until a client resolves the siblings.
  */
-import { Logger } from '../log';
+import { Logger } from '../../observability/log';
 import { encodeObject } from '../versioning/codec';
 import { RepairOrder } from './quorum';
 import { ReplicaTransport } from './transport';

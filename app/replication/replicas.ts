@@ -4,7 +4,7 @@
  * replica is local; this is the one place that knows.
  */
 import { KvError, Result, err, ok } from '../errors';
-import { ClientOp, OpResult } from './ops';
+import { ClientOp, OpResult } from '../api/ops';
 import { LocalReplica } from './replica';
 import { ReplicaSync } from './replica-sync';
 import { ReplicaTransport } from './transport';

@@ -20,7 +20,7 @@
  * tombstoneReapIntervalMs.
  */
 import { Result } from '../errors';
-import { Logger } from '../log';
+import { Logger } from '../../observability/log';
 import { KeySpace } from '../storage/local-store';
 import { decodeObject } from '../versioning/codec';
 import { isDeleted } from '../versioning/dvv';

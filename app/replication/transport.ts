@@ -4,7 +4,7 @@
  * its local store) and by in-process fakes in tests. Expected failures are values, never exceptions.
  */
 import { KvError, Result } from '../errors';
-import { ClientOp, OpResult } from './ops';
+import { ClientOp, OpResult } from '../api/ops';
 
 export interface ReplicaTransport {
   /**

@@ -6,7 +6,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { KvError, Result, ok, err } from '../errors';
-import { ClientOp, OpResult } from '../replication/ops';
+import { ClientOp, OpResult } from '../api/ops';
 import { Batcher } from './batcher';
 import type { BatchRequest } from './generated/kv/v1/BatchRequest';
 import type { BatchResponse__Output } from './generated/kv/v1/BatchResponse';

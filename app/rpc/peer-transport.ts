@@ -17,8 +17,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { KvError, Result, ok, err } from '../errors';
-import { Logger, silentLogger } from '../log';
-import { ClientOp, OpResult } from '../replication/ops';
+import { Logger, silentLogger } from '../../observability/log';
+import { ClientOp, OpResult } from '../api/ops';
 import { AntiEntropyPeers, KeyHashes } from '../replication/anti-entropy';
 import { ReaperPeers } from '../replication/tombstone-reaper';
 import { Batcher } from './batcher';

@@ -1,6 +1,6 @@
 /** Conversions between the coordinator's operations and results and the kv.v1 messages. */
 import { KvError, Result, ok, err } from '../errors';
-import { ClientOp, GetResult, OpResult, WriteResult } from '../replication/ops';
+import { ClientOp, GetResult, OpResult, WriteResult } from '../api/ops';
 import type { DeleteRequest__Output } from './generated/kv/v1/DeleteRequest';
 import type { DeleteResponse__Output } from './generated/kv/v1/DeleteResponse';
 import type { GetRequest__Output } from './generated/kv/v1/GetRequest';

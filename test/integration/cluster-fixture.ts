@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { KvClient, KvClientOptions } from '../../app/client/client';
-import { LocalCluster, LocalClusterOptions } from '../../app/node/local-cluster';
+import { LocalCluster, LocalClusterOptions } from '../../app/local/local-cluster';
 import { buildRing, partitionOf, preferenceList } from '../../app/ring/ring';
 import { GrpcPeerTransport } from '../../app/rpc/peer-transport';
 import { decodeObject } from '../../app/versioning/codec';

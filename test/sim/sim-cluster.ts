@@ -12,14 +12,14 @@
  * disk wipe restarts on an empty store; a rollback restarts on a copy of the store taken earlier.
  */
 import { KvError, Result, err, ok } from '../../app/errors';
-import { Logger, silentLogger } from '../../app/log';
+import { Logger, silentLogger } from '../../observability/log';
 import { AntiEntropy, AntiEntropyConfig, AntiEntropyPeers, KeyHashes } from '../../app/replication/anti-entropy';
 import { Clock, sleep } from '../../app/replication/clock';
 import { Coordinator, CoordinatorConfig, CoordinatorEvents } from '../../app/replication/coordinator';
 import { HandoffConfig, HandoffWorker } from '../../app/replication/handoff';
 import { HashTrees } from '../../app/replication/hash-trees';
 import { HintLimits, HintStore } from '../../app/replication/hints';
-import { ClientOp, OpResult } from '../../app/replication/ops';
+import { ClientOp, OpResult } from '../../app/api/ops';
 import { LocalReplica } from '../../app/replication/replica';
 import { Replicas } from '../../app/replication/replicas';
 import { buildRing, partitionOf, PartitionReplicas, replicasLookup, Ring } from '../../app/ring/ring';

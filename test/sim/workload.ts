@@ -15,7 +15,7 @@
  */
 import { Result } from '../../app/errors';
 import { Clock, sleep } from '../../app/replication/clock';
-import { ClientOp, GetResult, OpResult } from '../../app/replication/ops';
+import { ClientOp, GetResult, OpResult } from '../../app/api/ops';
 import { decodeContext } from '../../app/versioning/codec';
 import { VersionVector } from '../../app/versioning/dvv';
 import { Rng } from './rng';

@@ -5,13 +5,13 @@
  * replication layer's logic; the wire and LMDB are covered by the integration tests.
  */
 import { KvError, Result, err } from '../../app/errors';
-import { silentLogger } from '../../app/log';
+import { silentLogger } from '../../observability/log';
 import { AntiEntropy, AntiEntropyPeers, KeyHashes } from '../../app/replication/anti-entropy';
 import { Coordinator, CoordinatorConfig } from '../../app/replication/coordinator';
 import { HashTrees } from '../../app/replication/hash-trees';
 import { HandoffWorker } from '../../app/replication/handoff';
 import { HintLimits, HintStore } from '../../app/replication/hints';
-import { ClientOp, OpResult } from '../../app/replication/ops';
+import { ClientOp, OpResult } from '../../app/api/ops';
 import { LocalReplica } from '../../app/replication/replica';
 import { Replicas } from '../../app/replication/replicas';
 import { ReaperConfig, ReaperPeers, TombstoneReaper } from '../../app/replication/tombstone-reaper';

@@ -5,7 +5,7 @@
  * out of the tree rebuild at start, which stopped anti-entropy for every partition of the node
  * and left the rejection unhandled (on Node 20, the end of the process).
  */
-import { Logger, silentLogger } from '../../app/log';
+import { Logger, silentLogger } from '../../observability/log';
 import { AntiEntropy, AntiEntropyPeers } from '../../app/replication/anti-entropy';
 import { Clock } from '../../app/replication/clock';
 import { HashTrees } from '../../app/replication/hash-trees';

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Logger } from '../../app/log';
+import { Logger } from '../../observability/log';
 import { CLEAN_SHUTDOWN_MARKER, establishIdentity, META_EPOCHS, writeCleanShutdownMarker } from '../../app/node/identity';
 import { LmdbStore, lmdbDataFiles } from '../../app/storage/lmdb-store';
 

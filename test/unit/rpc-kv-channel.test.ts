@@ -11,7 +11,7 @@ import * as net from 'node:net';
 import { status } from '@grpc/grpc-js';
 import { KvClient, KvClientError } from '../../app/client/client';
 import { KvError, Result, err, ok } from '../../app/errors';
-import { ClientOp, OpResult } from '../../app/replication/ops';
+import { ClientOp, OpResult } from '../../app/api/ops';
 import { deliveryOf } from '../../app/rpc/delivery';
 import { KvChannel, streamFailure, unaryFailure } from '../../app/rpc/kv-channel';
 import { KvServer, NodeHandlers } from '../../app/rpc/server';

@@ -4,12 +4,12 @@
  */
 import * as http from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { CoordinatorEvents } from '../replication/coordinator';
-import { AntiEntropyEvents, ExchangeOutcome } from '../replication/anti-entropy';
-import { HandoffEvents } from '../replication/handoff';
-import { ReaperEvents } from '../replication/tombstone-reaper';
-import { HintBacklog } from '../replication/hints';
-import { StoreObserver } from '../storage/local-store';
+import { CoordinatorEvents } from '../app/replication/coordinator';
+import { AntiEntropyEvents, ExchangeOutcome } from '../app/replication/anti-entropy';
+import { HandoffEvents } from '../app/replication/handoff';
+import { ReaperEvents } from '../app/replication/tombstone-reaper';
+import { HintBacklog } from '../app/replication/hints';
+import { StoreObserver } from '../app/storage/local-store';
 
 export class NodeMetrics {
   readonly registry = new Registry();

@@ -1,5 +1,5 @@
 import { KvError } from '../../app/errors';
-import { checkOp, ClientOp, RequestLimits } from '../../app/replication/ops';
+import { checkOp, ClientOp, RequestLimits } from '../../app/api/ops';
 import { encodeContext } from '../../app/versioning/codec';
 
 const LIMITS: RequestLimits = { n: 3, r: 2, w: 2, keyBytesMax: 8, valueBytesMax: 16 };

@@ -2,7 +2,7 @@
  * LocalCluster's addressing: every node on 127.0.0.1 by default, or each on a loopback address of
  * its own, which its flags and every node's peer list then name.
  */
-import { LocalCluster, LocalClusterOptions } from '../../app/node/local-cluster';
+import { LocalCluster, LocalClusterOptions } from '../../app/local/local-cluster';
 
 const options: LocalClusterOptions = { nodes: 3, basePort: 17000, metricsBasePort: 0, dataDir: '/tmp/unused', n: 3, r: 2, w: 2, kvScript: 'kv.js', logs: 'file' };
 
