@@ -50,8 +50,14 @@ export function runGet(deps: GetFsmDeps, partition: number, op: CheckedOp & { ki
     fallbacks,
   );
   const failures: string[] = [];
-  const describe = () =>
-    `${core.okCount} of ${op.r} required replicas answered (${core.primaryOkCount} primaries${op.pr > 0 ? `, ${op.pr} required` : ''}; N=${placement.primaries.length}, asked ${asked.map((a) => (a.hintFor ? `${a.node} for ${a.hintFor}` : a.node)).join(', ')})${failures.length > 0 ? `; ${failures.join('; ')}` : ''}`;
+  // Says how far the read got, and when it gave up before every reply was in, why: the replies
+  // still outstanding could no longer make up R (or pr), so waiting for them was pointless.
+  const describe = (gaveUp = false) => {
+    const counted = `${core.okCount} of the ${op.r} replies R=${op.r} requires counted (${core.primaryOkCount} from primaries${op.pr > 0 ? `, pr=${op.pr} required` : ''})`;
+    const pending = core.outstanding > 0 ? `, ${core.outstanding} still outstanding` : '';
+    const hopeless = gaveUp && core.outstanding > 0 ? `; ${core.failedCount} of the ${asked.length} replicas asked failed, so at most ${core.okCount + core.outstanding} could count` : '';
+    return `${counted}${pending}${hopeless} (N=${placement.primaries.length}, asked ${asked.map((a) => (a.hintFor ? `${a.node} for ${a.hintFor}` : a.node)).join(', ')})${failures.length > 0 ? `; ${failures.join('; ')}` : ''}`;
+  };
   return new Promise((resolve) => {
     let answered = false;
     let finished = false;
@@ -78,7 +84,7 @@ export function runGet(deps: GetFsmDeps, partition: number, op: CheckedOp & { ki
       core.add(node, reply);
       const outcome = core.outcome;
       if (outcome === 'success') answer(ok(toGetResult(core.response())));
-      else if (outcome === 'failure') answer(err(new KvError('InsufficientReplicas', `get: ${describe()}`)));
+      else if (outcome === 'failure') answer(err(new KvError('InsufficientReplicas', `get: ${describe(true)}`)));
       if (core.complete) finish();
     };
     // Replicas in sync return the same bytes: decode each distinct answer once, so the merge of

@@ -115,6 +115,16 @@ export class ReadCore {
     return this.primaryOks;
   }
 
+  /** Replies not in yet. */
+  get outstanding(): number {
+    return this.counter.outstanding;
+  }
+
+  /** Replies in that do not count (a failure, or a fallback without a hint). */
+  get failedCount(): number {
+    return this.replicas.length - this.counter.outstanding - this.counter.okCount;
+  }
+
   get complete(): boolean {
     return this.counter.outstanding === 0;
   }

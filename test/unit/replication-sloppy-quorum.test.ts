@@ -78,7 +78,18 @@ describe('sloppy quorum', () => {
     c.down.add(primaries[1]!);
     const got = await c.get(coordinator, key, { r: 2 });
     expect(got.ok && got.value.kind === 'get' && got.value.values.map(text)).toEqual(['v1']);
-    expectError(await c.get(coordinator, key, { r: 2, pr: 2 }), 'InsufficientReplicas', /[01] primaries, 2 required/);
+    expectError(await c.get(coordinator, key, { r: 2, pr: 2 }), 'InsufficientReplicas', /[01] from primaries, pr=2 required/);
+  });
+
+  test('rejects a get at R=3 with a primary down and no hint, saying how many replies counted and why the others did not', async () => {
+    const { c, key, coordinator, third } = await setup();
+    expect((await c.put(coordinator, key, 'v1', { w: 3 })).ok).toBe(true);
+    c.down.add(third);
+    // The fallback asked for the down primary holds no hint: only the two up primaries count. (In
+    // a real cluster the two failures often arrive first; the message then says that at most 2
+    // could count while 2 are outstanding: see get-fsm.ts.)
+    const r = await c.get(coordinator, key, { r: 3 });
+    expectError(r, 'InsufficientReplicas', /^get: 2 of the 3 replies R=3 requires counted \(2 from primaries\)/, new RegExp(`${third}: peer ${third} is down`), /holds no hint for the key/);
   });
 });
 
