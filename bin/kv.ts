@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `kv` command: dispatches to the command implementations in app/cli. */
 import { CliError } from '../app/cli/cli-error';
-import { clusterCommand, deleteCommand, getCommand, nodeCommand, putCommand, statusCommand, USAGE } from '../app/cli/commands';
+import { clusterCommand, deleteCommand, getCommand, GLOBAL_FLAGS, nodeCommand, putCommand, statusCommand, USAGE } from '../app/cli/commands';
 import { benchCommand } from '../app/cli/bench';
 import { floorCommand } from '../app/cli/floor';
 
@@ -12,7 +12,33 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-async function main(argv: string[]): Promise<void> {
+/**
+ * Client flags given before the command (`kv --endpoint h:p get k`, as etcdctl users type) are
+ * moved after it, where the command parses them; anything else before the command is an error.
+ */
+function hoistGlobalFlags(argv: string[]): string[] {
+  const before: string[] = [];
+  let i = 0;
+  while (i < argv.length && argv[i]!.startsWith('--') && argv[i] !== '--help') {
+    const [name, inline] = argv[i]!.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if (!GLOBAL_FLAGS.has(name)) throw new CliError(`kv: ${argv[i]} before the command is not a flag every client command takes (${[...GLOBAL_FLAGS].map((f) => `--${f}`).join(', ')}); put it after the command; see kv --help`);
+    if (inline !== undefined) {
+      before.push(`--${name}=${inline}`);
+      i += 1;
+    } else {
+      if (i + 1 >= argv.length) throw new CliError(`kv: ${argv[i]} needs a value; see kv --help`);
+      before.push(`--${name}=${argv[i + 1]}`);
+      i += 2;
+    }
+  }
+  if (before.length === 0) return argv;
+  const [command, ...rest] = argv.slice(i);
+  if (command === undefined) throw new CliError(`kv: ${before.join(' ')} given without a command; see kv --help`);
+  return [command, ...before, ...rest];
+}
+
+async function main(args: string[]): Promise<void> {
+  const argv = hoistGlobalFlags(args);
   const [command, ...rest] = argv;
   switch (command) {
     case 'cluster':

@@ -9,12 +9,14 @@ import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { KvClient, KvClientError } from '../client/client';
 import { CliError } from './cli-error';
+import { resolveEndpoints } from './endpoints';
 import { clockTicksPerSecond, cpuTicks, integerFlag, latencyFigures, LatencyFigures, newLatencyHistogram, numberFlag, openLoop } from './measure';
 
 export const BENCH_USAGE = `kv bench: load a running cluster and print throughput, latency and CPU figures
 
 Options:
-  --endpoint E1,E2,...    nodes to spread load over (default 127.0.0.1:7001..7005)
+  --endpoint E1,E2,...    nodes to spread load over (default: $KV_ENDPOINTS, else the
+                          running local cluster's, else 127.0.0.1:7001..7005)
   --workload W            put | get | mixed (50/50)                          (default mixed)
   --api A                 batch (the Batch stream) | unary                   (default batch)
   --routing R             primary (client sends each op to a primary of its key) |
@@ -102,7 +104,7 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
       strict: true,
       allowPositionals: false,
       options: {
-        endpoint: { type: 'string', default: [7001, 7002, 7003, 7004, 7005].map((p) => `127.0.0.1:${p}`).join(',') },
+        endpoint: { type: 'string' },
         workload: { type: 'string', default: 'mixed' },
         api: { type: 'string', default: 'batch' },
         routing: { type: 'string', default: 'primary' },
@@ -115,7 +117,7 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
         'value-bytes': { type: 'string', default: '1024' },
         'no-preload': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
       },
     }).values;
   } catch (e) {
@@ -141,7 +143,7 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
   const warmupS = num('warmup-s', 0, 600);
   const keys = integerFlag(values, 'keys', 1, 100_000_000);
   const valueBytes = integerFlag(values, 'value-bytes', 0, 16 * 1024 * 1024);
-  const endpoints = String(values.endpoint).split(',').filter(Boolean);
+  const { endpoints } = resolveEndpoints(values.endpoint as string | undefined);
 
   const clients =
     routing === 'primary'

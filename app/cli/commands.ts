@@ -4,6 +4,7 @@
  * failure.
  */
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { InspectReply, KvClient, KvClientError } from '../client/client';
@@ -12,41 +13,112 @@ import { ConfigError, parseNodeConfig, settingsHelp } from '../node/config';
 import { LocalCluster, STOP_TIMEOUT_MS } from '../local/local-cluster';
 import { KvNode } from '../node/node';
 import { CliError } from './cli-error';
+import {
+  LOCAL_CLUSTER_BASE_PORT_DEFAULT,
+  LOCAL_CLUSTER_DATA_DEFAULT,
+  LOCAL_CLUSTER_METRICS_BASE_PORT_DEFAULT,
+  LOCAL_CLUSTER_NODES_DEFAULT,
+  removeClusterFile,
+  resolveEndpoints,
+  writeClusterFile,
+} from './endpoints';
+import { ControlAnswer, ControlRequest, controlSocketPath, sendControl, serveControl } from '../local/control';
 
 export const USAGE = `kv: a Dynamo-style key-value store
 
 Usage:
-  kv cluster [--nodes 5] [--base-port 7001] [--data ./data] [--n 3] [--r 2] [--w 2]
-             [--partitions 64] [--durability durable|relaxed] [--metrics-base-port 9464]
-      Start a local cluster of node processes on 127.0.0.1 (Ctrl-C stops it cleanly).
-  kv node [settings]          Run one node (settings: flags or KV_* env; kv node --help).
-  kv put <key> <value|-> [--context C] [--w W] [--pw PW]
-                                                   Write (value - reads stdin).
-  kv get <key> [--r R] [--pr PR] [--json]          Read: siblings and context.
-  kv get <key> --replicas [--json]                 What each replica holds: siblings, dots,
-                                                   clock, tombstones, hints.
-  kv delete <key> [--context C] [--w W] [--pw PW]  Delete (a tombstone).
-  kv status [--json]                               Members, partitions, reachability.
-  kv bench [options]                               Load a running cluster (kv bench --help).
-  kv floor [options]                               The transport's own cost, to compare with
-                                                   bench (kv floor --help).
+  kv cluster [options]                Start a local cluster of node processes (npm start runs it).
+  kv cluster restart|stop <node>      Restart or stop one node of the running local cluster.
+  kv node [settings]                  Run one node (settings: flags or KV_* variables).
+  kv put <key> <value|->              Write a value (- reads it from stdin).
+  kv get <key>                        Read: the value, or every sibling, and the context.
+  kv get <key> --replicas             What each replica holds: siblings, dots, clock, hints.
+  kv delete <key>                     Delete what a read returns (or what --context names).
+  kv status                           Members, partitions, reachability, hints.
+  kv bench [options]                  Load a running cluster and print figures.
+  kv floor [options]                  The transport's own cost, to compare with bench.
 
-Client commands take --endpoint host:port (default 127.0.0.1:7001; comma-separate several
-for failover) and --timeout-ms (default 5000).`;
+Every command takes --help. Client commands (put, get, delete, status) talk to
+--endpoint host:port[,host:port...], else $KV_ENDPOINTS, else the running local cluster
+(./data/cluster.json), else 127.0.0.1:7001..7005; they fail over between them. Flags may
+come before or after the command: kv --endpoint 127.0.0.1:7002 get k.`;
+
+const CLIENT_HELP = `Client options:
+  --endpoint H:P[,H:P...]  nodes to talk to, failing over between them
+                           (default: $KV_ENDPOINTS, else the running local cluster's
+                           ./data/cluster.json, else 127.0.0.1:7001..7005)
+  --timeout-ms MS          time budget of one attempt                     (default 5000)`;
+
+export const HELP: Record<string, string> = {
+  put: `kv put <key> <value|-> [--context C] [--w W] [--pw PW] [client options]
+  Writes the value (- reads it from stdin). Without --context the write is concurrent with
+  whatever the key holds and becomes a sibling of it; pass the context a get printed to
+  replace what that get returned.
+  --context C   the context of the get this write replaces
+  --w W         write quorum 1..N, fallbacks holding hints count     (default: the cluster's W)
+  --pw PW       of the W, how many must be primaries                 (default 0)
+${CLIENT_HELP}`,
+  get: `kv get <key> [--r R] [--pr PR] [--json] [client options]
+kv get <key> --replicas [--json] [client options]
+  Reads the key: its value, or every sibling (concurrent values), and the context to pass
+  to the put or delete based on this read. --replicas shows what each replica holds instead
+  (no quorum, no merge, no repair).
+  --r R         read quorum 1..N                                     (default: the cluster's R)
+  --pr PR       of the R, how many must be primaries                 (default 0)
+  --json        one JSON object: found, values, context, deleted
+${CLIENT_HELP}`,
+  delete: `kv delete <key> [--context C] [--w W] [--pw PW] [client options]
+  Deletes the key. Without --context it first reads the key and deletes exactly what that
+  read returned (every sibling); a value written concurrently survives as a sibling, and the
+  command says so. With --context it deletes what the get that printed the context returned.
+  --context C   the context of the get whose values to delete
+  --w W         write quorum 1..N                                    (default: the cluster's W)
+  --pw PW       of the W, how many must be primaries                 (default 0)
+${CLIENT_HELP}`,
+  status: `kv status [--json] [client options]
+  The answering node's view: members, partitions owned and replicated, reachability,
+  suspicion, and the hints it holds for each member.
+  --json        the Status answer as one JSON object
+${CLIENT_HELP}`,
+  cluster: `kv cluster [options]
+  Starts a local cluster of node processes on 127.0.0.1 and stays in the foreground;
+  Ctrl-C stops every node cleanly. Node i listens on base-port+i-1 (metrics on
+  metrics-base-port+i-1) and keeps its data and node.log in <data>/kv-i. It fails at once
+  if a port it needs is taken.
+  --nodes K                 nodes                                          (default 5)
+  --base-port P             client and peer port of kv-1                   (default 7001)
+  --metrics-base-port P     metrics port of kv-1; 0 turns metrics off      (default 9464)
+  --data DIR                data directory                                 (default ./data)
+  --n N --r R --w W         replication factor and quorums                 (default 3, 2, 2)
+  --partitions Q            ring partitions, a power of two                (default 64)
+  --durability D            durable (fsync each commit) | relaxed          (default durable)
+
+kv cluster restart <node> [--data DIR]
+kv cluster stop <node> [--data DIR]
+  Ask the running local cluster with that data directory to restart (start again with its
+  data; a running node is stopped first) or stop one node, e.g. kv cluster restart kv-3.`,
+};
 
 type Flags = Record<string, string | boolean | undefined>;
+type Options = Record<string, { type: 'string' | 'boolean'; default?: string | boolean; short?: string }>;
 
-function parse(argv: readonly string[], options: Record<string, { type: 'string' | 'boolean'; default?: string | boolean }>, command: string, positionals: number) {
+/** Parses a command's flags strictly; undefined when --help was asked for (and printed). */
+function parse(argv: readonly string[], options: Options, command: string, positionals: number, usage = HELP[command.split(' ')[0]!]) {
+  const help = `see kv ${command.split(' ')[0]} --help`;
+  let r;
   try {
-    const r = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
-    if (r.positionals.length !== positionals) {
-      throw new CliError(`kv ${command}: expected ${positionals} argument${positionals === 1 ? '' : 's'}, got ${r.positionals.length}; see kv --help`);
-    }
-    return { flags: r.values as Flags, args: r.positionals };
+    r = parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean', short: 'h', default: false } }, allowPositionals: true, strict: true });
   } catch (e) {
-    if (e instanceof CliError) throw e;
-    throw new CliError(`kv ${command}: ${(e as Error).message.replace(/\. To specify.*$/s, '')}; see kv --help`);
+    throw new CliError(`kv ${command}: ${(e as Error).message.replace(/\. To specify.*$/s, '')}; ${help}`);
   }
+  if (r.values.help) {
+    process.stdout.write(`${usage}\n`);
+    return undefined;
+  }
+  if (r.positionals.length !== positionals) {
+    throw new CliError(`kv ${command}: expected ${positionals} argument${positionals === 1 ? '' : 's'}, got ${r.positionals.length}${r.positionals.length ? ` (${r.positionals.map((p) => JSON.stringify(p)).join(' ')})` : ''}; ${help}`);
+  }
+  return { flags: r.values as Flags, args: r.positionals };
 }
 
 function int(flags: Flags, name: string, min: number, max: number): number {
@@ -57,22 +129,25 @@ function int(flags: Flags, name: string, min: number, max: number): number {
 }
 
 const CLIENT_OPTIONS = {
-  endpoint: { type: 'string', default: '127.0.0.1:7001' },
+  endpoint: { type: 'string' },
   'timeout-ms': { type: 'string', default: '5000' },
 } as const;
 
-function clientFrom(flags: Flags): KvClient {
-  const endpoints = String(flags.endpoint).split(',').map((s) => s.trim()).filter(Boolean);
-  for (const e of endpoints) if (!/^[^\s:]+:\d{1,5}$/.test(e)) throw new CliError(`--endpoint: ${JSON.stringify(e)} is not host:port`);
-  return new KvClient({ endpoints, timeoutMs: int(flags, 'timeout-ms', 1, 600000) });
-}
+/** Flags every client command takes, which may also come before the command (kv --endpoint E get k). */
+export const GLOBAL_FLAGS: ReadonlySet<string> = new Set(Object.keys(CLIENT_OPTIONS));
 
 async function withClient<T>(flags: Flags, fn: (c: KvClient) => Promise<T>): Promise<T> {
-  const client = clientFrom(flags);
+  const { endpoints, source } = resolveEndpoints(flags.endpoint as string | undefined);
+  const client = new KvClient({ endpoints, timeoutMs: int(flags, 'timeout-ms', 1, 600000) });
   try {
     return await fn(client);
   } catch (e) {
-    if (e instanceof KvClientError) throw new CliError(`error: ${e.message}`, 1);
+    if (e instanceof KvClientError) {
+      const hint = e.unreachable
+        ? `\nIs the cluster running? npm start (or kv cluster) starts the local one. The addresses came from ${source}; give others with --endpoint host:port[,host:port] or KV_ENDPOINTS (a node's client port, not its metrics port).`
+        : '';
+      throw new CliError(`error: ${e.message}${hint}`, 1);
+    }
     throw e;
   } finally {
     client.close();
@@ -84,7 +159,9 @@ function optionalInt(flags: Flags, name: string, min = 1): number | undefined {
 }
 
 export async function getCommand(argv: readonly string[]): Promise<void> {
-  const { flags, args } = parse(argv, { ...CLIENT_OPTIONS, r: { type: 'string' }, pr: { type: 'string' }, json: { type: 'boolean', default: false }, replicas: { type: 'boolean', default: false } }, 'get', 1);
+  const parsed = parse(argv, { ...CLIENT_OPTIONS, r: { type: 'string' }, pr: { type: 'string' }, json: { type: 'boolean', default: false }, replicas: { type: 'boolean', default: false } }, 'get', 1);
+  if (!parsed) return;
+  const { flags, args } = parsed;
   if (flags.replicas) {
     if (flags.r !== undefined || flags.pr !== undefined) throw new CliError('kv get: --replicas reads every replica as it is; it takes no --r or --pr');
     const view = await withClient(flags, (c) => c.inspect(args[0]!));
@@ -150,20 +227,55 @@ function readStdin(): Buffer {
 }
 
 export async function putCommand(argv: readonly string[]): Promise<void> {
-  const { flags, args } = parse(argv, { ...CLIENT_OPTIONS, context: { type: 'string' }, w: { type: 'string' }, pw: { type: 'string' } }, 'put', 2);
+  const parsed = parse(argv, { ...CLIENT_OPTIONS, context: { type: 'string' }, w: { type: 'string' }, pw: { type: 'string' } }, 'put', 2);
+  if (!parsed) return;
+  const { flags, args } = parsed;
   const value = args[1] === '-' ? readStdin() : Buffer.from(args[1]!, 'utf8');
   const reply = await withClient(flags, (c) => c.put(args[0]!, value, { context: flags.context as string | undefined, w: optionalInt(flags, 'w'), pw: optionalInt(flags, 'pw', 0) }));
   process.stdout.write(`ok${reply.siblings > 1 ? ` (${reply.siblings} siblings)` : ''}\ncontext: ${reply.context}\n`);
 }
 
+/**
+ * A delete without a context would only add a tombstone beside the values (a sibling), so the
+ * key would still read as its value: without --context the command reads the key first and
+ * deletes exactly what it read, as `update` writes back what it read.
+ */
 export async function deleteCommand(argv: readonly string[]): Promise<void> {
-  const { flags, args } = parse(argv, { ...CLIENT_OPTIONS, context: { type: 'string' }, w: { type: 'string' }, pw: { type: 'string' } }, 'delete', 1);
-  const reply = await withClient(flags, (c) => c.delete(args[0]!, { context: flags.context as string | undefined, w: optionalInt(flags, 'w'), pw: optionalInt(flags, 'pw', 0) }));
-  process.stdout.write(`deleted\ncontext: ${reply.context}\n`);
+  const parsed = parse(argv, { ...CLIENT_OPTIONS, context: { type: 'string' }, w: { type: 'string' }, pw: { type: 'string' } }, 'delete', 1);
+  if (!parsed) return;
+  const { flags, args } = parsed;
+  const key = args[0]!;
+  const quorum = { w: optionalInt(flags, 'w'), pw: optionalInt(flags, 'pw', 0) };
+  await withClient(flags, async (c) => {
+    let context = flags.context as string | undefined;
+    let read = 0;
+    if (context === undefined) {
+      const got = await c.get(key);
+      if (!got.found) {
+        process.stdout.write(got.deleted ? 'nothing to delete: the key is already deleted\n' : 'nothing to delete: the key is not found\n');
+        return;
+      }
+      context = got.context;
+      read = got.values.length;
+    }
+    const reply = await c.delete(key, { context, ...quorum });
+    const what = read > 1 ? `deleted the ${read} siblings read` : 'deleted';
+    if (reply.siblings === 0) {
+      process.stdout.write(`${what}\ncontext: ${reply.context}\n`);
+      return;
+    }
+    // A value the deleted context did not cover (written concurrently, or not yet seen by the
+    // read) survives as a sibling: say so rather than print a bare "deleted".
+    const after = await c.get(key);
+    const values = after.values.map((v) => JSON.stringify(v.toString('utf8')));
+    process.stdout.write(`${what}, but ${reply.siblings} value${reply.siblings === 1 ? '' : 's'} written concurrently remain${reply.siblings === 1 ? 's' : ''}: ${values.join(', ')}\n` + `run kv delete ${JSON.stringify(key)} again to delete ${reply.siblings === 1 ? 'it' : 'them'}\ncontext: ${after.context}\n`);
+  });
 }
 
 export async function statusCommand(argv: readonly string[]): Promise<void> {
-  const { flags } = parse(argv, { ...CLIENT_OPTIONS, json: { type: 'boolean', default: false } }, 'status', 0);
+  const parsed = parse(argv, { ...CLIENT_OPTIONS, json: { type: 'boolean', default: false } }, 'status', 0);
+  if (!parsed) return;
+  const { flags } = parsed;
   const s = await withClient(flags, (c) => c.status());
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(s)}\n`);
@@ -214,6 +326,10 @@ export async function nodeCommand(argv: readonly string[]): Promise<void> {
   try {
     node = await KvNode.start(config, log);
   } catch (e) {
+    // A node that cannot serve everything it was asked to (its port, its metrics port, its data)
+    // exits with one line. KvNode.start closes what it opened; should anything still hold the
+    // process, it exits anyway.
+    exitIfStillRunning(log);
     throw new CliError(`kv node ${config.nodeId}: ${(e as Error).message}`, 1);
   }
   await new Promise<void>((resolve) => {
@@ -238,13 +354,14 @@ export async function nodeCommand(argv: readonly string[]): Promise<void> {
 }
 
 export async function clusterCommand(argv: readonly string[], kvScript: string): Promise<void> {
-  const { flags } = parse(
+  if (argv[0] === 'restart' || argv[0] === 'stop') return clusterNodeCommand(argv[0], argv.slice(1));
+  const parsed = parse(
     argv,
     {
-      nodes: { type: 'string', default: '5' },
-      'base-port': { type: 'string', default: '7001' },
-      'metrics-base-port': { type: 'string', default: '9464' },
-      data: { type: 'string', default: './data' },
+      nodes: { type: 'string', default: String(LOCAL_CLUSTER_NODES_DEFAULT) },
+      'base-port': { type: 'string', default: String(LOCAL_CLUSTER_BASE_PORT_DEFAULT) },
+      'metrics-base-port': { type: 'string', default: String(LOCAL_CLUSTER_METRICS_BASE_PORT_DEFAULT) },
+      data: { type: 'string', default: LOCAL_CLUSTER_DATA_DEFAULT },
       n: { type: 'string', default: '3' },
       r: { type: 'string', default: '2' },
       w: { type: 'string', default: '2' },
@@ -254,6 +371,8 @@ export async function clusterCommand(argv: readonly string[], kvScript: string):
     'cluster',
     0,
   );
+  if (!parsed) return;
+  const { flags } = parsed;
   const nodes = int(flags, 'nodes', 1, 64);
   const n = int(flags, 'n', 1, 16);
   const r = int(flags, 'r', 1, 16);
@@ -263,26 +382,50 @@ export async function clusterCommand(argv: readonly string[], kvScript: string):
   if (w > n) throw new CliError(`--w: W=${w} exceeds N=${n}; W must be within 1..N`);
   const durability = String(flags.durability);
   if (durability !== 'durable' && durability !== 'relaxed') throw new CliError(`--durability: ${JSON.stringify(durability)} is not one of durable, relaxed`);
+  const dataDir = path.resolve(String(flags.data));
   let stopping = false;
-  const cluster = new LocalCluster({
-    nodes,
-    basePort: int(flags, 'base-port', 1, 65535),
-    metricsBasePort: int(flags, 'metrics-base-port', 0, 65535),
-    dataDir: path.resolve(String(flags.data)),
-    n,
-    r,
-    w,
-    partitions: int(flags, 'partitions', 1, 65536),
-    durability,
-    kvScript,
-    logs: 'file',
-    onExit: (id, code, signal) => {
-      if (!stopping) process.stderr.write(`kv cluster: ${id} exited (code ${code}, signal ${signal}); see its node.log\n`);
-    },
-  });
+  const restarting = new Set<string>();
+  let cluster: LocalCluster;
+  try {
+    cluster = new LocalCluster({
+      nodes,
+      basePort: int(flags, 'base-port', 1, 65535),
+      metricsBasePort: int(flags, 'metrics-base-port', 0, 65535),
+      dataDir,
+      n,
+      r,
+      w,
+      partitions: int(flags, 'partitions', 1, 65536),
+      durability,
+      kvScript,
+      logs: 'file',
+      onExit: (id, code, signal) => {
+        if (!stopping && !restarting.has(id)) process.stderr.write(`kv cluster: ${id} exited (code ${code}, signal ${signal}); see ${path.join(dataDir, id, 'node.log')}; restart it with: npm run -s kv -- cluster restart ${id}${flags.data === LOCAL_CLUSTER_DATA_DEFAULT ? '' : ` --data ${dataDir}`}\n`);
+      },
+    });
+  } catch (e) {
+    throw new CliError(`kv cluster: ${(e as Error).message}`);
+  }
+  // One data directory, one cluster: a second one would take over its nodes' data.
+  let control: net.Server;
+  try {
+    control = await serveControl(controlSocketPath(dataDir), (request) => controlNode(cluster, request, restarting));
+  } catch (e) {
+    throw new CliError(`kv cluster: ${(e as Error).message}`, 1);
+  }
+  // Fails at once, with one line naming the port, when a port a node needs is taken.
+  try {
+    await cluster.checkPortsFree();
+  } catch (e) {
+    control.close();
+    throw new CliError(`kv cluster: ${(e as Error).message}`, 1);
+  }
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    control.close();
+    removeClusterFile(dataDir);
+    if (!cluster.nodes.some((x) => x.process)) return;
     process.stdout.write('stopping every node (SIGTERM) ...\n');
     const { killed } = await cluster.stop();
     for (const id of killed) process.stderr.write(`kv cluster: ${id} did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM (frozen?): killed it (SIGKILL)\n`);
@@ -290,18 +433,21 @@ export async function clusterCommand(argv: readonly string[], kvScript: string):
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
-  process.stdout.write(`starting ${nodes} nodes (N=${n} R=${r} W=${w}, ${durability}) with data in ${path.resolve(String(flags.data))}\n`);
+  process.stdout.write(`starting ${nodes} nodes (N=${n} R=${r} W=${w}, ${durability}) with data in ${dataDir}\n`);
   try {
     await cluster.start();
   } catch (e) {
     await stop();
     throw new CliError(`kv cluster: ${(e as Error).message}`, 1);
   }
+  writeClusterFile(dataDir, { endpoints: cluster.endpoints, pid: process.pid });
   process.stdout.write(`${'node'.padEnd(8)}${'endpoint'.padEnd(20)}${'metrics'.padEnd(40)}data\n`);
   for (const node of cluster.nodes) {
     const metrics = node.metricsPort ? `http://${node.host}:${node.metricsPort}/metrics` : '-';
     process.stdout.write(`${node.id.padEnd(8)}${node.endpoint.padEnd(20)}${metrics.padEnd(40)}${node.dataDir}\n`);
   }
+  const defaults = path.relative(process.cwd(), dataDir) === path.normalize(LOCAL_CLUSTER_DATA_DEFAULT);
+  if (!defaults) process.stdout.write(`client commands run elsewhere find this cluster with: export KV_ENDPOINTS=${cluster.endpoints.join(',')}\n`);
   process.stdout.write(`ready: ${nodes} nodes serving; try: npm run -s kv -- put hello world && npm run -s kv -- get hello (Ctrl-C stops)\n`);
   await new Promise<void>((resolve) => {
     const check = setInterval(() => {
@@ -311,4 +457,36 @@ export async function clusterCommand(argv: readonly string[], kvScript: string):
       }
     }, 100);
   });
+}
+
+/** Carries out a control request on one node of this cluster. */
+async function controlNode(cluster: LocalCluster, request: ControlRequest, restarting: Set<string>): Promise<ControlAnswer> {
+  if (!cluster.nodes.some((x) => x.id === request.node)) return { ok: false, error: `no node ${JSON.stringify(request.node)} in this cluster (its nodes: ${cluster.nodes.map((x) => x.id).join(', ')})` };
+  if (restarting.has(request.node)) return { ok: false, error: `${request.node} is being stopped or restarted already` };
+  restarting.add(request.node);
+  try {
+    const wasRunning = cluster.isRunning(request.node);
+    if (wasRunning) {
+      const exited = await cluster.kill(request.node, 'SIGTERM');
+      if (exited.signal === null && exited.code !== 0) process.stderr.write(`kv cluster: ${request.node} exited with code ${exited.code} when stopped\n`);
+    }
+    if (request.op === 'stop') {
+      process.stdout.write(`kv cluster: stopped ${request.node} on request\n`);
+      return { ok: true, message: wasRunning ? `stopped ${request.node}` : `${request.node} was not running` };
+    }
+    await cluster.restart(request.node);
+    process.stdout.write(`kv cluster: restarted ${request.node} on request\n`);
+    return { ok: true, message: `${wasRunning ? 'restarted' : 'started'} ${request.node}: serving on ${cluster.node(request.node).endpoint}` };
+  } finally {
+    restarting.delete(request.node);
+  }
+}
+
+/** kv cluster restart|stop <node>: asks the running cluster to do it. */
+async function clusterNodeCommand(op: 'restart' | 'stop', argv: readonly string[]): Promise<void> {
+  const parsed = parse(argv, { data: { type: 'string', default: LOCAL_CLUSTER_DATA_DEFAULT } }, `cluster ${op}`, 1);
+  if (!parsed) return;
+  const answer = await sendControl(controlSocketPath(String(parsed.flags.data)), { op, node: parsed.args[0]! });
+  if (!answer.ok) throw new CliError(`kv cluster ${op}: ${answer.error}`, 1);
+  process.stdout.write(`${answer.message}\n`);
 }

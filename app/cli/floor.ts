@@ -67,7 +67,7 @@ export async function floorCommand(argv: readonly string[], kvScript: string): P
         'value-bytes': { type: 'string', default: '1024' },
         serve: { type: 'string' },
         json: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
       },
     }).values;
   } catch (e) {

@@ -5,6 +5,7 @@
  */
 import { ClientOp, OpResult } from '../api/ops';
 import { buildRing, partitionOf, primariesLookup } from '../ring/ring';
+import { explainConnectionFailure } from '../rpc/delivery';
 import { KvChannel, RpcFailure } from '../rpc/kv-channel';
 import type { InspectResponse__Output } from '../rpc/generated/kv/v1/InspectResponse';
 import type { StatusResponse__Output } from '../rpc/generated/kv/v1/StatusResponse';
@@ -97,6 +98,8 @@ export class KvClientError extends Error {
      * not. The client did not resend it; read the key to see which.
      */
     readonly writeMayHaveApplied = false,
+    /** No node could be reached at all: every endpoint tried failed to connect. */
+    readonly unreachable = false,
   ) {
     super(`${codeName}: ${message}`);
     this.name = 'KvClientError';
@@ -127,6 +130,32 @@ function mayHaveApplied(op: ClientOp, f: RpcFailure): KvClientError {
     `${f.message}. The ${op.kind} may or may not have been applied, and was not resent to another node ` +
     `(that could store it twice, as siblings): read the key to see whether it was, and if not, write again with the context of that read`;
   return new KvClientError(f.code, f.codeName, message, true);
+}
+
+/**
+ * The failed attempts of one operation, made into one error: the last node's answer, or when no
+ * node could be reached at all, what happened at each address tried.
+ */
+class Failures {
+  private readonly attempts: Array<{ address: string; failure: RpcFailure }> = [];
+
+  add(address: string, failure: RpcFailure): void {
+    this.attempts.push({ address, failure });
+  }
+
+  error(): KvClientError {
+    const last = this.attempts.at(-1)!.failure;
+    if (!this.attempts.every((a) => a.failure.connectionFailed)) return new KvClientError(last.code, last.codeName, last.message);
+    // Addresses that failed the same way are named together.
+    const byReason = new Map<string, string[]>();
+    for (const a of this.attempts) {
+      const why = explainConnectionFailure(a.failure.message);
+      byReason.set(why, [...(byReason.get(why) ?? []), a.address]);
+    }
+    const each = [...byReason].map(([why, addresses]) => `${addresses.join(', ')}: ${why}`);
+    const nodes = this.attempts.length === 1 ? 'the node' : `any of the ${this.attempts.length} nodes tried`;
+    return new KvClientError(last.code, last.codeName, `could not reach ${nodes}: ${each.join('; ')}`, false, true);
+  }
 }
 
 export class KvClient {
@@ -186,18 +215,18 @@ export class KvClient {
    */
   async execute(op: ClientOp): Promise<OpResult> {
     const candidates = await this.candidates(op);
-    let last: RpcFailure | undefined;
+    const tried = new Failures();
     for (let attempt = 0; attempt < Math.max(1, Math.min(this.attemptsMax, candidates.length)); attempt++) {
       const channel = candidates[attempt]!;
       const r = this.options.batch ? await channel.submit(op, this.timeoutMs) : await channel.call(op, this.timeoutMs);
       if (r.ok) return r.value;
-      last = r.error;
       // A write that may have reached replicas is not resent elsewhere: the new coordinator would
       // give it a new dot, and readers would see the same value twice, as siblings.
       if (r.error.writeMayHaveApplied) throw mayHaveApplied(op, r.error);
+      tried.add(channel.address, r.error);
       if (!FAILOVER_CODES.has(r.error.code) && !r.error.connectionFailed) break;
     }
-    throw new KvClientError(last!.code, last!.codeName, last!.message);
+    throw tried.error();
   }
 
   async get(key: Bytes, options: GetOptions = {}): Promise<GetReply> {
@@ -212,9 +241,15 @@ export class KvClient {
     return { context: encodeContextString(r.context), siblings: r.siblings };
   }
 
-  async delete(key: Bytes, options: WriteOptions = {}): Promise<{ context: string }> {
+  /**
+   * Deletes what the read whose context is given returned. `siblings`: live values left after the
+   * delete (values the context did not cover, written concurrently); 0 when the key now reads as
+   * deleted.
+   */
+  async delete(key: Bytes, options: WriteOptions = {}): Promise<PutReply> {
     const r = await this.execute({ kind: 'delete', key: bytes(key), context: decodeContextString(options.context), w: options.w ?? 0, pw: options.pw ?? 0 });
-    return { context: encodeContextString(r.context) };
+    if (r.kind === 'get') throw new Error('delete answered with get');
+    return { context: encodeContextString(r.context), siblings: r.siblings };
   }
 
   /**
@@ -255,13 +290,13 @@ export class KvClient {
 
   /** Asks the endpoints in turn until one answers. */
   private async firstAnswer<T>(ask: (channel: KvChannel) => Promise<{ ok: true; value: T } | { ok: false; error: RpcFailure }>): Promise<T> {
-    let last: RpcFailure | undefined;
+    const tried = new Failures();
     for (const channel of this.channels) {
       const r = await ask(channel);
       if (r.ok) return r.value;
-      last = r.error;
+      tried.add(channel.address, r.error);
     }
-    throw new KvClientError(last!.code, last!.codeName, last!.message);
+    throw tried.error();
   }
 
   close(): void {

@@ -4,6 +4,7 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { KvClient } from '../client/client';
 
@@ -146,7 +147,25 @@ export class LocalCluster {
     return node;
   }
 
+  /**
+   * Fails, naming the port and the node it is for, when a port a node would listen on is taken
+   * (by another cluster, a node left running, anything): the node would exit at once, and a
+   * readiness probe could reach whatever holds the port instead.
+   */
+  async checkPortsFree(ids: readonly string[] = this.nodes.map((n) => n.id)): Promise<void> {
+    for (const id of ids) {
+      const node = this.node(id);
+      const ports: Array<[number, string]> = [[node.port, 'client and peer port']];
+      if (node.metricsPort !== 0) ports.push([node.metricsPort, 'metrics port']);
+      for (const [port, what] of ports) {
+        const problem = await portProblem(node.host, port);
+        if (problem) throw new Error(`${node.host}:${port} (${id}'s ${what}) ${problem}`);
+      }
+    }
+  }
+
   async start(): Promise<void> {
+    await this.checkPortsFree();
     for (const n of this.nodes) this.spawn(n.id);
     await Promise.all(this.nodes.map((n) => this.waitReady(n.id)));
     await Promise.all(this.nodes.map((n) => this.waitVerdict(n.id)));
@@ -181,13 +200,20 @@ export class LocalCluster {
         if (node.process && (node.process.exitCode !== null || node.process.signalCode !== null)) {
           throw new Error(`${id} exited (code ${node.process.exitCode}, signal ${node.process.signalCode}) before it served${this.options.logs === 'file' ? `; see ${path.join(node.dataDir, 'node.log')}` : ''}`);
         }
+        let answer: Awaited<ReturnType<KvClient['status']>> | undefined;
         try {
-          await client.status();
-          return;
+          answer = await client.status();
         } catch {
           if (Date.now() > deadline) throw new Error(`${id} did not serve on ${node.endpoint} within ${timeoutMs} ms`);
           await new Promise((r) => setTimeout(r, 100));
+          continue;
         }
+        // Whoever answers on the node's address must be the process this cluster started.
+        const pid = node.process?.pid;
+        if (answer.nodeId !== id || (pid !== undefined && answer.pid !== pid)) {
+          throw new Error(`${node.endpoint} is answered by another process (node ${JSON.stringify(answer.nodeId)}, pid ${answer.pid}), not the ${id} this cluster started (pid ${pid}): another cluster or node holds the port; stop it or pick other ports`);
+        }
+        return;
       }
     } finally {
       client.close();
@@ -203,7 +229,16 @@ export class LocalCluster {
     return exited;
   }
 
+  /** Whether a node's process is running (started and not exited). */
+  isRunning(id: string): boolean {
+    const p = this.node(id).process;
+    return p !== undefined && p.exitCode === null && p.signalCode === null;
+  }
+
+  /** Starts a node that is not running again, with its data, and waits until it serves. */
   async restart(id: string): Promise<void> {
+    if (this.isRunning(id)) throw new Error(`${id} is already running`);
+    await this.checkPortsFree([id]);
     this.spawn(id);
     await this.waitReady(id);
     await this.waitVerdict(id);
@@ -230,4 +265,16 @@ export class LocalCluster {
     );
     return { killed: killed.sort() };
   }
+}
+
+/** Why nothing can listen on host:port now (in use, not allowed), or undefined when it can. */
+function portProblem(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EADDRINUSE') resolve('is in use by another process (another kv cluster? `ss -ltnp` shows which); stop it, or choose other ports with --base-port / --metrics-base-port');
+      else resolve(`cannot be listened on: ${e.message}`);
+    });
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(undefined)));
+  });
 }

@@ -165,6 +165,7 @@ export class KvNode {
       w: config.w,
       syncState: sync.current,
       partitionsSyncing: sync.partitionsSyncing,
+      pid: process.pid,
       members: [...config.peers].map(([id, address]) => ({
         id,
         address,
@@ -177,6 +178,17 @@ export class KvNode {
       })),
     });
     const opNames: Record<ClientOp['kind'], string> = { get: 'get', put: 'put', delete: 'delete' };
+    // Every listener is bound before the node serves, and a node that cannot bind one does not
+    // start at all (it closes what it opened): a node serving without its metrics would look
+    // healthy to clients and be invisible to monitoring.
+    const closeEarly = async () => {
+      transport.close();
+      await store.close();
+    };
+    const metricsServer = config.metricsPort === 0 ? undefined : await metrics.serve(config.host, config.metricsPort).catch(async (e) => {
+      await closeEarly();
+      throw e;
+    });
     const server = await KvServer.start(
       {
         execute: async (op: ClientOp, options): Promise<Result<OpResult, KvError>> => {
@@ -203,11 +215,10 @@ export class KvNode {
       },
       { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, log },
     ).catch(async (e) => {
-      transport.close();
-      await store.close();
+      metricsServer?.close();
+      await closeEarly();
       throw e;
     });
-    const metricsServer = config.metricsPort === 0 ? undefined : await metrics.serve(config.host, config.metricsPort);
     metrics.inFlightSource = () => coordinator.operationsInFlight;
     metrics.peerSource = () => others.map((id) => [id, transport.isReachable(id)]);
     metrics.suspicionSource = () => others.map((id) => [id, transport.isSuspected(id)]);

@@ -55,3 +55,19 @@ export function isConnectionFailure(code: number): boolean {
 export function isAmbiguousForWrites(code: number): boolean {
   return CONNECTION_CODES.has(code) || code === status.DEADLINE_EXCEEDED;
 }
+
+/**
+ * A failed connection in words a user can act on, from grpc-js's details ("No connection
+ * established. Last error: Error: connect ECONNREFUSED 127.0.0.1:7001. Resolution note: "): what
+ * happened at the address, without grpc-js's empty trailing note.
+ */
+export function explainConnectionFailure(details: string): string {
+  const last = /Last error: (?:Error: )?(.*?)\.?(?: \(\d{4}-[^)]*\))?\.?(?: Resolution note: .*)?$/s.exec(details)?.[1] ?? details.replace(/\.? ?Resolution note: .*$/s, '');
+  if (/ECONNREFUSED/.test(last)) return 'nothing listens there (connection refused)';
+  if (/^Protocol error/i.test(last)) return 'something answered that does not speak gRPC (an HTTP/1 server such as the metrics port?)';
+  if (/ENOTFOUND|EAI_AGAIN|getaddrinfo/.test(last)) return `the host name does not resolve (${last})`;
+  if (/EHOSTUNREACH|ENETUNREACH/.test(last)) return `the host is unreachable (${last})`;
+  if (/ETIMEDOUT|timed out/i.test(last)) return `the connection timed out (${last})`;
+  if (/ECONNRESET|EPIPE/.test(last)) return `the connection was closed by the other side (${last})`;
+  return last;
+}

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
 import type { ProtoGrpcType as KvProto } from './generated/kv';
 import type { ProtoGrpcType as PeerProto } from './generated/peer';
 
@@ -44,4 +45,13 @@ export function protos(): LoadedProtos {
   const pkg = grpc.loadPackageDefinition(packageDefinition) as unknown as KvProto & PeerProto;
   loaded = { packageDefinition, kv: pkg.kv.v1, peer: pkg.kv.v1 };
   return loaded;
+}
+
+/**
+ * What server reflection lists: the store's services and the standard health service
+ * (grpc.health.v1), so a generic client (grpcurl) can call Health/Check without a local copy of
+ * health.proto.
+ */
+export function reflectionDefinition(): protoLoader.PackageDefinition {
+  return protoLoader.loadSync(['kv/v1/kv.proto', 'kv/v1/peer.proto', healthProtoPath], { ...LOADER_OPTIONS, includeDirs: [findProtoRoot(), path.dirname(healthProtoPath)] });
 }

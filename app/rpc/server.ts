@@ -23,7 +23,7 @@ import type { PeerResponse } from './generated/kv/v1/PeerResponse';
 import type { PeerResponses } from './generated/kv/v1/PeerResponses';
 import type { InspectResponse } from './generated/kv/v1/InspectResponse';
 import type { StatusResponse } from './generated/kv/v1/StatusResponse';
-import { protos } from './proto-definition';
+import { protos, reflectionDefinition } from './proto-definition';
 import { codeOf, WRITE_MAY_HAVE_APPLIED_TRAILER } from './status-map';
 import { deleteOp, errorToMessage, getOp, getResponse, opFromMessage, opTimeoutMs, putOp, resultToMessage, sizeOfResult } from './wire';
 
@@ -132,7 +132,7 @@ async function listen(host: string, port: number, accept: (socket: net.Socket) =
     listeners.push(listener);
     bound = (listener.address() as net.AddressInfo).port;
   }
-  if (listeners.length === 0) throw new Error(failures.join('; '));
+  if (listeners.length === 0) throw new Error(`cannot serve the client and peer port on ${host}:${port}: ${failures.join('; ')}`);
   return { listeners, port: bound };
 }
 
@@ -153,7 +153,7 @@ export class KvServer {
 
   static async start(handlers: NodeHandlers, options: ServerOptions): Promise<KvServer> {
     const log = options.log ?? silentLogger;
-    const { packageDefinition, kv, peer } = protos();
+    const { kv, peer } = protos();
     const server = new grpc.Server({
       'grpc.max_receive_message_length': options.messageBytesMax,
       'grpc.max_send_message_length': options.messageBytesMax,
@@ -163,7 +163,7 @@ export class KvServer {
     const kvHandlers: KVHandlers = {
       Get: unary(handlers, getOp, (r) => getResponse(r as OpResult & { kind: 'get' })),
       Put: unary(handlers, putOp, (r) => ({ context: r.context, siblings: r.kind === 'get' ? 0 : r.siblings })),
-      Delete: unary(handlers, deleteOp, (r) => ({ context: r.context })),
+      Delete: unary(handlers, deleteOp, (r) => ({ context: r.context, siblings: r.kind === 'get' ? 0 : r.siblings })),
       Batch: (call) => serveBatch(call, handlers, options),
       Status: (_call, callback) => callback(null, handlers.status()),
       Inspect: (call, callback) => {
@@ -180,7 +180,7 @@ export class KvServer {
     server.addService(peer.Peer.service, peerHandlers);
     const health = new HealthImplementation({ '': 'NOT_SERVING', [HEALTH_SERVICE_NAME]: 'NOT_SERVING' });
     health.addToServer(server);
-    new ReflectionService(packageDefinition).addToServer(server);
+    new ReflectionService(reflectionDefinition()).addToServer(server);
     // The server accepts its connections itself and hands them to grpc-js, instead of bindAsync,
     // so that shutdown can close every one of them: see shutdown().
     const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());

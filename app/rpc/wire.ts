@@ -36,7 +36,7 @@ export function opFromMessage(m: Operation__Output): ClientOp | undefined {
 
 export const getResult = (m: GetResponse__Output): GetResult => ({ kind: 'get', found: m.found, values: m.values, context: m.context, deleted: m.deleted });
 export const putResult = (m: PutResponse__Output): WriteResult => ({ kind: 'put', context: m.context, siblings: m.siblings });
-export const deleteResult = (m: DeleteResponse__Output): WriteResult => ({ kind: 'delete', context: m.context, siblings: 0 });
+export const deleteResult = (m: DeleteResponse__Output): WriteResult => ({ kind: 'delete', context: m.context, siblings: m.siblings });
 
 /** An OperationResult from the wire, back into the coordinator's terms. */
 export function resultFromMessage(m: OperationResult__Output): Result<OpResult> {
@@ -83,7 +83,7 @@ export function resultToMessage(id: number, result: Result<OpResult, KvError>): 
     case 'put':
       return { id, put: { context: r.context, siblings: r.siblings } };
     case 'delete':
-      return { id, delete: { context: r.context } };
+      return { id, delete: { context: r.context, siblings: r.siblings } };
   }
 }
 

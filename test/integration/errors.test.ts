@@ -203,10 +203,13 @@ describe('the kv command', () => {
     expect(status.members.reduce((n, m) => n + m.partitionsOwned, 0)).toBe(64);
   }, 60_000);
 
-  test('fails with one clear line when no node answers', async () => {
+  test('fails with a line saying what was tried and one saying what to check when no node answers', async () => {
     const r = await kv(['get', 'x', '--endpoint', '127.0.0.1:1', '--timeout-ms', '2000']);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/UNAVAILABLE/);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toBe('error: UNAVAILABLE: could not reach the node: 127.0.0.1:1: nothing listens there (connection refused)');
+    expect(lines[1]).toMatch(/^Is the cluster running\? .* came from --endpoint/);
+    expect(r.stderr).not.toMatch(/Resolution note/);
   });
 });

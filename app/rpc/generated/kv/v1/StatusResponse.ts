@@ -24,6 +24,11 @@ export interface StatusResponse {
    * Partitions this node is a primary of whose "not found" answers do not count yet.
    */
   'partitionsSyncing'?: (number);
+  /**
+   * The node's operating-system process id: a launcher (kv cluster) checks that the node answering
+   * on an address is the process it started, not another one that holds the port.
+   */
+  'pid'?: (number);
 }
 
 export interface StatusResponse__Output {
@@ -48,4 +53,9 @@ export interface StatusResponse__Output {
    * Partitions this node is a primary of whose "not found" answers do not count yet.
    */
   'partitionsSyncing': (number);
+  /**
+   * The node's operating-system process id: a launcher (kv cluster) checks that the node answering
+   * on an address is the process it started, not another one that holds the port.
+   */
+  'pid': (number);
 }
