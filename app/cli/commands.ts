@@ -13,6 +13,7 @@ import { ConfigError, parseNodeConfig, settingsHelp } from '../node/config';
 import { LocalCluster, STOP_TIMEOUT_MS } from '../local/local-cluster';
 import { KvNode } from '../node/node';
 import { CliError } from './cli-error';
+import { jsonCall, UNARY_METHODS } from '../rpc/json-call';
 import {
   LOCAL_CLUSTER_BASE_PORT_DEFAULT,
   LOCAL_CLUSTER_DATA_DEFAULT,
@@ -35,6 +36,7 @@ Usage:
   kv get <key> --replicas             What each replica holds: siblings, dots, clock, hints.
   kv delete <key>                     Delete what a read returns (or what --context names).
   kv status                           Members, partitions, reachability, hints.
+  kv call <Method> [json|-]           Call the gRPC API with JSON, bytes in base64 (as grpcurl).
   kv bench [options]                  Load a running cluster and print figures.
   kv floor [options]                  The transport's own cost, to compare with bench.
 
@@ -80,6 +82,16 @@ ${CLIENT_HELP}`,
   suspicion, and the hints it holds for each member.
   --json        the Status answer as one JSON object
 ${CLIENT_HELP}`,
+  call: `kv call <Method> [json|-] [client options]
+  Calls one unary method of kv.v1.KV (Get, Put, Delete, Status, Inspect) on the first
+  endpoint with a JSON request (- reads it from stdin; none: {}) and prints the JSON answer:
+  protobuf's JSON form, as grpcurl speaks it, so bytes fields (key, value, context) are
+  base64: echo -n hello | base64 gives aGVsbG8=.
+    kv call Put '{"key":"aGVsbG8=","value":"d29ybGQ="}'
+    kv call Get '{"key":"aGVsbG8=","r":2}'
+    kv call Status
+  A failed call prints its gRPC status and message and exits 1.
+${CLIENT_HELP}`,
   cluster: `kv cluster [options]
   Starts a local cluster of node processes on 127.0.0.1 and stays in the foreground;
   Ctrl-C stops every node cleanly. Node i listens on base-port+i-1 (metrics on
@@ -103,7 +115,8 @@ type Flags = Record<string, string | boolean | undefined>;
 type Options = Record<string, { type: 'string' | 'boolean'; default?: string | boolean; short?: string }>;
 
 /** Parses a command's flags strictly; undefined when --help was asked for (and printed). */
-function parse(argv: readonly string[], options: Options, command: string, positionals: number, usage = HELP[command.split(' ')[0]!]) {
+function parse(argv: readonly string[], options: Options, command: string, positionals: number | readonly [number, number], usage = HELP[command.split(' ')[0]!]) {
+  const [min, max] = typeof positionals === 'number' ? [positionals, positionals] : positionals;
   const help = `see kv ${command.split(' ')[0]} --help`;
   let r;
   try {
@@ -115,8 +128,8 @@ function parse(argv: readonly string[], options: Options, command: string, posit
     process.stdout.write(`${usage}\n`);
     return undefined;
   }
-  if (r.positionals.length !== positionals) {
-    throw new CliError(`kv ${command}: expected ${positionals} argument${positionals === 1 ? '' : 's'}, got ${r.positionals.length}${r.positionals.length ? ` (${r.positionals.map((p) => JSON.stringify(p)).join(' ')})` : ''}; ${help}`);
+  if (r.positionals.length < min || r.positionals.length > max) {
+    throw new CliError(`kv ${command}: expected ${min === max ? min : `${min} to ${max}`} argument${max === 1 ? '' : 's'}, got ${r.positionals.length}${r.positionals.length ? ` (${r.positionals.map((p) => JSON.stringify(p)).join(' ')})` : ''}; ${help}`);
   }
   return { flags: r.values as Flags, args: r.positionals };
 }
@@ -270,6 +283,27 @@ export async function deleteCommand(argv: readonly string[]): Promise<void> {
     const values = after.values.map((v) => JSON.stringify(v.toString('utf8')));
     process.stdout.write(`${what}, but ${reply.siblings} value${reply.siblings === 1 ? '' : 's'} written concurrently remain${reply.siblings === 1 ? 's' : ''}: ${values.join(', ')}\n` + `run kv delete ${JSON.stringify(key)} again to delete ${reply.siblings === 1 ? 'it' : 'them'}\ncontext: ${after.context}\n`);
   });
+}
+
+/** kv call: the raw API with JSON, for trying it where grpcurl is not installed. */
+export async function callCommand(argv: readonly string[]): Promise<void> {
+  const parsed = parse(argv, { ...CLIENT_OPTIONS }, 'call', [1, 2]);
+  if (!parsed) return;
+  const { flags, args } = parsed;
+  const method = args[0]!;
+  if (!(UNARY_METHODS as readonly string[]).includes(method)) throw new CliError(`kv call: method ${JSON.stringify(method)} is not a unary method of kv.v1.KV; use one of ${UNARY_METHODS.join(', ')}`);
+  const text = args[1] === '-' ? readStdin().toString('utf8') : (args[1] ?? '{}');
+  let request: unknown;
+  try {
+    request = JSON.parse(text);
+  } catch (e) {
+    throw new CliError(`kv call: the request is not JSON (${(e as Error).message}): ${JSON.stringify(text.slice(0, 80))}`);
+  }
+  if (typeof request !== 'object' || request === null || Array.isArray(request)) throw new CliError(`kv call: the request must be a JSON object, got ${JSON.stringify(text.slice(0, 80))}`);
+  const { endpoints } = resolveEndpoints(flags.endpoint as string | undefined);
+  const r = await jsonCall(endpoints[0]!, method, request, int(flags, 'timeout-ms', 1, 600000));
+  if (!r.ok) throw new CliError(`error: ${r.codeName}: ${r.message}`, 1);
+  process.stdout.write(`${r.json}\n`);
 }
 
 export async function statusCommand(argv: readonly string[]): Promise<void> {

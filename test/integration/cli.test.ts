@@ -43,7 +43,7 @@ function kvIn(cwd: string, args: string[], env: Record<string, string> = {}): Pr
 const endpoints = () => f.cluster.endpoints.join(',');
 
 describe('help', () => {
-  test.each(['put', 'get', 'delete', 'status', 'cluster', 'node', 'bench', 'floor'])('kv %s --help prints its usage and exits 0', async (command) => {
+  test.each(['put', 'get', 'delete', 'status', 'call', 'cluster', 'node', 'bench', 'floor'])('kv %s --help prints its usage and exits 0', async (command) => {
     for (const flag of ['--help', '-h']) {
       const r = await kv([command, flag]);
       expect(r.code).toBe(0);
@@ -112,6 +112,31 @@ describe('where client commands connect', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('kv call: the gRPC API with JSON, where grpcurl is not installed', () => {
+  test('a Put and a Get in protobuf JSON, bytes in base64, round-trip a value', async () => {
+    const b64 = (t: string) => Buffer.from(t).toString('base64');
+    const put = await kv(['call', 'Put', JSON.stringify({ key: b64('json-key'), value: b64('json value') }), '--endpoint', endpoints()]);
+    expect(put.code).toBe(0);
+    expect(JSON.parse(put.stdout)).toMatchObject({ siblings: 1 });
+    const got = await kv(['call', 'Get', '-', '--endpoint', endpoints()], JSON.stringify({ key: b64('json-key'), r: 2 }));
+    const answer = JSON.parse(got.stdout) as { found: boolean; values: string[]; context: string };
+    expect(answer.found).toBe(true);
+    expect(answer.values.map((v) => Buffer.from(v, 'base64').toString())).toEqual(['json value']);
+    expect(answer.context).toMatch(/^[A-Za-z0-9+/]+=*$/);
+  });
+
+  test('a call the node rejects prints its status and message and exits 1', async () => {
+    const r = await kv(['call', 'Get', '{"key":""}', '--endpoint', endpoints()]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^error: INVALID_ARGUMENT: key: 0 bytes is empty/);
+  });
+
+  test('rejects a method that is not a unary method of kv.v1.KV, and a request that is not a JSON object', async () => {
+    expect((await kv(['call', 'Batch'])).stderr.trim()).toBe('kv call: method "Batch" is not a unary method of kv.v1.KV; use one of Get, Put, Delete, Status, Inspect');
+    expect((await kv(['call', 'Get', '[1]'])).stderr.trim()).toBe('kv call: the request must be a JSON object, got "[1]"');
   });
 });
 
