@@ -50,7 +50,7 @@ export class NodeMetrics {
     this.registry.setDefaultLabels({ node: nodeId });
     collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
-    this.operations = new Counter({ name: 'kv_operations_total', help: 'Client operations coordinated or forwarded by this node, by outcome (ok or the gRPC status name).', labelNames: ['op', 'outcome'], registers });
+    this.operations = new Counter({ name: 'kv_operations_total', help: 'Client operations coordinated or forwarded by this node, by op and outcome: ok, or the error condition (InsufficientReplicas, DeadlineExceeded, InvalidArgument, Overloaded, ...: the names in app/errors.ts, each mapped to one gRPC status).', labelNames: ['op', 'outcome'], registers });
     this.operationSeconds = new Histogram({
       name: 'kv_operation_duration_seconds',
       help: 'Time from receiving a client operation to answering it.',

@@ -1,7 +1,7 @@
 /**
  * The one storage interface every engine implements (Voldemort's cut: one small interface,
  * behaviour added by wrapping it). Keys are grouped by partition so that one partition's
- * objects can be folded in key order (handoff, anti-entropy and backup work per partition).
+ * objects can be folded in key order (handoff and anti-entropy walk a partition this way).
  *
  * Values are opaque bytes to the store: the versioning codec owns their meaning. The store owns
  * their integrity: each record is framed with a checksum, checked right before it is written and
