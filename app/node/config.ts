@@ -1,7 +1,8 @@
 /**
  * NodeConfig: every setting of a node, parsed and validated once, at the edge, from flags and
  * KV_* environment variables (flags win). Each setting has one row in SETTINGS: its flag, its
- * variable, its default and what it bounds; `kv node --help` and the README print this table.
+ * variable, its default and what it bounds; `kv node --help` and the README print this table, and
+ * the store's chart and the deployment config read their names, defaults and bounds from it.
  */
 import * as path from 'node:path';
 import { PARTITIONS_DEFAULT, PARTITIONS_MAX, isPowerOfTwo } from '../ring/ring';
@@ -55,24 +56,43 @@ export interface NodeConfig {
   readonly tombstoneReapBatchMax: number;
 }
 
-type Kind = 'string' | 'int' | 'enum';
-
-interface Setting {
+interface SettingRow {
   readonly key: keyof NodeConfig;
+  /** Flag name without the dashes: `--<flag>`. */
   readonly flag: string;
+  /** Environment variable, `KV_*`. */
   readonly env: string;
-  readonly kind: Kind;
-  /** undefined: required, or derived from other settings (see `doc`). */
-  readonly default?: string;
-  readonly min?: number;
-  readonly max?: number;
-  readonly values?: readonly string[];
   readonly doc: string;
 }
 
+/** A whole number within min..max (both inclusive). */
+export interface IntSetting extends SettingRow {
+  readonly kind: 'int';
+  /** As a flag would spell it. undefined: required, or derived from other settings (see `doc`). */
+  readonly default?: string;
+  readonly min: number;
+  readonly max: number;
+}
+
+/** One of a fixed list of words. */
+export interface EnumSetting<V extends string = string> extends SettingRow {
+  readonly kind: 'enum';
+  readonly default: V;
+  readonly values: readonly V[];
+}
+
+/** Free text, checked after parsing (node id, addresses, paths). */
+export interface StringSetting extends SettingRow {
+  readonly kind: 'string';
+  /** undefined: required, or derived from other settings (see `doc`). */
+  readonly default?: string;
+}
+
+export type Setting = IntSetting | EnumSetting | StringSetting;
+
 const MIB = 1024 * 1024;
 
-export const SETTINGS: readonly Setting[] = [
+const TABLE = [
   { key: 'nodeId', flag: 'node-id', env: 'KV_NODE_ID', kind: 'string', doc: 'This node\'s id: 1-63 of [a-z0-9-], stable across restarts (the StatefulSet pod name). Required.' },
   { key: 'host', flag: 'host', env: 'KV_HOST', kind: 'string', default: '127.0.0.1', doc: 'Address the gRPC server listens on (0.0.0.0 in a container).' },
   { key: 'port', flag: 'port', env: 'KV_PORT', kind: 'int', default: '7001', min: 0, max: 65535, doc: 'gRPC port: clients, peers, health and reflection.' },
@@ -117,7 +137,64 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'tombstoneReapIntervalMs', flag: 'tombstone-reap-interval-ms', env: 'KV_TOMBSTONE_REAP_INTERVAL_MS', kind: 'int', default: '10000', min: 0, max: 3_600_000, doc: 'Pause between tombstone reap rounds (one partition each, on its first primary); 0 keeps tombstones forever.' },
   { key: 'tombstoneReapBatchMax', flag: 'tombstone-reap-batch-max', env: 'KV_TOMBSTONE_REAP_BATCH_MAX', kind: 'int', default: '100', min: 1, max: 10_000, doc: 'Tombstones checked for reaping per round at most.' },
   { key: 'antiEntropyRebuildKeysPerSecondMax', flag: 'anti-entropy-rebuild-keys-per-second-max', env: 'KV_ANTI_ENTROPY_REBUILD_KEYS_PER_SECOND_MAX', kind: 'int', default: '50000', min: 100, max: 10_000_000, doc: 'Keys read a second at most while the anti-entropy hash trees are rebuilt after a start.' },
-];
+] as const satisfies readonly Setting[];
+
+/**
+ * Every setting of a node, in the order `kv node --help` prints them. This is the one source of
+ * the node's variable names, defaults and bounds: the store's chart (constructs/k8s) renders its
+ * container environment from it and validates against its bounds, and the deployment config
+ * (lib/config.ts) takes its N/R/W and partition defaults from it.
+ */
+export const SETTINGS: readonly Setting[] = TABLE;
+
+export type SettingKey = keyof NodeConfig;
+/** Keys of the integer settings (n, r, w, partitions, port ...): those with bounds. */
+export type IntSettingKey = Extract<(typeof TABLE)[number], { readonly kind: 'int' }>['key'];
+/** Keys of the settings that take one of a list of words (durability, logLevel). */
+export type EnumSettingKey = Extract<(typeof TABLE)[number], { readonly kind: 'enum' }>['key'];
+
+const BY_KEY: ReadonlyMap<SettingKey, Setting> = new Map(SETTINGS.map((s) => [s.key, s]));
+
+function row(key: SettingKey): Setting {
+  const found = BY_KEY.get(key);
+  // The key types come from the table itself, so a missing row is a programmer error.
+  if (found === undefined) throw new Error(`no setting ${JSON.stringify(key)} in the node's settings table`);
+  return found;
+}
+
+/** The environment variable a node reads a setting from: `settingEnv('n')` is `KV_N`. */
+export function settingEnv(key: SettingKey): string {
+  return row(key).env;
+}
+
+/**
+ * A setting's default as a flag or variable would spell it (`settingDefault('n')` is `'3'`), for
+ * other front ends such as the CLI; undefined when the setting is required or derived.
+ */
+export function settingDefault(key: SettingKey): string | undefined {
+  return row(key).default;
+}
+
+/** The row of an integer setting: its variable, its bounds (min..max, inclusive) and its default. */
+export function intSetting(key: IntSettingKey): IntSetting {
+  const found = row(key);
+  if (found.kind !== 'int') throw new Error(`setting ${key} is ${found.kind}, not int`);
+  return found;
+}
+
+/** An integer setting's default as a number: `intDefault('port')` is 7001. */
+export function intDefault(key: IntSettingKey): number {
+  const text = intSetting(key).default;
+  if (text === undefined) throw new Error(`setting ${key} has no default`);
+  return Number(text);
+}
+
+/** The row of a setting that takes one of a list of words, typed as the node's config field. */
+export function enumSetting<K extends EnumSettingKey>(key: K): EnumSetting<NodeConfig[K]> {
+  const found = row(key);
+  if (found.kind !== 'enum') throw new Error(`setting ${key} is ${found.kind}, not enum`);
+  return found as EnumSetting<NodeConfig[K]>;
+}
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -175,12 +252,12 @@ export function parseNodeConfig(argv: readonly string[], env: Readonly<Record<st
     if (text === undefined) continue;
     if (s.kind === 'int') {
       const n = /^-?\d+$/.test(text.trim()) ? Number(text) : NaN;
-      if (!Number.isSafeInteger(n) || n < s.min! || n > s.max!) {
+      if (!Number.isSafeInteger(n) || n < s.min || n > s.max) {
         throw new ConfigError(`${source}: ${JSON.stringify(text)} is not an integer within ${s.min}..${s.max} (${s.doc})`);
       }
       raw[s.key] = n;
     } else if (s.kind === 'enum') {
-      if (!s.values!.includes(text)) throw new ConfigError(`${source}: ${JSON.stringify(text)} is not one of ${s.values!.join(', ')}`);
+      if (!s.values.includes(text)) throw new ConfigError(`${source}: ${JSON.stringify(text)} is not one of ${s.values.join(', ')}`);
       raw[s.key] = text;
     } else {
       raw[s.key] = text;
@@ -233,7 +310,7 @@ export function parseNodeConfig(argv: readonly string[], env: Readonly<Record<st
 export function settingsHelp(): string {
   const rows = SETTINGS.map((s) => {
     const def = s.default ?? '-';
-    const range = s.kind === 'int' ? ` (${s.min}..${s.max})` : s.values ? ` (${s.values.join('|')})` : '';
+    const range = s.kind === 'int' ? ` (${s.min}..${s.max})` : s.kind === 'enum' ? ` (${s.values.join('|')})` : '';
     return `  --${s.flag.padEnd(28)} ${s.env.padEnd(30)} default ${def}${range}\n      ${s.doc}`;
   });
   return rows.join('\n');

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { ConfigError, parseNodeConfig, parsePeers, SETTINGS } from '../../app/node/config';
+import { ConfigError, enumSetting, intDefault, intSetting, parseNodeConfig, parsePeers, settingDefault, settingEnv, SETTINGS } from '../../app/node/config';
 
 const PEERS = 'kv-0=10.0.0.1:7001,kv-1=10.0.0.2:7001,kv-2=10.0.0.3:7001';
 /** The smallest valid command line: a node in a three-member cluster (N=3 needs three members). */
@@ -159,5 +159,21 @@ describe('parsePeers', () => {
 
   test('rejects a node id listed twice', () => {
     expect(() => parsePeers('a=h:1,a=h:2', 'src')).toThrow(new ConfigError('src: node id a appears twice'));
+  });
+});
+
+describe('the settings table', () => {
+  test('names each setting once, its variable after its flag', () => {
+    expect(new Set(SETTINGS.map((s) => s.key)).size).toBe(SETTINGS.length);
+    for (const s of SETTINGS) expect(s.env).toBe(`KV_${s.flag.toUpperCase().replace(/-/g, '_')}`);
+  });
+
+  test('answers lookups by key for the chart, the deployment config and the CLI', () => {
+    expect(settingEnv('nodeId')).toBe('KV_NODE_ID');
+    expect(settingDefault('n')).toBe('3');
+    expect(settingDefault('nodeId')).toBeUndefined();
+    expect([intDefault('n'), intDefault('r'), intDefault('w'), intDefault('partitions'), intDefault('port'), intDefault('metricsPort')]).toEqual([3, 2, 2, 64, 7001, 9464]);
+    expect(intSetting('n')).toMatchObject({ env: 'KV_N', min: 1, max: 16 });
+    expect(enumSetting('durability')).toMatchObject({ default: 'durable', values: ['durable', 'relaxed'] });
   });
 });
