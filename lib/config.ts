@@ -5,6 +5,8 @@
  * Usage: `npx cdk synth -c profile=dev -c account=123456789012 -c region=eu-west-1`.
  * Every profile value can be overridden by a context key of the same name (listed in CONTEXT_KEYS).
  */
+import { intDefault, intSetting, IntSettingKey } from '../app/node/config';
+import { isPowerOfTwo } from '../app/ring/ring';
 
 /** Profiles that exist; `-c profile=<name>` picks one. */
 export const PROFILE_NAMES = ['dev', 'prod'] as const;
@@ -44,7 +46,7 @@ export interface StoreConfig {
   readonly namespace: string;
   /** StatefulSet replicas, i.e. store nodes. */
   readonly replicas: number;
-  /** Replication factor N, read quorum R and write quorum W handed to every node. */
+  /** Replication factor N, read quorum R and write quorum W handed to every node (the node's bounds apply). */
   readonly n: number;
   readonly r: number;
   readonly w: number;
@@ -104,13 +106,15 @@ export class ConfigError extends Error {
 
 type ProfileDefaults = Omit<DeploymentConfig, 'profile' | 'account' | 'region' | 'availabilityZones'>;
 
+// N, R, W and partitions are the node's own defaults (app/node/config.ts), so a deployment and a
+// node started by hand agree unless a profile says otherwise.
 const COMMON_STORE: StoreConfig = {
   namespace: 'kv',
   replicas: 3,
-  n: 3,
-  r: 2,
-  w: 2,
-  partitions: 64,
+  n: intDefault('n'),
+  r: intDefault('r'),
+  w: intDefault('w'),
+  partitions: intDefault('partitions'),
   storageGiB: 20,
   imageTag: 'latest',
 };
@@ -254,6 +258,7 @@ export function loadConfig(sources: ConfigSources): DeploymentConfig {
     throw new ConfigError('nodesPerZoneMax', maxSizePerZone, `expected ${desiredSizePerZone} (nodesPerZone) to 50`);
   }
 
+  checkStoreQuorum(d.store);
   const replicas = int('replicas', ctx('replicas') ?? d.store.replicas);
   if (replicas < d.store.n || replicas > 64) {
     throw new ConfigError('replicas', replicas, `expected ${d.store.n} (the replication factor N) to 64`);
@@ -296,6 +301,27 @@ export function loadConfig(sources: ConfigSources): DeploymentConfig {
     githubEnvironment,
     createGithubOidcProvider,
   });
+}
+
+/**
+ * Checks a profile's N, R, W and partitions against the bounds every node applies (the node's
+ * settings table), so that a profile cannot deploy pods that refuse to start. The store's chart
+ * checks the same bounds again when it is built.
+ */
+export function checkStoreQuorum(store: Pick<StoreConfig, 'n' | 'r' | 'w' | 'partitions'>): void {
+  const within = (key: IntSettingKey & keyof typeof store, max?: number): void => {
+    const s = intSetting(key);
+    const top = Math.min(s.max, max ?? s.max);
+    const value = store[key];
+    if (!Number.isInteger(value) || value < s.min || value > top) {
+      throw new ConfigError(`store.${key}`, value, `expected ${s.min} to ${max === undefined ? top : `N (${store.n})`}, the bounds of the node's ${s.env}`);
+    }
+  };
+  within('n');
+  within('r', store.n);
+  within('w', store.n);
+  within('partitions');
+  if (!isPowerOfTwo(store.partitions)) throw new ConfigError('store.partitions', store.partitions, `expected a power of two, such as ${intDefault('partitions')}`);
 }
 
 function str(key: string, value: unknown): string {

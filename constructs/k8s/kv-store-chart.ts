@@ -7,7 +7,8 @@
 import { ApiObject, Chart, ChartProps, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-34';
 import { Construct } from 'constructs';
-import { isPowerOfTwo, PARTITIONS_MAX } from '../../app/ring/ring';
+import { enumSetting, intDefault, intSetting, IntSettingKey, NodeConfig, SettingKey, settingEnv } from '../../app/node/config';
+import { isPowerOfTwo } from '../../app/ring/ring';
 import { advertiseAddress, peerList } from './peer-list';
 
 const k8s = kplus.k8s;
@@ -39,30 +40,30 @@ export interface KvStoreChartProps extends ChartProps {
    */
   readonly replicas?: number;
   /**
-   * Replication factor, read quorum and write quorum (KV_N, KV_R, KV_W).
-   * @default 3, 2, 2
+   * Replication factor, read quorum and write quorum (KV_N, KV_R, KV_W), within the node's bounds.
+   * @default - the node's defaults (3, 2, 2), from its settings table (app/node/config.ts)
    */
   readonly n?: number;
   readonly r?: number;
   readonly w?: number;
   /**
    * Ring partitions (KV_PARTITIONS), a power of two fixed at cluster creation.
-   * @default 64
+   * @default - the node's default (64)
    */
   readonly partitions?: number;
   /**
    * Write durability (KV_DURABILITY).
-   * @default 'durable' - fsync before acknowledging
+   * @default - the node's default, 'durable': fsync before acknowledging
    */
-  readonly durability?: 'durable' | 'relaxed';
+  readonly durability?: NodeConfig['durability'];
   /**
-   * gRPC port for clients, peers, health and reflection.
-   * @default 7001
+   * gRPC port for clients, peers, health and reflection (KV_PORT).
+   * @default - the node's default (7001)
    */
   readonly grpcPort?: number;
   /**
-   * Prometheus `/metrics` port.
-   * @default 9464
+   * Prometheus `/metrics` port (KV_METRICS_PORT).
+   * @default - the node's default (9464)
    */
   readonly metricsPort?: number;
   /**
@@ -114,9 +115,9 @@ export interface KvStoreChartProps extends ChartProps {
   readonly backup?: KvBackupTarget;
   /**
    * Log level (KV_LOG_LEVEL).
-   * @default 'info'
+   * @default - the node's default ('info')
    */
-  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  readonly logLevel?: NodeConfig['logLevel'];
   /**
    * Seconds the preStop hook sleeps so that endpoints drop the pod before the node stops accepting.
    * @default 5
@@ -133,6 +134,12 @@ export interface KvStoreChartProps extends ChartProps {
    */
   readonly clusterDomain?: string;
 }
+
+/**
+ * Variables for the backup job (a later issue wires it); the node itself does not read them, so
+ * they are not in its settings table.
+ */
+export const BACKUP_ENV = { bucketName: 'KV_BACKUP_BUCKET', prefix: 'KV_BACKUP_PREFIX' } as const;
 
 /** Where the data volume is mounted; the node's KV_DATA_DIR. */
 export const DATA_DIR = '/var/lib/kv';
@@ -156,16 +163,17 @@ export class KvStoreChart extends Chart {
     const namespace = props.namespace ?? 'kv';
     super(scope, id, { ...props, namespace });
 
-    // Resolve every default once, then validate, then build.
+    // Resolve every default once, then validate, then build. The node's settings take their
+    // defaults from the node's own table, so a node started by hand and one in this chart agree.
     const name = props.name ?? 'kv';
     const replicas = props.replicas ?? 3;
-    const n = props.n ?? 3;
-    const r = props.r ?? 2;
-    const w = props.w ?? 2;
-    const partitions = props.partitions ?? 64;
-    const durability = props.durability ?? 'durable';
-    const grpcPort = props.grpcPort ?? 7001;
-    const metricsPort = props.metricsPort ?? 9464;
+    const n = props.n ?? intDefault('n');
+    const r = props.r ?? intDefault('r');
+    const w = props.w ?? intDefault('w');
+    const partitions = props.partitions ?? intDefault('partitions');
+    const durability = props.durability ?? enumSetting('durability').default;
+    const grpcPort = props.grpcPort ?? intDefault('port');
+    const metricsPort = props.metricsPort ?? intDefault('metricsPort');
     const storageClassName = props.storageClassName ?? 'gp3';
     const storageGiB = props.storageGiB ?? 20;
     const cpuRequestMillis = props.cpuRequestMillis ?? 500;
@@ -175,12 +183,12 @@ export class KvStoreChart extends Chart {
     const serviceAccountName = props.serviceAccountName ?? 'kv';
     const clientNamespaceLabel = props.clientNamespaceLabel ?? 'dynamo-kv/client';
     const metricsNamespaceLabel = props.metricsNamespaceLabel ?? 'dynamo-kv/metrics';
-    const logLevel = props.logLevel ?? 'info';
+    const logLevel = props.logLevel ?? enumSetting('logLevel').default;
     const preStopSleepSeconds = props.preStopSleepSeconds ?? 5;
     const terminationGracePeriodSeconds = props.terminationGracePeriodSeconds ?? 35;
     const clusterDomain = props.clusterDomain ?? 'cluster.local';
 
-    validate({ name, namespace, replicas, n, r, w, partitions, grpcPort, metricsPort, storageGiB, cpuRequestMillis, cpuLimitMillis, memoryMiB, updatePartition, preStopSleepSeconds, terminationGracePeriodSeconds, serviceAccountName, image: props.image });
+    validate({ name, namespace, replicas, n, r, w, partitions, durability, logLevel, grpcPort, metricsPort, storageGiB, cpuRequestMillis, cpuLimitMillis, memoryMiB, updatePartition, preStopSleepSeconds, terminationGracePeriodSeconds, serviceAccountName, image: props.image });
 
     this.setName = name;
     this.namespaceName = namespace;
@@ -271,24 +279,27 @@ export class KvStoreChart extends Chart {
             { name: 'metrics', number: metricsPort },
           ],
           envVariables: {
+            // Named by the node's settings table, so the chart cannot set a variable the node does not read.
             // Order matters: KV_ADVERTISE expands $(KV_NODE_ID), which must be defined before it.
-            KV_NODE_ID: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
-            KV_HOST: kplus.EnvValue.fromValue('0.0.0.0'),
-            KV_PORT: kplus.EnvValue.fromValue(String(grpcPort)),
-            KV_ADVERTISE: kplus.EnvValue.fromValue(advertiseAddress({ headlessServiceName: this.peerServiceName, namespace, clusterDomain, port: grpcPort })),
-            KV_PEERS: kplus.EnvValue.fromValue(peerList({ setName: name, replicas, headlessServiceName: this.peerServiceName, namespace, clusterDomain, port: grpcPort })),
-            KV_DATA_DIR: kplus.EnvValue.fromValue(DATA_DIR),
-            KV_N: kplus.EnvValue.fromValue(String(n)),
-            KV_R: kplus.EnvValue.fromValue(String(r)),
-            KV_W: kplus.EnvValue.fromValue(String(w)),
-            KV_PARTITIONS: kplus.EnvValue.fromValue(String(partitions)),
-            KV_DURABILITY: kplus.EnvValue.fromValue(durability),
-            KV_METRICS_PORT: kplus.EnvValue.fromValue(String(metricsPort)),
-            KV_LOG_LEVEL: kplus.EnvValue.fromValue(logLevel),
+            ...nodeEnv({
+              nodeId: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
+              host: kplus.EnvValue.fromValue('0.0.0.0'),
+              port: kplus.EnvValue.fromValue(String(grpcPort)),
+              advertise: kplus.EnvValue.fromValue(advertiseAddress({ headlessServiceName: this.peerServiceName, namespace, clusterDomain, port: grpcPort })),
+              peers: kplus.EnvValue.fromValue(peerList({ setName: name, replicas, headlessServiceName: this.peerServiceName, namespace, clusterDomain, port: grpcPort })),
+              dataDir: kplus.EnvValue.fromValue(DATA_DIR),
+              n: kplus.EnvValue.fromValue(String(n)),
+              r: kplus.EnvValue.fromValue(String(r)),
+              w: kplus.EnvValue.fromValue(String(w)),
+              partitions: kplus.EnvValue.fromValue(String(partitions)),
+              durability: kplus.EnvValue.fromValue(durability),
+              metricsPort: kplus.EnvValue.fromValue(String(metricsPort)),
+              logLevel: kplus.EnvValue.fromValue(logLevel),
+            }),
             ...(props.backup
               ? {
-                  KV_BACKUP_BUCKET: kplus.EnvValue.fromValue(props.backup.bucketName),
-                  KV_BACKUP_PREFIX: kplus.EnvValue.fromValue(props.backup.prefix),
+                  [BACKUP_ENV.bucketName]: kplus.EnvValue.fromValue(props.backup.bucketName),
+                  [BACKUP_ENV.prefix]: kplus.EnvValue.fromValue(props.backup.prefix),
                 }
               : {}),
           },
@@ -391,6 +402,8 @@ interface ResolvedForValidation {
   readonly r: number;
   readonly w: number;
   readonly partitions: number;
+  readonly durability: string;
+  readonly logLevel: string;
   readonly grpcPort: number;
   readonly metricsPort: number;
   readonly storageGiB: number;
@@ -412,6 +425,17 @@ function isInt(v: number, min: number, max: number): boolean {
   return Number.isInteger(v) && v >= min && v <= max;
 }
 
+/** The environment variables of the node's settings, named by its table, in the order given. */
+function nodeEnv(values: { readonly [K in SettingKey]?: kplus.EnvValue }): Record<string, kplus.EnvValue> {
+  return Object.fromEntries(Object.entries(values).map(([key, value]) => [settingEnv(key as SettingKey), value]));
+}
+
+/** The node's own bounds of an integer setting, optionally narrowed by what this chart allows. */
+function nodeBounds(key: IntSettingKey, narrow: { readonly min?: number; readonly max?: number } = {}): { readonly min: number; readonly max: number } {
+  const s = intSetting(key);
+  return { min: Math.max(s.min, narrow.min ?? s.min), max: Math.min(s.max, narrow.max ?? s.max) };
+}
+
 function validate(p: ResolvedForValidation): void {
   // The longest pod name is `<name>-<replicas-1>`; the node requires KV_NODE_ID <= 63 chars of [a-z0-9-].
   const longestPod = `${p.name}-${p.replicas - 1}`;
@@ -421,18 +445,29 @@ function validate(p: ResolvedForValidation): void {
   if (!DNS_LABEL.test(p.namespace) || p.namespace.length > 63) fail('namespace', p.namespace, 'use a DNS label of at most 63 characters');
   if (!DNS_LABEL.test(p.serviceAccountName)) fail('serviceAccountName', p.serviceAccountName, 'use a DNS label');
   if (p.image.trim() === '') fail('image', p.image, 'give the node image reference');
-  if (!isInt(p.n, 1, 9)) fail('n', p.n, 'use 1 to 9 replicas per key');
+  // The node's settings are checked against the node's own table (app/node/config.ts): a chart must
+  // not accept what every node would refuse, nor refuse what a node accepts without a reason of its own.
+  const nBounds = nodeBounds('n');
+  if (!isInt(p.n, nBounds.min, nBounds.max)) fail('n', p.n, `use ${nBounds.min} to ${nBounds.max} replicas per key`);
   if (!isInt(p.replicas, p.n, 256)) fail('replicas', p.replicas, `use at least n (${p.n}) and at most 256`);
-  if (!isInt(p.r, 1, p.n)) fail('r', p.r, `use 1 to n (${p.n})`);
-  if (!isInt(p.w, 1, p.n)) fail('w', p.w, `use 1 to n (${p.n})`);
-  // The node's own bounds (app/ring): a chart must not accept what every node would refuse.
-  if (!isPowerOfTwo(p.partitions) || p.partitions > PARTITIONS_MAX) {
-    fail('partitions', p.partitions, `use a power of two up to ${PARTITIONS_MAX}, such as 64`);
+  for (const key of ['r', 'w'] as const) {
+    const bounds = nodeBounds(key, { max: p.n });
+    if (!isInt(p[key], bounds.min, bounds.max)) fail(key, p[key], `use ${bounds.min} to n (${p.n})`);
+  }
+  const partitionBounds = nodeBounds('partitions');
+  if (!isPowerOfTwo(p.partitions) || !isInt(p.partitions, partitionBounds.min, partitionBounds.max)) {
+    fail('partitions', p.partitions, `use a power of two up to ${partitionBounds.max}, such as ${intDefault('partitions')}`);
   }
   if (p.partitions < p.replicas) fail('partitions', p.partitions, `use at least one partition per node (replicas = ${p.replicas})`);
-  for (const [key, port] of [['grpcPort', p.grpcPort], ['metricsPort', p.metricsPort]] as const) {
-    // Ports below 1024 need NET_BIND_SERVICE, which the security context drops.
-    if (!isInt(port, 1024, 65535)) fail(key, port, 'use a port from 1024 to 65535');
+  for (const [key, setting, port] of [['grpcPort', 'port', p.grpcPort], ['metricsPort', 'metricsPort', p.metricsPort]] as const) {
+    // Ports below 1024 need NET_BIND_SERVICE, which the security context drops (and the node's
+    // metrics port 0, "off", would leave the Service and the probes without a port).
+    const bounds = nodeBounds(setting, { min: 1024 });
+    if (!isInt(port, bounds.min, bounds.max)) fail(key, port, `use a port from ${bounds.min} to ${bounds.max}`);
+  }
+  for (const [key, value] of [['durability', p.durability], ['logLevel', p.logLevel]] as const) {
+    const allowed: readonly string[] = enumSetting(key).values;
+    if (!allowed.includes(value)) fail(key, value, `use one of ${allowed.join(', ')}`);
   }
   if (p.grpcPort === p.metricsPort) fail('metricsPort', p.metricsPort, 'use a port different from grpcPort');
   if (!isInt(p.storageGiB, 1, 16384)) fail('storageGiB', p.storageGiB, 'use 1 to 16384 GiB');

@@ -4,6 +4,7 @@
  * reachable at `<pod>.<headless-service>.<namespace>.svc.<cluster-domain>`, so the full member list
  * is known from the replica count alone, before any pod starts.
  */
+import { settingEnv } from '../../app/node/config';
 
 export interface PeerListOptions {
   /** StatefulSet name; pods are `<setName>-0 .. <setName>-(replicas-1)`. */
@@ -36,5 +37,5 @@ export function peerList(o: PeerListOptions): string {
  * kubelet because KV_NODE_ID is defined earlier in the same container's env list.
  */
 export function advertiseAddress(o: Omit<PeerListOptions, 'setName' | 'replicas'>): string {
-  return `${podHost('$(KV_NODE_ID)', o)}:${o.port}`;
+  return `${podHost(`$(${settingEnv('nodeId')})`, o)}:${o.port}`;
 }

@@ -1,4 +1,5 @@
-import { ConfigError, KUBERNETES_VERSION, loadConfig, PLACEHOLDER_ACCOUNT } from '../../lib/config';
+import { intDefault, intSetting } from '../../app/node/config';
+import { checkStoreQuorum, ConfigError, KUBERNETES_VERSION, loadConfig, PLACEHOLDER_ACCOUNT, PROFILES } from '../../lib/config';
 import { configFrom } from './helpers';
 
 describe('deployment config', () => {
@@ -74,5 +75,22 @@ describe('deployment config', () => {
   ])('rejects %j with a message naming the key, the value and what is allowed', (context, message) => {
     expect(() => configFrom(context)).toThrow(ConfigError);
     expect(() => configFrom(context)).toThrow(message);
+  });
+
+  test('N, R, W and partitions default to the node\'s own defaults', () => {
+    for (const profile of Object.keys(PROFILES) as (keyof typeof PROFILES)[]) {
+      const { store } = configFrom({ profile });
+      expect(store).toMatchObject({ n: intDefault('n'), r: intDefault('r'), w: intDefault('w'), partitions: intDefault('partitions') });
+    }
+  });
+
+  test.each([
+    [{ n: intSetting('n').max + 1, r: 2, w: 2, partitions: 64 }, new RegExp(`"store.n" is ${intSetting('n').max + 1}; expected 1 to ${intSetting('n').max}, the bounds of the node's KV_N`)],
+    [{ n: 3, r: 4, w: 2, partitions: 64 }, /"store.r" is 4; expected 1 to N \(3\), the bounds of the node's KV_R/],
+    [{ n: 3, r: 2, w: 0, partitions: 64 }, /"store.w" is 0; expected 1 to N \(3\)/],
+    [{ n: 3, r: 2, w: 2, partitions: 48 }, /"store.partitions" is 48; expected a power of two, such as 64/],
+  ])('rejects a profile store of %j with the node\'s bound in the message', (store, message) => {
+    expect(() => checkStoreQuorum(store)).toThrow(ConfigError);
+    expect(() => checkStoreQuorum(store)).toThrow(message);
   });
 });
