@@ -24,13 +24,52 @@ export function createStacks(app: App, config: DeploymentConfig, options: Create
   const env = { account: config.account, region: config.region };
   const p = config.stackPrefix;
 
-  const network = new NetworkStack(app, `${p}Network`, { env, config, description: 'dynamo-kv: VPC over three zones' });
-  const backup = new BackupStack(app, `${p}Backup`, { env, config, description: 'dynamo-kv: backup bucket' });
-  const registry = new RegistryStack(app, `${p}Registry`, { env, config, description: 'dynamo-kv: node image registry and GitHub deploy role' });
+  // Each stack gets flat props, resolved here from the deployment config; no stack sees the config.
+  const network = new NetworkStack(app, `${p}Network`, {
+    env,
+    description: 'dynamo-kv: VPC over three zones',
+    availabilityZones: config.availabilityZones,
+    vpcCidr: config.vpcCidr,
+    natGateways: config.natGateways,
+    logRetentionDays: config.logRetentionDays,
+  });
+  const backup = new BackupStack(app, `${p}Backup`, {
+    env,
+    description: 'dynamo-kv: backup bucket',
+    prefix: config.backup.prefix,
+    transitionAfterDays: config.backup.transitionAfterDays,
+    noncurrentExpireAfterDays: config.backup.noncurrentExpireAfterDays,
+  });
+  const registry = new RegistryStack(app, `${p}Registry`, {
+    env,
+    description: 'dynamo-kv: node image registry and GitHub deploy role',
+    githubRepository: config.githubRepository,
+    githubEnvironment: config.githubEnvironment,
+    createGithubOidcProvider: config.createGithubOidcProvider,
+  });
   const cluster = new ClusterStack(app, `${p}Cluster`, {
     env,
-    config,
     description: 'dynamo-kv: EKS cluster and the store',
+    clusterName: `kv-${config.profile}`,
+    availabilityZones: config.availabilityZones,
+    kubernetesVersion: config.kubernetesVersion,
+    logRetentionDays: config.logRetentionDays,
+    endpointPublicCidrs: config.endpointPublicCidrs,
+    // The config's "" (no admin role) is the prop's absence.
+    adminRoleArn: config.adminRoleArn === '' ? undefined : config.adminRoleArn,
+    nodeInstanceTypes: config.nodeGroups.instanceTypes,
+    nodesPerZoneMin: config.nodeGroups.minSizePerZone,
+    nodesPerZone: config.nodeGroups.desiredSizePerZone,
+    nodesPerZoneMax: config.nodeGroups.maxSizePerZone,
+    nodeDiskSizeGiB: config.nodeGroups.diskSizeGiB,
+    storeImageTag: config.store.imageTag,
+    storeNamespace: config.store.namespace,
+    storeReplicas: config.store.replicas,
+    storeStorageGiB: config.store.storageGiB,
+    n: config.store.n,
+    r: config.store.r,
+    w: config.store.w,
+    partitions: config.store.partitions,
     vpc: network.vpc,
     backupBucket: backup.bucket,
     backupPrefix: backup.prefix,

@@ -8,10 +8,20 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { BackupBucket, grantBackupPrefix } from '../constructs/aws/backup-bucket';
-import type { DeploymentConfig } from './config';
 
 export interface BackupStackProps extends StackProps {
-  readonly config: DeploymentConfig;
+  /** Key prefix (no slashes) the store writes backups under; the store's role can touch nothing else. */
+  readonly prefix: string;
+  /**
+   * Days after which current backup objects move to S3 Glacier Instant Retrieval.
+   * @default - BackupBucket's default (30 days)
+   */
+  readonly transitionAfterDays?: number;
+  /**
+   * Days after which noncurrent (overwritten or deleted) versions expire.
+   * @default - BackupBucket's default (90 days)
+   */
+  readonly noncurrentExpireAfterDays?: number;
 }
 
 export class BackupStack extends Stack {
@@ -23,16 +33,15 @@ export class BackupStack extends Stack {
 
   constructor(scope: Construct, id: string, props: BackupStackProps) {
     super(scope, id, props);
-    const { backup } = props.config;
     const backups = new BackupBucket(this, 'Backups', {
-      transitionAfterDays: backup.transitionAfterDays,
-      noncurrentExpireAfterDays: backup.noncurrentExpireAfterDays,
+      transitionAfterDays: props.transitionAfterDays,
+      noncurrentExpireAfterDays: props.noncurrentExpireAfterDays,
     });
     this.bucket = backups.bucket;
-    this.prefix = backup.prefix;
+    this.prefix = props.prefix;
 
     this.storeRole = new iam.Role(this, 'StoreRole', {
-      description: `Assumed by the store's pods through EKS Pod Identity: backups under ${backup.prefix}/`,
+      description: `Assumed by the store's pods through EKS Pod Identity: backups under ${this.prefix}/`,
       // Pod Identity needs sts:TagSession besides sts:AssumeRole.
       assumedBy: new iam.SessionTagsPrincipal(new iam.ServicePrincipal('pods.eks.amazonaws.com')),
       maxSessionDuration: Duration.hours(1),

@@ -17,7 +17,7 @@ import * as cdk8s from 'cdk8s';
 import { Construct } from 'constructs';
 import { KvStoreChart } from '../constructs/k8s/kv-store-chart';
 import { StorageClassChart } from '../constructs/k8s/storage-class-chart';
-import { CONTROL_PLANE_LOG_TYPES, DeploymentConfig, KUBERNETES_VERSION } from './config';
+import { CONTROL_PLANE_LOG_TYPES, KUBERNETES_VERSION } from './config';
 
 /** The Lambda layers the kubectl provider runs with. */
 export interface KubectlLayers {
@@ -27,7 +27,64 @@ export interface KubectlLayers {
 }
 
 export interface ClusterStackProps extends StackProps {
-  readonly config: DeploymentConfig;
+  /** EKS cluster name; also names the control-plane log group and the node groups. */
+  readonly clusterName: string;
+  /** The three zones, one managed node group each (the same zones as the VPC's). */
+  readonly availabilityZones: readonly string[];
+  /**
+   * Kubernetes minor version.
+   * @default KUBERNETES_VERSION - the version this build pins; any other is rejected, since the
+   * kubectl layer and cdk8s-plus packages must move with it
+   */
+  readonly kubernetesVersion?: string;
+  /**
+   * Days the EKS control-plane logs are kept.
+   * @default - two years (the CloudWatch Logs log group default)
+   */
+  readonly logRetentionDays?: number;
+  /**
+   * Public CIDRs allowed to reach the EKS API endpoint.
+   * @default - none: the endpoint is private only
+   */
+  readonly endpointPublicCidrs?: readonly string[];
+  /**
+   * IAM role ARN given cluster-admin through an EKS access entry.
+   * @default - no admin access entry
+   */
+  readonly adminRoleArn?: string;
+  /** EC2 instance types of every per-zone managed node group, e.g. ['m7i.large']. */
+  readonly nodeInstanceTypes: readonly string[];
+  /** Nodes per zone: minimum, desired and maximum of each zone's node group. */
+  readonly nodesPerZoneMin: number;
+  readonly nodesPerZone: number;
+  readonly nodesPerZoneMax: number;
+  /** Root volume of each node, GiB. */
+  readonly nodeDiskSizeGiB: number;
+  /** Tag of the node image in `repository` (the deploy workflow passes the git SHA). */
+  readonly storeImageTag: string;
+  /**
+   * Namespace the store runs in.
+   * @default - the store chart's default ('kv')
+   */
+  readonly storeNamespace?: string;
+  /**
+   * Store nodes (StatefulSet replicas).
+   * @default - the store chart's default (3, one per zone)
+   */
+  readonly storeReplicas?: number;
+  /**
+   * Size of each store node's data volume, GiB.
+   * @default - the store chart's default (20)
+   */
+  readonly storeStorageGiB?: number;
+  /**
+   * Replication factor N, read quorum R, write quorum W and ring partitions handed to every node.
+   * @default - the node's defaults (app/node/config.ts): 3, 2, 2 and 64
+   */
+  readonly n?: number;
+  readonly r?: number;
+  readonly w?: number;
+  readonly partitions?: number;
   readonly vpc: ec2.IVpc;
   readonly backupBucket: s3.IBucket;
   /** Key prefix (no slashes) under which the store writes backups. */
@@ -57,23 +114,24 @@ export class ClusterStack extends Stack {
 
   constructor(scope: Construct, id: string, props: ClusterStackProps) {
     super(scope, id, props);
-    this.configuredZones = props.config.availabilityZones;
-    const { config } = props;
+    this.configuredZones = props.availabilityZones;
+    const { clusterName } = props;
+    const kubernetesVersion = props.kubernetesVersion ?? KUBERNETES_VERSION;
+    const endpointPublicCidrs = props.endpointPublicCidrs ?? [];
     // The kubectl layer package and cdk8s-plus-34 are tied to one minor version (see config.ts).
-    if (config.kubernetesVersion !== KUBERNETES_VERSION) {
+    if (kubernetesVersion !== KUBERNETES_VERSION) {
       throw new Error(
-        `ClusterStack: kubernetesVersion is ${config.kubernetesVersion}; this build pins ${KUBERNETES_VERSION} ` +
+        `ClusterStack: kubernetesVersion is ${kubernetesVersion}; this build pins ${KUBERNETES_VERSION} ` +
           '(change KUBERNETES_VERSION together with the kubectl layer and cdk8s-plus packages).',
       );
     }
-    const clusterName = `kv-${config.profile}`;
     const makeLayers = props.kubectlLayers ?? ((s: Construct): KubectlLayers => ({ kubectlLayer: new KubectlV34Layer(s, 'KubectlLayer') }));
     const layers = makeLayers(this);
 
     // Created before the cluster so that its retention applies (EKS would create it without one).
     const controlPlaneLogs = new logs.LogGroup(this, 'ControlPlaneLogs', {
       logGroupName: `/aws/eks/${clusterName}/cluster`,
-      retention: config.logRetentionDays as logs.RetentionDays,
+      retention: props.logRetentionDays as logs.RetentionDays | undefined,
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
@@ -84,13 +142,13 @@ export class ClusterStack extends Stack {
     });
 
     const endpointAccess =
-      config.endpointPublicCidrs.length === 0
+      endpointPublicCidrs.length === 0
         ? eks.EndpointAccess.PRIVATE
-        : eks.EndpointAccess.PUBLIC_AND_PRIVATE.onlyFrom(...config.endpointPublicCidrs);
+        : eks.EndpointAccess.PUBLIC_AND_PRIVATE.onlyFrom(...endpointPublicCidrs);
 
     this.cluster = new eks.Cluster(this, 'Cluster', {
       clusterName,
-      version: eks.KubernetesVersion.of(config.kubernetesVersion),
+      version: eks.KubernetesVersion.of(kubernetesVersion),
       vpc: props.vpc,
       vpcSubnets: [{ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }],
       // Capacity comes from the per-zone node groups below, not Auto Mode or a default group.
@@ -104,8 +162,8 @@ export class ClusterStack extends Stack {
     // Only the cluster resource itself must wait for the log group, not everything inside the construct.
     (this.cluster.node.defaultChild as CfnResource).node.addDependency(controlPlaneLogs);
 
-    if (config.adminRoleArn !== '') {
-      this.cluster.grantClusterAdmin('AdminAccess', config.adminRoleArn);
+    if (props.adminRoleArn !== undefined) {
+      this.cluster.grantClusterAdmin('AdminAccess', props.adminRoleArn);
     }
 
     // One node role for all groups: the groups differ only in zone.
@@ -120,17 +178,17 @@ export class ClusterStack extends Stack {
 
     // One managed node group per zone: an EBS volume lives in one zone, so a pod whose volume is in
     // zone a must find a node in zone a; a multi-zone group could scale that zone to zero.
-    this.nodegroups = config.availabilityZones.map((az) =>
+    this.nodegroups = props.availabilityZones.map((az) =>
       this.cluster.addNodegroupCapacity(`Nodes-${az.slice(-1)}`, {
         nodegroupName: `${clusterName}-${az}`,
         nodeRole,
         subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, availabilityZones: [az] },
         amiType: eks.NodegroupAmiType.AL2023_X86_64_STANDARD,
-        instanceTypes: config.nodeGroups.instanceTypes.map((t) => new ec2.InstanceType(t)),
-        minSize: config.nodeGroups.minSizePerZone,
-        desiredSize: config.nodeGroups.desiredSizePerZone,
-        maxSize: config.nodeGroups.maxSizePerZone,
-        diskSize: config.nodeGroups.diskSizeGiB,
+        instanceTypes: props.nodeInstanceTypes.map((t) => new ec2.InstanceType(t)),
+        minSize: props.nodesPerZoneMin,
+        desiredSize: props.nodesPerZone,
+        maxSize: props.nodesPerZoneMax,
+        diskSize: props.nodeDiskSizeGiB,
         labels: { 'dynamo-kv/node-group': az },
       }),
     );
@@ -161,37 +219,36 @@ export class ClusterStack extends Stack {
     // The controller pods need nodes to run on, and the agent to get credentials.
     ebsCsi.node.addDependency(podIdentityAgent, ...this.nodegroups);
 
-    // The store's AWS identity: its service account gets the backup role (read and write its prefix only).
-    const storeChartProps = {
-      namespace: config.store.namespace,
+    // Each chart in its own cdk8s App, as bin/k8s.ts does; the CDK tokens inside (image URI, bucket
+    // name) are resolved by CloudFormation when the manifest is applied. The store chart resolves
+    // its own defaults; the namespace and service account below are the ones it chose.
+    const storageChart = new StorageClassChart(new cdk8s.App(), 'storage');
+    this.storeChart = new KvStoreChart(new cdk8s.App(), 'kv', {
+      image: props.repository.repositoryUriForTag(props.storeImageTag),
+      namespace: props.storeNamespace,
       serviceAccountName: 'kv',
-    };
+      replicas: props.storeReplicas,
+      n: props.n,
+      r: props.r,
+      w: props.w,
+      partitions: props.partitions,
+      storageClassName: storageChart.storageClassName,
+      storageGiB: props.storeStorageGiB,
+      backup: { bucketName: props.backupBucket.bucketName, prefix: props.backupPrefix },
+    });
+
+    // The store's AWS identity: its service account gets the backup role (read and write its prefix only).
     const storeIdentity = new eks.CfnPodIdentityAssociation(this, 'StorePodIdentity', {
       clusterName: this.cluster.clusterName,
-      namespace: storeChartProps.namespace,
-      serviceAccount: storeChartProps.serviceAccountName,
+      namespace: this.storeChart.namespaceName,
+      serviceAccount: this.storeChart.serviceAccountName,
       roleArn: props.storeRole.roleArn,
     });
     storeIdentity.node.addDependency(podIdentityAgent);
 
-    // Each chart in its own cdk8s App, as bin/k8s.ts does; the CDK tokens inside (image URI, bucket
-    // name) are resolved by CloudFormation when the manifest is applied.
-    const storageChart = new StorageClassChart(new cdk8s.App(), 'storage');
     const storageManifest = this.cluster.addCdk8sChart('StorageClass', storageChart);
     storageManifest.node.addDependency(ebsCsi);
 
-    this.storeChart = new KvStoreChart(new cdk8s.App(), 'kv', {
-      ...storeChartProps,
-      image: props.repository.repositoryUriForTag(config.store.imageTag),
-      replicas: config.store.replicas,
-      n: config.store.n,
-      r: config.store.r,
-      w: config.store.w,
-      partitions: config.store.partitions,
-      storageClassName: storageChart.storageClassName,
-      storageGiB: config.store.storageGiB,
-      backup: { bucketName: props.backupBucket.bucketName, prefix: props.backupPrefix },
-    });
     const storeManifest = this.cluster.addCdk8sChart('Store', this.storeChart);
     storeManifest.node.addDependency(storageManifest, storeIdentity, vpcCni);
 

@@ -1,6 +1,7 @@
 /**
  * Deployment configuration: parsed once from CDK context (and a few environment variables read by
- * bin/infra.ts), validated, and frozen. Nothing else in lib/ or constructs/ reads context or env.
+ * bin/infra.ts), validated, and frozen. Nothing else in lib/ or constructs/ reads context or env,
+ * and no stack sees this object: lib/app.ts resolves each stack's flat props from it.
  *
  * Usage: `npx cdk synth -c profile=dev -c account=123456789012 -c region=eu-west-1`.
  * Every profile value can be overridden by a context key of the same name (listed in CONTEXT_KEYS).

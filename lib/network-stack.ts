@@ -3,10 +3,22 @@ import { RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { DeploymentConfig } from './config';
 
 export interface NetworkStackProps extends StackProps {
-  readonly config: DeploymentConfig;
+  /** The three zones the VPC spans, named so that synth looks nothing up in the account. */
+  readonly availabilityZones: readonly string[];
+  /** IPv4 CIDR of the VPC, e.g. 10.40.0.0/16. */
+  readonly vpcCidr: string;
+  /**
+   * NAT gateways: 1 (cheaper; one zone's NAT is a single point of egress failure) or one per zone.
+   * @default - one per availability zone
+   */
+  readonly natGateways?: number;
+  /**
+   * Days the VPC flow logs are kept.
+   * @default - two years (the CloudWatch Logs log group default)
+   */
+  readonly logRetentionDays?: number;
 }
 
 export class NetworkStack extends Stack {
@@ -21,14 +33,13 @@ export class NetworkStack extends Stack {
 
   constructor(scope: Construct, id: string, props: NetworkStackProps) {
     super(scope, id, props);
-    this.configuredZones = props.config.availabilityZones;
-    const { config } = props;
+    this.configuredZones = props.availabilityZones;
 
     this.vpc = new ec2.Vpc(this, 'Vpc', {
-      ipAddresses: ec2.IpAddresses.cidr(config.vpcCidr),
+      ipAddresses: ec2.IpAddresses.cidr(props.vpcCidr),
       // Named zones instead of maxAzs: maxAzs would look the zones up in the account at synth time.
-      availabilityZones: [...config.availabilityZones],
-      natGateways: config.natGateways,
+      availabilityZones: [...props.availabilityZones],
+      natGateways: props.natGateways,
       subnetConfiguration: [
         { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
         // /19 per zone: the VPC CNI gives every pod a VPC address, so private subnets need room.
@@ -41,7 +52,7 @@ export class NetworkStack extends Stack {
     });
 
     const flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
-      retention: config.logRetentionDays as logs.RetentionDays,
+      retention: props.logRetentionDays as logs.RetentionDays | undefined,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.vpc.addFlowLog('FlowLog', {

@@ -4,10 +4,17 @@ import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { GitHubDeployRole } from '../constructs/aws/github-deploy-role';
-import type { DeploymentConfig } from './config';
 
 export interface RegistryStackProps extends StackProps {
-  readonly config: DeploymentConfig;
+  /** GitHub "owner/repo" whose workflows may assume the deploy role. */
+  readonly githubRepository: string;
+  /** GitHub environment the deploy job runs in (its name appears in the OIDC subject). */
+  readonly githubEnvironment: string;
+  /**
+   * Whether this stack creates the account's GitHub OIDC provider (only one may exist per account).
+   * @default true - create it; pass false when the account already has one
+   */
+  readonly createGithubOidcProvider?: boolean;
 }
 
 /** How many tagged images the repository keeps (each deploy pushes one, tagged with the git SHA). */
@@ -21,7 +28,6 @@ export class RegistryStack extends Stack {
 
   constructor(scope: Construct, id: string, props: RegistryStackProps) {
     super(scope, id, props);
-    const { config } = props;
 
     this.repository = new ecr.Repository(this, 'NodeImages', {
       imageScanOnPush: true,
@@ -37,9 +43,9 @@ export class RegistryStack extends Stack {
     });
 
     const github = new GitHubDeployRole(this, 'GitHubDeploy', {
-      repository: config.githubRepository,
-      environment: config.githubEnvironment,
-      createProvider: config.createGithubOidcProvider,
+      repository: props.githubRepository,
+      environment: props.githubEnvironment,
+      createProvider: props.createGithubOidcProvider,
     });
     this.deployRole = github.role;
 
