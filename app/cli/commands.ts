@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { InspectReply, KvClient, KvClientError } from '../client/client';
 import { jsonLogger, Logger } from '../../observability/log';
-import { ConfigError, parseNodeConfig, settingsHelp } from '../node/config';
+import { ConfigError, enumSetting, intSetting, parseNodeConfig, settingDefault, settingsHelp } from '../node/config';
 import { LocalCluster, STOP_TIMEOUT_MS } from '../local/local-cluster';
 import { KvNode } from '../node/node';
 import { CliError } from './cli-error';
@@ -24,6 +24,9 @@ import {
   writeClusterFile,
 } from './endpoints';
 import { ControlAnswer, ControlRequest, controlSocketPath, sendControl, serveControl } from '../local/control';
+
+/** The default local cluster's client addresses, as help texts name them. */
+const DEFAULT_RANGE = `127.0.0.1:${LOCAL_CLUSTER_BASE_PORT_DEFAULT}..${LOCAL_CLUSTER_BASE_PORT_DEFAULT + LOCAL_CLUSTER_NODES_DEFAULT - 1}`;
 
 export const USAGE = `kv: a Dynamo-style key-value store
 
@@ -42,13 +45,13 @@ Usage:
 
 Every command takes --help. Client commands (put, get, delete, status) talk to
 --endpoint host:port[,host:port...], else $KV_ENDPOINTS, else the running local cluster
-(./data/cluster.json), else 127.0.0.1:7001..7005; they fail over between them. Flags may
+(./data/cluster.json), else ${DEFAULT_RANGE}; they fail over between them. Flags may
 come before or after the command: kv --endpoint 127.0.0.1:7002 get k.`;
 
 const CLIENT_HELP = `Client options:
   --endpoint H:P[,H:P...]  nodes to talk to, failing over between them
                            (default: $KV_ENDPOINTS, else the running local cluster's
-                           ./data/cluster.json, else 127.0.0.1:7001..7005)
+                           ./data/cluster.json, else ${DEFAULT_RANGE})
   --timeout-ms MS          time budget of one attempt                     (default 5000)`;
 
 export const HELP: Record<string, string> = {
@@ -98,12 +101,12 @@ ${CLIENT_HELP}`,
   metrics-base-port+i-1) and keeps its data and node.log in <data>/kv-i. It fails at once
   if a port it needs is taken.
   --nodes K                 nodes                                          (default 5)
-  --base-port P             client and peer port of kv-1                   (default 7001)
-  --metrics-base-port P     metrics port of kv-1; 0 turns metrics off      (default 9464)
+  --base-port P             client and peer port of kv-1                   (default ${LOCAL_CLUSTER_BASE_PORT_DEFAULT})
+  --metrics-base-port P     metrics port of kv-1; 0 turns metrics off      (default ${LOCAL_CLUSTER_METRICS_BASE_PORT_DEFAULT})
   --data DIR                data directory                                 (default ./data)
-  --n N --r R --w W         replication factor and quorums                 (default 3, 2, 2)
-  --partitions Q            ring partitions, a power of two                (default 64)
-  --durability D            durable (fsync each commit) | relaxed          (default durable)
+  --n N --r R --w W         replication factor and quorums                 (default ${settingDefault('n')}, ${settingDefault('r')}, ${settingDefault('w')})
+  --partitions Q            ring partitions, a power of two                (default ${settingDefault('partitions')})
+  --durability D            durable (fsync each commit) | relaxed          (default ${settingDefault('durability')})
 
 kv cluster restart <node> [--data DIR]
 kv cluster stop <node> [--data DIR]
@@ -396,11 +399,11 @@ export async function clusterCommand(argv: readonly string[], kvScript: string):
       'base-port': { type: 'string', default: String(LOCAL_CLUSTER_BASE_PORT_DEFAULT) },
       'metrics-base-port': { type: 'string', default: String(LOCAL_CLUSTER_METRICS_BASE_PORT_DEFAULT) },
       data: { type: 'string', default: LOCAL_CLUSTER_DATA_DEFAULT },
-      n: { type: 'string', default: '3' },
-      r: { type: 'string', default: '2' },
-      w: { type: 'string', default: '2' },
-      partitions: { type: 'string', default: '64' },
-      durability: { type: 'string', default: 'durable' },
+      n: { type: 'string', default: settingDefault('n') },
+      r: { type: 'string', default: settingDefault('r') },
+      w: { type: 'string', default: settingDefault('w') },
+      partitions: { type: 'string', default: settingDefault('partitions') },
+      durability: { type: 'string', default: settingDefault('durability') },
     },
     'cluster',
     0,
@@ -408,14 +411,16 @@ export async function clusterCommand(argv: readonly string[], kvScript: string):
   if (!parsed) return;
   const { flags } = parsed;
   const nodes = int(flags, 'nodes', 1, 64);
-  const n = int(flags, 'n', 1, 16);
-  const r = int(flags, 'r', 1, 16);
-  const w = int(flags, 'w', 1, 16);
+  // The node's own bounds: the cluster starts nothing a node would refuse.
+  const n = int(flags, 'n', intSetting('n').min, intSetting('n').max);
+  const r = int(flags, 'r', intSetting('r').min, intSetting('r').max);
+  const w = int(flags, 'w', intSetting('w').min, intSetting('w').max);
   if (n > nodes) throw new CliError(`--n: N=${n} exceeds --nodes ${nodes}; N must be at most the number of nodes`);
   if (r > n) throw new CliError(`--r: R=${r} exceeds N=${n}; R must be within 1..N`);
   if (w > n) throw new CliError(`--w: W=${w} exceeds N=${n}; W must be within 1..N`);
   const durability = String(flags.durability);
-  if (durability !== 'durable' && durability !== 'relaxed') throw new CliError(`--durability: ${JSON.stringify(durability)} is not one of durable, relaxed`);
+  const durabilities = enumSetting('durability').values;
+  if (!durabilities.includes(durability as (typeof durabilities)[number])) throw new CliError(`--durability: ${JSON.stringify(durability)} is not one of ${durabilities.join(', ')}`);
   const dataDir = path.resolve(String(flags.data));
   let stopping = false;
   const restarting = new Set<string>();
@@ -429,8 +434,8 @@ export async function clusterCommand(argv: readonly string[], kvScript: string):
       n,
       r,
       w,
-      partitions: int(flags, 'partitions', 1, 65536),
-      durability,
+      partitions: int(flags, 'partitions', intSetting('partitions').min, intSetting('partitions').max),
+      durability: durability as (typeof durabilities)[number],
       kvScript,
       logs: 'file',
       onExit: (id, code, signal) => {

@@ -6,12 +6,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { intDefault } from '../node/config';
 import { CliError } from './cli-error';
 
 /** The local cluster's defaults (kv cluster). */
 export const LOCAL_CLUSTER_NODES_DEFAULT = 5;
-export const LOCAL_CLUSTER_BASE_PORT_DEFAULT = 7001;
-export const LOCAL_CLUSTER_METRICS_BASE_PORT_DEFAULT = 9464;
+/** kv-1 listens on the node's default port, its metrics on the node's default metrics port. */
+export const LOCAL_CLUSTER_BASE_PORT_DEFAULT = intDefault('port');
+export const LOCAL_CLUSTER_METRICS_BASE_PORT_DEFAULT = intDefault('metricsPort');
 export const LOCAL_CLUSTER_DATA_DEFAULT = './data';
 /** The file a running `kv cluster` keeps in its data directory: its endpoints and pid. */
 export const CLUSTER_FILE_NAME = 'cluster.json';
