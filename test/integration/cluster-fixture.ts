@@ -1,34 +1,73 @@
 /**
  * Starts real node processes the way `kv cluster` does (LocalCluster), from the built entry
- * point dist/bin/kv.js (`npm test` builds first), with data in a fresh temp directory.
+ * point dist/bin/kv.js (`npm test` builds first), with data in a fresh temp directory; and the
+ * helpers every integration suite shares: clients, a node's own view (Status) and its own data
+ * (storedAt), freezing and killing nodes and bringing them back.
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { KvClient, KvClientOptions } from '../../app/client/client';
+import { KvError } from '../../app/errors';
+import { KvClient, KvClientOptions, StatusReply } from '../../app/client/client';
 import { LocalCluster, LocalClusterOptions } from '../../app/local/local-cluster';
 import { buildRing, partitionOf, preferenceList } from '../../app/ring/ring';
 import { GrpcPeerTransport } from '../../app/rpc/peer-transport';
 import { decodeObject } from '../../app/versioning/codec';
+import { waitFor } from '../support/wait-for';
 
 export const KV_SCRIPT = path.resolve(__dirname, '../../dist/bin/kv.js');
+
+/** How long storedAt keeps asking a node that does not answer (one restarting, say). */
+const STORED_AT_WAIT_MS = 5000;
+/** Failures of a fetch that mean the node did not answer (yet), not what it holds. */
+const NOT_ANSWERED = new Set(['PeerUnreachable', 'DeadlineExceeded', 'ShuttingDown']);
+
+/** How a node's process ended. */
+export type Exit = Awaited<ReturnType<LocalCluster['kill']>>;
+
+/** What a node holds for a key: its live values, sorted ([] for a tombstone), or undefined for nothing. */
+export type Stored = string[] | undefined;
 
 export interface Fixture {
   readonly cluster: LocalCluster;
   readonly dataDir: string;
+  /** A client, closed at teardown. */
   client(options?: Partial<KvClientOptions>): KvClient;
+  /** The endpoints of some nodes, in the order given. */
+  endpointsOf(ids: readonly string[]): string[];
+  /** The endpoints of every node but the ones given (the survivors of a kill). */
+  endpointsExcept(...ids: string[]): string[];
   /** The N primaries of a key, in preference order (node ids kv-1 ...). */
   primariesOf(key: string): string[];
+  /** Whether a node's process is running (a frozen one is). */
+  isRunning(id: string): boolean;
+  /** One node's Status: its view of the members, asked once, over a connection of its own. */
+  statusOf(id: string): Promise<StatusReply>;
+  /** Whether `observer`'s failure detector suspects `target` (frozen, or cut off). */
+  suspects(observer: string, target: string): Promise<boolean>;
   /**
-   * What a node stores in its own data for some keys, read over the peer service (no coordinator,
-   * no quorum): each key's live values, sorted ([] for a tombstone), or undefined when it holds
-   * nothing. Retries a node that does not answer for up to 2 s.
+   * What a node holds in its own data for one key, read over the peer service (no coordinator,
+   * no quorum), or the node's error for it (a CorruptRecord for a record that fails its checksum).
+   * Asks a node that does not answer again for up to 5 s.
    */
-  storedAt(node: string, keys: readonly string[]): Promise<Map<string, string[] | undefined>>;
+  fetchAt(id: string, key: string): Promise<{ ok: true; value: Stored } | { ok: false; error: KvError }>;
+  /** What a node holds in its own data for some keys (see fetchAt); throws the node's error for any. */
+  storedAt(id: string, keys: readonly string[]): Promise<Map<string, Stored>>;
+  /** Freezes nodes with SIGSTOP: their sockets stay open and nothing answers. Teardown thaws them. */
+  freeze(...ids: string[]): void;
+  /** Lets frozen nodes run again (SIGCONT). */
+  thaw(...ids: string[]): void;
+  /** Thaws every node this fixture froze. */
+  thawAll(): void;
+  /**
+   * Stops some nodes (SIGKILL unless told), runs `fn` with how each exited, and restarts them
+   * whatever `fn` did, each waiting until it serves.
+   */
+  withDown<T>(ids: readonly string[], fn: (exits: Exit[]) => Promise<T>, signal?: NodeJS.Signals): Promise<T>;
   /** Waits until every running node reports every other running node reachable. */
   waitConnected(timeoutMs?: number): Promise<void>;
-  /** Stops every node and removes the data directory. */
+  /** Thaws frozen nodes, stops every node and removes the data directory. */
   teardown(): Promise<void>;
 }
 
@@ -48,6 +87,48 @@ export async function startCluster(options: Partial<LocalClusterOptions> & { bas
     ...options,
   });
   const clients: KvClient[] = [];
+  const frozen = new Set<string>();
+  const partitions = cluster.options.partitions ?? 64;
+
+  const isRunning = (id: string): boolean => {
+    const child = cluster.node(id).process;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  };
+  const signal = (id: string, sig: NodeJS.Signals): void => {
+    if (isRunning(id)) cluster.node(id).process!.kill(sig);
+  };
+  const statusOf = async (id: string): Promise<StatusReply> => {
+    const c = new KvClient({ endpoints: [cluster.node(id).endpoint], timeoutMs: 2000, attemptsMax: 1 });
+    try {
+      return await c.status();
+    } finally {
+      c.close();
+    }
+  };
+  type Fetched = Awaited<ReturnType<Fixture['fetchAt']>>;
+  /** Runs `fn` with a peer-service client of its own (the node answers it like a peer). */
+  const withProbe = async <T>(fn: (probe: GrpcPeerTransport) => Promise<T>): Promise<T> => {
+    const probe = new GrpcPeerTransport({ self: 'probe', peers: new Map(cluster.nodes.map((n) => [n.id, n.endpoint])), windowMax: 1024, batchItemsMax: 256, messageBytesMax: 4 * 1024 * 1024 });
+    try {
+      return await fn(probe);
+    } finally {
+      probe.close();
+    }
+  };
+  const fetchWith = async (probe: GrpcPeerTransport, id: string, key: string): Promise<Fetched> => {
+    let answer: Fetched | undefined;
+    await waitFor(
+      async () => {
+        const r = await probe.fetch(id, partitionOf(Buffer.from(key), partitions), Buffer.from(key), 2000);
+        if (!r.ok && NOT_ANSWERED.has(r.error.condition)) return r.error.message;
+        answer = r.ok ? { ok: true, value: r.value === undefined ? undefined : liveValues(r.value) } : r;
+        return true;
+      },
+      { timeoutMs: STORED_AT_WAIT_MS, what: `${id} answering a fetch of ${JSON.stringify(key)}` },
+    );
+    return answer!;
+  };
+
   const fixture: Fixture = {
     cluster,
     dataDir,
@@ -56,53 +137,68 @@ export async function startCluster(options: Partial<LocalClusterOptions> & { bas
       clients.push(c);
       return c;
     },
+    endpointsOf: (ids) => ids.map((id) => cluster.node(id).endpoint),
+    endpointsExcept: (...ids) => cluster.nodes.filter((n) => !ids.includes(n.id)).map((n) => n.endpoint),
     primariesOf: (key) => {
-      const ring = buildRing(cluster.nodes.map((n) => n.id), cluster.options.partitions ?? 64);
+      const ring = buildRing(cluster.nodes.map((n) => n.id), partitions);
       return preferenceList(ring, partitionOf(Buffer.from(key), ring.partitions), cluster.options.n)
         .filter((e) => e.role === 'primary')
         .map((e) => e.node);
     },
-    storedAt: async (node, keys) => {
-      const peers = new Map(cluster.nodes.map((n) => [n.id, n.endpoint]));
-      const probe = new GrpcPeerTransport({ self: 'probe', peers, windowMax: 1024, batchItemsMax: 256, messageBytesMax: 4 * 1024 * 1024 });
-      const partitions = cluster.options.partitions ?? 64;
-      try {
-        const out = new Map<string, string[] | undefined>();
+    isRunning,
+    statusOf,
+    suspects: async (observer, target) => (await statusOf(observer)).members.find((m) => m.id === target)?.suspected === true,
+    fetchAt: (id, key) => withProbe((probe) => fetchWith(probe, id, key)),
+    storedAt: (id, keys) =>
+      withProbe(async (probe) => {
+        const out = new Map<string, Stored>();
         for (const key of keys) {
-          for (let attempt = 0; ; attempt++) {
-            const r = await probe.fetch(node, partitionOf(Buffer.from(key), partitions), Buffer.from(key), 2000);
-            if (r.ok) {
-              out.set(key, r.value === undefined ? undefined : decodeObject(r.value).siblings.flatMap((s) => (s.value === null ? [] : [Buffer.from(s.value).toString()])).sort());
-              break;
-            }
-            if (attempt >= 20) throw r.error;
-            await new Promise((res) => setTimeout(res, 100));
-          }
+          const r = await fetchWith(probe, id, key);
+          if (!r.ok) throw r.error;
+          out.set(key, r.value);
         }
         return out;
+      }),
+    freeze: (...ids) => {
+      for (const id of ids) {
+        signal(id, 'SIGSTOP');
+        frozen.add(id);
+      }
+    },
+    thaw: (...ids) => {
+      for (const id of ids) {
+        signal(id, 'SIGCONT');
+        frozen.delete(id);
+      }
+    },
+    thawAll: () => fixture.thaw(...frozen),
+    withDown: async (ids, fn, sig = 'SIGKILL') => {
+      const exits: Exit[] = [];
+      for (const id of ids) exits.push(await cluster.kill(id, sig));
+      try {
+        return await fn(exits);
       } finally {
-        probe.close();
+        for (const id of ids) await cluster.restart(id);
       }
     },
     waitConnected: async (timeoutMs = 10_000) => {
-      const running = cluster.nodes.filter((n) => n.process && n.process.exitCode === null && n.process.signalCode === null);
-      const deadline = Date.now() + timeoutMs;
-      for (const node of running) {
-        const c = new KvClient({ endpoints: [node.endpoint], timeoutMs: 1000, attemptsMax: 1 });
-        try {
-          for (;;) {
-            const s = await c.status().catch(() => undefined);
-            if (s && running.every((r) => s.members.find((m) => m.id === r.id)?.reachable)) break;
-            if (Date.now() > deadline) throw new Error(`${node.id} does not reach every running node within ${timeoutMs} ms`);
-            await new Promise((r) => setTimeout(r, 50));
+      const running = cluster.nodes.filter((n) => isRunning(n.id)).map((n) => n.id);
+      await waitFor(
+        async () => {
+          const unreached: string[] = [];
+          for (const id of running) {
+            const s = await statusOf(id).catch(() => undefined);
+            const missing = running.filter((other) => !s?.members.find((m) => m.id === other)?.reachable);
+            if (missing.length > 0) unreached.push(`${id} does not reach ${missing.join(', ')}`);
           }
-        } finally {
-          c.close();
-        }
-      }
+          return unreached.length === 0 || unreached.join('; ');
+        },
+        { timeoutMs, intervalMs: 50, what: `every running node (${running.join(', ')}) reaching every other` },
+      );
     },
     teardown: async () => {
       for (const c of clients) c.close();
+      fixture.thawAll(); // a frozen node would never handle the SIGTERM of the stop
       await cluster.stop();
       // KV_KEEP_TEST_DATA=1 keeps the data and node logs of a failing run for inspection.
       if (!process.env.KV_KEEP_TEST_DATA) fs.rmSync(dataDir, { recursive: true, force: true });
@@ -116,6 +212,12 @@ export async function startCluster(options: Partial<LocalClusterOptions> & { bas
     throw e;
   }
   return fixture;
+}
+
+function liveValues(stored: Uint8Array): string[] {
+  return decodeObject(stored)
+    .siblings.flatMap((s) => (s.value === null ? [] : [Buffer.from(s.value).toString()]))
+    .sort();
 }
 
 export interface CliResult {

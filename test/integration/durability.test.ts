@@ -3,6 +3,7 @@
  * node is SIGKILLed, and after it restarts; and writes acknowledged while a node is being killed
  * are all there afterwards.
  */
+import { waitFor } from '../support/wait-for';
 import { Fixture, startCluster } from './cluster-fixture';
 
 let f: Fixture;
@@ -26,15 +27,15 @@ test('a write acknowledged at W=2 reads back at R=2 after any single node is SIG
     written.set(key, `value-${i}`);
   }
   for (const node of f.cluster.nodes) {
-    const killed = await f.cluster.kill(node.id, 'SIGKILL');
-    expect(killed.signal).toBe('SIGKILL');
-    // Ask only the surviving nodes, so the test does not depend on client failover.
-    const survivors = f.client({ endpoints: f.cluster.nodes.filter((n) => n.id !== node.id).map((n) => n.endpoint) });
-    for (const [key, value] of written) {
-      const got = await survivors.get(key, { r: 2 });
-      expect(got.values.map(String)).toEqual([value]);
-    }
-    await f.cluster.restart(node.id);
+    await f.withDown([node.id], async ([killed]) => {
+      expect(killed!.signal).toBe('SIGKILL');
+      // Ask only the surviving nodes, so the test does not depend on client failover.
+      const survivors = f.client({ endpoints: f.endpointsExcept(node.id) });
+      for (const [key, value] of written) {
+        const got = await survivors.get(key, { r: 2 });
+        expect(got.values.map(String)).toEqual([value]);
+      }
+    });
     for (const [key, value] of written) {
       const got = await client.get(key, { r: 2 });
       expect(got.values.map(String)).toEqual([value]);
@@ -60,7 +61,8 @@ test('writes acknowledged while a node is SIGKILLed mid-stream are all readable 
     }
   };
   const writers = Promise.all(Array.from({ length: 8 }, writer));
-  await new Promise((r) => setTimeout(r, 300));
+  // Mid-stream: once writes are being acknowledged, and long before the writers are done.
+  await waitFor(() => acknowledged.length >= 50, { timeoutMs: 10_000, intervalMs: 10, what: 'the first 50 writes acknowledged' });
   await f.cluster.kill(victim.id, 'SIGKILL');
   await writers;
   expect(acknowledged.length).toBeGreaterThan(100);

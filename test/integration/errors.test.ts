@@ -136,9 +136,8 @@ testOnTmpfs('a disk down to its reserve fails writes with RESOURCE_EXHAUSTED nam
 test('W=3 with a primary down fails with UNAVAILABLE naming the acknowledgements received and required', async () => {
   const key = 'needs-three';
   const [, , third] = f.primariesOf(key);
-  await f.cluster.kill(third!, 'SIGKILL');
-  try {
-    const survivors = f.cluster.nodes.filter((n) => n.id !== third).map((n) => n.endpoint);
+  await f.withDown([third!], async () => {
+    const survivors = f.endpointsExcept(third!);
     const e = await rejection(f.client({ endpoints: survivors }).put(key, 'x', { w: 3 }));
     expect(e.codeName).toBe('UNAVAILABLE');
     expect(e.writeMayHaveApplied).toBe(true);
@@ -151,9 +150,7 @@ test('W=3 with a primary down fails with UNAVAILABLE naming the acknowledgements
     // With three nodes there is no fallback to stand in for the dead primary.
     expect(e.message).toMatch(/acknowledged by [12] primar(y|ies) of 3 required \(W=3, N=3\)/);
     expect(e.message).toContain(`${third}: `);
-  } finally {
-    await f.cluster.restart(third!);
-  }
+  });
 }, 60_000);
 
 describe('the kv command', () => {

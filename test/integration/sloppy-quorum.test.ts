@@ -4,6 +4,7 @@
  * a primary frozen with SIGSTOP (suspected within peerSuspectMs, then skipped).
  */
 import { KvClientError } from '../../app/client/client';
+import { waitFor } from '../support/wait-for';
 import { Fixture, kv, startCluster } from './cluster-fixture';
 
 let f: Fixture;
@@ -16,12 +17,15 @@ afterAll(async () => {
   await f?.teardown();
 }, 60_000);
 
-/** Hints every node holds for `target`, from each node's Status. */
+/** Suspicion takes peerSuspectMs (1 s here) and the next heartbeat (200 ms) to show in status. */
+const SUSPECTED_WITHIN_MS = 1500;
+
+/** Hints every running node holds for `target`, from each node's Status. */
 async function hintsFor(target: string): Promise<number> {
   let total = 0;
   for (const n of f.cluster.nodes) {
-    if (n.id === target || !n.process || n.process.exitCode !== null || n.process.signalCode !== null) continue;
-    const s = await f.client({ endpoints: [n.endpoint], attemptsMax: 1 }).status();
+    if (n.id === target || !f.isRunning(n.id)) continue;
+    const s = await f.statusOf(n.id);
     total += Number(s.members.find((m) => m.id === target)?.hintsPending ?? 0);
   }
   return total;
@@ -31,10 +35,9 @@ test('with one primary SIGKILLed, puts at W=3 succeed through fallbacks, PW=3 fa
   const victim = 'kv-3';
   const keys = Array.from({ length: 400 }, (_, i) => `sloppy-${i}`).filter((k) => f.primariesOf(k).includes(victim)).slice(0, 30);
   expect(keys.length).toBe(30);
-  await f.cluster.kill(victim, 'SIGKILL');
-  const survivors = f.cluster.nodes.filter((n) => n.id !== victim).map((n) => n.endpoint);
+  const survivors = f.endpointsExcept(victim);
   const client = f.client({ endpoints: survivors });
-  try {
+  await f.withDown([victim], async () => {
     for (const k of keys) await client.put(k, `v-${k}`, { w: 3 });
     const strict = await client.put(keys[0]!, 'strict', { w: 3, pw: 3 }).then(
       () => undefined,
@@ -49,15 +52,15 @@ test('with one primary SIGKILLed, puts at W=3 succeed through fallbacks, PW=3 fa
     expect(cli.stdout).toMatch(new RegExp(`primary  ${victim} +did not answer`));
     expect(cli.stdout).toMatch(/fallback kv-\d +hint, 1 sibling/);
     expect(cli.stdout).toContain(`"v-${keys[1]}"`);
-  } finally {
-    await f.cluster.restart(victim);
-  }
+  });
   // No reads: handoff alone brings every write to the restarted primary.
-  const deadline = Date.now() + 20_000;
-  while ((await hintsFor(victim)) > 0) {
-    if (Date.now() > deadline) throw new Error(`hints for ${victim} did not drain within 20 s: ${await hintsFor(victim)} left`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await waitFor(
+    async () => {
+      const left = await hintsFor(victim);
+      return left === 0 || `${left} hints left`;
+    },
+    { timeoutMs: 20_000, intervalMs: 200, what: `the hints for ${victim} draining to it` },
+  );
   const held = await f.storedAt(victim, keys);
   for (const k of keys) expect(held.get(k)).toContain(`v-${k}`);
   // And --replicas shows the restarted primary holding every write, and no hint left anywhere.
@@ -77,12 +80,9 @@ test('a frozen primary (SIGSTOP) is suspected within peerSuspectMs, shown in sta
   const entry = via ?? f.cluster.nodes.find((n) => n.id !== frozen)!;
   const client = f.client({ endpoints: [entry.endpoint], attemptsMax: 1, timeoutMs: 3000 });
   await f.waitConnected();
-  f.cluster.node(frozen).process!.kill('SIGSTOP');
+  f.freeze(frozen);
   try {
-    // Give the failure detector its threshold (1 s here) and a heartbeat.
-    await new Promise((r) => setTimeout(r, 1500));
-    const status = await client.status();
-    expect(status.members.find((m) => m.id === frozen)?.suspected).toBe(true);
+    await waitFor(() => f.suspects(entry.id, frozen), { timeoutMs: SUSPECTED_WITHIN_MS, what: `${entry.id} suspecting the frozen ${frozen} (within peerSuspectMs and a heartbeat)` });
     let ok = 0;
     const failures: string[] = [];
     for (const k of keys) {
@@ -98,14 +98,8 @@ test('a frozen primary (SIGSTOP) is suspected within peerSuspectMs, shown in sta
     expect(failures).toEqual([]);
     expect(ok).toBe(keys.length);
   } finally {
-    f.cluster.node(frozen).process!.kill('SIGCONT');
+    f.thaw(frozen);
   }
   // Once it answers again it is no longer suspected.
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const s = await client.status();
-    if (!s.members.find((m) => m.id === frozen)?.suspected) break;
-    if (Date.now() > deadline) throw new Error(`${frozen} still suspected 10 s after SIGCONT`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitFor(async () => !(await f.suspects(entry.id, frozen)), { timeoutMs: 10_000, what: `${entry.id} clearing its suspicion of ${frozen} after SIGCONT` });
 }, 90_000);

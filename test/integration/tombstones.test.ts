@@ -2,6 +2,7 @@
  * Deletes that stay deleted, on real node processes: a delete while one primary is down, the
  * primary's return, the reap, and the key never comes back.
  */
+import { sleep, waitFor } from '../support/wait-for';
 import { Fixture, startCluster } from './cluster-fixture';
 
 let f: Fixture;
@@ -20,32 +21,33 @@ afterAll(async () => {
 /** What a node stores for a key: undefined (nothing), or its live values ([] for a tombstone). */
 const storedAt = async (node: string, key: string) => (await f.storedAt(node, [key])).get(key);
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 test('a delete while one primary is down, its return, the reap: the key stays deleted', async () => {
   const key = 'deleted-for-good';
   const primaries = f.primariesOf(key);
   const down = primaries[2]!;
   const client = f.client();
   await client.put(key, 'old', { w: 3 });
-  await f.cluster.kill(down, 'SIGKILL');
-  const survivors = f.client({ endpoints: f.cluster.nodes.filter((n) => n.id !== down).map((n) => n.endpoint) });
-  const got = await survivors.get(key);
-  await survivors.delete(key, { context: got.context, w: 2 });
-  // Well past the grace period, with a primary down: nothing may be reaped.
-  await new Promise((r) => setTimeout(r, 1500));
-  expect(await storedAt(primaries[0]!, key)).toEqual([]);
-  await f.cluster.restart(down);
+  await f.withDown([down], async () => {
+    const survivors = f.client({ endpoints: f.endpointsExcept(down) });
+    const got = await survivors.get(key);
+    await survivors.delete(key, { context: got.context, w: 2 });
+    // A sleep on purpose: time well past the grace period (1 s) passes with a primary down, and
+    // nothing may be reaped.
+    await sleep(1500);
+    expect(await storedAt(primaries[0]!, key)).toEqual([]);
+  });
   // The returning primary gets the tombstone (handoff or anti-entropy), then the reaper removes it everywhere.
-  await waitFor('tombstone reaped on every primary', async () => (await Promise.all(primaries.map((p) => storedAt(p, key)))).every((s) => s === undefined));
-  // And it stays gone: nothing brings the old value back over more rounds of anti-entropy.
-  await new Promise((r) => setTimeout(r, 2000));
+  await waitFor(
+    async () => {
+      const held = await Promise.all(primaries.map(async (p) => [p, await storedAt(p, key)] as const));
+      const left = held.filter(([, stored]) => stored !== undefined).map(([p, stored]) => `${p} holds ${JSON.stringify(stored)}`);
+      return left.length === 0 || left.join('; ');
+    },
+    { timeoutMs: 30_000, what: 'the tombstone reaped on every primary' },
+  );
+  // A sleep on purpose: more rounds of anti-entropy (every 50 ms) and handoff pass, and nothing
+  // brings the old value back.
+  await sleep(2000);
   for (const p of primaries) expect(await storedAt(p, key)).toBeUndefined();
   const after = await client.get(key, { r: 3 });
   expect(after.found).toBe(false);
