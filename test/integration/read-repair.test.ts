@@ -1,6 +1,8 @@
 /** A replica that missed writes while it was down holds the merged value after a read repairs it. */
 import * as path from 'node:path';
+import { KvClientError } from '../../app/client/client';
 import { flipEveryCopy } from '../support/disk';
+import { waitFor } from '../support/wait-for';
 import { Fixture, startCluster } from './cluster-fixture';
 
 let f: Fixture;
@@ -14,36 +16,38 @@ afterAll(async () => {
   await f?.teardown();
 }, 60_000);
 
+/** Waits until `node` itself holds exactly `values` for `key` (no read through a coordinator, which could repair it). */
+async function waitHolds(node: string, key: string, values: string[], what: string): Promise<void> {
+  await waitFor(
+    async () => {
+      const held = await f.fetchAt(node, key);
+      const shown = held.ok ? JSON.stringify(held.value) : `${held.error.condition}: ${held.error.message}`;
+      return shown === JSON.stringify(values) || `${node} holds ${shown}`;
+    },
+    { timeoutMs: 5000, what },
+  );
+}
+
 test('a node that missed writes while it was down holds the merged value after reads repair it', async () => {
   const key = 'repair-me';
-  const [first, second, third] = f.primariesOf(key) as [string, string, string];
+  const [, , third] = f.primariesOf(key) as [string, string, string];
   const client = f.client();
   await client.put(key, 'v1', { w: 3 });
 
-  await f.cluster.kill(third, 'SIGKILL');
-  const v1 = await client.get(key);
-  await client.put(key, 'v2', { context: v1.context, w: 2 });
-  await f.cluster.restart(third);
+  await f.withDown([third], async () => {
+    const v1 = await client.get(key);
+    await client.put(key, 'v2', { context: v1.context, w: 2 });
+  });
 
-  // The stale replica still has v1: prove it before the repair by reading it alone.
-  await f.cluster.kill(first, 'SIGKILL');
-  await f.cluster.kill(second, 'SIGKILL');
-  const alone = f.client({ endpoints: [f.cluster.node(third).endpoint] });
-  expect((await alone.get(key, { r: 1 })).values.map(String)).toEqual(['v1']);
-  await f.cluster.restart(first);
-  await f.cluster.restart(second);
+  // The stale replica still has v1: what it holds itself, before any read.
+  expect((await f.storedAt(third, [key])).get(key)).toEqual(['v1']);
 
   // A read at R=3 sees all three replicas, answers with the merge, and repairs the stale one.
   await f.waitConnected();
   const merged = await client.get(key, { r: 3 });
   expect(merged.values.map(String)).toEqual(['v2']);
-  await new Promise((r) => setTimeout(r, 500));
-
-  await f.cluster.kill(first, 'SIGKILL');
-  await f.cluster.kill(second, 'SIGKILL');
-  expect((await alone.get(key, { r: 1 })).values.map(String)).toEqual(['v2']);
-  await f.cluster.restart(first);
-  await f.cluster.restart(second);
+  // Only read repair can bring it v2: handoff and anti-entropy are off here.
+  await waitHolds(third, key, ['v2'], `read repair writing v2 to ${third}`);
 }, 120_000);
 
 /** Flips one byte of every stored copy of `marker` in a stopped node's LMDB file. */
@@ -59,25 +63,27 @@ test('a record that rotted on one replica fails its checksum, and a read repairs
   await f.waitConnected();
   await client.put(key, value, { w: 3 });
 
-  await f.cluster.kill(third, 'SIGTERM');
-  expect(rot(f.cluster.node(third).dataDir, value)).toBeGreaterThan(0);
-  await f.cluster.restart(third);
+  await f.withDown([third], async () => expect(rot(f.cluster.node(third).dataDir, value)).toBeGreaterThan(0), 'SIGTERM');
 
-  // Read alone, the rotten replica reports DATA_LOSS rather than returning bad bytes.
-  await f.cluster.kill(first, 'SIGKILL');
-  await f.cluster.kill(second, 'SIGKILL');
-  const alone = f.client({ endpoints: [f.cluster.node(third).endpoint] });
-  await expect(alone.get(key, { r: 1 })).rejects.toThrow(/DATA_LOSS|UNAVAILABLE/);
-  await f.cluster.restart(first);
-  await f.cluster.restart(second);
+  // The rotten replica answers CorruptRecord (DATA_LOSS on the wire) rather than bad bytes.
+  const rotten = await f.fetchAt(third, key);
+  expect(rotten.ok ? rotten.value : rotten.error.condition).toBe('CorruptRecord');
+
+  // A get that only the rotten replica can answer: the replica's DATA_LOSS is one failed reply,
+  // and with no replica left to make up R the coordinator answers UNAVAILABLE
+  // (InsufficientReplicas, app/replication/get-fsm.ts), naming the corrupt record.
+  await f.withDown([first, second], async () => {
+    const alone = f.client({ endpoints: f.endpointsOf([third]) });
+    const failed = await alone.get(key, { r: 1 }).then(
+      () => undefined,
+      (e: KvClientError) => e,
+    );
+    expect(failed?.codeName).toBe('UNAVAILABLE');
+    expect(failed?.message).toMatch(new RegExp(`${third}: fetch failed on the local replica .*: corrupt record in partition \\d+, key [0-9a-f]+: checksum mismatch`));
+  });
 
   // A read at R=2 answers from the healthy replicas and repairs the rotten one.
   await f.waitConnected();
   expect((await client.get(key, { r: 2 })).values.map(String)).toEqual([value]);
-  await new Promise((r) => setTimeout(r, 1500));
-  await f.cluster.kill(first, 'SIGKILL');
-  await f.cluster.kill(second, 'SIGKILL');
-  expect((await alone.get(key, { r: 1 })).values.map(String)).toEqual([value]);
-  await f.cluster.restart(first);
-  await f.cluster.restart(second);
+  await waitHolds(third, key, [value], `read repair rewriting the rotten record on ${third}`);
 }, 120_000);
