@@ -18,8 +18,8 @@
  * only two nodes, so one primary of every key gets it only from anti-entropy (no read is made
  * until every primary holds both values).
  */
-import { KvClient } from '../../app/client/client';
 import { Partition, partitionUnsupported } from '../support/partition';
+import { sleep, waitFor } from '../support/wait-for';
 import { Fixture, startCluster } from './cluster-fixture';
 
 // Ports 17851..17855, reserved for this file.
@@ -76,7 +76,6 @@ describeIfRoot('network partitions', () => {
   }, 60_000);
 
   const fixture = (): Fixture => f!;
-  const endpointsOf = (ids: readonly string[]) => ids.map((id) => fixture().cluster.node(id).endpoint);
 
   /** What each node holds in its own data for some keys (sorted live values; undefined: nothing), over the peer service. */
   async function heldBy(nodes: readonly string[], keys: readonly string[]): Promise<Map<string, Map<string, string[] | undefined>>> {
@@ -89,29 +88,13 @@ describeIfRoot('network partitions', () => {
   async function views(): Promise<Map<string, { up: Set<string>; hints: number }>> {
     const out = new Map<string, { up: Set<string>; hints: number }>();
     for (const node of fixture().cluster.nodes) {
-      const c = new KvClient({ endpoints: [node.endpoint], timeoutMs: 2000, attemptsMax: 1 });
-      try {
-        const s = await c.status();
-        out.set(node.id, {
-          up: new Set(s.members.filter((m) => m.reachable && !m.suspected).map((m) => m.id)),
-          hints: s.members.reduce((sum, m) => sum + Number(m.hintsPending), 0),
-        });
-      } finally {
-        c.close();
-      }
+      const s = await fixture().statusOf(node.id);
+      out.set(node.id, {
+        up: new Set(s.members.filter((m) => m.reachable && !m.suspected).map((m) => m.id)),
+        hints: s.members.reduce((sum, m) => sum + Number(m.hintsPending), 0),
+      });
     }
     return out;
-  }
-
-  /** Polls `check` (undefined: done; else what is still wrong) until it passes or `timeoutMs` ends. */
-  async function waitFor(what: string, timeoutMs: number, check: () => Promise<string | undefined>): Promise<number> {
-    const started = Date.now();
-    for (;;) {
-      const wrong = await check();
-      if (wrong === undefined) return Date.now() - started;
-      if (Date.now() - started > timeoutMs) throw new Error(`${what} not within ${timeoutMs} ms: ${wrong}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
   }
 
   /** Keys whose primaries include one node of every group given. */
@@ -133,19 +116,22 @@ describeIfRoot('network partitions', () => {
     await fixture().waitConnected();
 
     cut!.split(MINORITY, MAJORITY);
-    await waitFor('each side counting the other down', 10_000, async () => {
-      const v = await views();
-      const wrong = [...v].filter(([id, { up }]) => {
-        const other = MINORITY.includes(id) ? MAJORITY : MINORITY;
-        return other.some((o) => up.has(o));
-      });
-      return wrong.length === 0 ? undefined : wrong.map(([id, { up }]) => `${id} counts up ${[...up].join(',')}`).join('; ');
-    });
+    await waitFor(
+      async () => {
+        const v = await views();
+        const wrong = [...v].filter(([id, { up }]) => {
+          const other = MINORITY.includes(id) ? MAJORITY : MINORITY;
+          return other.some((o) => up.has(o));
+        });
+        return wrong.length === 0 || wrong.map(([id, { up }]) => `${id} counts up ${[...up].join(',')}`).join('; ');
+      },
+      { timeoutMs: 10_000, intervalMs: 200, what: 'each side counting the other down' },
+    );
 
     // Clients that reach one side only (their own connections are never cut, so the endpoints
     // are what keeps each on its side); every write goes on at once.
-    const minority = fixture().client({ endpoints: endpointsOf(MINORITY) });
-    const majority = fixture().client({ endpoints: endpointsOf(MAJORITY) });
+    const minority = fixture().client({ endpoints: fixture().endpointsOf(MINORITY) });
+    const majority = fixture().client({ endpoints: fixture().endpointsOf(MAJORITY) });
     const writes = await Promise.allSettled(
       keys.flatMap((k) => [
         minority.put(k, `minority-${k}`, { context: contexts.get(k), w: 2 }),
@@ -167,19 +153,22 @@ describeIfRoot('network partitions', () => {
     expect(dropped).toBeGreaterThan(0);
 
     cut!.heal();
-    const convergedMs = await waitFor('every primary holding both writes, and no hint left', CONVERGE_MS, async () => {
-      const held = await heldBy(fixture().cluster.nodes.map((n) => n.id), keys);
-      const missing: string[] = [];
-      for (const k of keys) {
-        for (const p of fixture().primariesOf(k)) {
-          const values = held.get(p)!.get(k);
-          if (JSON.stringify(values) !== JSON.stringify([`majority-${k}`, `minority-${k}`])) missing.push(`${p} ${k}: ${JSON.stringify(values)}`);
+    const convergedMs = await waitFor(
+      async () => {
+        const held = await heldBy(fixture().cluster.nodes.map((n) => n.id), keys);
+        const missing: string[] = [];
+        for (const k of keys) {
+          for (const p of fixture().primariesOf(k)) {
+            const values = held.get(p)!.get(k);
+            if (JSON.stringify(values) !== JSON.stringify([`majority-${k}`, `minority-${k}`])) missing.push(`${p} ${k}: ${JSON.stringify(values)}`);
+          }
         }
-      }
-      const hints = [...(await views())].filter(([, v]) => v.hints > 0).map(([id, v]) => `${id} holds ${v.hints} hints`);
-      const wrong = [...missing, ...hints];
-      return wrong.length === 0 ? undefined : `${missing.length} of ${keys.length * 3} primary copies not [majority, minority]; ${wrong.slice(0, 5).join('; ')}`;
-    });
+        const hints = [...(await views())].filter(([, v]) => v.hints > 0).map(([id, v]) => `${id} holds ${v.hints} hints`);
+        const wrong = [...missing, ...hints];
+        return wrong.length === 0 || `${missing.length} of ${keys.length * 3} primary copies not [majority, minority]; ${wrong.slice(0, 5).join('; ')}`;
+      },
+      { timeoutMs: CONVERGE_MS, intervalMs: 200, what: 'every primary holding both writes, and no hint left' },
+    );
     process.stderr.write(`partition.test.ts: split: ${keys.length * 2} writes acknowledged, ${dropped} packets dropped, converged ${convergedMs} ms after the heal\n`);
 
     // Now a get returns both writes as siblings, and a put with its context resolves them.
@@ -196,11 +185,14 @@ describeIfRoot('network partitions', () => {
     expect(key).toBeDefined();
     await fixture().waitConnected();
     cut!.split(MINORITY, MAJORITY);
-    await waitFor('the minority counting the majority down', 10_000, async () => {
-      const v = await views();
-      return MINORITY.every((id) => MAJORITY.every((o) => !v.get(id)!.up.has(o))) ? undefined : 'a minority node still counts a majority node up';
-    });
-    const minority = fixture().client({ endpoints: endpointsOf(MINORITY) });
+    await waitFor(
+      async () => {
+        const v = await views();
+        return MINORITY.every((id) => MAJORITY.every((o) => !v.get(id)!.up.has(o))) || 'a minority node still counts a majority node up';
+      },
+      { timeoutMs: 10_000, intervalMs: 200, what: 'the minority counting the majority down' },
+    );
+    const minority = fixture().client({ endpoints: fixture().endpointsOf(MINORITY) });
     const refused = await minority.put(key, 'orphan', { w: 1 }).then(
       () => undefined,
       (e: Error) => e,
@@ -216,17 +208,18 @@ describeIfRoot('network partitions', () => {
     await fixture().waitConnected();
 
     cut!.cut('kv-3', 'kv-1');
-    await waitFor('kv-3 counting kv-1 down', 10_000, async () => ((await views()).get('kv-3')!.up.has('kv-1') ? 'kv-3 still counts kv-1 up' : undefined));
-    // Twice the suspicion threshold later, kv-1 still hears from kv-3 (over kv-1's own connection).
-    await new Promise((r) => setTimeout(r, 2000));
+    await waitFor(async () => !(await views()).get('kv-3')!.up.has('kv-1'), { timeoutMs: 10_000, intervalMs: 200, what: 'kv-3 counting kv-1 down' });
+    // A sleep on purpose: twice the suspicion threshold passes, and kv-1 still hears from kv-3
+    // (over kv-1's own connection) and counts it up.
+    await sleep(2000);
     const v = await views();
     expect(v.get('kv-1')!.up.has('kv-3')).toBe(true);
     expect(v.get('kv-3')!.up.has('kv-1')).toBe(false);
 
     // Both ends coordinate (each is a primary of every key here): half the keys through kv-1,
     // which sends to kv-3 as usual, half through kv-3, which hands kv-1's copy to a fallback.
-    const via1 = fixture().client({ endpoints: endpointsOf(['kv-1']), attemptsMax: 1 });
-    const via3 = fixture().client({ endpoints: endpointsOf(['kv-3']), attemptsMax: 1 });
+    const via1 = fixture().client({ endpoints: fixture().endpointsOf(['kv-1']), attemptsMax: 1 });
+    const via3 = fixture().client({ endpoints: fixture().endpointsOf(['kv-3']), attemptsMax: 1 });
     const written = keys.map((key, i) => ({ key, value: `via-kv-${i % 2 ? 3 : 1}-${key}`, client: i % 2 ? via3 : via1 }));
     const writes = await Promise.allSettled(written.map(({ key, value, client }) => client.put(key, value, { w: 2 })));
     const refused = writes.flatMap((w, i) => (w.status === 'rejected' ? [`${written[i]!.key}: ${(w.reason as Error).message}`] : []));
@@ -235,13 +228,16 @@ describeIfRoot('network partitions', () => {
     expect(dropped).toBeGreaterThan(0);
 
     cut!.heal();
-    const convergedMs = await waitFor('every primary holding every write, and no hint left', CONVERGE_MS, async () => {
-      const held = await heldBy(fixture().cluster.nodes.map((n) => n.id), written.map((w) => w.key));
-      const missing = written.flatMap(({ key, value }) => fixture().primariesOf(key).flatMap((p) => (JSON.stringify(held.get(p)!.get(key)) === JSON.stringify([value]) ? [] : [`${p} ${key}: ${JSON.stringify(held.get(p)!.get(key))}`])));
-      const hints = [...(await views())].filter(([, x]) => x.hints > 0).map(([id, x]) => `${id} holds ${x.hints} hints`);
-      const wrong = [...missing, ...hints];
-      return wrong.length === 0 ? undefined : `${missing.length} primary copies wrong; ${wrong.slice(0, 5).join('; ')}`;
-    });
+    const convergedMs = await waitFor(
+      async () => {
+        const held = await heldBy(fixture().cluster.nodes.map((n) => n.id), written.map((w) => w.key));
+        const missing = written.flatMap(({ key, value }) => fixture().primariesOf(key).flatMap((p) => (JSON.stringify(held.get(p)!.get(key)) === JSON.stringify([value]) ? [] : [`${p} ${key}: ${JSON.stringify(held.get(p)!.get(key))}`])));
+        const hints = [...(await views())].filter(([, x]) => x.hints > 0).map(([id, x]) => `${id} holds ${x.hints} hints`);
+        const wrong = [...missing, ...hints];
+        return wrong.length === 0 || `${missing.length} primary copies wrong; ${wrong.slice(0, 5).join('; ')}`;
+      },
+      { timeoutMs: CONVERGE_MS, intervalMs: 200, what: 'every primary holding every write, and no hint left' },
+    );
     process.stderr.write(`partition.test.ts: one-way: ${written.length} writes acknowledged, ${dropped} packets dropped, converged ${convergedMs} ms after the heal\n`);
   }, 90_000);
 });

@@ -25,7 +25,7 @@ test('every acknowledged write survives a node whose data directory is rolled ba
   // Keys that kv-1 coordinates itself when asked (a node that is not a primary forwards).
   const keys: string[] = [];
   for (let i = 0; keys.length < KEYS; i++) if (f.primariesOf(`rollback-${i}`)[0] === node.id) keys.push(`rollback-${i}`);
-  const statusOf = async () => (await f.client({ endpoints: [node.endpoint], attemptsMax: 1 }).status()).actor;
+  const actorOf = async () => (await f.statusOf(node.id)).actor;
 
   // A copy of the directory as it is after a clean stop, as a backup would take it: `cp -a` keeps
   // every timestamp it can (mtime to the nanosecond), as tar and rsync -a do.
@@ -34,11 +34,11 @@ test('every acknowledged write survives a node whose data directory is rolled ba
   execFileSync('cp', ['-a', node.dataDir, copy]);
   await f.cluster.restart(node.id);
   await f.waitConnected();
-  const actorBefore = await statusOf();
+  const actorBefore = await actorOf();
 
   const acknowledged = new Map<string, string[]>(keys.map((k) => [k, []]));
   const writeAll = async (round: string) => {
-    const through = f.client({ endpoints: [node.endpoint], attemptsMax: 1 });
+    const through = f.client({ endpoints: f.endpointsOf([node.id]), attemptsMax: 1 });
     for (const key of keys) {
       await through.put(key, `${round}-${key}`, { w: 2 });
       acknowledged.get(key)!.push(`${round}-${key}`);
@@ -62,12 +62,12 @@ test('every acknowledged write survives a node whose data directory is rolled ba
   }
   expect(lost).toEqual([]);
   // The restored node writes with a new actor epoch.
-  expect(await statusOf()).not.toBe(actorBefore);
+  expect(await actorOf()).not.toBe(actorBefore);
 }, 120_000);
 
 test('a clean restart keeps the actor, a SIGKILL restart takes a new epoch', async () => {
   const node = f.cluster.node('kv-2');
-  const actorOf = async () => (await f.client({ endpoints: [node.endpoint], attemptsMax: 1 }).status()).actor;
+  const actorOf = async () => (await f.statusOf(node.id)).actor;
   const first = await actorOf();
   expect(await f.cluster.kill(node.id, 'SIGTERM')).toEqual({ code: 0, signal: null });
   await f.cluster.restart(node.id);
