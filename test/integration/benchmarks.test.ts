@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import { Fixture, kv, KV_SCRIPT, startCluster } from './cluster-fixture';
 
 let f: Fixture;
-const BASE_PORT = 17701;
+const BASE_PORT = 17961;
 const FLOOR_BASE_PORT = 17711;
 
 beforeAll(async () => {

@@ -3,6 +3,15 @@
  * point dist/bin/kv.js (`npm test` builds first), with data in a fresh temp directory; and the
  * helpers every integration suite shares: clients, a node's own view (Status) and its own data
  * (storedAt), freezing and killing nodes and bringing them back.
+ *
+ * Ports: jest runs test files in parallel, so each file owns its ports (node i of a cluster
+ * listens on basePort+i-1); take a free range for a new file.
+ *   17101 durability        17201 siblings         17301 read-repair      17401 errors
+ *   17451, 17461 errors (the sibling and object-size limits)              17471 errors (disk full)
+ *   17501 grpc-services (metrics 17511)            17551 tombstones       17601 routing
+ *   17651 wiped-replica     17701 sloppy-quorum    17711 benchmarks (kv floor's nodes)
+ *   17751 anti-entropy      17801 client-failover  17851 partition        17880-17899 unit/rpc-kv-channel
+ *   17901, 17911 shutdown   17931 rollback         17961 benchmarks
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
