@@ -3,13 +3,17 @@
  * (closed and open loop) and `kv floor` with its own floor node processes. Their figures are
  * checked for shape and plausibility only: speed is never a pass/fail criterion.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { ChildProcess, execFile, execFileSync } from 'node:child_process';
 import * as net from 'node:net';
+import { openConnections } from '../support/sockets';
+import { waitFor } from '../support/wait-for';
 import { Fixture, kv, KV_SCRIPT, startCluster } from './cluster-fixture';
 
 let f: Fixture;
 const BASE_PORT = 17961;
+/** kv floor's own floor nodes: 5 of them, on 17711..17715. */
 const FLOOR_BASE_PORT = 17711;
+const FLOOR_NODES = 5;
 
 beforeAll(async () => {
   f = await startCluster({ basePort: BASE_PORT, nodes: 3 });
@@ -71,14 +75,18 @@ test('kv floor measures its own floor nodes at the requested rate and stops them
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   const figures = JSON.parse(r.stdout);
-  expect(figures.nodes).toBe(5);
+  expect(figures.nodes).toBe(FLOOR_NODES);
   expectOnSchedule(figures.ops, 300, figures.durationS);
   expect(figures.latencyMs.p50).toBeGreaterThan(0);
   expect(figures.nodeCpuSeconds).toBeGreaterThan(0);
-  // The floor nodes are gone once the command returns (give SIGTERM a moment).
-  const deadline = Date.now() + 5000;
-  while (floorProcesses(FLOOR_BASE_PORT).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-  expect(floorProcesses(FLOOR_BASE_PORT)).toEqual([]);
+  // The floor nodes are gone once the command returns (SIGTERM takes them a moment).
+  await waitFor(
+    () => {
+      const left = floorProcesses(FLOOR_BASE_PORT);
+      return left.length === 0 || `pids ${left.join(', ')} still running`;
+    },
+    { timeoutMs: 5000, what: 'the floor nodes exiting after kv floor returned' },
+  );
 }, 30_000);
 
 test('rejects kv floor with fewer nodes than a coordinator and two replicas', async () => {
@@ -103,19 +111,31 @@ test('fails kv floor with one clear line when a floor node cannot take its port'
 }, 30_000);
 
 test('ends a kv floor run with one clear line when a floor node dies during it', async () => {
+  let child: ChildProcess | undefined;
   const run = new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => {
-    const child = execFile(process.execPath, [KV_SCRIPT, 'floor', '--rate', '300', '--duration-s', '60', '--warmup-s', '0', '--base-port', String(FLOOR_BASE_PORT)], (error, stdout, stderr) =>
+    child = execFile(process.execPath, [KV_SCRIPT, 'floor', '--rate', '300', '--duration-s', '60', '--warmup-s', '0', '--base-port', String(FLOOR_BASE_PORT)], (error, stdout, stderr) =>
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
     );
     child.stdin!.end();
   });
-  const deadline = Date.now() + 10_000;
-  while (floorProcesses(FLOOR_BASE_PORT).length < 5 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  // The run is under way once kv floor is connected to every floor node: it opens its streams
+  // and starts sending right after.
+  const floorEndpoints = Array.from({ length: FLOOR_NODES }, (_, i) => `127.0.0.1:${FLOOR_BASE_PORT + i}`);
+  await waitFor(
+    () => {
+      const unconnected = floorEndpoints.filter((e) => openConnections(e, child!.pid!) === 0);
+      return unconnected.length === 0 || `not connected to ${unconnected.join(', ')}`;
+    },
+    { timeoutMs: 10_000, what: 'kv floor connecting to its floor nodes' },
+  );
   execFileSync('pkill', ['-KILL', '-f', `floor --serve 2 .* --base-port ${FLOOR_BASE_PORT}`]);
   const r = await run; // a run that hung would time the test out long before its 60 s
   expect(r.code).toBe(1);
   expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  // Either of two lines is right, and which one comes is not up to kv floor: the one SIGKILL both
+  // ends floor node 2 (kv floor is told by its child's exit: "floor node 2 (port ...) exited
+  // (SIGKILL)") and closes its connection (kv floor's stream to it fails: "the stream to floor
+  // node 2 failed: ..."). kv floor reports whichever of the two events its event loop takes first.
   expect(r.stderr).toMatch(/^kv floor: (floor node 2 \(port \d+\) exited \(SIGKILL\)|the stream to floor node 2 failed: )/);
   expect(r.stdout).toBe('');
   expect(floorProcesses(FLOOR_BASE_PORT)).toEqual([]);

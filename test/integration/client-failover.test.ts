@@ -8,14 +8,18 @@
  * SIGKILL (no goodbye on the connection) or stopped with SIGTERM (the Batch stream is cut).
  */
 import { KvClient, KvClientError } from '../../app/client/client';
+import { openConnections, unreadAt } from '../support/sockets';
+import { waitFor } from '../support/wait-for';
 import { Fixture, startCluster } from './cluster-fixture';
 
 let f: Fixture;
 
-/** Long enough for the client to write a request to a frozen node's socket (a few ms in practice). */
-const IN_FLIGHT_MS = 300;
+/** How long the client may take to write a request to a frozen node's socket (a few ms in practice), on a busy machine. */
+const IN_FLIGHT_WAIT_MS = 5000;
 /** How long a node may take to store a write it received, on a busy machine. */
 const STORE_WAIT_MS = 10_000;
+/** How long the client may take to close its connections to a node that died. */
+const CLOSE_WAIT_MS = 5000;
 
 beforeAll(async () => {
   // A short grace: a node told to stop cuts its Batch streams after about a second, not ten.
@@ -26,13 +30,11 @@ afterAll(async () => {
   await f?.teardown();
 }, 60_000);
 
-/** Nodes frozen or killed by a test, brought back after it whatever happened. */
-const frozen = new Set<string>();
+/** Nodes killed by a test, brought back after it whatever happened (as are the frozen ones). */
 const killed = new Set<string>();
 
 afterEach(async () => {
-  for (const id of frozen) signal(id, 'SIGCONT');
-  frozen.clear();
+  f.thawAll();
   for (const id of killed) {
     await f.cluster.kill(id, 'SIGKILL');
     await f.cluster.restart(id);
@@ -41,32 +43,12 @@ afterEach(async () => {
   await f.waitConnected();
 }, 60_000);
 
-function signal(id: string, sig: NodeJS.Signals): void {
-  const child = f.cluster.node(id).process!;
-  if (child.exitCode === null && child.signalCode === null) child.kill(sig);
-}
-
-function freeze(...ids: string[]): void {
-  for (const id of ids) {
-    signal(id, 'SIGSTOP');
-    frozen.add(id);
-  }
-}
-
-function thaw(...ids: string[]): void {
-  for (const id of ids) {
-    signal(id, 'SIGCONT');
-    frozen.delete(id);
-  }
-}
-
 async function kill(id: string, sig: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   killed.add(id);
   await f.cluster.kill(id, sig);
 }
 
 const endpoint = (id: string) => f.cluster.node(id).endpoint;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The key's primaries (the first coordinates a write sent to it) and a node that is none of them. */
 function rolesOf(key: string): { coordinator: string; second: string; third: string; other: string } {
@@ -93,19 +75,23 @@ async function copiesOf(key: string, value: string, via: string): Promise<number
   return got.values.filter((v) => v.toString() === value).length;
 }
 
-/**
- * Waits until `node` holds `value` for `key` in its own store: a get with R=1 that it coordinates
- * answers from its local replica, even with the other primaries frozen.
- */
+/** Waits until `node` holds `value` for `key` in its own store (asked over the peer service). */
 async function waitStored(key: string, value: string, node: string): Promise<void> {
-  const local = f.client({ endpoints: [endpoint(node)], attemptsMax: 1, timeoutMs: 1000 });
-  const deadline = Date.now() + STORE_WAIT_MS;
-  for (;;) {
-    const got = await local.get(key, { r: 1 }).catch(() => undefined);
-    if (got?.values.some((v) => v.toString() === value)) return;
-    if (Date.now() > deadline) throw new Error(`${node} did not store ${value} for ${key} within ${STORE_WAIT_MS} ms`);
-    await sleep(20);
-  }
+  await waitFor(
+    async () => {
+      const held = (await f.storedAt(node, [key])).get(key);
+      return held?.includes(value) === true || `it holds ${JSON.stringify(held)}`;
+    },
+    { timeoutMs: STORE_WAIT_MS, intervalMs: 20, what: `${node} storing ${value} for ${key}` },
+  );
+}
+
+/**
+ * Waits until a request sent since `unreadBefore` (unreadAt's count then) sits in the frozen
+ * `node`'s socket, unread: a frozen process does not read, but its kernel still receives.
+ */
+async function waitSentTo(node: string, unreadBefore: number): Promise<void> {
+  await waitFor(() => unreadAt(endpoint(node)) > unreadBefore, { timeoutMs: IN_FLIGHT_WAIT_MS, intervalMs: 5, what: `the request reaching the frozen ${node}'s socket` });
 }
 
 function expectMayHaveApplied(o: 'ok' | KvClientError): void {
@@ -137,9 +123,10 @@ describe.each([
     const key = `frozen-coordinator-${tag}`;
     const { coordinator, other } = rolesOf(key);
     const c = await connectedClient(key, coordinator, other, batch);
-    freeze(coordinator);
+    f.freeze(coordinator);
+    const unread = unreadAt(endpoint(coordinator));
     const put = outcome(c.put(key, 'once'));
-    await sleep(IN_FLIGHT_MS);
+    await waitSentTo(coordinator, unread);
     await kill(coordinator);
     expectMayHaveApplied(await put);
     // The frozen coordinator never read the request; had the client resent it, `other` would have
@@ -156,11 +143,11 @@ describe.each([
     const c = await connectedClient(key, coordinator, other, batch);
     // With the other two primaries frozen, the coordinator stores the write, sends it to them,
     // and waits for an acknowledgement: the put is in flight, already applied on one replica.
-    freeze(second, third);
+    f.freeze(second, third);
     const put = outcome(c.put(key, 'once'));
     await waitStored(key, 'once', coordinator);
     await kill(coordinator);
-    thaw(second, third);
+    f.thaw(second, third);
     expectMayHaveApplied(await put);
     await f.cluster.restart(coordinator);
     killed.delete(coordinator);
@@ -173,9 +160,10 @@ describe.each([
     const { coordinator, other } = rolesOf(key);
     await f.client().put(key, 'there');
     const c = await connectedClient(key, coordinator, other, batch);
-    freeze(coordinator);
+    f.freeze(coordinator);
+    const unread = unreadAt(endpoint(coordinator));
     const got = c.get(key);
-    await sleep(IN_FLIGHT_MS);
+    await waitSentTo(coordinator, unread);
     await kill(coordinator);
     expect((await got).values.map(String)).toEqual(['there']);
   }, 60_000);
@@ -185,9 +173,10 @@ describe.each([
     const { coordinator, other } = rolesOf(key);
     const c = await connectedClient(key, coordinator, other, batch);
     await kill(coordinator);
-    // Let the client see its connection close: a put written to the stream in the moment before
-    // it does may have left for the node, and then rightly counts as maybe applied (CI met that).
-    await sleep(500);
+    // Wait for the client to see its connection close: a put written to the stream in the moment
+    // before it does may have left for the node, and then rightly counts as maybe applied (CI met
+    // that). grpc-js closes the socket as it handles the close.
+    await waitFor(() => openConnections(endpoint(coordinator)) === 0, { timeoutMs: CLOSE_WAIT_MS, intervalMs: 10, what: `this process closing its connections to the dead ${coordinator}` });
     // The connection is gone before the put starts: the put never leaves the client for the dead
     // node (no connection can be made), so sending it to the next node is safe.
     await c.put(key, 'once');
@@ -208,7 +197,7 @@ test('rejects the pending put as maybe applied, and fails the pending get over t
   const writer = await connectedClient(key, coordinator, other, true);
   // With the other primaries frozen, the get (R=2) and the put (W=2) wait on the coordinator
   // until its shutdown grace is over and it cuts the stream.
-  freeze(second, third);
+  f.freeze(second, third);
   const get = outcome(reader.get(key));
   const put = outcome(writer.put(key, 'during', { context: seen.context }));
   await waitStored(key, 'during', coordinator);
@@ -218,7 +207,7 @@ test('rejects the pending put as maybe applied, and fails the pending get over t
   expect((cut as KvClientError).codeName).toBe('CANCELLED');
   // The get went to `second` when the stream was cut; thawed, it answers. (Thawing first also lets
   // the stopping node close its connections to them and exit.)
-  thaw(second, third);
+  f.thaw(second, third);
   expect(await get).toBe('ok');
   await stopped;
 }, 60_000);

@@ -3,6 +3,8 @@
  * bound while another node is stopped (SIGSTOP: its sockets stay open and nothing answers), and
  * LocalCluster.stop (what `kv cluster` runs on Ctrl-C) completes with a frozen node in it.
  */
+import { unreadAt } from '../support/sockets';
+import { waitFor } from '../support/wait-for';
 import { Fixture, startCluster } from './cluster-fixture';
 
 /** The nodes' shutdown grace, short so that the bound below stays short. */
@@ -14,11 +16,15 @@ const GRACE_MS = 2000;
  */
 const EXIT_BOUND_MS = GRACE_MS + 2000 + 4000;
 
+/**
+ * What the puts' requests from kv-1 to kv-2 come to at least (over 1.5 KB in practice); kv-1's
+ * heartbeats to kv-2, about 20 bytes every 500 ms, do not add up to this within the wait.
+ */
+const PUTS_UNREAD_BYTES_MIN = 512;
+
 let f: Fixture | undefined;
 
 afterEach(async () => {
-  // Let a frozen node run again, so that teardown stops it like any other.
-  for (const n of f?.cluster.nodes ?? []) n.process?.kill('SIGCONT');
   await f?.teardown();
   f = undefined;
 }, 60_000);
@@ -43,10 +49,14 @@ test('a node given SIGTERM exits within its shutdown bound while a peer with ope
   const throughFrozen = f.client({ endpoints: [f.cluster.node(frozen).endpoint], timeoutMs: 2000, attemptsMax: 1 });
   for (const key of keys.slice(0, 20)) await throughFrozen.put(key, 'before');
 
-  f.cluster.node(frozen).process!.kill('SIGSTOP');
-  // Requests to the frozen peer are in flight when the node is told to stop.
+  f.freeze(frozen);
+  // Requests to the frozen peer are in flight when the node is told to stop: the puts' requests
+  // from kv-1 wait, unread, in kv-2's socket.
+  const [frozenEndpoint, stoppingPid] = [f.cluster.node(frozen).endpoint, f.cluster.node(stopping).process!.pid!];
+  const fromStopping = () => unreadAt(frozenEndpoint, stoppingPid);
+  const unread = fromStopping();
   const inFlight = Promise.allSettled(keys.map((key) => throughStopping.put(key, 'during')));
-  await new Promise((r) => setTimeout(r, 200));
+  await waitFor(() => fromStopping() - unread >= PUTS_UNREAD_BYTES_MIN, { timeoutMs: 5000, intervalMs: 5, what: `${stopping}'s requests for the puts reaching the frozen ${frozen}'s socket` });
   const started = Date.now();
   const exit = await exitWithin(f, stopping, EXIT_BOUND_MS);
   const tookMs = Date.now() - started;
@@ -63,7 +73,7 @@ test('LocalCluster.stop completes with a frozen node: the others exit cleanly, t
   for (let i = 0; i < 20; i++) await client.put(`cluster-stop-${i}`, 'v');
   const exits = new Map<string, { code: number | null; signal: string | null }>();
   for (const n of f.cluster.nodes) n.process!.once('exit', (code, signal) => exits.set(n.id, { code, signal }));
-  f.cluster.node('kv-2').process!.kill('SIGSTOP');
+  f.freeze('kv-2');
 
   const started = Date.now();
   const report = await Promise.race([
