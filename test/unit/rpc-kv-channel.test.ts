@@ -16,6 +16,7 @@ import { deliveryOf } from '../../app/rpc/delivery';
 import { KvChannel, streamFailure, unaryFailure } from '../../app/rpc/kv-channel';
 import { KvServer, NodeHandlers } from '../../app/rpc/server';
 import type { StatusResponse } from '../../app/rpc/generated/kv/v1/StatusResponse';
+import { waitFor } from '../support/wait-for';
 
 const REFUSED_PORT = 17899;
 const SILENT_PORT = 17898;
@@ -103,7 +104,6 @@ async function startProxy(port: number, target: number): Promise<{ cut: () => vo
   };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('against the installed grpc-js', () => {
   const channels: KvChannel[] = [];
@@ -196,7 +196,7 @@ describe('KvClient when the node dies with the operation delivered', () => {
       (v) => v,
       (e: unknown) => e,
     );
-    for (let i = 0; i < 100 && dying.seen.length === before; i++) await sleep(10);
+    await waitFor(() => dying.seen.length > before, { timeoutMs: 1000, intervalMs: 10, what: 'the dying node receiving the operation' });
     expect(dying.seen.length).toBe(before + 1);
     proxy.cut();
     return outcome;

@@ -5,6 +5,8 @@
  */
 import * as net from 'node:net';
 import { KvServer, NodeHandlers } from '../../app/rpc/server';
+import { unreadAt } from '../support/sockets';
+import { waitFor } from '../support/wait-for';
 
 const handlers: NodeHandlers = {
   execute: () => new Promise(() => {}),
@@ -30,7 +32,8 @@ async function frozenPeer(port: number): Promise<net.Socket> {
 test('shutdown closes a connection whose peer never closes its side, within the grace', async () => {
   const server = await KvServer.start(handlers, { host: '127.0.0.1', port: 0, messageBytesMax: 1 << 20, batchOpsMax: 10, streamInFlightMax: 10 });
   const peer = await frozenPeer(server.port);
-  await new Promise((r) => setTimeout(r, 100));
+  // The server has the connection in an HTTP/2 session once it has read the preface.
+  await waitFor(() => unreadAt(`127.0.0.1:${server.port}`) === 0, { timeoutMs: 2000, intervalMs: 5, what: 'the server reading the peer\'s preface' });
   const started = Date.now();
   await server.shutdown(300);
   expect(Date.now() - started).toBeLessThan(2000);
