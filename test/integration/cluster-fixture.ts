@@ -7,7 +7,7 @@
  * Ports: jest runs test files in parallel, so each file owns its ports (node i of a cluster
  * listens on basePort+i-1); take a free range for a new file.
  *   17101 durability        17201 siblings         17301 read-repair      17401 errors
- *   17451, 17461 errors (the sibling and object-size limits)              17471 errors (disk full)
+ *   17451, 17461 errors (the sibling and object-size limits)              17471 disk-full
  *   17501 grpc-services (metrics 17511)            17551 tombstones       17601 routing
  *   17651 wiped-replica     17701 sloppy-quorum    17711 benchmarks (kv floor's nodes)
  *   17751 anti-entropy      17801 client-failover  17851 partition        17880-17899 unit/rpc-kv-channel
@@ -76,13 +76,15 @@ export interface Fixture {
   withDown<T>(ids: readonly string[], fn: (exits: Exit[]) => Promise<T>, signal?: NodeJS.Signals): Promise<T>;
   /** Waits until every running node reports every other running node reachable. */
   waitConnected(timeoutMs?: number): Promise<void>;
-  /** Thaws frozen nodes, stops every node and removes the data directory. */
+  /** Thaws frozen nodes, stops every node and removes the data directory (unless the caller gave it). */
   teardown(): Promise<void>;
 }
 
 export async function startCluster(options: Partial<LocalClusterOptions> & { basePort: number }): Promise<Fixture> {
   if (!fs.existsSync(KV_SCRIPT)) throw new Error(`${KV_SCRIPT} is missing: run npm run build first (npm test does)`);
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kv-it-'));
+  // A data directory the caller gives (a small disk's mount point) is the caller's to remove.
+  const ownDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'kv-it-'));
   const cluster = new LocalCluster({
     nodes: 5,
     metricsBasePort: 0,
@@ -92,8 +94,8 @@ export async function startCluster(options: Partial<LocalClusterOptions> & { bas
     partitions: 64,
     kvScript: KV_SCRIPT,
     logs: 'file',
-    dataDir,
     ...options,
+    dataDir,
   });
   const clients: KvClient[] = [];
   const frozen = new Set<string>();
@@ -209,6 +211,7 @@ export async function startCluster(options: Partial<LocalClusterOptions> & { bas
       for (const c of clients) c.close();
       fixture.thawAll(); // a frozen node would never handle the SIGTERM of the stop
       await cluster.stop();
+      if (!ownDataDir) return;
       // KV_KEEP_TEST_DATA=1 keeps the data and node logs of a failing run for inspection.
       if (!process.env.KV_KEEP_TEST_DATA) fs.rmSync(dataDir, { recursive: true, force: true });
       else process.stderr.write(`kept test data in ${dataDir}\n`);
