@@ -32,6 +32,15 @@ function indexOfRun(steps: Step[], pattern: RegExp): number {
   return i;
 }
 
+/** Every *.test.ts file under `dir`. */
+function testFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) return testFiles(full);
+    return e.name.endsWith('.test.ts') ? [full] : [];
+  });
+}
+
 describe('ci workflow', () => {
   const ci = load('ci.yml');
   const jobs = Object.values(ci.jobs) as Yaml[];
@@ -56,6 +65,16 @@ describe('ci workflow', () => {
   test('typechecks, lints, tests and synthesizes, in that order, after installing', () => {
     const order = [/^npm ci$/, /npm run typecheck/, /npm run lint/, /^npm test$/, /npm run synth/].map((p) => indexOfRun(steps, p));
     expect([...order].sort((a, b) => a - b)).toEqual(order);
+  });
+
+  test('runs every root-only test file again under sudo after npm test, failing rather than skipping should it not be root', () => {
+    const rootOnly = testFiles(path.join(REPO_ROOT, 'test')).filter((f) => /\b(describeAsRoot|testAsRoot|testOnTmpfs)\(/.test(fs.readFileSync(f, 'utf8')));
+    expect(rootOnly.length).toBeGreaterThan(0);
+    const step = indexOfRun(steps, /sudo /);
+    expect(step).toBeGreaterThan(indexOfRun(steps, /^npm test$/));
+    const run = steps[step]!.run!;
+    expect(run).toMatch(/^sudo -E env "PATH=\$PATH" KV_ROOT_TESTS=require npx jest /);
+    for (const file of rootOnly) expect(run).toContain(path.relative(REPO_ROOT, file));
   });
 
   test('uploads the CloudFormation templates and the Kubernetes manifests', () => {

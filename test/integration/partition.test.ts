@@ -18,7 +18,8 @@
  * only two nodes, so one primary of every key gets it only from anti-entropy (no read is made
  * until every primary holds both values).
  */
-import { Partition, partitionUnsupported } from '../support/partition';
+import { Partition } from '../support/partition';
+import { describeAsRoot } from '../support/root';
 import { sleep, waitFor } from '../support/wait-for';
 import { Fixture, startCluster } from './cluster-fixture';
 
@@ -35,16 +36,13 @@ const KEYS = 20;
 /** How long the replicas get to converge after a heal. */
 const CONVERGE_MS = 30_000;
 
-const unsupported = partitionUnsupported();
-if (unsupported !== undefined) process.stderr.write(`partition.test.ts: skipped: ${unsupported}\n`);
-const describeIfRoot = unsupported === undefined ? describe : describe.skip;
-
-describeIfRoot('network partitions', () => {
+// Root: test/support/root.ts says how this file runs, on CI here and on GitHub's runners.
+describeAsRoot('iptables, to cut loopback traffic; a group of its own for each node, set with LocalCluster gidBase')('network partitions', () => {
   let f: Fixture | undefined;
   let cut: Partition | undefined;
 
   beforeAll(async () => {
-    // Fails (does not skip) without iptables: CI runs as root and must run this file.
+    // Fails (does not skip) without iptables: the runs that are root must run this file.
     process.stderr.write(`partition.test.ts: ${Partition.version()}\n`);
     f = await startCluster({
       basePort: BASE_PORT,

@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { testAsRoot } from './root';
 
 /**
  * Flips the last byte of every copy of `needle` in `file` (copy-on-write leaves stale copies in
@@ -30,11 +31,10 @@ export function flipEveryCopy(file: string, needle: Uint8Array): number {
 
 /**
  * A test on a real small disk: a tmpfs of `sizeMiB`, mounted for the test and removed after it.
- * Mounting needs root, which CI has (.ci/run runs as root); elsewhere the test is skipped, with
- * this reason.
+ * Mounting needs root: ./root.ts says how such a test runs, on CI here and on GitHub's runners.
  */
 export function testOnTmpfs(name: string, sizeMiB: number, fn: (mountPoint: string) => Promise<void>, timeoutMs?: number): void {
-  (process.getuid?.() === 0 ? test : test.skip)(
+  testAsRoot(`mount, for a ${sizeMiB} MiB tmpfs`)(
     name,
     async () => {
       const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'kv-tmpfs-'));

@@ -19,6 +19,9 @@
  * remove() deletes it (run it in afterAll). install() first removes a chain left by a run that
  * was killed before its afterAll.
  *
+ * iptables and a process group of a node's own both need root: ./root.ts says how the tests that
+ * use this run, on CI here and on GitHub's runners.
+ *
  * Checked on Debian 12 with iptables 1.8.9 (package `iptables`), whose `iptables` is the nf_tables
  * variant (iptables-nft) by default: owner matching on loopback works with it. The legacy variant
  * would do the same; nothing here depends on which one `iptables` is.
@@ -31,12 +34,6 @@ export interface PartitionNode {
   readonly host: string;
   /** The group its process runs with. */
   readonly gid: number | undefined;
-}
-
-/** Why partition tests cannot run here (undefined: they can). Cutting the network needs root. */
-export function partitionUnsupported(): string | undefined {
-  if (process.getuid?.() !== 0) return `cutting the network with iptables needs root; this process runs as uid ${process.getuid?.()} (CI runs as root)`;
-  return undefined;
 }
 
 export class Partition {
@@ -54,7 +51,7 @@ export class Partition {
 
   /**
    * The iptables in use, e.g. "iptables v1.8.9 (nf_tables)". When it is missing, installs Debian's
-   * package (the tests run as root here, and `npm test` must need nothing installed by hand);
+   * package (the tests run as root, and `npm test` must need nothing installed by hand);
    * throws naming the package when that fails too.
    */
   static version(): string {
