@@ -12,6 +12,7 @@
  *   17651 wiped-replica     17701 sloppy-quorum    17711 benchmarks (kv floor's nodes)
  *   17751 anti-entropy      17801 client-failover  17851 partition        17880-17899 unit/rpc-kv-channel
  *   17901, 17911 shutdown   17931 rollback         17961 benchmarks
+ *   18101-18122 cli (a cluster, a kv cluster in the foreground, spare ports)
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
