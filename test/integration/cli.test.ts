@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LocalCluster } from '../../app/local/local-cluster';
+import { waitFor } from '../support/wait-for';
 import { CliResult, Fixture, KV_SCRIPT, kv, startCluster } from './cluster-fixture';
 
 const BASE_PORT = 18101; // 18101-18103: the shared cluster
@@ -212,7 +213,7 @@ describe('kv cluster and kv node', () => {
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
-      await waitForText(() => out, /ready: 3 nodes serving/, 30_000);
+      await waitFor(() => /ready: 3 nodes serving/.test(out) || out, { timeoutMs: 30_000, what: 'kv cluster to print ready' });
       const clusterFile = JSON.parse(fs.readFileSync(path.join(dir, 'cluster.json'), 'utf8')) as { endpoints: string[] };
       expect(clusterFile.endpoints).toEqual([0, 1, 2].map((i) => `127.0.0.1:${SECOND_BASE_PORT + i}`));
 
@@ -241,11 +242,3 @@ describe('kv cluster and kv node', () => {
     expect(none.stderr).toMatch(/no kv cluster is running with this data directory/);
   }, 90_000);
 });
-
-async function waitForText(text: () => string, pattern: RegExp, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(text())) {
-    if (Date.now() > deadline) throw new Error(`waited ${timeoutMs} ms for ${pattern} in:\n${text()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
