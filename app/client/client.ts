@@ -4,7 +4,7 @@
  * write-back-with-context cycle that Dynamo-style stores ask of their clients.
  */
 import { ClientOp, OpResult } from '../api/ops';
-import { buildRing, partitionOf, primariesLookup } from '../ring/ring';
+import { partitionOf } from '../ring/ring';
 import { explainConnectionFailure } from '../rpc/delivery';
 import { KvChannel, RpcFailure } from '../rpc/kv-channel';
 import type { InspectResponse__Output } from '../rpc/generated/kv/v1/InspectResponse';
@@ -182,7 +182,9 @@ export class KvClient {
           s.members.map((m) => [m.id, known.get(m.address) ?? new KvChannel(m.address, { batchInFlightMax: this.options.batchInFlightMax })]),
         );
         for (const c of channels.values()) if (!this.channels.includes(c)) this.extraChannels.push(c);
-        return { partitions: s.partitions, primariesOf: primariesLookup(buildRing(s.members.map((m) => m.id), s.partitions), s.n), channels };
+        if (s.placement.length !== s.partitions) throw new KvClientError(13, 'INTERNAL', `status from a node lists ${s.placement.length} partitions' primaries, not ${s.partitions}: a node too old for routing 'primary'`);
+        const rows = s.placement.map((row) => row.members);
+        return { partitions: s.partitions, primariesOf: (partition: number) => rows[partition]!, channels };
       },
       (e) => {
         this.topology = undefined;

@@ -1,6 +1,6 @@
 /**
  * The composition root of a node: opens the store, establishes the node's actor id, builds the
- * ring, the peer transport, the coordinator and the gRPC server, and stops them in order.
+ * cluster state (placement), the peer transport, the coordinator and the gRPC server, and stops them in order.
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -17,7 +17,9 @@ import { ClientOp, OpResult } from '../api/ops';
 import { LocalReplica } from '../replication/replica';
 import { Replicas } from '../replication/replicas';
 import { inspectKey, ReplicaView } from '../replication/inspect';
-import { buildRing, partitionOf, replicasLookup, Ring } from '../ring/ring';
+import { partitionOf } from '../ring/ring';
+import { routingOf } from '../ring/placement';
+import { initialState } from '../membership/cluster-state';
 import type { ReplicaState } from '../rpc/generated/kv/v1/ReplicaState';
 import { GrpcPeerTransport } from '../rpc/peer-transport';
 import { KvServer } from '../rpc/server';
@@ -34,6 +36,9 @@ import { NodeMetrics } from '../../observability/metrics';
  * The actor id this node writes with: kept across a provably clean restart, a new epoch after
  * any other (identity.ts says why and what it cannot see).
  */
+/** The cluster a node with a fixed member list belongs to (membership changes will name clusters). */
+const CLUSTER_NAME = 'kv';
+
 async function establishIdentity(store: LocalStore, config: NodeConfig, log: Logger): Promise<string> {
   return establishActor(store, { nodeId: config.nodeId, partitions: config.partitions, dataDir: config.dataDir, dataFiles: lmdbDataFiles(config.dataDir), log });
 }
@@ -101,15 +106,19 @@ export class KvNode {
       await store.close();
       throw e;
     }
-    const ring: Ring = buildRing([...config.peers.keys()], config.partitions);
+    // The cluster state of a fixed member list: every node computes the same one from the same
+    // list (zones are not known for other members yet: one zone for all).
+    const state = initialState(CLUSTER_NAME, [...config.peers].map(([id, address]) => ({ id, address, zone: '' })), config.partitions, config.n);
+    const members = state.members.map((m) => ({ id: m.id, zone: m.zone }));
+    const routing = routingOf(state.placement, members);
     const others = [...config.peers.keys()].filter((id) => id !== config.nodeId);
     const dataIds = await loadDataIds(store, others);
-    const lookup = replicasLookup(ring, config.n);
+    const lookup = (partition: number) => routing.replicas(partition);
     // The partitions this node is a primary of, with their other primaries (anti-entropy's
     // work), and how many partitions each member is a primary of (for status), in one pass.
     const primaryOf = new Map<number, readonly string[]>();
     const served = new Map<string, number>();
-    for (let p = 0; p < ring.partitions; p++) {
+    for (let p = 0; p < routing.partitions; p++) {
       const { primaries } = lookup(p);
       for (const m of primaries) served.set(m, (served.get(m) ?? 0) + 1);
       if (primaries.includes(config.nodeId)) primaryOf.set(p, primaries.filter((m) => m !== config.nodeId));
@@ -142,7 +151,7 @@ export class KvNode {
     const replicas = new Replicas(config.nodeId, replica, transport, sync);
     const coordinator = new Coordinator({
       self: config.nodeId,
-      ring: () => ring,
+      routing: () => routing,
       local: replica,
       replicas,
       config,
@@ -155,7 +164,7 @@ export class KvNode {
     const firstPrimaryOf = new Map([...primaryOf].filter(([p]) => lookup(p).primaries[0] === config.nodeId));
     const reaper = new TombstoneReaper(config.nodeId, store, replica, transport, () => firstPrimaryOf, others, config, metrics.reaperEvents(), log);
     const owned = new Map<string, number>();
-    for (const o of ring.owners) owned.set(o, (owned.get(o) ?? 0) + 1);
+    for (const row of state.placement.primaries) owned.set(row[0]!, (owned.get(row[0]!) ?? 0) + 1);
     const status = (): StatusResponse => ({
       nodeId: config.nodeId,
       actor,
@@ -166,6 +175,7 @@ export class KvNode {
       syncState: sync.current,
       partitionsSyncing: sync.partitionsSyncing,
       pid: process.pid,
+      placement: state.placement.primaries.map((row) => ({ members: [...row] })),
       members: [...config.peers].map(([id, address]) => ({
         id,
         address,
@@ -208,7 +218,7 @@ export class KvNode {
         status,
         inspect: async (key, timeoutMs) => {
           if (key.length === 0 || key.length > config.keyBytesMax) return err(invalidArgument('key', key, `must be 1 to ${config.keyBytesMax} bytes`));
-          const partition = partitionOf(key, ring.partitions);
+          const partition = partitionOf(key, routing.partitions);
           const views = await inspectKey(replicas, partition, key, lookup(partition), timeoutMs ?? config.requestTimeoutMs);
           return ok({ partition, replicas: views.map(replicaStateOf) });
         },

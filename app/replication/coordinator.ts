@@ -10,7 +10,7 @@
  */
 import { KvError, Result, err } from '../errors';
 import { Logger, silentLogger } from '../../observability/log';
-import { partitionOf, PartitionReplicas, replicasLookup, Ring } from '../ring/ring';
+import { partitionOf, PartitionReplicas, Routing } from '../ring/ring';
 import { Clock, systemClock } from './clock';
 import { forward } from './forwarding';
 import { runGet } from './get-fsm';
@@ -52,7 +52,8 @@ const NO_EVENTS: CoordinatorEvents = { readRepair() {}, readRepairSkipped() {}, 
 
 export interface CoordinatorDeps {
   readonly self: string;
-  readonly ring: () => Ring;
+  /** Where each partition's replicas are, as the current cluster state places them. */
+  readonly routing: () => Routing;
   readonly local: LocalReplica;
   /** Every replica, this node's included (see ./replicas.ts). */
   readonly replicas: ReplicaTransport;
@@ -142,13 +143,9 @@ export class Coordinator {
     return new Promise((resolve) => (this.drained = resolve));
   }
 
-  /** The replicas lookup of the current ring (rebuilt when the ring changes). */
-  private lookup: { ring: Ring; of: (partition: number) => PartitionReplicas } | undefined;
-
   private placementOf(key: Uint8Array): { partition: number; placement: PartitionReplicas } {
-    const ring = this.deps.ring();
-    if (this.lookup?.ring !== ring) this.lookup = { ring, of: replicasLookup(ring, this.deps.config.n) };
-    const partition = partitionOf(key, ring.partitions);
-    return { partition, placement: this.lookup.of(partition) };
+    const routing = this.deps.routing();
+    const partition = partitionOf(key, routing.partitions);
+    return { partition, placement: routing.replicas(partition) };
   }
 }

@@ -22,7 +22,7 @@
  * cluster spreads evenly without any previous table.
  */
 import { createHash } from 'node:crypto';
-import { isPowerOfTwo, PARTITIONS_MAX } from './ring';
+import { isPowerOfTwo, PartitionReplicas, PARTITIONS_MAX, Routing } from './ring';
 
 export interface PlacementMember {
   readonly id: string;
@@ -217,4 +217,22 @@ export function movedReplicas(before: Placement, after: Placement): Array<{ read
   const out: Array<{ partition: number; member: string }> = [];
   for (let p = 0; p < after.partitions; p++) for (const m of after.primaries[p]!) if (!before.primaries[p]?.includes(m)) out.push({ partition: p, member: m });
   return out;
+}
+
+/**
+ * Routing over a placement: each partition's primaries and fallbacks, the fallbacks computed on
+ * first use and kept (they depend only on the placement and the members, not on who is up).
+ */
+export function routingOf(placement: Placement, members: readonly PlacementMember[]): Routing {
+  const byPartition: (PartitionReplicas | undefined)[] = new Array(placement.partitions);
+  return {
+    partitions: placement.partitions,
+    replicas: (partition) => (byPartition[partition] ??= { primaries: placement.primaries[partition]!, fallbacks: fallbacksOf(placement, members, partition) }),
+  };
+}
+
+/** The routing of a fixed member list in one zone: what every node of such a cluster computes. */
+export function routingForMembers(ids: readonly string[], partitions: number, n: number): Routing {
+  const members = ids.map((id) => ({ id, zone: '' }));
+  return routingOf(place(members, partitions, n), members);
 }

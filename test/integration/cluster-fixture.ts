@@ -21,7 +21,8 @@ import * as path from 'node:path';
 import { KvError } from '../../app/errors';
 import { KvClient, KvClientOptions, StatusReply } from '../../app/client/client';
 import { LocalCluster, LocalClusterOptions } from '../../app/local/local-cluster';
-import { buildRing, partitionOf, preferenceList } from '../../app/ring/ring';
+import { routingForMembers } from '../../app/ring/placement';
+import { partitionOf } from '../../app/ring/ring';
 import { GrpcPeerTransport } from '../../app/rpc/peer-transport';
 import { decodeObject } from '../../app/versioning/codec';
 import { waitFor } from '../support/wait-for';
@@ -151,12 +152,7 @@ export async function startCluster(options: Partial<LocalClusterOptions> & { bas
     },
     endpointsOf: (ids) => ids.map((id) => cluster.node(id).endpoint),
     endpointsExcept: (...ids) => cluster.nodes.filter((n) => !ids.includes(n.id)).map((n) => n.endpoint),
-    primariesOf: (key) => {
-      const ring = buildRing(cluster.nodes.map((n) => n.id), partitions);
-      return preferenceList(ring, partitionOf(Buffer.from(key), ring.partitions), cluster.options.n)
-        .filter((e) => e.role === 'primary')
-        .map((e) => e.node);
-    },
+    primariesOf: (key) => [...routingForMembers(cluster.nodes.map((n) => n.id), partitions, cluster.options.n).replicas(partitionOf(Buffer.from(key), partitions)).primaries],
     isRunning,
     statusOf,
     suspects: async (observer, target) => (await statusOf(observer)).members.find((m) => m.id === target)?.suspected === true,

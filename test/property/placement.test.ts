@@ -1,6 +1,6 @@
 /** Zone-aware placement: the laws of app/ring/placement.ts, for random member sets. */
 import * as fc from 'fast-check';
-import { movedReplicas, place, Placement, PlacementMember, zoneRule } from '../../app/ring/placement';
+import { fallbacksOf, movedReplicas, place, Placement, PlacementMember, routingOf, zoneRule } from '../../app/ring/placement';
 
 const zoneNames = ['a', 'b', 'c', 'd', 'e'];
 
@@ -165,5 +165,28 @@ describe('place', () => {
     expect(() => place([{ id: 'a', zone: '' }], 12, 3)).toThrow('partitions: 12 must be a power of two');
     expect(() => place([], 16, 3)).toThrow('at least one member');
     expect(() => place([{ id: 'a', zone: '' }, { id: 'a', zone: 'b' }], 16, 3)).toThrow('duplicate ids');
+  });
+});
+
+describe('fallbacks and routing', () => {
+  test('a partition\'s fallbacks are every other member once, members of zones its primaries do not use first', () => {
+    fc.assert(
+      fc.property(membersArb(1, 9, 4), qArb, nArb, (members, q, n) => {
+        const pl = place(members, q, n);
+        const routing = routingOf(pl, members);
+        const zoneOf = new Map(members.map((m) => [m.id, m.zone]));
+        for (let p = 0; p < q; p++) {
+          const { primaries, fallbacks } = routing.replicas(p);
+          expect(primaries).toEqual(pl.primaries[p]);
+          expect(fallbacks).toEqual(fallbacksOf(pl, members, p));
+          expect([...primaries, ...fallbacks].sort()).toEqual(members.map((m) => m.id).sort());
+          const used = new Set(primaries.map((m) => zoneOf.get(m)));
+          const fresh = fallbacks.map((f) => !used.has(zoneOf.get(f)));
+          // Once a fallback from a used zone appears, no fresh-zone fallback follows.
+          expect(fresh.indexOf(false) < 0 || fresh.slice(fresh.indexOf(false)).every((x) => !x)).toBe(true);
+        }
+      }),
+      { numRuns: 100 },
+    );
   });
 });

@@ -22,7 +22,8 @@ import { HintLimits, HintStore } from '../../app/replication/hints';
 import { ClientOp, OpResult } from '../../app/api/ops';
 import { LocalReplica } from '../../app/replication/replica';
 import { Replicas } from '../../app/replication/replicas';
-import { buildRing, partitionOf, PartitionReplicas, replicasLookup, Ring } from '../../app/ring/ring';
+import { routingForMembers } from '../../app/ring/placement';
+import { partitionOf, PartitionReplicas, Routing } from '../../app/ring/ring';
 import { KeySpace } from '../../app/storage/local-store';
 import { MemoryStore } from '../../app/storage/memory-store';
 import { OBJECT_LIMITS_DEFAULT } from '../../app/versioning/limits';
@@ -191,7 +192,7 @@ export interface SimClusterOptions {
 
 export class SimCluster {
   readonly ids: readonly string[];
-  readonly ring: Ring;
+  readonly routing: Routing;
   readonly network: SimNetwork<RunningNode>;
   readonly stats: ReplicationStats = { hinted: 0, readRepairs: 0, forwarded: 0, handedOff: 0, aeRepairedKeys: 0, aeExchanges: 0 };
   /** Failures that only a bug explains: exceptions out of handlers, errors the nodes logged. */
@@ -217,8 +218,8 @@ export class SimCluster {
   ) {
     this.ids = options.ids;
     this.hintLimits = { ...HINT_LIMITS, ...options.hintLimits };
-    this.ring = buildRing(this.ids, SIM_PARTITIONS);
-    this.lookup = replicasLookup(this.ring, SIM_COORDINATOR.n);
+    this.routing = routingForMembers(this.ids, SIM_PARTITIONS, SIM_COORDINATOR.n);
+    this.lookup = (partition) => this.routing.replicas(partition);
     for (const id of this.ids) {
       const primaryOf = new Map<number, readonly string[]>();
       for (let p = 0; p < SIM_PARTITIONS; p++) {
@@ -290,7 +291,7 @@ export class SimCluster {
     const replica = new LocalReplica(store, actor, OBJECT_LIMITS_DEFAULT, { hints, trees, nowMs: clock.now });
     const transport = new SimTransport(node, this);
     const replicas = new Replicas(id, replica, transport);
-    const coordinator = new Coordinator({ self: id, ring: () => this.ring, local: replica, replicas, config: SIM_COORDINATOR, log, events: this.coordinatorEvents(), clock });
+    const coordinator = new Coordinator({ self: id, routing: () => this.routing, local: replica, replicas, config: SIM_COORDINATOR, log, events: this.coordinatorEvents(), clock });
     const stats = this.stats;
     const handoff = new HandoffWorker(hints, transport, HANDOFF, { delivered: (_t, n) => (stats.handedOff += n), expired() {}, failed() {} }, log, clock);
     const served = this.served.get(id)!;

@@ -15,7 +15,8 @@ import { ClientOp, OpResult } from '../../app/api/ops';
 import { LocalReplica } from '../../app/replication/replica';
 import { Replicas } from '../../app/replication/replicas';
 import { ReaperConfig, ReaperPeers, TombstoneReaper } from '../../app/replication/tombstone-reaper';
-import { buildRing, partitionOf, replicasLookup, Ring } from '../../app/ring/ring';
+import { routingForMembers } from '../../app/ring/placement';
+import { partitionOf, Routing } from '../../app/ring/ring';
 import { MemoryStore } from '../../app/storage/memory-store';
 import { mergedObjectBytesMax, OBJECT_LIMITS_DEFAULT, ObjectLimits } from '../../app/versioning/limits';
 
@@ -99,14 +100,14 @@ export class MemoryCluster {
   readonly frozen = new Set<string>();
   /** Nodes the failure detectors suspect (what a frozen node becomes after peerSuspectMs). */
   readonly suspected = new Set<string>();
-  readonly ring: Ring;
+  readonly routing: Routing;
 
   private constructor(
     ids: readonly string[],
     readonly config: CoordinatorConfig,
     readonly partitions: number,
   ) {
-    this.ring = buildRing(ids, partitions);
+    this.routing = routingForMembers(ids, partitions, config.n);
   }
 
   static async start(size: number, options: { config?: Partial<CoordinatorConfig>; hintLimits?: Partial<HintLimits>; partitions?: number; reaper?: Partial<ReaperConfig>; nowMs?: () => number; objectLimits?: Partial<ObjectLimits> } = {}): Promise<MemoryCluster> {
@@ -122,9 +123,9 @@ export class MemoryCluster {
       const replica = new LocalReplica(store, `${id}.e1`, limits, { hints, trees, nowMs });
       const transport = new InProcessTransport(id, cluster);
       const replicas = new Replicas(id, replica, transport);
-      const coordinator = new Coordinator({ self: id, ring: () => cluster.ring, local: replica, replicas, config: cluster.config });
+      const coordinator = new Coordinator({ self: id, routing: () => cluster.routing, local: replica, replicas, config: cluster.config });
       const handoff = new HandoffWorker(hints, transport, { handoffIntervalMs: 10, handoffBatchMax: 100, handoffKeysPerSecondMax: 100_000, requestTimeoutMs: 200 }, { delivered() {}, expired() {}, failed() {} }, silentLogger);
-      const lookup = replicasLookup(cluster.ring, cluster.config.n);
+      const lookup = (partition: number) => cluster.routing.replicas(partition);
       const primaryOf = new Map<number, readonly string[]>();
       for (let p = 0; p < cluster.partitions; p++) if (lookup(p).primaries.includes(id)) primaryOf.set(p, lookup(p).primaries.filter((m) => m !== id));
       const antiEntropy = new AntiEntropy(
@@ -165,7 +166,7 @@ export class MemoryCluster {
   /** The primaries and fallbacks of a key, in preference order. */
   placement(key: string): { partition: number; primaries: readonly string[]; fallbacks: readonly string[] } {
     const partition = partitionOf(Buffer.from(key), this.partitions);
-    return { partition, ...replicasLookup(this.ring, this.config.n)(partition) };
+    return { partition, ...this.routing.replicas(partition) };
   }
 
   /** What a node stores for a key in its own data (not its hints), decoded values as text. */

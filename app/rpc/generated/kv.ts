@@ -15,6 +15,7 @@ import type { Member as _kv_v1_Member, Member__Output as _kv_v1_Member__Output }
 import type { OpError as _kv_v1_OpError, OpError__Output as _kv_v1_OpError__Output } from './kv/v1/OpError';
 import type { Operation as _kv_v1_Operation, Operation__Output as _kv_v1_Operation__Output } from './kv/v1/Operation';
 import type { OperationResult as _kv_v1_OperationResult, OperationResult__Output as _kv_v1_OperationResult__Output } from './kv/v1/OperationResult';
+import type { PartitionPrimaries as _kv_v1_PartitionPrimaries, PartitionPrimaries__Output as _kv_v1_PartitionPrimaries__Output } from './kv/v1/PartitionPrimaries';
 import type { PutRequest as _kv_v1_PutRequest, PutRequest__Output as _kv_v1_PutRequest__Output } from './kv/v1/PutRequest';
 import type { PutResponse as _kv_v1_PutResponse, PutResponse__Output as _kv_v1_PutResponse__Output } from './kv/v1/PutResponse';
 import type { ReplicaState as _kv_v1_ReplicaState, ReplicaState__Output as _kv_v1_ReplicaState__Output } from './kv/v1/ReplicaState';
@@ -43,6 +44,7 @@ export interface ProtoGrpcType {
       OpError: MessageTypeDefinition<_kv_v1_OpError, _kv_v1_OpError__Output>
       Operation: MessageTypeDefinition<_kv_v1_Operation, _kv_v1_Operation__Output>
       OperationResult: MessageTypeDefinition<_kv_v1_OperationResult, _kv_v1_OperationResult__Output>
+      PartitionPrimaries: MessageTypeDefinition<_kv_v1_PartitionPrimaries, _kv_v1_PartitionPrimaries__Output>
       PutRequest: MessageTypeDefinition<_kv_v1_PutRequest, _kv_v1_PutRequest__Output>
       PutResponse: MessageTypeDefinition<_kv_v1_PutResponse, _kv_v1_PutResponse__Output>
       ReplicaState: MessageTypeDefinition<_kv_v1_ReplicaState, _kv_v1_ReplicaState__Output>

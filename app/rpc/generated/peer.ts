@@ -23,6 +23,7 @@ import type { Member as _kv_v1_Member, Member__Output as _kv_v1_Member__Output }
 import type { OpError as _kv_v1_OpError, OpError__Output as _kv_v1_OpError__Output } from './kv/v1/OpError';
 import type { Operation as _kv_v1_Operation, Operation__Output as _kv_v1_Operation__Output } from './kv/v1/Operation';
 import type { OperationResult as _kv_v1_OperationResult, OperationResult__Output as _kv_v1_OperationResult__Output } from './kv/v1/OperationResult';
+import type { PartitionPrimaries as _kv_v1_PartitionPrimaries, PartitionPrimaries__Output as _kv_v1_PartitionPrimaries__Output } from './kv/v1/PartitionPrimaries';
 import type { PeerClient as _kv_v1_PeerClient, PeerDefinition as _kv_v1_PeerDefinition } from './kv/v1/Peer';
 import type { PeerRequest as _kv_v1_PeerRequest, PeerRequest__Output as _kv_v1_PeerRequest__Output } from './kv/v1/PeerRequest';
 import type { PeerRequests as _kv_v1_PeerRequests, PeerRequests__Output as _kv_v1_PeerRequests__Output } from './kv/v1/PeerRequests';
@@ -70,6 +71,7 @@ export interface ProtoGrpcType {
       OpError: MessageTypeDefinition<_kv_v1_OpError, _kv_v1_OpError__Output>
       Operation: MessageTypeDefinition<_kv_v1_Operation, _kv_v1_Operation__Output>
       OperationResult: MessageTypeDefinition<_kv_v1_OperationResult, _kv_v1_OperationResult__Output>
+      PartitionPrimaries: MessageTypeDefinition<_kv_v1_PartitionPrimaries, _kv_v1_PartitionPrimaries__Output>
       Peer: SubtypeConstructor<typeof grpc.Client, _kv_v1_PeerClient> & { service: _kv_v1_PeerDefinition }
       PeerRequest: MessageTypeDefinition<_kv_v1_PeerRequest, _kv_v1_PeerRequest__Output>
       PeerRequests: MessageTypeDefinition<_kv_v1_PeerRequests, _kv_v1_PeerRequests__Output>

@@ -1,6 +1,7 @@
 // Original file: app/rpc/proto/kv/v1/kv.proto
 
 import type { Member as _kv_v1_Member, Member__Output as _kv_v1_Member__Output } from '../../kv/v1/Member';
+import type { PartitionPrimaries as _kv_v1_PartitionPrimaries, PartitionPrimaries__Output as _kv_v1_PartitionPrimaries__Output } from '../../kv/v1/PartitionPrimaries';
 
 export interface StatusResponse {
   'nodeId'?: (string);
@@ -29,6 +30,11 @@ export interface StatusResponse {
    * on an address is the process it started, not another one that holds the port.
    */
   'pid'?: (number);
+  /**
+   * Each partition's primaries, owner first (placement[p] for partition p): a partition-aware
+   * client sends an operation straight to a primary of its key.
+   */
+  'placement'?: (_kv_v1_PartitionPrimaries)[];
 }
 
 export interface StatusResponse__Output {
@@ -58,4 +64,9 @@ export interface StatusResponse__Output {
    * on an address is the process it started, not another one that holds the port.
    */
   'pid': (number);
+  /**
+   * Each partition's primaries, owner first (placement[p] for partition p): a partition-aware
+   * client sends an operation straight to a primary of its key.
+   */
+  'placement': (_kv_v1_PartitionPrimaries__Output)[];
 }
