@@ -30,12 +30,13 @@ export async function runPut(deps: PutFsmDeps, partition: number, op: CheckedOp 
   if (!written.ok) return written;
   for (const w of written.value.warnings) deps.limitWarning(w);
   const result: WriteResult = { kind: op.kind, context: encodeContext(written.value.object.vv), siblings: liveValues(written.value.object).length };
-  const core = new WriteCore(op.w, op.pw, placement.primaries, placement.fallbacks, self, (node) => replicas.isUp(node));
+  const core = new WriteCore(op.w, op.pw, placement.primaries, placement.fallbacks, self, (node) => replicas.isUp(node), placement.target);
   const describe = () => {
     const t = core.tally;
     const fallbacks = t.fallbackAcks > 0 ? ` and ${t.fallbackAcks} fallback${t.fallbackAcks === 1 ? '' : 's'}` : '';
     const pw = op.pw > 0 ? `, ${op.pw} primaries required (pw)` : '';
-    return `acknowledged by ${t.primaryAcks} primar${t.primaryAcks === 1 ? 'y' : 'ies'}${fallbacks} of ${op.w} required (W=${op.w}${pw}, N=${placement.primaries.length})${t.failures.length ? `; ${t.failures.join('; ')}` : ''}`;
+    const moving = t.targetNeeded !== undefined ? `; the partition is moving to ${placement.target!.join(', ')}: ${t.targetAcks} of the ${t.targetNeeded} acknowledgements it needs there` : '';
+    return `acknowledged by ${t.primaryAcks} primar${t.primaryAcks === 1 ? 'y' : 'ies'}${fallbacks} of ${op.w} required (W=${op.w}${pw}, N=${placement.primaries.length})${moving}${t.failures.length ? `; ${t.failures.join('; ')}` : ''}`;
   };
   return new Promise((resolve) => {
     let answered = false;

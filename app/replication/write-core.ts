@@ -11,6 +11,11 @@
  *
  * The outcome is success as soon as W acknowledgements (pw of them from primaries) are in, and
  * failure as soon as that is impossible with what is still outstanding, never by waiting.
+ *
+ * During a membership change that moves the partition, the write also goes to the members the
+ * target placement adds (receivers), and needs W acknowledgements among the target's primaries
+ * too (a joint quorum, as in a configuration change of a consensus group): after the partition
+ * flips to its target, a read quorum there meets every write acknowledged during the move.
  */
 import { Outcome } from './quorum';
 
@@ -18,12 +23,17 @@ import { Outcome } from './quorum';
 export interface WriteTarget {
   readonly node: string;
   readonly hintFor?: string;
+  /** A member the partition is moving to (not yet a primary): its acknowledgement counts toward the target's quorum only. */
+  readonly receiver?: boolean;
 }
 
 export interface WriteTally {
   readonly acks: number;
   readonly primaryAcks: number;
   readonly fallbackAcks: number;
+  /** During a move: acknowledgements among the target placement's primaries, and how many it needs. */
+  readonly targetAcks?: number;
+  readonly targetNeeded?: number;
   readonly failures: readonly string[];
 }
 
@@ -47,11 +57,14 @@ export class WriteCore {
     /** The coordinator, a primary whose write is already durable. */
     readonly self: string,
     isUp: (node: string) => boolean,
+    /** The partition's primaries in the target placement of a membership change in progress. */
+    readonly target?: readonly string[],
   ) {
     if (!Number.isInteger(w) || w < 1 || w > primaries.length) throw new Error(`write: W ${w} must be within 1..${primaries.length}`);
     if (!Number.isInteger(pw) || pw < 0 || pw > w) throw new Error(`write: PW ${pw} must be within 0..W (${w})`);
     if (!primaries.includes(self)) throw new Error(`write: the coordinator ${self} is not a primary (${primaries.join(', ')})`);
-    this.fallbacks = () => (this.unused ??= fallbacks.filter(isUp));
+    // A receiver of the partition takes the write into its data, never as a hint for another.
+    this.fallbacks = () => (this.unused ??= fallbacks.filter((f) => isUp(f) && !target?.includes(f)));
     this.acks = 1;
     this.primaryAcks = 1;
     const initial: WriteTarget[] = [];
@@ -60,8 +73,21 @@ export class WriteCore {
       const target = isUp(node) ? { node } : this.standIn(node);
       if (target) initial.push(target);
     }
+    if (target) {
+      this.targetNeeded = Math.min(w, target.length);
+      if (target.includes(self)) this.targetAcks = 1;
+      for (const node of target) if (!primaries.includes(node) && isUp(node)) initial.push({ node, receiver: true });
+    }
     for (const t of initial) this.outstanding.set(t.node, t);
     this.initial = initial;
+  }
+
+  private targetAcks = 0;
+  private readonly targetNeeded: number = 0;
+
+  /** Whether an acknowledgement from this target counts toward the target placement's quorum. */
+  private countsForTarget(t: WriteTarget): boolean {
+    return this.target !== undefined && this.target.includes(t.hintFor ?? t.node);
   }
 
   /**
@@ -73,26 +99,40 @@ export class WriteCore {
     if (target === undefined) throw new Error(`write: answer from ${node}, which has nothing outstanding`);
     this.outstanding.delete(node);
     if (ok) {
+      if (this.countsForTarget(target)) this.targetAcks++;
+      if (target.receiver) return undefined;
       this.acks++;
       if (target.hintFor === undefined) this.primaryAcks++;
       return undefined;
     }
-    this.failures.push(`${target.hintFor === undefined ? node : `${node} for ${target.hintFor}`}: ${why}`);
+    this.failures.push(`${target.hintFor === undefined ? node : `${node} for ${target.hintFor}`}${target.receiver ? ' (receiving the partition)' : ''}: ${why}`);
+    // A receiver has no stand-in: the partition is not its yet.
+    if (target.receiver) return undefined;
     const replacement = this.standIn(target.hintFor ?? node);
     if (replacement) this.outstanding.set(replacement.node, replacement);
     return replacement;
   }
 
   get outcome(): Outcome {
-    if (this.acks >= this.w && this.primaryAcks >= this.pw) return 'success';
+    if (this.acks >= this.w && this.primaryAcks >= this.pw && this.targetAcks >= this.targetNeeded) return 'success';
     let primariesOutstanding = 0;
-    for (const t of this.outstanding.values()) if (t.hintFor === undefined) primariesOutstanding++;
-    if (this.acks + this.outstanding.size < this.w || this.primaryAcks + primariesOutstanding < this.pw) return 'failure';
+    let currentOutstanding = 0;
+    let targetOutstanding = 0;
+    for (const t of this.outstanding.values()) {
+      if (!t.receiver) currentOutstanding++;
+      if (!t.receiver && t.hintFor === undefined) primariesOutstanding++;
+      if (this.countsForTarget(t)) targetOutstanding++;
+    }
+    if (this.acks + currentOutstanding < this.w || this.primaryAcks + primariesOutstanding < this.pw) return 'failure';
+    // A failed primary of both placements is replaced at once by a fallback holding a hint for
+    // it, which is outstanding here and counts for the target too.
+    if (this.targetAcks + targetOutstanding < this.targetNeeded) return 'failure';
     return 'pending';
   }
 
   get tally(): WriteTally {
-    return { acks: this.acks, primaryAcks: this.primaryAcks, fallbackAcks: this.acks - this.primaryAcks, failures: [...this.failures] };
+    const target = this.target ? { targetAcks: this.targetAcks, targetNeeded: this.targetNeeded } : {};
+    return { acks: this.acks, primaryAcks: this.primaryAcks, fallbackAcks: this.acks - this.primaryAcks, ...target, failures: [...this.failures] };
   }
 
   /** Primaries that neither acknowledged nor have a fallback standing in (for messages). */

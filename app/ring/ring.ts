@@ -25,6 +25,11 @@ export function partitionOf(key: Uint8Array, partitions: number): number {
 export interface PartitionReplicas {
   readonly primaries: readonly string[];
   readonly fallbacks: readonly string[];
+  /**
+   * While a membership change moves the partition: its primaries in the target placement. Writes
+   * also go to the members it adds, and need a quorum there too; reads stay with `primaries`.
+   */
+  readonly target?: readonly string[];
 }
 
 /** Where a key's replicas are: what the coordinator routes by (the placement of the current cluster state). */

@@ -117,3 +117,77 @@ describe('WriteCore', () => {
     expect(() => core.add('d', true)).toThrow(/answer from d, which has nothing outstanding/);
   });
 });
+
+describe('WriteCore during a move (joint quorum)', () => {
+  /** Members m0..m5; primaries m0..m2 (m0 coordinates); the target swaps some primaries for others. */
+  const moveArb = fc.record({
+    w: fc.integer({ min: 1, max: 3 }),
+    target: fc.shuffledSubarray(['m0', 'm1', 'm2', 'm3', 'm4', 'm5'], { minLength: 3, maxLength: 3 }),
+    down: fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }),
+    answers: fc.array(fc.boolean(), { maxLength: 24 }),
+  });
+
+  test('succeeds only with W acknowledgements among the current primaries and W among the target ones', () => {
+    fc.assert(
+      fc.property(moveArb, ({ w, target, down, answers }) => {
+        const ids = ['m0', 'm1', 'm2', 'm3', 'm4', 'm5'];
+        const primaries = ids.slice(0, 3);
+        const isUp = (id: string) => id === 'm0' || !down[Number(id.slice(1))];
+        const core = new WriteCore(w, 0, primaries, ids.slice(3), 'm0', isUp, target);
+        // Receivers are sent the write and never stand in for anyone.
+        for (const t of core.initial) if (t.receiver) expect(target).toContain(t.node);
+        for (const t of core.initial) if (t.hintFor !== undefined) expect(target).not.toContain(t.node);
+        const acked = new Set(['m0']);
+        const pending = [...core.initial];
+        for (const ok of answers) {
+          const t = pending.shift();
+          if (!t) break;
+          const replacement = core.add(t.node, ok);
+          if (ok) acked.add(t.hintFor ?? t.node);
+          if (replacement) pending.push(replacement);
+        }
+        const outcome = core.outcome;
+        const inCurrent = [...acked].filter((m) => primaries.includes(m)).length;
+        const inTarget = [...acked].filter((m) => target.includes(m)).length;
+        if (outcome === 'success') {
+          expect(inCurrent).toBeGreaterThanOrEqual(w);
+          expect(inTarget).toBeGreaterThanOrEqual(Math.min(w, target.length));
+        }
+        if (pending.length === 0) expect(outcome).not.toBe('pending');
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('a failed receiver is made up for by the other target primaries or their stand-ins; with none left the write fails', () => {
+    // Current m0 m1 m2, target m3 m1 m2: W=2 there needs two of m3, m1, m2.
+    const core = new WriteCore(2, 0, ['m0', 'm1', 'm2'], ['m3', 'm4'], 'm0', () => true, ['m3', 'm1', 'm2']);
+    expect(core.initial.map((t) => `${t.node}${t.receiver ? '(receiver)' : ''}`)).toEqual(['m1', 'm2', 'm3(receiver)']);
+    core.add('m1', true);
+    expect(core.outcome).toBe('pending'); // current has 2 (m0, m1); the target has 1 (m1)
+    core.add('m3', false, 'unreachable');
+    core.add('m2', false, 'unreachable');
+    // m2 was replaced by the fallback m4 with a hint for it, which counts for the target.
+    expect(core.outcome).toBe('pending');
+    core.add('m4', true);
+    expect(core.outcome).toBe('success');
+    expect(core.tally).toMatchObject({ targetAcks: 2, targetNeeded: 2 });
+
+    // The same with no fallback to stand in: the current quorum forms, the target's cannot.
+    const strict = new WriteCore(2, 0, ['m0', 'm1', 'm2'], ['m3'], 'm0', () => true, ['m3', 'm1', 'm2']);
+    strict.add('m1', true);
+    strict.add('m3', false, 'unreachable');
+    strict.add('m2', false, 'unreachable');
+    expect(strict.outcome).toBe('failure');
+    expect(strict.tally.failures).toEqual(['m3 (receiving the partition): unreachable', 'm2: unreachable', 'm2: down, and no fallback left to stand in']);
+  });
+
+  test('without a move, the target changes nothing', () => {
+    const plain = new WriteCore(2, 0, ['m0', 'm1', 'm2'], ['m3'], 'm0', () => true);
+    const same = new WriteCore(2, 0, ['m0', 'm1', 'm2'], ['m3'], 'm0', () => true, ['m0', 'm1', 'm2']);
+    expect(same.initial).toEqual(plain.initial);
+    plain.add('m1', true);
+    same.add('m1', true);
+    expect(same.outcome).toBe(plain.outcome);
+  });
+});
