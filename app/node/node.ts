@@ -18,8 +18,8 @@ import { LocalReplica } from '../replication/replica';
 import { Replicas } from '../replication/replicas';
 import { inspectKey, ReplicaView } from '../replication/inspect';
 import { partitionOf } from '../ring/ring';
-import { routingOf } from '../ring/placement';
 import { initialState } from '../membership/cluster-state';
+import { Membership } from '../membership/membership';
 import type { ReplicaState } from '../rpc/generated/kv/v1/ReplicaState';
 import { GrpcPeerTransport } from '../rpc/peer-transport';
 import { KvServer } from '../rpc/server';
@@ -106,11 +106,18 @@ export class KvNode {
       await store.close();
       throw e;
     }
-    // The cluster state of a fixed member list: every node computes the same one from the same
-    // list (zones are not known for other members yet: one zone for all).
-    const state = initialState(CLUSTER_NAME, [...config.peers].map(([id, address]) => ({ id, address, zone: '' })), config.partitions, config.n);
-    const members = state.members.map((m) => ({ id: m.id, zone: m.zone }));
-    const routing = routingOf(state.placement, members);
+    // The cluster state: the one stored in the data directory, else that of the fixed member list
+    // (every node computes the same one from the same list; zones of other members are not known
+    // from flags: one zone for all).
+    let membership: Membership;
+    try {
+      membership = await Membership.open(store, initialState(CLUSTER_NAME, [...config.peers].map(([id, address]) => ({ id, address, zone: '' })), config.partitions, config.n), log);
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+    const state = membership.state;
+    const routing = membership.routing;
     const others = [...config.peers.keys()].filter((id) => id !== config.nodeId);
     const dataIds = await loadDataIds(store, others);
     const lookup = (partition: number) => routing.replicas(partition);
@@ -151,7 +158,7 @@ export class KvNode {
     const replicas = new Replicas(config.nodeId, replica, transport, sync);
     const coordinator = new Coordinator({
       self: config.nodeId,
-      routing: () => routing,
+      routing: () => membership.routing,
       local: replica,
       replicas,
       config,
