@@ -1,0 +1,79 @@
+/**
+ * Gossip: every `gossipIntervalMs`, a node sends its cluster state to one member picked at random
+ * among those it counts up; the member merges it and answers with its own state when that is the
+ * newer one, which the sender merges in turn. A change reaches every member in about log2(k)
+ * rounds. A state that fails its checks is refused (and logged), never merged.
+ */
+import { Result } from '../errors';
+import { Logger } from '../../observability/log';
+import { BackgroundLoop } from '../replication/background';
+import { Clock, systemClock } from '../replication/clock';
+import { newer } from './cluster-state';
+import { Membership } from './membership';
+import { decodeState, encodeState } from './state-codec';
+
+export interface GossipPeers {
+  isUp(node: string): boolean;
+  /** Sends our state; resolves with the peer's when the peer's is newer. */
+  gossip(node: string, state: string, timeoutMs: number): Promise<Result<string | undefined>>;
+}
+
+export interface GossipConfig {
+  /** Pause between rounds; 0 turns gossip off (a fixed member list needs none). */
+  readonly gossipIntervalMs: number;
+  readonly requestTimeoutMs: number;
+}
+
+export class Gossip {
+  private readonly loop: BackgroundLoop<void>;
+
+  constructor(
+    private readonly self: string,
+    private readonly membership: Membership,
+    private readonly peers: GossipPeers,
+    private readonly config: GossipConfig,
+    private readonly log: Logger,
+    clock: Clock = systemClock,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.loop = new BackgroundLoop('gossip', clock, () => this.round(), () => config.gossipIntervalMs, log);
+  }
+
+  start(): void {
+    if (this.config.gossipIntervalMs > 0) this.loop.start(this.config.gossipIntervalMs);
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+
+  /** One round: our state to one random up member, theirs back if newer. */
+  async round(): Promise<void> {
+    const others = this.membership.state.members.map((m) => m.id).filter((id) => id !== this.self && this.peers.isUp(id));
+    if (others.length === 0) return;
+    const peer = others[Math.floor(this.random() * others.length)]!;
+    const answer = await this.peers.gossip(peer, encodeState(this.membership.state), this.config.requestTimeoutMs);
+    if (!answer.ok || answer.value === undefined) return;
+    await this.accept(answer.value, peer);
+  }
+
+  /** What a peer's gossip request gets: we merge its state, and answer ours if ours is newer. */
+  async receive(text: string, from: string): Promise<string | undefined> {
+    const theirs = await this.accept(text, from);
+    if (theirs === undefined) return undefined;
+    const mine = this.membership.state;
+    return newer(mine, theirs) ? encodeState(mine) : undefined;
+  }
+
+  /** Decodes and merges a state; undefined (after logging) when it is refused. */
+  private async accept(text: string, from: string) {
+    try {
+      const state = decodeState(text);
+      await this.membership.offer(state);
+      return state;
+    } catch (e) {
+      this.log.warn('gossip: refused a cluster state', { from, error: (e as Error).message });
+      return undefined;
+    }
+  }
+}
