@@ -1,17 +1,19 @@
 /**
- * The client side of kv.v1.KV for one node address: promise-returning unary calls, and a
- * multiplexed Batch stream (operations queued in one event-loop turn travel in one message,
- * with a bounded number in flight). Failures are values carrying the gRPC status code, whether
- * a failed write may have been applied, and whether the connection (not the node) failed.
+ * The client side of kv.v1.KV for one node address: promise-returning unary calls, and the
+ * Batch stream as a multiplexed stream (./multiplexed-stream.ts: operations queued in one
+ * event-loop turn travel in one message, with a bounded number in flight). Failures are values
+ * carrying the gRPC status code, whether a failed write may have been applied, and whether the
+ * connection (not the node) failed.
  */
 import * as grpc from '@grpc/grpc-js';
 import { KvError, Result, ok, err } from '../errors';
 import { ClientOp, OpResult } from '../api/ops';
-import { Batcher } from './batcher';
+import { MultiplexedStream, StreamFailure } from './multiplexed-stream';
 import type { BatchRequest } from './generated/kv/v1/BatchRequest';
 import type { BatchResponse__Output } from './generated/kv/v1/BatchResponse';
 import type { KVClient } from './generated/kv/v1/KV';
 import type { Operation } from './generated/kv/v1/Operation';
+import type { OperationResult__Output } from './generated/kv/v1/OperationResult';
 import type { GetResponse__Output } from './generated/kv/v1/GetResponse';
 import type { PutResponse__Output } from './generated/kv/v1/PutResponse';
 import type { DeleteResponse__Output } from './generated/kv/v1/DeleteResponse';
@@ -48,14 +50,16 @@ export interface ChannelOptions {
   readonly messageBytesMax?: number;
 }
 
-type BatchStream = grpc.ClientDuplexStream<BatchRequest, BatchResponse__Output>;
-
-type Pending = {
-  readonly resolve: (r: Result<OpResult, RpcFailure>) => void;
-  readonly isWrite: boolean;
-  /** The stream the operation was written to; undefined while it waits in the outbox. */
-  stream: BatchStream | undefined;
-};
+/**
+ * How long past an operation's own timeout the channel still waits for its answer: the node
+ * answers DEADLINE_EXCEEDED itself when the timeout passes there, which says more than silence.
+ */
+export const ANSWER_GRACE_MS = 1000;
+/** Operations in flight on the Batch stream at most, unless batchInFlightMax says otherwise. */
+export const BATCH_IN_FLIGHT_MAX_DEFAULT = 4096;
+/** Operations in one BatchRequest at most, unless batchOpsMax says otherwise (the server's default). */
+export const BATCH_OPS_MAX_DEFAULT = 1024;
+export const MESSAGE_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
 
 function failure(code: number, message: string, writeMayHaveApplied = false, connectionFailed = false): RpcFailure {
   return { code, codeName: statusName(code), message, writeMayHaveApplied, connectionFailed };
@@ -92,31 +96,51 @@ function trailerOf(e: grpc.ServiceError): string | undefined {
   return v === undefined ? undefined : String(v);
 }
 
+/**
+ * A failure of the Batch stream, as the operation's. A write that was sent, or queued to be, may
+ * have been applied; one refused by the window was not sent at all.
+ */
+function batchFailure(f: StreamFailure, isWrite: boolean, address: string, timeoutMs: number): RpcFailure {
+  switch (f.kind) {
+    case 'window-full':
+      return failure(grpc.status.RESOURCE_EXHAUSTED, `client: ${f.inFlight} operations in flight to ${address}, the limit (batchInFlightMax) is ${f.inFlightMax}`);
+    case 'timed-out':
+      return failure(grpc.status.DEADLINE_EXCEEDED, `no answer from ${address} within ${timeoutMs} ms`, isWrite);
+    case 'stream-ended':
+      return streamFailure(isWrite, f.code, f.details, address);
+    case 'given-up':
+      return failure(grpc.status.CANCELLED, `batch stream to ${address}: ${f.reason}`, isWrite, true);
+  }
+}
+
 export class KvChannel {
   private readonly client: KVClient;
-  private stream: BatchStream | undefined;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
-  private readonly outbox: Batcher<Operation>;
-  private readonly inFlightMax: number;
+  private readonly batch: MultiplexedStream<Operation, OperationResult__Output, BatchRequest, BatchResponse__Output>;
 
   constructor(
     readonly address: string,
     options: ChannelOptions = {},
   ) {
-    const messageBytesMax = options.messageBytesMax ?? 64 * 1024 * 1024;
-    this.client = new (protos().kv.KV)(address, grpc.credentials.createInsecure(), {
+    const messageBytesMax = options.messageBytesMax ?? MESSAGE_BYTES_MAX_DEFAULT;
+    const client = new (protos().kv.KV)(address, grpc.credentials.createInsecure(), {
       'grpc.max_send_message_length': messageBytesMax,
       'grpc.max_receive_message_length': messageBytesMax,
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 2000,
     });
-    this.inFlightMax = options.batchInFlightMax ?? 4096;
-    this.outbox = new Batcher<Operation>(
-      (ops) => this.writeBatch(ops),
-      sizeOfOperation,
-      { itemsMax: options.batchOpsMax ?? 1024, bytesMax: Math.floor(messageBytesMax / 2) },
-    );
+    this.client = client;
+    this.batch = new MultiplexedStream<Operation, OperationResult__Output, BatchRequest, BatchResponse__Output>({
+      codec: {
+        open: () => client.Batch(),
+        encode: (ops) => ({ ops }),
+        decode: (message, answer) => {
+          for (const r of message.results) answer(Number(r.id), r);
+        },
+        sizeOf: sizeOfOperation,
+      },
+      inFlightMax: options.batchInFlightMax ?? BATCH_IN_FLIGHT_MAX_DEFAULT,
+      batch: { itemsMax: options.batchOpsMax ?? BATCH_OPS_MAX_DEFAULT, bytesMax: Math.floor(messageBytesMax / 2) },
+    });
   }
 
   private deadline(timeoutMs: number): grpc.CallOptions {
@@ -160,84 +184,16 @@ export class KvChannel {
   }
 
   /** One operation through the shared Batch stream. */
-  submit(op: ClientOp, timeoutMs: number): Promise<Result<OpResult, RpcFailure>> {
-    if (this.pending.size >= this.inFlightMax) {
-      return Promise.resolve(err(failure(grpc.status.RESOURCE_EXHAUSTED, `client: ${this.pending.size} operations in flight to ${this.address}, the limit (batchInFlightMax) is ${this.inFlightMax}`)));
-    }
-    const id = this.nextId++;
+  async submit(op: ClientOp, timeoutMs: number): Promise<Result<OpResult, RpcFailure>> {
     const isWrite = op.kind !== 'get';
-    return new Promise((resolve) => {
-      // A write still waiting here was written to the stream, or is queued and will be: the node
-      // may yet apply it.
-      const timer = setTimeout(() => {
-        if (this.pending.delete(id)) resolve(err(failure(grpc.status.DEADLINE_EXCEEDED, `no answer from ${this.address} within ${timeoutMs} ms`, isWrite)));
-      }, timeoutMs + 1000);
-      this.pending.set(id, {
-        resolve: (r) => {
-          clearTimeout(timer);
-          resolve(r);
-        },
-        isWrite,
-        stream: undefined,
-      });
-      this.outbox.push(opToMessage(id, op, timeoutMs));
-    });
-  }
-
-  private writeBatch(ops: Operation[]): void {
-    const stream = (this.stream ??= this.openStream());
-    for (const m of ops) {
-      const p = this.pending.get(Number(m.id));
-      if (p) p.stream = stream;
-    }
-    stream.write({ ops });
-  }
-
-  private openStream(): BatchStream {
-    const stream = this.client.Batch();
-    stream.on('data', (msg: BatchResponse__Output) => {
-      for (const r of msg.results) {
-        const p = this.pending.get(r.id);
-        if (!p) continue;
-        this.pending.delete(r.id);
-        const result = resultFromMessage(r);
-        p.resolve(result.ok ? result : err(failureFromError(result.error, p.isWrite)));
-      }
-    });
-    // The status arrives before the last results are read ('end' follows those). On the status,
-    // new operations start going to a new stream; on 'end' (or one turn later, should 'end' not
-    // come), what is still pending on this stream fails.
-    let end = { code: grpc.status.UNAVAILABLE as number, details: 'the node ended the stream' };
-    stream.on('status', (s: grpc.StatusObject) => {
-      if (s.code !== grpc.status.OK) end = { code: s.code, details: s.details };
-      if (this.stream === stream) this.stream = undefined;
-      setImmediate(() => this.failStream(stream, end));
-    });
-    stream.on('error', () => {
-      // Handled by the 'status' event, which follows every error with the same code and details.
-    });
-    stream.on('end', () => this.failStream(stream, end));
-    return stream;
-  }
-
-  /**
-   * Fails the operations written to a stream that ended: each get, and each write that provably
-   * never left, may go to another node; other writes may have been applied. Operations still in
-   * the outbox were never written to it: they go out on the next stream.
-   */
-  private failStream(stream: BatchStream, end: { code: number; details: string }): void {
-    if (this.stream === stream) this.stream = undefined;
-    for (const [id, p] of this.pending) {
-      if (p.stream !== stream) continue;
-      this.pending.delete(id);
-      p.resolve(err(streamFailure(p.isWrite, end.code, end.details, this.address)));
-    }
+    const r = await this.batch.send((id) => opToMessage(id, op, timeoutMs), { timeoutMs: timeoutMs + ANSWER_GRACE_MS });
+    if (!r.ok) return err(batchFailure(r.error, isWrite, this.address, timeoutMs));
+    const result = resultFromMessage(r.value);
+    return result.ok ? result : err(failureFromError(result.error, isWrite));
   }
 
   close(): void {
-    this.stream?.end();
-    this.stream = undefined;
+    this.batch.close();
     this.client.close();
   }
 }
-

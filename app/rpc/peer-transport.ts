@@ -1,6 +1,7 @@
 /**
- * ReplicaTransport over gRPC: one long-lived bidirectional Exchange stream per peer, requests
- * batched into messages, a bounded window of requests in flight per peer, and a failure detector.
+ * ReplicaTransport over gRPC: one long-lived bidirectional Exchange stream per peer (a
+ * multiplexed stream, ./multiplexed-stream.ts: requests batched into messages, a bounded window
+ * of requests in flight per peer, a timeout each), and a failure detector.
  *
  * The failure detector's rule, per peer:
  * - down: its stream failed (connection refused, reset, closed). Requests fail at once until the
@@ -21,8 +22,7 @@ import { Logger, silentLogger } from '../../observability/log';
 import { ClientOp, OpResult } from '../api/ops';
 import { AntiEntropyPeers, KeyHashes } from '../replication/anti-entropy';
 import { ReaperPeers } from '../replication/tombstone-reaper';
-import { Batcher } from './batcher';
-import { deliveryOf } from './delivery';
+import { MultiplexedStream, StreamEnded, StreamFailure } from './multiplexed-stream';
 import type { PeerClient } from './generated/kv/v1/Peer';
 import type { PeerRequest } from './generated/kv/v1/PeerRequest';
 import type { PeerRequests } from './generated/kv/v1/PeerRequests';
@@ -40,8 +40,6 @@ type AnswerField = 'fetched' | 'replicated' | 'forwarded' | 'aeTree' | 'aeKeys' 
 
 export const INITIAL_BACKOFF_MS = 100;
 export const MAX_BACKOFF_MS = 2000;
-/** How often expired requests are failed (cheaper than a timer a request). */
-export const SWEEP_INTERVAL_MS = 25;
 /** Default heartbeat period and suspicion threshold (the node's peerHeartbeatMs and peerSuspectMs). */
 export const HEARTBEAT_MS_DEFAULT = 500;
 export const SUSPECT_AFTER_MS_DEFAULT = 2000;
@@ -71,12 +69,15 @@ export interface PeerTransportOptions {
   readonly onPong?: (peer: string, pong: { dataId: string; knewDataId: string }) => void;
 }
 
-type Pending = { resolve: (r: Result<PeerResponse__Output>) => void; expiresAt: number; sentAt: number; isPing?: boolean };
+type Exchange = MultiplexedStream<PeerRequest, PeerResponse__Output, PeerRequests, PeerResponses__Output>;
+
+/** Approximate wire bytes of a request, for the batch byte bound. */
+function sizeOfRequest(r: PeerRequest): number {
+  return (r.replicate ? (r.replicate.object as Uint8Array).length + (r.replicate.key as Uint8Array).length : 0) + (r.forward ? sizeOfOperation(r.forward) : 0) + 32;
+}
 
 class PeerConnection {
-  private stream: grpc.ClientDuplexStream<PeerRequests, PeerResponses__Output> | undefined;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
+  private readonly exchange: Exchange;
   private backoffMs = 0;
   private downUntil = 0;
   private lastError = '';
@@ -87,7 +88,6 @@ class PeerConnection {
   private suspected = false;
   /** A heartbeat is waiting for its answer. */
   private pinging = false;
-  private readonly outbox: Batcher<PeerRequest>;
 
   constructor(
     readonly id: string,
@@ -96,11 +96,30 @@ class PeerConnection {
     private readonly options: PeerTransportOptions,
     private readonly log: Logger,
   ) {
-    this.outbox = new Batcher(
-      (requests) => this.write(requests),
-      (r) => (r.replicate ? (r.replicate.object as Uint8Array).length + (r.replicate.key as Uint8Array).length : 0) + (r.forward ? sizeOfOperation(r.forward) : 0) + 32,
-      { itemsMax: options.batchItemsMax, bytesMax: Math.floor(options.messageBytesMax / 2) },
-    );
+    this.exchange = new MultiplexedStream<PeerRequest, PeerResponse__Output, PeerRequests, PeerResponses__Output>({
+      codec: {
+        open: () => {
+          const meta = new grpc.Metadata();
+          meta.set('kv-from', options.self);
+          return client.Exchange(meta);
+        },
+        encode: (requests) => ({ requests }),
+        decode: (message, answer) => {
+          for (const response of message.responses) answer(Number(response.id), response);
+        },
+        sizeOf: sizeOfRequest,
+      },
+      inFlightMax: options.windowMax,
+      batch: { itemsMax: options.batchItemsMax, bytesMax: Math.floor(options.messageBytesMax / 2) },
+      onMessageSent: options.onMessageSent,
+      onMessage: () => {
+        this.backoffMs = 0;
+        this.heard();
+      },
+      // A stream whose call never got a connection sent nothing to the peer (./delivery.ts).
+      onEnded: (end) => this.markDown(end),
+      onSwept: (now, oldestSentAt) => this.judge(now, oldestSentAt),
+    });
   }
 
   /** Neither down nor suspected. */
@@ -118,27 +137,34 @@ class PeerConnection {
   }
 
   private suspectedError(sent: boolean): KvError {
-    return new KvError('PeerUnreachable', `peer ${this.id} (${this.address}) is suspected: nothing came back from it for over ${this.suspectAfterMs} ms`, sent);
+    return new KvError('PeerUnreachable', `peer ${this.id} (${this.address}) ${this.suspicion}`, sent);
   }
 
-  send(request: Omit<PeerRequest, 'id'>, timeoutMs: number): Promise<Result<PeerResponse__Output>> {
-    if (this.suspected) return Promise.resolve(err(this.suspectedError(false)));
-    if (!this.up) {
-      return Promise.resolve(err(new KvError('PeerUnreachable', `peer ${this.id} (${this.address}) is down: ${this.lastError}`)));
-    }
-    if (this.pending.size >= this.options.windowMax) {
-      return Promise.resolve(err(new KvError('Overloaded', `peer ${this.id}: ${this.pending.size} requests in flight, the limit (peerWindowMax) is ${this.options.windowMax}`)));
-    }
-    return this.enqueue(request, timeoutMs);
+  private get suspicion(): string {
+    return `is suspected: nothing came back from it for over ${this.suspectAfterMs} ms`;
   }
 
-  private enqueue(request: Omit<PeerRequest, 'id'>, timeoutMs: number, isPing = false): Promise<Result<PeerResponse__Output>> {
-    const id = this.nextId++;
-    return new Promise((resolve) => {
-      const now = Date.now();
-      this.pending.set(id, { resolve, expiresAt: now + timeoutMs, sentAt: now, isPing });
-      this.outbox.push({ ...request, id, timeoutMs });
-    });
+  /** A failure of the stream, as the peer's error: each failed request may have run there, unless it provably was not sent. */
+  private errorOf(f: StreamFailure): KvError {
+    switch (f.kind) {
+      case 'window-full':
+        return new KvError('Overloaded', `peer ${this.id}: ${f.inFlight} requests in flight, the limit (peerWindowMax) is ${f.inFlightMax}`);
+      case 'timed-out':
+        return new KvError('DeadlineExceeded', `peer ${this.id} did not answer in time`, true);
+      case 'stream-ended':
+        return new KvError('PeerUnreachable', `peer ${this.id} (${this.address}): ${reasonOf(f)}`, f.delivery === 'maybe-sent');
+      case 'given-up':
+        return new KvError('PeerUnreachable', `peer ${this.id} (${this.address}) ${f.reason}`, true);
+    }
+  }
+
+  async send(request: Omit<PeerRequest, 'id'>, timeoutMs: number, probe = false): Promise<Result<PeerResponse__Output>> {
+    if (!probe) {
+      if (this.suspected) return err(this.suspectedError(false));
+      if (!this.up) return err(new KvError('PeerUnreachable', `peer ${this.id} (${this.address}) is down: ${this.lastError}`));
+    }
+    const r = await this.exchange.send((id) => ({ ...request, id, timeoutMs }), { timeoutMs, probe });
+    return r.ok ? r : err(this.errorOf(r.error));
   }
 
   private get suspectAfterMs(): number {
@@ -151,22 +177,14 @@ class PeerConnection {
     // One heartbeat at a time is enough to judge the peer.
     if (this.pinging) return;
     this.pinging = true;
-    void this.enqueue({ ping: { dataId: this.options.dataId ?? '' } }, this.suspectAfterMs * 2, true).then((r) => {
+    void this.send({ ping: { dataId: this.options.dataId ?? '' } }, this.suspectAfterMs * 2, true).then((r) => {
       this.pinging = false;
       if (r.ok && r.value.pong) this.options.onPong?.(this.id, r.value.pong);
     });
   }
 
-  sweep(now: number): void {
-    let oldestSentAt = Number.POSITIVE_INFINITY;
-    for (const [id, p] of this.pending) {
-      if (p.expiresAt <= now) {
-        this.pending.delete(id);
-        p.resolve(err(new KvError('DeadlineExceeded', `peer ${this.id} did not answer in time`, true)));
-        continue;
-      }
-      oldestSentAt = Math.min(oldestSentAt, p.sentAt);
-    }
+  /** After each sweep for timeouts: suspect a peer that leaves a request waiting and says nothing. */
+  private judge(now: number, oldestSentAt: number): void {
     const threshold = this.suspectAfterMs;
     if (!this.suspected && now - oldestSentAt > threshold && now - this.lastHeardAt > threshold) this.suspect(now);
   }
@@ -176,11 +194,7 @@ class PeerConnection {
     this.log.warn('peer suspected', { peer: this.id, address: this.address, silentMs: now - this.lastHeardAt });
     this.options.onSuspicion?.(this.id, true);
     // Fail what waits on it, except the heartbeat that will tell us it is back.
-    for (const [id, p] of this.pending) {
-      if (p.isPing) continue;
-      this.pending.delete(id);
-      p.resolve(err(this.suspectedError(true)));
-    }
+    this.exchange.failAll({ kind: 'given-up', reason: this.suspicion }, { probes: true });
   }
 
   private heard(): void {
@@ -191,48 +205,15 @@ class PeerConnection {
     this.options.onSuspicion?.(this.id, false);
   }
 
-  private openStream(): grpc.ClientDuplexStream<PeerRequests, PeerResponses__Output> {
-    const meta = new grpc.Metadata();
-    meta.set('kv-from', this.options.self);
-    const stream = this.client.Exchange(meta);
-    stream.on('data', (msg: PeerResponses__Output) => {
-      this.backoffMs = 0;
-      this.heard();
-      for (const response of msg.responses) {
-        const p = this.pending.get(response.id);
-        if (!p) continue; // expired already
-        this.pending.delete(response.id);
-        p.resolve(ok(response));
-      }
-    });
-    const fail = (why: string, neverConnected = false) => {
-      if (this.stream !== stream) return;
-      this.stream = undefined;
-      this.markDown(why.replace(/\.? ?Resolution note: ?$/, ''), neverConnected);
-    };
-    // A stream whose call never got a connection sent nothing to the peer (./delivery.ts).
-    stream.on('error', (e: grpc.ServiceError) => fail(e.details || e.message, deliveryOf(e.code, e.details ?? '') === 'not-sent'));
-    stream.on('end', () => fail('stream ended'));
-    return stream;
-  }
-
-  private write(requests: PeerRequest[]): void {
-    if (!this.stream) this.stream = this.openStream();
-    this.stream.write({ requests });
-    this.options.onMessageSent?.(requests.length);
-  }
-
-  private markDown(why: string, neverSent = false): void {
+  /** Fails every pending request, the queued ones too (unless the stream never connected, each may have run at the peer). */
+  private markDown(end: StreamEnded): void {
+    const why = reasonOf(end);
     this.backoffMs = Math.min(this.backoffMs === 0 ? INITIAL_BACKOFF_MS : this.backoffMs * 2, MAX_BACKOFF_MS);
     this.downUntil = Date.now() + this.backoffMs;
     this.watchForRecovery();
     if (why !== this.lastError) this.log.warn('peer unreachable', { peer: this.id, address: this.address, error: why, backoffMs: this.backoffMs });
     this.lastError = why;
-    const failed = [...this.pending.values()];
-    this.pending.clear();
-    this.outbox.clear();
-    // Unless the stream never connected, they were sent (or queued to be): each may have run at the peer.
-    for (const p of failed) p.resolve(err(new KvError('PeerUnreachable', `peer ${this.id} (${this.address}): ${why}`, !neverSent)));
+    this.exchange.failAll(end);
   }
 
   /** A peer that comes back is up again as soon as its channel reconnects, not after the backoff. */
@@ -260,21 +241,21 @@ class PeerConnection {
 
   close(): void {
     this.closed = true;
-    const stream = this.stream;
-    this.stream = undefined;
-    // Cancel, not end: ending only half-closes the stream, and the channel's connection then stays
-    // open (and keeps the process alive) until the peer ends its half, which a frozen peer never
-    // does (issue 8). Nothing is waiting for its answers: markDown fails every pending request.
-    stream?.cancel();
-    this.markDown('transport closed');
+    this.markDown({ kind: 'stream-ended', code: grpc.status.CANCELLED, details: 'transport closed', delivery: 'maybe-sent' });
+    // Cancels the stream, not ends it (issue 8): see MultiplexedStream.close.
+    this.exchange.close();
     this.downUntil = Number.POSITIVE_INFINITY;
     this.client.close();
   }
 }
 
+/** What the log and the error say about an ended stream (grpc-js appends an empty resolution note). */
+function reasonOf(end: StreamEnded): string {
+  return end.details.replace(/\.? ?Resolution note: ?$/, '');
+}
+
 export class GrpcPeerTransport implements AntiEntropyPeers, ReaperPeers {
   private readonly connections = new Map<string, PeerConnection>();
-  private readonly sweeper: NodeJS.Timeout;
 
   constructor(options: PeerTransportOptions) {
     const log = options.log ?? silentLogger;
@@ -295,11 +276,6 @@ export class GrpcPeerTransport implements AntiEntropyPeers, ReaperPeers {
       // Connect now, so reachability is known before the first request needs it.
       client.getChannel().getConnectivityState(true);
     }
-    this.sweeper = setInterval(() => {
-      const now = Date.now();
-      for (const c of this.connections.values()) c.sweep(now);
-    }, SWEEP_INTERVAL_MS);
-    this.sweeper.unref();
     this.heartbeats = setInterval(() => {
       for (const c of this.connections.values()) c.heartbeat();
     }, options.heartbeatMs ?? HEARTBEAT_MS_DEFAULT);
@@ -378,7 +354,6 @@ export class GrpcPeerTransport implements AntiEntropyPeers, ReaperPeers {
   }
 
   close(): void {
-    clearInterval(this.sweeper);
     clearInterval(this.heartbeats);
     for (const c of this.connections.values()) c.close();
   }

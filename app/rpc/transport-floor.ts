@@ -2,14 +2,17 @@
  * The transport floor: the message pattern of one quorum operation, and nothing else. A client
  * sends an operation to a coordinator, the coordinator sends it to two replicas, answers the
  * client after the first replica answers (W or R = 2 counting itself), and the replicas answer at
- * once. It uses the same grpc-js bidirectional streams and per-turn batching as the store, but
- * raw bytes instead of protobuf, and no storage, versioning, routing or bookkeeping.
+ * once. It uses the same multiplexed grpc-js bidirectional streams and per-turn batching as the
+ * store (./multiplexed-stream.ts), but raw bytes instead of protobuf, and no storage, versioning,
+ * routing or bookkeeping.
  *
  * What an operation costs here is the least it can cost in a store built on grpc-js on the same
  * machine; `kv floor` measures it next to `kv bench` (see README, Performance).
  */
 import * as grpc from '@grpc/grpc-js';
-import { Batcher } from './batcher';
+import { Result } from '../errors';
+import { Batcher, BATCH_LIMITS_DEFAULT } from './batcher';
+import { MultiplexedStream, StreamFailure } from './multiplexed-stream';
 
 export const FLOOR_PUT = 0;
 export const FLOOR_GET = 1;
@@ -79,7 +82,31 @@ export function decodeRecords(message: Buffer, onRecord: (id: number, kind: Floo
 }
 
 const recordBytes = (r: FloorRecord) => RECORD_HEADER_BYTES + r.payload.length;
+/** The answering side's outbox: records queued in one turn go back in one message. */
 const outbox = (write: (message: Buffer) => void) => new Batcher<FloorRecord>((records) => write(encodeRecords(records)), recordBytes);
+
+/**
+ * Operations in flight on one floor stream at most. The open loop of `kv floor` bounds them
+ * itself (its --concurrency, at most 1,000,000), so this bound is never the one that binds.
+ */
+const FLOOR_IN_FLIGHT_MAX = 1_000_000;
+
+type FloorStream = MultiplexedStream<FloorRecord, void, Buffer, Buffer>;
+
+/** A multiplexed stream of floor records; a record's answer is only that it came. No timeouts. */
+function floorStream(stub: grpc.Client, path: string, onEnded?: (why: string) => void): FloorStream {
+  return new MultiplexedStream<FloorRecord, void, Buffer, Buffer>({
+    codec: {
+      open: () => stub.makeBidiStreamRequest(path, identity, identity) as grpc.ClientDuplexStream<Buffer, Buffer>,
+      encode: encodeRecords,
+      decode: (message, answer) => decodeRecords(message, (id) => answer(id, undefined)),
+      sizeOf: recordBytes,
+    },
+    inFlightMax: FLOOR_IN_FLIGHT_MAX,
+    batch: BATCH_LIMITS_DEFAULT,
+    onEnded: onEnded && ((end) => onEnded(`${end.code} ${grpc.status[end.code]}: ${end.details}`)),
+  });
+}
 
 export interface FloorServerOptions {
   /** This server's index in 0..nodes-1; it listens on basePort + index. */
@@ -91,35 +118,23 @@ export interface FloorServerOptions {
 }
 
 /**
- * One floor node: coordinator for client operations, replica for its peers. What it holds in
- * `waiting` is bounded by the operations the client keeps in flight (its open loop's
- * concurrency), times FLOOR_REPLICAS.
+ * One floor node: coordinator for client operations, replica for its peers. What it waits for
+ * on its replica streams is bounded by the operations the client keeps in flight (its open
+ * loop's concurrency), times FLOOR_REPLICAS.
  */
 export async function serveFloor(options: FloorServerOptions): Promise<grpc.Server> {
   const { index, nodes, basePort } = options;
   const value = Buffer.alloc(options.valueBytes, 'v');
-  const replicaOutboxes = new Map<number, Batcher<FloorRecord>>();
-  const waiting = new Map<number, () => void>();
-  let nextRef = 1;
-  const replica = (peer: number): Batcher<FloorRecord> => {
-    let box = replicaOutboxes.get(peer);
-    if (!box) {
-      const stub = new FloorStub(`127.0.0.1:${basePort + peer}`, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-      const stream = stub.makeBidiStreamRequest(FLOOR_SERVICE.Exchange.path, identity, identity) as grpc.ClientDuplexStream<Buffer, Buffer>;
-      stream.on('data', (message: Buffer) =>
-        decodeRecords(message, (ref) => {
-          const done = waiting.get(ref);
-          waiting.delete(ref);
-          done?.();
-        }),
-      );
+  const replicaStreams = new Map<number, FloorStream>();
+  const replica = (peer: number): FloorStream => {
+    let stream = replicaStreams.get(peer);
+    if (!stream) {
       // A replica that fails has exited; the parent sees that (`kv floor` watches its children)
       // and ends the run, so the operations waiting on it need no failure path here.
-      stream.on('error', () => {});
-      box = outbox((m) => stream.write(m));
-      replicaOutboxes.set(peer, box);
+      stream = floorStream(new FloorStub(`127.0.0.1:${basePort + peer}`, grpc.credentials.createInsecure(), CHANNEL_OPTIONS), FLOOR_SERVICE.Exchange.path);
+      replicaStreams.set(peer, stream);
     }
-    return box;
+    return stream;
   };
   const server = new grpc.Server(CHANNEL_OPTIONS);
   server.addService(FLOOR_SERVICE, {
@@ -132,9 +147,9 @@ export async function serveFloor(options: FloorServerOptions): Promise<grpc.Serv
             if (++replies === 1) answers.push({ id, kind, payload: kind === FLOOR_GET ? value : PUT_ANSWER });
           };
           for (let k = 1; k <= FLOOR_REPLICAS; k++) {
-            const ref = nextRef++;
-            waiting.set(ref, onReply);
-            replica((index + k) % nodes).push({ id: ref, kind, payload: kind === FLOOR_PUT ? payload : EMPTY });
+            void replica((index + k) % nodes)
+              .send((ref) => ({ id: ref, kind, payload: kind === FLOOR_PUT ? payload : EMPTY }))
+              .then((r) => r.ok && onReply());
           }
         }),
       );
@@ -154,10 +169,8 @@ export async function serveFloor(options: FloorServerOptions): Promise<grpc.Serv
 
 /** Sends operations to the floor nodes over one Batch stream each. */
 export class FloorClient {
-  private readonly outboxes: Batcher<FloorRecord>[] = [];
+  private readonly streams: FloorStream[] = [];
   private readonly stubs: grpc.Client[] = [];
-  private readonly pending = new Map<number, () => void>();
-  private nextId = 1;
   private failure: ((error: Error) => void) | undefined;
   private broken = false;
   /** Rejects when a stream to a node fails (the run cannot go on). */
@@ -170,49 +183,36 @@ export class FloorClient {
     this.failed.catch(() => {});
   }
 
-  /** Waits until every node accepts connections, then opens the streams. */
+  /** Waits until every node accepts connections; the streams open with the first operation. */
   async connect(timeoutMs: number): Promise<void> {
     for (let i = 0; i < this.nodes; i++) this.stubs.push(new FloorStub(`127.0.0.1:${this.basePort + i}`, grpc.credentials.createInsecure(), CHANNEL_OPTIONS));
     await Promise.all(
       this.stubs.map((stub) => new Promise<void>((resolve, reject) => stub.waitForReady(Date.now() + timeoutMs, (error) => (error ? reject(error) : resolve())))),
     );
     for (const [i, stub] of this.stubs.entries()) {
-      const stream = stub.makeBidiStreamRequest(FLOOR_SERVICE.Batch.path, identity, identity) as grpc.ClientDuplexStream<Buffer, Buffer>;
-      stream.on('data', (message: Buffer) =>
-        decodeRecords(message, (id) => {
-          const done = this.pending.get(id);
-          this.pending.delete(id);
-          done?.();
-        }),
-      );
-      stream.on('error', (e: Error) => this.fail(new Error(`the stream to floor node ${i} failed: ${e.message}`)));
-      this.outboxes.push(outbox((m) => stream.write(m)));
+      this.streams.push(floorStream(stub, FLOOR_SERVICE.Batch.path, (why) => this.fail(new Error(`the stream to floor node ${i} failed: ${why}`))));
     }
   }
 
   /**
    * Resolves when the coordinator `node` answers; once a stream has failed, every operation
-   * resolves at once (the run is over: `failed` has rejected).
+   * resolves at once, as failed (the run is over: `failed` has rejected).
    */
-  send(node: number, kind: FloorKind, payload: Uint8Array): Promise<void> {
-    if (this.broken) return Promise.resolve();
-    const id = this.nextId++;
-    return new Promise((resolve) => {
-      this.pending.set(id, resolve);
-      this.outboxes[node]!.push({ id, kind, payload });
-    });
+  send(node: number, kind: FloorKind, payload: Uint8Array): Promise<Result<void, StreamFailure>> {
+    if (this.broken) return Promise.resolve({ ok: false, error: { kind: 'given-up', reason: 'the run failed' } });
+    return this.streams[node]!.send((id) => ({ id, kind, payload }));
   }
 
   private fail(error: Error): void {
     if (this.broken) return;
     this.broken = true;
     this.failure?.(error);
-    for (const done of this.pending.values()) done();
-    this.pending.clear();
+    for (const stream of this.streams) stream.failAll({ kind: 'given-up', reason: error.message });
   }
 
   close(): void {
     this.broken = true; // the streams' cancellation that follows is not a failure
+    for (const stream of this.streams) stream.close();
     for (const stub of this.stubs) stub.close();
   }
 }

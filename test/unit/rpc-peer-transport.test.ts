@@ -1,0 +1,173 @@
+/**
+ * The peer transport's failure detector and its failures, against a real node server through a
+ * TCP proxy that can freeze (stop passing bytes, as a SIGSTOPped peer) or cut its connections.
+ * Ports: chosen by the system.
+ */
+import * as net from 'node:net';
+import { KvError, Result, ok } from '../../app/errors';
+import { GrpcPeerTransport } from '../../app/rpc/peer-transport';
+import { KvServer, NodeHandlers } from '../../app/rpc/server';
+import type { StatusResponse } from '../../app/rpc/generated/kv/v1/StatusResponse';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Node handlers whose fetch answers at once, or (`hold`) not until released. */
+function fakeNode() {
+  const held: Array<() => void> = [];
+  let hold = false;
+  const handlers: NodeHandlers = {
+    execute: () => new Promise(() => {}),
+    fetch: () =>
+      new Promise<Result<Uint8Array | undefined>>((resolve) => {
+        const answer = () => resolve(ok(Buffer.from('object')));
+        if (hold) held.push(answer);
+        else answer();
+      }),
+    replicate: async () => ok(undefined),
+    ping: () => ({ dataId: 'b-data', knewDataId: '' }),
+    status: () => ({}) as StatusResponse,
+  };
+  return { handlers, holdFetches: () => (hold = true), release: () => held.splice(0).forEach((a) => a()) };
+}
+
+/** A TCP proxy whose connections can freeze (bytes stop, the connection stays open) or be cut. */
+async function startProxy(target: number) {
+  const sockets = new Set<net.Socket>();
+  const pairs: Array<[net.Socket, net.Socket]> = [];
+  const server = net.createServer((downstream) => {
+    const upstream = net.connect(target, '127.0.0.1');
+    for (const s of [downstream, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => sockets.delete(s));
+    }
+    downstream.pipe(upstream).pipe(downstream);
+    pairs.push([downstream, upstream]);
+  });
+  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+  return {
+    port,
+    freeze: () => {
+      for (const [down, up] of pairs) {
+        down.unpipe(up);
+        up.unpipe(down);
+      }
+    },
+    thaw: () => {
+      for (const [down, up] of pairs) {
+        down.pipe(up);
+        up.pipe(down);
+      }
+    },
+    cut: () => {
+      for (const s of sockets) s.resetAndDestroy();
+    },
+    /** Stops listening and cuts what is open (a frozen connection would keep close waiting). */
+    close: () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sockets) s.resetAndDestroy();
+      return closed;
+    },
+  };
+}
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function setUp(options: { windowMax?: number } = {}) {
+  const node = fakeNode();
+  const server = await KvServer.start(node.handlers, { host: '127.0.0.1', port: 0, messageBytesMax: 1 << 20, batchOpsMax: 64, streamInFlightMax: 64 });
+  cleanups.push(() => server.shutdown(0));
+  const proxy = await startProxy(server.port);
+  cleanups.push(() => proxy.close());
+  const suspicions: boolean[] = [];
+  const pongs: string[] = [];
+  const transport = new GrpcPeerTransport({
+    self: 'a',
+    peers: new Map([['b', `127.0.0.1:${proxy.port}`]]),
+    windowMax: options.windowMax ?? 100,
+    batchItemsMax: 64,
+    messageBytesMax: 1 << 20,
+    heartbeatMs: 50,
+    suspectAfterMs: 300,
+    onSuspicion: (_peer, suspected) => suspicions.push(suspected),
+    onPong: (_peer, pong) => pongs.push(pong.dataId),
+  });
+  cleanups.push(() => transport.close());
+  return { node, proxy, transport, suspicions, pongs };
+}
+
+const errorOf = (r: Result<unknown>): KvError | undefined => (r.ok ? undefined : r.error);
+
+test('a request is answered, and heartbeats carry the data directory ids', async () => {
+  const { transport, pongs } = await setUp();
+  const r = await transport.fetch('b', 0, Buffer.from('k'), 1000);
+  expect(r.ok && Buffer.from(r.value!).toString()).toBe('object');
+  await sleep(150);
+  expect(pongs).toContain('b-data');
+  expect(transport.isUp('b')).toBe(true);
+});
+
+test('rejects a request beyond the window as Overloaded, without sending it', async () => {
+  const { node, transport } = await setUp({ windowMax: 2 });
+  await transport.fetch('b', 0, Buffer.from('k'), 1000); // connected, and the heartbeat answered
+  await sleep(100);
+  node.holdFetches();
+  const held = [transport.fetch('b', 0, Buffer.from('k1'), 2000), transport.fetch('b', 0, Buffer.from('k2'), 2000)];
+  await sleep(100); // both reach the node, which holds them
+  const refused = errorOf(await transport.fetch('b', 0, Buffer.from('k3'), 2000));
+  expect(refused).toMatchObject({ condition: 'Overloaded', writeMayHaveApplied: false });
+  expect(refused?.message).toContain('the limit (peerWindowMax) is 2');
+  node.release();
+  expect((await Promise.all(held)).every((r) => r.ok)).toBe(true);
+});
+
+test('a frozen peer is suspected: waiting requests fail as may-have-applied, new ones at once as not sent; it is cleared when it answers again', async () => {
+  const { proxy, transport, suspicions } = await setUp();
+  await transport.fetch('b', 0, Buffer.from('k'), 1000);
+  proxy.freeze();
+  const waiting = transport.replicate('b', 0, Buffer.from('k'), Buffer.from('o'), 5000);
+  const started = Date.now();
+  const failed = errorOf(await waiting);
+  expect(failed).toMatchObject({ condition: 'PeerUnreachable', writeMayHaveApplied: true });
+  expect(failed?.message).toContain('is suspected');
+  expect(Date.now() - started).toBeLessThan(2000);
+  expect(transport.isSuspected('b')).toBe(true);
+  expect(transport.isUp('b')).toBe(false);
+  expect(errorOf(await transport.fetch('b', 0, Buffer.from('k'), 1000))).toMatchObject({ condition: 'PeerUnreachable', writeMayHaveApplied: false });
+  expect(suspicions).toEqual([true]);
+  proxy.thaw();
+  await sleep(300);
+  expect(suspicions).toEqual([true, false]);
+  expect(transport.isUp('b')).toBe(true);
+  expect((await transport.fetch('b', 0, Buffer.from('k'), 1000)).ok).toBe(true);
+});
+
+test('a cut connection marks the peer down: what was sent fails as may-have-applied', async () => {
+  const { node, proxy, transport } = await setUp();
+  await transport.fetch('b', 0, Buffer.from('k'), 1000);
+  node.holdFetches();
+  const sent = transport.fetch('b', 0, Buffer.from('k'), 5000);
+  await sleep(50);
+  proxy.cut();
+  expect(errorOf(await sent)).toMatchObject({ condition: 'PeerUnreachable', writeMayHaveApplied: true });
+});
+
+test('a peer that refuses connections is down, and its requests fail as not sent', async () => {
+  const { proxy, transport } = await setUp();
+  await proxy.close();
+  const r = errorOf(await transport.replicate('b', 0, Buffer.from('k'), Buffer.from('o'), 1000));
+  expect(r).toMatchObject({ condition: 'PeerUnreachable', writeMayHaveApplied: false });
+  expect(transport.isUp('b')).toBe(false);
+});
+
+test('a request past its timeout fails as DeadlineExceeded, may-have-applied', async () => {
+  const { node, transport } = await setUp();
+  await transport.fetch('b', 0, Buffer.from('k'), 1000);
+  node.holdFetches();
+  const r = errorOf(await transport.fetch('b', 0, Buffer.from('k'), 100));
+  expect(r).toMatchObject({ condition: 'DeadlineExceeded', writeMayHaveApplied: true });
+  node.release();
+});
