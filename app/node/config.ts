@@ -38,6 +38,7 @@ export interface NodeConfig {
   readonly peerWindowMax: number;
   readonly batchOpsMax: number;
   readonly streamInFlightMax: number;
+  readonly peerStreamInFlightMax: number;
   readonly messageBytesMax: number;
   readonly shutdownGraceMs: number;
   readonly peerHeartbeatMs: number;
@@ -121,6 +122,7 @@ const TABLE = [
   { key: 'peerWindowMax', flag: 'peer-window-max', env: 'KV_PEER_WINDOW_MAX', kind: 'int', default: '8192', min: 1, max: 1000000, doc: 'Requests in flight to one peer; beyond it the request fails with RESOURCE_EXHAUSTED.' },
   { key: 'batchOpsMax', flag: 'batch-ops-max', env: 'KV_BATCH_OPS_MAX', kind: 'int', default: '1024', min: 1, max: 100000, doc: 'Operations in one BatchRequest (and in one peer message).' },
   { key: 'streamInFlightMax', flag: 'stream-in-flight-max', env: 'KV_STREAM_IN_FLIGHT_MAX', kind: 'int', default: '8192', min: 1, max: 1000000, doc: 'Operations in flight on one client Batch stream.' },
+  { key: 'peerStreamInFlightMax', flag: 'peer-stream-in-flight-max', env: 'KV_PEER_STREAM_IN_FLIGHT_MAX', kind: 'int', default: '8192', min: 1, max: 1000000, doc: 'Requests from one peer worked on at once; beyond it the node stops reading that peer\'s stream until one finishes (backpressure: they are replica work for operations already admitted). A request that waited past its timeout is answered DEADLINE_EXCEEDED, not run; heartbeats never wait.' },
   { key: 'messageBytesMax', flag: 'message-bytes-max', env: 'KV_MESSAGE_BYTES_MAX', kind: 'int', default: String(64 * MIB), min: MIB, max: 1024 * MIB, doc: 'Largest gRPC message sent or received.' },
   { key: 'shutdownGraceMs', flag: 'shutdown-grace-ms', env: 'KV_SHUTDOWN_GRACE_MS', kind: 'int', default: '10000', min: 0, max: 600000, doc: 'On SIGTERM, how long in-flight requests may take to finish.' },
   { key: 'peerHeartbeatMs', flag: 'peer-heartbeat-ms', env: 'KV_PEER_HEARTBEAT_MS', kind: 'int', default: '500', min: 10, max: 60000, doc: 'Period of the heartbeat sent to every peer.' },

@@ -230,7 +230,7 @@ export class KvNode {
           return ok({ partition, replicas: views.map(replicaStateOf) });
         },
       },
-      { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, log },
+      { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, peerStreamInFlightMax: config.peerStreamInFlightMax, log },
     ).catch(async (e) => {
       metricsServer?.close();
       await closeEarly();

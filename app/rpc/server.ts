@@ -12,6 +12,7 @@ import { Logger, silentLogger } from '../../observability/log';
 import { KeyHashes } from '../replication/anti-entropy';
 import { ClientOp, OpResult } from '../api/ops';
 import { Batcher } from './batcher';
+import { ReadGate } from './read-gate';
 import type { BatchRequest__Output } from './generated/kv/v1/BatchRequest';
 import type { BatchResponse } from './generated/kv/v1/BatchResponse';
 import type { KVHandlers } from './generated/kv/v1/KV';
@@ -63,6 +64,11 @@ export interface ServerOptions {
   readonly batchOpsMax: number;
   /** Operations in flight on one Batch stream at most; beyond it they fail with RESOURCE_EXHAUSTED. */
   readonly streamInFlightMax: number;
+  /**
+   * Requests from one peer's Exchange stream worked on at once at most; beyond it the node stops
+   * reading that stream until one finishes (see servePeer).
+   */
+  readonly peerStreamInFlightMax: number;
   readonly log?: Logger;
 }
 
@@ -175,7 +181,7 @@ export class KvServer {
         );
       },
     };
-    const peerHandlers: PeerHandlers = { Exchange: (call) => servePeer(call, handlers, log) };
+    const peerHandlers: PeerHandlers = { Exchange: (call) => servePeer(call, handlers, options, log) };
     server.addService(kv.KV.service, kvHandlers);
     server.addService(peer.Peer.service, peerHandlers);
     const health = new HealthImplementation({ '': 'NOT_SERVING', [HEALTH_SERVICE_NAME]: 'NOT_SERVING' });
@@ -241,21 +247,15 @@ export class KvServer {
   }
 }
 
-const pausedCalls = new WeakSet<object>();
-
 /**
  * Writes a message; when the transport's buffer is full (the peer or client does not read its
  * answers), stops reading new requests until the buffer drains. Without this, a caller that never
  * reads could make the node buffer answers without bound.
  */
-function writeWithBackpressure<Res>(call: grpc.ServerDuplexStream<unknown, Res>, message: Res): void {
-  if (call.write(message) || pausedCalls.has(call)) return;
-  pausedCalls.add(call);
-  call.pause();
-  call.once('drain', () => {
-    pausedCalls.delete(call);
-    call.resume();
-  });
+function writeWithBackpressure<Res>(call: grpc.ServerDuplexStream<unknown, Res>, gate: ReadGate, message: Res): void {
+  if (call.write(message) || gate.isHeld('answers-unread')) return;
+  gate.hold('answers-unread');
+  call.once('drain', () => gate.release('answers-unread'));
 }
 
 /** Runs `closed` once when the client ends, cancels or breaks the stream, then ends our side. */
@@ -275,7 +275,8 @@ function onStreamClose(call: grpc.ServerDuplexStream<unknown, unknown>, closed: 
 function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchResponse>, handlers: NodeHandlers, options: ServerOptions): void {
   let inFlight = 0;
   let open = true;
-  const out = new Batcher<OperationResult>((results) => open && writeWithBackpressure(call, { results }), sizeOfResult, { itemsMax: options.batchOpsMax, bytesMax: Math.floor(options.messageBytesMax / 2) });
+  const gate = new ReadGate(call);
+  const out = new Batcher<OperationResult>((results) => open && writeWithBackpressure(call, gate, { results }), sizeOfResult, { itemsMax: options.batchOpsMax, bytesMax: Math.floor(options.messageBytesMax / 2) });
   const reply = (r: OperationResult) => out.push(r);
   call.on('data', (msg: BatchRequest__Output) => {
     if (msg.ops.length > options.batchOpsMax) {
@@ -313,20 +314,48 @@ function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchRes
   });
 }
 
-function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerResponses>, handlers: NodeHandlers, log: Logger): void {
+/** Approximate wire bytes of a peer response, for the batch byte bound. */
+function sizeOfPeerResponse(r: PeerResponse): number {
+  return (
+    ((r.fetched?.object as Uint8Array | undefined)?.length ?? 0) +
+    (r.forwarded ? sizeOfResult(r.forwarded) : 0) +
+    ((r.aeTree?.segments as Uint8Array | undefined)?.length ?? 0) +
+    (r.aeKeys?.keys ?? []).reduce((n, k) => n + (k as Uint8Array).length + 24, 0) +
+    16
+  );
+}
+
+/** A peer request read from its stream, waiting for a slot. */
+interface Arrived {
+  readonly req: PeerRequest__Output;
+  readonly arrivedAt: number;
+}
+
+/**
+ * The peer service: answers one peer's requests, in any order, on its Exchange stream.
+ *
+ * At most peerStreamInFlightMax requests from the stream are worked on at once. Beyond it the
+ * requests already read wait, in order, and the stream is not read further until they have all
+ * started (backpressure, rather than answering Overloaded as the client Batch stream does): the
+ * work a peer sends is replica work for operations a coordinator already admitted, and refusing
+ * it would turn a burst into failed replica writes, hints on fallbacks and read repairs, more work
+ * at the moment there is too much. The caller's own window (peerWindowMax) bounds what it sends,
+ * and the request's timeout_ms bounds how long it waits here: a request still waiting when its
+ * timeout has passed (counted from when it was read) is answered DEADLINE_EXCEEDED, not run, and
+ * says that nothing was applied. A request that started runs to its end (see peer.proto).
+ * A heartbeat never waits for a slot: one that is read is answered at once. While the stream is
+ * held, the next heartbeat is read when a request finishes, and that request's answer already
+ * tells the caller this node is alive. The bound is met only when a caller has more requests here
+ * than its own window, which happens when its requests timed out there while they ran on here.
+ */
+function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerResponses>, handlers: NodeHandlers, options: ServerOptions, log: Logger): void {
   let open = true;
   // Who is calling: the peer transport names itself in the stream's metadata.
   const from = String(call.metadata.get('kv-from')[0] ?? '');
-  const out = new Batcher<PeerResponse>(
-    (responses) => open && writeWithBackpressure(call, { responses }),
-    (r) =>
-      ((r.fetched?.object as Uint8Array | undefined)?.length ?? 0) +
-      (r.forwarded ? sizeOfResult(r.forwarded) : 0) +
-      ((r.aeTree?.segments as Uint8Array | undefined)?.length ?? 0) +
-      (r.aeKeys?.keys ?? []).reduce((n, k) => n + (k as Uint8Array).length + 24, 0) +
-      16,
-  );
-  const handle = async (req: PeerRequest__Output): Promise<PeerResponse> => {
+  const gate = new ReadGate(call);
+  const out = new Batcher<PeerResponse>((responses) => open && writeWithBackpressure(call, gate, { responses }), sizeOfPeerResponse);
+  /** Works on one request; `timeoutMs` is the time its caller still waits (0: no limit). */
+  const handle = async (req: PeerRequest__Output, timeoutMs: number): Promise<PeerResponse> => {
     try {
       switch (req.op) {
         case 'fetch': {
@@ -363,7 +392,7 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
         case 'forward': {
           const op = opFromMessage(req.forward!);
           if (!op) return { id: req.id, error: { code: grpc.status.INVALID_ARGUMENT, message: 'forward: empty operation' } };
-          const r = await handlers.execute(op, { timeoutMs: req.timeoutMs, forwarded: true });
+          const r = await handlers.execute(op, { timeoutMs, forwarded: true });
           return { id: req.id, forwarded: resultToMessage(req.forward!.id, r) };
         }
         default:
@@ -375,11 +404,48 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
       return { id: req.id, error: errorToMessage(failure) };
     }
   };
+  let inFlight = 0;
+  // Reading stops while requests wait, so this holds at most the requests of one message.
+  let waiting: Arrived[] = [];
+  let head = 0;
+  const start = ({ req, arrivedAt }: Arrived, now: number): void => {
+    const waitedMs = now - arrivedAt;
+    if (req.timeoutMs > 0 && waitedMs >= req.timeoutMs) {
+      const late = new KvError('DeadlineExceeded', `peer request ${req.id} (${req.op}) waited ${waitedMs} ms at this node for a slot (peerStreamInFlightMax ${options.peerStreamInFlightMax}), past its timeout of ${req.timeoutMs} ms: not started`);
+      out.push({ id: req.id, error: errorToMessage(late) });
+      return;
+    }
+    inFlight++;
+    void handle(req, req.timeoutMs > 0 ? req.timeoutMs - waitedMs : 0).then((r) => {
+      inFlight--;
+      out.push(r);
+      startWaiting();
+    });
+  };
+  const startWaiting = (): void => {
+    if (!open) return;
+    const now = Date.now();
+    while (inFlight < options.peerStreamInFlightMax && head < waiting.length) start(waiting[head++]!, now);
+    if (head < waiting.length) {
+      gate.hold('in-flight-full');
+      return;
+    }
+    waiting = [];
+    head = 0;
+    gate.release('in-flight-full');
+  };
   call.on('data', (msg: PeerRequests__Output) => {
-    for (const req of msg.requests) handle(req).then((r) => out.push(r));
+    const arrivedAt = Date.now();
+    for (const req of msg.requests) {
+      if (req.op === 'ping') void handle(req, 0).then((r) => out.push(r));
+      else waiting.push({ req, arrivedAt });
+    }
+    startWaiting();
   });
   onStreamClose(call, () => {
     open = false;
+    waiting = [];
+    head = 0;
     out.clear();
   });
 }

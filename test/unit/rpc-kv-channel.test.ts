@@ -80,7 +80,7 @@ function fakeNode(answer: (op: ClientOp) => Promise<Result<OpResult, KvError>> =
 }
 
 function startServer(port: number, handlers: NodeHandlers): Promise<KvServer> {
-  return KvServer.start(handlers, { host: '127.0.0.1', port, messageBytesMax: 1 << 20, batchOpsMax: 64, streamInFlightMax: 64 });
+  return KvServer.start(handlers, { host: '127.0.0.1', port, messageBytesMax: 1 << 20, batchOpsMax: 64, streamInFlightMax: 64, peerStreamInFlightMax: 64 });
 }
 
 /** A TCP proxy whose connections can be reset: the node behind it "dies" after reading requests. */

@@ -78,7 +78,7 @@ afterEach(async () => {
 
 async function setUp(options: { windowMax?: number } = {}) {
   const node = fakeNode();
-  const server = await KvServer.start(node.handlers, { host: '127.0.0.1', port: 0, messageBytesMax: 1 << 20, batchOpsMax: 64, streamInFlightMax: 64 });
+  const server = await KvServer.start(node.handlers, { host: '127.0.0.1', port: 0, messageBytesMax: 1 << 20, batchOpsMax: 64, streamInFlightMax: 64, peerStreamInFlightMax: 64 });
   cleanups.push(() => server.shutdown(0));
   const proxy = await startProxy(server.port);
   cleanups.push(() => proxy.close());

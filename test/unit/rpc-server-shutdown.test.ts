@@ -30,7 +30,7 @@ async function frozenPeer(port: number): Promise<net.Socket> {
 }
 
 test('shutdown closes a connection whose peer never closes its side, within the grace', async () => {
-  const server = await KvServer.start(handlers, { host: '127.0.0.1', port: 0, messageBytesMax: 1 << 20, batchOpsMax: 10, streamInFlightMax: 10 });
+  const server = await KvServer.start(handlers, { host: '127.0.0.1', port: 0, messageBytesMax: 1 << 20, batchOpsMax: 10, streamInFlightMax: 10, peerStreamInFlightMax: 10 });
   const peer = await frozenPeer(server.port);
   // The server has the connection in an HTTP/2 session once it has read the preface.
   await waitFor(() => unreadAt(`127.0.0.1:${server.port}`) === 0, { timeoutMs: 2000, intervalMs: 5, what: 'the server reading the peer\'s preface' });
@@ -55,9 +55,9 @@ test('shutdown closes a connection whose peer never closes its side, within the 
 });
 
 test('rejects a port already in use, naming the address', async () => {
-  const first = await KvServer.start(handlers, { host: '127.0.0.1', port: 0, messageBytesMax: 1 << 20, batchOpsMax: 10, streamInFlightMax: 10 });
+  const first = await KvServer.start(handlers, { host: '127.0.0.1', port: 0, messageBytesMax: 1 << 20, batchOpsMax: 10, streamInFlightMax: 10, peerStreamInFlightMax: 10 });
   try {
-    await expect(KvServer.start(handlers, { host: '127.0.0.1', port: first.port, messageBytesMax: 1 << 20, batchOpsMax: 10, streamInFlightMax: 10 })).rejects.toThrow(
+    await expect(KvServer.start(handlers, { host: '127.0.0.1', port: first.port, messageBytesMax: 1 << 20, batchOpsMax: 10, streamInFlightMax: 10, peerStreamInFlightMax: 10 })).rejects.toThrow(
       `cannot listen on 127.0.0.1:${first.port}`,
     );
   } finally {

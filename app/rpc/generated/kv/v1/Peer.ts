@@ -8,13 +8,15 @@ import type { PeerResponses as _kv_v1_PeerResponses, PeerResponses__Output as _k
 export interface PeerClient extends grpc.Client {
   /**
    * The caller sends batches of requests; the callee answers with batches of responses, matched
-   * by id, in any order. The caller bounds how many requests it has in flight.
+   * by id, in any order. The caller bounds how many requests it has in flight; the callee bounds
+   * how many of them it works on at once, and reads no further until one finishes.
    */
   Exchange(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_kv_v1_PeerRequests, _kv_v1_PeerResponses__Output>;
   Exchange(options?: grpc.CallOptions): grpc.ClientDuplexStream<_kv_v1_PeerRequests, _kv_v1_PeerResponses__Output>;
   /**
    * The caller sends batches of requests; the callee answers with batches of responses, matched
-   * by id, in any order. The caller bounds how many requests it has in flight.
+   * by id, in any order. The caller bounds how many requests it has in flight; the callee bounds
+   * how many of them it works on at once, and reads no further until one finishes.
    */
   exchange(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_kv_v1_PeerRequests, _kv_v1_PeerResponses__Output>;
   exchange(options?: grpc.CallOptions): grpc.ClientDuplexStream<_kv_v1_PeerRequests, _kv_v1_PeerResponses__Output>;
@@ -24,7 +26,8 @@ export interface PeerClient extends grpc.Client {
 export interface PeerHandlers extends grpc.UntypedServiceImplementation {
   /**
    * The caller sends batches of requests; the callee answers with batches of responses, matched
-   * by id, in any order. The caller bounds how many requests it has in flight.
+   * by id, in any order. The caller bounds how many requests it has in flight; the callee bounds
+   * how many of them it works on at once, and reads no further until one finishes.
    */
   Exchange: grpc.handleBidiStreamingCall<_kv_v1_PeerRequests__Output, _kv_v1_PeerResponses>;
   

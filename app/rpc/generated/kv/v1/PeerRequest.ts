@@ -16,7 +16,14 @@ export interface PeerRequest {
    */
   'id'?: (number | string | Long);
   /**
-   * Time the sender still waits for the answer; the callee drops work that is already late.
+   * Time the sender waits for the answer, from when it sent the request; 0: no limit. The callee
+   * counts it from when it reads the request. A request it has not started when that time has
+   * passed (it waited for a slot: the callee works on peer-stream-in-flight-max requests of a
+   * stream at once) is not run, and is answered with an error of code DEADLINE_EXCEEDED and
+   * write_may_have_applied false. A request it started runs to its end, even past the time: a
+   * replicate or a reap is one store transaction, which cannot stop half way, and a sender that
+   * stopped waiting drops the late answer. A forward's operation gets the time left as its own
+   * timeout. A ping is answered at once.
    */
   'timeoutMs'?: (number);
   /**
@@ -60,7 +67,14 @@ export interface PeerRequest__Output {
    */
   'id': (number);
   /**
-   * Time the sender still waits for the answer; the callee drops work that is already late.
+   * Time the sender waits for the answer, from when it sent the request; 0: no limit. The callee
+   * counts it from when it reads the request. A request it has not started when that time has
+   * passed (it waited for a slot: the callee works on peer-stream-in-flight-max requests of a
+   * stream at once) is not run, and is answered with an error of code DEADLINE_EXCEEDED and
+   * write_may_have_applied false. A request it started runs to its end, even past the time: a
+   * replicate or a reap is one store transaction, which cannot stop half way, and a sender that
+   * stopped waiting drops the late answer. A forward's operation gets the time left as its own
+   * timeout. A ping is answered at once.
    */
   'timeoutMs': (number);
   /**
