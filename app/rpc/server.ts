@@ -423,7 +423,8 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
     });
   };
   const startWaiting = (): void => {
-    if (!open) return;
+    // Nothing waits: the gate is not held for a slot (it is released whenever the queue empties).
+    if (!open || head === waiting.length) return;
     const now = Date.now();
     while (inFlight < options.peerStreamInFlightMax && head < waiting.length) start(waiting[head++]!, now);
     if (head < waiting.length) {
