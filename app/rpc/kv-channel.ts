@@ -184,12 +184,15 @@ export class KvChannel {
   }
 
   /** One operation through the shared Batch stream. */
-  async submit(op: ClientOp, timeoutMs: number): Promise<Result<OpResult, RpcFailure>> {
+  submit(op: ClientOp, timeoutMs: number): Promise<Result<OpResult, RpcFailure>> {
     const isWrite = op.kind !== 'get';
-    const r = await this.batch.send((id) => opToMessage(id, op, timeoutMs), { timeoutMs: timeoutMs + ANSWER_GRACE_MS });
-    if (!r.ok) return err(batchFailure(r.error, isWrite, this.address, timeoutMs));
-    const result = resultFromMessage(r.value);
-    return result.ok ? result : err(failureFromError(result.error, isWrite));
+    return new Promise((resolve) =>
+      this.batch.dispatch((id) => opToMessage(id, op, timeoutMs), { timeoutMs: timeoutMs + ANSWER_GRACE_MS }, (r) => {
+        if (!r.ok) return resolve(err(batchFailure(r.error, isWrite, this.address, timeoutMs)));
+        const result = resultFromMessage(r.value);
+        resolve(result.ok ? result : err(failureFromError(result.error, isWrite)));
+      }),
+    );
   }
 
   close(): void {

@@ -129,20 +129,28 @@ export class MultiplexedStream<Item, Answer, Out = unknown, In = unknown> {
    * the failure; never rejects.
    */
   send(build: (id: number) => Item, options: SendOptions = {}): Promise<Result<Answer, StreamFailure>> {
+    return new Promise((resolve) => this.dispatch(build, options, resolve));
+  }
+
+  /**
+   * As send, but tells `done` (once) instead of returning a promise: for users that would only
+   * chain a promise onto it, which costs a measurable share of a small request (the floor).
+   */
+  dispatch(build: (id: number) => Item, options: SendOptions, done: (r: Result<Answer, StreamFailure>) => void): void {
     const probe = options.probe ?? false;
-    if (this.closed) return Promise.resolve(err({ kind: 'given-up', reason: 'the stream is closed' }));
+    if (this.closed) return done(err({ kind: 'given-up', reason: 'the stream is closed' }));
     if (!probe && this.pending.size >= this.options.inFlightMax) {
-      return Promise.resolve(err({ kind: 'window-full', inFlight: this.pending.size, inFlightMax: this.options.inFlightMax }));
+      return done(err({ kind: 'window-full', inFlight: this.pending.size, inFlightMax: this.options.inFlightMax }));
     }
     const id = this.nextId++;
+    const timed = options.timeoutMs !== undefined;
+    // Without a timeout the request is never swept, so it needs no clock reading.
+    const sentAt = timed ? Date.now() : 0;
     const timeoutMs = options.timeoutMs ?? Number.POSITIVE_INFINITY;
-    return new Promise((resolve) => {
-      const sentAt = Date.now();
-      const p: Pending<Item, Answer, Out, In> = { id, item: build(id), resolve, sentAt, expiresAt: sentAt + timeoutMs, timeoutMs, probe, stream: undefined };
-      this.pending.set(id, p);
-      if (options.timeoutMs !== undefined) this.sweepSoon();
-      this.outbox.push(p);
-    });
+    const p: Pending<Item, Answer, Out, In> = { id, item: build(id), resolve: done, sentAt, expiresAt: sentAt + timeoutMs, timeoutMs, probe, stream: undefined };
+    this.pending.set(id, p);
+    if (timed) this.sweepSoon();
+    this.outbox.push(p);
   }
 
   /** Fails every pending request, written or queued, with `failure` (but probes, if asked). */

@@ -158,13 +158,14 @@ class PeerConnection {
     }
   }
 
-  async send(request: Omit<PeerRequest, 'id'>, timeoutMs: number, probe = false): Promise<Result<PeerResponse__Output>> {
+  send(request: Omit<PeerRequest, 'id'>, timeoutMs: number, probe = false): Promise<Result<PeerResponse__Output>> {
     if (!probe) {
-      if (this.suspected) return err(this.suspectedError(false));
-      if (!this.up) return err(new KvError('PeerUnreachable', `peer ${this.id} (${this.address}) is down: ${this.lastError}`));
+      if (this.suspected) return Promise.resolve(err(this.suspectedError(false)));
+      if (!this.up) return Promise.resolve(err(new KvError('PeerUnreachable', `peer ${this.id} (${this.address}) is down: ${this.lastError}`)));
     }
-    const r = await this.exchange.send((id) => ({ ...request, id, timeoutMs }), { timeoutMs, probe });
-    return r.ok ? r : err(this.errorOf(r.error));
+    return new Promise((resolve) =>
+      this.exchange.dispatch((id) => ({ ...request, id, timeoutMs }), { timeoutMs, probe }, (r) => resolve(r.ok ? r : err(this.errorOf(r.error)))),
+    );
   }
 
   private get suspectAfterMs(): number {

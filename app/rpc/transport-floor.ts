@@ -92,6 +92,8 @@ const outbox = (write: (message: Buffer) => void) => new Batcher<FloorRecord>((r
 const FLOOR_IN_FLIGHT_MAX = 1_000_000;
 
 type FloorStream = MultiplexedStream<FloorRecord, void, Buffer, Buffer>;
+/** Floor operations wait as long as the run lasts: a node that fails ends it. */
+const NO_TIMEOUT = {};
 
 /** A multiplexed stream of floor records; a record's answer is only that it came. No timeouts. */
 function floorStream(stub: grpc.Client, path: string, onEnded?: (why: string) => void): FloorStream {
@@ -147,9 +149,7 @@ export async function serveFloor(options: FloorServerOptions): Promise<grpc.Serv
             if (++replies === 1) answers.push({ id, kind, payload: kind === FLOOR_GET ? value : PUT_ANSWER });
           };
           for (let k = 1; k <= FLOOR_REPLICAS; k++) {
-            void replica((index + k) % nodes)
-              .send((ref) => ({ id: ref, kind, payload: kind === FLOOR_PUT ? payload : EMPTY }))
-              .then((r) => r.ok && onReply());
+            replica((index + k) % nodes).dispatch((ref) => ({ id: ref, kind, payload: kind === FLOOR_PUT ? payload : EMPTY }), NO_TIMEOUT, (r) => r.ok && onReply());
           }
         }),
       );
