@@ -22,8 +22,10 @@ const STORE_WAIT_MS = 10_000;
 const CLOSE_WAIT_MS = 5000;
 
 beforeAll(async () => {
-  // A short grace: a node told to stop cuts its Batch streams after about a second, not ten.
-  f = await startCluster({ basePort: 17801, extraArgs: ['--shutdown-grace-ms', '500'] });
+  // A short grace: a node told to stop cuts its Batch streams after about a second, not ten. A
+  // long suspicion: a write waiting on frozen primaries stays waiting (a suspected primary's
+  // request fails and a fallback takes the write, which would let it succeed before the cut).
+  f = await startCluster({ basePort: 17801, extraArgs: ['--shutdown-grace-ms', '500', '--peer-suspect-ms', '30000'] });
 }, 60_000);
 
 afterAll(async () => {
