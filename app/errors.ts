@@ -26,6 +26,8 @@ export type KvCondition =
   | 'StorageFull'
   | 'HintBacklogFull'
   | 'ReplicaSyncing'
+  | 'NotMember'
+  | 'MembershipRefused'
   | 'Internal';
 
 const KIND_OF: Readonly<Record<KvCondition, KvErrorKind>> = {
@@ -38,6 +40,8 @@ const KIND_OF: Readonly<Record<KvCondition, KvErrorKind>> = {
   ObjectTooLarge: 'failed-precondition',
   Overloaded: 'resource-exhausted',
   ShuttingDown: 'unavailable',
+  NotMember: 'unavailable',
+  MembershipRefused: 'failed-precondition',
   CorruptRecord: 'data-loss',
   StorageFull: 'resource-exhausted',
   HintBacklogFull: 'resource-exhausted',

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `kv` command: dispatches to the command implementations in app/cli. */
 import { CliError } from '../app/cli/cli-error';
-import { callCommand, clusterCommand, deleteCommand, getCommand, GLOBAL_FLAGS, nodeCommand, putCommand, statusCommand, USAGE } from '../app/cli/commands';
+import { adminCommand, callCommand, clusterCommand, deleteCommand, getCommand, GLOBAL_FLAGS, nodeCommand, putCommand, statusCommand, USAGE } from '../app/cli/commands';
 import { benchCommand } from '../app/cli/bench';
 import { floorCommand } from '../app/cli/floor';
 
@@ -55,6 +55,8 @@ async function main(args: string[]): Promise<void> {
       return statusCommand(rest);
     case 'call':
       return callCommand(rest);
+    case 'admin':
+      return adminCommand(rest);
     case 'bench':
       return benchCommand(rest);
     case 'floor':

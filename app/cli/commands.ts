@@ -8,6 +8,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { InspectReply, KvClient, KvClientError } from '../client/client';
+import type { AdminRequest } from '../rpc/generated/kv/v1/AdminRequest';
 import { jsonLogger, Logger } from '../../observability/log';
 import { ConfigError, enumSetting, intSetting, parseNodeConfig, settingDefault, settingsHelp } from '../node/config';
 import { LocalCluster, STOP_TIMEOUT_MS } from '../local/local-cluster';
@@ -39,6 +40,7 @@ Usage:
   kv get <key> --replicas             What each replica holds: siblings, dots, clock, hints.
   kv delete <key>                     Delete what a read returns (or what --context names).
   kv status                           Members, partitions, reachability, hints.
+  kv admin join|leave|remove|plan|commit   Membership changes (staged, then committed).
   kv call <Method> [json|-]           Call the gRPC API with JSON, bytes in base64 (as grpcurl).
   kv bench [options]                  Load a running cluster and print figures.
   kv floor [options]                  The transport's own cost, to compare with bench.
@@ -94,6 +96,18 @@ ${CLIENT_HELP}`,
     kv call Get '{"key":"aGVsbG8=","r":2}'
     kv call Status
   A failed call prints its gRPC status and message and exits 1.
+${CLIENT_HELP}`,
+  admin: `kv admin join <id> --address H:P [--zone Z] [client options]
+kv admin leave <id> | remove <id> | plan | commit | clear [client options]
+  Membership changes, made on the claimant (the first valid member by id that is up; any
+  node names it, and the command goes there). Stage changes, look at the plan, commit:
+    join     add a running node started with --join (its address as members reach it)
+    leave    a member hands off every partition it holds, then leaves
+    remove   a member that is gone for good: its partitions are filled from the other replicas
+    plan     the staged changes and the partition replicas they move
+    commit   make it so: one change at a time; another commit waits until it is done
+    clear    forget the staged changes
+  kv status shows each member's cluster state version and the transfers left.
 ${CLIENT_HELP}`,
   cluster: `kv cluster [options]
   Starts a local cluster of node processes on 127.0.0.1 and stays in the foreground;
@@ -322,12 +336,61 @@ export async function statusCommand(argv: readonly string[]): Promise<void> {
   if (s.syncState && s.syncState !== 'synced') {
     process.stdout.write(`replica sync: ${s.syncState}: its "not found" answers do not count toward R yet in ${s.partitionsSyncing} partitions (see README: a replica that lost its data)\n`);
   }
-  process.stdout.write(`${'member'.padEnd(12)}${'address'.padEnd(24)}${'owned'.padStart(6)}${'replicated'.padStart(12)}  ${'reachable'.padEnd(11)}hints held for it\n`);
-  for (const m of s.members) {
+  // Each reachable member's own state version: the cluster agrees when they are all the same.
+  const versions = await Promise.all(
+    s.members.map(async (m) => {
+      if (m.self) return Number(s.stateVersion);
+      const c = new KvClient({ endpoints: [m.address], timeoutMs: 1000, attemptsMax: 1 });
+      try {
+        return Number((await c.status()).stateVersion);
+      } catch {
+        return undefined;
+      } finally {
+        c.close();
+      }
+    }),
+  );
+  const seen = new Set(versions.filter((v) => v !== undefined));
+  const change = s.transfersLeft > 0 ? `; a membership change is in progress, ${s.transfersLeft} transfers left` : '';
+  process.stdout.write(`cluster state: version ${s.stateVersion} here, ${seen.size <= 1 ? 'the same on every member that answered' : 'NOT AGREED YET (gossip converges in seconds)'}; claimant ${s.claimant || '(none up)'}${change}\n`);
+  process.stdout.write(`${'member'.padEnd(12)}${'address'.padEnd(24)}${'zone'.padEnd(8)}${'status'.padEnd(9)}${'version'.padStart(8)}${'owned'.padStart(6)}${'replicated'.padStart(12)}  ${'reachable'.padEnd(11)}hints held for it\n`);
+  s.members.forEach((m, i) => {
     const reach = m.reachable ? (m.suspected ? 'SUSPECTED' : 'yes') : 'NO';
     const hints = Number(m.hintsPending) === 0 ? '-' : `${m.hintsPending} (${m.hintBytes} bytes, oldest ${(Number(m.oldestHintAgeMs) / 1000).toFixed(1)} s)`;
-    process.stdout.write(`${(m.id + (m.self ? '*' : '')).padEnd(12)}${m.address.padEnd(24)}${String(m.partitionsOwned).padStart(6)}${String(m.partitionsReplicated).padStart(12)}  ${reach.padEnd(11)}${hints}\n`);
+    process.stdout.write(`${(m.id + (m.self ? '*' : '')).padEnd(12)}${m.address.padEnd(24)}${(m.zone || '-').padEnd(8)}${m.status.padEnd(9)}${String(versions[i] ?? '?').padStart(8)}${String(m.partitionsOwned).padStart(6)}${String(m.partitionsReplicated).padStart(12)}  ${reach.padEnd(11)}${hints}\n`);
+  });
+}
+
+/** kv admin: membership changes, staged and committed on the claimant. */
+export async function adminCommand(argv: readonly string[]): Promise<void> {
+  const action = argv[0];
+  const actions = ['join', 'leave', 'remove', 'plan', 'commit', 'clear'];
+  if (action === undefined || action === '--help' || action === '-h') {
+    process.stdout.write(`${HELP.admin}\n`);
+    return;
   }
+  if (!actions.includes(action)) throw new CliError(`kv admin: unknown action ${JSON.stringify(action)}; one of ${actions.join(', ')}; see kv admin --help`);
+  const needsId = ['join', 'leave', 'remove'].includes(action);
+  const parsed = parse(argv.slice(1), { ...CLIENT_OPTIONS, ...(action === 'join' ? { address: { type: 'string' }, zone: { type: 'string', default: '' } } : {}) }, `admin ${action}`, needsId ? 1 : 0, HELP.admin);
+  if (!parsed) return;
+  const { flags, args } = parsed;
+  let request: AdminRequest;
+  if (action === 'join') {
+    if (flags.address === undefined) throw new CliError('kv admin join: --address host:port is required (the node\'s address as the other members reach it)');
+    request = { join: { id: args[0]!, address: String(flags.address), zone: String(flags.zone) } };
+  } else if (action === 'leave' || action === 'remove') request = { [action]: args[0]! };
+  else request = { [action]: {} };
+  const reply = await withClient(flags, (c) => c.admin(request));
+  if (action === 'join' || action === 'leave' || action === 'remove' || action === 'clear') {
+    process.stdout.write(reply.staged.length === 0 ? 'nothing staged\n' : `staged (kv admin plan shows what moves, kv admin commit makes it so):\n${reply.staged.map((c) => `  ${c}`).join('\n')}\n`);
+    return;
+  }
+  const byMember = new Map<string, number[]>();
+  for (const m of reply.moves) byMember.set(m.to, [...(byMember.get(m.to) ?? []), m.partition]);
+  const moves = [...byMember].map(([to, ps]) => `  ${to} receives ${ps.length} partition replica${ps.length === 1 ? '' : 's'}: ${ps.join(' ')}`);
+  const size = Number(reply.keys) > 0 ? `, about ${reply.keys} keys and ${reply.bytes} bytes` : '';
+  process.stdout.write(`${action === 'commit' ? `committed (cluster state version ${reply.version})` : 'plan'}: ${reply.staged.join('; ')}\n${reply.moves.length} replica${reply.moves.length === 1 ? '' : 's'} move${size}\n${moves.join('\n')}${moves.length ? '\n' : ''}`);
+  if (action === 'commit') process.stdout.write('kv status shows the transfers left; partitions flip to their new members as their copies finish\n');
 }
 
 /** How long a stopped node's process may take to exit on its own before it exits anyway. */

@@ -7,11 +7,16 @@ import { ClientOp, OpResult } from '../api/ops';
 import { partitionOf } from '../ring/ring';
 import { explainConnectionFailure } from '../rpc/delivery';
 import { KvChannel, RpcFailure } from '../rpc/kv-channel';
+import type { AdminRequest } from '../rpc/generated/kv/v1/AdminRequest';
+import type { AdminResponse__Output } from '../rpc/generated/kv/v1/AdminResponse';
 import type { InspectResponse__Output } from '../rpc/generated/kv/v1/InspectResponse';
 import type { StatusResponse__Output } from '../rpc/generated/kv/v1/StatusResponse';
 
 /** What Status answers: this node's view of the members, partitions and reachability. */
 export type StatusReply = StatusResponse__Output;
+
+/** What Admin answers: the staged changes, the moves, the state version. */
+export type AdminReply = AdminResponse__Output;
 
 /** What Inspect answers: each replica's stored object or hints for one key. */
 export type InspectReply = InspectResponse__Output;
@@ -288,6 +293,25 @@ export class KvClient {
   /** What every replica holds for a key, read from each as it is (no quorum, no merge, no repair). */
   async inspect(key: Bytes): Promise<InspectReply> {
     return this.firstAnswer((channel) => channel.inspect(bytes(key), this.timeoutMs));
+  }
+
+  /**
+   * A membership change, sent to the claimant: a node that is not the claimant refuses, naming it,
+   * and the request goes there (once).
+   */
+  async admin(request: AdminRequest): Promise<AdminReply> {
+    const first = await this.firstAnswer((channel) => channel.admin(request, this.timeoutMs)).catch((e: unknown) => e);
+    if (!(first instanceof KvClientError)) return first as AdminReply;
+    const claimant = /the claimant: \S+ \(([^)]+)\) is/.exec(first.message)?.[1];
+    if (first.codeName !== 'FAILED_PRECONDITION' || claimant === undefined) throw first;
+    const channel = new KvChannel(claimant, {});
+    try {
+      const r = await channel.admin(request, this.timeoutMs);
+      if (r.ok) return r.value;
+      throw new KvClientError(r.error.code, r.error.codeName, r.error.message);
+    } finally {
+      channel.close();
+    }
   }
 
   /** Asks the endpoints in turn until one answers. */

@@ -87,6 +87,8 @@ export function newer(a: ClusterState, b: ClusterState): boolean {
 /** The deterministic merge of two states of one cluster: the newer one, whole. */
 export function merge(a: ClusterState, b: ClusterState): ClusterState {
   if (a.cluster !== b.cluster) throw new MembershipError(`cluster: a state of cluster ${JSON.stringify(b.cluster)} cannot merge into ${JSON.stringify(a.cluster)}`);
+  // Fixed when a cluster is created: a node started with other values would route differently.
+  if (a.partitions !== b.partitions || a.n !== b.n) throw new MembershipError(`a state with ${b.partitions} partitions and N=${b.n} cannot merge into one with ${a.partitions} partitions and N=${a.n}: start the node with the cluster's --partitions and --n`);
   return newer(b, a) ? b : a;
 }
 

@@ -41,11 +41,14 @@ export class Membership {
    */
   static async open(store: StateStore, initial: ClusterState, log: Logger): Promise<Membership> {
     const text = await store.getMeta(STATE_META_KEY);
+    // Version 0: a node waiting to join (--join): its own placeholder state is never stored or
+    // sent; the first real state that arrives replaces it.
     if (text === undefined) {
-      await store.setMeta(STATE_META_KEY, encodeState(initial));
+      if (initial.version > 0) await store.setMeta(STATE_META_KEY, encodeState(initial));
       return new Membership(initial, store, log);
     }
     const stored = decodeState(text);
+    if (initial.version === 0) return new Membership(stored, store, log);
     if (stored.cluster !== initial.cluster) throw new Error(`the data directory belongs to cluster ${JSON.stringify(stored.cluster)}, not ${JSON.stringify(initial.cluster)}`);
     if (stored.partitions !== initial.partitions) throw new Error(`the data directory's cluster has ${stored.partitions} partitions; the node was started with ${initial.partitions} (partitions are fixed when a cluster is created)`);
     // A state no membership change ever touched (author '') is the fixed member list the node was

@@ -132,7 +132,8 @@ export class TransferWorker {
       await this.deps.store.setMeta(RESUME_KEY(state, t), '');
       this.events.finished(t.partition);
       this.log.info('transfer finished', { partition: t.partition });
-      return 0;
+      // Work was done: the next transfer starts without the idle pause.
+      return 1;
     }
     return 0;
   }

@@ -39,6 +39,12 @@ export interface NodeConfig {
   readonly batchOpsMax: number;
   readonly streamInFlightMax: number;
   readonly peerStreamInFlightMax: number;
+  readonly zone: string;
+  readonly join: 'false' | 'true';
+  readonly gossipIntervalMs: number;
+  readonly transferIntervalMs: number;
+  readonly transferBatchMax: number;
+  readonly transferKeysPerSecondMax: number;
   readonly messageBytesMax: number;
   readonly shutdownGraceMs: number;
   readonly peerHeartbeatMs: number;
@@ -137,6 +143,12 @@ const TABLE = [
   { key: 'antiEntropyKeysPerExchangeMax', flag: 'anti-entropy-keys-per-exchange-max', env: 'KV_ANTI_ENTROPY_KEYS_PER_EXCHANGE_MAX', kind: 'int', default: '1000', min: 1, max: 10_000, doc: 'Keys listed and repaired in one anti-entropy exchange at most; the rest wait for the partition\'s next exchange.' },
   { key: 'tombstoneGraceMs', flag: 'tombstone-grace-ms', env: 'KV_TOMBSTONE_GRACE_MS', kind: 'int', default: String(24 * 3600 * 1000), min: 0, max: 365 * 24 * 3600 * 1000, doc: 'A tombstone is reaped only this long after its newest delete, and only once every primary holds exactly it and no node holds a hint for the key.' },
   { key: 'tombstoneReapIntervalMs', flag: 'tombstone-reap-interval-ms', env: 'KV_TOMBSTONE_REAP_INTERVAL_MS', kind: 'int', default: '10000', min: 0, max: 3_600_000, doc: 'Pause between tombstone reap rounds (one partition each, on its first primary); 0 keeps tombstones forever.' },
+  { key: 'zone', flag: 'zone', env: 'KV_ZONE', kind: 'string', default: '', doc: 'This node\'s failure domain (availability zone): a partition\'s primaries go to distinct zones. Given to the cluster when the node joins.' },
+  { key: 'join', flag: 'join', env: 'KV_JOIN', kind: 'enum', default: 'false', values: ['false', 'true'], doc: 'true: start outside any cluster and wait to be added (kv admin join); the node serves no data until a cluster state that lists it arrives. false: the members are --peers.' },
+  { key: 'gossipIntervalMs', flag: 'gossip-interval-ms', env: 'KV_GOSSIP_INTERVAL_MS', kind: 'int', default: '1000', min: 0, max: 3_600_000, doc: 'Pause between gossip rounds (the cluster state to one random up member); 0 turns gossip off.' },
+  { key: 'transferIntervalMs', flag: 'transfer-interval-ms', env: 'KV_TRANSFER_INTERVAL_MS', kind: 'int', default: '1000', min: 1, max: 3_600_000, doc: 'Pause between rounds of copying partitions this node receives in a membership change, when a round copied nothing.' },
+  { key: 'transferBatchMax', flag: 'transfer-batch-max', env: 'KV_TRANSFER_BATCH_MAX', kind: 'int', default: '200', min: 1, max: 1000, doc: 'Objects asked for in one page of a partition copy.' },
+  { key: 'transferKeysPerSecondMax', flag: 'transfer-keys-per-second-max', env: 'KV_TRANSFER_KEYS_PER_SECOND_MAX', kind: 'int', default: '5000', min: 1, max: 1_000_000, doc: 'Objects copied a second at most while this node receives partitions.' },
   { key: 'tombstoneReapBatchMax', flag: 'tombstone-reap-batch-max', env: 'KV_TOMBSTONE_REAP_BATCH_MAX', kind: 'int', default: '100', min: 1, max: 10_000, doc: 'Tombstones checked for reaping per round at most.' },
   { key: 'antiEntropyRebuildKeysPerSecondMax', flag: 'anti-entropy-rebuild-keys-per-second-max', env: 'KV_ANTI_ENTROPY_REBUILD_KEYS_PER_SECOND_MAX', kind: 'int', default: '50000', min: 100, max: 10_000_000, doc: 'Keys read a second at most while the anti-entropy hash trees are rebuilt after a start.' },
 ] as const satisfies readonly Setting[];
@@ -275,14 +287,19 @@ export function parseNodeConfig(argv: readonly string[], env: Readonly<Record<st
   const advertise = (raw.advertise as string | undefined) ?? peers.get(nodeId) ?? `${host}:${port}`;
   if (!isAddress(advertise)) throw new ConfigError(`${raw.advertiseSource}: ${JSON.stringify(advertise)} is not host:port with a port within 0..65535`);
   if (!peers.has(nodeId)) peers.set(nodeId, advertise);
+  const zone = raw.zone as string;
+  if (Buffer.byteLength(zone) > 63 || /[\s,]/.test(zone)) throw new ConfigError(`${raw.zoneSource}: ${JSON.stringify(zone.slice(0, 80))} is not a zone name of at most 63 bytes without spaces or commas`);
   // Defaults fit small clusters: N is at most the member count, R and W at most N (a lone node
   // runs with N=R=W=1). Values given explicitly are checked, never adjusted.
   const isDefault = (key: string) => (raw[`${key}Source`] as string).endsWith('(default)');
-  const n = isDefault('n') ? Math.min(raw.n as number, peers.size) : (raw.n as number);
+  // A node that joins a cluster (--join) takes part in one whose size it does not know yet: its
+  // N, R, W and partitions are the cluster's, as given (the defaults match the default cluster).
+  const joining = raw.join === 'true';
+  const n = isDefault('n') && !joining ? Math.min(raw.n as number, peers.size) : (raw.n as number);
   const r = isDefault('r') ? Math.min(raw.r as number, n) : (raw.r as number);
   const w = isDefault('w') ? Math.min(raw.w as number, n) : (raw.w as number);
   const partitions = raw.partitions as number;
-  if (n > peers.size) throw new ConfigError(`${raw.nSource}: N=${n} exceeds the ${peers.size} members in the peer list; N must be at most the number of members`);
+  if (n > peers.size && !joining) throw new ConfigError(`${raw.nSource}: N=${n} exceeds the ${peers.size} members in the peer list; N must be at most the number of members`);
   if (r > n) throw new ConfigError(`${raw.rSource}: R=${r} exceeds N=${n}; R must be within 1..N`);
   if (w > n) throw new ConfigError(`${raw.wSource}: W=${w} exceeds N=${n}; W must be within 1..N`);
   if (!isPowerOfTwo(partitions)) throw new ConfigError(`${raw.partitionsSource}: ${partitions} is not a power of two (1, 2, 4 ... ${PARTITIONS_MAX})`);

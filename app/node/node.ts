@@ -20,6 +20,10 @@ import { inspectKey, ReplicaView } from '../replication/inspect';
 import { partitionOf } from '../ring/ring';
 import { initialState } from '../membership/cluster-state';
 import { Membership } from '../membership/membership';
+import { Claimant } from '../membership/claimant';
+import { Gossip } from '../membership/gossip';
+import { TransferWorker } from '../membership/transfers';
+import { admin, localResult } from '../membership/admin';
 import type { ReplicaState } from '../rpc/generated/kv/v1/ReplicaState';
 import { GrpcPeerTransport } from '../rpc/peer-transport';
 import { KvServer } from '../rpc/server';
@@ -77,6 +81,8 @@ export class KvNode {
     private readonly handoff: HandoffWorker,
     private readonly antiEntropy: AntiEntropy,
     private readonly reaper: TombstoneReaper,
+    /** Gossip and partition transfers: stopped with the other background work. */
+    private readonly membershipWork: ReadonlyArray<{ stop(): Promise<void> }>,
     private readonly server: KvServer,
     private readonly metricsServer: http.Server | undefined,
   ) {}
@@ -109,30 +115,45 @@ export class KvNode {
     // The cluster state: the one stored in the data directory, else that of the fixed member list
     // (every node computes the same one from the same list; zones of other members are not known
     // from flags: one zone for all).
+    // A node started with --join waits outside any cluster (a placeholder state, version 0)
+    // until a cluster state that lists it arrives by gossip.
+    const fixed = initialState(CLUSTER_NAME, [...config.peers].map(([id, address]) => ({ id, address, zone: '' })), config.partitions, config.n);
+    const initial = config.join === 'true' ? { ...initialState(CLUSTER_NAME, [{ id: config.nodeId, address: config.advertise, zone: config.zone }], config.partitions, config.n), version: 0 } : fixed;
     let membership: Membership;
     try {
-      membership = await Membership.open(store, initialState(CLUSTER_NAME, [...config.peers].map(([id, address]) => ({ id, address, zone: '' })), config.partitions, config.n), log);
+      membership = await Membership.open(store, initial, log);
     } catch (e) {
       await store.close();
       throw e;
     }
-    const state = membership.state;
-    const routing = membership.routing;
-    const others = [...config.peers.keys()].filter((id) => id !== config.nodeId);
-    const dataIds = await loadDataIds(store, others);
-    const lookup = (partition: number) => routing.replicas(partition);
-    // The partitions this node is a primary of, with their other primaries (anti-entropy's
-    // work), and how many partitions each member is a primary of (for status), in one pass.
+    const lookup = (partition: number) => membership.routing.replicas(partition);
+    // What the node derives from the cluster state, refreshed in place when the state changes:
+    // the other members; the partitions this node is a primary of, with their other primaries
+    // (anti-entropy's work), those it is the first primary of (the reaper's); how many partitions
+    // each member owns and is a primary of (for status).
+    const others: string[] = [];
     const primaryOf = new Map<number, readonly string[]>();
+    const firstPrimaryOf = new Map<number, readonly string[]>();
     const served = new Map<string, number>();
-    for (let p = 0; p < routing.partitions; p++) {
-      const { primaries } = lookup(p);
-      for (const m of primaries) served.set(m, (served.get(m) ?? 0) + 1);
-      if (primaries.includes(config.nodeId)) primaryOf.set(p, primaries.filter((m) => m !== config.nodeId));
-    }
+    const owned = new Map<string, number>();
+    const derive = () => {
+      const state = membership.state;
+      others.splice(0, others.length, ...state.members.map((m) => m.id).filter((id) => id !== config.nodeId));
+      for (const m of [primaryOf, firstPrimaryOf, served, owned]) m.clear();
+      for (let p = 0; p < state.partitions; p++) {
+        const { primaries } = lookup(p);
+        for (const m of primaries) served.set(m, (served.get(m) ?? 0) + 1);
+        owned.set(primaries[0]!, (owned.get(primaries[0]!) ?? 0) + 1);
+        if (!primaries.includes(config.nodeId)) continue;
+        primaryOf.set(p, primaries.filter((m) => m !== config.nodeId));
+        if (primaries[0] === config.nodeId) firstPrimaryOf.set(p, primaryOf.get(p)!);
+      }
+    };
+    derive();
+    const dataIds = await loadDataIds(store, others);
     const sync = new ReplicaSync({
       self: config.nodeId,
-      members: [...config.peers.keys()],
+      members: membership.state.members.map((m) => m.id),
       served: primaryOf,
       freshDirectory: dataIds.fresh,
       syncing: dataIds.syncing,
@@ -141,7 +162,7 @@ export class KvNode {
     });
     const transport = new GrpcPeerTransport({
       self: config.nodeId,
-      peers: config.peers,
+      peers: new Map(membership.state.members.map((m) => [m.id, m.address])),
       windowMax: config.peerWindowMax,
       batchItemsMax: config.batchOpsMax,
       messageBytesMax: config.messageBytesMax,
@@ -168,10 +189,33 @@ export class KvNode {
     const handoff = new HandoffWorker(hints, transport, config, metrics.handoffEvents(), log);
     const antiEntropy = new AntiEntropy(trees, store, replica, transport, () => primaryOf, config, metrics.antiEntropyEvents((partition, peer) => sync.exchanged(partition, peer)), log);
     antiEntropy.prioritize(() => sync.next((node) => transport.isUp(node)));
-    const firstPrimaryOf = new Map([...primaryOf].filter(([p]) => lookup(p).primaries[0] === config.nodeId));
     const reaper = new TombstoneReaper(config.nodeId, store, replica, transport, () => firstPrimaryOf, others, config, metrics.reaperEvents(), log);
-    const owned = new Map<string, number>();
-    for (const row of state.placement.primaries) owned.set(row[0]!, (owned.get(row[0]!) ?? 0) + 1);
+    const claimant = new Claimant(config.nodeId, membership, (id) => transport.isUp(id));
+    const gossip = new Gossip(config.nodeId, membership, transport, config, log);
+    const transfers = new TransferWorker(
+      {
+        self: config.nodeId,
+        membership,
+        store,
+        peers: {
+          isUp: (id) => transport.isUp(id),
+          foldPartition: (node, partition, after, limit, timeoutMs) => transport.foldPartition(node, partition, after, limit, timeoutMs),
+          transferDone: (to, partition, receiver, timeoutMs) => (to === config.nodeId ? localResult(() => claimant.transferDone(partition, receiver)) : transport.transferDone(to, partition, receiver, timeoutMs)),
+        },
+        merge: async (partition, key, object) => void (await replica.mergeEncoded(partition, key, object)),
+        catchUp: async (partition, peer) => ['in_sync', 'repaired'].includes(await antiEntropy.exchange(partition, peer)),
+        claimant: () => claimant.claimant,
+      },
+      config,
+      { copied: () => undefined, finished: () => undefined },
+      log,
+    );
+    // A new cluster state: connect to new members, drop gone ones, and derive again.
+    membership.onChange((state) => {
+      transport.setPeers(new Map(state.members.map((m) => [m.id, m.address])));
+      derive();
+      if (!state.members.some((m) => m.id === config.nodeId) && state.version > 0) log.warn('this node is no longer a member of the cluster: it serves no partitions', { version: state.version });
+    });
     const status = (): StatusResponse => ({
       nodeId: config.nodeId,
       actor,
@@ -182,10 +226,15 @@ export class KvNode {
       syncState: sync.current,
       partitionsSyncing: sync.partitionsSyncing,
       pid: process.pid,
-      placement: state.placement.primaries.map((row) => ({ members: [...row] })),
-      members: [...config.peers].map(([id, address]) => ({
+      placement: membership.state.placement.primaries.map((row) => ({ members: [...row] })),
+      stateVersion: membership.state.version,
+      claimant: claimant.claimant ?? '',
+      transfersLeft: membership.state.transfers.filter((t) => !t.done).length,
+      members: membership.state.members.map(({ id, address, status, zone }) => ({
         id,
         address,
+        status,
+        zone,
         self: id === config.nodeId,
         reachable: id === config.nodeId || transport.isReachable(id),
         partitionsOwned: owned.get(id) ?? 0,
@@ -209,6 +258,7 @@ export class KvNode {
     const server = await KvServer.start(
       {
         execute: async (op: ClientOp, options): Promise<Result<OpResult, KvError>> => {
+          if (membership.state.version === 0) return err(new KvError('NotMember', `${config.nodeId} is waiting to join a cluster (started with --join): add it with kv admin join, or send requests to a member`));
           const end = metrics.operationSeconds.startTimer({ op: opNames[op.kind] });
           const r = await coordinator.execute(op, options);
           end();
@@ -223,9 +273,24 @@ export class KvNode {
         ping: (from, dataId) => ({ dataId: dataIds.own, knewDataId: others.includes(from) ? dataIds.saw(from, dataId) : '' }),
         aeKeys: (partition, segments, limit) => antiEntropy.keysIn(partition, segments, limit),
         status,
+        gossip: (text, from) => gossip.receive(text, from),
+        foldPartition: async (partition, after, limit, bytesMax) => {
+          if (!Number.isInteger(partition) || partition >= config.partitions) return { entries: [], done: true };
+          const batch = await store.fold(partition, { startAfter: after, limit });
+          const entries: Array<{ key: Uint8Array; object: Uint8Array }> = [];
+          let bytes = 0;
+          for (const e of batch) {
+            if (entries.length > 0 && bytes + e.value.length > bytesMax) return { entries, done: false };
+            entries.push({ key: e.key, object: e.value });
+            bytes += e.key.length + e.value.length;
+          }
+          return { entries, done: batch.length < limit };
+        },
+        transferDone: (partition, to) => localResult(() => claimant.transferDone(partition, to)),
+        admin: (request) => admin(claimant, membership, request),
         inspect: async (key, timeoutMs) => {
           if (key.length === 0 || key.length > config.keyBytesMax) return err(invalidArgument('key', key, `must be 1 to ${config.keyBytesMax} bytes`));
-          const partition = partitionOf(key, routing.partitions);
+          const partition = partitionOf(key, membership.routing.partitions);
           const views = await inspectKey(replicas, partition, key, lookup(partition), timeoutMs ?? config.requestTimeoutMs);
           return ok({ partition, replicas: views.map(replicaStateOf) });
         },
@@ -245,9 +310,11 @@ export class KvNode {
     handoff.start();
     antiEntropy.start();
     reaper.start();
+    gossip.start();
+    transfers.start();
     server.setServing(true);
-    log.info('node serving', { port: server.port, advertise: config.advertise, actor, members: config.peers.size, n: config.n, r: config.r, w: config.w, partitions: config.partitions, durability: config.durability });
-    return new KvNode(config, actor, log, store, transport, coordinator, handoff, antiEntropy, reaper, server, metricsServer);
+    log.info('node serving', { port: server.port, advertise: config.advertise, actor, members: membership.state.members.length, stateVersion: membership.state.version, n: config.n, r: config.r, w: config.w, partitions: config.partitions, durability: config.durability });
+    return new KvNode(config, actor, log, store, transport, coordinator, handoff, antiEntropy, reaper, [gossip, transfers], server, metricsServer);
   }
 
   /**
@@ -262,7 +329,7 @@ export class KvNode {
       this.server.setServing(false);
       const grace = new Promise<void>((resolve) => setTimeout(resolve, this.config.shutdownGraceMs).unref());
       await Promise.race([this.coordinator.drain(), grace]);
-      await Promise.all([this.handoff.stop(), this.antiEntropy.stop(), this.reaper.stop()]);
+      await Promise.all([this.handoff.stop(), this.antiEntropy.stop(), this.reaper.stop(), ...this.membershipWork.map((w) => w.stop())]);
       await this.server.shutdown(Math.min(this.config.shutdownGraceMs, 2000));
       this.transport.close();
       await new Promise<void>((resolve) => {

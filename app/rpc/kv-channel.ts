@@ -16,6 +16,8 @@ import type { Operation } from './generated/kv/v1/Operation';
 import type { OperationResult__Output } from './generated/kv/v1/OperationResult';
 import type { GetResponse__Output } from './generated/kv/v1/GetResponse';
 import type { PutResponse__Output } from './generated/kv/v1/PutResponse';
+import type { AdminRequest } from './generated/kv/v1/AdminRequest';
+import type { AdminResponse__Output } from './generated/kv/v1/AdminResponse';
 import type { DeleteResponse__Output } from './generated/kv/v1/DeleteResponse';
 import type { InspectResponse__Output } from './generated/kv/v1/InspectResponse';
 import type { StatusResponse__Output } from './generated/kv/v1/StatusResponse';
@@ -181,6 +183,11 @@ export class KvChannel {
 
   inspect(key: Uint8Array, timeoutMs: number): Promise<Result<InspectResponse__Output, RpcFailure>> {
     return this.unary<InspectResponse__Output>(false, (o, cb) => this.client.Inspect({ key, timeoutMs }, o, cb), timeoutMs);
+  }
+
+  /** A membership change (kv admin): only the claimant takes it. A commit is not resent. */
+  admin(request: AdminRequest, timeoutMs: number): Promise<Result<AdminResponse__Output, RpcFailure>> {
+    return this.unary<AdminResponse__Output>(request.commit !== undefined, (o, cb) => this.client.Admin(request, o, cb), timeoutMs);
   }
 
   /** One operation through the shared Batch stream. */

@@ -21,6 +21,7 @@ import { KvError, Result, ok, err } from '../errors';
 import { Logger, silentLogger } from '../../observability/log';
 import { ClientOp, OpResult } from '../api/ops';
 import { AntiEntropyPeers, KeyHashes } from '../replication/anti-entropy';
+import type { FoldPage } from '../membership/transfers';
 import { ReaperPeers } from '../replication/tombstone-reaper';
 import { MultiplexedStream, StreamEnded, StreamFailure } from './multiplexed-stream';
 import type { PeerClient } from './generated/kv/v1/Peer';
@@ -36,7 +37,7 @@ import { opToMessage, resultFromMessage, sizeOfOperation } from './wire';
 const errorFromMessage = (e: OpError__Output) => errorFromCode(e.code, e.message, e.writeMayHaveApplied, e.condition);
 
 /** The kinds of answer a request expects (the oneof fields of PeerResponse). */
-type AnswerField = 'fetched' | 'replicated' | 'forwarded' | 'aeTree' | 'aeKeys' | 'hintCheck' | 'reap';
+type AnswerField = 'fetched' | 'replicated' | 'forwarded' | 'aeTree' | 'aeKeys' | 'hintCheck' | 'reap' | 'gossip' | 'foldPartition' | 'transferDone';
 
 export const INITIAL_BACKOFF_MS = 100;
 export const MAX_BACKOFF_MS = 2000;
@@ -258,11 +259,32 @@ function reasonOf(end: StreamEnded): string {
 export class GrpcPeerTransport implements AntiEntropyPeers, ReaperPeers {
   private readonly connections = new Map<string, PeerConnection>();
 
-  constructor(options: PeerTransportOptions) {
-    const log = options.log ?? silentLogger;
+  private readonly log: Logger;
+
+  constructor(private readonly options: PeerTransportOptions) {
+    this.log = options.log ?? silentLogger;
+    this.setPeers(options.peers);
+    this.heartbeats = setInterval(() => {
+      for (const c of this.connections.values()) c.heartbeat();
+    }, options.heartbeatMs ?? HEARTBEAT_MS_DEFAULT);
+    this.heartbeats.unref();
+  }
+
+  /**
+   * The members to keep connections to (the cluster state changed): connects to new ones and to
+   * members whose address changed, and closes those no longer listed.
+   */
+  setPeers(peers: ReadonlyMap<string, string>): void {
+    const options = this.options;
+    const log = this.log;
     const { Peer } = protos().peer;
-    for (const [id, address] of options.peers) {
-      if (id === options.self) continue;
+    for (const [id, c] of this.connections) {
+      if (peers.get(id) === c.address) continue;
+      c.close();
+      this.connections.delete(id);
+    }
+    for (const [id, address] of peers) {
+      if (id === options.self || this.connections.has(id)) continue;
       const client = new Peer(address, grpc.credentials.createInsecure(), {
         'grpc.max_send_message_length': options.messageBytesMax,
         'grpc.max_receive_message_length': options.messageBytesMax,
@@ -277,10 +299,6 @@ export class GrpcPeerTransport implements AntiEntropyPeers, ReaperPeers {
       // Connect now, so reachability is known before the first request needs it.
       client.getChannel().getConnectivityState(true);
     }
-    this.heartbeats = setInterval(() => {
-      for (const c of this.connections.values()) c.heartbeat();
-    }, options.heartbeatMs ?? HEARTBEAT_MS_DEFAULT);
-    this.heartbeats.unref();
   }
 
   private readonly heartbeats: NodeJS.Timeout;
@@ -347,6 +365,24 @@ export class GrpcPeerTransport implements AntiEntropyPeers, ReaperPeers {
   async reap(node: string, partition: number, key: Uint8Array, object: Uint8Array, timeoutMs: number): Promise<Result<boolean>> {
     const r = await this.call(node, { reap: { partition, key, object } }, timeoutMs, 'reap', 'reap');
     return r.ok ? ok(r.value.reaped) : r;
+  }
+
+  async gossip(node: string, state: string, timeoutMs: number): Promise<Result<string | undefined>> {
+    const r = await this.call(node, { gossip: { state } }, timeoutMs, 'gossip', 'gossip');
+    return r.ok ? ok(r.value.state === '' ? undefined : r.value.state) : r;
+  }
+
+  async foldPartition(node: string, partition: number, after: Uint8Array | undefined, limit: number, timeoutMs: number): Promise<Result<FoldPage>> {
+    const r = await this.call(node, { foldPartition: { partition, after: after ?? Buffer.alloc(0), limit } }, timeoutMs, 'foldPartition', 'partition fold');
+    if (!r.ok) return r;
+    const f = r.value;
+    if (f.keys.length !== f.objects.length) return err(new KvError('Internal', `peer ${node} answered a partition fold with ${f.keys.length} keys and ${f.objects.length} objects`));
+    return ok({ entries: f.keys.map((key, i) => ({ key, object: f.objects[i]! })), done: f.done });
+  }
+
+  async transferDone(node: string, partition: number, to: string, timeoutMs: number): Promise<Result<void>> {
+    const r = await this.call(node, { transferDone: { partition, to } }, timeoutMs, 'transferDone', 'transfer report');
+    return r.ok ? ok(undefined) : r;
   }
 
   async forward(node: string, op: ClientOp, timeoutMs: number): Promise<Result<OpResult>> {

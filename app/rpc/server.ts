@@ -10,6 +10,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { KvError, Result, storeFailureCondition } from '../errors';
 import { Logger, silentLogger } from '../../observability/log';
 import { KeyHashes } from '../replication/anti-entropy';
+import type { FoldPage } from '../membership/transfers';
 import { ClientOp, OpResult } from '../api/ops';
 import { Batcher } from './batcher';
 import { ReadGate } from './read-gate';
@@ -22,11 +23,16 @@ import type { PeerRequest__Output } from './generated/kv/v1/PeerRequest';
 import type { PeerRequests__Output } from './generated/kv/v1/PeerRequests';
 import type { PeerResponse } from './generated/kv/v1/PeerResponse';
 import type { PeerResponses } from './generated/kv/v1/PeerResponses';
+import type { AdminRequest__Output } from './generated/kv/v1/AdminRequest';
+import type { AdminResponse } from './generated/kv/v1/AdminResponse';
 import type { InspectResponse } from './generated/kv/v1/InspectResponse';
 import type { StatusResponse } from './generated/kv/v1/StatusResponse';
 import { protos, reflectionDefinition } from './proto-definition';
 import { codeOf, WRITE_MAY_HAVE_APPLIED_TRAILER } from './status-map';
 import { deleteOp, errorToMessage, getOp, getResponse, opFromMessage, opTimeoutMs, putOp, resultToMessage, sizeOfResult } from './wire';
+
+/** Objects one partition-fold answer carries at most, whatever the peer asks. */
+const FOLD_LIMIT_MAX = 1000;
 
 /** Keys one anti-entropy keys answer carries at most, whatever the peer asks. */
 export const AE_KEYS_LIMIT_MAX = 10_000;
@@ -50,7 +56,15 @@ export interface NodeHandlers {
   aeTree?(partition: number): Promise<Uint8Array | undefined>;
   /** This node's keys and their hashes in some segments of a partition. */
   aeKeys?(partition: number, segments: readonly number[], limit: number): Promise<KeyHashes>;
+  /** A peer's cluster state (JSON): merge it; answer ours when ours is newer. */
+  gossip?(state: string, from: string): Promise<string | undefined>;
+  /** This node's objects of a partition in key order after `after`, at most `limit` and about `bytesMax` bytes. */
+  foldPartition?(partition: number, after: Uint8Array | undefined, limit: number, bytesMax: number): Promise<FoldPage>;
+  /** A receiver finished copying a partition (this node is the claimant). */
+  transferDone?(partition: number, to: string): Promise<Result<void>>;
   status(): StatusResponse;
+  /** A membership change (kv admin); only the claimant takes them. */
+  admin?(request: AdminRequest__Output): Promise<Result<AdminResponse, KvError>>;
   /** What every replica holds for a key (kv get --replicas). */
   inspect?(key: Uint8Array, timeoutMs: number | undefined): Promise<Result<InspectResponse, KvError>>;
 }
@@ -176,6 +190,13 @@ export class KvServer {
         if (!handlers.inspect) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'this node does not inspect keys' });
         const timeoutMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>) ?? call.request.timeoutMs;
         handlers.inspect(call.request.key, timeoutMs || undefined).then(
+          (r) => (r.ok ? callback(null, r.value) : callback(serviceError(r.error))),
+          (e) => callback({ code: grpc.status.INTERNAL, details: String(e) }),
+        );
+      },
+      Admin: (call, callback) => {
+        if (!handlers.admin) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'this node does not take membership changes' });
+        handlers.admin(call.request).then(
           (r) => (r.ok ? callback(null, r.value) : callback(serviceError(r.error))),
           (e) => callback({ code: grpc.status.INTERNAL, details: String(e) }),
         );
@@ -321,6 +342,9 @@ function sizeOfPeerResponse(r: PeerResponse): number {
     (r.forwarded ? sizeOfResult(r.forwarded) : 0) +
     ((r.aeTree?.segments as Uint8Array | undefined)?.length ?? 0) +
     (r.aeKeys?.keys ?? []).reduce((n, k) => n + (k as Uint8Array).length + 24, 0) +
+    (r.foldPartition?.objects ?? []).reduce((n, o) => n + (o as Uint8Array).length + 16, 0) +
+    (r.foldPartition?.keys ?? []).reduce((n, k) => n + (k as Uint8Array).length, 0) +
+    (r.gossip?.state?.length ?? 0) +
     16
   );
 }
@@ -388,6 +412,22 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
           const limit = Math.min(req.aeKeys!.limit, AE_KEYS_LIMIT_MAX);
           const r = await handlers.aeKeys(req.aeKeys!.partition, req.aeKeys!.segments, limit);
           return { id: req.id, aeKeys: { keys: r.entries.map((e) => Buffer.from(e.key)), hashes: r.entries.map((e) => Buffer.from(e.hash)), truncated: r.truncated } };
+        }
+        case 'gossip': {
+          if (!handlers.gossip) return { id: req.id, gossip: { state: '' } };
+          return { id: req.id, gossip: { state: (await handlers.gossip(req.gossip!.state, from)) ?? '' } };
+        }
+        case 'foldPartition': {
+          if (!handlers.foldPartition) return { id: req.id, error: { code: grpc.status.UNIMPLEMENTED, message: 'this node does not serve partition folds' } };
+          const f = req.foldPartition!;
+          // Half a message for the objects, so the answer always fits.
+          const page = await handlers.foldPartition(f.partition, f.after.length === 0 ? undefined : f.after, Math.min(f.limit, FOLD_LIMIT_MAX), Math.floor(options.messageBytesMax / 2));
+          return { id: req.id, foldPartition: { keys: page.entries.map((e) => Buffer.from(e.key)), objects: page.entries.map((e) => Buffer.from(e.object)), done: page.done } };
+        }
+        case 'transferDone': {
+          if (!handlers.transferDone) return { id: req.id, error: { code: grpc.status.UNIMPLEMENTED, message: 'this node does not take transfer reports' } };
+          const r = await handlers.transferDone(req.transferDone!.partition, req.transferDone!.to);
+          return r.ok ? { id: req.id, transferDone: {} } : { id: req.id, error: errorToMessage(r.error) };
         }
         case 'forward': {
           const op = opFromMessage(req.forward!);

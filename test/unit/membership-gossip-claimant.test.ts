@@ -3,18 +3,10 @@ import { ok } from '../../app/errors';
 import { Claimant } from '../../app/membership/claimant';
 import { initialState } from '../../app/membership/cluster-state';
 import { Gossip, GossipPeers } from '../../app/membership/gossip';
-import { Membership, StateStore } from '../../app/membership/membership';
+import { Membership } from '../../app/membership/membership';
 import { silentLogger } from '../../observability/log';
+import { MetaMap } from '../support/meta-map';
 
-class MetaMap implements StateStore {
-  readonly values = new Map<string, string>();
-  async getMeta(name: string) {
-    return this.values.get(name);
-  }
-  async setMeta(name: string, value: string) {
-    this.values.set(name, value);
-  }
-}
 
 const IDS = ['kv-1', 'kv-2', 'kv-3'];
 const initial = () => initialState('kv', IDS.map((id, i) => ({ id, address: `127.0.0.1:${7001 + i}`, zone: '' })), 16, 3);

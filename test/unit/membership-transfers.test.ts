@@ -2,19 +2,11 @@
 import { err, KvError, ok } from '../../app/errors';
 import { Claimant } from '../../app/membership/claimant';
 import { initialState } from '../../app/membership/cluster-state';
-import { Membership, StateStore } from '../../app/membership/membership';
+import { Membership } from '../../app/membership/membership';
 import { FoldPage, TransferPeers, TransferWorker } from '../../app/membership/transfers';
 import { silentLogger } from '../../observability/log';
+import { MetaMap } from '../support/meta-map';
 
-class MetaMap implements StateStore {
-  readonly values = new Map<string, string>();
-  async getMeta(name: string) {
-    return this.values.get(name);
-  }
-  async setMeta(name: string, value: string) {
-    this.values.set(name, value);
-  }
-}
 
 const KEYS_PER_PARTITION = 25;
 

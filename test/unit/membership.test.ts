@@ -1,18 +1,10 @@
 /** A node's membership view: stored across restarts, merged, announced, routed with moves. */
 import { commit, initialState } from '../../app/membership/cluster-state';
-import { Membership, STATE_META_KEY, StateStore } from '../../app/membership/membership';
+import { Membership, STATE_META_KEY } from '../../app/membership/membership';
 import { decodeState } from '../../app/membership/state-codec';
 import { silentLogger } from '../../observability/log';
+import { MetaMap } from '../support/meta-map';
 
-class MetaMap implements StateStore {
-  readonly values = new Map<string, string>();
-  async getMeta(name: string) {
-    return this.values.get(name);
-  }
-  async setMeta(name: string, value: string) {
-    this.values.set(name, value);
-  }
-}
 
 const fixed = (ids: string[]) => initialState('kv', ids.map((id, i) => ({ id, address: `127.0.0.1:${7001 + i}`, zone: '' })), 16, 3);
 

@@ -1,6 +1,11 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AdminJoin as _kv_v1_AdminJoin, AdminJoin__Output as _kv_v1_AdminJoin__Output } from './kv/v1/AdminJoin';
+import type { AdminMove as _kv_v1_AdminMove, AdminMove__Output as _kv_v1_AdminMove__Output } from './kv/v1/AdminMove';
+import type { AdminRequest as _kv_v1_AdminRequest, AdminRequest__Output as _kv_v1_AdminRequest__Output } from './kv/v1/AdminRequest';
+import type { AdminResponse as _kv_v1_AdminResponse, AdminResponse__Output as _kv_v1_AdminResponse__Output } from './kv/v1/AdminResponse';
+import type { AdminShow as _kv_v1_AdminShow, AdminShow__Output as _kv_v1_AdminShow__Output } from './kv/v1/AdminShow';
 import type { BatchRequest as _kv_v1_BatchRequest, BatchRequest__Output as _kv_v1_BatchRequest__Output } from './kv/v1/BatchRequest';
 import type { BatchResponse as _kv_v1_BatchResponse, BatchResponse__Output as _kv_v1_BatchResponse__Output } from './kv/v1/BatchResponse';
 import type { ClockEntry as _kv_v1_ClockEntry, ClockEntry__Output as _kv_v1_ClockEntry__Output } from './kv/v1/ClockEntry';
@@ -30,6 +35,11 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   kv: {
     v1: {
+      AdminJoin: MessageTypeDefinition<_kv_v1_AdminJoin, _kv_v1_AdminJoin__Output>
+      AdminMove: MessageTypeDefinition<_kv_v1_AdminMove, _kv_v1_AdminMove__Output>
+      AdminRequest: MessageTypeDefinition<_kv_v1_AdminRequest, _kv_v1_AdminRequest__Output>
+      AdminResponse: MessageTypeDefinition<_kv_v1_AdminResponse, _kv_v1_AdminResponse__Output>
+      AdminShow: MessageTypeDefinition<_kv_v1_AdminShow, _kv_v1_AdminShow__Output>
       BatchRequest: MessageTypeDefinition<_kv_v1_BatchRequest, _kv_v1_BatchRequest__Output>
       BatchResponse: MessageTypeDefinition<_kv_v1_BatchResponse, _kv_v1_BatchResponse__Output>
       ClockEntry: MessageTypeDefinition<_kv_v1_ClockEntry, _kv_v1_ClockEntry__Output>

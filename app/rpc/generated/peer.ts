@@ -1,6 +1,11 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AdminJoin as _kv_v1_AdminJoin, AdminJoin__Output as _kv_v1_AdminJoin__Output } from './kv/v1/AdminJoin';
+import type { AdminMove as _kv_v1_AdminMove, AdminMove__Output as _kv_v1_AdminMove__Output } from './kv/v1/AdminMove';
+import type { AdminRequest as _kv_v1_AdminRequest, AdminRequest__Output as _kv_v1_AdminRequest__Output } from './kv/v1/AdminRequest';
+import type { AdminResponse as _kv_v1_AdminResponse, AdminResponse__Output as _kv_v1_AdminResponse__Output } from './kv/v1/AdminResponse';
+import type { AdminShow as _kv_v1_AdminShow, AdminShow__Output as _kv_v1_AdminShow__Output } from './kv/v1/AdminShow';
 import type { AeKeys as _kv_v1_AeKeys, AeKeys__Output as _kv_v1_AeKeys__Output } from './kv/v1/AeKeys';
 import type { AeKeysResult as _kv_v1_AeKeysResult, AeKeysResult__Output as _kv_v1_AeKeysResult__Output } from './kv/v1/AeKeysResult';
 import type { AeTree as _kv_v1_AeTree, AeTree__Output as _kv_v1_AeTree__Output } from './kv/v1/AeTree';
@@ -12,8 +17,12 @@ import type { DeleteRequest as _kv_v1_DeleteRequest, DeleteRequest__Output as _k
 import type { DeleteResponse as _kv_v1_DeleteResponse, DeleteResponse__Output as _kv_v1_DeleteResponse__Output } from './kv/v1/DeleteResponse';
 import type { Fetch as _kv_v1_Fetch, Fetch__Output as _kv_v1_Fetch__Output } from './kv/v1/Fetch';
 import type { FetchResult as _kv_v1_FetchResult, FetchResult__Output as _kv_v1_FetchResult__Output } from './kv/v1/FetchResult';
+import type { FoldPartition as _kv_v1_FoldPartition, FoldPartition__Output as _kv_v1_FoldPartition__Output } from './kv/v1/FoldPartition';
+import type { FoldPartitionResult as _kv_v1_FoldPartitionResult, FoldPartitionResult__Output as _kv_v1_FoldPartitionResult__Output } from './kv/v1/FoldPartitionResult';
 import type { GetRequest as _kv_v1_GetRequest, GetRequest__Output as _kv_v1_GetRequest__Output } from './kv/v1/GetRequest';
 import type { GetResponse as _kv_v1_GetResponse, GetResponse__Output as _kv_v1_GetResponse__Output } from './kv/v1/GetResponse';
+import type { Gossip as _kv_v1_Gossip, Gossip__Output as _kv_v1_Gossip__Output } from './kv/v1/Gossip';
+import type { GossipResult as _kv_v1_GossipResult, GossipResult__Output as _kv_v1_GossipResult__Output } from './kv/v1/GossipResult';
 import type { HintCheck as _kv_v1_HintCheck, HintCheck__Output as _kv_v1_HintCheck__Output } from './kv/v1/HintCheck';
 import type { HintCheckResult as _kv_v1_HintCheckResult, HintCheckResult__Output as _kv_v1_HintCheckResult__Output } from './kv/v1/HintCheckResult';
 import type { InspectRequest as _kv_v1_InspectRequest, InspectRequest__Output as _kv_v1_InspectRequest__Output } from './kv/v1/InspectRequest';
@@ -41,6 +50,8 @@ import type { ReplicateResult as _kv_v1_ReplicateResult, ReplicateResult__Output
 import type { SiblingState as _kv_v1_SiblingState, SiblingState__Output as _kv_v1_SiblingState__Output } from './kv/v1/SiblingState';
 import type { StatusRequest as _kv_v1_StatusRequest, StatusRequest__Output as _kv_v1_StatusRequest__Output } from './kv/v1/StatusRequest';
 import type { StatusResponse as _kv_v1_StatusResponse, StatusResponse__Output as _kv_v1_StatusResponse__Output } from './kv/v1/StatusResponse';
+import type { TransferDone as _kv_v1_TransferDone, TransferDone__Output as _kv_v1_TransferDone__Output } from './kv/v1/TransferDone';
+import type { TransferDoneResult as _kv_v1_TransferDoneResult, TransferDoneResult__Output as _kv_v1_TransferDoneResult__Output } from './kv/v1/TransferDoneResult';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -49,6 +60,11 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   kv: {
     v1: {
+      AdminJoin: MessageTypeDefinition<_kv_v1_AdminJoin, _kv_v1_AdminJoin__Output>
+      AdminMove: MessageTypeDefinition<_kv_v1_AdminMove, _kv_v1_AdminMove__Output>
+      AdminRequest: MessageTypeDefinition<_kv_v1_AdminRequest, _kv_v1_AdminRequest__Output>
+      AdminResponse: MessageTypeDefinition<_kv_v1_AdminResponse, _kv_v1_AdminResponse__Output>
+      AdminShow: MessageTypeDefinition<_kv_v1_AdminShow, _kv_v1_AdminShow__Output>
       AeKeys: MessageTypeDefinition<_kv_v1_AeKeys, _kv_v1_AeKeys__Output>
       AeKeysResult: MessageTypeDefinition<_kv_v1_AeKeysResult, _kv_v1_AeKeysResult__Output>
       AeTree: MessageTypeDefinition<_kv_v1_AeTree, _kv_v1_AeTree__Output>
@@ -60,8 +76,12 @@ export interface ProtoGrpcType {
       DeleteResponse: MessageTypeDefinition<_kv_v1_DeleteResponse, _kv_v1_DeleteResponse__Output>
       Fetch: MessageTypeDefinition<_kv_v1_Fetch, _kv_v1_Fetch__Output>
       FetchResult: MessageTypeDefinition<_kv_v1_FetchResult, _kv_v1_FetchResult__Output>
+      FoldPartition: MessageTypeDefinition<_kv_v1_FoldPartition, _kv_v1_FoldPartition__Output>
+      FoldPartitionResult: MessageTypeDefinition<_kv_v1_FoldPartitionResult, _kv_v1_FoldPartitionResult__Output>
       GetRequest: MessageTypeDefinition<_kv_v1_GetRequest, _kv_v1_GetRequest__Output>
       GetResponse: MessageTypeDefinition<_kv_v1_GetResponse, _kv_v1_GetResponse__Output>
+      Gossip: MessageTypeDefinition<_kv_v1_Gossip, _kv_v1_Gossip__Output>
+      GossipResult: MessageTypeDefinition<_kv_v1_GossipResult, _kv_v1_GossipResult__Output>
       HintCheck: MessageTypeDefinition<_kv_v1_HintCheck, _kv_v1_HintCheck__Output>
       HintCheckResult: MessageTypeDefinition<_kv_v1_HintCheckResult, _kv_v1_HintCheckResult__Output>
       InspectRequest: MessageTypeDefinition<_kv_v1_InspectRequest, _kv_v1_InspectRequest__Output>
@@ -89,6 +109,8 @@ export interface ProtoGrpcType {
       SiblingState: MessageTypeDefinition<_kv_v1_SiblingState, _kv_v1_SiblingState__Output>
       StatusRequest: MessageTypeDefinition<_kv_v1_StatusRequest, _kv_v1_StatusRequest__Output>
       StatusResponse: MessageTypeDefinition<_kv_v1_StatusResponse, _kv_v1_StatusResponse__Output>
+      TransferDone: MessageTypeDefinition<_kv_v1_TransferDone, _kv_v1_TransferDone__Output>
+      TransferDoneResult: MessageTypeDefinition<_kv_v1_TransferDoneResult, _kv_v1_TransferDoneResult__Output>
     }
   }
 }

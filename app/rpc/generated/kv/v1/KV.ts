@@ -2,6 +2,8 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AdminRequest as _kv_v1_AdminRequest, AdminRequest__Output as _kv_v1_AdminRequest__Output } from '../../kv/v1/AdminRequest';
+import type { AdminResponse as _kv_v1_AdminResponse, AdminResponse__Output as _kv_v1_AdminResponse__Output } from '../../kv/v1/AdminResponse';
 import type { BatchRequest as _kv_v1_BatchRequest, BatchRequest__Output as _kv_v1_BatchRequest__Output } from '../../kv/v1/BatchRequest';
 import type { BatchResponse as _kv_v1_BatchResponse, BatchResponse__Output as _kv_v1_BatchResponse__Output } from '../../kv/v1/BatchResponse';
 import type { DeleteRequest as _kv_v1_DeleteRequest, DeleteRequest__Output as _kv_v1_DeleteRequest__Output } from '../../kv/v1/DeleteRequest';
@@ -16,6 +18,25 @@ import type { StatusRequest as _kv_v1_StatusRequest, StatusRequest__Output as _k
 import type { StatusResponse as _kv_v1_StatusResponse, StatusResponse__Output as _kv_v1_StatusResponse__Output } from '../../kv/v1/StatusResponse';
 
 export interface KVClient extends grpc.Client {
+  /**
+   * Membership changes (Riak's plan/commit), served by the claimant only: another node answers
+   * FAILED_PRECONDITION naming the claimant and its address. Stage join, leave or remove, look at
+   * the plan, commit it; one change is in progress at a time.
+   */
+  Admin(argument: _kv_v1_AdminRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kv_v1_AdminResponse__Output>): grpc.ClientUnaryCall;
+  Admin(argument: _kv_v1_AdminRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kv_v1_AdminResponse__Output>): grpc.ClientUnaryCall;
+  Admin(argument: _kv_v1_AdminRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kv_v1_AdminResponse__Output>): grpc.ClientUnaryCall;
+  Admin(argument: _kv_v1_AdminRequest, callback: grpc.requestCallback<_kv_v1_AdminResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Membership changes (Riak's plan/commit), served by the claimant only: another node answers
+   * FAILED_PRECONDITION naming the claimant and its address. Stage join, leave or remove, look at
+   * the plan, commit it; one change is in progress at a time.
+   */
+  admin(argument: _kv_v1_AdminRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kv_v1_AdminResponse__Output>): grpc.ClientUnaryCall;
+  admin(argument: _kv_v1_AdminRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kv_v1_AdminResponse__Output>): grpc.ClientUnaryCall;
+  admin(argument: _kv_v1_AdminRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kv_v1_AdminResponse__Output>): grpc.ClientUnaryCall;
+  admin(argument: _kv_v1_AdminRequest, callback: grpc.requestCallback<_kv_v1_AdminResponse__Output>): grpc.ClientUnaryCall;
+  
   /**
    * High-throughput API: one long-lived stream of operations; each response carries the id of
    * its request and may arrive out of order. Errors are per operation, never fail the stream.
@@ -114,6 +135,13 @@ export interface KVClient extends grpc.Client {
 
 export interface KVHandlers extends grpc.UntypedServiceImplementation {
   /**
+   * Membership changes (Riak's plan/commit), served by the claimant only: another node answers
+   * FAILED_PRECONDITION naming the claimant and its address. Stage join, leave or remove, look at
+   * the plan, commit it; one change is in progress at a time.
+   */
+  Admin: grpc.handleUnaryCall<_kv_v1_AdminRequest__Output, _kv_v1_AdminResponse>;
+  
+  /**
    * High-throughput API: one long-lived stream of operations; each response carries the id of
    * its request and may arrive out of order. Errors are per operation, never fail the stream.
    */
@@ -150,6 +178,7 @@ export interface KVHandlers extends grpc.UntypedServiceImplementation {
 }
 
 export interface KVDefinition extends grpc.ServiceDefinition {
+  Admin: MethodDefinition<_kv_v1_AdminRequest, _kv_v1_AdminResponse, _kv_v1_AdminRequest__Output, _kv_v1_AdminResponse__Output>
   Batch: MethodDefinition<_kv_v1_BatchRequest, _kv_v1_BatchResponse, _kv_v1_BatchRequest__Output, _kv_v1_BatchResponse__Output>
   Delete: MethodDefinition<_kv_v1_DeleteRequest, _kv_v1_DeleteResponse, _kv_v1_DeleteRequest__Output, _kv_v1_DeleteResponse__Output>
   Get: MethodDefinition<_kv_v1_GetRequest, _kv_v1_GetResponse, _kv_v1_GetRequest__Output, _kv_v1_GetResponse__Output>

@@ -30,6 +30,11 @@ export interface Member {
   'hintsPending'?: (number | string | Long);
   'hintBytes'?: (number | string | Long);
   'oldestHintAgeMs'?: (number | string | Long);
+  /**
+   * joining, valid or leaving (see Admin).
+   */
+  'status'?: (string);
+  'zone'?: (string);
 }
 
 export interface Member__Output {
@@ -60,4 +65,9 @@ export interface Member__Output {
   'hintsPending': (number);
   'hintBytes': (number);
   'oldestHintAgeMs': (number);
+  /**
+   * joining, valid or leaving (see Admin).
+   */
+  'status': (string);
+  'zone': (string);
 }

@@ -8,6 +8,9 @@ import type { AeTree as _kv_v1_AeTree, AeTree__Output as _kv_v1_AeTree__Output }
 import type { AeKeys as _kv_v1_AeKeys, AeKeys__Output as _kv_v1_AeKeys__Output } from '../../kv/v1/AeKeys';
 import type { HintCheck as _kv_v1_HintCheck, HintCheck__Output as _kv_v1_HintCheck__Output } from '../../kv/v1/HintCheck';
 import type { Reap as _kv_v1_Reap, Reap__Output as _kv_v1_Reap__Output } from '../../kv/v1/Reap';
+import type { Gossip as _kv_v1_Gossip, Gossip__Output as _kv_v1_Gossip__Output } from '../../kv/v1/Gossip';
+import type { FoldPartition as _kv_v1_FoldPartition, FoldPartition__Output as _kv_v1_FoldPartition__Output } from '../../kv/v1/FoldPartition';
+import type { TransferDone as _kv_v1_TransferDone, TransferDone__Output as _kv_v1_TransferDone__Output } from '../../kv/v1/TransferDone';
 import type { Long } from '@grpc/proto-loader';
 
 export interface PeerRequest {
@@ -58,7 +61,19 @@ export interface PeerRequest {
    * Tombstone reaping: remove the key if the callee stores exactly this object (a tombstone).
    */
   'reap'?: (_kv_v1_Reap | null);
-  'op'?: "fetch"|"replicate"|"forward"|"ping"|"aeTree"|"aeKeys"|"hintCheck"|"reap";
+  /**
+   * Membership: the sender's cluster state; the callee merges it and answers its own if newer.
+   */
+  'gossip'?: (_kv_v1_Gossip | null);
+  /**
+   * Membership: the callee's objects of a partition in key order (a receiver copying it).
+   */
+  'foldPartition'?: (_kv_v1_FoldPartition | null);
+  /**
+   * Membership: a receiver finished copying a partition (sent to the claimant).
+   */
+  'transferDone'?: (_kv_v1_TransferDone | null);
+  'op'?: "fetch"|"replicate"|"forward"|"ping"|"aeTree"|"aeKeys"|"hintCheck"|"reap"|"gossip"|"foldPartition"|"transferDone";
 }
 
 export interface PeerRequest__Output {
@@ -109,5 +124,17 @@ export interface PeerRequest__Output {
    * Tombstone reaping: remove the key if the callee stores exactly this object (a tombstone).
    */
   'reap'?: (_kv_v1_Reap__Output | null);
-  'op'?: "fetch"|"replicate"|"forward"|"ping"|"aeTree"|"aeKeys"|"hintCheck"|"reap";
+  /**
+   * Membership: the sender's cluster state; the callee merges it and answers its own if newer.
+   */
+  'gossip'?: (_kv_v1_Gossip__Output | null);
+  /**
+   * Membership: the callee's objects of a partition in key order (a receiver copying it).
+   */
+  'foldPartition'?: (_kv_v1_FoldPartition__Output | null);
+  /**
+   * Membership: a receiver finished copying a partition (sent to the claimant).
+   */
+  'transferDone'?: (_kv_v1_TransferDone__Output | null);
+  'op'?: "fetch"|"replicate"|"forward"|"ping"|"aeTree"|"aeKeys"|"hintCheck"|"reap"|"gossip"|"foldPartition"|"transferDone";
 }

@@ -9,6 +9,9 @@ import type { AeTreeResult as _kv_v1_AeTreeResult, AeTreeResult__Output as _kv_v
 import type { AeKeysResult as _kv_v1_AeKeysResult, AeKeysResult__Output as _kv_v1_AeKeysResult__Output } from '../../kv/v1/AeKeysResult';
 import type { HintCheckResult as _kv_v1_HintCheckResult, HintCheckResult__Output as _kv_v1_HintCheckResult__Output } from '../../kv/v1/HintCheckResult';
 import type { ReapResult as _kv_v1_ReapResult, ReapResult__Output as _kv_v1_ReapResult__Output } from '../../kv/v1/ReapResult';
+import type { GossipResult as _kv_v1_GossipResult, GossipResult__Output as _kv_v1_GossipResult__Output } from '../../kv/v1/GossipResult';
+import type { FoldPartitionResult as _kv_v1_FoldPartitionResult, FoldPartitionResult__Output as _kv_v1_FoldPartitionResult__Output } from '../../kv/v1/FoldPartitionResult';
+import type { TransferDoneResult as _kv_v1_TransferDoneResult, TransferDoneResult__Output as _kv_v1_TransferDoneResult__Output } from '../../kv/v1/TransferDoneResult';
 import type { Long } from '@grpc/proto-loader';
 
 export interface PeerResponse {
@@ -22,7 +25,10 @@ export interface PeerResponse {
   'aeKeys'?: (_kv_v1_AeKeysResult | null);
   'hintCheck'?: (_kv_v1_HintCheckResult | null);
   'reap'?: (_kv_v1_ReapResult | null);
-  'result'?: "fetched"|"replicated"|"forwarded"|"error"|"pong"|"aeTree"|"aeKeys"|"hintCheck"|"reap";
+  'gossip'?: (_kv_v1_GossipResult | null);
+  'foldPartition'?: (_kv_v1_FoldPartitionResult | null);
+  'transferDone'?: (_kv_v1_TransferDoneResult | null);
+  'result'?: "fetched"|"replicated"|"forwarded"|"error"|"pong"|"aeTree"|"aeKeys"|"hintCheck"|"reap"|"gossip"|"foldPartition"|"transferDone";
 }
 
 export interface PeerResponse__Output {
@@ -36,5 +42,8 @@ export interface PeerResponse__Output {
   'aeKeys'?: (_kv_v1_AeKeysResult__Output | null);
   'hintCheck'?: (_kv_v1_HintCheckResult__Output | null);
   'reap'?: (_kv_v1_ReapResult__Output | null);
-  'result'?: "fetched"|"replicated"|"forwarded"|"error"|"pong"|"aeTree"|"aeKeys"|"hintCheck"|"reap";
+  'gossip'?: (_kv_v1_GossipResult__Output | null);
+  'foldPartition'?: (_kv_v1_FoldPartitionResult__Output | null);
+  'transferDone'?: (_kv_v1_TransferDoneResult__Output | null);
+  'result'?: "fetched"|"replicated"|"forwarded"|"error"|"pong"|"aeTree"|"aeKeys"|"hintCheck"|"reap"|"gossip"|"foldPartition"|"transferDone";
 }

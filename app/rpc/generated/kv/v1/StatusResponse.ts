@@ -2,6 +2,7 @@
 
 import type { Member as _kv_v1_Member, Member__Output as _kv_v1_Member__Output } from '../../kv/v1/Member';
 import type { PartitionPrimaries as _kv_v1_PartitionPrimaries, PartitionPrimaries__Output as _kv_v1_PartitionPrimaries__Output } from '../../kv/v1/PartitionPrimaries';
+import type { Long } from '@grpc/proto-loader';
 
 export interface StatusResponse {
   'nodeId'?: (string);
@@ -35,6 +36,18 @@ export interface StatusResponse {
    * client sends an operation straight to a primary of its key.
    */
   'placement'?: (_kv_v1_PartitionPrimaries)[];
+  /**
+   * The version of the cluster state this node has (nodes agree when they report the same).
+   */
+  'stateVersion'?: (number | string | Long);
+  /**
+   * The member that commits membership changes, as this node sees it.
+   */
+  'claimant'?: (string);
+  /**
+   * Transfers of the change in progress not done yet (0: none in progress).
+   */
+  'transfersLeft'?: (number);
 }
 
 export interface StatusResponse__Output {
@@ -69,4 +82,16 @@ export interface StatusResponse__Output {
    * client sends an operation straight to a primary of its key.
    */
   'placement': (_kv_v1_PartitionPrimaries__Output)[];
+  /**
+   * The version of the cluster state this node has (nodes agree when they report the same).
+   */
+  'stateVersion': (number);
+  /**
+   * The member that commits membership changes, as this node sees it.
+   */
+  'claimant': (string);
+  /**
+   * Transfers of the change in progress not done yet (0: none in progress).
+   */
+  'transfersLeft': (number);
 }
