@@ -62,6 +62,7 @@ export function isAmbiguousForWrites(code: number): boolean {
  * happened at the address, without grpc-js's empty trailing note.
  */
 export function explainConnectionFailure(details: string): string {
+  if (DEADLINE_BEFORE_PICK.test(details)) return 'no connection came up within the time budget (something accepts connections there but does not answer: a frozen or overloaded node?)';
   const last = /Last error: (?:Error: )?(.*?)\.?(?: \(\d{4}-[^)]*\))?\.?(?: Resolution note: .*)?$/s.exec(details)?.[1] ?? details.replace(/\.? ?Resolution note: .*$/s, '');
   if (/ECONNREFUSED/.test(last)) return 'nothing listens there (connection refused)';
   if (/^Protocol error/i.test(last)) return 'something answered that does not speak gRPC (an HTTP/1 server such as the metrics port?)';

@@ -79,8 +79,12 @@ export function failureFromError(e: KvError, isWrite: boolean): RpcFailure {
  */
 export function unaryFailure(isWrite: boolean, code: number, details: string, trailer: string | undefined): RpcFailure {
   if (trailer !== undefined) return failure(code, details, isWrite && trailer === 'true');
-  const mayHaveApplied = isWrite && isAmbiguousForWrites(code) && deliveryOf(code, details) === 'maybe-sent';
-  return failure(code, details, mayHaveApplied, isConnectionFailure(code));
+  const delivery = deliveryOf(code, details);
+  const mayHaveApplied = isWrite && isAmbiguousForWrites(code) && delivery === 'maybe-sent';
+  // A deadline that passed while the call still waited for a connection (a node that accepts
+  // connections but never answers: frozen, overloaded) is a failed connection too: the request
+  // never left, and another node may serve it.
+  return failure(code, details, mayHaveApplied, isConnectionFailure(code) || delivery === 'not-sent');
 }
 
 /**

@@ -52,6 +52,9 @@ describe('classifying a failed call', () => {
     expect(deliveryOf(status.UNAVAILABLE, 'No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:17801. Resolution note: ')).toBe('not-sent');
     expect(deliveryOf(status.UNAVAILABLE, 'round_robin: No connection established. Last error: x')).toBe('not-sent');
     expect(deliveryOf(status.DEADLINE_EXCEEDED, 'Deadline exceeded after 0.500s,name resolution: 0.001s,Waiting for LB pick')).toBe('not-sent');
+    // A deadline that passed before any connection came up (a frozen node that accepts
+    // connections): the operation never left, so the client fails it over to the next node.
+    expect(unaryFailure(true, status.DEADLINE_EXCEEDED, 'Deadline exceeded after 5.004s,name resolution: 0.011s,Waiting for LB pick', undefined)).toMatchObject({ writeMayHaveApplied: false, connectionFailed: true });
     // The words inside a message that is not the picker's do not count.
     expect(deliveryOf(status.UNAVAILABLE, 'peer kv-2 said: No connection established')).toBe('maybe-sent');
     expect(deliveryOf(status.CANCELLED, 'No connection established')).toBe('maybe-sent');
