@@ -25,7 +25,10 @@ beforeAll(async () => {
   // A short grace: a node told to stop cuts its Batch streams after about a second, not ten. A
   // long suspicion: a write waiting on frozen primaries stays waiting (a suspected primary's
   // request fails and a fallback takes the write, which would let it succeed before the cut).
-  f = await startCluster({ basePort: 17801, extraArgs: ['--shutdown-grace-ms', '500', '--peer-suspect-ms', '30000'] });
+  // Long time budgets (the coordinator's and the clients'): a write that waits must still be
+  // waiting when the test kills its coordinator or the coordinator cuts its stream, however slow
+  // the machine is (CI met a put that timed out first, DEADLINE_EXCEEDED instead of CANCELLED).
+  f = await startCluster({ basePort: 17801, extraArgs: ['--shutdown-grace-ms', '500', '--peer-suspect-ms', '30000', '--request-timeout-ms', '30000'] });
 }, 60_000);
 
 afterAll(async () => {
@@ -109,7 +112,7 @@ function expectMayHaveApplied(o: 'ok' | KvClientError): void {
  * (and Batch streams) up: one get to each, and the client's turn is back at `first`.
  */
 async function connectedClient(key: string, first: string, then: string, batch: boolean): Promise<KvClient> {
-  const c = f.client({ endpoints: [endpoint(first), endpoint(then)], attemptsMax: 2, batch });
+  const c = f.client({ endpoints: [endpoint(first), endpoint(then)], attemptsMax: 2, batch, timeoutMs: 30_000 });
   await c.get(key);
   await c.get(key);
   return c;
