@@ -10,6 +10,7 @@ import { HandoffEvents } from '../app/replication/handoff';
 import { ReaperEvents } from '../app/replication/tombstone-reaper';
 import { HintBacklog } from '../app/replication/hints';
 import { StoreObserver } from '../app/storage/local-store';
+import { TransferEvents } from '../app/membership/transfers';
 
 export class NodeMetrics {
   readonly registry = new Registry();
@@ -39,6 +40,11 @@ export class NodeMetrics {
   aeAgeSource: () => Map<number, number> = () => new Map();
   /** Where kv_replica_partitions_syncing reads its value. */
   syncingSource: () => number = () => 0;
+  /** Where the membership gauges read: the cluster state's version and the transfers into this node left. */
+  membershipSource: () => { version: number; transfersIn: number; transfersLeft: number } = () => ({ version: 0, transfersIn: 0, transfersLeft: 0 });
+  readonly transferKeys: Counter;
+  readonly transferBytes: Counter;
+  readonly transfersFinished: Counter;
   /** Where kv_peer_suspected reads the failure detector. */
   suspicionSource: () => Iterable<[string, boolean]> = () => [];
   /** Where kv_peer_up reads reachability: set by the node once its transport exists. */
@@ -99,6 +105,29 @@ export class NodeMetrics {
         this.set(syncing());
       },
     });
+    this.transferKeys = new Counter({ name: 'kv_transfer_keys_total', help: 'Objects this node copied into partitions it receives in a membership change.', registers });
+    this.transferBytes = new Counter({ name: 'kv_transfer_bytes_total', help: 'Bytes of the objects this node copied into partitions it receives in a membership change.', registers });
+    this.transfersFinished = new Counter({ name: 'kv_transfers_finished_total', help: 'Partitions this node finished receiving (copied, caught up, reported to the claimant).', registers });
+    const membership = () => this.membershipSource();
+    new Gauge({
+      name: 'kv_cluster_state_version',
+      help: 'The version of the cluster state this node has: members agree when they report the same.',
+      registers,
+      collect() {
+        this.set(membership().version);
+      },
+    });
+    new Gauge({
+      name: 'kv_transfers_pending',
+      help: 'Transfers of the membership change in progress not done yet: into this node (direction="in"), and in the whole cluster (direction="all").',
+      labelNames: ['direction'],
+      registers,
+      collect() {
+        const m = membership();
+        this.set({ direction: 'in' }, m.transfersIn);
+        this.set({ direction: 'all' }, m.transfersLeft);
+      },
+    });
     this.aeKeysRepaired = new Counter({ name: 'kv_anti_entropy_keys_repaired_total', help: 'Keys anti-entropy found different on two primaries and repaired by merge.', registers });
     const ages = () => this.aeAgeSource();
     new Gauge({
@@ -152,6 +181,16 @@ export class NodeMetrics {
         for (const [peer, suspected] of suspicion()) this.set({ peer }, suspected ? 1 : 0);
       },
     });
+  }
+
+  transferEvents(): TransferEvents {
+    return {
+      copied: (keys, bytes) => {
+        this.transferKeys.inc(keys);
+        this.transferBytes.inc(bytes);
+      },
+      finished: () => this.transfersFinished.inc(),
+    };
   }
 
   antiEntropyEvents(completed: (partition: number, peer: string) => void = () => {}): AntiEntropyEvents {

@@ -390,6 +390,7 @@ export async function adminCommand(argv: readonly string[]): Promise<void> {
   const moves = [...byMember].map(([to, ps]) => `  ${to} receives ${ps.length} partition replica${ps.length === 1 ? '' : 's'}: ${ps.join(' ')}`);
   const size = Number(reply.keys) > 0 ? `, about ${reply.keys} keys and ${reply.bytes} bytes` : '';
   process.stdout.write(`${action === 'commit' ? `committed (cluster state version ${reply.version})` : 'plan'}: ${reply.staged.join('; ')}\n${reply.moves.length} replica${reply.moves.length === 1 ? '' : 's'} move${size}\n${moves.join('\n')}${moves.length ? '\n' : ''}`);
+  for (const w of reply.warnings) process.stdout.write(`warning: ${w}\n`);
   if (action === 'commit') process.stdout.write('kv status shows the transfers left; partitions flip to their new members as their copies finish\n');
 }
 

@@ -64,7 +64,7 @@ export async function admin(claimant: Claimant, membership: Membership, request:
       case 'plan':
       case 'commit': {
         const view = request.action === 'plan' ? claimant.plan() : await claimant.commit();
-        return { staged: view.staged.map(describe), moves: view.transfers.map((t) => ({ partition: t.partition, to: t.to })), keys: view.keys, bytes: view.bytes, version: membership.state.version };
+        return { staged: view.staged.map(describe), moves: view.transfers.map((t) => ({ partition: t.partition, to: t.to })), keys: view.keys, bytes: view.bytes, version: membership.state.version, warnings: [...view.warnings] };
       }
       default:
         throw new MembershipError('the request names no action: join, leave, remove, plan, commit or clear');

@@ -15,6 +15,8 @@ export type PartitionSizes = (partition: number) => { keys: number; bytes: numbe
 
 export interface PlanView extends Plan {
   readonly staged: readonly Change[];
+  /** What an operator should know before committing (a member the zone rule overloads). */
+  readonly warnings: readonly string[];
   /** Keys and bytes the transfers move, from what this node knows of partition sizes. */
   readonly keys: number;
   readonly bytes: number;
@@ -69,7 +71,7 @@ export class Claimant {
       keys += size?.keys ?? 0;
       bytes += size?.bytes ?? 0;
     }
-    return { ...p, staged: [...this.staged], keys, bytes };
+    return { ...p, staged: [...this.staged], keys, bytes, warnings: overloaded(p) };
   }
 
   /** Commits the staged changes: the next state, stored and announced before this resolves. */
@@ -97,4 +99,21 @@ export class Claimant {
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/**
+ * Members the plan gives clearly more than their share of replicas: when zones differ in size,
+ * the zone rule (every zone holds a replica) puts more on the members of a small zone.
+ */
+function overloaded(p: Plan): string[] {
+  const load = new Map<string, number>();
+  for (const row of p.target.primaries) for (const m of row) load.set(m, (load.get(m) ?? 0) + 1);
+  const staying = p.members.filter((m) => m.status !== 'leaving');
+  const mean = [...load.values()].reduce((a, b) => a + b, 0) / Math.max(1, staying.length);
+  const zoneOf = new Map(p.members.map((m) => [m.id, m.zone]));
+  const sizes = new Map<string, number>();
+  for (const m of staying) sizes.set(m.zone, (sizes.get(m.zone) ?? 0) + 1);
+  return [...load]
+    .filter(([, n]) => n > mean * 1.25 && n - mean >= 2)
+    .map(([id, n]) => `${id} will hold ${n} partition replicas, against ${mean.toFixed(1)} on average: its zone ${JSON.stringify(zoneOf.get(id))} has ${sizes.get(zoneOf.get(id)!)} member(s) while a replica of every partition goes to each zone; give zones the same number of members`);
 }

@@ -207,7 +207,7 @@ export class KvNode {
         claimant: () => claimant.claimant,
       },
       config,
-      { copied: () => undefined, finished: () => undefined },
+      metrics.transferEvents(),
       log,
     );
     // A new cluster state: connect to new members, drop gone ones, and derive again.
@@ -307,6 +307,7 @@ export class KvNode {
     metrics.hintSource = () => hints.targets().map((t) => hints.backlog(t));
     metrics.aeAgeSource = () => antiEntropy.exchangeAges();
     metrics.syncingSource = () => sync.partitionsSyncing;
+    metrics.membershipSource = () => ({ version: membership.state.version, transfersIn: transfers.pending().length, transfersLeft: membership.state.transfers.filter((t) => !t.done).length });
     handoff.start();
     antiEntropy.start();
     reaper.start();

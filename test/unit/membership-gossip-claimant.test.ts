@@ -80,3 +80,13 @@ test('transfers reported to the claimant flip partitions and finally complete th
   expect(done.members.every((m) => m.status === 'valid')).toBe(true);
   expect(done.placement.primaries.filter((row) => row.includes('kv-4')).length).toBe(12);
 });
+
+test('the plan warns when the zone rule would overload a member of a small zone', async () => {
+  const { claimants } = await cluster();
+  const kv1 = claimants.get('kv-1')!;
+  // The members have no zone (""); a node in zone "a" alone gets a replica of every partition.
+  kv1.stage({ kind: 'join', id: 'kv-4', address: '127.0.0.1:7004', zone: 'a' });
+  expect(kv1.plan().warnings).toEqual(['kv-4 will hold 16 partition replicas, against 12.0 on average: its zone "a" has 1 member(s) while a replica of every partition goes to each zone; give zones the same number of members']);
+  kv1.stage({ kind: 'join', id: 'kv-4', address: '127.0.0.1:7004', zone: '' });
+  expect(kv1.plan().warnings).toEqual([]);
+});

@@ -21,6 +21,10 @@ export interface AdminResponse {
    * The cluster state's version after the action.
    */
   'version'?: (number | string | Long);
+  /**
+   * What to know before committing (a member the zone rule overloads).
+   */
+  'warnings'?: (string)[];
 }
 
 export interface AdminResponse__Output {
@@ -41,4 +45,8 @@ export interface AdminResponse__Output {
    * The cluster state's version after the action.
    */
   'version': (number);
+  /**
+   * What to know before committing (a member the zone rule overloads).
+   */
+  'warnings': (string)[];
 }
