@@ -9,10 +9,11 @@ import type { AdminResponse } from '../rpc/generated/kv/v1/AdminResponse';
 import { Change, MembershipError } from './cluster-state';
 import { Claimant } from './claimant';
 import { Membership } from './membership';
+import { MEMBER_ADDRESS, MEMBER_ID, ZONE_MAX } from './state-codec';
 
-const ID = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const ADDRESS = /^[^\s:,]{1,253}:\d{1,5}$/;
-const ZONE_BYTES_MAX = 63;
+// The same checks a cluster state's members pass: a change the codec would refuse is refused here.
+const ID = MEMBER_ID;
+const ADDRESS = MEMBER_ADDRESS;
 
 /** Runs a membership step, turning a refusal into a MembershipRefused error. */
 export async function localResult<T>(work: () => Promise<T>): Promise<Result<T, KvError>> {
@@ -35,7 +36,7 @@ function changeOf(request: AdminRequest__Output): Change | KvError | undefined {
       const j = request.join!;
       if (!ID.test(j.id)) return bad('join.id', j.id, 'a member id of 1-63 [a-z0-9-]');
       if (!ADDRESS.test(j.address)) return bad('join.address', j.address, 'host:port');
-      if (Buffer.byteLength(j.zone) > ZONE_BYTES_MAX) return bad('join.zone', j.zone, `a zone of at most ${ZONE_BYTES_MAX} bytes`);
+      if (j.zone.length > ZONE_MAX) return bad('join.zone', j.zone, `a zone of at most ${ZONE_MAX} characters`);
       return { kind: 'join', id: j.id, address: j.address, zone: j.zone };
     }
     case 'leave':

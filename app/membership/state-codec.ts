@@ -11,9 +11,15 @@ import { Placement } from '../ring/placement';
 export const MEMBERS_MAX = 256;
 /** The largest replication factor a state may carry (the node's own bound on N). */
 export const STATE_N_MAX = 16;
-const ID = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const ADDRESS = /^[^\s:,]{1,253}:\d{1,5}$/;
-const TEXT_MAX = 63;
+/** A member id (as a node id): 1-63 of [a-z0-9-], not starting or ending with '-'. */
+export const MEMBER_ID = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** A member's address: host:port. */
+export const MEMBER_ADDRESS = /^[^\s:,]{1,253}:\d{1,5}$/;
+/** Longest zone name, in characters. */
+export const ZONE_MAX = 63;
+const ID = MEMBER_ID;
+const ADDRESS = MEMBER_ADDRESS;
+const TEXT_MAX = ZONE_MAX;
 const STATUSES: readonly MemberStatus[] = ['joining', 'valid', 'leaving'];
 
 export class StateCodecError extends Error {

@@ -17,6 +17,7 @@ import { KvChannel, streamFailure, unaryFailure } from '../../app/rpc/kv-channel
 import { KvServer, NodeHandlers } from '../../app/rpc/server';
 import type { StatusResponse } from '../../app/rpc/generated/kv/v1/StatusResponse';
 import { waitFor } from '../support/wait-for';
+import { startProxy } from '../support/tcp-proxy';
 
 const REFUSED_PORT = 17899;
 const SILENT_PORT = 17898;
@@ -86,26 +87,6 @@ function startServer(port: number, handlers: NodeHandlers): Promise<KvServer> {
   return KvServer.start(handlers, { host: '127.0.0.1', port, messageBytesMax: 1 << 20, batchOpsMax: 64, streamInFlightMax: 64, peerStreamInFlightMax: 64 });
 }
 
-/** A TCP proxy whose connections can be reset: the node behind it "dies" after reading requests. */
-async function startProxy(port: number, target: number): Promise<{ cut: () => void; close: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((downstream) => {
-    const upstream = net.connect(target, '127.0.0.1');
-    for (const s of [downstream, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => sockets.delete(s));
-    }
-    downstream.pipe(upstream).pipe(downstream);
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return {
-    cut: () => {
-      for (const s of sockets) s.resetAndDestroy();
-    },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
 
 
 describe('against the installed grpc-js', () => {
@@ -181,7 +162,7 @@ describe('KvClient when the node dies with the operation delivered', () => {
     dying = { seen: d.seen, server: await startServer(NODE_PORT, d.handlers) };
     const n = fakeNode(async (op) => ok(op.kind === 'get' ? { kind: 'get', found: false, values: [], context: Buffer.alloc(0), deleted: false } : { kind: op.kind, context: Buffer.alloc(0), siblings: 1 }));
     next = { seen: n.seen, server: await startServer(NEXT_NODE_PORT, n.handlers) };
-    proxy = await startProxy(PROXY_PORT, NODE_PORT);
+    proxy = await startProxy(NODE_PORT, PROXY_PORT);
   });
 
   afterEach(async () => {

@@ -3,11 +3,11 @@
  * TCP proxy that can freeze (stop passing bytes, as a SIGSTOPped peer) or cut its connections.
  * Ports: chosen by the system.
  */
-import * as net from 'node:net';
 import { KvError, Result, ok } from '../../app/errors';
 import { GrpcPeerTransport } from '../../app/rpc/peer-transport';
 import { KvServer, NodeHandlers } from '../../app/rpc/server';
 import type { StatusResponse } from '../../app/rpc/generated/kv/v1/StatusResponse';
+import { startProxy } from '../support/tcp-proxy';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -30,46 +30,6 @@ function fakeNode() {
   return { handlers, holdFetches: () => (hold = true), release: () => held.splice(0).forEach((a) => a()) };
 }
 
-/** A TCP proxy whose connections can freeze (bytes stop, the connection stays open) or be cut. */
-async function startProxy(target: number) {
-  const sockets = new Set<net.Socket>();
-  const pairs: Array<[net.Socket, net.Socket]> = [];
-  const server = net.createServer((downstream) => {
-    const upstream = net.connect(target, '127.0.0.1');
-    for (const s of [downstream, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => sockets.delete(s));
-    }
-    downstream.pipe(upstream).pipe(downstream);
-    pairs.push([downstream, upstream]);
-  });
-  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
-  return {
-    port,
-    freeze: () => {
-      for (const [down, up] of pairs) {
-        down.unpipe(up);
-        up.unpipe(down);
-      }
-    },
-    thaw: () => {
-      for (const [down, up] of pairs) {
-        down.pipe(up);
-        up.pipe(down);
-      }
-    },
-    cut: () => {
-      for (const s of sockets) s.resetAndDestroy();
-    },
-    /** Stops listening and cuts what is open (a frozen connection would keep close waiting). */
-    close: () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of sockets) s.resetAndDestroy();
-      return closed;
-    },
-  };
-}
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
