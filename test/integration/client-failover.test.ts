@@ -201,8 +201,11 @@ test('rejects the pending put as maybe applied, and fails the pending get over t
   const reader = await connectedClient(key, coordinator, second, true);
   const writer = await connectedClient(key, coordinator, other, true);
   // With the other primaries frozen, the get (R=2) and the put (W=2) wait on the coordinator
-  // until its shutdown grace is over and it cuts the stream.
-  f.freeze(second, third);
+  // until its shutdown grace is over and it cuts the stream. The fallbacks are frozen too: a
+  // stopping coordinator cancels its peer streams, the writes to the frozen primaries fail, and a
+  // fallback would take the write as a hint and let the put succeed before the cut (CI met that).
+  const fallbacks = f.cluster.nodes.map((n) => n.id).filter((id) => ![coordinator, second, third].includes(id));
+  f.freeze(second, third, ...fallbacks);
   const get = outcome(reader.get(key));
   const put = outcome(writer.put(key, 'during', { context: seen.context }));
   await waitStored(key, 'during', coordinator);
@@ -212,7 +215,7 @@ test('rejects the pending put as maybe applied, and fails the pending get over t
   expect((cut as KvClientError).codeName).toBe('CANCELLED');
   // The get went to `second` when the stream was cut; thawed, it answers. (Thawing first also lets
   // the stopping node close its connections to them and exit.)
-  f.thaw(second, third);
+  f.thaw(second, third, ...fallbacks);
   expect(await get).toBe('ok');
   await stopped;
 }, 60_000);
