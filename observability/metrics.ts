@@ -11,6 +11,7 @@ import { ReaperEvents } from '../app/replication/tombstone-reaper';
 import { HintBacklog } from '../app/replication/hints';
 import { StoreObserver } from '../app/storage/local-store';
 import { TransferEvents } from '../app/membership/transfers';
+import { CleanupEvents } from '../app/membership/cleanup';
 
 export class NodeMetrics {
   readonly registry = new Registry();
@@ -44,6 +45,8 @@ export class NodeMetrics {
   membershipSource: () => { version: number; transfersIn: number; transfersLeft: number } = () => ({ version: 0, transfersIn: 0, transfersLeft: 0 });
   readonly transferKeys: Counter;
   readonly transferBytes: Counter;
+  readonly cleanupKeys: Counter;
+  readonly cleanupBytes: Counter;
   readonly transfersFinished: Counter;
   /** Where kv_peer_suspected reads the failure detector. */
   suspicionSource: () => Iterable<[string, boolean]> = () => [];
@@ -107,6 +110,8 @@ export class NodeMetrics {
     });
     this.transferKeys = new Counter({ name: 'kv_transfer_keys_total', help: 'Objects this node copied into partitions it receives in a membership change.', registers });
     this.transferBytes = new Counter({ name: 'kv_transfer_bytes_total', help: 'Bytes of the objects this node copied into partitions it receives in a membership change.', registers });
+    this.cleanupKeys = new Counter({ name: 'kv_handoff_dropped_keys_total', help: 'Objects of partitions this node gave away (or of every partition, after it left) that it pushed to their owners and then removed here.', registers });
+    this.cleanupBytes = new Counter({ name: 'kv_handoff_dropped_bytes_total', help: 'Bytes of the objects counted by kv_handoff_dropped_keys_total.', registers });
     this.transfersFinished = new Counter({ name: 'kv_transfers_finished_total', help: 'Partitions this node finished receiving (copied, caught up, reported to the claimant).', registers });
     const membership = () => this.membershipSource();
     new Gauge({
@@ -190,6 +195,15 @@ export class NodeMetrics {
         this.transferBytes.inc(bytes);
       },
       finished: () => this.transfersFinished.inc(),
+    };
+  }
+
+  cleanupEvents(): CleanupEvents {
+    return {
+      dropped: (keys, bytes) => {
+        this.cleanupKeys.inc(keys);
+        this.cleanupBytes.inc(bytes);
+      },
     };
   }
 

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { InspectReply, KvClient, KvClientError } from '../client/client';
+import { AdminReply, InspectReply, KvClient, KvClientError } from '../client/client';
+import { ChangeKind, commitAlone, Watch, watchChange } from './admin-wait';
 import type { AdminRequest } from '../rpc/generated/kv/v1/AdminRequest';
 import { jsonLogger, Logger } from '../../observability/log';
 import { ConfigError, enumSetting, intSetting, parseNodeConfig, settingDefault, settingsHelp } from '../node/config';
@@ -99,6 +100,7 @@ ${CLIENT_HELP}`,
 ${CLIENT_HELP}`,
   admin: `kv admin join <id> --address H:P [--zone Z] [client options]
 kv admin leave <id> | remove <id> | plan | commit | clear [client options]
+kv admin join|leave|remove <id> ... --commit [--wait] [--wait-timeout-s S]
   Membership changes, made on the claimant (the first valid member by id that is up; any
   node names it, and the command goes there). Stage changes, look at the plan, commit:
     join     add a running node started with --join (its address as members reach it)
@@ -107,6 +109,12 @@ kv admin leave <id> | remove <id> | plan | commit | clear [client options]
     plan     the staged changes and the partition replicas they move
     commit   make it so: one change at a time; another commit waits until it is done
     clear    forget the staged changes
+  --commit          stage this one change and commit it at once (refused when other changes
+                    are staged; waits while another change is in progress)
+  --wait            with --commit, or on commit: follow the change until it is done, with a
+                    progress bar (lines when not a terminal), the rate and the time left; a
+                    leave is done when the member handed off everything and its process exited
+  --wait-timeout-s  give up waiting after this many seconds (default 3600); the change goes on
   kv status shows each member's cluster state version and the transfers left.
 ${CLIENT_HELP}`,
   cluster: `kv cluster [options]
@@ -371,20 +379,55 @@ export async function adminCommand(argv: readonly string[]): Promise<void> {
   }
   if (!actions.includes(action)) throw new CliError(`kv admin: unknown action ${JSON.stringify(action)}; one of ${actions.join(', ')}; see kv admin --help`);
   const needsId = ['join', 'leave', 'remove'].includes(action);
-  const parsed = parse(argv.slice(1), { ...CLIENT_OPTIONS, ...(action === 'join' ? { address: { type: 'string' }, zone: { type: 'string', default: '' } } : {}) }, `admin ${action}`, needsId ? 1 : 0, HELP.admin);
+  const options: Options = { ...CLIENT_OPTIONS, ...(action === 'join' ? { address: { type: 'string' }, zone: { type: 'string', default: '' } } : {}) };
+  if (needsId) options.commit = { type: 'boolean', default: false };
+  if (needsId || action === 'commit') Object.assign(options, { wait: { type: 'boolean', default: false }, 'wait-timeout-s': { type: 'string', default: '3600' } });
+  const parsed = parse(argv.slice(1), options, `admin ${action}`, needsId ? 1 : 0, HELP.admin);
   if (!parsed) return;
   const { flags, args } = parsed;
+  if (flags.wait && needsId && !flags.commit) throw new CliError(`kv admin ${action}: --wait follows a committed change: add --commit (or run kv admin commit --wait)`);
   let request: AdminRequest;
   if (action === 'join') {
     if (flags.address === undefined) throw new CliError('kv admin join: --address host:port is required (the node\'s address as the other members reach it)');
     request = { join: { id: args[0]!, address: String(flags.address), zone: String(flags.zone) } };
   } else if (action === 'leave' || action === 'remove') request = { [action]: args[0]! };
   else request = { [action]: {} };
+  if (flags.commit || flags.wait) {
+    const watch: Watch = { out: process.stdout, deadlineMs: Date.now() + int(flags, 'wait-timeout-s', 1, 7 * 24 * 3600) * 1000, clientFor: (address) => new KvClient({ endpoints: [address], timeoutMs: int(flags, 'timeout-ms', 1, 600000) }) };
+    return withClient(flags, async (c) => {
+      let moves: number;
+      if (action === 'commit') {
+        const reply = await c.admin(request);
+        printPlan(action, reply);
+        moves = reply.moves.length;
+        if (reply.staged.length !== 1) return watchAll(c, reply.staged, moves, watch);
+        const [kind, id] = reply.staged[0]!.split(' ') as [ChangeKind, string];
+        return watchChange(c, kind, id, moves, watch);
+      }
+      const staged = await c.admin(request);
+      const mine = staged.staged.find((d) => d.startsWith(`${action} ${args[0]!}`))!;
+      moves = await commitAlone(c, mine, watch);
+      process.stdout.write(`committed: ${mine} (${moves} replica${moves === 1 ? '' : 's'} move)\n`);
+      if (flags.wait) await watchChange(c, action as ChangeKind, args[0]!, moves, watch);
+    });
+  }
   const reply = await withClient(flags, (c) => c.admin(request));
   if (action === 'join' || action === 'leave' || action === 'remove' || action === 'clear') {
     process.stdout.write(reply.staged.length === 0 ? 'nothing staged\n' : `staged (kv admin plan shows what moves, kv admin commit makes it so):\n${reply.staged.map((c) => `  ${c}`).join('\n')}\n`);
     return;
   }
+  printPlan(action, reply);
+}
+
+/** Follows a commit of several changes: each one in turn (they finish together). */
+async function watchAll(c: KvClient, staged: readonly string[], moves: number, watch: Watch): Promise<void> {
+  for (const d of staged) {
+    const [kind, id] = d.split(' ') as [ChangeKind, string];
+    await watchChange(c, kind, id, moves, watch);
+  }
+}
+
+function printPlan(action: string, reply: AdminReply): void {
   const byMember = new Map<string, number[]>();
   for (const m of reply.moves) byMember.set(m.to, [...(byMember.get(m.to) ?? []), m.partition]);
   const moves = [...byMember].map(([to, ps]) => `  ${to} receives ${ps.length} partition replica${ps.length === 1 ? '' : 's'}: ${ps.join(' ')}`);
@@ -451,6 +494,8 @@ export async function nodeCommand(argv: readonly string[]): Promise<void> {
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    // A node that left the cluster and handed off everything it held has nothing left to serve.
+    void node.departed.then(() => stop('left the cluster'));
   });
 }
 

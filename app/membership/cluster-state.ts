@@ -51,6 +51,18 @@ export interface ClusterState {
   /** Where the change in progress is going; undefined when none is. */
   readonly target?: Placement;
   readonly transfers: readonly Transfer[];
+  /**
+   * The members the last committed change takes out, and how: 'left' (it hands its partitions
+   * off and may then push what it holds to the owners), 'removed' (declared gone: what it holds
+   * is older than the cluster's and must not come back). Kept until the next commit; a node that
+   * finds itself gone and not listed here treats itself as removed (the safe reading).
+   */
+  readonly departures?: readonly Departure[];
+}
+
+export interface Departure {
+  readonly id: string;
+  readonly how: 'left' | 'removed';
 }
 
 /** A membership change an operator stages. */
@@ -141,12 +153,17 @@ export function commit(state: ClusterState, changes: readonly Change[], author: 
   // A removed member's replicas are gone with it: its rows shrink now, and fill as transfers end.
   const removed = new Set(state.members.map((m) => m.id).filter((id) => !p.members.some((m) => m.id === id)));
   const placement = removed.size === 0 ? state.placement : { ...state.placement, primaries: state.placement.primaries.map((row) => row.filter((m) => !removed.has(m))) };
-  return settle({ ...state, version: state.version + 1, author, members: p.members, placement, target: p.target, transfers: p.transfers });
+  const departures = [...[...removed].map((id): Departure => ({ id, how: 'removed' })), ...p.members.filter((m) => m.status === 'leaving').map((m): Departure => ({ id: m.id, how: 'left' }))].sort(byId);
+  const { departures: _previous, ...rest } = state;
+  return settle({ ...rest, version: state.version + 1, author, members: p.members, placement, target: p.target, transfers: p.transfers, ...(departures.length > 0 ? { departures } : {}) });
 }
 
 /** The claimant records a finished transfer: the next version; partitions whose moves are all done flip. */
 export function transferDone(state: ClusterState, partition: number, to: string, author: string): ClusterState {
   const i = state.transfers.findIndex((t) => t.partition === partition && t.to === to);
+  // A report repeated after its partition flipped (the first answer was lost, or the change
+  // completed meanwhile): the receiver is a primary already, nothing to record.
+  if (i < 0 && partition >= 0 && partition < state.partitions && state.placement.primaries[partition]!.includes(to)) return state;
   if (i < 0 || !state.target) throw new MembershipError(`transfer of partition ${partition} to ${to}: not part of the change in progress (version ${state.version})`);
   if (state.transfers[i]!.done) return state;
   const transfers = state.transfers.map((t, j) => (j === i ? { ...t, done: true } : t));

@@ -26,6 +26,8 @@ export interface GossipConfig {
 
 export class Gossip {
   private readonly loop: BackgroundLoop<void>;
+  /** The newest state version each peer is known to hold (it sent it, or took ours). */
+  private readonly seen = new Map<string, number>();
 
   constructor(
     private readonly self: string,
@@ -52,15 +54,46 @@ export class Gossip {
     const others = this.membership.state.members.map((m) => m.id).filter((id) => id !== this.self && this.peers.isUp(id));
     if (others.length === 0) return;
     const peer = others[Math.floor(this.random() * others.length)]!;
-    const answer = await this.peers.gossip(peer, encodeState(this.membership.state), this.config.requestTimeoutMs);
-    if (!answer.ok || answer.value === undefined) return;
-    await this.accept(answer.value, peer);
+    await this.exchange(peer);
+  }
+
+  /** Sends our state to `peer` and merges its answer; whether the peer took ours. */
+  private async exchange(peer: string): Promise<boolean> {
+    const sent = this.membership.state;
+    const answer = await this.peers.gossip(peer, encodeState(sent), this.config.requestTimeoutMs);
+    if (!answer.ok) return false;
+    // The peer merged ours: it holds this version or a newer one.
+    this.saw(peer, sent.version);
+    if (answer.value !== undefined) {
+      const theirs = await this.accept(answer.value, peer);
+      if (theirs) this.saw(peer, theirs.version);
+    }
+    return true;
+  }
+
+  private saw(peer: string, version: number): void {
+    if (version > (this.seen.get(peer) ?? 0)) this.seen.set(peer, version);
+  }
+
+  /**
+   * Makes every other member hold a state at least as new as `version`: a direct gossip to each
+   * one not known to. Whether all of them now do (false while one is down or does not answer).
+   */
+  async spread(version: number): Promise<boolean> {
+    let all = true;
+    for (const m of this.membership.state.members) {
+      if (m.id === this.self || (this.seen.get(m.id) ?? 0) >= version) continue;
+      if (!this.peers.isUp(m.id) || !(await this.exchange(m.id))) all = false;
+      else if ((this.seen.get(m.id) ?? 0) < version) all = false;
+    }
+    return all;
   }
 
   /** What a peer's gossip request gets: we merge its state, and answer ours if ours is newer. */
   async receive(text: string, from: string): Promise<string | undefined> {
     const theirs = await this.accept(text, from);
     if (theirs === undefined) return undefined;
+    this.saw(from, theirs.version);
     const mine = this.membership.state;
     return newer(mine, theirs) ? encodeState(mine) : undefined;
   }

@@ -4,7 +4,7 @@
  * whole, with a message naming the field, the value and the limit; nothing of it is used.
  */
 import { isPowerOfTwo, PARTITIONS_MAX } from '../ring/ring';
-import { ClusterState, Member, MemberStatus, Transfer } from './cluster-state';
+import { ClusterState, Departure, Member, MemberStatus, Transfer } from './cluster-state';
 import { Placement } from '../ring/placement';
 
 /** Members a cluster state may list. */
@@ -40,6 +40,7 @@ export function encodeState(state: ClusterState): string {
     placement: state.placement.primaries,
     ...(state.target ? { target: state.target.primaries } : {}),
     transfers: state.transfers,
+    ...(state.departures ? { departures: state.departures } : {}),
   });
 }
 
@@ -115,5 +116,14 @@ export function decodeState(json: string): ClusterState {
     return { partition: int(`transfers[${i}].partition`, r.partition, 0, partitions - 1), to, done: r.done };
   });
   if (transfers.length > 0 && target === undefined) fail('transfers', `${transfers.length} transfers`, 'are listed without a target placement');
-  return { cluster, partitions, n, version, author, members, placement, ...(target ? { target } : {}), transfers };
+  const departures =
+    raw.departures === undefined
+      ? undefined
+      : array('departures', raw.departures, MEMBERS_MAX).map((d, i): Departure => {
+          if (typeof d !== 'object' || d === null) fail(`departures[${i}]`, d, 'is not an object');
+          const r = d as Record<string, unknown>;
+          if (r.how !== 'left' && r.how !== 'removed') fail(`departures[${i}].how`, r.how, 'is not left or removed');
+          return { id: text(`departures[${i}].id`, r.id, ID, 'a member id'), how: r.how };
+        });
+  return { cluster, partitions, n, version, author, members, placement, ...(target ? { target } : {}), transfers, ...(departures ? { departures } : {}) };
 }

@@ -64,6 +64,12 @@ const RESUME_KEY = (state: ClusterState, t: Transfer) => `transfer:${state.clust
 
 export class TransferWorker {
   private readonly loop: BackgroundLoop<RoundResult>;
+  /**
+   * Transfers reported to the claimant, by partition, with the state version this node had then:
+   * not copied again until a newer state arrives (gossip brings the record). A newer state that
+   * still lists one pending (the record was lost) makes it start again.
+   */
+  private readonly reported = new Map<number, number>();
 
   constructor(
     private readonly deps: TransferDeps,
@@ -86,7 +92,8 @@ export class TransferWorker {
   /** Transfers of the change in progress into this node that are not done yet. */
   pending(): Transfer[] {
     const state = this.deps.membership.state;
-    return state.transfers.filter((t) => t.to === this.deps.self && !t.done);
+    for (const [p, version] of this.reported) if (state.version !== version) this.reported.delete(p);
+    return state.transfers.filter((t) => t.to === this.deps.self && !t.done && !this.reported.has(t.partition));
   }
 
   /** One round: one fold page of the first pending transfer, or its catch-up and report. */
@@ -129,6 +136,7 @@ export class TransferWorker {
         continue;
       }
       // A later change may move this partition here again: it starts from the beginning.
+      this.reported.set(t.partition, this.deps.membership.state.version);
       await this.deps.store.setMeta(RESUME_KEY(state, t), '');
       this.events.finished(t.partition);
       this.log.info('transfer finished', { partition: t.partition });

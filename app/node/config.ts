@@ -40,7 +40,12 @@ export interface NodeConfig {
   readonly streamInFlightMax: number;
   readonly peerStreamInFlightMax: number;
   readonly zone: string;
-  readonly join: 'false' | 'true';
+  readonly join: 'false' | 'true' | 'auto';
+  /**
+   * Addresses of members to join through (join=auto on a node that is not in --peers: the peers
+   * given are the cluster's founding members, reached as seeds); empty otherwise.
+   */
+  readonly seeds: readonly string[];
   readonly gossipIntervalMs: number;
   readonly transferIntervalMs: number;
   readonly transferBatchMax: number;
@@ -144,7 +149,7 @@ const TABLE = [
   { key: 'tombstoneGraceMs', flag: 'tombstone-grace-ms', env: 'KV_TOMBSTONE_GRACE_MS', kind: 'int', default: String(24 * 3600 * 1000), min: 0, max: 365 * 24 * 3600 * 1000, doc: 'A tombstone is reaped only this long after its newest delete, and only once every primary holds exactly it and no node holds a hint for the key.' },
   { key: 'tombstoneReapIntervalMs', flag: 'tombstone-reap-interval-ms', env: 'KV_TOMBSTONE_REAP_INTERVAL_MS', kind: 'int', default: '10000', min: 0, max: 3_600_000, doc: 'Pause between tombstone reap rounds (one partition each, on its first primary); 0 keeps tombstones forever.' },
   { key: 'zone', flag: 'zone', env: 'KV_ZONE', kind: 'string', default: '', doc: 'This node\'s failure domain (availability zone): a partition\'s primaries go to distinct zones. Given to the cluster when the node joins.' },
-  { key: 'join', flag: 'join', env: 'KV_JOIN', kind: 'enum', default: 'false', values: ['false', 'true'], doc: 'true: start outside any cluster and wait to be added (kv admin join); the node serves no data until a cluster state that lists it arrives. false: the members are --peers.' },
+  { key: 'join', flag: 'join', env: 'KV_JOIN', kind: 'enum', default: 'false', values: ['false', 'true', 'auto'], doc: 'false: the members are --peers. true: start outside any cluster and wait to be added (kv admin join); the node serves no data until a cluster state that lists it arrives. auto: a node listed in --peers is a founding member (as with false); one that is not joins by itself through the --peers addresses (seeds), waiting while another change is in progress (how Kubernetes pods beyond the founding ones join).' },
   { key: 'gossipIntervalMs', flag: 'gossip-interval-ms', env: 'KV_GOSSIP_INTERVAL_MS', kind: 'int', default: '1000', min: 0, max: 3_600_000, doc: 'Pause between gossip rounds (the cluster state to one random up member); 0 turns gossip off.' },
   { key: 'transferIntervalMs', flag: 'transfer-interval-ms', env: 'KV_TRANSFER_INTERVAL_MS', kind: 'int', default: '1000', min: 1, max: 3_600_000, doc: 'Pause between rounds of copying partitions this node receives in a membership change, when a round copied nothing.' },
   { key: 'transferBatchMax', flag: 'transfer-batch-max', env: 'KV_TRANSFER_BATCH_MAX', kind: 'int', default: '200', min: 1, max: 1000, doc: 'Objects asked for in one page of a partition copy.' },
@@ -283,9 +288,14 @@ export function parseNodeConfig(argv: readonly string[], env: Readonly<Record<st
   if (!NODE_ID.test(nodeId)) throw new ConfigError(`${raw.nodeIdSource}: ${JSON.stringify(nodeId)} is not 1-63 of [a-z0-9-], starting and ending with a letter or digit`);
   const host = raw.host as string;
   const port = raw.port as number;
-  const peers = raw.peers === undefined ? new Map<string, string>() : parsePeers(raw.peers as string, raw.peersSource as string);
-  const advertise = (raw.advertise as string | undefined) ?? peers.get(nodeId) ?? `${host}:${port}`;
+  const listed = raw.peers === undefined ? new Map<string, string>() : parsePeers(raw.peers as string, raw.peersSource as string);
+  const advertise = (raw.advertise as string | undefined) ?? listed.get(nodeId) ?? `${host}:${port}`;
   if (!isAddress(advertise)) throw new ConfigError(`${raw.advertiseSource}: ${JSON.stringify(advertise)} is not host:port with a port within 0..65535`);
+  // join=auto and not listed: the list names the founding members, which this node joins through.
+  const autoJoin = raw.join === 'auto' && !listed.has(nodeId);
+  if (autoJoin && listed.size === 0) throw new ConfigError(`${raw.joinSource}: join=auto on a node not in --peers needs --peers (KV_PEERS) to name the members it joins through; none were given`);
+  const seeds = autoJoin ? [...listed.values()] : [];
+  const peers = autoJoin ? new Map<string, string>() : listed;
   if (!peers.has(nodeId)) peers.set(nodeId, advertise);
   const zone = raw.zone as string;
   if (Buffer.byteLength(zone) > 63 || /[\s,]/.test(zone)) throw new ConfigError(`${raw.zoneSource}: ${JSON.stringify(zone.slice(0, 80))} is not a zone name of at most 63 bytes without spaces or commas`);
@@ -294,7 +304,7 @@ export function parseNodeConfig(argv: readonly string[], env: Readonly<Record<st
   const isDefault = (key: string) => (raw[`${key}Source`] as string).endsWith('(default)');
   // A node that joins a cluster (--join) takes part in one whose size it does not know yet: its
   // N, R, W and partitions are the cluster's, as given (the defaults match the default cluster).
-  const joining = raw.join === 'true';
+  const joining = raw.join === 'true' || autoJoin;
   const n = isDefault('n') && !joining ? Math.min(raw.n as number, peers.size) : (raw.n as number);
   const r = isDefault('r') ? Math.min(raw.r as number, n) : (raw.r as number);
   const w = isDefault('w') ? Math.min(raw.w as number, n) : (raw.w as number);
@@ -318,6 +328,7 @@ export function parseNodeConfig(argv: readonly string[], env: Readonly<Record<st
     nodeId,
     advertise,
     peers,
+    seeds,
     n,
     r,
     w,

@@ -23,6 +23,9 @@ import { Membership } from '../membership/membership';
 import { Claimant } from '../membership/claimant';
 import { Gossip } from '../membership/gossip';
 import { TransferWorker } from '../membership/transfers';
+import { CleanupWorker } from '../membership/cleanup';
+import { AutoJoin } from '../membership/auto-join';
+import { KvClient } from '../client/client';
 import { admin, localResult } from '../membership/admin';
 import type { ReplicaState } from '../rpc/generated/kv/v1/ReplicaState';
 import { GrpcPeerTransport } from '../rpc/peer-transport';
@@ -85,6 +88,8 @@ export class KvNode {
     private readonly membershipWork: ReadonlyArray<{ stop(): Promise<void> }>,
     private readonly server: KvServer,
     private readonly metricsServer: http.Server | undefined,
+    /** Resolves when this node left the cluster and handed off everything it held. */
+    readonly departed: Promise<void>,
   ) {}
 
   get port(): number {
@@ -118,7 +123,7 @@ export class KvNode {
     // A node started with --join waits outside any cluster (a placeholder state, version 0)
     // until a cluster state that lists it arrives by gossip.
     const fixed = initialState(CLUSTER_NAME, [...config.peers].map(([id, address]) => ({ id, address, zone: '' })), config.partitions, config.n);
-    const initial = config.join === 'true' ? { ...initialState(CLUSTER_NAME, [{ id: config.nodeId, address: config.advertise, zone: config.zone }], config.partitions, config.n), version: 0 } : fixed;
+    const initial = config.join === 'true' || config.seeds.length > 0 ? { ...initialState(CLUSTER_NAME, [{ id: config.nodeId, address: config.advertise, zone: config.zone }], config.partitions, config.n), version: 0 } : fixed;
     let membership: Membership;
     try {
       membership = await Membership.open(store, initial, log);
@@ -210,6 +215,40 @@ export class KvNode {
       metrics.transferEvents(),
       log,
     );
+    let departedNow: () => void = () => {};
+    const departed = new Promise<void>((resolve) => (departedNow = resolve));
+    const cleanup = new CleanupWorker(
+      {
+        self: config.nodeId,
+        membership,
+        fold: (partition, after, limit) => store.fold(partition, { startAfter: after, limit }),
+        replicate: (node, partition, key, object, timeoutMs) => transport.replicate(node, partition, key, object, timeoutMs),
+        isUp: (id) => transport.isUp(id),
+        removeIfUnchanged: (partition, key, expected) => replica.reapIfUnchanged(partition, key, expected),
+        spread: (version) => gossip.spread(version),
+        hintsHeld: () => hints.targets().reduce((n, t) => n + hints.backlog(t).count, 0),
+        departed: () => departedNow(),
+      },
+      config,
+      metrics.cleanupEvents(),
+      log,
+    );
+    await cleanup.open(store);
+    // join=auto beyond the founding members: the node asks the claimant, through the seeds, to add it.
+    const seedClient = config.seeds.length > 0 ? new KvClient({ endpoints: [...config.seeds], timeoutMs: config.requestTimeoutMs }) : undefined;
+    const autoJoin = seedClient
+      ? new AutoJoin(
+          { id: config.nodeId, address: config.advertise, zone: config.zone },
+          membership,
+          {
+            stageJoin: async (id, address, zone) => (await seedClient.admin({ join: { id, address, zone } })).staged,
+            commit: async () => void (await seedClient.admin({ commit: {} })),
+          },
+          () => cleanup.departed,
+          config,
+          log,
+        )
+      : undefined;
     // A new cluster state: connect to new members, drop gone ones, and derive again.
     membership.onChange((state) => {
       transport.setPeers(new Map(state.members.map((m) => [m.id, m.address])));
@@ -313,9 +352,11 @@ export class KvNode {
     reaper.start();
     gossip.start();
     transfers.start();
+    cleanup.start();
+    autoJoin?.start();
     server.setServing(true);
     log.info('node serving', { port: server.port, advertise: config.advertise, actor, members: membership.state.members.length, stateVersion: membership.state.version, n: config.n, r: config.r, w: config.w, partitions: config.partitions, durability: config.durability });
-    return new KvNode(config, actor, log, store, transport, coordinator, handoff, antiEntropy, reaper, [gossip, transfers], server, metricsServer);
+    return new KvNode(config, actor, log, store, transport, coordinator, handoff, antiEntropy, reaper, [gossip, transfers, cleanup, ...(autoJoin && seedClient ? [autoJoin, { stop: async () => seedClient.close() }] : [])], server, metricsServer, departed);
   }
 
   /**

@@ -15,6 +15,9 @@ test('a state, and a state with a change in progress, read back as they were wri
   expect(decodeState(encodeState(s))).toEqual(s);
   const changing = commit(s, [{ kind: 'join', id: 'kv-4', address: '127.0.0.1:7004', zone: 'a' }], 'kv-1');
   expect(decodeState(encodeState(changing))).toEqual(changing);
+  const departing = commit(s, [{ kind: 'leave', id: 'kv-2' }, { kind: 'remove', id: 'kv-3' }], 'kv-1');
+  expect(departing.departures).toEqual([{ id: 'kv-2', how: 'left' }, { id: 'kv-3', how: 'removed' }]);
+  expect(decodeState(encodeState(departing))).toEqual(departing);
 });
 
 describe('rejects, naming the field, the value and the limit', () => {
@@ -27,6 +30,7 @@ describe('rejects, naming the field, the value and the limit', () => {
     ['partitions that are not a power of two', (r) => (r.partitions = 12), 'partitions: 12 is not a power of two'],
     ['a replication factor out of range', (r) => (r.n = 40), 'n: 40 is not an integer within 1..16'],
     ['a version of 0', (r) => (r.version = 0), 'version: 0 is not an integer within 1..'],
+    ['a departure that is neither left nor removed', (r) => (r.departures = [{ id: 'kv-9', how: 'vanished' }]), 'departures[0].how: "vanished" is not left or removed'],
     ['a member with a bad id', (r) => ((r.members as Record<string, unknown>[])[0]!.id = 'KV 1'), 'members[0].id: "KV 1" is not a member id'],
     ['a member with a bad status', (r) => ((r.members as Record<string, unknown>[])[1]!.status = 'gone'), 'members[1].status: "gone" is not one of joining, valid, leaving'],
     ['a placement row naming a stranger', (r) => ((r.placement as string[][])[3]![0] = 'kv-9'), 'placement[3]: "kv-9" is not a member of the state'],

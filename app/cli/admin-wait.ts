@@ -1,0 +1,140 @@
+/**
+ * kv admin's one-step changes: `--commit` commits a staged join, leave or remove at once (waiting,
+ * within the time budget, while another change is in progress), and `--wait` follows the change
+ * until it is done: a progress bar on a terminal, a line every few seconds otherwise, with the
+ * transfer rate and an estimate of the time left. A leave is done when the member is out of the
+ * cluster state and its process has handed off what it held and exited.
+ */
+import { KvClient, KvClientError, StatusReply } from '../client/client';
+import type { AdminRequest } from '../rpc/generated/kv/v1/AdminRequest';
+import { CliError } from './cli-error';
+
+/** Pause between two looks at the cluster (status) while a change is followed. */
+export const WATCH_INTERVAL_MS = 1000;
+/** Lines printed at most this often when the output is not a terminal. */
+const LINE_EVERY_MS = 5000;
+const BAR_WIDTH = 30;
+
+export type ChangeKind = 'join' | 'leave' | 'remove';
+
+export interface Watch {
+  readonly out: NodeJS.WritableStream & { isTTY?: boolean };
+  /** When the command gives up (epoch ms). */
+  readonly deadlineMs: number;
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** A client for one address (the leaving node's own), closed by the caller's finally. */
+  readonly clientFor: (address: string) => KvClient;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Whether a refusal says another change is still in progress (retry later), as the claimant words it. */
+function changeInProgress(e: unknown): boolean {
+  return e instanceof KvClientError && e.codeName === 'FAILED_PRECONDITION' && /a change is in progress/.test(e.message);
+}
+
+/**
+ * Commits the staged `change` alone: refused when other changes are staged too (another operator's;
+ * commit or clear them first); while another change is in progress, tries again until the deadline.
+ * Resolves with the number of replicas the commit moves.
+ */
+export async function commitAlone(client: KvClient, change: string, w: Watch): Promise<number> {
+  const now = w.now ?? Date.now;
+  const sleep = w.sleep ?? defaultSleep;
+  const commit: AdminRequest = { commit: {} };
+  let said = false;
+  for (;;) {
+    const plan = await client.admin({ plan: {} }).catch((e: unknown) => e);
+    if (!changeInProgress(plan)) {
+      if (plan instanceof Error) throw plan;
+      const staged = (plan as { staged: string[] }).staged;
+      const others = staged.filter((s) => s !== change);
+      if (others.length > 0) throw new CliError(`kv admin: other changes are staged besides ${JSON.stringify(change)}: ${others.join('; ')}; commit them together with kv admin commit, or kv admin clear and stage again`);
+      const reply = await client.admin(commit).catch((e: unknown) => e);
+      if (!changeInProgress(reply)) {
+        if (reply instanceof Error) throw reply;
+        return (reply as { moves: unknown[] }).moves.length;
+      }
+    }
+    if (now() >= w.deadlineMs) throw new CliError(`kv admin: another change was still in progress when the time budget ran out; ${JSON.stringify(change)} stays staged (kv admin commit makes it so later)`);
+    if (!said) w.out.write('another change is in progress: waiting for it to finish before committing\n');
+    said = true;
+    await sleep(WATCH_INTERVAL_MS * 2);
+  }
+}
+
+/** Waits until the change is done, showing progress; throws when the deadline passes first. */
+export async function watchChange(client: KvClient, kind: ChangeKind, id: string, moves: number, w: Watch): Promise<void> {
+  const now = w.now ?? Date.now;
+  const sleep = w.sleep ?? defaultSleep;
+  const started = now();
+  let lastLine = 0;
+  let total = moves;
+  let address: string | undefined;
+  let lastError = '';
+  const show = (left: number, final = false) => {
+    total = Math.max(total, left);
+    const moved = total - left;
+    const elapsedS = (now() - started) / 1000;
+    const rate = elapsedS > 0 ? moved / elapsedS : 0;
+    const eta = left === 0 ? 'done' : rate > 0 ? `about ${formatSeconds(left / rate)} left` : 'time left not known yet';
+    const text = `${moved}/${total} replicas moved, ${rate.toFixed(1)}/s, ${eta}`;
+    if (w.out.isTTY) {
+      const filled = total === 0 ? BAR_WIDTH : Math.round((moved / total) * BAR_WIDTH);
+      w.out.write(`\r[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${text}\x1b[K${final ? '\n' : ''}`);
+    } else if (final || now() - lastLine >= LINE_EVERY_MS) {
+      w.out.write(`${text}\n`);
+      lastLine = now();
+    }
+  };
+  // Phase 1: the cluster state, until the change has moved everything and the member has its new status.
+  for (;;) {
+    let s: StatusReply | undefined;
+    try {
+      s = await client.status();
+    } catch (e) {
+      lastError = (e as Error).message;
+    }
+    if (s) {
+      const member = s.members.find((m) => m.id === id);
+      if (member) address = member.address;
+      const left = Number(s.transfersLeft);
+      const done = kind === 'join' ? member?.status === 'valid' && left === 0 : member === undefined;
+      show(done ? 0 : left, done);
+      if (done) break;
+    }
+    if (now() >= w.deadlineMs) throw timedOut(kind, id, lastError);
+    await sleep(WATCH_INTERVAL_MS);
+  }
+  if (kind !== 'leave' || address === undefined) return;
+  // Phase 2: the node that left pushes what it still holds to the owners, then exits.
+  const own = w.clientFor(address);
+  let said = false;
+  try {
+    for (;;) {
+      const answered = await own.status().then(
+        () => true,
+        (e: unknown) => !(e instanceof KvClientError && e.unreachable),
+      );
+      if (!answered) break;
+      if (!said) w.out.write(`${id} is out of the cluster; it hands off what it still holds, then exits\n`);
+      said = true;
+      if (now() >= w.deadlineMs) throw timedOut(kind, id, `${id} still answers at ${address}`);
+      await sleep(WATCH_INTERVAL_MS);
+    }
+  } finally {
+    own.close();
+  }
+  w.out.write(`${id} handed off everything it held and exited\n`);
+}
+
+function timedOut(kind: ChangeKind, id: string, detail: string): CliError {
+  return new CliError(`kv admin ${kind} ${id}: not done when the time budget (--wait-timeout-s) ran out${detail ? ` (${detail})` : ''}; the change goes on: kv status shows it`);
+}
+
+export function formatSeconds(s: number): string {
+  if (s < 90) return `${Math.ceil(s)} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}

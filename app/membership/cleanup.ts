@@ -1,0 +1,178 @@
+/**
+ * Ownership handoff, on the giving side: a node drops the data of partitions it no longer holds
+ * (a join moved them to a new owner, or the node left), so old owners keep nothing for partitions
+ * they gave away and a node that left can exit holding nothing.
+ *
+ * The receivers already copied each partition before it flipped (transfers.ts). Dropping is still
+ * a push first, then a delete, key by key: each object is merged into every current primary of the
+ * partition (all of them must take it), and only then removed here, and only if it is still the
+ * bytes that were pushed. So a write that reached this node late (a coordinator with an older
+ * cluster state still routes to the old owner) is pushed by a later round, never dropped.
+ *
+ * Nothing is dropped until every member is known to have the cluster state this node has (gossip
+ * tells which version each peer holds; a direct gossip is sent to those not yet known to), so no
+ * member still reads from or writes to this node by a state in which it owned the partition.
+ *
+ * A node that is not a member any more (the state's departures say how it went): after a leave
+ * (it handed off its partitions), it drops
+ * everything this way and, holding no data and no hints, says so (the node then exits). After a
+ * remove (the cluster declared it gone while it was down), its data is older than the cluster's and
+ * pushing it could bring back deletes the cluster already forgot: it keeps the data, serves nothing,
+ * and logs that it must be wiped before it joins again.
+ */
+import { Result } from '../errors';
+import { Logger } from '../../observability/log';
+import { BackgroundLoop } from '../replication/background';
+import { Clock, systemClock } from '../replication/clock';
+import { ClusterState, pendingReceivers } from './cluster-state';
+import { Membership } from './membership';
+
+export interface CleanupDeps {
+  readonly self: string;
+  readonly membership: Membership;
+  /** Up to `limit` of this node's objects of a partition, in key order, after `after`. */
+  fold(partition: number, after: Uint8Array | undefined, limit: number): Promise<ReadonlyArray<{ readonly key: Uint8Array; readonly value: Uint8Array }>>;
+  /** Merges an object into a peer's store, durably. */
+  replicate(node: string, partition: number, key: Uint8Array, object: Uint8Array, timeoutMs: number): Promise<Result<void>>;
+  isUp(node: string): boolean;
+  /** Removes the key here if it still holds exactly `expected`; whether it did. */
+  removeIfUnchanged(partition: number, key: Uint8Array, expected: Uint8Array): Promise<boolean>;
+  /** Makes every member hold a cluster state at least as new as `version`; whether they all do. */
+  spread(version: number): Promise<boolean>;
+  /** Hints this node still holds for others (it hands them off before it may exit). */
+  hintsHeld(): number;
+  /** The node left the cluster and holds nothing: it may exit. Called once. */
+  departed(): void;
+}
+
+export interface CleanupConfig {
+  readonly transferIntervalMs: number;
+  readonly transferBatchMax: number;
+  readonly transferKeysPerSecondMax: number;
+  readonly requestTimeoutMs: number;
+}
+
+export interface CleanupEvents {
+  dropped(keys: number, bytes: number): void;
+}
+
+/** Whether this node keeps partition `p` under `state`: a primary, a target, or a receiver. */
+export function keeps(state: ClusterState, self: string, p: number): boolean {
+  return state.placement.primaries[p]!.includes(self) || (state.target?.primaries[p]!.includes(self) ?? false) || pendingReceivers(state, p).includes(self);
+}
+
+/** How this node stopped being a member, kept in its metadata: 'left' after a leave, 'removed' after a remove. */
+export const DEPARTURE_META_KEY = 'departure';
+
+export class CleanupWorker {
+  private readonly loop: BackgroundLoop<number>;
+  /** Per partition, where the current pass over its keys is (keys that stay are passed over). */
+  private readonly cursor = new Map<number, Uint8Array>();
+  private departedCalled = false;
+  private departure: 'left' | 'removed' | undefined;
+  private removedLogged = false;
+
+  constructor(
+    private readonly deps: CleanupDeps,
+    private readonly config: CleanupConfig,
+    private readonly events: CleanupEvents,
+    private readonly log: Logger,
+    clock: Clock = systemClock,
+  ) {
+    this.loop = new BackgroundLoop('cleanup', clock, () => this.round(), (dropped) => (dropped ? Math.max(1, Math.ceil((dropped * 1000) / config.transferKeysPerSecondMax)) : config.transferIntervalMs), log);
+  }
+
+  /** How this node stopped being a member, if it did. */
+  get departed(): 'left' | 'removed' | undefined {
+    return this.departure;
+  }
+
+  /** Reads how this node departed, if it did (kept across restarts), and follows new states. */
+  async open(store: { getMeta(name: string): Promise<string | undefined>; setMeta(name: string, value: string): Promise<void> }): Promise<void> {
+    const stored = await store.getMeta(DEPARTURE_META_KEY);
+    this.departure = stored === 'left' || stored === 'removed' ? stored : undefined;
+    const follow = async (state: ClusterState) => {
+      if (state.version === 0) return;
+      const member = state.members.some((m) => m.id === this.deps.self);
+      // Once known, kept: the state of the next change no longer lists this node's departure.
+      const how = member ? undefined : (this.departure ?? state.departures?.find((d) => d.id === this.deps.self)?.how ?? 'removed');
+      if (how === this.departure) return;
+      this.departure = how;
+      await store.setMeta(DEPARTURE_META_KEY, how ?? '');
+    };
+    await follow(this.deps.membership.state);
+    this.deps.membership.onChange((state) => void follow(state));
+  }
+
+  start(): void {
+    this.loop.start(this.config.transferIntervalMs);
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+
+  /** One round: push and drop one page of one partition this node no longer keeps. */
+  async round(): Promise<number> {
+    const state = this.deps.membership.state;
+    if (state.version === 0) return 0;
+    const member = state.members.some((m) => m.id === this.deps.self);
+    if (!member && this.departure === 'removed') {
+      if (!this.removedLogged) this.log.warn('this node was removed from the cluster while it was down: it keeps its data and serves nothing; wipe its data directory before it joins again', { version: state.version });
+      this.removedLogged = true;
+      return 0;
+    }
+    let spread: boolean | undefined;
+    let holding = false;
+    for (let p = 0; p < state.partitions; p++) {
+      // Every round looks at every partition it does not keep (a read of one page each): a late
+      // write may land in one that was empty.
+      if (keeps(state, this.deps.self, p)) continue;
+      const after = this.cursor.get(p);
+      const page = await this.deps.fold(p, after, this.config.transferBatchMax);
+      if (page.length === 0) {
+        this.cursor.delete(p);
+        // A pass that started mid-partition may have passed over keys that stay: look again from the start.
+        if (after !== undefined) holding = true;
+        continue;
+      }
+      holding = true;
+      // Nothing is dropped while a member may still route here by an older state.
+      spread ??= await this.deps.spread(state.version);
+      if (!spread) return 0;
+      const owners = state.placement.primaries[p]!;
+      if (owners.length === 0 || !owners.every((o) => this.deps.isUp(o))) continue;
+      const dropped = await this.dropPage(p, owners, page);
+      this.cursor.set(p, page.at(-1)!.key);
+      return Math.max(1, dropped);
+    }
+    if (!member && !holding && this.departure === 'left' && this.deps.hintsHeld() === 0 && !this.departedCalled) {
+      this.departedCalled = true;
+      this.log.info('this node left the cluster and holds nothing: it can stop', { version: state.version });
+      this.deps.departed();
+    }
+    return 0;
+  }
+
+  /** Pushes each object of the page to every owner, then removes the ones every owner took. */
+  private async dropPage(partition: number, owners: readonly string[], page: ReadonlyArray<{ key: Uint8Array; value: Uint8Array }>): Promise<number> {
+    let keys = 0;
+    let bytes = 0;
+    await Promise.all(
+      page.map(async (e) => {
+        const pushed = await Promise.all(owners.map((o) => this.deps.replicate(o, partition, e.key, e.value, this.config.requestTimeoutMs)));
+        const failed = pushed.find((r) => !r.ok);
+        if (failed && !failed.ok) {
+          this.log.warn('cleanup: an owner did not take an object; it stays here for now', { partition, error: failed.error.message });
+          return;
+        }
+        if (await this.deps.removeIfUnchanged(partition, e.key, e.value)) {
+          keys++;
+          bytes += e.value.length;
+        }
+      }),
+    );
+    if (keys > 0) this.events.dropped(keys, bytes);
+    return keys;
+  }
+}
