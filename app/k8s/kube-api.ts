@@ -1,0 +1,160 @@
+/**
+ * The few reads of the Kubernetes API a store pod makes about itself: its Kubernetes node's zone
+ * label, and the desired replica count of its StatefulSet. Dependency-free (node:https with the
+ * pod's service-account token and CA), because these two GETs do not justify a client library
+ * and its transitive dependencies in the node image.
+ *
+ * Failures are values, not exceptions: every caller must decide what a refusal means (the
+ * pre-stop hook, for one, must not hand off data because it could not read the API). Each error
+ * names the URL, the HTTP status and what to check.
+ */
+import * as fs from 'node:fs';
+import * as https from 'node:https';
+import * as path from 'node:path';
+
+/** Where the kubelet mounts the pod's service-account token, CA and namespace. */
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** The well-known node label that names the node's availability zone. */
+export const ZONE_LABEL = 'topology.kubernetes.io/zone';
+/** Budget of one API request, from connect to the last byte of the body. */
+export const KUBE_API_TIMEOUT_MS = 5000;
+/** Largest response body read (a Node object with many images listed is tens of KiB). */
+export const KUBE_API_RESPONSE_BYTES_MAX = 4 * 1024 * 1024;
+
+export type KubeResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
+
+export interface KubeApi {
+  /** `https://host:port`, IPv6 hosts in brackets. */
+  readonly baseUrl: string;
+  readonly token: string;
+  /** PEM of the CA that signed the API server's certificate. */
+  readonly ca: string;
+  readonly timeoutMs: number;
+}
+
+function fail(error: string): { ok: false; error: string } {
+  return { ok: false, error };
+}
+
+/**
+ * The API as a pod reaches it: host and port from KUBERNETES_SERVICE_HOST/PORT (the kubelet sets
+ * them in every container), token and CA from the mounted service account.
+ */
+export function inClusterApi(env: Readonly<Record<string, string | undefined>>, dir = SERVICE_ACCOUNT_DIR, timeoutMs = KUBE_API_TIMEOUT_MS): KubeResult<KubeApi> {
+  const host = env.KUBERNETES_SERVICE_HOST;
+  const port = env.KUBERNETES_SERVICE_PORT;
+  if (!host || !port) {
+    return fail(`KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not both set (${JSON.stringify(host)}, ${JSON.stringify(port)}): this command runs inside a Kubernetes pod, where the kubelet sets them`);
+  }
+  const files: Record<'token' | 'ca', string> = { token: '', ca: '' };
+  for (const [key, file] of [['token', 'token'], ['ca', 'ca.crt']] as const) {
+    const where = path.join(dir, file);
+    try {
+      files[key] = fs.readFileSync(where, 'utf8').trim();
+    } catch (e) {
+      return fail(`cannot read the service account ${key === 'token' ? 'token' : 'CA certificate'} at ${where} (${(e as Error).message}): the pod must mount its service account token (automountServiceAccountToken: true in the pod spec)`);
+    }
+    if (files[key] === '') return fail(`the service account ${key === 'token' ? 'token' : 'CA certificate'} at ${where} is empty: check the pod's service account token mount`);
+  }
+  const bracketed = host.includes(':') ? `[${host}]` : host;
+  return { ok: true, value: { baseUrl: `https://${bracketed}:${port}`, token: files.token, ca: files.ca, timeoutMs } };
+}
+
+/**
+ * GET one object as JSON. `permission` says in RBAC terms what the request needs (`get on nodes`),
+ * so that a 403 tells the operator which rule is missing.
+ */
+export function getJson(api: KubeApi, apiPath: string, permission: string): Promise<KubeResult<unknown>> {
+  const url = `${api.baseUrl}${apiPath}`;
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (r: KubeResult<unknown>) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(r);
+    };
+    const request = https.request(url, { method: 'GET', ca: api.ca, headers: { Authorization: `Bearer ${api.token}`, Accept: 'application/json' } }, (response) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      response.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (bytes > KUBE_API_RESPONSE_BYTES_MAX) {
+          request.destroy();
+          done(fail(`GET ${url}: the response exceeds ${KUBE_API_RESPONSE_BYTES_MAX} bytes (KUBE_API_RESPONSE_BYTES_MAX); this is not the object asked for`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      response.on('error', (e) => done(fail(`GET ${url}: the response broke off (${e.message}); retry`)));
+      response.on('end', () => done(answer(url, response.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), permission)));
+    });
+    const timer = setTimeout(() => {
+      request.destroy();
+      done(fail(`GET ${url}: no complete answer within ${api.timeoutMs} ms: check that the pod reaches the API server (egress NetworkPolicy, KUBERNETES_SERVICE_HOST) and that it is healthy`));
+    }, api.timeoutMs);
+    request.on('error', (e: NodeJS.ErrnoException) => {
+      const tls = e.code !== undefined && /CERT|SELF_SIGNED|TLS|SSL/.test(e.code);
+      const check = tls
+        ? `that the API server's certificate is signed by the service account's CA (${SERVICE_ACCOUNT_DIR}/ca.crt)`
+        : 'that the pod reaches the API server (egress NetworkPolicy, KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT)';
+      done(fail(`GET ${url}: ${e.message}${e.code && !e.message.includes(e.code) ? ` (${e.code})` : ''}: check ${check}`));
+    });
+    request.end();
+  });
+}
+
+/** The Kubernetes Status message of an error answer, if the body is one. */
+function statusMessage(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { message?: unknown };
+    if (typeof parsed.message === 'string') return parsed.message;
+  } catch {
+    // not JSON: quote the start of the body below
+  }
+  return body.slice(0, 200);
+}
+
+function answer(url: string, status: number, body: string, permission: string): KubeResult<unknown> {
+  if (status === 200) {
+    try {
+      return { ok: true, value: JSON.parse(body) };
+    } catch {
+      return fail(`GET ${url}: HTTP 200 but the body is not JSON (${JSON.stringify(body.slice(0, 80))}): is KUBERNETES_SERVICE_HOST the API server?`);
+    }
+  }
+  const said = statusMessage(body);
+  const check: Record<number, string> = {
+    401: `the API server did not accept the service account token (${SERVICE_ACCOUNT_DIR}/token): check that the pod mounts a current token`,
+    403: `the pod's ServiceAccount lacks ${permission}: check the chart's Role, ClusterRole and their bindings (kubectl auth can-i)`,
+    404: 'the object does not exist: check its name and namespace',
+  };
+  return fail(`GET ${url}: HTTP ${status} (${said}): ${check[status] ?? 'the API server refused the request; retry, and check its health if this persists'}`);
+}
+
+/** The zone label of a Kubernetes node; an error when the node has none. */
+export async function nodeZone(api: KubeApi, nodeName: string): Promise<KubeResult<string>> {
+  const apiPath = `/api/v1/nodes/${encodeURIComponent(nodeName)}`;
+  const got = await getJson(api, apiPath, '"get" on "nodes" (a ClusterRole)');
+  if (!got.ok) return got;
+  const labels = (got.value as { metadata?: { labels?: Record<string, unknown> } }).metadata?.labels ?? {};
+  const zone = labels[ZONE_LABEL];
+  if (typeof zone !== 'string' || zone === '') {
+    return fail(`node ${nodeName} (${api.baseUrl}${apiPath}) has no ${ZONE_LABEL} label: label it (kubectl label node ${nodeName} ${ZONE_LABEL}=<zone>), as cloud providers do`);
+  }
+  return { ok: true, value: zone };
+}
+
+/** `.spec.replicas` of a StatefulSet: the number of pods it is meant to have now. */
+export async function statefulSetReplicas(api: KubeApi, namespace: string, name: string): Promise<KubeResult<number>> {
+  const apiPath = `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/statefulsets/${encodeURIComponent(name)}`;
+  const got = await getJson(api, apiPath, `"get" on the statefulset ${name} in ${namespace} (a Role)`);
+  if (!got.ok) return got;
+  // The API server defaults an absent spec.replicas to 1; a missing or odd value here means
+  // something other than a StatefulSet answered, and nothing may be decided from it.
+  const replicas = (got.value as { spec?: { replicas?: unknown } }).spec?.replicas;
+  if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
+    return fail(`GET ${api.baseUrl}${apiPath}: spec.replicas is ${JSON.stringify(replicas)}, not a whole number: this is not a StatefulSet as the API server serves it`);
+  }
+  return { ok: true, value: replicas };
+}
