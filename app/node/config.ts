@@ -4,6 +4,7 @@
  * variable, its default and what it bounds; `kv node --help` and the README print this table, and
  * the store's chart and the deployment config read their names, defaults and bounds from it.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PARTITIONS_DEFAULT, PARTITIONS_MAX, isPowerOfTwo } from '../ring/ring';
 import { LogLevel } from '../../observability/log';
@@ -40,6 +41,8 @@ export interface NodeConfig {
   readonly streamInFlightMax: number;
   readonly peerStreamInFlightMax: number;
   readonly zone: string;
+  /** Where the zone was read from when it came from a file (the chart's init container writes it). */
+  readonly zoneFile?: string;
   readonly join: 'false' | 'true' | 'auto';
   /**
    * Addresses of members to join through (join=auto on a node that is not in --peers: the peers
@@ -149,6 +152,7 @@ const TABLE = [
   { key: 'tombstoneGraceMs', flag: 'tombstone-grace-ms', env: 'KV_TOMBSTONE_GRACE_MS', kind: 'int', default: String(24 * 3600 * 1000), min: 0, max: 365 * 24 * 3600 * 1000, doc: 'A tombstone is reaped only this long after its newest delete, and only once every primary holds exactly it and no node holds a hint for the key.' },
   { key: 'tombstoneReapIntervalMs', flag: 'tombstone-reap-interval-ms', env: 'KV_TOMBSTONE_REAP_INTERVAL_MS', kind: 'int', default: '10000', min: 0, max: 3_600_000, doc: 'Pause between tombstone reap rounds (one partition each, on its first primary); 0 keeps tombstones forever.' },
   { key: 'zone', flag: 'zone', env: 'KV_ZONE', kind: 'string', default: '', doc: 'This node\'s failure domain (availability zone): a partition\'s primaries go to distinct zones. Given to the cluster when the node joins.' },
+  { key: 'zoneFile', flag: 'zone-file', env: 'KV_ZONE_FILE', kind: 'string', doc: 'File holding this node\'s zone, read once at start (surrounding whitespace dropped), when --zone is not given: the store\'s chart has an init container write it from the Kubernetes node\'s topology.kubernetes.io/zone label (kv k8s zone).' },
   { key: 'join', flag: 'join', env: 'KV_JOIN', kind: 'enum', default: 'false', values: ['false', 'true', 'auto'], doc: 'false: the members are --peers. true: start outside any cluster and wait to be added (kv admin join); the node serves no data until a cluster state that lists it arrives. auto: a node listed in --peers is a founding member (as with false); one that is not joins by itself through the --peers addresses (seeds), waiting while another change is in progress (how Kubernetes pods beyond the founding ones join).' },
   { key: 'gossipIntervalMs', flag: 'gossip-interval-ms', env: 'KV_GOSSIP_INTERVAL_MS', kind: 'int', default: '1000', min: 0, max: 3_600_000, doc: 'Pause between gossip rounds (the cluster state to one random up member); 0 turns gossip off.' },
   { key: 'transferIntervalMs', flag: 'transfer-interval-ms', env: 'KV_TRANSFER_INTERVAL_MS', kind: 'int', default: '1000', min: 1, max: 3_600_000, doc: 'Pause between rounds of copying partitions this node receives in a membership change, when a round copied nothing.' },
@@ -297,8 +301,8 @@ export function parseNodeConfig(argv: readonly string[], env: Readonly<Record<st
   const seeds = autoJoin ? [...listed.values()] : [];
   const peers = autoJoin ? new Map<string, string>() : listed;
   if (!peers.has(nodeId)) peers.set(nodeId, advertise);
-  const zone = raw.zone as string;
-  if (Buffer.byteLength(zone) > 63 || /[\s,]/.test(zone)) throw new ConfigError(`${raw.zoneSource}: ${JSON.stringify(zone.slice(0, 80))} is not a zone name of at most 63 bytes without spaces or commas`);
+  const [zone, zoneSource] = readZone(raw);
+  if (Buffer.byteLength(zone) > 63 || /[\s,]/.test(zone)) throw new ConfigError(`${zoneSource}: ${JSON.stringify(zone.slice(0, 80))} is not a zone name of at most 63 bytes without spaces or commas`);
   // Defaults fit small clusters: N is at most the member count, R and W at most N (a lone node
   // runs with N=R=W=1). Values given explicitly are checked, never adjusted.
   const isDefault = (key: string) => (raw[`${key}Source`] as string).endsWith('(default)');
@@ -332,8 +336,28 @@ export function parseNodeConfig(argv: readonly string[], env: Readonly<Record<st
     n,
     r,
     w,
+    zone,
     dataDir: path.resolve((raw.dataDir as string | undefined) ?? path.join('data', nodeId)),
   };
+}
+
+/** Largest zone file read: a zone name is at most 63 bytes, so anything far larger is the wrong file. */
+const ZONE_FILE_BYTES_MAX = 4096;
+
+/** The zone and where it came from: --zone / KV_ZONE when given, else the zone file, else none. */
+function readZone(raw: Record<string, unknown>): [string, string] {
+  const given = raw.zone as string;
+  const file = raw.zoneFile as string | undefined;
+  if (file === undefined || !(raw.zoneSource as string).endsWith('(default)')) return [given, raw.zoneSource as string];
+  const source = `${raw.zoneFileSource} (${file})`;
+  let text: string;
+  try {
+    if (fs.statSync(file).size > ZONE_FILE_BYTES_MAX) throw new Error(`larger than ${ZONE_FILE_BYTES_MAX} bytes`);
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${source}: cannot read the zone (${(e as Error).message}); in Kubernetes the init container (kv k8s zone) writes it: check its log; elsewhere give --zone instead`);
+  }
+  return [text.trim(), source];
 }
 
 /** The settings table, for `kv node --help` and the README. */

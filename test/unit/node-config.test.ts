@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError, enumSetting, intDefault, intSetting, parseNodeConfig, parsePeers, settingDefault, settingEnv, SETTINGS } from '../../app/node/config';
 
@@ -141,6 +143,41 @@ describe('parseNodeConfig', () => {
 
   test('rejects an advertise address that is not host:port', () => {
     expect(rejection([...base, '--advertise', 'somewhere']).message).toMatch(/--advertise: "somewhere" is not host:port/);
+  });
+});
+
+describe('the zone file', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kv-zone-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('reads the zone from the file when no zone is given, dropping the newline', () => {
+    const file = path.join(dir, 'zone');
+    fs.writeFileSync(file, 'eu-west-1b\n');
+    expect(parseNodeConfig([...base, '--zone-file', file], {})).toMatchObject({ zone: 'eu-west-1b', zoneFile: file });
+    expect(parseNodeConfig(base, { KV_ZONE_FILE: file }).zone).toBe('eu-west-1b');
+  });
+
+  test('a zone given by flag or variable wins over the file', () => {
+    const file = path.join(dir, 'zone');
+    fs.writeFileSync(file, 'eu-west-1b');
+    expect(parseNodeConfig([...base, '--zone', 'a', '--zone-file', file], {}).zone).toBe('a');
+    expect(parseNodeConfig(base, { KV_ZONE: 'b', KV_ZONE_FILE: file }).zone).toBe('b');
+  });
+
+  test('rejects a missing file, naming the variable, the path and what writes it', () => {
+    const file = path.join(dir, 'missing');
+    expect(rejection(base, { KV_ZONE_FILE: file }).message).toMatch(new RegExp(`^KV_ZONE_FILE \\(${file}\\): cannot read the zone \\(ENOENT.*the init container \\(kv k8s zone\\) writes it`));
+  });
+
+  test('rejects a file that holds no zone name, naming the file', () => {
+    const file = path.join(dir, 'zone');
+    fs.writeFileSync(file, 'eu west 1');
+    expect(rejection([...base, '--zone-file', file]).message).toMatch(/^--zone-file \(.*\): "eu west 1" is not a zone name/);
+    fs.writeFileSync(file, 'z'.repeat(5000));
+    expect(rejection([...base, '--zone-file', file]).message).toMatch(/cannot read the zone \(larger than 4096 bytes\)/);
   });
 });
 
