@@ -4,6 +4,7 @@ import { CliError } from '../app/cli/cli-error';
 import { adminCommand, callCommand, clusterCommand, deleteCommand, getCommand, GLOBAL_FLAGS, nodeCommand, putCommand, statusCommand, USAGE } from '../app/cli/commands';
 import { benchCommand } from '../app/cli/bench';
 import { floorCommand } from '../app/cli/floor';
+import { k8sCommand } from '../app/cli/k8s';
 
 // A reader that stops early (`kv status | head`) closes stdout: that ends the command quietly,
 // as it does for any Unix tool, instead of an unhandled EPIPE with a stack trace.
@@ -61,6 +62,8 @@ async function main(args: string[]): Promise<void> {
       return benchCommand(rest);
     case 'floor':
       return floorCommand(rest, __filename);
+    case 'k8s':
+      return k8sCommand(rest, __filename);
     case undefined:
     case 'help':
     case '--help':

@@ -45,6 +45,7 @@ Usage:
   kv call <Method> [json|-]           Call the gRPC API with JSON, bytes in base64 (as grpcurl).
   kv bench [options]                  Load a running cluster and print figures.
   kv floor [options]                  The transport's own cost, to compare with bench.
+  kv k8s zone|pre-stop                What the store's Kubernetes pods run: zone lookup, preStop hook.
 
 Every command takes --help. Client commands (put, get, delete, status) talk to
 --endpoint host:port[,host:port...], else $KV_ENDPOINTS, else the running local cluster

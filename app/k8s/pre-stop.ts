@@ -10,6 +10,7 @@
  * replica count no longer includes this pod's ordinal (the controller lowers `.spec.replicas`
  * before it deletes the highest ordinals). Anything uncertain keeps the data where it is.
  */
+import type { Logger } from '../../observability/log';
 import { KubeResult } from './kube-api';
 
 export interface PreStopFacts {
@@ -69,4 +70,66 @@ export const LEAVE_RETRY_MAX_MS = 30_000;
 export function leaveRetryDelayMs(attempt: number, nowMs: number, deadlineMs: number): number | undefined {
   const delay = Math.min(LEAVE_RETRY_MAX_MS, LEAVE_RETRY_INITIAL_MS * 2 ** Math.min(30, Math.max(0, attempt - 1)));
   return nowMs + delay < deadlineMs ? delay : undefined;
+}
+
+/** What the hook does to the world; the CLI gives the real ones, tests give fakes. */
+export interface PreStopEffects {
+  /** `.spec.replicas` of the pod's StatefulSet, read now. */
+  readDesiredReplicas(): Promise<KubeResult<number>>;
+  /** One attempt of `kv admin leave <self> --commit --wait`, given at most `timeoutMs`. */
+  leave(timeoutMs: number): Promise<KubeResult<void>>;
+  sleep(ms: number): Promise<void>;
+  now(): number;
+  log: Logger;
+}
+
+export interface PreStopOptions {
+  readonly nodeId: string;
+  readonly setName: string;
+  readonly n: number;
+  /** The pause every stopping pod takes so that Service endpoints drop it before it stops accepting. */
+  readonly sleepMs: number;
+  /** How long the hook may take in all; the grace period must also leave the node time to drain. */
+  readonly budgetMs: number;
+}
+
+export type PreStopOutcome = 'stayed' | 'left' | 'leave-failed';
+
+/**
+ * The hook: decide, then either pause (stay) or leave, retrying a refused or failed attempt (the
+ * claimant takes one change at a time, so a pod scaled in beside others waits its turn) until it
+ * succeeds or the budget is spent. Never throws for an operating error; says what it did.
+ */
+export async function runPreStop(o: PreStopOptions, fx: PreStopEffects): Promise<PreStopOutcome> {
+  const started = fx.now();
+  const deadline = started + o.budgetMs;
+  const decision = decidePreStop({ nodeId: o.nodeId, setName: o.setName, n: o.n, desiredReplicas: await fx.readDesiredReplicas() });
+  if (decision.action === 'stay') {
+    fx.log.info('pre-stop: staying a member', { reason: decision.reason, sleepMs: o.sleepMs });
+    await fx.sleep(o.sleepMs);
+    return 'stayed';
+  }
+  fx.log.warn('pre-stop: leaving the cluster', { reason: decision.reason, budgetMs: o.budgetMs });
+  for (let attempt = 1; ; attempt++) {
+    const left = await fx.leave(deadline - fx.now());
+    if (left.ok) {
+      fx.log.info('pre-stop: left the cluster: this member holds nothing and is no longer in the cluster state', { attempts: attempt, tookMs: fx.now() - started });
+      // Endpoints dropped the pod long ago unless the leave was quick; the pause covers that case.
+      const rest = o.sleepMs - (fx.now() - started);
+      if (rest > 0) await fx.sleep(rest);
+      return 'left';
+    }
+    const delay = leaveRetryDelayMs(attempt, fx.now(), deadline);
+    if (delay === undefined) {
+      fx.log.error('pre-stop: the leave did not finish within the budget; the pod stops anyway, still a member (kv status shows it leaving or joined)', {
+        attempts: attempt,
+        budgetMs: o.budgetMs,
+        lastError: left.error,
+        fix: `bring the pod back (scale up) to let the leave finish, or, if it is gone for good, kv admin remove ${o.nodeId}; raise scaleInGracePeriodSeconds for the data a node holds`,
+      });
+      return 'leave-failed';
+    }
+    fx.log.warn('pre-stop: the leave failed; retrying', { attempt, retryInMs: delay, error: left.error });
+    await fx.sleep(delay);
+  }
 }
