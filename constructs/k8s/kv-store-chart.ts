@@ -1,13 +1,20 @@
 /**
  * The store's Kubernetes chart: a StatefulSet of `kv node` pods with one EBS volume each, a headless
- * peer Service, a client Service, a PodDisruptionBudget, a ServiceAccount for EKS Pod Identity and a
- * NetworkPolicy. The same class feeds `cdk8s synth` (bin/k8s.ts) and the cluster stack
+ * peer Service, a client Service, a PodDisruptionBudget, a ServiceAccount for EKS Pod Identity (and
+ * the two narrow API reads the pods make: their node's zone, their StatefulSet's replica count)
+ * and a NetworkPolicy. The same class feeds `cdk8s synth` (bin/k8s.ts) and the cluster stack
  * (`cluster.addCdk8sChart`), each in its own cdk8s App, so what CI renders is what EKS receives.
+ *
+ * Membership (docs/operations.md): pods `<name>-0 .. <name>-(foundingMembers-1)` start the cluster;
+ * every other pod joins it by itself (KV_JOIN=auto), so `replicas` is not in the pod template and
+ * scaling restarts nothing. On a scale-in each removed pod's preStop hook hands its partitions to
+ * the others before the pod stops (`kv k8s pre-stop`).
  */
 import { ApiObject, Chart, ChartProps, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-34';
 import { Construct } from 'constructs';
 import { enumSetting, intDefault, intSetting, IntSettingKey, NodeConfig, SettingKey, settingEnv } from '../../app/node/config';
+import { ZONE_LABEL } from '../../app/k8s/kube-api';
 import { isPowerOfTwo } from '../../app/ring/ring';
 import { advertiseAddress, peerList } from './peer-list';
 
@@ -35,10 +42,17 @@ export interface KvStoreChartProps extends ChartProps {
    */
   readonly name?: string;
   /**
-   * Number of store nodes.
+   * Number of store nodes. Changing it changes nothing in the pod template: new pods join the
+   * cluster by themselves, and removed pods leave it first (see scaleInGracePeriodSeconds).
    * @default 3 - one per availability zone
    */
   readonly replicas?: number;
+  /**
+   * Pods that start the cluster, `<name>-0 .. <name>-(foundingMembers-1)` (KV_PEERS). Fixed for the
+   * life of the cluster: every other pod joins through them. At least n, at most replicas.
+   * @default - n: the smallest cluster that holds N replicas of every key
+   */
+  readonly foundingMembers?: number;
   /**
    * Replication factor, read quorum and write quorum (KV_N, KV_R, KV_W), within the node's bounds.
    * @default - the node's defaults (3, 2, 2), from its settings table (app/node/config.ts)
@@ -124,10 +138,14 @@ export interface KvStoreChartProps extends ChartProps {
    */
   readonly preStopSleepSeconds?: number;
   /**
-   * Grace period after SIGTERM; the node drains in-flight requests and closes LMDB in about 20 s.
-   * @default 35 - preStop sleep + 20 s drain + margin
+   * The pods' termination grace period, which must cover a scale-in: the preStop hook of a pod
+   * being scaled in hands every partition it holds to the others, then the node drains (20 s).
+   * A pod that only restarts pauses preStopSleepSeconds and stops at once, whatever this is.
+   * Size it as data per node / transfer-keys-per-second-max (5,000 objects a second by default),
+   * times the pods removed in one step, plus a margin (docs/operations.md has the arithmetic).
+   * @default 3600 - an hour: 18 million objects per node at the default transfer rate
    */
-  readonly terminationGracePeriodSeconds?: number;
+  readonly scaleInGracePeriodSeconds?: number;
   /**
    * Cluster DNS domain used in peer addresses.
    * @default 'cluster.local'
@@ -143,6 +161,20 @@ export const BACKUP_ENV = { bucketName: 'KV_BACKUP_BUCKET', prefix: 'KV_BACKUP_P
 
 /** Where the data volume is mounted; the node's KV_DATA_DIR. */
 export const DATA_DIR = '/var/lib/kv';
+/** Where the init container writes the zone and the node reads it (KV_ZONE_FILE), on an emptyDir. */
+export const ZONE_DIR = '/var/run/kv';
+export const ZONE_FILE = `${ZONE_DIR}/zone`;
+/**
+ * The image's ENTRYPOINT (Dockerfile): an exec hook does not go through it, so the preStop
+ * command names it in full.
+ */
+export const KV_COMMAND = ['node', '/app/dist/bin/kv.js'] as const;
+/** Time the node needs after SIGTERM: shutdown-grace-ms (10 s), closing (2 s), the last resort (5 s), rounded up. */
+export const NODE_DRAIN_SECONDS = 20;
+/** Kept between the end of the preStop budget and the drain, for the hook's own exit and the kubelet. */
+export const PRE_STOP_MARGIN_SECONDS = 10;
+/** The smallest preStop budget that can hold a leave of a node with little data. */
+const PRE_STOP_BUDGET_SECONDS_MIN = 60;
 /** UID/GID of the `node` user in the official Node images (the Dockerfile runs as it too). */
 export const RUN_AS_ID = 1000;
 
@@ -168,6 +200,7 @@ export class KvStoreChart extends Chart {
     const name = props.name ?? 'kv';
     const replicas = props.replicas ?? 3;
     const n = props.n ?? intDefault('n');
+    const foundingMembers = props.foundingMembers ?? n;
     const r = props.r ?? intDefault('r');
     const w = props.w ?? intDefault('w');
     const partitions = props.partitions ?? intDefault('partitions');
@@ -185,10 +218,12 @@ export class KvStoreChart extends Chart {
     const metricsNamespaceLabel = props.metricsNamespaceLabel ?? 'dynamo-kv/metrics';
     const logLevel = props.logLevel ?? enumSetting('logLevel').default;
     const preStopSleepSeconds = props.preStopSleepSeconds ?? 5;
-    const terminationGracePeriodSeconds = props.terminationGracePeriodSeconds ?? 35;
+    const scaleInGracePeriodSeconds = props.scaleInGracePeriodSeconds ?? 3600;
     const clusterDomain = props.clusterDomain ?? 'cluster.local';
 
-    validate({ name, namespace, replicas, n, r, w, partitions, durability, logLevel, grpcPort, metricsPort, storageGiB, cpuRequestMillis, cpuLimitMillis, memoryMiB, updatePartition, preStopSleepSeconds, terminationGracePeriodSeconds, serviceAccountName, image: props.image });
+    validate({ name, namespace, replicas, foundingMembers, n, r, w, partitions, durability, logLevel, grpcPort, metricsPort, storageGiB, cpuRequestMillis, cpuLimitMillis, memoryMiB, updatePartition, preStopSleepSeconds, scaleInGracePeriodSeconds, serviceAccountName, image: props.image });
+    // What is left for the preStop hook once the node's drain and a margin are set aside.
+    const preStopBudgetSeconds = scaleInGracePeriodSeconds - NODE_DRAIN_SECONDS - PRE_STOP_MARGIN_SECONDS;
 
     this.setName = name;
     this.namespaceName = namespace;
@@ -205,8 +240,37 @@ export class KvStoreChart extends Chart {
 
     const serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {
       metadata: { name: serviceAccountName, labels },
-      // The pods need no Kubernetes API access; EKS Pod Identity mounts its own token for AWS access.
+      // Not by default: the store's pod spec asks for the token itself (its two API reads below), so
+      // nothing else that runs as this account gets one unasked. EKS Pod Identity mounts its own
+      // token for AWS access.
       automountToken: false,
+    });
+
+    // The pods' only Kubernetes API access, each rule as narrow as the API allows:
+    // `get` on nodes, so a pod learns its zone from its node's label. Nodes are cluster-scoped, so
+    // this is a ClusterRole; a pod cannot know its node's name before it is scheduled, so the rule
+    // cannot name it (the verb is `get` only: no list or watch).
+    const rbacName = `${namespace}-${name}-zone-reader`;
+    const nodeReader = new k8s.KubeClusterRole(this, 'NodeReaderRole', {
+      metadata: { name: rbacName, labels },
+      rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }],
+    });
+    const nodeReaderBinding = new k8s.KubeClusterRoleBinding(this, 'NodeReaderBinding', {
+      metadata: { name: rbacName, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: nodeReader.name },
+      subjects: [{ kind: 'ServiceAccount', name: serviceAccountName, namespace }],
+    });
+    // Cluster-scoped objects must not carry the chart-wide namespace.
+    for (const o of [nodeReader, nodeReaderBinding]) o.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+    // `get` on this one StatefulSet, so the preStop hook can tell a scale-in from a restart.
+    const setReader = new k8s.KubeRole(this, 'StatefulSetReaderRole', {
+      metadata: { name: `${name}-statefulset-reader`, labels },
+      rules: [{ apiGroups: ['apps'], resources: ['statefulsets'], resourceNames: [name], verbs: ['get'] }],
+    });
+    new k8s.KubeRoleBinding(this, 'StatefulSetReaderBinding', {
+      metadata: { name: `${name}-statefulset-reader`, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: setReader.name },
+      subjects: [{ kind: 'ServiceAccount', name: serviceAccountName, namespace }],
     });
 
     // Headless Service: gives each pod a stable DNS name. publishNotReadyAddresses lets peers find each
@@ -233,6 +297,19 @@ export class KvStoreChart extends Chart {
     const dataVolume = kplus.Volume.fromEmptyDir(this, 'DataVolume', 'data');
     // The root filesystem is read-only; Node and the gRPC libraries may still write temp files.
     const tmpVolume = kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(64) });
+    // The zone, from the init container to the node: a few bytes.
+    const zoneVolume = kplus.Volume.fromEmptyDir(this, 'ZoneVolume', 'zone', { sizeLimit: Size.mebibytes(1) });
+    // The containers' security context: non-root, read-only root, nothing to escalate.
+    const containerSecurity: kplus.ContainerSecurityContextProps = {
+      ensureNonRoot: true,
+      user: RUN_AS_ID,
+      group: RUN_AS_ID,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      capabilities: { drop: [kplus.Capability.ALL] },
+      seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
+    };
 
     const set = new kplus.StatefulSet(this, 'StatefulSet', {
       metadata: { name, labels },
@@ -244,12 +321,19 @@ export class KvStoreChart extends Chart {
       replicas,
       service: peerService,
       // Parallel: nodes start together and find each other; ordered start would wait on readiness that
-      // needs the peers. Stable names and volumes are unaffected.
+      // needs the peers. Stable names and volumes are unaffected. Parallel also removes every pod of
+      // a scale-in at once (OrderedReady would remove them one by one, each after the last had
+      // stopped): their preStop hooks all ask to leave, the claimant commits one change at a time,
+      // and each hook retries until its leave is done, within the grace period (docs/operations.md).
+      // The policy cannot change on an existing StatefulSet, so it stays what the first deploy chose.
       podManagementPolicy: kplus.PodManagementPolicy.PARALLEL,
       strategy: kplus.StatefulSetUpdateStrategy.rollingUpdate({ partition: updatePartition }),
       serviceAccount,
-      automountServiceAccountToken: false,
-      terminationGracePeriod: Duration.seconds(terminationGracePeriodSeconds),
+      // The API token for the zone read (init container) and the preStop hook; the roles above limit it.
+      automountServiceAccountToken: true,
+      // One grace period for every stop, because the hook decides only after the pod is told to stop;
+      // a pod that is not scaled in stops within seconds of it anyway.
+      terminationGracePeriod: Duration.seconds(scaleInGracePeriodSeconds),
       securityContext: {
         ensureNonRoot: true,
         user: RUN_AS_ID,
@@ -265,6 +349,23 @@ export class KvStoreChart extends Chart {
           storageClassName,
           storage: Size.gibibytes(storageGiB),
           accessModes: [kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
+        },
+      ],
+      initContainers: [
+        {
+          // The node's zone comes from the Kubernetes node the pod landed on, which is known only
+          // once the pod is scheduled; the node reads it from the file (KV_ZONE_FILE).
+          name: 'zone',
+          image: props.image,
+          imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+          args: ['k8s', 'zone', '--node-name', `$(${NODE_NAME_ENV})`, '--out', ZONE_FILE],
+          envVariables: { [NODE_NAME_ENV]: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.NODE_NAME) },
+          volumeMounts: [{ path: ZONE_DIR, volume: zoneVolume }],
+          resources: {
+            cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(500) },
+            memory: { request: Size.mebibytes(256), limit: Size.mebibytes(256) },
+          },
+          securityContext: containerSecurity,
         },
       ],
       containers: [
@@ -286,7 +387,10 @@ export class KvStoreChart extends Chart {
               host: kplus.EnvValue.fromValue('0.0.0.0'),
               port: kplus.EnvValue.fromValue(String(grpcPort)),
               advertise: kplus.EnvValue.fromValue(advertiseAddress({ headlessServiceName: this.peerServiceName, namespace, clusterDomain, port: grpcPort })),
-              peers: kplus.EnvValue.fromValue(peerList({ setName: name, replicas, headlessServiceName: this.peerServiceName, namespace, clusterDomain, port: grpcPort })),
+              // The founding members, never the replica count (see peer-list.ts); any other pod joins.
+              peers: kplus.EnvValue.fromValue(peerList({ setName: name, foundingMembers, headlessServiceName: this.peerServiceName, namespace, clusterDomain, port: grpcPort })),
+              join: kplus.EnvValue.fromValue('auto'),
+              zoneFile: kplus.EnvValue.fromValue(ZONE_FILE),
               dataDir: kplus.EnvValue.fromValue(DATA_DIR),
               n: kplus.EnvValue.fromValue(String(n)),
               r: kplus.EnvValue.fromValue(String(r)),
@@ -306,6 +410,7 @@ export class KvStoreChart extends Chart {
           volumeMounts: [
             { path: DATA_DIR, volume: dataVolume },
             { path: '/tmp', volume: tmpVolume },
+            { path: ZONE_DIR, volume: zoneVolume, readOnly: true },
           ],
           // Startup allows up to 5 minutes for LMDB to open a large environment before liveness applies.
           startup: kplus.Probe.fromGrpc({ port: grpcPort, periodSeconds: Duration.seconds(5), failureThreshold: 60, timeoutSeconds: Duration.seconds(2) }),
@@ -313,21 +418,34 @@ export class KvStoreChart extends Chart {
           readiness: kplus.Probe.fromGrpc({ port: grpcPort, service: 'kv.v1.KV', periodSeconds: Duration.seconds(5), failureThreshold: 2, timeoutSeconds: Duration.seconds(2) }),
           // Liveness asks for the overall server ("") so a draining node is not killed mid-drain.
           liveness: kplus.Probe.fromGrpc({ port: grpcPort, periodSeconds: Duration.seconds(10), failureThreshold: 3, timeoutSeconds: Duration.seconds(2) }),
-          lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(preStopSleepSeconds)]) },
+          // Scale-in or restart: the hook asks the API and either leaves the cluster (scale-in) or
+          // only pauses so that endpoints drop the pod (app/k8s/pre-stop.ts has the rule).
+          lifecycle: {
+            preStop: kplus.Handler.fromCommand([
+              ...KV_COMMAND,
+              'k8s',
+              'pre-stop',
+              '--statefulset',
+              name,
+              '--namespace',
+              namespace,
+              '--sleep-s',
+              String(preStopSleepSeconds),
+              '--budget-s',
+              String(preStopBudgetSeconds),
+              // Its own node first; the client Service if that one no longer answers.
+              '--endpoint',
+              `127.0.0.1:${grpcPort},${this.clientServiceName}.${namespace}.svc.${clusterDomain}:${grpcPort}`,
+              // The node's stderr: a hook's own output is shown only when it fails.
+              '--log-file',
+              '/proc/1/fd/2',
+            ]),
+          },
           resources: {
             cpu: { request: kplus.Cpu.millis(cpuRequestMillis), limit: kplus.Cpu.millis(cpuLimitMillis) },
             memory: { request: Size.mebibytes(memoryMiB), limit: Size.mebibytes(memoryMiB) },
           },
-          securityContext: {
-            ensureNonRoot: true,
-            user: RUN_AS_ID,
-            group: RUN_AS_ID,
-            readOnlyRootFilesystem: true,
-            allowPrivilegeEscalation: false,
-            privileged: false,
-            capabilities: { drop: [kplus.Capability.ALL] },
-            seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
-          },
+          securityContext: containerSecurity,
         },
       ],
     });
@@ -349,18 +467,22 @@ export class KvStoreChart extends Chart {
         // created in the pod's zone (WaitForFirstConsumer), so the pod stays there afterwards.
         k8s.toJson_TopologySpreadConstraint({
           maxSkew: 1,
-          topologyKey: 'topology.kubernetes.io/zone',
+          topologyKey: ZONE_LABEL,
           whenUnsatisfiable: 'DoNotSchedule',
           labelSelector: { matchLabels: labels },
         }),
-        // Soft host spread: prefer one node per host, but do not block scheduling when hosts are few.
-        k8s.toJson_TopologySpreadConstraint({
-          maxSkew: 1,
-          topologyKey: 'kubernetes.io/hostname',
-          whenUnsatisfiable: 'ScheduleAnyway',
-          labelSelector: { matchLabels: labels },
-        }),
       ]),
+      // Hard host anti-affinity: two store nodes on one host would be one failure taking two
+      // replicas of the partitions they share. A pod that finds no free host stays Pending (and
+      // joins nothing) until there is one: keep a host per zone spare for replacements.
+      JsonPatch.add(
+        '/spec/template/spec/affinity',
+        k8s.toJson_Affinity({
+          podAntiAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: labels } }],
+          },
+        }),
+      ),
     );
 
     // At most one node down by choice (drain, upgrade): with N=3, R=W=2 a quorum survives it.
@@ -394,10 +516,14 @@ export class KvStoreChart extends Chart {
   }
 }
 
+/** The downward-API variable that carries the Kubernetes node's name into the init container. */
+const NODE_NAME_ENV = 'KV_K8S_NODE_NAME';
+
 interface ResolvedForValidation {
   readonly name: string;
   readonly namespace: string;
   readonly replicas: number;
+  readonly foundingMembers: number;
   readonly n: number;
   readonly r: number;
   readonly w: number;
@@ -412,7 +538,7 @@ interface ResolvedForValidation {
   readonly memoryMiB: number;
   readonly updatePartition: number;
   readonly preStopSleepSeconds: number;
-  readonly terminationGracePeriodSeconds: number;
+  readonly scaleInGracePeriodSeconds: number;
   readonly serviceAccountName: string;
   readonly image: string;
 }
@@ -450,6 +576,9 @@ function validate(p: ResolvedForValidation): void {
   const nBounds = nodeBounds('n');
   if (!isInt(p.n, nBounds.min, nBounds.max)) fail('n', p.n, `use ${nBounds.min} to ${nBounds.max} replicas per key`);
   if (!isInt(p.replicas, p.n, 256)) fail('replicas', p.replicas, `use at least n (${p.n}) and at most 256`);
+  if (!isInt(p.foundingMembers, p.n, p.replicas)) {
+    fail('foundingMembers', p.foundingMembers, `use n (${p.n}) to replicas (${p.replicas}): the founding pods ${p.name}-0 .. ${p.name}-${p.foundingMembers - 1} must all exist, and hold N replicas of every key between them`);
+  }
   for (const key of ['r', 'w'] as const) {
     const bounds = nodeBounds(key, { max: p.n });
     if (!isInt(p[key], bounds.min, bounds.max)) fail(key, p[key], `use ${bounds.min} to n (${p.n})`);
@@ -476,7 +605,13 @@ function validate(p: ResolvedForValidation): void {
   if (!isInt(p.memoryMiB, 128, 1 << 20)) fail('memoryMiB', p.memoryMiB, 'use at least 128 MiB');
   if (!isInt(p.updatePartition, 0, p.replicas)) fail('updatePartition', p.updatePartition, `use 0 to replicas (${p.replicas})`);
   if (!isInt(p.preStopSleepSeconds, 0, 60)) fail('preStopSleepSeconds', p.preStopSleepSeconds, 'use 0 to 60');
-  if (!isInt(p.terminationGracePeriodSeconds, p.preStopSleepSeconds + 20, 600)) {
-    fail('terminationGracePeriodSeconds', p.terminationGracePeriodSeconds, `use at least preStopSleepSeconds + 20 s of drain (${p.preStopSleepSeconds + 20})`);
+  // The hook's budget is what the grace period leaves after the drain and a margin.
+  const graceMin = Math.max(p.preStopSleepSeconds, PRE_STOP_BUDGET_SECONDS_MIN) + NODE_DRAIN_SECONDS + PRE_STOP_MARGIN_SECONDS;
+  if (!isInt(p.scaleInGracePeriodSeconds, graceMin, 86_400)) {
+    fail(
+      'scaleInGracePeriodSeconds',
+      p.scaleInGracePeriodSeconds,
+      `use ${graceMin} to 86400 (a day): the leave's budget (at least ${PRE_STOP_BUDGET_SECONDS_MIN} s) + ${NODE_DRAIN_SECONDS} s of drain + ${PRE_STOP_MARGIN_SECONDS} s of margin; size it as data per node / transfer-keys-per-second-max (docs/operations.md)`,
+    );
   }
 }

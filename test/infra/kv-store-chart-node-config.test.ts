@@ -4,8 +4,11 @@
  * N/R/W, partitions and ports. And the chart's bounds are the node's bounds.
  */
 import { Testing } from 'cdk8s';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { intSetting, parseNodeConfig, SETTINGS } from '../../app/node/config';
-import { BACKUP_ENV, DATA_DIR, KvStoreChart, KvStoreChartProps } from '../../constructs/k8s/kv-store-chart';
+import { BACKUP_ENV, DATA_DIR, KvStoreChart, KvStoreChartProps, ZONE_FILE } from '../../constructs/k8s/kv-store-chart';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type K8sObject = Record<string, any>;
@@ -54,6 +57,19 @@ function resolveEnv(env: readonly EnvVar[], podName: string): Record<string, str
   return resolved;
 }
 
+/** The zone file as the init container leaves it, at a path of the test's (the pod's is not writable here). */
+const zoneDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kv-chart-zone-'));
+const zoneFile = path.join(zoneDir, 'zone');
+fs.writeFileSync(zoneFile, 'eu-west-1a\n');
+afterAll(() => fs.rmSync(zoneDir, { recursive: true, force: true }));
+
+/** A pod's environment once its init container has run: the zone file exists (here, at the test's path). */
+function podEnv(set: K8sObject, podName: string): Record<string, string> {
+  const env = resolveEnv(containerEnv(set), podName);
+  expect(env.KV_ZONE_FILE).toBe(ZONE_FILE);
+  return { ...env, KV_ZONE_FILE: zoneFile };
+}
+
 function podNames(set: K8sObject): string[] {
   return Array.from({ length: set.spec.replicas as number }, (_, ordinal) => `${set.metadata.name}-${ordinal}`);
 }
@@ -69,9 +85,10 @@ describe('the chart renders a configuration every node accepts', () => {
 
   test.each<[string, Partial<KvStoreChartProps>]>([
     ['the defaults', {}],
+    ['more pods than founding members', { replicas: 5 }],
     [
       'every node setting changed',
-      { replicas: 6, n: 5, r: 3, w: 4, partitions: 128, grpcPort: 7100, metricsPort: 9500, durability: 'relaxed', logLevel: 'debug', name: 'store', namespace: 'data' },
+      { replicas: 6, foundingMembers: 5, n: 5, r: 3, w: 4, partitions: 128, grpcPort: 7100, metricsPort: 9500, durability: 'relaxed', logLevel: 'debug', name: 'store', namespace: 'data' },
     ],
     ['the node\'s largest N', { replicas: intSetting('n').max, n: intSetting('n').max, r: intSetting('r').max, w: 1 }],
   ])('%s: each pod\'s environment parses, with the chart\'s N/R/W, partitions and ports', (_, props) => {
@@ -81,8 +98,9 @@ describe('the chart renders a configuration every node accepts', () => {
     const ports = Object.fromEntries((container.ports as K8sObject[]).map((p) => [p.name, p.containerPort]));
     const pods = podNames(set);
     expect(pods).toHaveLength(props.replicas ?? 3);
+    const founding = pods.slice(0, props.foundingMembers ?? props.n ?? 3);
     for (const pod of pods) {
-      const config = parseNodeConfig([], resolveEnv(containerEnv(set), pod));
+      const config = parseNodeConfig([], podEnv(set, pod));
       expect(config).toMatchObject({
         nodeId: pod,
         host: '0.0.0.0',
@@ -95,10 +113,13 @@ describe('the chart renders a configuration every node accepts', () => {
         durability: props.durability ?? 'durable',
         logLevel: props.logLevel ?? 'info',
         dataDir: DATA_DIR,
+        zone: 'eu-west-1a',
+        join: 'auto',
       });
       expect(ports).toEqual({ grpc: props.grpcPort ?? 7001, metrics: props.metricsPort ?? 9464 });
-      // Every pod sees the same members, itself among them, at the address it advertises.
-      expect([...config.peers.keys()]).toEqual(pods);
+      // Every pod sees the same founding members; a founding pod is among them, any other joins
+      // through them; each at the address it advertises.
+      expect([...config.peers.keys()]).toEqual(founding.includes(pod) ? founding : [...founding, pod]);
       expect(config.peers.get(pod)).toBe(config.advertise);
       expect(config.advertise).toBe(`${pod}.${chart.peerServiceName}.${chart.namespaceName}.svc.cluster.local:${ports.grpc}`);
     }
@@ -107,7 +128,7 @@ describe('the chart renders a configuration every node accepts', () => {
   test('the check fails when the kubelet could not expand the advertise address (the node rejects the variable)', () => {
     const env = containerEnv(statefulSet());
     const advertiseFirst = [...env.filter((v) => v.name === 'KV_ADVERTISE'), ...env.filter((v) => v.name !== 'KV_ADVERTISE')];
-    expect(() => parseNodeConfig([], resolveEnv(advertiseFirst, 'kv-0'))).toThrow(/KV_ADVERTISE: "\$\(KV_NODE_ID\)\..*" is not host:port/);
+    expect(() => parseNodeConfig([], { ...resolveEnv(advertiseFirst, 'kv-0'), KV_ZONE_FILE: zoneFile })).toThrow(/KV_ADVERTISE: "\$\(KV_NODE_ID\)\..*" is not host:port/);
   });
 });
 

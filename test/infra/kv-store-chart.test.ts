@@ -1,7 +1,11 @@
 import { Testing } from 'cdk8s';
-import { KvStoreChart, KvStoreChartProps } from '../../constructs/k8s/kv-store-chart';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { K8S_HELP } from '../../app/cli/k8s';
+import { KV_COMMAND, KvStoreChart, KvStoreChartProps, ZONE_FILE } from '../../constructs/k8s/kv-store-chart';
 import { advertiseAddress, peerList } from '../../constructs/k8s/peer-list';
 import { StorageClassChart } from '../../constructs/k8s/storage-class-chart';
+import { REPO_ROOT } from './helpers';
 import { validateK8sObject } from './k8s-schema';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -25,9 +29,16 @@ const container = pod.containers[0];
 const env = Object.fromEntries(container.env.map((e: K8sObject) => [e.name, e.value ?? e.valueFrom]));
 const labels = set.spec.selector.matchLabels;
 
+function statefulSetOf(props: Partial<KvStoreChartProps>): K8sObject {
+  return only(synth(props), 'StatefulSet');
+}
+
+/** Cluster-scoped kinds: they carry no namespace. */
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding']);
+
 describe('peer list', () => {
   test('names every member by StatefulSet ordinal and headless-service DNS name', () => {
-    expect(peerList({ setName: 'kv', replicas: 3, headlessServiceName: 'kv-peer', namespace: 'default', clusterDomain: 'cluster.local', port: 7001 })).toBe(
+    expect(peerList({ setName: 'kv', foundingMembers: 3, headlessServiceName: 'kv-peer', namespace: 'default', clusterDomain: 'cluster.local', port: 7001 })).toBe(
       'kv-0=kv-0.kv-peer.default.svc.cluster.local:7001,kv-1=kv-1.kv-peer.default.svc.cluster.local:7001,kv-2=kv-2.kv-peer.default.svc.cluster.local:7001',
     );
   });
@@ -43,7 +54,7 @@ describe('store chart', () => {
   test('every object passes the Kubernetes API schema', () => {
     const all = [...objects, ...Testing.synth(new StorageClassChart(Testing.app(), 'storage'))];
     expect(all.map((o) => o.kind).sort()).toEqual(
-      ['Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'Service', 'ServiceAccount', 'StatefulSet', 'StorageClass'],
+      ['ClusterRole', 'ClusterRoleBinding', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount', 'StatefulSet', 'StorageClass'],
     );
     for (const o of all) expect(() => validateK8sObject(o)).not.toThrow();
   });
@@ -60,7 +71,8 @@ describe('store chart', () => {
   test('puts every namespaced object in the store namespace and creates that namespace first', () => {
     expect(objects[0]).toMatchObject({ kind: 'Namespace', metadata: { name: 'kv' } });
     expect(objects[0].metadata.namespace).toBeUndefined();
-    for (const o of objects.slice(1)) expect(o.metadata.namespace).toBe('kv');
+    for (const o of objects.slice(1).filter((x) => !CLUSTER_SCOPED.has(x.kind))) expect(o.metadata.namespace).toBe('kv');
+    for (const o of objects.filter((x) => CLUSTER_SCOPED.has(x.kind))) expect(o.metadata.namespace).toBeUndefined();
   });
 
   test('the StatefulSet has stable names, parallel pod management and a partitioned rolling update', () => {
@@ -80,18 +92,20 @@ describe('store chart', () => {
     ]);
     expect(set.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
     expect(container.volumeMounts).toContainEqual({ name: 'data', mountPath: '/var/lib/kv' });
-    // The claim replaces the placeholder volume; only /tmp is an emptyDir.
-    expect(pod.volumes.map((v: K8sObject) => v.name)).toEqual(['tmp']);
+    // The claim replaces the placeholder volume; /tmp and the zone are emptyDirs.
+    expect(pod.volumes.map((v: K8sObject) => v.name).sort()).toEqual(['tmp', 'zone']);
   });
 
-  test('spreads pods over zones (hard) and hosts (soft)', () => {
+  test('spreads pods over zones (hard) and never puts two on one host (hard anti-affinity)', () => {
     expect(pod.topologySpreadConstraints).toEqual([
       { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: labels } },
-      { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: labels } },
     ]);
+    expect(pod.affinity).toEqual({
+      podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: labels } }] },
+    });
   });
 
-  test('runs `kv node` with N/R/W, partitions, data dir and the peer list derived from the ordinals', () => {
+  test('runs `kv node` with N/R/W, partitions, data dir, the founding members as peers, and joins by itself', () => {
     expect(container.args).toEqual(['node']);
     expect(container.env[0]).toEqual({ name: 'KV_NODE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
     expect(env).toMatchObject({
@@ -106,13 +120,44 @@ describe('store chart', () => {
       KV_DURABILITY: 'durable',
       KV_METRICS_PORT: '9464',
       KV_LOG_LEVEL: 'info',
+      KV_JOIN: 'auto',
       KV_BACKUP_BUCKET: 'kv-backups-bucket',
       KV_BACKUP_PREFIX: 'kv-backups',
     });
     expect(env.KV_PEERS.split(',')).toEqual([0, 1, 2].map((i) => `kv-${i}=kv-${i}.kv-peer.kv.svc.cluster.local:7001`));
-    const five = synth({ replicas: 5 }).find((o) => o.kind === 'StatefulSet')!;
-    const fivePeers = five.spec.template.spec.containers[0].env.find((e: K8sObject) => e.name === 'KV_PEERS').value;
-    expect(fivePeers.split(',')).toHaveLength(5);
+    // The founding members, not the replicas: five pods, of which the first four found the cluster.
+    const founding = (props: Partial<KvStoreChartProps>) => statefulSetOf(props).spec.template.spec.containers[0].env.find((e: K8sObject) => e.name === 'KV_PEERS').value.split(',');
+    expect(founding({ replicas: 5 })).toHaveLength(3);
+    expect(founding({ replicas: 5, foundingMembers: 4 }).map((m: string) => m.split('=')[0])).toEqual(['kv-0', 'kv-1', 'kv-2', 'kv-3']);
+    expect(founding({ replicas: 7, n: 5 })).toHaveLength(5);
+  });
+
+  test('scaling replicas changes nothing in the pod template, so it restarts no pod', () => {
+    const three = statefulSetOf({ replicas: 3 });
+    const six = statefulSetOf({ replicas: 6 });
+    expect(six.spec.replicas).toBe(6);
+    expect(six.spec.template).toEqual(three.spec.template);
+    // Everything else of the set but the count is the same too.
+    expect({ ...six.spec, replicas: 3 }).toEqual(three.spec);
+  });
+
+  test('an init container writes the zone of the pod\'s Kubernetes node where the node reads it', () => {
+    expect(pod.initContainers).toHaveLength(1);
+    const init = pod.initContainers[0];
+    expect(init.name).toBe('zone');
+    expect(init.image).toBe(container.image);
+    // The node's name from the downward API, expanded by the kubelet in the arguments.
+    expect(init.env).toEqual([{ name: 'KV_K8S_NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }]);
+    expect(init.args).toEqual(['k8s', 'zone', '--node-name', '$(KV_K8S_NODE_NAME)', '--out', ZONE_FILE]);
+    expect(env.KV_ZONE_FILE).toBe(ZONE_FILE);
+    expect(env.KV_ZONE).toBeUndefined();
+    // One emptyDir: writable for the init container, read-only for the node.
+    const zoneDir = path.posix.dirname(ZONE_FILE);
+    expect(init.volumeMounts).toEqual([{ name: 'zone', mountPath: zoneDir }]);
+    expect(container.volumeMounts).toContainEqual({ name: 'zone', mountPath: zoneDir, readOnly: true });
+    expect(pod.volumes.find((v: K8sObject) => v.name === 'zone')).toEqual({ name: 'zone', emptyDir: { sizeLimit: '1Mi' } });
+    expect(init.securityContext).toEqual(container.securityContext);
+    expect(init.resources.limits.memory).toBe('256Mi');
   });
 
   test('omits the backup settings when no backup target is given', () => {
@@ -128,9 +173,41 @@ describe('store chart', () => {
     expect(container.startupProbe.failureThreshold * container.startupProbe.periodSeconds).toBeGreaterThanOrEqual(300);
   });
 
-  test('shuts down gracefully: preStop sleep, then a grace period longer than the 20 s drain', () => {
-    expect(container.lifecycle.preStop).toEqual({ exec: { command: ['sleep', '5'] } });
-    expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(5 + 20);
+  test('the preStop hook leaves on scale-in, within a grace period that also leaves the node its 20 s drain', () => {
+    expect(container.lifecycle.preStop).toEqual({
+      exec: {
+        command: [
+          ...KV_COMMAND,
+          'k8s',
+          'pre-stop',
+          '--statefulset',
+          'kv',
+          '--namespace',
+          'kv',
+          '--sleep-s',
+          '5',
+          '--budget-s',
+          '3570',
+          '--endpoint',
+          '127.0.0.1:7001,kv.kv.svc.cluster.local:7001',
+          '--log-file',
+          '/proc/1/fd/2',
+        ],
+      },
+    });
+    expect(pod.terminationGracePeriodSeconds).toBe(3600);
+    const custom = statefulSetOf({ scaleInGracePeriodSeconds: 600, preStopSleepSeconds: 2, name: 'store', namespace: 'data' }).spec.template.spec;
+    const command: string[] = custom.containers[0].lifecycle.preStop.exec.command;
+    expect(custom.terminationGracePeriodSeconds).toBe(600);
+    expect(command.slice(command.indexOf('--statefulset'), command.indexOf('--endpoint'))).toEqual(['--statefulset', 'store', '--namespace', 'data', '--sleep-s', '2', '--budget-s', '570']);
+  });
+
+  test('the preStop command is the image\'s entry point with flags the command takes', () => {
+    // An exec hook does not go through ENTRYPOINT, so the chart names it: it must be the Dockerfile's.
+    const dockerfile = fs.readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toContain(`ENTRYPOINT ${JSON.stringify(KV_COMMAND).replace(/,/g, ', ')}`);
+    const flags = (container.lifecycle.preStop.exec.command as string[]).filter((a) => a.startsWith('--'));
+    for (const flag of flags) expect(K8S_HELP).toContain(flag);
   });
 
   test('sets explicit requests and limits', () => {
@@ -153,10 +230,25 @@ describe('store chart', () => {
     expect(container.volumeMounts.find((m: K8sObject) => m.name === 'data').readOnly).toBeFalsy();
   });
 
-  test('runs under the pod-identity service account, without a Kubernetes API token', () => {
+  test('runs under the pod-identity service account; the store\'s pods, and only they, mount its API token', () => {
     expect(pod.serviceAccountName).toBe('kv');
-    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.automountServiceAccountToken).toBe(true);
     expect(only(objects, 'ServiceAccount', 'kv').automountServiceAccountToken).toBe(false);
+  });
+
+  test('the API token may get nodes and get the store\'s own StatefulSet, and nothing else', () => {
+    const rbac = objects.filter((o) => o.apiVersion === 'rbac.authorization.k8s.io/v1');
+    expect(rbac.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
+    const subjects = [{ kind: 'ServiceAccount', name: 'kv', namespace: 'kv' }];
+    expect(only(objects, 'ClusterRole').rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }]);
+    expect(only(objects, 'ClusterRoleBinding')).toMatchObject({ roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: only(objects, 'ClusterRole').metadata.name }, subjects });
+    expect(only(objects, 'Role').rules).toEqual([{ apiGroups: ['apps'], resources: ['statefulsets'], resourceNames: ['kv'], verbs: ['get'] }]);
+    expect(only(objects, 'RoleBinding')).toMatchObject({ roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: only(objects, 'Role').metadata.name }, subjects });
+    // A ClusterRole's name is cluster-wide: two stores (namespaces, names) must not share one.
+    const other = synth({ namespace: 'other', name: 'store', serviceAccountName: 'store' });
+    expect(only(other, 'ClusterRole').metadata.name).not.toBe(only(objects, 'ClusterRole').metadata.name);
+    expect(only(other, 'ClusterRoleBinding').subjects).toEqual([{ kind: 'ServiceAccount', name: 'store', namespace: 'other' }]);
+    expect(only(other, 'Role').rules[0].resourceNames).toEqual(['store']);
   });
 
   test('a headless peer Service publishes not-ready pods; the client Service routes to ready pods', () => {
@@ -194,7 +286,9 @@ describe('store chart', () => {
     [{ grpcPort: 80 }, /grpcPort is 80; use a port from 1024 to 65535/],
     [{ metricsPort: 7001 }, /metricsPort is 7001; use a port different from grpcPort/],
     [{ updatePartition: 4 }, /updatePartition is 4; use 0 to replicas \(3\)/],
-    [{ terminationGracePeriodSeconds: 10 }, /terminationGracePeriodSeconds is 10; use at least preStopSleepSeconds \+ 20 s of drain \(25\)/],
+    [{ scaleInGracePeriodSeconds: 89 }, /scaleInGracePeriodSeconds is 89; use 90 to 86400 \(a day\): the leave's budget \(at least 60 s\) \+ 20 s of drain \+ 10 s of margin; size it as data per node/],
+    [{ foundingMembers: 4 }, /foundingMembers is 4; use n \(3\) to replicas \(3\): the founding pods kv-0 \.\. kv-3 must all exist/],
+    [{ foundingMembers: 2, replicas: 5 }, /foundingMembers is 2; use n \(3\) to replicas \(5\)/],
     [{ image: ' ' }, /image is " "; give the node image reference/],
   ])('rejects %j with a message naming the prop, the value and the fix', (props, message) => {
     expect(() => synth(props)).toThrow(message);
