@@ -264,6 +264,12 @@ export function loadConfig(sources: ConfigSources): DeploymentConfig {
   if (replicas < d.store.n || replicas > 64) {
     throw new ConfigError('replicas', replicas, `expected ${d.store.n} (the replication factor N) to 64`);
   }
+  // The store's chart keeps its pods on distinct hosts (hard anti-affinity): a pod beyond the hosts
+  // would stay Pending. The zones are three, so there are 3 × nodesPerZone hosts.
+  const hosts = 3 * desiredSizePerZone;
+  if (replicas > hosts) {
+    throw new ConfigError('replicas', replicas, `expected at most ${hosts}, the worker hosts (3 zones × nodesPerZone ${desiredSizePerZone}): the store runs one pod a host; raise nodesPerZone`);
+  }
   const storageGiB = int('storageGiB', ctx('storageGiB') ?? d.store.storageGiB);
   if (storageGiB < 1 || storageGiB > 16384) throw new ConfigError('storageGiB', storageGiB, 'expected 1 to 16384 GiB (the gp3 limit)');
   const imageTag = str('imageTag', ctx('imageTag') ?? d.store.imageTag);

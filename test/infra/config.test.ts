@@ -68,6 +68,8 @@ describe('deployment config', () => {
     [{ nodesPerZone: 'two' }, /"nodesPerZone" is "two"; expected an integer/],
     [{ nodesPerZone: '3', nodesPerZoneMax: '2' }, /"nodesPerZoneMax" is 2; expected 3 \(nodesPerZone\) to 50/],
     [{ replicas: '2' }, /"replicas" is 2; expected 3 \(the replication factor N\) to 64/],
+    [{ replicas: '4' }, /"replicas" is 4; expected at most 3, the worker hosts \(3 zones × nodesPerZone 1\): the store runs one pod a host; raise nodesPerZone/],
+    [{ profile: 'prod', replicas: '7' }, /"replicas" is 7; expected at most 6, the worker hosts/],
     [{ logRetentionDays: '10' }, /"logRetentionDays" is 10; allowed: 1, 3, 5/],
     [{ githubRepository: 'acme/*' }, /"githubRepository" is "acme\/\*"; expected "owner\/repo" with no wildcards/],
     [{ backupPrefix: 'a/b' }, /"backupPrefix" is "a\/b"/],
