@@ -143,7 +143,8 @@ export interface KvStoreChartProps extends ChartProps {
    * A pod that only restarts pauses preStopSleepSeconds and stops at once, whatever this is.
    * Size it as data per node / transfer-keys-per-second-max (5,000 objects a second by default),
    * times the pods removed in one step, plus a margin (docs/operations.md has the arithmetic).
-   * @default 3600 - an hour: 18 million objects per node at the default transfer rate
+   * @default 3600 - an hour: about 9 million objects per node, removed one pod at a time, at the
+   * default transfer rate with the margin of docs/operations.md
    */
   readonly scaleInGracePeriodSeconds?: number;
   /**
