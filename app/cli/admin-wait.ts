@@ -35,6 +35,34 @@ function changeInProgress(e: unknown): boolean {
 }
 
 /**
+ * Stages one change, for a command that may run again (a preStop hook retried, another pod's
+ * commit that took this change too): 'already' when the change is committed and in progress
+ * (the member has the status it asks for), 'not-a-member' for a leave of a member that is not
+ * one; otherwise the change as the claimant describes it. While another change is in progress,
+ * staging is refused: it tries again until the deadline.
+ */
+export async function stageOnce(client: KvClient, request: AdminRequest, kind: ChangeKind, id: string, w: Watch): Promise<string | 'already' | 'not-a-member'> {
+  const now = w.now ?? Date.now;
+  const sleep = w.sleep ?? defaultSleep;
+  let said = false;
+  for (;;) {
+    const s = await client.status();
+    const member = s.members.find((m) => m.id === id);
+    if ((kind === 'leave' && member?.status === 'leaving') || (kind === 'join' && member?.status === 'joining')) return 'already';
+    if (kind === 'leave' && member === undefined) return 'not-a-member';
+    const reply = await client.admin(request).catch((e: unknown) => e);
+    if (!changeInProgress(reply)) {
+      if (reply instanceof Error) throw reply;
+      return (reply as { staged: string[] }).staged.find((d) => d.startsWith(`${kind} ${id}`))!;
+    }
+    if (now() >= w.deadlineMs) throw new CliError(`kv admin ${kind} ${id}: another change was still in progress when the time budget ran out; nothing was staged`);
+    if (!said) w.out.write('another change is in progress: waiting for it to finish before staging\n');
+    said = true;
+    await sleep(WATCH_INTERVAL_MS * 2);
+  }
+}
+
+/**
  * Commits the staged `change` alone: refused when other changes are staged too (another operator's;
  * commit or clear them first); while another change is in progress, tries again until the deadline.
  * Resolves with the number of replicas the commit moves.

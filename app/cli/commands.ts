@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AdminReply, InspectReply, KvClient, KvClientError } from '../client/client';
-import { ChangeKind, commitAlone, Watch, watchChange } from './admin-wait';
+import { ChangeKind, commitAlone, stageOnce, Watch, watchChange } from './admin-wait';
 import type { AdminRequest } from '../rpc/generated/kv/v1/AdminRequest';
 import { jsonLogger, Logger } from '../../observability/log';
 import { ConfigError, enumSetting, intSetting, parseNodeConfig, settingDefault, settingsHelp } from '../node/config';
@@ -405,10 +405,17 @@ export async function adminCommand(argv: readonly string[]): Promise<void> {
         const [kind, id] = reply.staged[0]!.split(' ') as [ChangeKind, string];
         return watchChange(c, kind, id, moves, watch);
       }
-      const staged = await c.admin(request);
-      const mine = staged.staged.find((d) => d.startsWith(`${action} ${args[0]!}`))!;
-      moves = await commitAlone(c, mine, watch);
-      process.stdout.write(`committed: ${mine} (${moves} replica${moves === 1 ? '' : 's'} move)\n`);
+      const staged = await stageOnce(c, request, action as ChangeKind, args[0]!, watch);
+      if (staged === 'already') {
+        process.stdout.write(`${action} ${args[0]!}: already committed (the change is in progress)\n`);
+        moves = 0;
+      } else if (staged === 'not-a-member') {
+        process.stdout.write(`leave ${args[0]!}: it is not a member (it left already, or never joined): nothing to do\n`);
+        return;
+      } else {
+        moves = await commitAlone(c, staged, watch);
+        process.stdout.write(`committed: ${staged} (${moves} replica${moves === 1 ? '' : 's'} move)\n`);
+      }
       if (flags.wait) await watchChange(c, action as ChangeKind, args[0]!, moves, watch);
     });
   }

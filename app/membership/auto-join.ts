@@ -5,8 +5,8 @@
  * operator's), it waits and asks again later; it never commits what someone else staged. Once the
  * committed state reaches it (gossip), it is a member and the worker idles.
  *
- * It does not join again after it was removed (its data is older than the cluster's: wipe the
- * data directory first), nor after it left during this run (it exits once it holds nothing); a
+ * It does not join again after it was removed while it still holds data (its data is older than
+ * the cluster's: wipe the data directory first; a new volume under a reused id joins), nor after it left during this run (it exits once it holds nothing); a
  * node that left and is started again joins again.
  */
 import { Logger } from '../../observability/log';
@@ -37,8 +37,10 @@ export class AutoJoin {
     private readonly self: { id: string; address: string; zone: string },
     private readonly membership: Membership,
     private readonly admin: JoinAdmin,
-    /** How this node last departed, if it did: a removed node does not join again. */
+    /** How this node last departed, if it did: a removed node does not join again while it holds data. */
     private readonly departure: () => 'left' | 'removed' | undefined,
+    /** Whether this node holds any object (a removed node with an empty store may join again). */
+    private readonly holdsData: () => Promise<boolean>,
     config: AutoJoinConfig,
     private readonly log: Logger,
     clock: Clock = systemClock,
@@ -69,7 +71,7 @@ export class AutoJoin {
     // It left during this run: it hands off what it holds and exits; it joins again only when
     // started again (a StatefulSet scaled out again).
     if (this.wasMember) return;
-    if (this.departure() === 'removed') return this.wait('this node was removed from the cluster: it does not join again by itself; wipe its data directory first');
+    if (this.departure() === 'removed' && (await this.holdsData())) return this.wait('this node was removed from the cluster: it does not join again by itself; wipe its data directory first');
     const change = `join ${this.self.id}`;
     try {
       const staged = await this.admin.stageJoin(this.self.id, this.self.address, this.self.zone);

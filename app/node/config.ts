@@ -45,10 +45,12 @@ export interface NodeConfig {
   readonly zoneFile?: string;
   readonly join: 'false' | 'true' | 'auto';
   /**
-   * Addresses of members to join through (join=auto on a node that is not in --peers: the peers
-   * given are the cluster's founding members, reached as seeds); empty otherwise.
+   * Addresses of members to join through (join=auto: the other --peers, the cluster's founding
+   * members, reached as seeds, by a node that is not a member); empty otherwise.
    */
   readonly seeds: readonly string[];
+  /** Whether the node starts outside any cluster (join=true, or join=auto and not in --peers). */
+  readonly startsOutside: boolean;
   readonly gossipIntervalMs: number;
   readonly transferIntervalMs: number;
   readonly transferBatchMax: number;
@@ -298,7 +300,9 @@ export function parseNodeConfig(argv: readonly string[], env: Readonly<Record<st
   // join=auto and not listed: the list names the founding members, which this node joins through.
   const autoJoin = raw.join === 'auto' && !listed.has(nodeId);
   if (autoJoin && listed.size === 0) throw new ConfigError(`${raw.joinSource}: join=auto on a node not in --peers needs --peers (KV_PEERS) to name the members it joins through; none were given`);
-  const seeds = autoJoin ? [...listed.values()] : [];
+  // A founding member joins through the others too, when it finds itself out of the cluster (its
+  // volume was replaced after it was removed).
+  const seeds = raw.join === 'auto' ? [...listed].filter(([id]) => id !== nodeId).map(([, address]) => address) : [];
   const peers = autoJoin ? new Map<string, string>() : listed;
   if (!peers.has(nodeId)) peers.set(nodeId, advertise);
   const [zone, zoneSource] = readZone(raw);
@@ -333,6 +337,7 @@ export function parseNodeConfig(argv: readonly string[], env: Readonly<Record<st
     advertise,
     peers,
     seeds,
+    startsOutside: joining,
     n,
     r,
     w,

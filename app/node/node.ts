@@ -123,7 +123,7 @@ export class KvNode {
     // A node started with --join waits outside any cluster (a placeholder state, version 0)
     // until a cluster state that lists it arrives by gossip.
     const fixed = initialState(CLUSTER_NAME, [...config.peers].map(([id, address]) => ({ id, address, zone: '' })), config.partitions, config.n);
-    const initial = config.join === 'true' || config.seeds.length > 0 ? { ...initialState(CLUSTER_NAME, [{ id: config.nodeId, address: config.advertise, zone: config.zone }], config.partitions, config.n), version: 0 } : fixed;
+    const initial = config.startsOutside ? { ...initialState(CLUSTER_NAME, [{ id: config.nodeId, address: config.advertise, zone: config.zone }], config.partitions, config.n), version: 0 } : fixed;
     let membership: Membership;
     try {
       membership = await Membership.open(store, initial, log);
@@ -235,7 +235,7 @@ export class KvNode {
     );
     await cleanup.open(store);
     // join=auto beyond the founding members: the node asks the claimant, through the seeds, to add it.
-    const seedClient = config.seeds.length > 0 ? new KvClient({ endpoints: [...config.seeds], timeoutMs: config.requestTimeoutMs }) : undefined;
+    const seedClient = config.join === 'auto' && config.seeds.length > 0 ? new KvClient({ endpoints: [...config.seeds], timeoutMs: config.requestTimeoutMs }) : undefined;
     const autoJoin = seedClient
       ? new AutoJoin(
           { id: config.nodeId, address: config.advertise, zone: config.zone },
@@ -245,6 +245,10 @@ export class KvNode {
             commit: async () => void (await seedClient.admin({ commit: {} })),
           },
           () => cleanup.departed,
+          async () => {
+            for (let p = 0; p < config.partitions; p++) if ((await store.fold(p, { limit: 1 })).length > 0) return true;
+            return false;
+          },
           config,
           log,
         )

@@ -119,7 +119,11 @@ describe('the chart renders a configuration every node accepts', () => {
       expect(ports).toEqual({ grpc: props.grpcPort ?? 7001, metrics: props.metricsPort ?? 9464 });
       // Every pod sees the same founding members; a founding pod is among them, any other joins
       // through them; each at the address it advertises.
-      expect([...config.peers.keys()]).toEqual(founding.includes(pod) ? founding : [...founding, pod]);
+      // A founding pod starts as a member of the founding list; any other starts outside the
+      // cluster (alone) and joins through the founding members' addresses.
+      expect([...config.peers.keys()]).toEqual(founding.includes(pod) ? founding : [pod]);
+      expect(config.startsOutside).toBe(!founding.includes(pod));
+      expect(config.seeds).toHaveLength(founding.includes(pod) ? founding.length - 1 : founding.length);
       expect(config.peers.get(pod)).toBe(config.advertise);
       expect(config.advertise).toBe(`${pod}.${chart.peerServiceName}.${chart.namespaceName}.svc.cluster.local:${ports.grpc}`);
     }

@@ -36,6 +36,22 @@ describe('parseNodeConfig', () => {
     expect([...config.peers.keys()]).toEqual(['kv-0', 'kv-1', 'kv-2']);
   });
 
+  test('join=auto: a node in --peers is a founding member that joins through the others when it is out; any other starts outside and joins through all of them', () => {
+    const founding = parseNodeConfig([...base, '--join', 'auto'], {});
+    expect(founding.startsOutside).toBe(false);
+    expect([...founding.peers.keys()]).toEqual(['kv-0', 'kv-1', 'kv-2']);
+    expect(founding.seeds).toEqual(['10.0.0.2:7001', '10.0.0.3:7001']);
+    const joiner = parseNodeConfig(['--node-id', 'kv-5', '--peers', PEERS, '--advertise', '10.0.0.9:7001'], { KV_JOIN: 'auto' });
+    expect(joiner.startsOutside).toBe(true);
+    expect([...joiner.peers]).toEqual([['kv-5', '10.0.0.9:7001']]);
+    expect(joiner.seeds).toEqual(['10.0.0.1:7001', '10.0.0.2:7001', '10.0.0.3:7001']);
+    expect(parseNodeConfig(base, {}).seeds).toEqual([]);
+  });
+
+  test('rejects join=auto on a node not in --peers when no peers name the cluster to join', () => {
+    expect(rejection(['--node-id', 'kv-5'], { KV_JOIN: 'auto' }).message).toMatch(/KV_JOIN.*join=auto on a node not in --peers needs --peers \(KV_PEERS\)/);
+  });
+
   test('adds this node to the peer list at host:port when the list leaves it out', () => {
     const config = parseNodeConfig(['--node-id', 'solo', '--n', '1', '--r', '1', '--w', '1', '--host', '0.0.0.0', '--port', '7100'], {});
     expect([...config.peers]).toEqual([['solo', '0.0.0.0:7100']]);
