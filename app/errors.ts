@@ -27,6 +27,7 @@ export type KvCondition =
   | 'HintBacklogFull'
   | 'ReplicaSyncing'
   | 'NotMember'
+  | 'NotPrimary'
   | 'MembershipRefused'
   | 'Internal';
 
@@ -41,6 +42,7 @@ const KIND_OF: Readonly<Record<KvCondition, KvErrorKind>> = {
   Overloaded: 'resource-exhausted',
   ShuttingDown: 'unavailable',
   NotMember: 'unavailable',
+  NotPrimary: 'unavailable',
   MembershipRefused: 'failed-precondition',
   CorruptRecord: 'data-loss',
   StorageFull: 'resource-exhausted',

@@ -42,7 +42,7 @@ export class NodeMetrics {
   /** Where kv_replica_partitions_syncing reads its value. */
   syncingSource: () => number = () => 0;
   /** Where the membership gauges read: the cluster state's version and the transfers into this node left. */
-  membershipSource: () => { version: number; transfersIn: number; transfersLeft: number } = () => ({ version: 0, transfersIn: 0, transfersLeft: 0 });
+  membershipSource: () => { version: number; transfersIn: number; transfersLeft: number; partitionsHeld: number } = () => ({ version: 0, transfersIn: 0, transfersLeft: 0, partitionsHeld: 0 });
   readonly transferKeys: Counter;
   readonly transferBytes: Counter;
   readonly cleanupKeys: Counter;
@@ -131,6 +131,14 @@ export class NodeMetrics {
         const m = membership();
         this.set({ direction: 'in' }, m.transfersIn);
         this.set({ direction: 'all' }, m.transfersLeft);
+      },
+    });
+    new Gauge({
+      name: 'kv_handoff_partitions_held',
+      help: 'Partitions this node holds data of but no longer keeps (it gave them away, or left): their objects are being pushed to the owners and dropped. 0 once the handoff is done.',
+      registers,
+      collect() {
+        this.set(membership().partitionsHeld);
       },
     });
     this.aeKeysRepaired = new Counter({ name: 'kv_anti_entropy_keys_repaired_total', help: 'Keys anti-entropy found different on two primaries and repaired by merge.', registers });

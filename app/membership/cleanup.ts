@@ -69,6 +69,8 @@ export class CleanupWorker {
   /** Per partition, where the current pass over its keys is (keys that stay are passed over). */
   private readonly cursor = new Map<number, Uint8Array>();
   private departedCalled = false;
+  /** Partitions this node was last seen holding data of without keeping them. */
+  private readonly held = new Set<number>();
   private departure: 'left' | 'removed' | undefined;
   private removedLogged = false;
 
@@ -80,6 +82,11 @@ export class CleanupWorker {
     clock: Clock = systemClock,
   ) {
     this.loop = new BackgroundLoop('cleanup', clock, () => this.round(), (dropped) => (dropped ? Math.max(1, Math.ceil((dropped * 1000) / config.transferKeysPerSecondMax)) : config.transferIntervalMs), log);
+  }
+
+  /** Partitions this node holds data of but does not keep (pushed and dropped as rounds go on). */
+  get partitionsHeld(): number {
+    return this.held.size;
   }
 
   /** How this node stopped being a member, if it did. */
@@ -127,16 +134,21 @@ export class CleanupWorker {
     for (let p = 0; p < state.partitions; p++) {
       // Every round looks at every partition it does not keep (a read of one page each): a late
       // write may land in one that was empty.
-      if (keeps(state, this.deps.self, p)) continue;
+      if (keeps(state, this.deps.self, p)) {
+        this.held.delete(p);
+        continue;
+      }
       const after = this.cursor.get(p);
       const page = await this.deps.fold(p, after, this.config.transferBatchMax);
       if (page.length === 0) {
         this.cursor.delete(p);
+        if (after === undefined) this.held.delete(p);
         // A pass that started mid-partition may have passed over keys that stay: look again from the start.
         if (after !== undefined) holding = true;
         continue;
       }
       holding = true;
+      this.held.add(p);
       // Nothing is dropped while a member may still route here by an older state.
       spread ??= await this.deps.spread(state.version);
       if (!spread) return 0;

@@ -350,7 +350,7 @@ export class KvNode {
     metrics.hintSource = () => hints.targets().map((t) => hints.backlog(t));
     metrics.aeAgeSource = () => antiEntropy.exchangeAges();
     metrics.syncingSource = () => sync.partitionsSyncing;
-    metrics.membershipSource = () => ({ version: membership.state.version, transfersIn: transfers.pending().length, transfersLeft: membership.state.transfers.filter((t) => !t.done).length });
+    metrics.membershipSource = () => ({ version: membership.state.version, transfersIn: transfers.pending().length, transfersLeft: membership.state.transfers.filter((t) => !t.done).length, partitionsHeld: cleanup.partitionsHeld });
     handoff.start();
     antiEntropy.start();
     reaper.start();

@@ -109,14 +109,17 @@ export class Coordinator {
         if (others.length === 0) return err(new KvError('ShuttingDown', `node ${this.deps.self} is shutting down and is the only replica of the key; retry when it is back`));
         return await forward(this.deps.replicas, op, others, timeoutMs, this.events, this.clock);
       }
+      const c = checked.value;
+      const get = (g: typeof c & { kind: 'get' }) => runGet({ replicas: this.deps.replicas, repairer: this.repairer, readRepairWaitMs: config.readRepairWaitMs, clock: this.clock }, partition, g, placement, timeoutMs);
       if (!primaries.includes(this.deps.self)) {
-        if (forwarded) {
-          return err(new KvError('Internal', `node ${this.deps.self} received a forwarded ${op.kind} for partition ${partition} but is not one of its primaries (${primaries.join(', ')}): the nodes disagree on membership`));
-        }
+        // The forwarding node's cluster state differs from ours (gossip is spreading a membership
+        // change). A read can be coordinated anywhere; a write needs a primary's own replica for
+        // its new dot: refused before it starts, so the forwarding node tries another primary.
+        if (forwarded && c.kind === 'get') return await get(c);
+        if (forwarded) return err(new KvError('NotPrimary', `node ${this.deps.self} received a forwarded ${op.kind} for partition ${partition} but is not one of its primaries (${primaries.join(', ')}) in its cluster state: a membership change is spreading; the forwarding node tries another primary`));
         return await forward(this.deps.replicas, op, primaries, timeoutMs, this.events, this.clock);
       }
-      const c = checked.value;
-      if (c.kind === 'get') return await runGet({ replicas: this.deps.replicas, repairer: this.repairer, readRepairWaitMs: config.readRepairWaitMs, clock: this.clock }, partition, c, placement, timeoutMs);
+      if (c.kind === 'get') return await get(c);
       return await runPut(
         { self: this.deps.self, local: this.deps.local, replicas: this.deps.replicas, limitWarning: (m) => this.events.limitWarning(m), hinted: (t) => this.events.hinted(t), clock: this.clock },
         partition,

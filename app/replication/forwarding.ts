@@ -5,7 +5,8 @@
  *
  * The next primary is tried only when the operation certainly did not run at the one tried: it
  * was never sent (the peer was down), or the peer refused it before starting (ShuttingDown,
- * Overloaded). A get is also retried after any failure of the peer. A put or delete that may have
+ * Overloaded, NotPrimary: during a membership change the peer's cluster state may not make it a
+ * primary yet, or any more). A get is also retried after any failure of the peer. A put or delete that may have
  * reached a primary is never sent to a second one: that primary would give it a second dot, and
  * readers would see the value twice, as siblings.
  */
@@ -15,9 +16,9 @@ import { ClientOp, OpResult } from '../api/ops';
 import { ReplicaTransport } from './transport';
 
 /** Conditions under which the forwarded operation did not run at the peer. */
-const NOT_STARTED = new Set(['ShuttingDown', 'Overloaded']);
+const NOT_STARTED = new Set(['ShuttingDown', 'Overloaded', 'NotPrimary']);
 /** Conditions of a failed peer (a get may go elsewhere after these). */
-const PEER_FAILED = new Set(['PeerUnreachable', 'DeadlineExceeded', 'ShuttingDown', 'Overloaded', 'InsufficientReplicas']);
+const PEER_FAILED = new Set(['PeerUnreachable', 'DeadlineExceeded', 'ShuttingDown', 'Overloaded', 'InsufficientReplicas', 'NotPrimary']);
 
 export interface ForwardEvents {
   forwarded(): void;

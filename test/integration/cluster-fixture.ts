@@ -13,6 +13,7 @@
  *   17751 anti-entropy      17801 client-failover  17851 partition        17880-17899 unit/rpc-kv-channel
  *   17901, 17911 shutdown   17931 rollback         17961 benchmarks
  *   18101-18122 cli (a cluster, a kv cluster in the foreground, spare ports)
+ *   18201-18204 membership  18211-18219 scaling (metrics 18221-18229)
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -236,9 +237,9 @@ export interface CliResult {
 }
 
 /** Runs the kv CLI as a user would. */
-export function kv(args: string[], input?: string): Promise<CliResult> {
+export function kv(args: string[], input?: string, timeoutMs = 20_000): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [KV_SCRIPT, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, [KV_SCRIPT, ...args], { timeout: timeoutMs }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
     if (input !== undefined) child.stdin!.end(input);

@@ -84,14 +84,17 @@ async function setup(self: string, changes: Change[]) {
 const JOIN: Change = { kind: 'join', id: 'kv-4', address: '127.0.0.1:7004', zone: '' };
 
 test('an old owner pushes each object of a partition it gave away to every new owner, then drops it; it keeps what it still owns', async () => {
-  const { view, data, pushed, complete, run } = await setup('kv-1', [JOIN]);
+  const { view, data, pushed, complete, run, worker } = await setup('kv-1', [JOIN]);
   // During the move nothing is dropped: kv-1 is still a primary of every partition.
   await run(20);
   expect(data.count()).toBe(PARTITIONS * KEYS_PER_PARTITION);
   await complete();
   const givenAway = Array.from({ length: PARTITIONS }, (_, p) => p).filter((p) => !keeps(view.state, 'kv-1', p));
   expect(givenAway.length).toBeGreaterThan(0);
+  await worker.round();
+  expect(worker.partitionsHeld).toBeGreaterThan(0);
   await run();
+  expect(worker.partitionsHeld).toBe(0);
   for (let p = 0; p < PARTITIONS; p++) expect(data.count(p)).toBe(givenAway.includes(p) ? 0 : KEYS_PER_PARTITION);
   // Every dropped object went to each of its partition's three owners first.
   expect(pushed.length).toBe(givenAway.length * KEYS_PER_PARTITION * 3);
