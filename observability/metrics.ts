@@ -42,7 +42,7 @@ export class NodeMetrics {
   /** Where kv_replica_partitions_syncing reads its value. */
   syncingSource: () => number = () => 0;
   /** Where the membership gauges read: the cluster state's version and the transfers into this node left. */
-  membershipSource: () => { version: number; transfersIn: number; transfersLeft: number; partitionsHeld: number } = () => ({ version: 0, transfersIn: 0, transfersLeft: 0, partitionsHeld: 0 });
+  membershipSource: () => { version: number; transfersIn: number; transfersLeft: number; partitionsHeld: number; etaSeconds: number | undefined } = () => ({ version: 0, transfersIn: 0, transfersLeft: 0, partitionsHeld: 0, etaSeconds: 0 });
   readonly transferKeys: Counter;
   readonly transferBytes: Counter;
   readonly cleanupKeys: Counter;
@@ -131,6 +131,14 @@ export class NodeMetrics {
         const m = membership();
         this.set({ direction: 'in' }, m.transfersIn);
         this.set({ direction: 'all' }, m.transfersLeft);
+      },
+    });
+    new Gauge({
+      name: 'kv_transfers_eta_seconds',
+      help: 'Seconds the membership change in progress still needs, at the rate its transfers finished since this node saw it start: 0 when no change is in progress, -1 while none has finished yet.',
+      registers,
+      collect() {
+        this.set(membership().etaSeconds ?? -1);
       },
     });
     new Gauge({

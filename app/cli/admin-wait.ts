@@ -63,8 +63,8 @@ export async function stageOnce(client: KvClient, request: AdminRequest, kind: C
 }
 
 /**
- * Commits the staged `change` alone: refused when other changes are staged too (another operator's;
- * commit or clear them first); while another change is in progress, tries again until the deadline.
+ * Commits the staged `change`, with changes of the same kind others staged at the same time (several
+ * pods leaving at once); refused when other kinds of changes are staged (an operator's plan); while another change is in progress, tries again until the deadline.
  * Resolves with the number of replicas the commit moves.
  */
 export async function commitAlone(client: KvClient, change: string, w: Watch): Promise<number> {
@@ -77,8 +77,14 @@ export async function commitAlone(client: KvClient, change: string, w: Watch): P
     if (!changeInProgress(plan)) {
       if (plan instanceof Error) throw plan;
       const staged = (plan as { staged: string[] }).staged;
-      const others = staged.filter((s) => s !== change);
+      // Changes of the same kind staged by others doing the same at the same time (several pods
+      // scaled in at once, each leaving) are committed together, as one change; anything else is
+      // an operator's plan, not ours to commit.
+      const kind = change.split(' ')[0]!;
+      const others = staged.filter((s) => s !== change && !s.startsWith(`${kind} `));
       if (others.length > 0) throw new CliError(`kv admin: other changes are staged besides ${JSON.stringify(change)}: ${others.join('; ')}; commit them together with kv admin commit, or kv admin clear and stage again`);
+      const together = staged.filter((s) => s !== change);
+      if (together.length > 0) w.out.write(`committing together with: ${together.join('; ')}\n`);
       const reply = await client.admin(commit).catch((e: unknown) => e);
       if (!changeInProgress(reply)) {
         if (reply instanceof Error) throw reply;

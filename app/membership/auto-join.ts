@@ -1,8 +1,9 @@
 /**
  * A node started with join=auto that is not a founding member joins by itself: while it is not a
  * member, it asks the claimant (through the seeds, which name it) to stage its join and commit it.
- * One change at a time: while another change is in progress, or other changes are staged (an
- * operator's), it waits and asks again later; it never commits what someone else staged. Once the
+ * One change at a time: while another change is in progress, or changes other than joins are
+ * staged (an operator's), it waits and asks again later; joins staged by other nodes joining at
+ * the same time are committed with its own, as one change. Once the
  * committed state reaches it (gossip), it is a member and the worker idles.
  *
  * It does not join again after it was removed while it still holds data (its data is older than
@@ -75,7 +76,9 @@ export class AutoJoin {
     const change = `join ${this.self.id}`;
     try {
       const staged = await this.admin.stageJoin(this.self.id, this.self.address, this.self.zone);
-      const others = staged.filter((s) => !s.startsWith(change));
+      // Other nodes joining by themselves at the same time (a StatefulSet scaled out by several
+      // pods) join in one change with this one; anything else is an operator's to commit.
+      const others = staged.filter((s) => !s.startsWith(change) && !s.startsWith('join '));
       if (others.length > 0) return this.wait(`other changes are staged on the claimant (${others.join('; ')}): waiting for an operator to commit or clear them`);
       await this.admin.commit();
       this.log.info('auto-join: committed this node\'s join; the cluster state reaches it by gossip', { id: this.self.id });

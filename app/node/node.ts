@@ -25,6 +25,7 @@ import { Gossip } from '../membership/gossip';
 import { TransferWorker } from '../membership/transfers';
 import { CleanupWorker } from '../membership/cleanup';
 import { AutoJoin } from '../membership/auto-join';
+import { ChangeProgress } from '../membership/progress';
 import { KvClient } from '../client/client';
 import { admin, localResult } from '../membership/admin';
 import type { ReplicaState } from '../rpc/generated/kv/v1/ReplicaState';
@@ -350,7 +351,8 @@ export class KvNode {
     metrics.hintSource = () => hints.targets().map((t) => hints.backlog(t));
     metrics.aeAgeSource = () => antiEntropy.exchangeAges();
     metrics.syncingSource = () => sync.partitionsSyncing;
-    metrics.membershipSource = () => ({ version: membership.state.version, transfersIn: transfers.pending().length, transfersLeft: membership.state.transfers.filter((t) => !t.done).length, partitionsHeld: cleanup.partitionsHeld });
+    const progress = new ChangeProgress();
+    metrics.membershipSource = () => ({ version: membership.state.version, transfersIn: transfers.pending().length, transfersLeft: membership.state.transfers.filter((t) => !t.done).length, partitionsHeld: cleanup.partitionsHeld, etaSeconds: progress.etaSeconds(membership.state, Date.now()) });
     handoff.start();
     antiEntropy.start();
     reaper.start();

@@ -44,6 +44,14 @@ test('never commits what an operator staged: it waits while other changes are st
   expect(claimant.plan().staged.map((c) => c.id).sort()).toEqual(['kv-3', 'kv-4']);
 });
 
+test('commits together with other nodes that join by themselves at the same time (one change)', async () => {
+  const { cluster, claimant, calls, join } = await setup();
+  claimant.stage({ kind: 'join', id: 'kv-5', address: '127.0.0.1:7005', zone: '' });
+  await join.attempt();
+  expect(calls).toEqual(['stage kv-4', 'commit']);
+  expect(cluster.state.members.filter((m) => m.status === 'joining').map((m) => m.id)).toEqual(['kv-4', 'kv-5']);
+});
+
 test('waits while another change is in progress, and joins once it is done', async () => {
   const { cluster, claimant, calls, join } = await setup();
   claimant.stage({ kind: 'join', id: 'kv-5', address: '127.0.0.1:7005', zone: '' });
