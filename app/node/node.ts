@@ -193,6 +193,14 @@ export class KvNode {
       events: metrics.coordinatorEvents((message) => log.warn('object limit warning', { message })),
     });
     const handoff = new HandoffWorker(hints, transport, config, metrics.handoffEvents(), log);
+    handoff.redirect = {
+      gone: (target) => membership.state.version > 0 && !membership.state.members.some((m) => m.id === target),
+      deliver: async (partition, key, object, timeoutMs) => {
+        const owners = membership.routing.replicas(partition).primaries;
+        const results = await Promise.all(owners.map((o) => replicas.replicate(o, partition, key, object, timeoutMs)));
+        return results.find((r) => !r.ok) ?? ok(undefined);
+      },
+    };
     const antiEntropy = new AntiEntropy(trees, store, replica, transport, () => primaryOf, config, metrics.antiEntropyEvents((partition, peer) => sync.exchanged(partition, peer)), log);
     antiEntropy.prioritize(() => sync.next((node) => transport.isUp(node)));
     const reaper = new TombstoneReaper(config.nodeId, store, replica, transport, () => firstPrimaryOf, others, config, metrics.reaperEvents(), log);

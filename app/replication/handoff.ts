@@ -7,7 +7,12 @@
  * overwrites) and acknowledges after its commit is durable; only then is the hint removed, and
  * only if no newer write merged into it meanwhile. Hints survive a restart of the holder (they
  * are in its store), and delivery resumes on its own.
+ *
+ * A hint for a node that is no longer a member (removed while it was down, or it left) would wait
+ * forever: it is delivered instead to every current primary of its partition (all must take it),
+ * since it is a write the cluster acknowledged.
  */
+import { Result } from '../errors';
 import { Logger } from '../../observability/log';
 import { BackgroundLoop } from './background';
 import { Clock, systemClock } from './clock';
@@ -25,6 +30,14 @@ export interface HandoffConfig {
   readonly requestTimeoutMs: number;
 }
 
+/** Where hints for a target that is no longer a member go (see the module comment). */
+export interface HandoffRedirect {
+  /** Whether `target` is no longer a member. */
+  gone(target: string): boolean;
+  /** Merges a hint into every current primary of its partition; ok once all have it. */
+  deliver(partition: number, key: Uint8Array, object: Uint8Array, timeoutMs: number): Promise<Result<void>>;
+}
+
 export interface HandoffEvents {
   delivered(target: string, count: number): void;
   expired(target: string, count: number): void;
@@ -33,6 +46,8 @@ export interface HandoffEvents {
 
 export class HandoffWorker {
   private readonly loop: BackgroundLoop<number>;
+  /** Set by a node with membership: hints for targets that left go to the partitions' owners. */
+  redirect: HandoffRedirect | undefined;
 
   constructor(
     private readonly hints: HintStore,
@@ -67,10 +82,13 @@ export class HandoffWorker {
     let delivered = 0;
     for (const target of this.hints.targets()) {
       if (budget <= 0 || this.loop.isStopped) break;
-      if (!this.peers.isUp(target)) continue;
+      const gone = this.redirect?.gone(target) === true;
+      if (!gone && !this.peers.isUp(target)) continue;
       const batch = await this.hints.next(target, budget);
       budget -= batch.length;
-      const results = await Promise.all(batch.map((h) => this.peers.replicate(target, h.partition, h.key, h.object, this.config.requestTimeoutMs)));
+      const results = await Promise.all(
+        batch.map((h) => (gone ? this.redirect!.deliver(h.partition, h.key, h.object, this.config.requestTimeoutMs) : this.peers.replicate(target, h.partition, h.key, h.object, this.config.requestTimeoutMs))),
+      );
       let ok = 0;
       let failed = 0;
       for (let i = 0; i < batch.length; i++) {
