@@ -134,7 +134,8 @@ export async function watchChange(client: KvClient, kind: ChangeKind, id: string
       const member = s.members.find((m) => m.id === id);
       if (member) address = member.address;
       const left = Number(s.transfersLeft);
-      const done = kind === 'join' ? member?.status === 'valid' && left === 0 : member === undefined;
+      // A removed member is out of the state at once; its partitions fill while transfers are left.
+      const done = (kind === 'join' ? member?.status === 'valid' : member === undefined) && left === 0;
       show(done ? 0 : left, done);
       if (done) break;
     }

@@ -129,6 +129,7 @@ describe('a cluster that grows and shrinks under load', () => {
     // kv bench: an open loop of puts and gets through every founding node (nodes forward).
     const bench = kv(['bench', '--endpoint', founding.join(','), '--routing', 'any', '--rate', '200', '--concurrency', '32', '--duration-s', '45', '--warmup-s', '0', '--keys', '2000', '--value-bytes', '256'], undefined, 120_000);
 
+    const t0 = Date.now();
     const kv4 = startJoiner('kv-4', BASE_PORT + 3, METRICS_BASE_PORT + 3);
     const kv5 = startJoiner('kv-5', BASE_PORT + 4, METRICS_BASE_PORT + 4);
     const five = [...founding, kv4.endpoint, kv5.endpoint];
@@ -137,9 +138,12 @@ describe('a cluster that grows and shrinks under load', () => {
     for (const m of grown.members) expect([38, 39]).toContain(m.partitionsReplicated);
     const allMetrics = [0, 1, 2, 3, 4].map((i) => METRICS_BASE_PORT + i);
     await waitNothingHeld(allMetrics);
+    const grownMs = Date.now() - t0;
+    const leaveMs: string[] = [];
 
     // Shrink: kv-5, then kv-4, each with the one-step leave; each exits once it holds nothing.
     for (const [id, j] of [['kv-5', kv5], ['kv-4', kv4]] as const) {
+      const t = Date.now();
       const left = await kv(['admin', 'leave', id, '--commit', '--wait', '--wait-timeout-s', '120', '--endpoint', founding.join(',')], undefined, 150_000);
       expect(left.stderr).toBe('');
       expect(left.code).toBe(0);
@@ -147,6 +151,7 @@ describe('a cluster that grows and shrinks under load', () => {
       expect(left.stdout).toMatch(new RegExp(`${id} handed off everything it held and exited`));
       await waitFor(async () => j.process.exitCode !== null, { timeoutMs: 10_000, what: `${id} to exit` });
       expect(j.process.exitCode).toBe(0);
+      leaveMs.push(`${id} ${Date.now() - t} ms`);
       expect(j.log()).not.toMatch(/"level":"error"/);
     }
     const shrunk = await waitMembers(founding, ['kv-1', 'kv-2', 'kv-3'], 60_000);
@@ -159,6 +164,8 @@ describe('a cluster that grows and shrinks under load', () => {
     expect(sets.counts.ok).toBeGreaterThan(50);
     expect(registers.counts.ok).toBeGreaterThan(50);
     expect(sets.counts.failed).toBeLessThan(sets.counts.ok / 10);
+    const benchLine = benchResult.stdout.split('\n').find((l) => /ops\/s/.test(l)) ?? '';
+    process.stderr.write(`scaling.test.ts: grew 3 -> 5 (both joined, old owners emptied) in ${grownMs} ms; left: ${leaveMs.join(', ')}; set-adds ${sets.counts.ok} ok / ${sets.counts.failed} failed, register ops ${registers.counts.ok} ok / ${registers.counts.failed} failed${sets.counts.errors.length ? ` (first error: ${sets.counts.errors[0]})` : ''}; bench: ${benchLine.trim()}\n`);
 
     // Every acknowledged element and write is there at R=3 (every owner's copy counts); no delete came back.
     const reader = f.client({ endpoints: founding, timeoutMs: 10_000 });
@@ -217,4 +224,29 @@ describe('a transfer interrupted by a kill', () => {
     }
     await waitNothingHeld([0, 1, 2, 3].map((i) => KILL_METRICS_BASE_PORT + i));
   }, 300_000);
+
+  test('a member that died for good is removed: its partitions are filled from the other replicas, and hints held for it reach the new owners', async () => {
+    const founding = f.cluster.endpoints;
+    const dead = joiners.get('kv-4')!;
+    dead.process.kill('SIGKILL');
+    await waitFor(async () => dead.process.exitCode !== null || dead.process.signalCode !== null, { timeoutMs: 5_000, what: 'kv-4 to die' });
+    // Writes while it is down: the ones meant for it become hints on fallbacks.
+    const client = f.client({ endpoints: founding, timeoutMs: 10_000 });
+    const acked = new Map<string, string>();
+    for (let i = 0; i < 300; i++) {
+      await client.put(`while-down-${i}`, `w${i}`);
+      acked.set(`while-down-${i}`, `w${i}`);
+    }
+    const hinted = await Promise.all([0, 1, 2].map((i) => metric(KILL_METRICS_BASE_PORT + i, 'kv_hints_pending')));
+    expect(hinted.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    const removed = await kv(['admin', 'remove', 'kv-4', '--commit', '--wait', '--wait-timeout-s', '120', '--endpoint', founding.join(',')], undefined, 150_000);
+    expect(removed).toMatchObject({ code: 0, stderr: '' });
+    expect(removed.stdout).toMatch(/committed: remove kv-4/);
+    await waitMembers(founding, ['kv-1', 'kv-2', 'kv-3'], 60_000);
+    // Every write is on every one of the three owners: R=3 reads need each one's copy.
+    for (let i = 0; i < 3000; i += 7) expect((await client.get(`pre-${i}`, { r: 3 })).found).toBe(true);
+    for (const [key, value] of acked) expect((await client.get(key, { r: 3 })).values.map(String)).toContain(value);
+    // The hints held for kv-4 were delivered to the owners instead, and none is left.
+    await waitFor(async () => (await Promise.all([0, 1, 2].map((i) => metric(KILL_METRICS_BASE_PORT + i, 'kv_hints_pending')))).every((n) => n === 0), { timeoutMs: 30_000, what: 'the hints held for kv-4 to be delivered to the owners' });
+  }, 240_000);
 });
