@@ -237,6 +237,18 @@ export interface CliResult {
 }
 
 /** Runs the kv CLI as a user would. */
+/** A node's Status asked once at an address, or undefined when it does not answer (down, starting). */
+export async function statusAt(endpoint: string): Promise<StatusReply | undefined> {
+  const c = new KvClient({ endpoints: [endpoint], timeoutMs: 1000, attemptsMax: 1 });
+  try {
+    return await c.status();
+  } catch {
+    return undefined;
+  } finally {
+    c.close();
+  }
+}
+
 export function kv(args: string[], input?: string, timeoutMs = 20_000): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = execFile(process.execPath, [KV_SCRIPT, ...args], { timeout: timeoutMs }, (error, stdout, stderr) => {

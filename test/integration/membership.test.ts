@@ -7,10 +7,10 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { KvClient, StatusReply } from '../../app/client/client';
+import { KvClient } from '../../app/client/client';
 import { partitionOf } from '../../app/ring/ring';
 import { waitFor } from '../support/wait-for';
-import { Fixture, KV_SCRIPT, kv, startCluster } from './cluster-fixture';
+import { Fixture, KV_SCRIPT, kv, startCluster, statusAt } from './cluster-fixture';
 
 const BASE_PORT = 18201; // 18201-18203 the cluster, 18204 the joining node
 const JOINER_PORT = 18204;
@@ -28,17 +28,6 @@ afterAll(async () => {
 }, 60_000);
 
 const endpoints = () => f.cluster.endpoints.join(',');
-
-async function statusAt(endpoint: string): Promise<StatusReply | undefined> {
-  const c = new KvClient({ endpoints: [endpoint], timeoutMs: 1000, attemptsMax: 1 });
-  try {
-    return await c.status();
-  } catch {
-    return undefined;
-  } finally {
-    c.close();
-  }
-}
 
 /** Waits until every listed endpoint reports no change in progress, at one and the same version. */
 async function waitSettled(endpointList: readonly string[], timeoutMs: number): Promise<number> {

@@ -11,12 +11,12 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { KvClient, StatusReply } from '../../app/client/client';
+import { StatusReply } from '../../app/client/client';
 import { partitionOf } from '../../app/ring/ring';
 import { LmdbStore } from '../../app/storage/lmdb-store';
 import { waitFor } from '../support/wait-for';
 import { RegisterDeleteWorkload, SetAddWorkload } from '../support/workloads';
-import { Fixture, KV_SCRIPT, kv, startCluster } from './cluster-fixture';
+import { Fixture, KV_SCRIPT, kv, startCluster, statusAt } from './cluster-fixture';
 
 const BASE_PORT = 18211; // 18211-18215: kv-1..kv-3 and the joiners kv-4, kv-5
 const METRICS_BASE_PORT = 18221; // 18221-18225
@@ -33,17 +33,6 @@ async function stopAll(): Promise<void> {
   for (const j of joiners.values()) j.process.kill('SIGKILL');
   joiners.clear();
   await f?.teardown();
-}
-
-async function statusAt(endpoint: string): Promise<StatusReply | undefined> {
-  const c = new KvClient({ endpoints: [endpoint], timeoutMs: 1000, attemptsMax: 1 });
-  try {
-    return await c.status();
-  } catch {
-    return undefined;
-  } finally {
-    c.close();
-  }
 }
 
 /** One gauge or counter of a node's /metrics (summed over its labels). */
