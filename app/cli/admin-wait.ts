@@ -106,6 +106,8 @@ export async function watchChange(client: KvClient, kind: ChangeKind, id: string
   let lastLine = 0;
   let total = moves;
   let address: string | undefined;
+  /** The endpoint is the leaving node itself (a preStop hook): it is watched until it exits. */
+  let selfAnswers = false;
   let lastError = '';
   const show = (left: number, final = false) => {
     total = Math.max(total, left);
@@ -133,6 +135,7 @@ export async function watchChange(client: KvClient, kind: ChangeKind, id: string
     if (s) {
       const member = s.members.find((m) => m.id === id);
       if (member) address = member.address;
+      if (s.nodeId === id) selfAnswers = true;
       const left = Number(s.transfersLeft);
       // A removed member is out of the state at once; its partitions fill while transfers are left.
       const done = (kind === 'join' ? member?.status === 'valid' : member === undefined) && left === 0;
@@ -142,9 +145,9 @@ export async function watchChange(client: KvClient, kind: ChangeKind, id: string
     if (now() >= w.deadlineMs) throw timedOut(kind, id, lastError);
     await sleep(WATCH_INTERVAL_MS);
   }
-  if (kind !== 'leave' || address === undefined) return;
+  if (kind !== 'leave' || (address === undefined && !selfAnswers)) return;
   // Phase 2: the node that left pushes what it still holds to the owners, then exits.
-  const own = w.clientFor(address);
+  const own = address === undefined ? client : w.clientFor(address);
   let said = false;
   try {
     for (;;) {
@@ -155,11 +158,11 @@ export async function watchChange(client: KvClient, kind: ChangeKind, id: string
       if (!answered) break;
       if (!said) w.out.write(`${id} is out of the cluster; it hands off what it still holds, then exits\n`);
       said = true;
-      if (now() >= w.deadlineMs) throw timedOut(kind, id, `${id} still answers at ${address}`);
+      if (now() >= w.deadlineMs) throw timedOut(kind, id, `${id} still answers at ${address ?? 'the endpoint'}`);
       await sleep(WATCH_INTERVAL_MS);
     }
   } finally {
-    own.close();
+    if (own !== client) own.close();
   }
   w.out.write(`${id} handed off everything it held and exited\n`);
 }

@@ -410,8 +410,9 @@ export async function adminCommand(argv: readonly string[]): Promise<void> {
         process.stdout.write(`${action} ${args[0]!}: already committed (the change is in progress)\n`);
         moves = 0;
       } else if (staged === 'not-a-member') {
-        process.stdout.write(`leave ${args[0]!}: it is not a member (it left already, or never joined): nothing to do\n`);
-        return;
+        process.stdout.write(`leave ${args[0]!}: it is not a member (it left already, or never joined): nothing to commit\n`);
+        // Run again by a preStop hook against the leaving node itself: it may still be handing off.
+        moves = 0;
       } else {
         moves = await commitAlone(c, staged, watch);
         process.stdout.write(`committed: ${staged} (${moves} replica${moves === 1 ? '' : 's'} move)\n`);

@@ -6,8 +6,8 @@
  * the same time are committed with its own, as one change. Once the
  * committed state reaches it (gossip), it is a member and the worker idles.
  *
- * It does not join again after it was removed while it still holds data (its data is older than
- * the cluster's: wipe the data directory first; a new volume under a reused id joins), nor after it left during this run (it exits once it holds nothing); a
+ * It does not join while it holds data (data of an earlier membership is handed off or must be
+ * wiped first; a new volume under a reused id joins), nor after it left during this run (it exits once it holds nothing); a
  * node that left and is started again joins again.
  */
 import { Logger } from '../../observability/log';
@@ -38,9 +38,9 @@ export class AutoJoin {
     private readonly self: { id: string; address: string; zone: string },
     private readonly membership: Membership,
     private readonly admin: JoinAdmin,
-    /** How this node last departed, if it did: a removed node does not join again while it holds data. */
+    /** How this node last departed, if it did (for the log line). */
     private readonly departure: () => 'left' | 'removed' | undefined,
-    /** Whether this node holds any object (a removed node with an empty store may join again). */
+    /** Whether this node holds any object (only a node that holds none joins). */
     private readonly holdsData: () => Promise<boolean>,
     config: AutoJoinConfig,
     private readonly log: Logger,
@@ -66,13 +66,23 @@ export class AutoJoin {
   /** One attempt: stage our join and commit it alone, or say why not yet. */
   async attempt(): Promise<void> {
     if (this.isMember) {
-      this.wasMember = true;
+      // Only a state a claimant made counts: a founding member's own starting list (author '')
+      // may be long out of date (it was removed, its volume replaced), and gossip will say so.
+      if (this.membership.state.author !== '') this.wasMember = true;
       return;
     }
     // It left during this run: it hands off what it holds and exits; it joins again only when
     // started again (a StatefulSet scaled out again).
     if (this.wasMember) return;
-    if (this.departure() === 'removed' && (await this.holdsData())) return this.wait('this node was removed from the cluster: it does not join again by itself; wipe its data directory first');
+    // Data held outside the cluster is handed off by the cleanup (after a recent leave) or is
+    // too old to bring back (see cleanup.ts): either way, not joined with.
+    if (await this.holdsData()) {
+      return this.wait(
+        this.departure() === 'left'
+          ? 'this node left and still holds data: it hands it off first (then exits, and joins again when started again)'
+          : 'this node is not a member and holds data from an earlier membership: it does not join with it; wipe its data directory first',
+      );
+    }
     const change = `join ${this.self.id}`;
     try {
       const staged = await this.admin.stageJoin(this.self.id, this.self.address, this.self.zone);

@@ -86,10 +86,10 @@ export class Claimant {
   }
 
   /** A receiver finished copying a partition: record it (the partition flips once all its moves are done). */
-  transferDone(partition: number, to: string): Promise<void> {
+  transferDone(partition: number, to: string, change?: number): Promise<void> {
     return this.serial(async () => {
       this.ensureClaimant();
-      const next = transferDone(this.membership.state, partition, to, this.self);
+      const next = transferDone(this.membership.state, partition, to, this.self, change);
       await this.membership.offer(next);
     });
   }

@@ -46,6 +46,8 @@ export interface CleanupDeps {
 }
 
 export interface CleanupConfig {
+  /** A node out of the cluster for longer than half of this hands nothing off (see mayHandOff). */
+  readonly tombstoneGraceMs: number;
   readonly transferIntervalMs: number;
   readonly transferBatchMax: number;
   readonly transferKeysPerSecondMax: number;
@@ -61,8 +63,37 @@ export function keeps(state: ClusterState, self: string, p: number): boolean {
   return state.placement.primaries[p]!.includes(self) || (state.target?.primaries[p]!.includes(self) ?? false) || pendingReceivers(state, p).includes(self);
 }
 
-/** How this node stopped being a member, kept in its metadata: 'left' after a leave, 'removed' after a remove. */
+/**
+ * What this node knows of its own membership, kept in its metadata (JSON of DepartureRecord):
+ * when it was last seen a member, whether it was leaving, and how it departed.
+ */
 export const DEPARTURE_META_KEY = 'departure';
+
+export interface DepartureRecord {
+  /** When this node last held a state that lists it (epoch ms). */
+  readonly memberSeenAtMs?: number;
+  /** It saw itself leaving: gone later means it left. */
+  readonly leaving?: true;
+  readonly how?: 'left' | 'removed';
+}
+
+/** How often the last-seen-as-member time is written while a member. */
+const MEMBER_SEEN_REFRESH_MS = 60_000;
+
+function parseDeparture(text: string | undefined): DepartureRecord {
+  if (!text) return {};
+  try {
+    const r = JSON.parse(text) as Record<string, unknown>;
+    return {
+      ...(typeof r.memberSeenAtMs === 'number' ? { memberSeenAtMs: r.memberSeenAtMs } : {}),
+      ...(r.leaving === true ? { leaving: true as const } : {}),
+      ...(r.how === 'left' || r.how === 'removed' ? { how: r.how } : {}),
+    };
+  } catch {
+    // Written by this version only; anything else is treated as unknown (the safe reading: not fresh).
+    return {};
+  }
+}
 
 export class CleanupWorker {
   private readonly loop: BackgroundLoop<number>;
@@ -71,15 +102,16 @@ export class CleanupWorker {
   private departedCalled = false;
   /** Partitions this node was last seen holding data of without keeping them. */
   private readonly held = new Set<number>();
-  private departure: 'left' | 'removed' | undefined;
-  private removedLogged = false;
+  private record: DepartureRecord = {};
+  private follow: (state: ClusterState) => Promise<void> = async () => {};
+  private refusalLogged = false;
 
   constructor(
     private readonly deps: CleanupDeps,
     private readonly config: CleanupConfig,
     private readonly events: CleanupEvents,
     private readonly log: Logger,
-    clock: Clock = systemClock,
+    private readonly clock: Clock = systemClock,
   ) {
     this.loop = new BackgroundLoop('cleanup', clock, () => this.round(), (dropped) => (dropped ? Math.max(1, Math.ceil((dropped * 1000) / config.transferKeysPerSecondMax)) : config.transferIntervalMs), log);
   }
@@ -91,24 +123,51 @@ export class CleanupWorker {
 
   /** How this node stopped being a member, if it did. */
   get departed(): 'left' | 'removed' | undefined {
-    return this.departure;
+    return this.record.how;
   }
 
   /** Reads how this node departed, if it did (kept across restarts), and follows new states. */
   async open(store: { getMeta(name: string): Promise<string | undefined>; setMeta(name: string, value: string): Promise<void> }): Promise<void> {
-    const stored = await store.getMeta(DEPARTURE_META_KEY);
-    this.departure = stored === 'left' || stored === 'removed' ? stored : undefined;
-    const follow = async (state: ClusterState) => {
-      if (state.version === 0) return;
-      const member = state.members.some((m) => m.id === this.deps.self);
-      // Once known, kept: the state of the next change no longer lists this node's departure.
-      const how = member ? undefined : (this.departure ?? state.departures?.find((d) => d.id === this.deps.self)?.how ?? 'removed');
-      if (how === this.departure) return;
-      this.departure = how;
-      await store.setMeta(DEPARTURE_META_KEY, how ?? '');
+    this.record = parseDeparture(await store.getMeta(DEPARTURE_META_KEY));
+    const save = async (next: DepartureRecord) => {
+      if (JSON.stringify(next) === JSON.stringify(this.record)) return;
+      this.record = next;
+      await store.setMeta(DEPARTURE_META_KEY, JSON.stringify(next));
     };
-    await follow(this.deps.membership.state);
-    this.deps.membership.onChange((state) => void follow(state));
+    this.follow = async (state: ClusterState) => {
+      if (state.version === 0) return;
+      const me = state.members.find((m) => m.id === this.deps.self);
+      const r = this.record;
+      if (me) {
+        // Seen as a member now; refreshed at most once a minute (a write of the metadata).
+        const now = this.clock.now();
+        const seenAtMs = now - (r.memberSeenAtMs ?? 0) < MEMBER_SEEN_REFRESH_MS && !r.how ? r.memberSeenAtMs : now;
+        return save({ memberSeenAtMs: seenAtMs, ...(me.status === 'leaving' ? { leaving: true } : {}) });
+      }
+      // Once known, kept: the next change's state no longer lists this node's departure. A node
+      // that saw itself leaving left, whatever state told it it was gone.
+      const how = r.how ?? (r.leaving ? 'left' : (state.departures?.find((d) => d.id === this.deps.self)?.how ?? 'removed'));
+      return save({ ...r, how });
+    };
+    await this.follow(this.deps.membership.state);
+    this.deps.membership.onChange((state) => void this.follow(state));
+  }
+
+  /**
+   * How long after it was last a member a node may still push what it holds: its data may then
+   * hold values whose deletes the cluster has already forgotten (tombstones are reaped after
+   * tombstoneGraceMs), and pushing them would bring them back.
+   */
+  private get stale(): boolean {
+    const seen = this.record.memberSeenAtMs;
+    return seen === undefined || this.clock.now() - seen > this.config.tombstoneGraceMs / 2;
+  }
+
+  /** Whether this node may hand off what it holds (data and hints): a member, or one that left recently. */
+  get mayHandOff(): boolean {
+    const state = this.deps.membership.state;
+    if (state.version === 0 || state.members.some((m) => m.id === this.deps.self)) return true;
+    return this.record.how === 'left' && !this.stale;
   }
 
   start(): void {
@@ -124,9 +183,13 @@ export class CleanupWorker {
     const state = this.deps.membership.state;
     if (state.version === 0) return 0;
     const member = state.members.some((m) => m.id === this.deps.self);
-    if (!member && this.departure === 'removed') {
-      if (!this.removedLogged) this.log.warn('this node was removed from the cluster while it was down: it keeps its data and serves nothing; wipe its data directory before it joins again', { version: state.version });
-      this.removedLogged = true;
+    if (member) await this.follow(state);
+    else if (!this.mayHandOff) {
+      if (!this.refusalLogged) {
+        const why = this.record.how === 'removed' ? 'it was removed from the cluster (while it was down)' : `it has been out of the cluster for longer than half of tombstone-grace-ms (${this.config.tombstoneGraceMs} ms)`;
+        this.log.error(`this node is not a member: ${why}, so what it holds may carry values whose deletes the cluster already forgot; it keeps its data, hands nothing off and serves nothing; wipe its data directory before it joins again`, { version: state.version, memberSeenAtMs: this.record.memberSeenAtMs });
+      }
+      this.refusalLogged = true;
       return 0;
     }
     let spread: boolean | undefined;
@@ -139,7 +202,16 @@ export class CleanupWorker {
         continue;
       }
       const after = this.cursor.get(p);
-      const page = await this.deps.fold(p, after, this.config.transferBatchMax);
+      let page;
+      try {
+        page = await this.deps.fold(p, after, this.config.transferBatchMax);
+      } catch (e) {
+        // A record that fails its checks stops this partition's pass, not the others'.
+        holding = true;
+        this.held.add(p);
+        this.log.error('cleanup: cannot read a partition this node gave away; it stays here', { partition: p, error: (e as Error).message });
+        continue;
+      }
       if (page.length === 0) {
         this.cursor.delete(p);
         if (after === undefined) this.held.delete(p);
@@ -158,7 +230,7 @@ export class CleanupWorker {
       this.cursor.set(p, page.at(-1)!.key);
       return Math.max(1, dropped);
     }
-    if (!member && !holding && this.departure === 'left' && this.deps.hintsHeld() === 0 && !this.departedCalled) {
+    if (!member && !holding && this.record.how === 'left' && this.deps.hintsHeld() === 0 && !this.departedCalled) {
       this.departedCalled = true;
       this.log.info('this node left the cluster and holds nothing: it can stop', { version: state.version });
       this.deps.departed();
@@ -173,11 +245,14 @@ export class CleanupWorker {
     await Promise.all(
       page.map(async (e) => {
         const pushed = await Promise.all(owners.map((o) => this.deps.replicate(o, partition, e.key, e.value, this.config.requestTimeoutMs)));
-        const failed = pushed.find((r) => !r.ok);
-        if (failed && !failed.ok) {
-          this.log.warn('cleanup: an owner did not take an object; it stays here for now', { partition, error: failed.error.message });
+        const failed = pushed.findIndex((r) => !r.ok);
+        if (failed >= 0) {
+          const error = pushed[failed]!;
+          this.log.warn('cleanup: an owner did not take an object; it stays here and is pushed again next round', { partition, key: Buffer.from(e.key).toString('hex'), owner: owners[failed], error: error.ok ? '' : error.error.message });
           return;
         }
+        // A change that made this node keep the partition again meanwhile: the object stays.
+        if (keeps(this.deps.membership.state, this.deps.self, partition)) return;
         if (await this.deps.removeIfUnchanged(partition, e.key, e.value)) {
           keys++;
           bytes += e.value.length;

@@ -52,6 +52,12 @@ export interface ClusterState {
   readonly target?: Placement;
   readonly transfers: readonly Transfer[];
   /**
+   * The version that committed the change in progress (present with `target`): it names the
+   * change, so a transfer report or a resume point of an earlier change is never taken for one of
+   * this change.
+   */
+  readonly changeVersion?: number;
+  /**
    * The members the last committed change takes out, and how: 'left' (it hands its partitions
    * off and may then push what it holds to the owners), 'removed' (declared gone: what it holds
    * is older than the cluster's and must not come back). Kept until the next commit; a node that
@@ -155,15 +161,18 @@ export function commit(state: ClusterState, changes: readonly Change[], author: 
   const placement = removed.size === 0 ? state.placement : { ...state.placement, primaries: state.placement.primaries.map((row) => row.filter((m) => !removed.has(m))) };
   const departures = [...[...removed].map((id): Departure => ({ id, how: 'removed' })), ...p.members.filter((m) => m.status === 'leaving').map((m): Departure => ({ id: m.id, how: 'left' }))].sort(byId);
   const { departures: _previous, ...rest } = state;
-  return settle({ ...rest, version: state.version + 1, author, members: p.members, placement, target: p.target, transfers: p.transfers, ...(departures.length > 0 ? { departures } : {}) });
+  return settle({ ...rest, version: state.version + 1, author, members: p.members, placement, target: p.target, transfers: p.transfers, changeVersion: state.version + 1, ...(departures.length > 0 ? { departures } : {}) });
 }
 
 /** The claimant records a finished transfer: the next version; partitions whose moves are all done flip. */
-export function transferDone(state: ClusterState, partition: number, to: string, author: string): ClusterState {
+export function transferDone(state: ClusterState, partition: number, to: string, author: string, change?: number): ClusterState {
   const i = state.transfers.findIndex((t) => t.partition === partition && t.to === to);
   // A report repeated after its partition flipped (the first answer was lost, or the change
   // completed meanwhile): the receiver is a primary already, nothing to record.
   if (i < 0 && partition >= 0 && partition < state.partitions && state.placement.primaries[partition]!.includes(to)) return state;
+  if (change !== undefined && state.target && state.changeVersion !== undefined && change !== state.changeVersion) {
+    throw new MembershipError(`transfer of partition ${partition} to ${to}: reported for the change committed at version ${change}, but the change in progress was committed at version ${state.changeVersion}; the receiver copies again for this one`);
+  }
   if (i < 0 || !state.target) throw new MembershipError(`transfer of partition ${partition} to ${to}: not part of the change in progress (version ${state.version})`);
   if (state.transfers[i]!.done) return state;
   const transfers = state.transfers.map((t, j) => (j === i ? { ...t, done: true } : t));
@@ -182,7 +191,8 @@ function settle(state: ClusterState): ClusterState {
   const placement = { ...state.placement, primaries };
   if (pending.size > 0) return { ...state, placement };
   const members = state.members.filter((m) => m.status !== 'leaving').map((m) => (m.status === 'joining' ? { ...m, status: 'valid' as const } : m));
-  return { ...state, members, placement: target, target: undefined, transfers: [] };
+  const { changeVersion: _done, target: _target, ...rest } = state;
+  return { ...rest, members, placement: target, transfers: [] };
 }
 
 /**

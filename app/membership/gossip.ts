@@ -76,15 +76,18 @@ export class Gossip {
   }
 
   /**
-   * Makes every other member hold a state at least as new as `version`: a direct gossip to each
-   * one not known to. Whether all of them now do (false while one is down or does not answer).
+   * Makes every other member that is up hold a state at least as new as `version`: a direct
+   * gossip to each one not known to. Whether all of them now do (false while one that is up does
+   * not answer). A member that is down is passed over: waiting for it would stop every old
+   * owner's handoff, and every leave, for as long as it is down; when it comes back it gossips
+   * before anything else reaches it by its old state but a write, and an old owner keeps and
+   * pushes again a write that arrives after its drop.
    */
   async spread(version: number): Promise<boolean> {
     let all = true;
     for (const m of this.membership.state.members) {
-      if (m.id === this.self || (this.seen.get(m.id) ?? 0) >= version) continue;
-      if (!this.peers.isUp(m.id) || !(await this.exchange(m.id))) all = false;
-      else if ((this.seen.get(m.id) ?? 0) < version) all = false;
+      if (m.id === this.self || (this.seen.get(m.id) ?? 0) >= version || !this.peers.isUp(m.id)) continue;
+      if (!(await this.exchange(m.id)) || (this.seen.get(m.id) ?? 0) < version) all = false;
     }
     return all;
   }

@@ -40,6 +40,7 @@ export function encodeState(state: ClusterState): string {
     placement: state.placement.primaries,
     ...(state.target ? { target: state.target.primaries } : {}),
     transfers: state.transfers,
+    ...(state.changeVersion !== undefined ? { changeVersion: state.changeVersion } : {}),
     ...(state.departures ? { departures: state.departures } : {}),
   });
 }
@@ -116,6 +117,8 @@ export function decodeState(json: string): ClusterState {
     return { partition: int(`transfers[${i}].partition`, r.partition, 0, partitions - 1), to, done: r.done };
   });
   if (transfers.length > 0 && target === undefined) fail('transfers', `${transfers.length} transfers`, 'are listed without a target placement');
+  const changeVersion = raw.changeVersion === undefined ? undefined : int('changeVersion', raw.changeVersion, 1, version);
+  if (changeVersion !== undefined && target === undefined) fail('changeVersion', changeVersion, 'is given without a change in progress (no target placement)');
   const departures =
     raw.departures === undefined
       ? undefined
@@ -125,5 +128,5 @@ export function decodeState(json: string): ClusterState {
           if (r.how !== 'left' && r.how !== 'removed') fail(`departures[${i}].how`, r.how, 'is not left or removed');
           return { id: text(`departures[${i}].id`, r.id, ID, 'a member id'), how: r.how };
         });
-  return { cluster, partitions, n, version, author, members, placement, ...(target ? { target } : {}), transfers, ...(departures ? { departures } : {}) };
+  return { cluster, partitions, n, version, author, members, placement, ...(target ? { target } : {}), transfers, ...(changeVersion !== undefined ? { changeVersion } : {}), ...(departures ? { departures } : {}) };
 }

@@ -24,8 +24,8 @@ export interface TransferPeers {
   isUp(node: string): boolean;
   /** The peer's objects of a partition in key order, after `after`, at most `limit`. */
   foldPartition(node: string, partition: number, after: Uint8Array | undefined, limit: number, timeoutMs: number): Promise<Result<FoldPage>>;
-  /** Tells the claimant (possibly this node) that a transfer is done. */
-  transferDone(claimant: string, partition: number, to: string, timeoutMs: number): Promise<Result<void>>;
+  /** Tells the claimant (possibly this node) that a transfer of the change committed at `change` is done. */
+  transferDone(claimant: string, partition: number, to: string, change: number, timeoutMs: number): Promise<Result<void>>;
 }
 
 export interface TransferConfig {
@@ -60,23 +60,31 @@ export interface TransferEvents {
 /** What a round did: objects copied (paces the next round). */
 type RoundResult = number;
 
+/**
+ * Where a transfer stands, kept in the receiver's metadata under one key per partition and
+ * receiver: `<change>:<position>`, the position '' (start), the hex of the last key copied, or
+ * 'folded'. A position of another change (or of none) counts as the start.
+ */
 const RESUME_KEY = (state: ClusterState, t: Transfer) => `transfer:${state.cluster}:${t.partition}:${t.to}`;
+
+/** A report whose record has not reached this node after this long is sent again. */
+export const REPORT_RESEND_MS_MIN = 5000;
 
 export class TransferWorker {
   private readonly loop: BackgroundLoop<RoundResult>;
   /**
-   * Transfers reported to the claimant, by partition, with the state version this node had then:
-   * not copied again until a newer state arrives (gossip brings the record). A newer state that
-   * still lists one pending (the record was lost) makes it start again.
+   * Transfers reported to the claimant, by partition, with when: not reported again until the
+   * record reaches this node by gossip, or, should the record be lost (the claimant died before
+   * it spread it), until a resend interval passed. Bounded by the partitions.
    */
-  private readonly reported = new Map<number, number>();
+  private readonly reported = new Map<number, { change: number; atMs: number }>();
 
   constructor(
     private readonly deps: TransferDeps,
     private readonly config: TransferConfig,
     private readonly events: TransferEvents,
     private readonly log: Logger,
-    clock: Clock = systemClock,
+    private readonly clock: Clock = systemClock,
   ) {
     this.loop = new BackgroundLoop('transfer', clock, () => this.round(), (copied) => (copied ? Math.max(1, Math.ceil((copied * 1000) / config.transferKeysPerSecondMax)) : config.transferIntervalMs), log);
   }
@@ -92,7 +100,9 @@ export class TransferWorker {
   /** Transfers of the change in progress into this node that are not done yet. */
   pending(): Transfer[] {
     const state = this.deps.membership.state;
-    for (const [p, version] of this.reported) if (state.version !== version) this.reported.delete(p);
+    const resendMs = Math.max(REPORT_RESEND_MS_MIN, 10 * this.config.transferIntervalMs);
+    const now = this.clock.now();
+    for (const [p, r] of this.reported) if (r.change !== state.changeVersion || now - r.atMs > resendMs) this.reported.delete(p);
     return state.transfers.filter((t) => t.to === this.deps.self && !t.done && !this.reported.has(t.partition));
   }
 
@@ -105,8 +115,10 @@ export class TransferWorker {
       // Prefer the member the move replaces (it holds what the receiver takes over), else any.
       const target = state.target?.primaries[t.partition] ?? [];
       const source = sources.find((m) => !target.includes(m)) ?? sources[0]!;
-      // The resume point: '' or absent (start), the hex of the last key copied, or 'folded'.
-      const resume = (await this.deps.store.getMeta(RESUME_KEY(state, t))) ?? '';
+      const change = state.changeVersion ?? 0;
+      const stored = (await this.deps.store.getMeta(RESUME_KEY(state, t))) ?? '';
+      const [of, position] = stored.includes(':') ? stored.split(':', 2) : ['', ''];
+      const resume = of === String(change) ? position! : '';
       if (resume !== 'folded') {
         const after = resume === '' ? undefined : Buffer.from(resume, 'hex');
         const page = await this.deps.peers.foldPartition(source, t.partition, after, this.config.transferBatchMax, this.config.requestTimeoutMs);
@@ -120,7 +132,7 @@ export class TransferWorker {
           bytes += e.object.length;
         }
         const last = page.value.entries.at(-1)?.key;
-        await this.deps.store.setMeta(RESUME_KEY(state, t), page.value.done ? 'folded' : Buffer.from(last ?? after ?? []).toString('hex'));
+        await this.deps.store.setMeta(RESUME_KEY(state, t), `${change}:${page.value.done ? 'folded' : Buffer.from(last ?? after ?? []).toString('hex')}`);
         this.events.copied(page.value.entries.length, bytes);
         return page.value.entries.length;
       }
@@ -130,14 +142,14 @@ export class TransferWorker {
       if (!synced) continue;
       const claimant = this.deps.claimant();
       if (claimant === undefined) continue;
-      const reported = await this.deps.peers.transferDone(claimant, t.partition, t.to, this.config.requestTimeoutMs);
+      const reported = await this.deps.peers.transferDone(claimant, t.partition, t.to, change, this.config.requestTimeoutMs);
       if (!reported.ok) {
         this.log.warn('transfer: the claimant did not take the report', { partition: t.partition, claimant, error: reported.error.message });
         continue;
       }
-      // A later change may move this partition here again: it starts from the beginning.
-      this.reported.set(t.partition, this.deps.membership.state.version);
-      await this.deps.store.setMeta(RESUME_KEY(state, t), '');
+      // The resume point stays 'folded' for this change (a report sent again needs no new copy);
+      // a later change that moves the partition here again starts from the beginning.
+      this.reported.set(t.partition, { change, atMs: this.clock.now() });
       this.events.finished(t.partition);
       this.log.info('transfer finished', { partition: t.partition });
       // Work was done: the next transfer starts without the idle pause.

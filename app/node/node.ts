@@ -194,6 +194,7 @@ export class KvNode {
     });
     const handoff = new HandoffWorker(hints, transport, config, metrics.handoffEvents(), log);
     handoff.redirect = {
+      halted: () => !cleanup.mayHandOff,
       gone: (target) => membership.state.version > 0 && !membership.state.members.some((m) => m.id === target),
       deliver: async (partition, key, object, timeoutMs) => {
         const owners = membership.routing.replicas(partition).primaries;
@@ -214,7 +215,7 @@ export class KvNode {
         peers: {
           isUp: (id) => transport.isUp(id),
           foldPartition: (node, partition, after, limit, timeoutMs) => transport.foldPartition(node, partition, after, limit, timeoutMs),
-          transferDone: (to, partition, receiver, timeoutMs) => (to === config.nodeId ? localResult(() => claimant.transferDone(partition, receiver)) : transport.transferDone(to, partition, receiver, timeoutMs)),
+          transferDone: (to, partition, receiver, change, timeoutMs) => (to === config.nodeId ? localResult(() => claimant.transferDone(partition, receiver, change)) : transport.transferDone(to, partition, receiver, change, timeoutMs)),
         },
         merge: async (partition, key, object) => void (await replica.mergeEncoded(partition, key, object)),
         catchUp: async (partition, peer) => ['in_sync', 'repaired'].includes(await antiEntropy.exchange(partition, peer)),
@@ -338,7 +339,7 @@ export class KvNode {
           }
           return { entries, done: batch.length < limit };
         },
-        transferDone: (partition, to) => localResult(() => claimant.transferDone(partition, to)),
+        transferDone: (partition, to, change) => localResult(() => claimant.transferDone(partition, to, change === 0 ? undefined : change)),
         admin: (request) => admin(claimant, membership, request),
         inspect: async (key, timeoutMs) => {
           if (key.length === 0 || key.length > config.keyBytesMax) return err(invalidArgument('key', key, `must be 1 to ${config.keyBytesMax} bytes`));

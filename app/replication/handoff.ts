@@ -32,6 +32,8 @@ export interface HandoffConfig {
 
 /** Where hints for a target that is no longer a member go (see the module comment). */
 export interface HandoffRedirect {
+  /** Whether this node may hand off nothing (it is out of the cluster, its hints possibly stale). */
+  halted(): boolean;
   /** Whether `target` is no longer a member. */
   gone(target: string): boolean;
   /** Merges a hint into every current primary of its partition; ok once all have it. */
@@ -78,6 +80,7 @@ export class HandoffWorker {
       this.events.expired(hint.target, 1);
       this.log.warn('hint expired: left to read repair and anti-entropy', { target: hint.target, partition: hint.partition, ageMs: this.clock.now() - hint.createdAtMs });
     }
+    if (this.redirect?.halted()) return 0;
     let budget = this.config.handoffBatchMax;
     let delivered = 0;
     for (const target of this.hints.targets()) {

@@ -380,8 +380,8 @@ export class GrpcPeerTransport implements AntiEntropyPeers, ReaperPeers {
     return ok({ entries: f.keys.map((key, i) => ({ key, object: f.objects[i]! })), done: f.done });
   }
 
-  async transferDone(node: string, partition: number, to: string, timeoutMs: number): Promise<Result<void>> {
-    const r = await this.call(node, { transferDone: { partition, to } }, timeoutMs, 'transferDone', 'transfer report');
+  async transferDone(node: string, partition: number, to: string, change: number, timeoutMs: number): Promise<Result<void>> {
+    const r = await this.call(node, { transferDone: { partition, to, change } }, timeoutMs, 'transferDone', 'transfer report');
     return r.ok ? ok(undefined) : r;
   }
 

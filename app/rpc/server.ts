@@ -61,7 +61,7 @@ export interface NodeHandlers {
   /** This node's objects of a partition in key order after `after`, at most `limit` and about `bytesMax` bytes. */
   foldPartition?(partition: number, after: Uint8Array | undefined, limit: number, bytesMax: number): Promise<FoldPage>;
   /** A receiver finished copying a partition (this node is the claimant). */
-  transferDone?(partition: number, to: string): Promise<Result<void>>;
+  transferDone?(partition: number, to: string, change: number): Promise<Result<void>>;
   status(): StatusResponse;
   /** A membership change (kv admin); only the claimant takes them. */
   admin?(request: AdminRequest__Output): Promise<Result<AdminResponse, KvError>>;
@@ -426,7 +426,7 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
         }
         case 'transferDone': {
           if (!handlers.transferDone) return { id: req.id, error: { code: grpc.status.UNIMPLEMENTED, message: 'this node does not take transfer reports' } };
-          const r = await handlers.transferDone(req.transferDone!.partition, req.transferDone!.to);
+          const r = await handlers.transferDone(req.transferDone!.partition, req.transferDone!.to, Number(req.transferDone!.change));
           return r.ok ? { id: req.id, transferDone: {} } : { id: req.id, error: errorToMessage(r.error) };
         }
         case 'forward': {

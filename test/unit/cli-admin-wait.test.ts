@@ -96,6 +96,14 @@ describe('watchChange', () => {
     expect(output()).toMatch(/kv-5 is out of the cluster; it hands off what it still holds, then exits\nkv-5 handed off everything it held and exited\n$/);
   });
 
+  test('asked at the leaving node itself (a preStop hook run again) after it is out: waits until it exits', async () => {
+    const out = { ...status([['kv-1', 'valid']], 0), nodeId: 'kv-5' } as StatusReply;
+    const c = client({ status: [out, out, UNREACHABLE()] });
+    const { w, output } = watch();
+    await watchChange(c, 'leave', 'kv-5', 0, w);
+    expect(output()).toMatch(/kv-5 is out of the cluster; it hands off what it still holds, then exits\nkv-5 handed off everything it held and exited\n$/);
+  });
+
   test('draws a progress bar on a terminal', async () => {
     const c = client({ status: [status([['kv-4', 'joining']], 4), status([['kv-4', 'valid']], 0)] });
     const { w, output } = watch();

@@ -29,11 +29,14 @@ class Data {
   }
 }
 
+const GRACE_MS = 24 * 3600 * 1000;
+const departure = (meta: MetaMap) => (JSON.parse(meta.values.get(DEPARTURE_META_KEY) ?? '{}') as { how?: string }).how;
+
 /** kv-1..kv-3 hold every partition; `changes` are committed and every transfer recorded done. */
-async function setup(self: string, changes: Change[]) {
+async function setup(self: string, changes: Change[], options: { meta?: MetaMap; nowMs?: () => number } = {}) {
   const members = ['kv-1', 'kv-2', 'kv-3'].map((id, i) => ({ id, address: `127.0.0.1:${7001 + i}`, zone: '' }));
-  const meta = new MetaMap();
-  const view = await Membership.open(meta, initialState('kv', members, PARTITIONS, 3), silentLogger);
+  const meta = options.meta ?? new MetaMap();
+  const view = await Membership.open(new MetaMap(), initialState('kv', members, PARTITIONS, 3), silentLogger);
   const data = new Data();
   for (let p = 0; p < PARTITIONS; p++) for (let i = 0; i < KEYS_PER_PARTITION; i++) data.put(p, `p${p}-k${String(i).padStart(2, '0')}`, `v${i}`);
   const pushed: string[] = [];
@@ -64,9 +67,10 @@ async function setup(self: string, changes: Change[]) {
       hintsHeld: () => control.hints,
       departed: () => void control.departed++,
     },
-    { transferIntervalMs: 10, transferBatchMax: 5, transferKeysPerSecondMax: 1e6, requestTimeoutMs: 100 },
+    { tombstoneGraceMs: GRACE_MS, transferIntervalMs: 10, transferBatchMax: 5, transferKeysPerSecondMax: 1e6, requestTimeoutMs: 100 },
     { dropped() {} },
     silentLogger,
+    { now: options.nowMs ?? (() => 1_000_000), after: () => () => {} },
   );
   await worker.open(meta);
   const claimant = new Claimant('kv-1', view, () => true);
@@ -136,7 +140,7 @@ test('a node that left drops everything, hands off its hints, and only then depa
   const { view, data, control, complete, run, meta } = await setup('kv-3', [{ kind: 'leave', id: 'kv-3' }]);
   await complete();
   expect(view.state.members.map((m) => m.id)).not.toContain('kv-3');
-  expect(meta.values.get(DEPARTURE_META_KEY)).toBe('left');
+  expect(departure(meta)).toBe('left');
   control.hints = 2;
   await run();
   expect(data.count()).toBe(0);
@@ -150,8 +154,53 @@ test('a node removed while it was down keeps its data and never departs (its dat
   const { view, data, control, complete, run, meta } = await setup('kv-3', [{ kind: 'remove', id: 'kv-3' }]);
   await complete();
   expect(view.state.members.map((m) => m.id)).not.toContain('kv-3');
-  expect(meta.values.get(DEPARTURE_META_KEY)).toBe('removed');
+  expect(departure(meta)).toBe('removed');
   await run(30);
   expect(data.count()).toBe(PARTITIONS * KEYS_PER_PARTITION);
   expect(control.departed).toBe(0);
+});
+
+test('a node that saw itself leaving left, even when the first state without it is a later change\'s (no departures listed for it)', async () => {
+  const { view, data, control, complete, run, meta } = await setup('kv-3', [{ kind: 'leave', id: 'kv-3' }, { kind: 'join', id: 'kv-4', address: '127.0.0.1:7004', zone: '' }]);
+  expect(view.state.members.find((m) => m.id === 'kv-3')?.status).toBe('leaving');
+  await complete();
+  // The next change replaces the departures list: kv-3 is not in it.
+  const claimant = new Claimant('kv-1', view, () => true);
+  claimant.stage({ kind: 'join', id: 'kv-5', address: '127.0.0.1:7005', zone: '' });
+  await claimant.commit();
+  expect(view.state.departures ?? []).toEqual([]);
+  expect(departure(meta)).toBe('left');
+  await run();
+  expect(data.count()).toBe(0);
+  expect(control.departed).toBe(1);
+});
+
+test('a node that left long ago (more than half the tombstone grace) pushes nothing: its data may hold values whose deletes were forgotten', async () => {
+  let now = 1_000_000;
+  const { data, control, pushed, complete, run, worker, meta } = await setup('kv-3', [{ kind: 'leave', id: 'kv-3' }], { nowMs: () => now });
+  await complete();
+  expect(departure(meta)).toBe('left');
+  expect(worker.mayHandOff).toBe(true);
+  // It stopped before it handed anything off, and comes back a day later (the same metadata).
+  now += GRACE_MS;
+  expect(worker.mayHandOff).toBe(false);
+  await run(20);
+  expect(pushed).toEqual([]);
+  expect(data.count()).toBe(PARTITIONS * KEYS_PER_PARTITION);
+  expect(control.departed).toBe(0);
+});
+
+test('one partition that cannot be read does not stop the others (a corrupt record)', async () => {
+  const { view, data, complete, run, worker } = await setup('kv-1', [JOIN]);
+  await complete();
+  const givenAway = Array.from({ length: PARTITIONS }, (_, p) => p).filter((p) => !keeps(view.state, 'kv-1', p));
+  const broken = givenAway[0]!;
+  const fold = data.fold.bind(data);
+  data.fold = (p, after, limit) => {
+    if (p === broken) throw new Error('corrupt record in partition');
+    return fold(p, after, limit);
+  };
+  await run();
+  for (const p of givenAway) expect(data.count(p)).toBe(p === broken ? KEYS_PER_PARTITION : 0);
+  expect(worker.partitionsHeld).toBe(1);
 });

@@ -3,7 +3,8 @@ import { err, KvError, ok } from '../../app/errors';
 import { Claimant } from '../../app/membership/claimant';
 import { initialState } from '../../app/membership/cluster-state';
 import { Membership } from '../../app/membership/membership';
-import { FoldPage, TransferPeers, TransferWorker } from '../../app/membership/transfers';
+import { FoldPage, REPORT_RESEND_MS_MIN, TransferPeers, TransferWorker } from '../../app/membership/transfers';
+import { Clock } from '../../app/replication/clock';
 import { silentLogger } from '../../observability/log';
 import { MetaMap } from '../support/meta-map';
 
@@ -20,6 +21,9 @@ async function setup() {
   const source = (partition: number) => Array.from({ length: KEYS_PER_PARTITION }, (_, i) => ({ key: Buffer.from(`p${partition}-k${String(i).padStart(3, '0')}`), object: Buffer.from(`v${i}`) }));
   const received = new Map<string, string>();
   const failNext = { fold: 0 };
+  /** Reports the claimant answers without recording them (it dies before its state spreads). */
+  const lose = { reports: 0 };
+  const reports: string[] = [];
   const asked: string[] = [];
   const peers: TransferPeers = {
     isUp: () => true,
@@ -33,13 +37,18 @@ async function setup() {
       const page: FoldPage = { entries: all.slice(0, limit), done: all.length <= limit };
       return ok(page);
     },
-    transferDone: async (_claimant, partition, to) => {
-      await claimant.transferDone(partition, to);
+    transferDone: async (_claimant, partition, to, change) => {
+      reports.push(`${partition}:${change}`);
+      if (lose.reports > 0) {
+        lose.reports--;
+        return ok(undefined);
+      }
+      await claimant.transferDone(partition, to, change);
       return ok(undefined);
     },
   };
   const store = new MetaMap();
-  const worker = (catchUps: string[] = []) =>
+  const worker = (catchUps: string[] = [], clock?: Clock) =>
     new TransferWorker(
       {
         self: 'kv-4',
@@ -53,8 +62,9 @@ async function setup() {
       { transferIntervalMs: 10, transferBatchMax: 10, transferKeysPerSecondMax: 1e6, requestTimeoutMs: 100 },
       { copied() {}, finished() {} },
       silentLogger,
+      clock,
     );
-  return { view, received, failNext, asked, worker };
+  return { view, claimant, received, failNext, asked, worker, lose, reports };
 }
 
 test('copies every moving partition in pages, catches up with every current primary, and the change completes', async () => {
@@ -82,4 +92,31 @@ test('a fold that fails is tried again, and a new worker (a restart) resumes aft
   await restarted.round(); // the first partition resumes after k009
   expect(asked.at(-1)).toBe(`kv-1:${firstPartition}:p${firstPartition}-k009`.replace(/^kv-1/, asked.at(-1)!.split(':')[0]!));
   expect(received.size).toBe(30);
+});
+
+test('a report whose record was lost is sent again after the resend interval, without copying again', async () => {
+  const { view, asked, worker, lose, reports } = await setup();
+  let now = 0;
+  const w = worker([], { now: () => now, after: () => () => {} });
+  const first = view.state.transfers[0]!;
+  lose.reports = 1;
+  for (let i = 0; i < 4 && reports.length === 0; i++) await w.round();
+  expect(reports).toEqual([`${first.partition}:${view.state.changeVersion}`]);
+  expect(view.state.transfers[0]!.done).toBe(false);
+  // Not reported again at once (the record may be on its way), and not copied again.
+  const folds = asked.length;
+  expect(w.pending().map((t) => t.partition)).not.toContain(first.partition);
+  now += REPORT_RESEND_MS_MIN + 1;
+  expect(w.pending().map((t) => t.partition)).toContain(first.partition);
+  await w.round();
+  expect(reports.at(-1)).toBe(`${first.partition}:${view.state.changeVersion}`);
+  expect(view.state.transfers.find((t) => t.partition === first.partition)!.done).toBe(true);
+  expect(asked.length).toBe(folds);
+});
+
+test('rejects a report made for another change than the one in progress (it is never recorded for this one)', async () => {
+  const { view, claimant } = await setup();
+  const t = view.state.transfers[0]!;
+  await expect(claimant.transferDone(t.partition, t.to, view.state.changeVersion! - 1)).rejects.toThrow(/reported for the change committed at version 1, but the change in progress was committed at version 2/);
+  expect(view.state.transfers[0]!.done).toBe(false);
 });

@@ -23,7 +23,7 @@ async function setup() {
 test('delivers them to the owners (never to the gone target) and removes them once the owners have them', async () => {
   const { hints, worker, toTarget } = await setup();
   const delivered: string[] = [];
-  worker.redirect = { gone: (t) => t === 'removed-node', deliver: async (p, key) => (delivered.push(`${p}:${Buffer.from(key).toString()}`), ok(undefined)) };
+  worker.redirect = { halted: () => false, gone: (t) => t === 'removed-node', deliver: async (p, key) => (delivered.push(`${p}:${Buffer.from(key).toString()}`), ok(undefined)) };
   expect(await worker.runRound()).toBe(3);
   expect(delivered.sort()).toEqual(['1:k0', '1:k1', '1:k2']);
   expect(toTarget).toEqual([]);
@@ -33,13 +33,13 @@ test('delivers them to the owners (never to the gone target) and removes them on
 test('keeps a hint an owner did not take, and waits without a redirect (the target is a member that is down)', async () => {
   const { hints, worker } = await setup();
   let fail = true;
-  worker.redirect = { gone: () => true, deliver: async (): Promise<Result<void>> => (fail ? err(new KvError('PeerUnreachable', 'an owner is down')) : ok(undefined)) };
+  worker.redirect = { halted: () => false, gone: () => true, deliver: async (): Promise<Result<void>> => (fail ? err(new KvError('PeerUnreachable', 'an owner is down')) : ok(undefined)) };
   expect(await worker.runRound()).toBe(0);
   expect(hints.backlog('removed-node').count).toBe(3);
   worker.redirect = undefined;
   expect(await worker.runRound()).toBe(0);
   expect(hints.backlog('removed-node').count).toBe(3);
   fail = false;
-  worker.redirect = { gone: () => true, deliver: async () => ok(undefined) };
+  worker.redirect = { halted: () => false, gone: () => true, deliver: async () => ok(undefined) };
   expect(await worker.runRound()).toBe(3);
 });
