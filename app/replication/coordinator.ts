@@ -111,6 +111,13 @@ export class Coordinator {
       }
       const c = checked.value;
       const get = (g: typeof c & { kind: 'get' }) => runGet({ replicas: this.deps.replicas, repairer: this.repairer, readRepairWaitMs: config.readRepairWaitMs, clock: this.clock }, partition, g, placement, timeoutMs);
+      // R and W are checked against N, but a partition has fewer primaries while a membership
+      // change refills the replicas of a removed member: that many replies cannot come.
+      const quorum = c.kind === 'get' ? c.r : c.w;
+      if (quorum > primaries.length) {
+        const name = c.kind === 'get' ? 'R' : 'W';
+        return err(new KvError('InsufficientReplicas', `${op.kind}: ${name}=${quorum}, but partition ${partition} has ${primaries.length} primar${primaries.length === 1 ? 'y' : 'ies'} (${primaries.join(', ')}) until a membership change refills the replicas of a removed member; retry with a lower ${name} or when the change is done (nothing was written)`));
+      }
       if (!primaries.includes(this.deps.self)) {
         // The forwarding node's cluster state differs from ours (gossip is spreading a membership
         // change). A read can be coordinated anywhere; a write needs a primary's own replica for
