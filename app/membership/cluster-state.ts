@@ -147,6 +147,9 @@ export function plan(state: ClusterState, changes: readonly Change[]): Plan {
   const all = [...members.values()].sort(byId);
   const staying = all.filter((m) => m.status !== 'leaving');
   if (staying.length === 0) throw new MembershipError('the change leaves no member: keep at least one');
+  // Only a valid member can be the claimant (claimantOf), and only the claimant records finished
+  // transfers: a change that makes every member join or leave could never complete.
+  if (!all.some((m) => m.status === 'valid')) throw new MembershipError(`the change joins, leaves or removes every member (${all.map((m) => `${m.id} ${m.status}`).join(', ')}): keep at least one member as it is, to be the claimant that records the transfers; commit the joins first, then the leaves`);
   const leaving = new Set(all.filter((m) => m.status === 'leaving').map((m) => m.id));
   const target = place(placementMembers(all), state.partitions, state.n, state.placement, leaving);
   const transfers = movedReplicas(state.placement, target).map((t): Transfer => ({ partition: t.partition, to: t.member, done: false }));

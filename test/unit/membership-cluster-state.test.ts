@@ -101,6 +101,12 @@ describe('a change', () => {
     expect(() => plan(three(), [{ kind: 'leave', id: 'kv-2' }, { kind: 'remove', id: 'kv-2' }])).toThrow('kv-2: more than one change stages it');
     expect(() => plan(three(), [])).toThrow('no changes are staged');
     expect(() => plan(three(), ['kv-1', 'kv-2', 'kv-3'].map((id) => ({ kind: 'leave' as const, id })))).toThrow('leaves no member');
+    // Found by the simulator: with no valid member there is no claimant to record the transfers,
+    // and the change (replace every member in one commit) never completed.
+    const replaceAll = [...['kv-4', 'kv-5', 'kv-6'].map((id) => ({ kind: 'join' as const, id, address: `h:${id}`, zone: 'a' })), ...['kv-1', 'kv-2', 'kv-3'].map((id) => ({ kind: 'leave' as const, id }))];
+    expect(() => plan(three(), replaceAll)).toThrow('the change joins, leaves or removes every member (kv-1 leaving, kv-2 leaving, kv-3 leaving, kv-4 joining, kv-5 joining, kv-6 joining): keep at least one member as it is');
+    expect(() => plan(three(), [{ kind: 'remove', id: 'kv-1' }, { kind: 'remove', id: 'kv-2' }, { kind: 'leave', id: 'kv-3' }, { kind: 'join', id: 'kv-4', address: 'h:4', zone: 'a' }])).toThrow('keep at least one member as it is');
+    expect(plan(three(), replaceAll.slice(0, 5)).target.primaries.every((row) => !row.includes('kv-1') && !row.includes('kv-2'))).toBe(true);
     expect(() => transferDone(three(), 0, 'kv-4', 'kv-1')).toThrow('transfer of partition 0 to kv-4: not part of the change in progress');
   });
 
