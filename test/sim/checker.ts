@@ -11,12 +11,18 @@
  *   not seen is concurrent and rightly survives, so this is the precise form of "a deleted key
  *   does not come back" (writes after the delete get new dots, which no earlier context covers).
  * - Nothing misplaced: a node holds data only for partitions it is a primary of (a fallback keeps
- *   what it stands in for as hints, apart from its data).
+ *   what it stands in for as hints, apart from its data), in the final placement; data a node
+ *   kept of a partition it gave away may be exempted (simulation.ts, EXEMPT_FORMER_OWNERS).
+ * - Membership settled: every node that should run does, and holds the same cluster state; that
+ *   state has the members the operator's changes make, all valid, and no change in progress (no
+ *   transfer left); every node routes each partition to that state's primaries, with no move.
  * - Siblings within bounds: no converged object holds more siblings than siblingsMax (writes past
  *   it are refused; only merges could pile them up).
  * - Every hint delivered: once converged (every hint store's index empty), no hint record is
  *   left on any disk either (a record its index lost would never be handed off).
  */
+import { ClusterState } from '../../app/membership/cluster-state';
+import { PartitionReplicas } from '../../app/ring/ring';
 import { covers, liveValues, sameHistory, VersionedObject } from '../../app/versioning/dvv';
 import { elementsOf, History } from './workload';
 
@@ -105,14 +111,56 @@ export interface Holding {
   readonly keys: number;
 }
 
-/** Holdings in partitions the node is not a primary of. */
-export function checkPlacement(holdings: readonly Holding[], isPrimary: (node: string, partition: number) => boolean): string[] {
+/** Holdings in partitions the node is not a primary of, unless `exempt` (a former owner's data, left behind). */
+export function checkPlacement(holdings: readonly Holding[], isPrimary: (node: string, partition: number) => boolean, exempt: (node: string, partition: number) => boolean = () => false): string[] {
   return holdings
-    .filter((h) => h.keys > 0 && !isPrimary(h.node, h.partition))
+    .filter((h) => h.keys > 0 && !isPrimary(h.node, h.partition) && !exempt(h.node, h.partition))
     .map((h) => `misplaced: ${h.node} holds ${h.keys} key(s) of partition ${h.partition} in its data, but is not a primary of it`);
 }
 
 /** Hint records left on disk after every index said none was held. */
 export function checkHintsLeft(hintHoldings: readonly Holding[]): string[] {
   return hintHoldings.filter((h) => h.keys > 0).map((h) => `hint left: ${h.node} still holds ${h.keys} hint record(s) in partition ${h.partition} after convergence`);
+}
+
+/** A node that should run, as the checks see it: its cluster state and routing; nothing when it is down. */
+export interface MemberView {
+  readonly node: string;
+  readonly version?: number;
+  readonly author?: string;
+  /** How the node routes each partition. */
+  readonly routing?: readonly PartitionReplicas[];
+}
+
+const ROWS_SHOWN_MAX = 3;
+
+/**
+ * Whether membership settled on `final` (the state the nodes agree on, or the newest one when
+ * they do not): every node in `views` runs and holds it, it has exactly `members` (the operator's
+ * changes applied to the founders), every one valid, and no change in progress; and every node
+ * routes each partition to its primaries, with no move attached.
+ */
+export function checkMembership(final: ClusterState, members: readonly string[], views: readonly MemberView[]): string[] {
+  const out: string[] = [];
+  const v = (version: number | undefined, author: string | undefined) => `${version} by ${author || '(flags)'}`;
+  const left = final.transfers.filter((t) => !t.done);
+  if (final.target !== undefined) out.push(`membership: the final state (${v(final.version, final.author)}) still has a change in progress: ${left.length} transfer(s) left (${left.slice(0, MISSING_SHOWN_MAX).map((t) => `partition ${t.partition} to ${t.to}`).join(', ')})`);
+  const ids = final.members.map((m) => m.id);
+  if (ids.join(',') !== [...members].sort().join(',')) out.push(`membership: the final state's members are ${ids.join(', ')}; the operator's changes make ${[...members].sort().join(', ')}`);
+  for (const m of final.members) if (m.status !== 'valid') out.push(`membership: ${m.id} is still ${m.status} in the final state`);
+  for (const view of views) {
+    if (view.routing === undefined) {
+      out.push(`membership: ${view.node} is down at the end`);
+      continue;
+    }
+    if (view.version !== final.version || view.author !== final.author) out.push(`membership: ${view.node} holds state ${v(view.version, view.author)}, not the final ${v(final.version, final.author)}`);
+    const wrong = view.routing
+      .map((r, p) => ({ r, p, want: final.placement.primaries[p]! }))
+      .filter(({ r, want }) => r.primaries.join(',') !== want.join(',') || r.target !== undefined);
+    if (wrong.length > 0) {
+      const rows = wrong.slice(0, ROWS_SHOWN_MAX).map(({ r, p, want }) => `partition ${p} to ${r.primaries.join(',')}${r.target ? ` (moving to ${r.target.join(',')})` : ''}, not ${want.join(',')}`);
+      out.push(`membership: ${view.node} routes ${rows.join('; ')}${wrong.length > ROWS_SHOWN_MAX ? ` ... (${wrong.length} partitions in all)` : ''}`);
+    }
+  }
+  return out;
 }

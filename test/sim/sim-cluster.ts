@@ -10,21 +10,39 @@
  * started; after a crash it takes a new actor epoch (`n1.e2`), as app/node/identity.ts does after
  * any start it cannot prove clean. A graceful stop (drain, stop the workers) keeps the actor. A
  * disk wipe restarts on an empty store; a rollback restarts on a copy of the store taken earlier.
+ *
+ * Membership is the real app/membership: each node keeps its cluster state in its store's
+ * metadata (Membership), routes by it, gossips it (Gossip), takes changes when it is the claimant
+ * (Claimant), and copies the partitions a change gives it (TransferWorker: fold pages from a
+ * current primary, then an anti-entropy catch-up, then a report to the claimant). The founders
+ * start from the state of their fixed member list, as `--peers` does; any other node starts
+ * outside the cluster (version 0, as `--join true` does) and learns the cluster by gossip once a
+ * committed join names it. Gossip and transfers run only in runs that change membership: with a
+ * fixed member list there is nothing to gossip or move, and leaving them off keeps the runs of
+ * such seeds as they were.
  */
 import { KvError, Result, err, ok } from '../../app/errors';
 import { Logger, silentLogger } from '../../observability/log';
+import { admin, localResult } from '../../app/membership/admin';
+import { Claimant } from '../../app/membership/claimant';
+import { ClusterState, initialState } from '../../app/membership/cluster-state';
+import { Gossip } from '../../app/membership/gossip';
+import { Membership, StateStore } from '../../app/membership/membership';
+import { FoldPage, TransferConfig, TransferWorker } from '../../app/membership/transfers';
+import type { AdminRequest__Output } from '../../app/rpc/generated/kv/v1/AdminRequest';
+import type { AdminResponse } from '../../app/rpc/generated/kv/v1/AdminResponse';
 import { AntiEntropy, AntiEntropyConfig, AntiEntropyPeers, KeyHashes } from '../../app/replication/anti-entropy';
 import { Clock, sleep } from '../../app/replication/clock';
-import { Coordinator, CoordinatorConfig, CoordinatorEvents } from '../../app/replication/coordinator';
+import { Coordinator, CoordinatorConfig, CoordinatorEvents, ExecuteOptions } from '../../app/replication/coordinator';
 import { HandoffConfig, HandoffWorker } from '../../app/replication/handoff';
 import { HashTrees } from '../../app/replication/hash-trees';
 import { HintLimits, HintStore } from '../../app/replication/hints';
 import { ClientOp, OpResult } from '../../app/api/ops';
 import { LocalReplica } from '../../app/replication/replica';
 import { Replicas } from '../../app/replication/replicas';
-import { routingForMembers } from '../../app/ring/placement';
-import { partitionOf, PartitionReplicas, Routing } from '../../app/ring/ring';
-import { KeySpace } from '../../app/storage/local-store';
+import { ReplicaTransport } from '../../app/replication/transport';
+import { partitionOf } from '../../app/ring/ring';
+import { KeySpace, LocalStore } from '../../app/storage/local-store';
 import { MemoryStore } from '../../app/storage/memory-store';
 import { OBJECT_LIMITS_DEFAULT } from '../../app/versioning/limits';
 import { Rng } from './rng';
@@ -33,6 +51,8 @@ import { Endpoint, SimNetwork } from './sim-network';
 import { GroupCommitStore } from './sim-store';
 
 export const SIM_PARTITIONS = 16;
+/** The cluster's name in its state (a state of another cluster is refused). */
+export const SIM_CLUSTER = 'sim';
 
 export const SIM_COORDINATOR: CoordinatorConfig = {
   n: 3,
@@ -48,6 +68,8 @@ export const SIM_COORDINATOR: CoordinatorConfig = {
 
 const HANDOFF: HandoffConfig = { handoffIntervalMs: 100, handoffBatchMax: 50, handoffKeysPerSecondMax: 10_000, requestTimeoutMs: 200 };
 const ANTI_ENTROPY: AntiEntropyConfig = { antiEntropyIntervalMs: 100, antiEntropyKeysPerExchangeMax: 100, antiEntropyRebuildKeysPerSecondMax: 1_000_000, requestTimeoutMs: 200 };
+/** Transfers at the pace of handoff; the batch is set per run (MembershipSettings). */
+const TRANSFERS: TransferConfig = { transferIntervalMs: 100, transferBatchMax: 200, transferKeysPerSecondMax: 10_000, requestTimeoutMs: 200 };
 const HINT_LIMITS: HintLimits = { hintsPerTargetMax: 1000, hintBytesMax: 1024 * 1024, hintAgeMaxMs: 0 };
 /** How long a graceful stop waits for operations in flight (the node's shutdownGraceMs). */
 const SHUTDOWN_GRACE_MS = 500;
@@ -55,6 +77,28 @@ const SHUTDOWN_GRACE_MS = 500;
 const COMMIT_DELAY_MAX_MS = 2;
 /** Entries copied per fold when a store is snapshotted. */
 const COPY_BATCH = 1000;
+/** Bytes of one partition fold page at most (the node's messageBytesMax: never the limit here). */
+const FOLD_PAGE_BYTES_MAX = 4 * 1024 * 1024;
+
+/** Settings of the membership work in runs that change membership. */
+export interface MembershipSettings {
+  readonly gossipIntervalMs: number;
+  /** Objects in one fold page: 1 makes every key a page of its own (the resume path). */
+  readonly transferBatchMax: number;
+}
+
+/** What a node answers `kv status` with, as far as the operator needs it. */
+export interface SimStatus {
+  readonly state: ClusterState;
+  readonly claimant: string | undefined;
+  /** Hints the node holds for others (status lists them by member). */
+  readonly hintsHeld: number;
+}
+
+/** The address a member is listed at (the simulated network routes by id; the codec checks host:port). */
+export function simAddress(id: string): string {
+  return `${id}.sim:7000`;
+}
 
 /** Counters of what the replication layer did, summed over nodes and incarnations. */
 export interface ReplicationStats {
@@ -64,6 +108,8 @@ export interface ReplicationStats {
   handedOff: number;
   aeRepairedKeys: number;
   aeExchanges: number;
+  transferPages: number;
+  transfersFinished: number;
 }
 
 export interface SimNode extends Endpoint {
@@ -79,6 +125,10 @@ export interface SimNode extends Endpoint {
   readonly coordinator: Coordinator;
   readonly handoff: HandoffWorker;
   readonly antiEntropy: AntiEntropy;
+  readonly membership: Membership;
+  readonly claimant: Claimant;
+  readonly gossip: Gossip;
+  readonly transfers: TransferWorker;
 }
 
 /** One node's view of the others, over the simulated network. */
@@ -101,7 +151,7 @@ class SimTransport implements AntiEntropyPeers {
   }
 
   forward(node: string, op: ClientOp, timeoutMs: number): Promise<Result<OpResult, KvError>> {
-    return this.cluster.call(this.self, node, 'forward', timeoutMs, (t) => t.coordinator.execute(op, { timeoutMs, forwarded: true }));
+    return this.cluster.call(this.self, node, 'forward', timeoutMs, (t) => execute(t, op, { timeoutMs, forwarded: true }));
   }
 
   aeTree(node: string, partition: number, timeoutMs: number): Promise<Result<Uint8Array | undefined>> {
@@ -112,6 +162,21 @@ class SimTransport implements AntiEntropyPeers {
 
   aeKeys(node: string, partition: number, segments: readonly number[], limit: number, timeoutMs: number): Promise<Result<KeyHashes>> {
     return this.cluster.call(this.self, node, 'aeKeys', timeoutMs, async (t) => ok(await t.antiEntropy.keysIn(partition, segments, limit)));
+  }
+
+  gossip(node: string, state: string, timeoutMs: number): Promise<Result<string | undefined>> {
+    return this.cluster.call(this.self, node, 'gossip', timeoutMs, async (t) => ok(await t.gossip.receive(state, this.self.id)));
+  }
+
+  foldPartition(node: string, partition: number, after: Uint8Array | undefined, limit: number, timeoutMs: number): Promise<Result<FoldPage>> {
+    const a = after === undefined ? undefined : Buffer.from(after);
+    return this.cluster.call(this.self, node, 'fold', timeoutMs, async (t) => ok(await foldPage(t.store, partition, a, limit, FOLD_PAGE_BYTES_MAX)));
+  }
+
+  /** As node.ts wires it: a report to this node itself goes straight to its claimant. */
+  transferDone(claimant: string, partition: number, to: string, timeoutMs: number): Promise<Result<void>> {
+    if (claimant === this.self.id) return localResult(() => this.self.claimant.transferDone(partition, to));
+    return this.cluster.call(this.self, claimant, 'transferDone', timeoutMs, (t) => localResult(() => t.claimant.transferDone(partition, to)));
   }
 
   isUp(node: string): boolean {
@@ -127,6 +192,10 @@ interface Components {
   readonly coordinator: Coordinator;
   readonly handoff: HandoffWorker;
   readonly antiEntropy: AntiEntropy;
+  readonly membership: Membership;
+  readonly claimant: Claimant;
+  readonly gossip: Gossip;
+  readonly transfers: TransferWorker;
 }
 
 /** One incarnation of a node: its identity and liveness first, its components wired once built. */
@@ -180,34 +249,69 @@ class RunningNode implements SimNode {
   get antiEntropy() {
     return this.c.antiEntropy;
   }
+  get membership() {
+    return this.c.membership;
+  }
+  get claimant() {
+    return this.c.claimant;
+  }
+  get gossip() {
+    return this.c.gossip;
+  }
+  get transfers() {
+    return this.c.transfers;
+  }
 }
 
 export interface SimClusterOptions {
+  /** Every node that may run: the founders, then any node that starts outside the cluster. */
   readonly ids: readonly string[];
+  /**
+   * The members of the cluster's first state (a fixed member list, as `--peers` gives it).
+   * @default - every node in ids
+   */
+  readonly founders?: readonly string[];
+  /**
+   * Gossip and transfers run (a run that changes membership).
+   * @default - neither runs: the member list stays as the founders'
+   */
+  readonly membership?: MembershipSettings;
   /** @default - 1000 hints a target, no expiry */
   readonly hintLimits?: Partial<HintLimits>;
+  /**
+   * A deliberate defect, to show that the checks catch it. 'transfer-without-copy': a receiver
+   * takes nothing from the fold pages and skips its catch-up, and reports the transfer done.
+   */
+  readonly sabotage?: 'transfer-without-copy';
   /** Records a line of the run's trace (KV_SIM_TRACE). */
   readonly trace?: (line: string) => void;
 }
 
 export class SimCluster {
   readonly ids: readonly string[];
-  readonly routing: Routing;
+  readonly founders: readonly string[];
   readonly network: SimNetwork<RunningNode>;
-  readonly stats: ReplicationStats = { hinted: 0, readRepairs: 0, forwarded: 0, handedOff: 0, aeRepairedKeys: 0, aeExchanges: 0 };
+  readonly stats: ReplicationStats = { hinted: 0, readRepairs: 0, forwarded: 0, handedOff: 0, aeRepairedKeys: 0, aeExchanges: 0, transferPages: 0, transfersFinished: 0 };
   /** Failures that only a bug explains: exceptions out of handlers, errors the nodes logged. */
   readonly bugs: string[] = [];
-  private readonly lookup: (partition: number) => PartitionReplicas;
-  private readonly served = new Map<string, ReadonlyMap<number, readonly string[]>>();
+  /**
+   * Partition -> every member some node's cluster state ever made a primary of it or the
+   * receiver of a move into it (the first state's owners included): what may hold its data.
+   */
+  readonly everAssigned: ReadonlyArray<Set<string>>;
   private readonly live = new Map<string, RunningNode>();
   /** The disks: what survives a crash. */
   private readonly disks = new Map<string, MemoryStore>();
+  /** Names of the metadata written to each disk (the cluster state, transfer resume points), for snapshots. */
+  private readonly metaNames = new Map<MemoryStore, Set<string>>();
   private readonly incarnations = new Map<string, number>();
   private readonly actorEpochs = new Map<string, number>();
   /** Nodes in a graceful stop: up, draining, not to be started again until stopped. */
   private readonly stopping = new Set<string>();
   private readonly trace: ((line: string) => void) | undefined;
   private readonly hintLimits: HintLimits;
+  private readonly settings: MembershipSettings | undefined;
+  private readonly sabotage: SimClusterOptions['sabotage'];
   /** Client requests on their way to a node. */
   private clientRequestsInFlight = 0;
 
@@ -217,27 +321,20 @@ export class SimCluster {
     options: SimClusterOptions,
   ) {
     this.ids = options.ids;
+    this.founders = options.founders ?? options.ids;
     this.hintLimits = { ...HINT_LIMITS, ...options.hintLimits };
-    this.routing = routingForMembers(this.ids, SIM_PARTITIONS, SIM_COORDINATOR.n);
-    this.lookup = (partition) => this.routing.replicas(partition);
-    for (const id of this.ids) {
-      const primaryOf = new Map<number, readonly string[]>();
-      for (let p = 0; p < SIM_PARTITIONS; p++) {
-        const { primaries } = this.lookup(p);
-        if (primaries.includes(id)) primaryOf.set(p, primaries.filter((m) => m !== id));
-      }
-      this.served.set(id, primaryOf);
-    }
+    this.settings = options.membership;
+    this.sabotage = options.sabotage;
     this.network = new SimNetwork<RunningNode>(scheduler, rng, this.ids, (id) => this.live.get(id));
     this.trace = options.trace;
+    const first = this.initialState(this.founders[0]!);
+    this.everAssigned = first.placement.primaries.map((row) => new Set(row));
   }
 
   static async start(scheduler: Scheduler, rng: Rng, options: SimClusterOptions): Promise<SimCluster> {
     const cluster = new SimCluster(scheduler, rng, options);
-    for (const id of cluster.ids) {
-      cluster.disks.set(id, new MemoryStore());
-      await cluster.startNode(id, 'new');
-    }
+    for (const id of cluster.ids) cluster.disks.set(id, new MemoryStore());
+    for (const id of cluster.founders) await cluster.startNode(id, 'new');
     return cluster;
   }
 
@@ -254,13 +351,12 @@ export class SimCluster {
     return this.disks.get(id)!;
   }
 
-  isPrimary(node: string, partition: number): boolean {
-    return this.lookup(partition).primaries.includes(node);
-  }
-
-  placement(key: string): { partition: number } & PartitionReplicas {
-    const partition = partitionOf(Buffer.from(key), SIM_PARTITIONS);
-    return { partition, ...this.lookup(partition) };
+  /** The state a node starts from when its disk holds none: its flags'. */
+  initialState(id: string): ClusterState {
+    const { n } = SIM_COORDINATOR;
+    if (this.founders.includes(id)) return initialState(SIM_CLUSTER, this.founders.map((m) => ({ id: m, address: simAddress(m), zone: '' })), SIM_PARTITIONS, n);
+    // Started with --join: a placeholder, never stored or sent, until a state naming it arrives.
+    return { ...initialState(SIM_CLUSTER, [{ id, address: simAddress(id), zone: '' }], SIM_PARTITIONS, n), version: 0 };
   }
 
   /** A request over the network from one node to another (see SimNetwork.call). */
@@ -283,18 +379,50 @@ export class SimCluster {
     const epoch = (this.actorEpochs.get(id) ?? 0) + (start === 'clean' ? 0 : 1);
     this.actorEpochs.set(id, epoch);
     const actor = `${id}.e${epoch}`;
-    const node = new RunningNode(id, incarnation, actor, this.disks.get(id)!, this.scheduler, () => this.rng.int(0, COMMIT_DELAY_MAX_MS));
+    const disk = this.disks.get(id)!;
+    const node = new RunningNode(id, incarnation, actor, disk, this.scheduler, () => this.rng.int(0, COMMIT_DELAY_MAX_MS));
     const { store, clock } = node;
     const log = this.logger(id);
+    const meta = this.metaStore(store, disk);
+    const membership = await Membership.open(meta, this.initialState(id), log);
+    // What node.ts derives from the state, refreshed in place when it changes: the partitions this
+    // node is a primary of, with their other primaries (anti-entropy's work).
+    const served = new Map<number, readonly string[]>();
+    const derive = (state: ClusterState) => {
+      served.clear();
+      for (let p = 0; p < SIM_PARTITIONS; p++) {
+        const { primaries } = membership.routing.replicas(p);
+        if (primaries.includes(id)) served.set(p, primaries.filter((m) => m !== id));
+        // A placeholder (version 0) assigns nothing: it is never sent, and serves no operation.
+        if (state.version > 0) for (const m of [...state.placement.primaries[p]!, ...(state.target?.primaries[p] ?? [])]) this.everAssigned[p]!.add(m);
+      }
+    };
+    derive(membership.state);
+    membership.onChange((state) => {
+      derive(state);
+      this.trace?.(`${this.scheduler.now} ${id} takes state ${state.version} by ${state.author || '(flags)'}: ${state.members.map((m) => `${m.id}${m.status === 'valid' ? '' : `(${m.status})`}`).join(',')}${state.target ? `; ${state.transfers.filter((t) => !t.done).length} transfers left` : ''}`);
+    });
     const hints = await HintStore.open(store.hints, SIM_PARTITIONS, this.hintLimits, clock.now);
     const trees = new HashTrees(SIM_PARTITIONS);
     const replica = new LocalReplica(store, actor, OBJECT_LIMITS_DEFAULT, { hints, trees, nowMs: clock.now });
     const transport = new SimTransport(node, this);
     const replicas = new Replicas(id, replica, transport);
-    const coordinator = new Coordinator({ self: id, routing: () => this.routing, local: replica, replicas, config: SIM_COORDINATOR, log, events: this.coordinatorEvents(), clock });
+    const coordinator = new Coordinator({ self: id, routing: () => membership.routing, local: replica, replicas, config: SIM_COORDINATOR, log, events: this.coordinatorEvents(), clock });
     const stats = this.stats;
-    const handoff = new HandoffWorker(hints, transport, HANDOFF, { delivered: (_t, n) => (stats.handedOff += n), expired() {}, failed() {} }, log, clock);
-    const served = this.served.get(id)!;
+    // As node.ts wires it: hints for a member that left or was removed go to the partition's
+    // current primaries, this node's own replica included (through Replicas; others straight to
+    // the transport, as before).
+    const handoffPeers: ReplicaTransport = {
+      fetch: (...a) => transport.fetch(...a),
+      replicate: (node, ...a) => (node === id ? replicas.replicate(node, ...a) : transport.replicate(node, ...a)),
+      forward: (...a) => transport.forward(...a),
+      isUp: (node) => transport.isUp(node),
+    };
+    const handoffMembers = {
+      isMember: (m: string) => membership.state.version === 0 || membership.state.members.some((x) => x.id === m),
+      primariesOf: (partition: number) => membership.routing.replicas(partition).primaries,
+    };
+    const handoff = new HandoffWorker(hints, handoffPeers, HANDOFF, { delivered: (_t, n) => (stats.handedOff += n), expired() {}, failed() {} }, log, clock, handoffMembers);
     const antiEntropy = new AntiEntropy(
       trees,
       store,
@@ -306,12 +434,36 @@ export class SimCluster {
       log,
       clock,
     );
-    node.wire({ replica, hints, trees, replicas, coordinator, handoff, antiEntropy });
+    const claimant = new Claimant(id, membership, (other) => this.network.isUp(id, other));
+    const gossip = new Gossip(id, membership, transport, { gossipIntervalMs: this.settings?.gossipIntervalMs ?? 0, requestTimeoutMs: SIM_COORDINATOR.requestTimeoutMs }, log, clock, () => this.rng.next());
+    const withoutCopy = this.sabotage === 'transfer-without-copy';
+    const transfers = new TransferWorker(
+      {
+        self: id,
+        membership,
+        store: meta,
+        peers: transport,
+        merge: async (partition, key, object) => {
+          if (!withoutCopy) await replica.mergeEncoded(partition, key, object);
+        },
+        catchUp: async (partition, peer) => withoutCopy || ['in_sync', 'repaired'].includes(await antiEntropy.exchange(partition, peer)),
+        claimant: () => claimant.claimant,
+      },
+      { ...TRANSFERS, transferBatchMax: this.settings?.transferBatchMax ?? TRANSFERS.transferBatchMax },
+      { copied: () => stats.transferPages++, finished: () => stats.transfersFinished++ },
+      log,
+      clock,
+    );
+    node.wire({ replica, hints, trees, replicas, coordinator, handoff, antiEntropy, membership, claimant, gossip, transfers });
     this.live.set(id, node);
     this.network.started(id);
     handoff.start();
     antiEntropy.start();
-    this.trace?.(`${this.scheduler.now} start ${id} incarnation ${incarnation} actor ${actor} (${start})`);
+    if (this.settings !== undefined) {
+      gossip.start();
+      transfers.start();
+    }
+    this.trace?.(`${this.scheduler.now} start ${id} incarnation ${incarnation} actor ${actor} (${start}), state ${membership.state.version}`);
   }
 
   /** The node's memory is lost; its disk stays as it was. */
@@ -341,7 +493,7 @@ export class SimCluster {
    */
   async corrupt(id: string, key: string): Promise<boolean> {
     const disk = this.disks.get(id)!;
-    const { partition } = this.placement(key);
+    const partition = partitionOfKey(key);
     if ((await disk.fold(partition, { limit: 1000 })).every((e) => Buffer.from(e.key).toString() !== key)) return false;
     disk.mutateFrameForTest(partition, Buffer.from(key), (frame) => (frame[frame.length - 1]! ^= 0x5a));
     this.trace?.(`${this.scheduler.now} corrupt ${id}'s record of ${key}`);
@@ -368,7 +520,17 @@ export class SimCluster {
     this.trace?.(`${this.scheduler.now} rollback ${id}`);
   }
 
-  /** A copy of a node's disk as it is now (data and hints). */
+  /**
+   * The node crashes for good and its disk is gone (a machine lost): it is never started again,
+   * and an operator removes it from the cluster.
+   */
+  destroy(id: string): void {
+    this.crash(id);
+    this.disks.set(id, new MemoryStore());
+    this.trace?.(`${this.scheduler.now} destroy ${id} (never to return)`);
+  }
+
+  /** A copy of a node's disk as it is now (data, hints and metadata). */
   async snapshot(id: string): Promise<MemoryStore> {
     const from = this.disks.get(id)!;
     const to = new MemoryStore();
@@ -376,7 +538,27 @@ export class SimCluster {
       await copySpace(from, to, p);
       await copySpace(from.hints, to.hints, p);
     }
+    const names = [...(this.metaNames.get(from) ?? [])];
+    for (const name of names) {
+      const value = await from.getMeta(name);
+      if (value !== undefined) await to.setMeta(name, value);
+    }
+    this.metaNames.set(to, new Set(names));
     return to;
+  }
+
+  /** The store's metadata as Membership and the transfer worker use it, each name written remembered (for snapshots). */
+  private metaStore(store: LocalStore, disk: MemoryStore): StateStore {
+    let names = this.metaNames.get(disk);
+    if (names === undefined) this.metaNames.set(disk, (names = new Set()));
+    const written = names;
+    return {
+      getMeta: (name) => store.getMeta(name),
+      setMeta: (name, value) => {
+        written.add(name);
+        return store.setMeta(name, value);
+      },
+    };
   }
 
   /**
@@ -390,7 +572,7 @@ export class SimCluster {
     this.stopping.add(id);
     this.trace?.(`${this.scheduler.now} stopping ${id}`);
     await Promise.race([node.coordinator.drain(), sleep(node.clock, SHUTDOWN_GRACE_MS)]);
-    await Promise.all([node.handoff.stop(), node.antiEntropy.stop()]);
+    await Promise.all([node.handoff.stop(), node.antiEntropy.stop(), node.gossip.stop(), node.transfers.stop()]);
     if (!node.life.alive) return false;
     node.life.alive = false;
     this.live.delete(id);
@@ -407,26 +589,49 @@ export class SimCluster {
    * DeadlineExceeded, which for a write may have applied.
    */
   clientCall(nodeId: string, op: ClientOp, timeoutMs: number): Promise<Result<OpResult>> {
+    return this.linkCall(nodeId, op.kind, op.kind !== 'get', true, timeoutMs, (t) => execute(t, op, { timeoutMs: SIM_COORDINATOR.requestTimeoutMs }));
+  }
+
+  /** An operator's `kv admin` request to a node, over the clients' link. */
+  adminCall(nodeId: string, request: AdminRequest__Output, timeoutMs: number): Promise<Result<AdminResponse>> {
+    return this.linkCall(nodeId, `admin ${request.action}`, request.action === 'commit', false, timeoutMs, (t) =>
+      admin(t.claimant, t.membership, request).catch((e: unknown) => {
+        // A refusal is a MembershipRefused result; anything thrown is a bug.
+        this.bugs.push(`at ${this.scheduler.now} ms: admin ${request.action} on ${nodeId} threw: ${(e as Error).stack ?? String(e)}`);
+        return err(new KvError('Internal', `admin threw at ${nodeId}: ${String(e)}`));
+      }),
+    );
+  }
+
+  /** An operator's `kv status` to a node: its cluster state and the claimant it sees. */
+  statusCall(nodeId: string, timeoutMs: number): Promise<Result<SimStatus>> {
+    return this.linkCall(nodeId, 'status', false, false, timeoutMs, async (t) =>
+      ok({ state: t.membership.state, claimant: t.claimant.claimant, hintsHeld: t.hints.targets().reduce((n, target) => n + t.hints.backlog(target).count, 0) }),
+    );
+  }
+
+  /** A request over the clients' link; `counted`: the cluster is not quiet while it is on its way (a client operation). */
+  private linkCall<T>(nodeId: string, what: string, mayHaveApplied: boolean, counted: boolean, timeoutMs: number, run: (target: RunningNode) => Promise<Result<T>>): Promise<Result<T>> {
     const target = this.live.get(nodeId);
     if (target === undefined) return Promise.resolve(err(new KvError('PeerUnreachable', `node ${nodeId} refused the connection`)));
     const faults = this.network.faults;
     return new Promise((resolve) => {
       let done = false;
-      const settle = (r: Result<OpResult>) => {
+      const settle = (r: Result<T>) => {
         if (done) return;
         done = true;
         cancel();
         resolve(r);
       };
-      const cancel = this.scheduler.after(timeoutMs, () => settle(err(new KvError('DeadlineExceeded', `client: ${op.kind} via ${nodeId}: no answer in ${timeoutMs} ms`, op.kind !== 'get'))));
+      const cancel = this.scheduler.after(timeoutMs, () => settle(err(new KvError('DeadlineExceeded', `client: ${what} via ${nodeId}: no answer in ${timeoutMs} ms`, mayHaveApplied))));
       if (this.rng.chance(faults.dropRate)) return;
-      this.clientRequestsInFlight++;
+      if (counted) this.clientRequestsInFlight++;
       this.scheduler.after(this.rng.int(1, 8), () => {
-        this.clientRequestsInFlight--;
+        if (counted) this.clientRequestsInFlight--;
         const now = this.live.get(nodeId);
         if (now !== target) return;
         this.network.whenRunning(target, () => {
-          void target.coordinator.execute(op, { timeoutMs: SIM_COORDINATOR.requestTimeoutMs }).then((r) => {
+          void run(target).then((r) => {
             if (!target.life.alive || this.rng.chance(faults.dropRate)) return;
             this.scheduler.after(this.rng.int(1, 8), () => settle(r));
           });
@@ -470,6 +675,33 @@ export class SimCluster {
     };
     return { ...silentLogger, error: record };
   }
+}
+
+/** The partition of a key of the workload. */
+export function partitionOfKey(key: string): number {
+  return partitionOf(Buffer.from(key), SIM_PARTITIONS);
+}
+
+/**
+ * What the node's server does with an operation, a client's or a forwarded one (node.ts): a node
+ * waiting to join (version 0) serves none.
+ */
+function execute(node: SimNode, op: ClientOp, options: ExecuteOptions): Promise<Result<OpResult>> {
+  if (node.membership.state.version === 0) return Promise.resolve(err(new KvError('NotMember', `${node.id} is waiting to join a cluster`)));
+  return node.coordinator.execute(op, options);
+}
+
+/** A page of a partition fold, as node.ts's foldPartition handler answers a peer. */
+async function foldPage(store: LocalStore, partition: number, after: Uint8Array | undefined, limit: number, bytesMax: number): Promise<FoldPage> {
+  const batch = await store.fold(partition, { startAfter: after, limit });
+  const entries: Array<{ key: Uint8Array; object: Uint8Array }> = [];
+  let bytes = 0;
+  for (const e of batch) {
+    if (entries.length > 0 && bytes + e.value.length > bytesMax) return { entries, done: false };
+    entries.push({ key: e.key, object: e.value });
+    bytes += e.key.length + e.value.length;
+  }
+  return { entries, done: batch.length < limit };
 }
 
 async function copySpace(from: KeySpace, to: KeySpace, partition: number): Promise<void> {

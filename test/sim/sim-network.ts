@@ -7,9 +7,10 @@
  * and restarted meanwhile is lost with the connection). A request without a reply fails at its
  * deadline with DeadlineExceeded, writeMayHaveApplied = true, as the real peer transport does. A
  * request to a crashed node sometimes fails fast instead (a connection reset: PeerUnreachable,
- * may have applied). Idempotent requests (fetch, replicate, anti-entropy) are sometimes delivered
- * twice; forwarded client operations never are: the peer stream is TCP, which does not duplicate,
- * and a duplicate would only give the write a second dot (a cosmetic sibling), not test anything.
+ * may have applied). Idempotent requests (fetch, replicate, anti-entropy, gossip, partition folds,
+ * transfer reports) are sometimes delivered twice; forwarded client operations never are: the
+ * peer stream is TCP, which does not duplicate, and a duplicate would only give the write a
+ * second dot (a cosmetic sibling), not test anything.
  *
  * Partitions cut links in both directions or in one. A paused node (a long GC or VM pause) keeps
  * everything but does nothing: messages to it and its own timers wait until it resumes.
@@ -31,7 +32,7 @@ export interface Endpoint {
   readonly life: NodeLife;
 }
 
-export type MessageKind = 'fetch' | 'replicate' | 'forward' | 'aeTree' | 'aeKeys';
+export type MessageKind = 'fetch' | 'replicate' | 'forward' | 'aeTree' | 'aeKeys' | 'gossip' | 'fold' | 'transferDone';
 
 export interface NetworkFaults {
   /** Probability that a message (request or reply) is lost. */
@@ -55,7 +56,8 @@ const RESET_RATE = 0.5;
 const DETECT_MIN_MS = 20;
 const DETECT_MAX_MS = 400;
 
-const IDEMPOTENT: ReadonlySet<MessageKind> = new Set(['fetch', 'replicate', 'aeTree', 'aeKeys']);
+/** Gossip merges, a fold page is a read, a second report of a finished transfer changes nothing. */
+const IDEMPOTENT: ReadonlySet<MessageKind> = new Set(['fetch', 'replicate', 'aeTree', 'aeKeys', 'gossip', 'fold', 'transferDone']);
 
 export interface NetworkStats {
   requests: number;

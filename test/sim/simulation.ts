@@ -12,14 +12,24 @@
  * At most one disk loss a run: a write acknowledged at W=2 is durable on two nodes, so losing
  * two disks before anti-entropy copied it back may lose it, and rightly (that is beyond what W=2
  * promises). Everything else may strike any node at any time, several at once.
+ *
+ * A share of the seeds (MEMBERSHIP_SHARE, chosen by the seed's profile) also change membership
+ * during the fault phase, through the operator (./operator.ts): a join of a sixth node that
+ * starts outside the cluster, a leave of a member (shut down for good once it has left), a
+ * remove of a member destroyed for good (crashed, never restarted, its disk gone: that run's one
+ * disk loss), one, two or all three, one commit at a time or two staged together. Such a run
+ * converges only once the operator's changes are all in the state every member holds, no
+ * transfer is left, and every node routes by that state; the checks then use its placement.
  */
+import { Change, ClusterState } from '../../app/membership/cluster-state';
 import { MemoryStore } from '../../app/storage/memory-store';
 import { OBJECT_LIMITS_DEFAULT } from '../../app/versioning/limits';
 import { encodeObject } from '../../app/versioning/codec';
-import { checkFinalState, checkHintsLeft, checkPlacement, divergence, Holding, KeyState } from './checker';
+import { checkFinalState, checkHintsLeft, checkMembership, checkPlacement, divergence, Holding, KeyState, MemberView } from './checker';
+import { describeChange, MembershipStep, Operator, OperatorCounts } from './operator';
 import { Rng } from './rng';
 import { Scheduler } from './sim-clock';
-import { ReplicationStats, SIM_PARTITIONS, SimCluster } from './sim-cluster';
+import { partitionOfKey, ReplicationStats, SIM_COORDINATOR, SIM_PARTITIONS, simAddress, SimCluster } from './sim-cluster';
 import { NetworkStats } from './sim-network';
 import { History, newHistory, SimClient } from './workload';
 
@@ -45,12 +55,32 @@ const PROBE_INTERVAL_MS = 100;
 const FINAL_READ_LIMIT_MS = 5000;
 /** Pause before a failed final read is tried again. */
 const FINAL_READ_RETRY_MS = 200;
+/** Share of seeds whose runs change membership. */
+const MEMBERSHIP_SHARE = 0.4;
+/** The node that may join: it starts outside the cluster. */
+const JOINER = `n${NODES + 1}`;
+
+/**
+ * Data a node keeps of a partition it gave away (or was to receive in a change that lost to
+ * another) is not counted as misplaced: nothing deletes it yet (README, Membership: "old owners
+ * keep the data of partitions they gave away"). Set to false once a cleanup worker deletes it;
+ * the placement check then holds every node to the final placement.
+ */
+export const EXEMPT_FORMER_OWNERS = true;
 
 export type Sabotage =
   /** Every disk is wiped at the heal: acknowledged writes are lost (the checker must say so). */
   | 'wipe-all-at-heal'
   /** A rolled-back node keeps its actor (riak_kv 679): dots are reused, writes are lost. */
-  | 'rollback-keeps-actor';
+  | 'rollback-keeps-actor'
+  /**
+   * A receiver reports its transfers done without copying anything (no fold merged, no
+   * catch-up), in a change that replaces most members (replaceMembers): writes acknowledged
+   * before it are lost.
+   */
+  | 'transfer-without-copy'
+  /** Nodes never gossip: the claimant alone knows a change, which never completes. */
+  | 'no-gossip';
 
 export interface SimOptions {
   readonly seed: number;
@@ -67,6 +97,20 @@ export interface SimOptions {
   readonly corruption?: boolean;
   /** A deliberate defect, to show that the checker catches what it should. */
   readonly sabotage?: Sabotage;
+  /**
+   * Whether the run may change membership (when its profile says so).
+   * @default true
+   */
+  readonly membership?: boolean;
+  /**
+   * Whether a member destroyed for good may die while a change is in progress, or before one
+   * that gives it replicas is committed. Off by default: such a change never completes today
+   * (./README.md).
+   * @default false
+   */
+  readonly receiverLoss?: boolean;
+  /** The membership changes of the run instead of its profile's (a test's scenario). */
+  readonly plan?: MembershipPlan;
   /** Receives the run's trace: faults, starts, client calls and their outcomes. */
   readonly trace?: (line: string) => void;
 }
@@ -86,6 +130,8 @@ export interface SimResult {
   readonly history: History['counts'];
   readonly network: NetworkStats;
   readonly replication: ReplicationStats;
+  /** The membership changes of the run (empty when it changed none), and what the operator met. */
+  readonly membership: { readonly steps: number; readonly finalVersion: number; readonly operator: OperatorCounts };
 }
 
 type Fault =
@@ -148,15 +194,119 @@ function planFaults(rng: Rng, ids: readonly string[], diskLoss: boolean, corrupt
   return plan;
 }
 
+/** A run's membership changes: the operator's steps, the nodes that start outside the cluster, the members destroyed. */
+export interface MembershipPlan {
+  readonly steps: readonly MembershipStep[];
+  /** Nodes that start outside the cluster (as `--join true`), and when. */
+  readonly starts: ReadonlyArray<{ readonly id: string; readonly at: number }>;
+  /** Members that crash for good, their disk gone, and when (each is removed by a step). */
+  readonly destroys: ReadonlyArray<{ readonly id: string; readonly at: number }>;
+}
+
+/**
+ * The membership changes of a seed's profile: in MEMBERSHIP_SHARE of the seeds, a join, a leave
+ * and a remove (each in about 60% of those runs, at least one), in random order, at random
+ * times of the fault phase, one commit each or two staged together.
+ *
+ * A member destroyed for good dies before any change is committed, and its remove is the first
+ * step: a change that gives it replicas can never complete (its transfers never finish), and no
+ * other change, the remove included, can be committed while one is in progress (./README.md,
+ * Found so far). `receiverLoss` lifts that order: it may then die at any time.
+ */
+function membershipPlan(rng: Rng, founders: readonly string[], receiverLoss: boolean): MembershipPlan | undefined {
+  if (!rng.chance(MEMBERSHIP_SHARE)) return undefined;
+  const kinds = (['join', 'leave', 'remove'] as const).filter(() => rng.chance(0.6));
+  if (kinds.length === 0) kinds.push(rng.pick(['join', 'leave', 'remove'] as const));
+  const [leaver, dead] = rng.shuffle(founders);
+  const starts: Array<{ id: string; at: number }> = [];
+  const destroys: Array<{ id: string; at: number }> = [];
+  const pending: Array<{ change: Change; notBefore: number }> = [];
+  // Steps come after the death (the remove first), unless a receiver may be lost.
+  const diesAt = rng.int(0, FAULT_PHASE_MS / 3);
+  const order = rng.shuffle(kinds);
+  if (!receiverLoss && order.includes('remove')) order.unshift(...order.splice(order.indexOf('remove'), 1));
+  for (const kind of order) {
+    if (kind === 'join') {
+      const at = rng.int(0, FAULT_PHASE_MS / 2);
+      starts.push({ id: JOINER, at });
+      // Mostly once the node runs, as the README says; sometimes before it starts.
+      pending.push({ change: { kind, id: JOINER, address: simAddress(JOINER), zone: '' }, notBefore: rng.chance(0.8) ? at + 50 : 0 });
+    } else if (kind === 'leave') {
+      pending.push({ change: { kind, id: leaver! }, notBefore: 0 });
+    } else {
+      const at = receiverLoss ? rng.int(0, FAULT_PHASE_MS / 2) : diesAt;
+      destroys.push({ id: dead!, at });
+      pending.push({ change: { kind, id: dead! }, notBefore: at + rng.int(50, 500) });
+    }
+  }
+  const steps: MembershipStep[] = [];
+  let notBefore = receiverLoss || destroys.length === 0 ? 0 : diesAt;
+  for (let i = 0; i < pending.length; i++) {
+    const together = [pending[i]!];
+    if (i + 1 < pending.length && rng.chance(0.25)) together.push(pending[++i]!);
+    const at = Math.max(notBefore, rng.int(0, (FAULT_PHASE_MS * 2) / 3), ...together.map((c) => c.notBefore));
+    steps.push({ at, changes: together.map((c) => c.change) });
+    // The operator takes the first step not done whose time has come: the remove stays first.
+    if (together.some((c) => c.change.kind === 'remove')) notBefore = at;
+  }
+  steps.sort((a, b) => a.at - b.at);
+  return { steps, starts, destroys };
+}
+
+/**
+ * N new nodes join and every founder but the first leaves, in one commit (the first stays valid:
+ * a change needs a claimant): a partition moves two or three of its replicas, and those that do
+ * not hold the first founder move all of them.
+ */
+export function replaceMembers(founders: readonly string[], at: number): MembershipPlan {
+  const joiners = Array.from({ length: SIM_COORDINATOR.n }, (_, i) => `n${founders.length + 1 + i}`);
+  return {
+    steps: [{ at, changes: [...joiners.map((id): Change => ({ kind: 'join', id, address: simAddress(id), zone: '' })), ...founders.slice(1).map((id): Change => ({ kind: 'leave', id }))] }],
+    starts: joiners.map((id) => ({ id, at: 0 })),
+    destroys: [],
+  };
+}
+
+function describePlan(plan: MembershipPlan): string[] {
+  return [
+    ...plan.starts.map((s) => `${s.at} ms: start ${s.id} outside the cluster`),
+    ...plan.destroys.map((d) => `${d.at} ms: destroy ${d.id} (crashed for good, disk gone)`),
+    ...plan.steps.map((s) => `from ${s.at} ms: the operator commits ${s.changes.map(describeChange).join(' + ')}`),
+  ];
+}
+
+/** The members the plan's changes leave. */
+function membersAfter(founders: readonly string[], plan: MembershipPlan | undefined): string[] {
+  const members = new Set(founders);
+  for (const s of plan?.steps ?? []) {
+    for (const c of s.changes) {
+      if (c.kind === 'join') members.add(c.id);
+      else members.delete(c.id);
+    }
+  }
+  return [...members].sort();
+}
+
 export async function runSeed(options: SimOptions): Promise<SimResult> {
   const { seed, trace } = options;
   const rng = new Rng(seed);
   const scheduler = new Scheduler();
-  const ids = Array.from({ length: NODES }, (_, i) => `n${i + 1}`);
+  const founders = Array.from({ length: NODES }, (_, i) => `n${i + 1}`);
+
+  // The membership changes, drawn from a generator of their own (seeded from the seed): a run
+  // that changes none draws from `rng` exactly what it drew before membership was simulated, so
+  // regression seeds of those runs still replay.
+  const membership =
+    options.plan ??
+    (options.sabotage === 'transfer-without-copy' ? replaceMembers(founders, 1000) : undefined) ??
+    (options.membership === false ? undefined : membershipPlan(new Rng((seed ^ 0x6d656d62) >>> 0), founders, options.receiverLoss === true));
+  const ids = [...founders, ...(membership?.starts.map((s) => s.id) ?? [])];
+  const destroyed = membership?.destroys.length ?? 0;
 
   // The run's profile: its faults, how lossy the network is, and settings that open other paths.
-  const plan = planFaults(rng, ids, options.diskLoss !== false, options.corruption === true, options.sabotage === 'rollback-keeps-actor');
-  const diskLost = plan.some((f) => f.kind === 'wipe' || f.kind === 'rollback' || f.kind === 'corrupt');
+  // A member destroyed for good is the run's one disk loss.
+  const plan = planFaults(rng, ids, options.diskLoss !== false && destroyed === 0, options.corruption === true && destroyed === 0, options.sabotage === 'rollback-keeps-actor');
+  const diskLost = destroyed > 0 || plan.some((f) => f.kind === 'wipe' || f.kind === 'rollback' || f.kind === 'corrupt');
   const network = { dropRate: rng.pick([0, 0, 0.01, 0.03, 0.08]), duplicateRate: rng.pick([0, 0.02, 0.05]), slowRate: rng.pick([0, 0.01, 0.03]) };
   // A client that gives up before the node does leaves writes that may have applied.
   const clientTimeoutMs = rng.pick(CLIENT_TIMEOUTS_MS);
@@ -164,21 +314,27 @@ export async function runSeed(options: SimOptions): Promise<SimResult> {
   // on fewer disks than W=2 promises: only in runs that lose no disk, where that is still safe.
   const hintLimits = { hintsPerTargetMax: rng.pick([1000, 1000, 3]), hintAgeMaxMs: diskLost ? 0 : rng.pick([0, 0, 300]) };
   const weakQuorums = !diskLost && rng.chance(0.3);
+  const settings = membership === undefined ? undefined : { gossipIntervalMs: options.sabotage === 'no-gossip' ? 0 : rng.pick([100, 300]), transferBatchMax: rng.pick([1, 200]) };
   const faults = [
-    `network: drop ${network.dropRate}, duplicate ${network.duplicateRate}, slow ${network.slowRate}; client timeout ${clientTimeoutMs} ms; hints: ${hintLimits.hintsPerTargetMax} a target, expire after ${hintLimits.hintAgeMaxMs || 'never'} ms${weakQuorums ? '; R=1 and W=1 allowed' : ''}`,
+    `network: drop ${network.dropRate}, duplicate ${network.duplicateRate}, slow ${network.slowRate}; client timeout ${clientTimeoutMs} ms; hints: ${hintLimits.hintsPerTargetMax} a target, expire after ${hintLimits.hintAgeMaxMs || 'never'} ms${weakQuorums ? '; R=1 and W=1 allowed' : ''}${settings ? `; gossip every ${settings.gossipIntervalMs} ms, fold pages of ${settings.transferBatchMax}` : ''}`,
     ...plan.map(describeFault),
+    ...(membership === undefined ? [] : describePlan(membership)),
   ];
 
-  const cluster = await SimCluster.start(scheduler, rng, { ids, hintLimits, trace });
+  const sabotage = options.sabotage === 'transfer-without-copy' ? options.sabotage : undefined;
+  const cluster = await SimCluster.start(scheduler, rng, { ids, founders, membership: settings, hintLimits, sabotage, trace });
   const net = cluster.network;
   net.faults = network;
   let healed = false;
 
+  /** Nodes started at least once; retired: destroyed or decommissioned, never to start again. */
+  const started = new Set(founders);
+  const retired = new Set<string>();
   const cleanlyStopped = new Set<string>();
   /** Starts a node that is down, unless it is still stopping (it restarts when it has stopped, if healed). */
   const restartDown = (id: string) => {
     const clean = cleanlyStopped.has(id);
-    if (cluster.running(id) !== undefined || cluster.isStopping(id)) return;
+    if (!started.has(id) || retired.has(id) || cluster.running(id) !== undefined || cluster.isStopping(id)) return;
     cleanlyStopped.delete(id);
     void cluster.startNode(id, clean ? 'clean' : 'crashed');
   };
@@ -250,6 +406,38 @@ export async function runSeed(options: SimOptions): Promise<SimResult> {
     }
   }
 
+  // Membership: nodes that start outside the cluster, members destroyed for good, the operator.
+  for (const s of membership?.starts ?? []) {
+    scheduler.after(s.at, () => {
+      started.add(s.id);
+      restartDown(s.id);
+    });
+  }
+  for (const d of membership?.destroys ?? []) {
+    scheduler.after(d.at, () => {
+      retired.add(d.id);
+      cluster.destroy(d.id);
+    });
+  }
+  const expectedUp = () => ids.filter((id) => started.has(id) && !retired.has(id));
+  let operatorStopped = false;
+  const operator =
+    membership === undefined
+      ? undefined
+      : new Operator(
+          cluster,
+          membership.steps,
+          expectedUp,
+          (id) => {
+            retired.add(id);
+            void cluster.stopGracefully(id);
+          },
+          rng,
+          scheduler.clock,
+          trace,
+        );
+  const operating = operator?.run(() => operatorStopped);
+
   const history = newHistory();
   const link = { nodes: ids, call: (node: string, op: Parameters<SimCluster['clientCall']>[1]) => cluster.clientCall(node, op, clientTimeoutMs) };
   const keys = { setKeys: SET_KEYS, deleteKeys: DELETE_KEYS };
@@ -274,10 +462,20 @@ export async function runSeed(options: SimOptions): Promise<SimResult> {
   if ((await scheduler.runUntilSettled(running, deadline)) === undefined) violations.push(`the clients did not finish within ${CONVERGE_BOUND_MS} ms of the heal`);
 
   const allKeys: Array<{ key: string; kind: 'set' | 'delete' }> = [...SET_KEYS.map((key) => ({ key, kind: 'set' as const })), ...DELETE_KEYS.map((key) => ({ key, kind: 'delete' as const }))];
-  const primaryObjects = async (key: string) => {
-    const { partition, primaries } = cluster.placement(key);
+  /** The state every node that should run holds, when they agree. */
+  const agreed = (): ClusterState | undefined => {
+    let first: ClusterState | undefined;
+    for (const id of expectedUp()) {
+      const state = cluster.running(id)?.membership.state;
+      if (state === undefined || (first !== undefined && (state.version !== first.version || state.author !== first.author))) return undefined;
+      first ??= state;
+    }
+    return first;
+  };
+  const primaryObjects = async (state: ClusterState, key: string) => {
+    const partition = partitionOfKey(key);
     return Promise.all(
-      primaries.map(async (node) => {
+      state.placement.primaries[partition]!.map(async (node) => {
         try {
           return { node, object: await cluster.running(node)?.replica.fetch(partition, Buffer.from(key)) };
         } catch (e) {
@@ -288,11 +486,14 @@ export async function runSeed(options: SimOptions): Promise<SimResult> {
   };
   const converged = async () => {
     if (!cluster.quiet) return false;
-    for (const id of cluster.ids) {
+    for (const id of expectedUp()) {
       const node = cluster.running(id);
       if (node === undefined || cluster.isStopping(id) || node.hints.targets().length > 0) return false;
     }
-    const states = await Promise.all(allKeys.map(async ({ key, kind }) => ({ key, kind, primaries: await primaryObjects(key), read: { ok: false as const, error: '' } })));
+    // Membership: every node holds one state, which shows every change and moves nothing.
+    const state = agreed();
+    if (state === undefined || state.target !== undefined || (operator !== undefined && !operator.done(state))) return false;
+    const states = await Promise.all(allKeys.map(async ({ key, kind }) => ({ key, kind, primaries: await primaryObjects(state, key), read: { ok: false as const, error: '' } })));
     return divergence(states).length === 0;
   };
   let convergedAt: number | undefined;
@@ -305,11 +506,29 @@ export async function runSeed(options: SimOptions): Promise<SimResult> {
     if (scheduler.now >= deadline) break;
     await scheduler.run(Math.min(deadline, scheduler.now + PROBE_INTERVAL_MS));
   }
+  operatorStopped = true;
   if (convergedAt === undefined) {
-    const down = cluster.ids.filter((id) => cluster.running(id) === undefined);
+    const down = expectedUp().filter((id) => cluster.running(id) === undefined);
     const hints = cluster.ids.flatMap((id) => cluster.running(id)?.hints.targets().map((t) => `${id} holds ${cluster.running(id)!.hints.backlog(t).count} for ${t}`) ?? []);
-    violations.push(`did not converge within ${CONVERGE_BOUND_MS} ms of the heal (down: ${down.join(', ') || 'none'}; hints: ${hints.join(', ') || 'none'})`);
+    const versions = expectedUp().map((id) => {
+      const state = cluster.running(id)?.membership.state;
+      return state === undefined ? `${id} down` : `${id} ${state.version}${state.target ? ` (${state.transfers.filter((t) => !t.done).length} transfers left)` : ''}`;
+    });
+    violations.push(`did not converge within ${CONVERGE_BOUND_MS} ms of the heal (down: ${down.join(', ') || 'none'}; hints: ${hints.join(', ') || 'none'}; states: ${versions.join(', ')})`);
   }
+
+  // The final state: the one every node agrees on, else (to say what is wrong) the newest any holds.
+  const newest = ids
+    .map((id) => cluster.running(id)?.membership.state)
+    .filter((s): s is ClusterState => s !== undefined)
+    .reduce((a, b) => (b.version > a.version || (b.version === a.version && b.author > a.author) ? b : a));
+  const final = agreed() ?? newest;
+  const views: MemberView[] = expectedUp().map((id) => {
+    const node = cluster.running(id);
+    if (node === undefined) return { node: id };
+    const routing = node.membership.routing;
+    return { node: id, version: node.membership.state.version, author: node.membership.state.author, routing: Array.from({ length: SIM_PARTITIONS }, (_, p) => routing.replicas(p)) };
+  });
 
   // A read at R=N of every key, through a random node, then each primary's own copy. A read that
   // fails is retried until FINAL_READ_LIMIT_MS, as a client would: converged data can still meet
@@ -333,7 +552,7 @@ export async function runSeed(options: SimOptions): Promise<SimResult> {
   const states: KeyState[] = [];
   for (let i = 0; i < allKeys.length; i++) {
     const { key, kind } = allKeys[i]!;
-    states.push({ key, kind, primaries: await primaryObjects(key), read: read?.value[i] ?? { ok: false, error: `no answer within ${FINAL_READ_LIMIT_MS} ms` } });
+    states.push({ key, kind, primaries: await primaryObjects(final, key), read: read?.value[i] ?? { ok: false, error: `no answer within ${FINAL_READ_LIMIT_MS} ms` } });
   }
   const holdings: Holding[] = [];
   const hintHoldings: Holding[] = [];
@@ -343,13 +562,17 @@ export async function runSeed(options: SimOptions): Promise<SimResult> {
       hintHoldings.push({ node: id, partition, keys: (await cluster.disk(id).hints.fold(partition, { limit: 1000 })).length });
     }
   }
+  const isPrimary = (node: string, partition: number) => final.placement.primaries[partition]!.includes(node);
+  const formerOwner = (node: string, partition: number) => EXEMPT_FORMER_OWNERS && cluster.everAssigned[partition]!.has(node);
   violations.push(
     ...checkFinalState(history, states, OBJECT_LIMITS_DEFAULT.siblingsMax),
-    ...checkPlacement(holdings, (node, p) => cluster.isPrimary(node, p)),
+    ...checkMembership(final, membersAfter(founders, membership), views),
+    ...checkPlacement(holdings, isPrimary, formerOwner),
     ...(convergedAt === undefined ? [] : checkHintsLeft(hintHoldings)),
     ...scheduler.errors,
     ...cluster.bugs,
   );
+  void operating;
 
   return {
     seed,
@@ -363,6 +586,7 @@ export async function runSeed(options: SimOptions): Promise<SimResult> {
     history: history.counts,
     network: { ...net.stats },
     replication: { ...cluster.stats },
+    membership: { steps: membership?.steps.length ?? 0, finalVersion: final.version, operator: operator?.counts ?? { commits: 0, refusals: 0, lostCalls: 0 } },
   };
 }
 
