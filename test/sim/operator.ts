@@ -6,9 +6,8 @@
  * refusal or lost answer is retried from the status on. A step is done when a state shows it,
  * and checked again on every later status: a change can be dropped whole when two claimants
  * commit during a network partition and the other's state wins (see cluster-state.ts), and the
- * operator then commits it again. A member whose leave has completed is shut down for good
- * (decommissioned) once every node knows it left and it holds no hints for others (a leaving node
- * does not exit by itself: README, Membership; shut down with hints, it would take them along).
+ * operator then commits it again. A member that has left stops by itself once it holds nothing
+ * (CleanupWorker): the operator does not shut it down.
  *
  * It runs until the simulation stops it (the cluster converged, or the bound ran out).
  */
@@ -55,15 +54,12 @@ export interface OperatorCounts {
 
 export class Operator {
   readonly counts: OperatorCounts = { commits: 0, refusals: 0, lostCalls: 0 };
-  private readonly decommissioned = new Set<string>();
 
   constructor(
     private readonly cluster: SimCluster,
     private readonly steps: readonly MembershipStep[],
     /** Nodes the operator may talk to (the founders and any node started to join). */
     private readonly nodes: () => readonly string[],
-    /** A leaver is no longer a member: shut it down for good. */
-    private readonly decommission: (id: string) => void,
     private readonly rng: Rng,
     private readonly clock: Clock,
     private readonly trace?: (line: string) => void,
@@ -87,7 +83,6 @@ export class Operator {
         continue;
       }
       const { state, claimant } = status.value;
-      await this.decommissionLeft(state);
       if (claimant === undefined) continue;
       if (claimant !== via) {
         via = claimant;
@@ -120,28 +115,5 @@ export class Operator {
     this.counts.commits++;
     this.trace?.(`${this.clock.now()} operator: committed ${what} on ${via}`);
     return true;
-  }
-
-  /**
-   * Shuts down a leaver that has left, once every other node's `kv status` shows it gone (until
-   * then a node may still pick it as a fallback and leave a hint there) and its own shows it holds
-   * no hints for others.
-   */
-  private async decommissionLeft(state: ClusterState): Promise<void> {
-    for (const step of this.steps) {
-      for (const c of step.changes) {
-        if (c.kind !== 'leave' || this.decommissioned.has(c.id) || state.members.some((m) => m.id === c.id)) continue;
-        let everyoneKnows = true;
-        for (const other of this.nodes().filter((id) => id !== c.id)) {
-          const seen = await this.cluster.statusCall(other, CALL_TIMEOUT_MS);
-          if (!seen.ok || seen.value.state.members.some((m) => m.id === c.id)) everyoneKnows = false;
-        }
-        const own = everyoneKnows ? await this.cluster.statusCall(c.id, CALL_TIMEOUT_MS) : undefined;
-        if (own === undefined || !own.ok || own.value.hintsHeld > 0) continue;
-        this.decommissioned.add(c.id);
-        this.trace?.(`${this.clock.now()} operator: ${c.id} has left (state ${state.version}), every node knows, and it holds no hints: shut it down for good`);
-        this.decommission(c.id);
-      }
-    }
   }
 }

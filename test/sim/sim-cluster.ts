@@ -25,6 +25,7 @@ import { KvError, Result, err, ok } from '../../app/errors';
 import { Logger, silentLogger } from '../../observability/log';
 import { admin, localResult } from '../../app/membership/admin';
 import { Claimant } from '../../app/membership/claimant';
+import { CleanupWorker } from '../../app/membership/cleanup';
 import { ClusterState, initialState } from '../../app/membership/cluster-state';
 import { Gossip } from '../../app/membership/gossip';
 import { Membership, StateStore } from '../../app/membership/membership';
@@ -91,8 +92,6 @@ export interface MembershipSettings {
 export interface SimStatus {
   readonly state: ClusterState;
   readonly claimant: string | undefined;
-  /** Hints the node holds for others (status lists them by member). */
-  readonly hintsHeld: number;
 }
 
 /** The address a member is listed at (the simulated network routes by id; the codec checks host:port). */
@@ -110,6 +109,8 @@ export interface ReplicationStats {
   aeExchanges: number;
   transferPages: number;
   transfersFinished: number;
+  /** Keys former owners pushed to the current primaries and dropped (CleanupWorker). */
+  keysDropped: number;
 }
 
 export interface SimNode extends Endpoint {
@@ -129,6 +130,7 @@ export interface SimNode extends Endpoint {
   readonly claimant: Claimant;
   readonly gossip: Gossip;
   readonly transfers: TransferWorker;
+  readonly cleanup: CleanupWorker;
 }
 
 /** One node's view of the others, over the simulated network. */
@@ -196,6 +198,7 @@ interface Components {
   readonly claimant: Claimant;
   readonly gossip: Gossip;
   readonly transfers: TransferWorker;
+  readonly cleanup: CleanupWorker;
 }
 
 /** One incarnation of a node: its identity and liveness first, its components wired once built. */
@@ -261,6 +264,9 @@ class RunningNode implements SimNode {
   get transfers() {
     return this.c.transfers;
   }
+  get cleanup() {
+    return this.c.cleanup;
+  }
 }
 
 export interface SimClusterOptions {
@@ -283,6 +289,8 @@ export interface SimClusterOptions {
    * takes nothing from the fold pages and skips its catch-up, and reports the transfer done.
    */
   readonly sabotage?: 'transfer-without-copy';
+  /** A node that left holds nothing and stops for good (its CleanupWorker says so); the run retires it. */
+  readonly departed?: (id: string) => void;
   /** Records a line of the run's trace (KV_SIM_TRACE). */
   readonly trace?: (line: string) => void;
 }
@@ -291,7 +299,7 @@ export class SimCluster {
   readonly ids: readonly string[];
   readonly founders: readonly string[];
   readonly network: SimNetwork<RunningNode>;
-  readonly stats: ReplicationStats = { hinted: 0, readRepairs: 0, forwarded: 0, handedOff: 0, aeRepairedKeys: 0, aeExchanges: 0, transferPages: 0, transfersFinished: 0 };
+  readonly stats: ReplicationStats = { hinted: 0, readRepairs: 0, forwarded: 0, handedOff: 0, aeRepairedKeys: 0, aeExchanges: 0, transferPages: 0, transfersFinished: 0, keysDropped: 0 };
   /** Failures that only a bug explains: exceptions out of handlers, errors the nodes logged. */
   readonly bugs: string[] = [];
   /**
@@ -312,6 +320,7 @@ export class SimCluster {
   private readonly hintLimits: HintLimits;
   private readonly settings: MembershipSettings | undefined;
   private readonly sabotage: SimClusterOptions['sabotage'];
+  private readonly onDeparted: (id: string) => void;
   /** Client requests on their way to a node. */
   private clientRequestsInFlight = 0;
 
@@ -325,6 +334,7 @@ export class SimCluster {
     this.hintLimits = { ...HINT_LIMITS, ...options.hintLimits };
     this.settings = options.membership;
     this.sabotage = options.sabotage;
+    this.onDeparted = options.departed ?? (() => {});
     this.network = new SimNetwork<RunningNode>(scheduler, rng, this.ids, (id) => this.live.get(id));
     this.trace = options.trace;
     const first = this.initialState(this.founders[0]!);
@@ -454,7 +464,29 @@ export class SimCluster {
       log,
       clock,
     );
-    node.wire({ replica, hints, trees, replicas, coordinator, handoff, antiEntropy, membership, claimant, gossip, transfers });
+    const cleanup = new CleanupWorker(
+      {
+        self: id,
+        membership,
+        fold: (partition, after, limit) => store.fold(partition, { startAfter: after, limit }),
+        replicate: (node, partition, key, object, timeoutMs) => transport.replicate(node, partition, key, object, timeoutMs),
+        isUp: (other) => transport.isUp(other),
+        removeIfUnchanged: (partition, key, expected) => replica.reapIfUnchanged(partition, key, expected),
+        spread: (version) => gossip.spread(version),
+        hintsHeld: () => hints.targets().reduce((n, t) => n + hints.backlog(t).count, 0),
+        // The process exits (kv node stops when it has left): never to start again.
+        departed: () => {
+          this.trace?.(`${this.scheduler.now} ${id} has left and holds nothing: it stops for good`);
+          this.onDeparted(id);
+        },
+      },
+      TRANSFERS,
+      { dropped: (keys) => (stats.keysDropped += keys) },
+      log,
+      clock,
+    );
+    if (this.settings !== undefined) await cleanup.open(meta);
+    node.wire({ replica, hints, trees, replicas, coordinator, handoff, antiEntropy, membership, claimant, gossip, transfers, cleanup });
     this.live.set(id, node);
     this.network.started(id);
     handoff.start();
@@ -462,6 +494,7 @@ export class SimCluster {
     if (this.settings !== undefined) {
       gossip.start();
       transfers.start();
+      cleanup.start();
     }
     this.trace?.(`${this.scheduler.now} start ${id} incarnation ${incarnation} actor ${actor} (${start}), state ${membership.state.version}`);
   }
@@ -572,7 +605,7 @@ export class SimCluster {
     this.stopping.add(id);
     this.trace?.(`${this.scheduler.now} stopping ${id}`);
     await Promise.race([node.coordinator.drain(), sleep(node.clock, SHUTDOWN_GRACE_MS)]);
-    await Promise.all([node.handoff.stop(), node.antiEntropy.stop(), node.gossip.stop(), node.transfers.stop()]);
+    await Promise.all([node.handoff.stop(), node.antiEntropy.stop(), node.gossip.stop(), node.transfers.stop(), node.cleanup.stop()]);
     if (!node.life.alive) return false;
     node.life.alive = false;
     this.live.delete(id);
@@ -605,9 +638,7 @@ export class SimCluster {
 
   /** An operator's `kv status` to a node: its cluster state and the claimant it sees. */
   statusCall(nodeId: string, timeoutMs: number): Promise<Result<SimStatus>> {
-    return this.linkCall(nodeId, 'status', false, false, timeoutMs, async (t) =>
-      ok({ state: t.membership.state, claimant: t.claimant.claimant, hintsHeld: t.hints.targets().reduce((n, target) => n + t.hints.backlog(target).count, 0) }),
-    );
+    return this.linkCall(nodeId, 'status', false, false, timeoutMs, async (t) => ok({ state: t.membership.state, claimant: t.claimant.claimant }));
   }
 
   /** A request over the clients' link; `counted`: the cluster is not quiet while it is on its way (a client operation). */
@@ -673,7 +704,9 @@ export class SimCluster {
       const line = `${msg} ${JSON.stringify(fields ?? {})}`;
       if (!line.includes('CorruptRecordError')) this.bugs.push(`at ${this.scheduler.now} ms: ${id} logged an error: ${line}`);
     };
-    return { ...silentLogger, error: record };
+    const trace = this.trace;
+    const warn = trace === undefined ? silentLogger.warn : (msg: string, fields?: Record<string, unknown>) => trace(`${this.scheduler.now} ${id} warns: ${msg} ${JSON.stringify(fields ?? {})}`);
+    return { ...silentLogger, warn, error: record };
   }
 }
 

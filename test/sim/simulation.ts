@@ -322,14 +322,18 @@ export async function runSeed(options: SimOptions): Promise<SimResult> {
   ];
 
   const sabotage = options.sabotage === 'transfer-without-copy' ? options.sabotage : undefined;
-  const cluster = await SimCluster.start(scheduler, rng, { ids, founders, membership: settings, hintLimits, sabotage, trace });
+  /** Nodes started at least once; retired: destroyed, or left and stopped, never to start again. */
+  const started = new Set(founders);
+  const retired = new Set<string>();
+  const departed = (id: string) => {
+    retired.add(id);
+    void cluster.stopGracefully(id);
+  };
+  const cluster = await SimCluster.start(scheduler, rng, { ids, founders, membership: settings, hintLimits, sabotage, departed, trace });
   const net = cluster.network;
   net.faults = network;
   let healed = false;
 
-  /** Nodes started at least once; retired: destroyed or decommissioned, never to start again. */
-  const started = new Set(founders);
-  const retired = new Set<string>();
   const cleanlyStopped = new Set<string>();
   /** Starts a node that is down, unless it is still stopping (it restarts when it has stopped, if healed). */
   const restartDown = (id: string) => {
@@ -424,18 +428,7 @@ export async function runSeed(options: SimOptions): Promise<SimResult> {
   const operator =
     membership === undefined
       ? undefined
-      : new Operator(
-          cluster,
-          membership.steps,
-          expectedUp,
-          (id) => {
-            retired.add(id);
-            void cluster.stopGracefully(id);
-          },
-          rng,
-          scheduler.clock,
-          trace,
-        );
+      : new Operator(cluster, membership.steps, expectedUp, rng, scheduler.clock, trace);
   const operating = operator?.run(() => operatorStopped);
 
   const history = newHistory();
@@ -493,6 +486,15 @@ export async function runSeed(options: SimOptions): Promise<SimResult> {
     // Membership: every node holds one state, which shows every change and moves nothing.
     const state = agreed();
     if (state === undefined || state.target !== undefined || (operator !== undefined && !operator.done(state))) return false;
+    // Without the exemption, converged also means cleaned up: no node keeps data of a partition it
+    // is not a primary of (former owners pushed it to the owners and dropped it; a leaver stopped).
+    if (!EXEMPT_FORMER_OWNERS) {
+      for (const id of ids) {
+        for (let p = 0; p < SIM_PARTITIONS; p++) {
+          if (!state.placement.primaries[p]!.includes(id) && (await cluster.disk(id).fold(p, { limit: 1 })).length > 0) return false;
+        }
+      }
+    }
     const states = await Promise.all(allKeys.map(async ({ key, kind }) => ({ key, kind, primaries: await primaryObjects(state, key), read: { ok: false as const, error: '' } })));
     return divergence(states).length === 0;
   };
