@@ -137,6 +137,10 @@ export class TransferWorker {
         return page.value.entries.length;
       }
       // Copied: catch up with every current primary that is up, so nothing a quorum holds is missed.
+      // A member that gives the partition away must be one of them: after the flip nothing reads
+      // its copy again (anti-entropy runs among primaries), so a write it alone still holds (its
+      // other copy a hint that expired, or W=1) would be lost with it. Wait until it is up.
+      if (state.placement.primaries[t.partition]!.some((m) => !target.includes(m) && !sources.includes(m))) continue;
       let synced = true;
       for (const peer of sources) if (!(await this.deps.catchUp(t.partition, peer))) synced = false;
       if (!synced) continue;

@@ -24,9 +24,10 @@ async function setup() {
   /** Reports the claimant answers without recording them (it dies before its state spreads). */
   const lose = { reports: 0 };
   const reports: string[] = [];
+  const down = new Set<string>();
   const asked: string[] = [];
   const peers: TransferPeers = {
-    isUp: () => true,
+    isUp: (node) => !down.has(node),
     foldPartition: async (node, partition, after, limit) => {
       asked.push(`${node}:${partition}:${after ? Buffer.from(after).toString() : '-'}`);
       if (failNext.fold > 0) {
@@ -64,7 +65,7 @@ async function setup() {
       silentLogger,
       clock,
     );
-  return { view, claimant, received, failNext, asked, worker, lose, reports };
+  return { view, claimant, received, failNext, asked, worker, lose, reports, down };
 }
 
 test('copies every moving partition in pages, catches up with every current primary, and the change completes', async () => {
@@ -119,4 +120,24 @@ test('rejects a report made for another change than the one in progress (it is n
   const t = view.state.transfers[0]!;
   await expect(claimant.transferDone(t.partition, t.to, view.state.changeVersion! - 1)).rejects.toThrow(/reported for the change committed at version 1, but the change in progress was committed at version 2/);
   expect(view.state.transfers[0]!.done).toBe(false);
+});
+
+test('waits for a member that gives the partition away before it reports the transfer: after the flip nothing reads that copy again', async () => {
+  // Found by the simulator (seed 1520): a leaver behind a partition held the only copy of two
+  // writes (their hints had expired); the receiver caught up with the other primaries and
+  // reported, the partition flipped, the leaver stopped, and the writes were gone.
+  const { view, worker, down } = await setup();
+  const t = view.state.transfers[0]!;
+  const giving = view.state.placement.primaries[t.partition]!.filter((m) => !view.state.target!.primaries[t.partition]!.includes(m));
+  expect(giving.length).toBe(1);
+  down.add(giving[0]!);
+  const catchUps: string[] = [];
+  const w = worker(catchUps);
+  for (let i = 0; i < 100; i++) await w.round();
+  expect(w.pending().map((p) => p.partition)).toContain(t.partition);
+  expect(catchUps.filter((c) => c.startsWith(`${t.partition}:`))).toEqual([]);
+  down.clear();
+  for (let i = 0; i < 100 && w.pending().length > 0; i++) await w.round();
+  expect(w.pending()).toEqual([]);
+  expect(catchUps).toContain(`${t.partition}:${giving[0]}`);
 });
