@@ -182,7 +182,7 @@ export class KvNode {
     const hints = await HintStore.open(store.hints, config.partitions, config);
     const trees = new HashTrees(config.partitions);
     const replica = new LocalReplica(store, actor, config, { hints, trees });
-    const replicas = new Replicas(config.nodeId, replica, transport, sync);
+    const replicas = new Replicas(config.nodeId, replica, transport, sync, () => membership.state.version === 0 || membership.state.members.some((m) => m.id === config.nodeId));
     const coordinator = new Coordinator({
       self: config.nodeId,
       routing: () => membership.routing,

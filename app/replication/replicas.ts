@@ -16,6 +16,12 @@ export class Replicas implements ReplicaTransport {
     private readonly remote: ReplicaTransport,
     /** Whether this node's not-found answers count yet (see ./replica-sync.ts); absent: they always do. */
     private readonly sync?: ReplicaSync,
+    /**
+     * Whether this node is a member of the cluster. One that is not (it left) takes no hints: a
+     * coordinator whose state still lists it picks another fallback, rather than leave a hint on
+     * a node about to exit. Absent: it always is.
+     */
+    private readonly isMember?: () => boolean,
   ) {}
 
   async fetch(node: string, partition: number, key: Uint8Array, timeoutMs: number, hintFor?: string): Promise<Result<Uint8Array | undefined>> {
@@ -40,6 +46,7 @@ export class Replicas implements ReplicaTransport {
         await this.local.mergeEncoded(partition, key, object);
         return ok(undefined);
       }
+      if (this.isMember !== undefined && !this.isMember()) return err(new KvError('NotMember', `${this.self} is not a member of the cluster any more: it takes no hints (the coordinator's cluster state is older; it tries another fallback)`));
       return await this.local.storeHint(hintFor, partition, key, object);
     } catch (e) {
       return err(this.local.failure('replicate', e));
