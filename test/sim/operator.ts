@@ -63,7 +63,11 @@ export class Operator {
     private readonly rng: Rng,
     private readonly clock: Clock,
     private readonly trace?: (line: string) => void,
+    /** Told once of each leaver a state shows gone (a scenario reuses its machine at once). */
+    private readonly left?: (id: string) => void,
   ) {}
+
+  private readonly toldLeft = new Set<string>();
 
   /** Whether `state` shows every step. */
   done(state: ClusterState): boolean {
@@ -83,6 +87,11 @@ export class Operator {
         continue;
       }
       const { state, claimant } = status.value;
+      for (const c of this.steps.flatMap((s) => s.changes)) {
+        if (c.kind !== 'leave' || this.toldLeft.has(c.id) || state.members.some((m) => m.id === c.id)) continue;
+        this.toldLeft.add(c.id);
+        this.left?.(c.id);
+      }
       if (claimant === undefined) continue;
       if (claimant !== via) {
         via = claimant;

@@ -416,7 +416,8 @@ export class SimCluster {
     const trees = new HashTrees(SIM_PARTITIONS);
     const replica = new LocalReplica(store, actor, OBJECT_LIMITS_DEFAULT, { hints, trees, nowMs: clock.now });
     const transport = new SimTransport(node, this);
-    const replicas = new Replicas(id, replica, transport);
+    // As node.ts wires it: a node that is not a member (it left) takes no hints.
+    const replicas = new Replicas(id, replica, transport, undefined, () => membership.state.version === 0 || membership.state.members.some((m) => m.id === id));
     const coordinator = new Coordinator({ self: id, routing: () => membership.routing, local: replica, replicas, config: SIM_COORDINATOR, log, events: this.coordinatorEvents(), clock });
     const stats = this.stats;
     // As node.ts wires it: hints for a member that left or was removed go to the partition's
