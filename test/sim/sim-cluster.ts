@@ -41,7 +41,6 @@ import { HintLimits, HintStore } from '../../app/replication/hints';
 import { ClientOp, OpResult } from '../../app/api/ops';
 import { LocalReplica } from '../../app/replication/replica';
 import { Replicas } from '../../app/replication/replicas';
-import { ReplicaTransport } from '../../app/replication/transport';
 import { partitionOf } from '../../app/ring/ring';
 import { KeySpace, LocalStore } from '../../app/storage/local-store';
 import { MemoryStore } from '../../app/storage/memory-store';
@@ -420,20 +419,16 @@ export class SimCluster {
     const replicas = new Replicas(id, replica, transport, undefined, () => membership.state.version === 0 || membership.state.members.some((m) => m.id === id));
     const coordinator = new Coordinator({ self: id, routing: () => membership.routing, local: replica, replicas, config: SIM_COORDINATOR, log, events: this.coordinatorEvents(), clock });
     const stats = this.stats;
-    // As node.ts wires it: hints for a member that left or was removed go to the partition's
-    // current primaries, this node's own replica included (through Replicas; others straight to
-    // the transport, as before).
-    const handoffPeers: ReplicaTransport = {
-      fetch: (...a) => transport.fetch(...a),
-      replicate: (node, ...a) => (node === id ? replicas.replicate(node, ...a) : transport.replicate(node, ...a)),
-      forward: (...a) => transport.forward(...a),
-      isUp: (node) => transport.isUp(node),
+    const handoff = new HandoffWorker(hints, transport, HANDOFF, { delivered: (_t, n) => (stats.handedOff += n), expired() {}, failed() {} }, log, clock);
+    // As node.ts wires it: hints for a member that left or was removed go to the current primaries.
+    handoff.redirect = {
+      gone: (target) => membership.state.version > 0 && !membership.state.members.some((m) => m.id === target),
+      deliver: async (partition, key, object, timeoutMs) => {
+        const owners = membership.routing.replicas(partition).primaries;
+        const results = await Promise.all(owners.map((o) => replicas.replicate(o, partition, key, object, timeoutMs)));
+        return results.find((r) => !r.ok) ?? ok(undefined);
+      },
     };
-    const handoffMembers = {
-      isMember: (m: string) => membership.state.version === 0 || membership.state.members.some((x) => x.id === m),
-      primariesOf: (partition: number) => membership.routing.replicas(partition).primaries,
-    };
-    const handoff = new HandoffWorker(hints, handoffPeers, HANDOFF, { delivered: (_t, n) => (stats.handedOff += n), expired() {}, failed() {} }, log, clock, handoffMembers);
     const antiEntropy = new AntiEntropy(
       trees,
       store,
