@@ -141,7 +141,7 @@ export class CleanupWorker {
       if (me) {
         // Seen as a member now; refreshed at most once a minute (a write of the metadata).
         const now = this.clock.now();
-        const seenAtMs = now - (r.memberSeenAtMs ?? 0) < MEMBER_SEEN_REFRESH_MS && !r.how ? r.memberSeenAtMs : now;
+        const seenAtMs = r.memberSeenAtMs !== undefined && now - r.memberSeenAtMs < MEMBER_SEEN_REFRESH_MS && !r.how ? r.memberSeenAtMs : now;
         return save({ memberSeenAtMs: seenAtMs, ...(me.status === 'leaving' ? { leaving: true } : {}) });
       }
       // Once known, kept: the next change's state no longer lists this node's departure. A node

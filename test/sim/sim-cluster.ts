@@ -422,6 +422,7 @@ export class SimCluster {
     const handoff = new HandoffWorker(hints, transport, HANDOFF, { delivered: (_t, n) => (stats.handedOff += n), expired() {}, failed() {} }, log, clock);
     // As node.ts wires it: hints for a member that left or was removed go to the current primaries.
     handoff.redirect = {
+      halted: () => !cleanup.mayHandOff,
       gone: (target) => membership.state.version > 0 && !membership.state.members.some((m) => m.id === target),
       deliver: async (partition, key, object, timeoutMs) => {
         const owners = membership.routing.replicas(partition).primaries;
@@ -476,7 +477,8 @@ export class SimCluster {
           this.onDeparted(id);
         },
       },
-      TRANSFERS,
+      // Runs last seconds of virtual time: a node that left is never out long enough to be stale.
+      { ...TRANSFERS, tombstoneGraceMs: 24 * 3600 * 1000 },
       { dropped: (keys) => (stats.keysDropped += keys) },
       log,
       clock,
