@@ -116,7 +116,7 @@ describe('a cluster that grows and shrinks under load', () => {
     sets.start();
     registers.start();
     // kv bench: an open loop of puts and gets through every founding node (nodes forward).
-    const bench = kv(['bench', '--endpoint', founding.join(','), '--routing', 'any', '--rate', '200', '--concurrency', '32', '--duration-s', '45', '--warmup-s', '0', '--keys', '2000', '--value-bytes', '256'], undefined, 120_000);
+    const bench = kv(['bench', '--endpoint', founding.join(','), '--routing', 'any', '--rate', '200', '--concurrency', '32', '--duration-s', '45', '--warmup-s', '0', '--keys', '2000', '--value-bytes', '256', '--json'], undefined, 120_000);
 
     const t0 = Date.now();
     const kv4 = startJoiner('kv-4', BASE_PORT + 3, METRICS_BASE_PORT + 3);
@@ -153,7 +153,11 @@ describe('a cluster that grows and shrinks under load', () => {
     expect(sets.counts.ok).toBeGreaterThan(50);
     expect(registers.counts.ok).toBeGreaterThan(50);
     expect(sets.counts.failed).toBeLessThan(sets.counts.ok / 10);
-    const benchLine = benchResult.stdout.split('\n').find((l) => /ops\/s/.test(l)) ?? '';
+    const figures = JSON.parse(benchResult.stdout.trim().split('\n').at(-1)!) as { ops: number; errors: number; errorKinds: Record<string, number>; opsPerSecond: number; latencyMs: { p99: number } };
+    // kv bench's own load through the change: almost every operation succeeds.
+    expect(figures.ops).toBeGreaterThan(1000);
+    expect(figures.errors).toBeLessThanOrEqual(figures.ops / 100);
+    const benchLine = `${figures.ops} ops, ${figures.opsPerSecond} ops/s, ${figures.errors} errors ${JSON.stringify(figures.errorKinds)}, p99 ${figures.latencyMs.p99} ms`;
     process.stderr.write(`scaling.test.ts: grew 3 -> 5 (both joined, old owners emptied) in ${grownMs} ms; left: ${leaveMs.join(', ')}; set-adds ${sets.counts.ok} ok / ${sets.counts.failed} failed, register ops ${registers.counts.ok} ok / ${registers.counts.failed} failed${sets.counts.errors.length ? ` (first error: ${sets.counts.errors[0]})` : ''}; bench: ${benchLine.trim()}\n`);
 
     // Every acknowledged element and write is there at R=3 (every owner's copy counts); no delete came back.
