@@ -127,7 +127,13 @@ export interface Plan {
 }
 
 export function plan(state: ClusterState, changes: readonly Change[]): Plan {
-  if (state.target) throw new MembershipError(`a change is in progress (version ${state.version}, ${state.transfers.filter((t) => !t.done).length} transfers left): wait for it to finish before committing another`);
+  // One change at a time, with one exception: a member that died for good during a change (a
+  // receiver, the leaver) would keep it from ever completing. Removing it replaces the change in
+  // progress: the new target is planned from the placement as it stands (partitions that flipped
+  // stay flipped), with the other members' statuses kept, and its transfers start over.
+  if (state.target && (changes.length === 0 || !changes.every((c) => c.kind === 'remove'))) {
+    throw new MembershipError(`a change is in progress (version ${state.version}, ${state.transfers.filter((t) => !t.done).length} transfers left): wait for it to finish before committing another (only remove, for a member gone for good, may be committed during a change)`);
+  }
   if (changes.length === 0) throw new MembershipError('no changes are staged: stage join, leave or remove first');
   const members = new Map(state.members.map((m) => [m.id, m]));
   const touched = new Set<string>();

@@ -1,7 +1,8 @@
 /**
  * The simulated operator: makes a run's membership changes with `kv admin`, as a person at a
  * terminal would, over the clients' link (delays and drops, no partitions). It asks a node for
- * its status, goes to the claimant that node names, waits while a change is in progress, and for
+ * its status, goes to the claimant that node names, waits while a change is in progress (unless
+ * its step is a remove, which may replace it), and for
  * the first step the cluster state does not show yet: clear, stage each change, commit. Any
  * refusal or lost answer is retried from the status on. A step is done when a state shows it,
  * and checked again on every later status: a change can be dropped whole when two claimants
@@ -97,8 +98,12 @@ export class Operator {
         via = claimant;
         continue;
       }
-      if (state.target !== undefined) continue;
-      const step = this.steps.find((s) => this.clock.now() >= s.at && !s.changes.every((c) => shows(state, c)));
+      const due = this.steps.filter((s) => this.clock.now() >= s.at && !s.changes.every((c) => shows(state, c)));
+      // One change at a time, but a remove (a member gone for good) may replace the change in progress.
+      const removes = due.flatMap((s) => s.changes).filter((c) => c.kind === 'remove' && !shows(state, c));
+      // Only what the state does not show yet: part of a step may have been committed on its own.
+      const first = due[0] && { ...due[0], changes: due[0].changes.filter((c) => !shows(state, c)) };
+      const step = state.target === undefined ? first : removes.length > 0 ? { ...due[0]!, changes: removes } : undefined;
       if (step === undefined) continue;
       if (!(await this.commit(via, step))) via = undefined;
     }

@@ -93,6 +93,26 @@ describe('a change', () => {
     expect(finish(c).placement.primaries.every((row) => row.length === 3)).toBe(true);
   });
 
+  test('remove during a change: a receiver that died for good no longer keeps the change from completing; it is replanned from the placement as it stands', () => {
+    const five = finish(commit(three(), ['kv-4', 'kv-5'].map((id) => ({ kind: 'join' as const, id, address: `h:${id}`, zone: 'a' })), 'kv-1'));
+    const joining = commit(five, [{ kind: 'join', id: 'kv-6', address: 'h:6', zone: 'a' }], 'kv-1');
+    // Some of kv-6's partitions flip before it dies.
+    const half = joining.transfers.slice(0, 3).reduce((s, t) => transferDone(s, t.partition, t.to, 'kv-1'), joining);
+    const flipped = half.placement.primaries.filter((row) => row.includes('kv-6')).length;
+    expect(flipped).toBeGreaterThan(0);
+    const replanned = commit(half, [{ kind: 'remove', id: 'kv-6' }], 'kv-1');
+    expect(replanned.changeVersion).toBe(replanned.version);
+    expect(replanned.members.map((m) => m.id)).toEqual(['kv-1', 'kv-2', 'kv-3', 'kv-4', 'kv-5']);
+    expect(replanned.placement.primaries.some((row) => row.includes('kv-6'))).toBe(false);
+    // Only the partitions kv-6 had taken need a new third replica.
+    expect(replanned.transfers.length).toBe(flipped);
+    const done = finish(replanned);
+    expect(done.target).toBeUndefined();
+    expect(done.placement.primaries.every((row) => row.length === 3)).toBe(true);
+    // Anything but a remove still waits for the change to finish.
+    expect(() => plan(half, [{ kind: 'leave', id: 'kv-2' }])).toThrow(/only remove, for a member gone for good, may be committed during a change/);
+  });
+
   test('rejects a second change while one is in progress, an unknown member, a double stage and an empty plan', () => {
     const c = commit(three(), [{ kind: 'join', id: 'kv-4', address: 'h:4', zone: 'a' }], 'kv-1');
     expect(() => commit(c, [{ kind: 'leave', id: 'kv-2' }], 'kv-1')).toThrow(/a change is in progress \(version 2, 8 transfers left\)/);
