@@ -362,6 +362,8 @@ function readZone(raw: Record<string, unknown>): [string, string] {
   } catch (e) {
     throw new ConfigError(`${source}: cannot read the zone (${(e as Error).message}); in Kubernetes the init container (kv k8s zone) writes it: check its log; elsewhere give --zone instead`);
   }
+  // A file that exists but says nothing is a writer that failed half-way, not a zoneless node.
+  if (text.trim() === '') throw new ConfigError(`${source}: the file is empty; in Kubernetes the init container (kv k8s zone) writes the node's topology.kubernetes.io/zone label there: check its log; elsewhere give --zone instead`);
   return [text.trim(), source];
 }
 

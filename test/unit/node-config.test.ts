@@ -194,6 +194,8 @@ describe('the zone file', () => {
     expect(rejection([...base, '--zone-file', file]).message).toMatch(/^--zone-file \(.*\): "eu west 1" is not a zone name/);
     fs.writeFileSync(file, 'z'.repeat(5000));
     expect(rejection([...base, '--zone-file', file]).message).toMatch(/cannot read the zone \(larger than 4096 bytes\)/);
+    fs.writeFileSync(file, '  \n');
+    expect(rejection([...base, '--zone-file', file]).message).toMatch(/^--zone-file \(.*\): the file is empty; in Kubernetes the init container/);
   });
 });
 
