@@ -4,7 +4,7 @@
  * newer one, which the sender merges in turn. A change reaches every member in about log2(k)
  * rounds. A state that fails its checks is refused (and logged), never merged.
  */
-import { Result } from '../errors';
+import { err, KvError, ok, Result } from '../errors';
 import { Logger } from '../../observability/log';
 import { BackgroundLoop } from '../replication/background';
 import { Clock, systemClock } from '../replication/clock';
@@ -92,13 +92,16 @@ export class Gossip {
     return all;
   }
 
-  /** What a peer's gossip request gets: we merge its state, and answer ours if ours is newer. */
-  async receive(text: string, from: string): Promise<string | undefined> {
+  /**
+   * What a peer's gossip request gets: we merge its state, and answer ours if ours is newer. A
+   * state we refuse is an error to the sender, which then does not count us as holding it.
+   */
+  async receive(text: string, from: string): Promise<Result<string | undefined>> {
     const theirs = await this.accept(text, from);
-    if (theirs === undefined) return undefined;
+    if (theirs === undefined) return err(new KvError('InvalidArgument', `${this.self} refused the cluster state ${from} sent (see its log)`));
     this.saw(from, theirs.version);
     const mine = this.membership.state;
-    return newer(mine, theirs) ? encodeState(mine) : undefined;
+    return ok(newer(mine, theirs) ? encodeState(mine) : undefined);
   }
 
   /** Decodes and merges a state; undefined (after logging) when it is refused. */

@@ -57,7 +57,7 @@ export interface NodeHandlers {
   /** This node's keys and their hashes in some segments of a partition. */
   aeKeys?(partition: number, segments: readonly number[], limit: number): Promise<KeyHashes>;
   /** A peer's cluster state (JSON): merge it; answer ours when ours is newer. */
-  gossip?(state: string, from: string): Promise<string | undefined>;
+  gossip?(state: string, from: string): Promise<Result<string | undefined>>;
   /** This node's objects of a partition in key order after `after`, at most `limit` and about `bytesMax` bytes. */
   foldPartition?(partition: number, after: Uint8Array | undefined, limit: number, bytesMax: number): Promise<FoldPage>;
   /** A receiver finished copying a partition (this node is the claimant). */
@@ -415,7 +415,8 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
         }
         case 'gossip': {
           if (!handlers.gossip) return { id: req.id, gossip: { state: '' } };
-          return { id: req.id, gossip: { state: (await handlers.gossip(req.gossip!.state, from)) ?? '' } };
+          const r = await handlers.gossip(req.gossip!.state, from);
+          return r.ok ? { id: req.id, gossip: { state: r.value ?? '' } } : { id: req.id, error: errorToMessage(r.error) };
         }
         case 'foldPartition': {
           if (!handlers.foldPartition) return { id: req.id, error: { code: grpc.status.UNIMPLEMENTED, message: 'this node does not serve partition folds' } };

@@ -166,7 +166,7 @@ class SimTransport implements AntiEntropyPeers {
   }
 
   gossip(node: string, state: string, timeoutMs: number): Promise<Result<string | undefined>> {
-    return this.cluster.call(this.self, node, 'gossip', timeoutMs, async (t) => ok(await t.gossip.receive(state, this.self.id)));
+    return this.cluster.call(this.self, node, 'gossip', timeoutMs, async (t) => t.gossip.receive(state, this.self.id));
   }
 
   foldPartition(node: string, partition: number, after: Uint8Array | undefined, limit: number, timeoutMs: number): Promise<Result<FoldPage>> {

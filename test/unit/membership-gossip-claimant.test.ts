@@ -1,9 +1,9 @@
 /** Gossip spreads the claimant's changes; the claimant stages, plans and commits one change at a time. */
-import { ok } from '../../app/errors';
 import { Claimant } from '../../app/membership/claimant';
 import { initialState } from '../../app/membership/cluster-state';
 import { Gossip, GossipPeers } from '../../app/membership/gossip';
 import { Membership } from '../../app/membership/membership';
+import { encodeState } from '../../app/membership/state-codec';
 import { silentLogger } from '../../observability/log';
 import { MetaMap } from '../support/meta-map';
 
@@ -17,7 +17,7 @@ async function cluster(down = new Set<string>()) {
   const gossips = new Map<string, Gossip>();
   const peers = (self: string): GossipPeers => ({
     isUp: (id) => gossips.has(id) && !down.has(id),
-    gossip: async (node, state) => ok(await gossips.get(node)!.receive(state, self)),
+    gossip: async (node, state) => gossips.get(node)!.receive(state, self),
   });
   let turn = 0;
   for (const id of IDS) gossips.set(id, new Gossip(id, views.get(id)!, peers(id), { gossipIntervalMs: 0, requestTimeoutMs: 100 }, silentLogger, undefined, () => (turn++ % 7) / 7));
@@ -34,6 +34,17 @@ test('a committed change reaches every member by gossip', async () => {
   expect(views.get('kv-1')!.state.version).toBe(2);
   for (let round = 0; round < 6; round++) for (const g of gossips.values()) await g.round();
   for (const v of views.values()) expect(v.state.version).toBe(2);
+});
+
+test('a member that refuses a state answers an error, so the sender does not count it as holding its version', async () => {
+  const { views, gossips } = await cluster();
+  const foreign = JSON.stringify({ ...JSON.parse(encodeState(views.get('kv-1')!.state)), cluster: 'other', version: 9 });
+  const r = await gossips.get('kv-2')!.receive(foreign, 'kv-1');
+  expect(r.ok).toBe(false);
+  if (!r.ok) expect(r.error.message).toMatch(/kv-2 refused the cluster state kv-1 sent/);
+  expect(views.get('kv-2')!.state.cluster).toBe('kv');
+  // spread asks each member directly; every one holds our version already after that.
+  expect(await gossips.get('kv-1')!.spread(views.get('kv-1')!.state.version)).toBe(true);
 });
 
 test('only the claimant changes the state; the others name it', async () => {
