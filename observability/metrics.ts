@@ -12,11 +12,23 @@ import { HintBacklog } from '../app/replication/hints';
 import { StoreObserver } from '../app/storage/local-store';
 import { TransferEvents } from '../app/membership/transfers';
 import { CleanupEvents } from '../app/membership/cleanup';
+import { ReplicaTransport } from '../app/replication/transport';
+import { ClientOp, OpResult } from '../app/api/ops';
+import { KvError, Result } from '../app/errors';
+import { decodeContext } from '../app/versioning/codec';
+
+/** What the storage gauges show, read at scrape time. */
+export interface StorageFigures {
+  readonly mapSizeBytes: number;
+  readonly usedBytes: number;
+  readonly diskFreeBytes: number;
+  readonly diskFreeBytesMin: number;
+}
 
 export class NodeMetrics {
   readonly registry = new Registry();
   readonly operations: Counter<'op' | 'outcome'>;
-  readonly operationSeconds: Histogram<'op'>;
+  readonly operationSeconds: Histogram<'op' | 'outcome'>;
   readonly readRepairs: Counter<'peer'>;
   readonly readRepairsSkipped: Counter;
   readonly forwarded: Counter;
@@ -42,6 +54,16 @@ export class NodeMetrics {
   /** Where kv_replica_partitions_syncing reads its value. */
   syncingSource: () => number = () => 0;
   /** Where the membership gauges read: the cluster state's version and the transfers into this node left. */
+  /** Where the storage gauges read the store and the disk. */
+  storageSource: () => Promise<StorageFigures> = async () => ({ mapSizeBytes: 0, usedBytes: 0, diskFreeBytes: 0, diskFreeBytesMin: 0 });
+  /** Where kv_partitions_under_replicated reads the failure detector's view of this node's partitions. */
+  underReplicatedSource: () => number = () => 0;
+  readonly quorumFailures: Counter;
+  readonly replicaSeconds: Histogram;
+  readonly replicaErrors: Counter;
+  readonly siblingsPerRead: Histogram;
+  readonly objectBytes: Histogram;
+  readonly clockEntries: Histogram;
   membershipSource: () => { version: number; transfersIn: number; transfersLeft: number; partitionsHeld: number; etaSeconds: number | undefined } = () => ({ version: 0, transfersIn: 0, transfersLeft: 0, partitionsHeld: 0, etaSeconds: 0 });
   readonly transferKeys: Counter;
   readonly transferBytes: Counter;
@@ -62,10 +84,45 @@ export class NodeMetrics {
     this.operations = new Counter({ name: 'kv_operations_total', help: 'Client operations coordinated or forwarded by this node, by op and outcome: ok, or the error condition (InsufficientReplicas, DeadlineExceeded, InvalidArgument, Overloaded, ...: the names in app/errors.ts, each mapped to one gRPC status).', labelNames: ['op', 'outcome'], registers });
     this.operationSeconds = new Histogram({
       name: 'kv_operation_duration_seconds',
-      help: 'Time from receiving a client operation to answering it.',
-      labelNames: ['op'],
+      help: 'Time from receiving a client operation to answering it, by op and outcome (ok, or the error condition, as kv_operations_total).',
+      labelNames: ['op', 'outcome'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
+    });
+    this.quorumFailures = new Counter({ name: 'kv_quorum_failures_total', help: 'Client operations this node coordinated that did not reach their R or W, by op and reason (InsufficientReplicas: too few replicas answered or could; DeadlineExceeded: the time budget ran out first).', labelNames: ['op', 'reason'], registers });
+    this.replicaSeconds = new Histogram({
+      name: 'kv_replica_request_duration_seconds',
+      help: 'Time of one request to another node on behalf of an operation, by peer and kind (fetch: a replica read; replicate: a replica write or repair; forward: a client operation sent on to a primary), failures included.',
+      labelNames: ['peer', 'kind'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.replicaErrors = new Counter({ name: 'kv_replica_request_errors_total', help: 'Requests to another node that failed, by peer, kind (as kv_replica_request_duration_seconds) and condition (PeerUnreachable, DeadlineExceeded, ...).', labelNames: ['peer', 'kind', 'condition'], registers });
+    this.siblingsPerRead = new Histogram({ name: 'kv_siblings_per_read', help: 'Values (siblings) a successful get returned: more than one means concurrent writes the client must resolve.', buckets: [0, 1, 2, 3, 4, 6, 8, 16, 32, 64, 128], registers });
+    this.objectBytes = new Histogram({ name: 'kv_object_bytes', help: 'Bytes of the value of each client put this node coordinated.', buckets: [64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304], registers });
+    this.clockEntries = new Histogram({ name: 'kv_clock_entries', help: 'Entries (actors) in the version vector a successful get returned as its context: grows with the writers of a key, bounded by clock-entries-max.', buckets: [0, 1, 2, 3, 4, 6, 8, 12, 16, 32, 64], registers });
+    const storage = () => this.storageSource();
+    const storageGauge = (name: string, help: string, pick: (s: StorageFigures) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        async collect() {
+          this.set(pick(await storage()));
+        },
+      });
+    storageGauge('kv_store_map_size_bytes', 'Address space LMDB maps for the data file (it grows on demand; the disk bounds the data, not this).', (s) => s.mapSizeBytes);
+    storageGauge('kv_store_used_bytes', 'Bytes of the LMDB pages that hold this node\'s data.', (s) => s.usedBytes);
+    storageGauge('kv_disk_free_bytes', 'Free bytes on the data directory\'s file system (for this process).', (s) => s.diskFreeBytes);
+    storageGauge('kv_disk_free_bytes_min', 'The reserve (disk-free-bytes-min): below it the node refuses writes (RESOURCE_EXHAUSTED) rather than fill the disk.', (s) => s.diskFreeBytesMin);
+    const underReplicated = () => this.underReplicatedSource();
+    new Gauge({
+      name: 'kv_partitions_under_replicated',
+      help: 'Partitions this node is a primary of whose other primaries are not all up in its view (their writes go to fallbacks as hints).',
+      registers,
+      collect() {
+        this.set(underReplicated());
+      },
     });
     this.readRepairs = new Counter({ name: 'kv_read_repairs_total', help: 'Merged objects sent to stale replicas after a get.', labelNames: ['peer'], registers });
     this.readRepairsSkipped = new Counter({ name: 'kv_read_repairs_skipped_total', help: 'Read repairs skipped because readRepairsInFlightMax was reached.', registers });
@@ -241,6 +298,42 @@ export class NodeMetrics {
       expired: (target, count) => this.hintsExpired.inc({ target }, count),
       failed: (target, count) => this.handoffFailures.inc({ target }, count),
     };
+  }
+
+  /**
+   * The transport the replicas use, observed: each request to another node timed by peer and
+   * kind, and its failures counted by condition (a wrapper, as Voldemort adds behaviour to a store).
+   */
+  observeTransport<T extends ReplicaTransport>(inner: T): ReplicaTransport {
+    const timed = async <R>(peer: string, kind: string, call: () => Promise<Result<R, KvError>>): Promise<Result<R, KvError>> => {
+      const end = this.replicaSeconds.startTimer({ peer, kind });
+      const r = await call();
+      end();
+      if (!r.ok) this.replicaErrors.inc({ peer, kind, condition: r.error.condition });
+      return r;
+    };
+    return {
+      fetch: (node, partition, key, timeoutMs, hintFor) => timed(node, 'fetch', () => inner.fetch(node, partition, key, timeoutMs, hintFor)),
+      replicate: (node, partition, key, object, timeoutMs, hintFor) => timed(node, 'replicate', () => inner.replicate(node, partition, key, object, timeoutMs, hintFor)),
+      forward: (node, op, timeoutMs) => timed(node, 'forward', () => inner.forward(node, op, timeoutMs)),
+      isUp: (node) => inner.isUp(node),
+    };
+  }
+
+  /** What one client operation adds to the operation metrics (outcome, quorum failures, sizes). */
+  operationDone(op: ClientOp, r: Result<OpResult, KvError>, end: (labels: { outcome: string }) => unknown): void {
+    const outcome = r.ok ? 'ok' : r.error.condition;
+    end({ outcome });
+    this.operations.inc({ op: op.kind, outcome });
+    if (!r.ok) {
+      if (r.error.condition === 'InsufficientReplicas' || r.error.condition === 'DeadlineExceeded') this.quorumFailures.inc({ op: op.kind, reason: r.error.condition });
+      return;
+    }
+    if (op.kind === 'put') this.objectBytes.observe(op.value.length);
+    if (r.value.kind === 'get' && r.value.found) {
+      this.siblingsPerRead.observe(r.value.values.length);
+      this.clockEntries.observe(decodeContext(r.value.context).size);
+    }
   }
 
   storeObserver(): StoreObserver {

@@ -182,7 +182,7 @@ export class KvNode {
     const hints = await HintStore.open(store.hints, config.partitions, config);
     const trees = new HashTrees(config.partitions);
     const replica = new LocalReplica(store, actor, config, { hints, trees });
-    const replicas = new Replicas(config.nodeId, replica, transport, sync, () => membership.state.version === 0 || membership.state.members.some((m) => m.id === config.nodeId));
+    const replicas = new Replicas(config.nodeId, replica, metrics.observeTransport(transport), sync, () => membership.state.version === 0 || membership.state.members.some((m) => m.id === config.nodeId));
     const coordinator = new Coordinator({
       self: config.nodeId,
       routing: () => membership.routing,
@@ -314,8 +314,7 @@ export class KvNode {
           if (membership.state.version === 0) return err(new KvError('NotMember', `${config.nodeId} is waiting to join a cluster (started with --join): add it with kv admin join, or send requests to a member`));
           const end = metrics.operationSeconds.startTimer({ op: opNames[op.kind] });
           const r = await coordinator.execute(op, options);
-          end();
-          metrics.operations.inc({ op: op.kind, outcome: r.ok ? 'ok' : r.error.condition });
+          metrics.operationDone(op, r, end);
           return r;
         },
         fetch: (partition, key, hintFor) => replicas.fetch(config.nodeId, partition, key, config.requestTimeoutMs, hintFor),
@@ -355,6 +354,11 @@ export class KvNode {
       throw e;
     });
     metrics.inFlightSource = () => coordinator.operationsInFlight;
+    metrics.storageSource = async () => {
+      const s = await store.stats();
+      return { mapSizeBytes: s.mapSizeBytes ?? 0, usedBytes: s.bytesUsed, diskFreeBytes: s.diskFreeBytes ?? Number.POSITIVE_INFINITY, diskFreeBytesMin: config.diskFreeBytesMin };
+    };
+    metrics.underReplicatedSource = () => [...primaryOf.values()].filter((others) => others.some((m) => !transport.isUp(m))).length;
     metrics.peerSource = () => others.map((id) => [id, transport.isReachable(id)]);
     metrics.suspicionSource = () => others.map((id) => [id, transport.isSuspected(id)]);
     metrics.hintSource = () => hints.targets().map((t) => hints.backlog(t));

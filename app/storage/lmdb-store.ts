@@ -351,7 +351,8 @@ export class LmdbStore implements LocalStore {
   async stats(): Promise<StoreStats> {
     this.assertOpen();
     const s = this.data.getStats() as DbStats;
-    return { entries: s.entryCount, bytesUsed: (s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages) * s.pageSize };
+    const env = this.root.getStats() as { mapSize?: number };
+    return { entries: s.entryCount, bytesUsed: (s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages) * s.pageSize, mapSizeBytes: env.mapSize ?? 0, diskFreeBytes: freeBytes(this.dataPath) };
   }
 
   /** Idempotent: later calls return the first call's promise. */

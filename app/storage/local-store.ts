@@ -105,6 +105,10 @@ export interface FoldOptions {
 export interface StoreStats {
   readonly entries: number;
   readonly bytesUsed: number;
+  /** Address space mapped for the data file, where the engine maps one (LMDB). */
+  readonly mapSizeBytes?: number;
+  /** Free bytes on the file system that holds the data, where there is one. */
+  readonly diskFreeBytes?: number;
 }
 
 /** The record failed its integrity check: the bytes on disk are not what was written. */

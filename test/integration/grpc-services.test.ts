@@ -73,6 +73,20 @@ test('each node serves Prometheus metrics that count the operations it coordinat
   expect(sample('kv_store_commit_duration_seconds_count')).toBeGreaterThanOrEqual(1);
   expect(sample('kv_peer_message_requests_count')).toBeGreaterThanOrEqual(1);
   expect(sample('kv_store_corrupt_records_total')).toBe(0);
+  // Operation latency by outcome; replica requests by peer and kind; sizes of what was read and written.
+  expect(text).toMatch(/^kv_operation_duration_seconds_bucket\{[^}]*op="put"[^}]*outcome="ok"/m);
+  expect(text).toMatch(/^kv_replica_request_duration_seconds_count\{[^}]*peer="kv-\d"[^}]*kind="replicate"\} [1-9]/m);
+  expect(sample('kv_siblings_per_read_count')).toBeGreaterThanOrEqual(1);
+  expect(sample('kv_siblings_per_read_sum')).toBeGreaterThanOrEqual(1);
+  expect(sample('kv_object_bytes_sum')).toBeGreaterThanOrEqual(1);
+  expect(sample('kv_clock_entries_sum')).toBeGreaterThanOrEqual(1);
+  // Storage, read at scrape time.
+  expect(sample('kv_store_used_bytes')).toBeGreaterThan(0);
+  expect(sample('kv_store_map_size_bytes')).toBeGreaterThan(0);
+  expect(sample('kv_disk_free_bytes')).toBeGreaterThan(0);
+  expect(text).toMatch(/^kv_disk_free_bytes_min \d+/m);
+  expect(sample('kv_partitions_under_replicated')).toBe(0);
+  expect(text).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
   const missing = await fetch(`http://127.0.0.1:${node.metricsPort}/other`);
   expect(missing.status).toBe(404);
 });

@@ -1,0 +1,55 @@
+/** What one client operation adds to the node's metrics, and the replica transport observed. */
+import { err, KvError, ok, Result } from '../../app/errors';
+import { ReplicaTransport } from '../../app/replication/transport';
+import { encodeContext } from '../../app/versioning/codec';
+import { NodeMetrics } from '../../observability/metrics';
+
+/** The value of one series, whatever the order of its labels; undefined when absent. */
+function series(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const got = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3]);
+  }
+  return undefined;
+}
+
+const put = { kind: 'put' as const, key: Buffer.from('k'), value: Buffer.alloc(300), context: new Uint8Array(0), w: 0 };
+const get = { kind: 'get' as const, key: Buffer.from('k'), r: 0 };
+
+test('counts quorum failures by op and reason, and the sizes of what reads return and writes carry', async () => {
+  const m = new NodeMetrics('kv-1');
+  const end = m.operationSeconds.startTimer({ op: 'put' });
+  m.operationDone(put, err(new KvError('InsufficientReplicas', 'put: 1 of W=2')), end);
+  m.operationDone(put, ok({ kind: 'put', context: new Uint8Array(0), siblings: 1 }), m.operationSeconds.startTimer({ op: 'put' }));
+  const context = encodeContext(new Map([['a.e1', 1], ['b.e1', 2], ['c.e1', 1]]));
+  m.operationDone(get, ok({ kind: 'get', found: true, values: [Buffer.from('x'), Buffer.from('y')], context, deleted: false }), m.operationSeconds.startTimer({ op: 'get' }));
+  m.operationDone(get, err(new KvError('InvalidArgument', 'key too long')), m.operationSeconds.startTimer({ op: 'get' }));
+  const text = await m.registry.metrics();
+  expect(series(text, 'kv_quorum_failures_total', { op: 'put', reason: 'InsufficientReplicas' })).toBe(1);
+  // A bad request is not a quorum failure.
+  expect(series(text, 'kv_quorum_failures_total', { op: 'get' })).toBeUndefined();
+  expect(series(text, 'kv_operation_duration_seconds_count', { op: 'put', outcome: 'InsufficientReplicas' })).toBe(1);
+  expect(series(text, 'kv_operation_duration_seconds_count', { op: 'get', outcome: 'ok' })).toBe(1);
+  expect(series(text, 'kv_object_bytes_sum', {})).toBe(300);
+  expect(series(text, 'kv_siblings_per_read_sum', {})).toBe(2);
+  expect(series(text, 'kv_clock_entries_sum', {})).toBe(3);
+});
+
+test('times each request to a peer by kind and counts its failures by condition', async () => {
+  const m = new NodeMetrics('kv-1');
+  const inner = {
+    fetch: async (): Promise<Result<Uint8Array | undefined>> => ok(undefined),
+    replicate: async (): Promise<Result<void>> => err(new KvError('PeerUnreachable', 'down')),
+    forward: async () => err(new KvError('DeadlineExceeded', 'late')),
+    isUp: () => true,
+  } as unknown as ReplicaTransport;
+  const t = m.observeTransport(inner);
+  await t.fetch('kv-2', 0, Buffer.from('k'), 100);
+  await t.replicate('kv-3', 0, Buffer.from('k'), Buffer.from('o'), 100);
+  const text = await m.registry.metrics();
+  expect(series(text, 'kv_replica_request_duration_seconds_count', { peer: 'kv-2', kind: 'fetch' })).toBe(1);
+  expect(series(text, 'kv_replica_request_errors_total', { peer: 'kv-3', kind: 'replicate', condition: 'PeerUnreachable' })).toBe(1);
+  expect(series(text, 'kv_replica_request_errors_total', { peer: 'kv-2' })).toBeUndefined();
+});
