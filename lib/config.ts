@@ -68,6 +68,14 @@ export interface BackupConfig {
   readonly noncurrentExpireAfterDays: number;
 }
 
+/** How the store is watched (observability/monitoring-chart.ts): the scrape and the notifications. */
+export interface MonitoringConfig {
+  /** How often Prometheus scrapes each node's /metrics. */
+  readonly scrapeIntervalSeconds: number;
+  /** How often Alertmanager repeats a notification of an alert that still fires. */
+  readonly alertRepeatIntervalHours: number;
+}
+
 export interface DeploymentConfig {
   readonly profile: ProfileName;
   readonly account: string;
@@ -87,6 +95,7 @@ export interface DeploymentConfig {
   readonly nodeGroups: NodeGroupConfig;
   readonly store: StoreConfig;
   readonly backup: BackupConfig;
+  readonly monitoring: MonitoringConfig;
   /** GitHub "owner/repo" whose workflows may assume the deploy role. */
   readonly githubRepository: string;
   /** GitHub environment the deploy job runs in (its name appears in the OIDC subject). */
@@ -134,6 +143,8 @@ export const PROFILES: Readonly<Record<ProfileName, ProfileDefaults>> = {
     nodeGroups: { instanceTypes: ['t3.large'], minSizePerZone: 1, desiredSizePerZone: 1, maxSizePerZone: 2, diskSizeGiB: 30 },
     store: COMMON_STORE,
     backup: COMMON_BACKUP,
+    // A coarser scrape and a daily reminder: nobody is paged for a development cluster.
+    monitoring: { scrapeIntervalSeconds: 30, alertRepeatIntervalHours: 24 },
     githubRepository: 'example-org/dynamo-kv',
     githubEnvironment: 'dev',
     createGithubOidcProvider: true,
@@ -149,6 +160,7 @@ export const PROFILES: Readonly<Record<ProfileName, ProfileDefaults>> = {
     nodeGroups: { instanceTypes: ['m7i.xlarge'], minSizePerZone: 2, desiredSizePerZone: 2, maxSizePerZone: 4, diskSizeGiB: 50 },
     store: { ...COMMON_STORE, replicas: 6, storageGiB: 200 },
     backup: { ...COMMON_BACKUP, noncurrentExpireAfterDays: 365 },
+    monitoring: { scrapeIntervalSeconds: 15, alertRepeatIntervalHours: 4 },
     githubRepository: 'example-org/dynamo-kv',
     githubEnvironment: 'prod',
     createGithubOidcProvider: true,

@@ -176,6 +176,8 @@ export const NODE_DRAIN_SECONDS = 20;
 export const PRE_STOP_MARGIN_SECONDS = 10;
 /** The smallest preStop budget that can hold a leave of a node with little data. */
 const PRE_STOP_BUDGET_SECONDS_MIN = 60;
+/** The metrics port's name, on the container and the peer Service. */
+const METRICS_PORT_NAME = 'metrics';
 /** UID/GID of the `node` user in the official Node images (the Dockerfile runs as it too). */
 export const RUN_AS_ID = 1000;
 
@@ -189,8 +191,14 @@ export class KvStoreChart extends Chart {
   public readonly peerServiceName: string;
   public readonly clientServiceName: string;
   public readonly serviceAccountName: string;
-  /** Labels on every pod; the Services, PDB and NetworkPolicy select on these. */
+  /** Labels on every pod; the Services, PDB, NetworkPolicy and the monitoring chart's PodMonitor select on these. */
   public readonly podLabels: Readonly<Record<string, string>>;
+  /** Name of the container port (and peer Service port) that serves `/metrics`. */
+  public readonly metricsPortName: string = METRICS_PORT_NAME;
+  /** Label a namespace must carry (value "true") for its pods to scrape `/metrics` (the NetworkPolicy's rule). */
+  public readonly metricsNamespaceLabel: string;
+  /** Ring partitions (KV_PARTITIONS). */
+  public readonly partitions: number;
 
   constructor(scope: Construct, id: string, props: KvStoreChartProps) {
     const namespace = props.namespace ?? 'kv';
@@ -231,6 +239,8 @@ export class KvStoreChart extends Chart {
     this.peerServiceName = `${name}-peer`;
     this.clientServiceName = name;
     this.serviceAccountName = serviceAccountName;
+    this.metricsNamespaceLabel = metricsNamespaceLabel;
+    this.partitions = partitions;
     this.podLabels = { 'app.kubernetes.io/name': 'dynamo-kv', 'app.kubernetes.io/instance': name, 'app.kubernetes.io/component': 'node' };
     const labels = { ...this.podLabels };
 
@@ -282,7 +292,7 @@ export class KvStoreChart extends Chart {
       publishNotReadyAddresses: true,
       ports: [
         { name: 'grpc', port: grpcPort, targetPort: grpcPort },
-        { name: 'metrics', port: metricsPort, targetPort: metricsPort },
+        { name: METRICS_PORT_NAME, port: metricsPort, targetPort: metricsPort },
       ],
     });
 
@@ -378,7 +388,7 @@ export class KvStoreChart extends Chart {
           args: ['node'],
           ports: [
             { name: 'grpc', number: grpcPort },
-            { name: 'metrics', number: metricsPort },
+            { name: METRICS_PORT_NAME, number: metricsPort },
           ],
           envVariables: {
             // Named by the node's settings table, so the chart cannot set a variable the node does not read.
