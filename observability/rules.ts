@@ -123,7 +123,8 @@ export const RECORDING_RULES: readonly RecordingRule[] = [
   { record: 'namespace_target:kv_hints_pending:sum', expr: 'sum by (namespace, target) (kv_hints_pending)' },
   { record: 'namespace_target:kv_hint_oldest_age_seconds:max', expr: 'max by (namespace, target) (kv_hint_oldest_age_seconds)' },
   // 1 when some live member's peer stream to the node is connected; 0 when every member that reports it sees it down.
-  { record: 'namespace_node:kv_peer_up:max', expr: `max by (namespace, node) (${asNode('kv_peer_up', 'peer')})` },
+  // (Aggregated by peer first: two members' series about one peer differ only in `node`, which the rename overwrites.)
+  { record: 'namespace_node:kv_peer_up:max', expr: `max by (namespace, node) (${asNode('max by (namespace, peer) (kv_peer_up)', 'peer')})` },
   { record: 'namespace_node:kv_anti_entropy_exchange_age_seconds:max', expr: 'max by (namespace, node) (kv_anti_entropy_exchange_age_seconds)' },
   { record: 'namespace:kv_cluster_state_version:spread', expr: 'max by (namespace) (kv_cluster_state_version) - min by (namespace) (kv_cluster_state_version)' },
 ];
