@@ -226,6 +226,8 @@ export class NodeMetrics {
       registers,
       // Read at scrape time, so the value is never stale.
       collect() {
+        // Only the current members: a removed peer's series must not stay at its last value.
+        this.reset();
         for (const [peer, up] of peers()) this.set({ peer }, up ? 1 : 0);
       },
     });
@@ -256,6 +258,7 @@ export class NodeMetrics {
       labelNames: ['peer'],
       registers,
       collect() {
+        this.reset();
         for (const [peer, suspected] of suspicion()) this.set({ peer }, suspected ? 1 : 0);
       },
     });

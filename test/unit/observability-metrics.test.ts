@@ -53,3 +53,16 @@ test('times each request to a peer by kind and counts its failures by condition'
   expect(series(text, 'kv_replica_request_errors_total', { peer: 'kv-3', kind: 'replicate', condition: 'PeerUnreachable' })).toBe(1);
   expect(series(text, 'kv_replica_request_errors_total', { peer: 'kv-2' })).toBeUndefined();
 });
+
+test('peer gauges list the current members only: a removed peer\'s series goes away', async () => {
+  const m = new NodeMetrics('kv-1');
+  let peers: Array<[string, boolean]> = [['kv-2', true], ['kv-3', false]];
+  m.peerSource = () => peers;
+  m.suspicionSource = () => peers.map(([p]) => [p, false]);
+  expect(series(await m.registry.metrics(), 'kv_peer_up', { peer: 'kv-3' })).toBe(0);
+  peers = [['kv-2', true]];
+  const text = await m.registry.metrics();
+  expect(series(text, 'kv_peer_up', { peer: 'kv-3' })).toBeUndefined();
+  expect(series(text, 'kv_peer_suspected', { peer: 'kv-3' })).toBeUndefined();
+  expect(series(text, 'kv_peer_up', { peer: 'kv-2' })).toBe(1);
+});
