@@ -26,6 +26,7 @@ import {
   writeClusterFile,
 } from './endpoints';
 import { ControlAnswer, ControlRequest, controlSocketPath, sendControl, serveControl } from '../local/control';
+import { ALERTMANAGER_PORT_DEFAULT, LocalMonitor, PROMETHEUS_PORT_DEFAULT } from '../local/monitor';
 
 /** The default local cluster's client addresses, as help texts name them. */
 const DEFAULT_RANGE = `127.0.0.1:${LOCAL_CLUSTER_BASE_PORT_DEFAULT}..${LOCAL_CLUSTER_BASE_PORT_DEFAULT + LOCAL_CLUSTER_NODES_DEFAULT - 1}`;
@@ -130,6 +131,12 @@ ${CLIENT_HELP}`,
   --n N --r R --w W         replication factor and quorums                 (default ${settingDefault('n')}, ${settingDefault('r')}, ${settingDefault('w')})
   --partitions Q            ring partitions, a power of two                (default ${settingDefault('partitions')})
   --durability D            durable (fsync each commit) | relaxed          (default ${settingDefault('durability')})
+  --monitor                 also start a real Prometheus and Alertmanager (Debian's prometheus and
+                            prometheus-alertmanager) scraping every node with the rules and alerts
+                            the Kubernetes chart ships; their files in <data>/monitor
+  --prometheus-port P       with --monitor                                 (default ${PROMETHEUS_PORT_DEFAULT})
+  --alertmanager-port P     with --monitor                                 (default ${ALERTMANAGER_PORT_DEFAULT})
+  --alert-for D             with --monitor: every alert's for duration, e.g. 10s (default: as shipped)
 
 kv cluster restart <node> [--data DIR]
 kv cluster stop <node> [--data DIR]
@@ -522,6 +529,10 @@ export async function clusterCommand(argv: readonly string[], kvScript: string):
       w: { type: 'string', default: settingDefault('w') },
       partitions: { type: 'string', default: settingDefault('partitions') },
       durability: { type: 'string', default: settingDefault('durability') },
+      monitor: { type: 'boolean', default: false },
+      'prometheus-port': { type: 'string', default: String(PROMETHEUS_PORT_DEFAULT) },
+      'alertmanager-port': { type: 'string', default: String(ALERTMANAGER_PORT_DEFAULT) },
+      'alert-for': { type: 'string' },
     },
     'cluster',
     0,
@@ -577,10 +588,12 @@ export async function clusterCommand(argv: readonly string[], kvScript: string):
     control.close();
     throw new CliError(`kv cluster: ${(e as Error).message}`, 1);
   }
+  let monitor: LocalMonitor | undefined;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     control.close();
+    await monitor?.stop();
     removeClusterFile(dataDir);
     if (!cluster.nodes.some((x) => x.process)) return;
     process.stdout.write('stopping every node (SIGTERM) ...\n');
@@ -598,6 +611,20 @@ export async function clusterCommand(argv: readonly string[], kvScript: string):
     throw new CliError(`kv cluster: ${(e as Error).message}`, 1);
   }
   writeClusterFile(dataDir, { endpoints: cluster.endpoints, pid: process.pid });
+  if (flags.monitor) {
+    try {
+      monitor = await LocalMonitor.start({
+        dataDir,
+        targets: cluster.nodes.filter((x) => x.metricsPort !== 0).map((x) => ({ node: x.id, metricsPort: x.metricsPort })),
+        prometheusPort: int(flags, 'prometheus-port', 1, 65535),
+        alertmanagerPort: int(flags, 'alertmanager-port', 1, 65535),
+        alertFor: flags['alert-for'] as string | undefined,
+      });
+    } catch (e) {
+      await stop();
+      throw new CliError(`kv cluster: ${(e as Error).message}`, 1);
+    }
+  }
   process.stdout.write(`${'node'.padEnd(8)}${'endpoint'.padEnd(20)}${'metrics'.padEnd(40)}data\n`);
   for (const node of cluster.nodes) {
     const metrics = node.metricsPort ? `http://${node.host}:${node.metricsPort}/metrics` : '-';
@@ -605,6 +632,7 @@ export async function clusterCommand(argv: readonly string[], kvScript: string):
   }
   const defaults = path.relative(process.cwd(), dataDir) === path.normalize(LOCAL_CLUSTER_DATA_DEFAULT);
   if (!defaults) process.stdout.write(`client commands run elsewhere find this cluster with: export KV_ENDPOINTS=${cluster.endpoints.join(',')}\n`);
+  if (monitor) process.stdout.write(`monitor: Prometheus ${monitor.prometheusUrl} (alerts: ${monitor.prometheusUrl}/alerts), Alertmanager ${monitor.alertmanagerUrl}; files in ${monitor.directory}\n`);
   process.stdout.write(`ready: ${nodes} nodes serving; try: npm run -s kv -- put hello world && npm run -s kv -- get hello (Ctrl-C stops)\n`);
   await new Promise<void>((resolve) => {
     const check = setInterval(() => {

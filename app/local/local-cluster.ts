@@ -268,7 +268,7 @@ export class LocalCluster {
 }
 
 /** Why nothing can listen on host:port now (in use, not allowed), or undefined when it can. */
-function portProblem(host: string, port: number): Promise<string | undefined> {
+export function portProblem(host: string, port: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const probe = net.createServer();
     probe.once('error', (e: NodeJS.ErrnoException) => {

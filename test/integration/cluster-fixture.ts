@@ -14,6 +14,7 @@
  *   17901, 17911 shutdown   17931 rollback         17961 benchmarks
  *   18101-18122 cli (a cluster, a kv cluster in the foreground, spare ports)
  *   18201-18204 membership  18211-18219 scaling (metrics 18221-18229)
+ *   18301-18304 monitor (metrics 18311-18314, Prometheus 18321, Alertmanager 18322)
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
