@@ -316,9 +316,9 @@ export class NodeMetrics {
       return r;
     };
     return {
-      fetch: (node, partition, key, timeoutMs, hintFor) => timed(node, 'fetch', () => inner.fetch(node, partition, key, timeoutMs, hintFor)),
-      replicate: (node, partition, key, object, timeoutMs, hintFor) => timed(node, 'replicate', () => inner.replicate(node, partition, key, object, timeoutMs, hintFor)),
-      forward: (node, op, timeoutMs) => timed(node, 'forward', () => inner.forward(node, op, timeoutMs)),
+      fetch: (node, partition, key, timeoutMs, hintFor, traceparent) => timed(node, 'fetch', () => inner.fetch(node, partition, key, timeoutMs, hintFor, traceparent)),
+      replicate: (node, partition, key, object, timeoutMs, hintFor, traceparent) => timed(node, 'replicate', () => inner.replicate(node, partition, key, object, timeoutMs, hintFor, traceparent)),
+      forward: (node, op, timeoutMs, traceparent) => timed(node, 'forward', () => inner.forward(node, op, timeoutMs, traceparent)),
       isUp: (node) => inner.isUp(node),
     };
   }

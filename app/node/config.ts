@@ -25,6 +25,8 @@ export interface NodeConfig {
   readonly diskFreeBytesMin: number;
   readonly metricsPort: number;
   readonly logLevel: LogLevel;
+  /** Share of client operations traced, 0..1; 0: tracing off (nothing is initialised). */
+  readonly traceSampleRatio: number;
   readonly keyBytesMax: number;
   readonly valueBytesMax: number;
   readonly objectBytesMax: number;
@@ -105,7 +107,15 @@ export interface StringSetting extends SettingRow {
   readonly default?: string;
 }
 
-export type Setting = IntSetting | EnumSetting | StringSetting;
+/** A fraction within min..max (both inclusive), such as a sampling ratio. */
+export interface RatioSetting extends SettingRow {
+  readonly kind: 'ratio';
+  readonly default: string;
+  readonly min: number;
+  readonly max: number;
+}
+
+export type Setting = IntSetting | EnumSetting | StringSetting | RatioSetting;
 
 const MIB = 1024 * 1024;
 
@@ -124,6 +134,7 @@ const TABLE = [
   { key: 'diskFreeBytesMin', flag: 'disk-free-bytes-min', env: 'KV_DISK_FREE_BYTES_MIN', kind: 'int', default: String(128 * MIB), min: 0, max: 1024 * 1024 * MIB, doc: 'Free space kept on the data disk: a write that would leave less fails with RESOURCE_EXHAUSTED and stores nothing (lmdb-js does not reliably survive a disk that runs out). 0 turns the reserve off.' },
   { key: 'metricsPort', flag: 'metrics-port', env: 'KV_METRICS_PORT', kind: 'int', default: '9464', min: 0, max: 65535, doc: 'HTTP port for Prometheus /metrics; 0 turns it off.' },
   { key: 'logLevel', flag: 'log-level', env: 'KV_LOG_LEVEL', kind: 'enum', default: 'info', values: ['debug', 'info', 'warn', 'error'], doc: 'Lowest level of the JSON log lines on stderr.' },
+  { key: 'traceSampleRatio', flag: 'trace-sample-ratio', env: 'KV_TRACE_SAMPLE_RATIO', kind: 'ratio', default: '0', min: 0, max: 1, doc: 'Share of client operations traced (OpenTelemetry, exported over OTLP/HTTP to where the standard OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT variable says); an operation forwarded by a node that traces it is traced too. 0 turns tracing off.' },
   { key: 'keyBytesMax', flag: 'key-bytes-max', env: 'KV_KEY_BYTES_MAX', kind: 'int', default: '1024', min: 1, max: 65536, doc: 'Largest key, in bytes.' },
   { key: 'valueBytesMax', flag: 'value-bytes-max', env: 'KV_VALUE_BYTES_MAX', kind: 'int', default: String(MIB), min: 0, max: 16 * MIB, doc: 'Largest value, in bytes.' },
   { key: 'objectBytesMax', flag: 'object-bytes-max', env: 'KV_OBJECT_BYTES_MAX', kind: 'int', default: String(8 * MIB), min: 1024, max: 64 * MIB, doc: 'Largest stored object (all siblings and the clock); a write beyond it fails with FAILED_PRECONDITION.' },
@@ -281,6 +292,10 @@ export function parseNodeConfig(argv: readonly string[], env: Readonly<Record<st
         throw new ConfigError(`${source}: ${JSON.stringify(text)} is not an integer within ${s.min}..${s.max} (${s.doc})`);
       }
       raw[s.key] = n;
+    } else if (s.kind === 'ratio') {
+      const x = /^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : NaN;
+      if (!(x >= s.min && x <= s.max)) throw new ConfigError(`${source}: ${JSON.stringify(text)} is not a number within ${s.min}..${s.max} (${s.doc})`);
+      raw[s.key] = x;
     } else if (s.kind === 'enum') {
       if (!s.values.includes(text)) throw new ConfigError(`${source}: ${JSON.stringify(text)} is not one of ${s.values.join(', ')}`);
       raw[s.key] = text;
@@ -371,7 +386,7 @@ function readZone(raw: Record<string, unknown>): [string, string] {
 export function settingsHelp(): string {
   const rows = SETTINGS.map((s) => {
     const def = s.default ?? '-';
-    const range = s.kind === 'int' ? ` (${s.min}..${s.max})` : s.kind === 'enum' ? ` (${s.values.join('|')})` : '';
+    const range = s.kind === 'int' || s.kind === 'ratio' ? ` (${s.min}..${s.max})` : s.kind === 'enum' ? ` (${s.values.join('|')})` : '';
     return `  --${s.flag.padEnd(28)} ${s.env.padEnd(30)} default ${def}${range}\n      ${s.doc}`;
   });
   return rows.join('\n');

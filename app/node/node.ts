@@ -39,6 +39,8 @@ import { establishIdentity as establishActor, writeCleanShutdownMarker } from '.
 import { mergedObjectBytesMax } from '../versioning/limits';
 import { loadDataIds } from './data-ids';
 import { NodeMetrics } from '../../observability/metrics';
+import { NodeTracing, startTracing } from '../../observability/tracing';
+import { Tracer } from '../replication/trace';
 
 /**
  * The actor id this node writes with: kept across a provably clean restart, a new epoch after
@@ -72,6 +74,18 @@ function hintStatus(hints: HintStore, member: string): { hintsPending: number; h
   return { hintsPending: b.count, hintBytes: b.bytes, oldestHintAgeMs: b.oldestCreatedAtMs === undefined ? 0 : Math.max(0, Date.now() - b.oldestCreatedAtMs) };
 }
 
+/**
+ * A replica request from another node, as a server span continuing the sender's trace when the
+ * request carries one (the sender traces the operation); otherwise just the request.
+ */
+async function servedTraced<T>(tracer: Tracer | undefined, name: string, traceparent: string | undefined, node: string, partition: number, hintFor: string | undefined, serve: () => Promise<Result<T>>): Promise<Result<T>> {
+  const span = tracer !== undefined && traceparent !== undefined ? tracer.serve(name, traceparent, hintFor === undefined ? { 'kv.node': node, 'kv.partition': partition } : { 'kv.node': node, 'kv.partition': partition, 'kv.hint_for': hintFor }) : undefined;
+  if (span === undefined) return serve();
+  const r = await serve();
+  span.end(r.ok ? undefined : `${r.error.condition}: ${r.error.message}`);
+  return r;
+}
+
 export class KvNode {
   private stopping: Promise<void> | undefined;
 
@@ -89,6 +103,8 @@ export class KvNode {
     private readonly membershipWork: ReadonlyArray<{ stop(): Promise<void> }>,
     private readonly server: KvServer,
     private readonly metricsServer: http.Server | undefined,
+    /** Undefined when tracing is off (trace-sample-ratio 0). */
+    private readonly tracing: NodeTracing | undefined,
     /** Resolves when this node left the cluster and handed off everything it held. */
     readonly departed: Promise<void>,
   ) {}
@@ -182,6 +198,9 @@ export class KvNode {
     const hints = await HintStore.open(store.hints, config.partitions, config);
     const trees = new HashTrees(config.partitions);
     const replica = new LocalReplica(store, actor, config, { hints, trees });
+    // Tracing off (the default): nothing of OpenTelemetry is started, and the coordinator holds no tracer.
+    const tracing = config.traceSampleRatio > 0 ? startTracing({ nodeId: config.nodeId, sampleRatio: config.traceSampleRatio }) : undefined;
+    const tracer = tracing?.tracer;
     const replicas = new Replicas(config.nodeId, replica, metrics.observeTransport(transport), sync, () => membership.state.version === 0 || membership.state.members.some((m) => m.id === config.nodeId));
     const coordinator = new Coordinator({
       self: config.nodeId,
@@ -191,6 +210,7 @@ export class KvNode {
       config,
       log,
       events: metrics.coordinatorEvents((message) => log.warn('object limit warning', { message })),
+      tracer,
     });
     const handoff = new HandoffWorker(hints, transport, config, metrics.handoffEvents(), log);
     handoff.redirect = {
@@ -301,6 +321,7 @@ export class KvNode {
     // start at all (it closes what it opened): a node serving without its metrics would look
     // healthy to clients and be invisible to monitoring.
     const closeEarly = async () => {
+      await tracing?.shutdown();
       transport.close();
       await store.close();
     };
@@ -317,8 +338,8 @@ export class KvNode {
           metrics.operationDone(op, r, end);
           return r;
         },
-        fetch: (partition, key, hintFor) => replicas.fetch(config.nodeId, partition, key, config.requestTimeoutMs, hintFor),
-        replicate: (partition, key, object, hintFor) => replicas.replicate(config.nodeId, partition, key, object, config.requestTimeoutMs, hintFor),
+        fetch: (partition, key, hintFor, traceparent) => servedTraced(tracer, 'kv.peer.fetch', traceparent, config.nodeId, partition, hintFor, () => replicas.fetch(config.nodeId, partition, key, config.requestTimeoutMs, hintFor)),
+        replicate: (partition, key, object, hintFor, traceparent) => servedTraced(tracer, 'kv.peer.replicate', traceparent, config.nodeId, partition, hintFor, () => replicas.replicate(config.nodeId, partition, key, object, config.requestTimeoutMs, hintFor)),
         aeTree: (partition) => antiEntropy.treeOf(partition),
         holdsHint: (partition, key) => replica.holdsHint(partition, key),
         reap: (partition, key, object) => replica.reapIfUnchanged(partition, key, object),
@@ -375,7 +396,7 @@ export class KvNode {
     autoJoin?.start();
     server.setServing(true);
     log.info('node serving', { port: server.port, advertise: config.advertise, actor, members: membership.state.members.length, stateVersion: membership.state.version, n: config.n, r: config.r, w: config.w, partitions: config.partitions, durability: config.durability });
-    return new KvNode(config, actor, log, store, transport, coordinator, handoff, antiEntropy, reaper, [gossip, transfers, cleanup, ...(autoJoin && seedClient ? [autoJoin, { stop: async () => seedClient.close() }] : [])], server, metricsServer, departed);
+    return new KvNode(config, actor, log, store, transport, coordinator, handoff, antiEntropy, reaper, [gossip, transfers, cleanup, ...(autoJoin && seedClient ? [autoJoin, { stop: async () => seedClient.close() }] : [])], server, metricsServer, tracing, departed);
   }
 
   /**
@@ -401,6 +422,8 @@ export class KvNode {
         this.metricsServer.closeAllConnections();
       });
       await this.store.close();
+      // Spans of the last operations go out before the process exits.
+      await this.tracing?.shutdown().catch((e: unknown) => this.log.warn('could not export the last spans', { error: String(e) }));
       // Only now, with the store closed and nothing left to write: the next start may keep this
       // actor. Without the marker it takes a new epoch, which is safe, so a failure here is not fatal.
       try {

@@ -18,6 +18,7 @@ import { checkOp, ClientOp, OpResult, RequestLimits } from '../api/ops';
 import { runPut } from './put-fsm';
 import { ReadRepairer } from './read-repair';
 import { LocalReplica } from './replica';
+import { TracedReplicas, TraceSpan, Tracer } from './trace';
 import { ReplicaTransport } from './transport';
 import { WriteTarget } from './write-core';
 
@@ -62,12 +63,16 @@ export interface CoordinatorDeps {
   readonly events?: CoordinatorEvents;
   /** @default systemClock */
   readonly clock?: Clock;
+  /** @default - no tracing: an operation pays one null check */
+  readonly tracer?: Tracer;
 }
 
 export interface ExecuteOptions {
   readonly timeoutMs?: number;
   /** The operation was forwarded by another node: coordinate it here, never forward again. */
   readonly forwarded?: boolean;
+  /** The W3C traceparent the operation arrived with (forwarded by a node that traces it). */
+  readonly traceparent?: string;
 }
 
 export class Coordinator {
@@ -91,6 +96,28 @@ export class Coordinator {
   }
 
   async execute(op: ClientOp, options: ExecuteOptions = {}): Promise<Result<OpResult>> {
+    const tracer = this.deps.tracer;
+    if (tracer === undefined) return this.run(op, options, this.deps.replicas, undefined);
+    return this.traced(tracer, op, options);
+  }
+
+  /**
+   * One traced operation: a server span `kv.<op>` whose children are its replica requests (see
+   * ./trace.ts). A forwarded operation is traced only when the node that forwarded it traces it:
+   * the first node's sampler decides for the whole operation.
+   */
+  private async traced(tracer: Tracer, op: ClientOp, options: ExecuteOptions): Promise<Result<OpResult>> {
+    const forwarded = options.forwarded === true;
+    const span = forwarded && options.traceparent === undefined ? undefined : tracer.serve(`kv.${op.kind}`, options.traceparent, { 'kv.node': this.deps.self, 'kv.forward.received': forwarded });
+    if (span === undefined) return this.run(op, options, this.deps.replicas, undefined);
+    const replicas = new TracedReplicas(this.deps.replicas, span);
+    const r = await this.run(op, options, replicas, span);
+    span.set({ ...replicas.attributes, 'kv.quorum.reached': r.ok });
+    span.end(r.ok ? undefined : `${r.error.condition}: ${r.error.message}`);
+    return r;
+  }
+
+  private async run(op: ClientOp, options: ExecuteOptions, replicas: ReplicaTransport, span: TraceSpan | undefined): Promise<Result<OpResult>> {
     const forwarded = options.forwarded === true;
     if (this.draining && forwarded) return err(new KvError('ShuttingDown', `node ${this.deps.self} is shutting down; the forwarding node tries another primary`));
     const { config } = this.deps;
@@ -104,16 +131,18 @@ export class Coordinator {
     try {
       const { partition, placement } = this.placementOf(checked.value.key);
       const primaries = placement.primaries;
+      span?.set({ 'kv.partition': partition });
       if (this.draining) {
         const others = primaries.filter((p) => p !== this.deps.self);
         if (others.length === 0) return err(new KvError('ShuttingDown', `node ${this.deps.self} is shutting down and is the only replica of the key; retry when it is back`));
-        return await forward(this.deps.replicas, op, others, timeoutMs, this.events, this.clock);
+        return await forward(replicas, op, others, timeoutMs, this.events, this.clock);
       }
       const c = checked.value;
-      const get = (g: typeof c & { kind: 'get' }) => runGet({ replicas: this.deps.replicas, repairer: this.repairer, readRepairWaitMs: config.readRepairWaitMs, clock: this.clock }, partition, g, placement, timeoutMs);
+      const get = (g: typeof c & { kind: 'get' }) => runGet({ replicas, repairer: this.repairer, readRepairWaitMs: config.readRepairWaitMs, clock: this.clock, trace: span }, partition, g, placement, timeoutMs);
       // R and W are checked against N, but a partition has fewer primaries while a membership
       // change refills the replicas of a removed member: that many replies cannot come.
       const quorum = c.kind === 'get' ? c.r : c.w;
+      span?.set({ 'kv.quorum': quorum });
       if (quorum > primaries.length) {
         const name = c.kind === 'get' ? 'R' : 'W';
         return err(new KvError('InsufficientReplicas', `${op.kind}: ${name}=${quorum}, but partition ${partition} has ${primaries.length} primar${primaries.length === 1 ? 'y' : 'ies'} (${primaries.join(', ')}) until a membership change refills the replicas of a removed member; retry with a lower ${name} or when the change is done (nothing was written)`));
@@ -124,11 +153,11 @@ export class Coordinator {
         // its new dot: refused before it starts, so the forwarding node tries another primary.
         if (forwarded && c.kind === 'get') return await get(c);
         if (forwarded) return err(new KvError('NotPrimary', `node ${this.deps.self} received a forwarded ${op.kind} for partition ${partition} but is not one of its primaries (${primaries.join(', ')}) in its cluster state: a membership change is spreading; the forwarding node tries another primary`));
-        return await forward(this.deps.replicas, op, primaries, timeoutMs, this.events, this.clock);
+        return await forward(replicas, op, primaries, timeoutMs, this.events, this.clock);
       }
       if (c.kind === 'get') return await get(c);
       return await runPut(
-        { self: this.deps.self, local: this.deps.local, replicas: this.deps.replicas, limitWarning: (m) => this.events.limitWarning(m), hinted: (t) => this.events.hinted(t), clock: this.clock },
+        { self: this.deps.self, local: this.deps.local, replicas, limitWarning: (m) => this.events.limitWarning(m), hinted: (t) => this.events.hinted(t), clock: this.clock, trace: span },
         partition,
         c,
         config.hintsPerTargetMax === 0 ? { primaries, fallbacks: [] } : placement,

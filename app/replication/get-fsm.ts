@@ -16,6 +16,7 @@ import { CheckedOp, GetResult } from '../api/ops';
 import { Clock } from './clock';
 import { ReadCore, ReadReply } from './quorum';
 import { ReadRepairer } from './read-repair';
+import { TraceSpan } from './trace';
 import { ReplicaTransport } from './transport';
 
 export interface GetFsmDeps {
@@ -24,6 +25,8 @@ export interface GetFsmDeps {
   /** How long a get keeps waiting for the remaining replicas after it answered, for read repair. */
   readonly readRepairWaitMs: number;
   readonly clock: Clock;
+  /** The operation's span when it is traced: read repair becomes a child of it. */
+  readonly trace?: TraceSpan;
 }
 
 /** Failures of replicas known to lack the object, which read repair sends it to. */
@@ -77,7 +80,7 @@ export function runGet(deps: GetFsmDeps, partition: number, op: CheckedOp & { ki
       finished = true;
       cancelDeadline();
       cancelRepairTimer?.();
-      repairer.repair(partition, op.key, core.finalAction());
+      repairer.repair(partition, op.key, core.finalAction(), deps.trace);
     };
     const onReply = (node: string, reply: ReadReply) => {
       if (finished) return;

@@ -11,6 +11,7 @@ import { liveValues } from '../versioning/dvv';
 import { Clock } from './clock';
 import { CheckedOp, WriteResult } from '../api/ops';
 import { LocalReplica } from './replica';
+import { SPAN, TraceSpan } from './trace';
 import { ReplicaTransport } from './transport';
 import { WriteCore, WriteTarget } from './write-core';
 
@@ -22,11 +23,15 @@ export interface PutFsmDeps {
   /** Told of every write that went to a fallback as a hint. */
   readonly hinted?: (target: WriteTarget) => void;
   readonly clock: Clock;
+  /** The operation's span when it is traced: the local write becomes a child of it. */
+  readonly trace?: TraceSpan;
 }
 
 export async function runPut(deps: PutFsmDeps, partition: number, op: CheckedOp & { kind: 'put' | 'delete' }, placement: PartitionReplicas, timeoutMs: number): Promise<Result<WriteResult>> {
   const { self, local, replicas } = deps;
+  const localSpan = deps.trace?.child(SPAN.localWrite, { 'kv.peer': self, 'kv.partition': partition });
   const written = await local.coordinateWrite(partition, op.key, op.context, op.value);
+  localSpan?.end(written.ok ? undefined : `${written.error.condition}: ${written.error.message}`);
   if (!written.ok) return written;
   for (const w of written.value.warnings) deps.limitWarning(w);
   const result: WriteResult = { kind: op.kind, context: encodeContext(written.value.object.vv), siblings: liveValues(written.value.object).length };

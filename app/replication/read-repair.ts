@@ -10,6 +10,7 @@
 import { Logger } from '../../observability/log';
 import { encodeObject } from '../versioning/codec';
 import { RepairOrder } from './quorum';
+import { SPAN, TraceSpan } from './trace';
 import { ReplicaTransport } from './transport';
 
 export interface ReadRepairEvents {
@@ -29,21 +30,35 @@ export class ReadRepairer {
     private readonly log: Logger,
   ) {}
 
-  repair(partition: number, key: Uint8Array, orders: readonly RepairOrder[]): void {
+  /** With `trace` (the get's span), the repair is a `kv.read_repair` child of it, one replicate span per replica repaired. */
+  repair(partition: number, key: Uint8Array, orders: readonly RepairOrder[], trace?: TraceSpan): void {
     if (orders.length === 0) return;
     // Every order carries the same merged object: encode it once.
     const encoded = encodeObject(orders[0]!.object);
+    const span = trace?.child(SPAN.readRepair, { 'kv.partition': partition, 'kv.read_repair': orders.length });
+    let pending = 0;
+    let skipped = 0;
+    const settled = () => {
+      if (--pending === 0) span?.end();
+    };
     for (const order of orders) {
       if (this.inFlight >= this.inFlightMax) {
         this.events.readRepairSkipped();
+        skipped++;
         continue;
       }
       this.inFlight++;
+      pending++;
       this.events.readRepair(order.node);
-      this.replicas.replicate(order.node, partition, key, encoded, this.timeoutMs).then((r) => {
+      const child = span?.child(SPAN.replicate, { 'kv.peer': order.node, 'kv.partition': partition });
+      this.replicas.replicate(order.node, partition, key, encoded, this.timeoutMs, undefined, child?.traceparent).then((r) => {
         this.inFlight--;
+        child?.end(r.ok ? undefined : `${r.error.condition}: ${r.error.message}`);
         if (!r.ok) this.log.warn('read repair failed', { partition, node: order.node, error: r.error.message });
+        settled();
       });
     }
+    span?.set({ 'kv.read_repair.skipped': skipped });
+    if (pending === 0) span?.end();
   }
 }

@@ -24,8 +24,8 @@ export class Replicas implements ReplicaTransport {
     private readonly isMember?: () => boolean,
   ) {}
 
-  async fetch(node: string, partition: number, key: Uint8Array, timeoutMs: number, hintFor?: string): Promise<Result<Uint8Array | undefined>> {
-    if (node !== this.self) return this.remote.fetch(node, partition, key, timeoutMs, hintFor);
+  async fetch(node: string, partition: number, key: Uint8Array, timeoutMs: number, hintFor?: string, traceparent?: string): Promise<Result<Uint8Array | undefined>> {
+    if (node !== this.self) return this.remote.fetch(node, partition, key, timeoutMs, hintFor, traceparent);
     try {
       if (hintFor !== undefined && hintFor !== this.self) return ok(await this.local.fetchHints(partition, key));
       const stored = await this.local.fetchEncoded(partition, key);
@@ -38,8 +38,8 @@ export class Replicas implements ReplicaTransport {
     }
   }
 
-  async replicate(node: string, partition: number, key: Uint8Array, object: Uint8Array, timeoutMs: number, hintFor?: string): Promise<Result<void>> {
-    if (node !== this.self) return this.remote.replicate(node, partition, key, object, timeoutMs, hintFor);
+  async replicate(node: string, partition: number, key: Uint8Array, object: Uint8Array, timeoutMs: number, hintFor?: string, traceparent?: string): Promise<Result<void>> {
+    if (node !== this.self) return this.remote.replicate(node, partition, key, object, timeoutMs, hintFor, traceparent);
     try {
       // A hint for this node itself (the sender's membership differs from ours) is simply a write.
       if (hintFor === undefined || hintFor === this.self) {
@@ -53,9 +53,9 @@ export class Replicas implements ReplicaTransport {
     }
   }
 
-  forward(node: string, op: ClientOp, timeoutMs: number): Promise<Result<OpResult, KvError>> {
+  forward(node: string, op: ClientOp, timeoutMs: number, traceparent?: string): Promise<Result<OpResult, KvError>> {
     if (node === this.self) throw new Error(`replicas: ${this.self} cannot forward an operation to itself`);
-    return this.remote.forward(node, op, timeoutMs);
+    return this.remote.forward(node, op, timeoutMs, traceparent);
   }
 
   isUp(node: string): boolean {

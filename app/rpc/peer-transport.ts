@@ -74,7 +74,7 @@ type Exchange = MultiplexedStream<PeerRequest, PeerResponse__Output, PeerRequest
 
 /** Approximate wire bytes of a request, for the batch byte bound. */
 function sizeOfRequest(r: PeerRequest): number {
-  return (r.replicate ? (r.replicate.object as Uint8Array).length + (r.replicate.key as Uint8Array).length : 0) + (r.forward ? sizeOfOperation(r.forward) : 0) + 32;
+  return (r.replicate ? (r.replicate.object as Uint8Array).length + (r.replicate.key as Uint8Array).length : 0) + (r.forward ? sizeOfOperation(r.forward) : 0) + (r.traceparent?.length ?? 0) + 32;
 }
 
 class PeerConnection {
@@ -334,13 +334,13 @@ export class GrpcPeerTransport implements AntiEntropyPeers, ReaperPeers {
     return ok(answer as NonNullable<PeerResponse__Output[F]>);
   }
 
-  async fetch(node: string, partition: number, key: Uint8Array, timeoutMs: number, hintFor?: string): Promise<Result<Uint8Array | undefined>> {
-    const r = await this.call(node, { fetch: { partition, key, hintFor: hintFor ?? '' } }, timeoutMs, 'fetched', 'fetch');
+  async fetch(node: string, partition: number, key: Uint8Array, timeoutMs: number, hintFor?: string, traceparent?: string): Promise<Result<Uint8Array | undefined>> {
+    const r = await this.call(node, { fetch: { partition, key, hintFor: hintFor ?? '' }, traceparent }, timeoutMs, 'fetched', 'fetch');
     return r.ok ? ok(r.value.found ? r.value.object : undefined) : r;
   }
 
-  async replicate(node: string, partition: number, key: Uint8Array, object: Uint8Array, timeoutMs: number, hintFor?: string): Promise<Result<void>> {
-    const r = await this.call(node, { replicate: { partition, key, object, hintFor: hintFor ?? '' } }, timeoutMs, 'replicated', 'replicate');
+  async replicate(node: string, partition: number, key: Uint8Array, object: Uint8Array, timeoutMs: number, hintFor?: string, traceparent?: string): Promise<Result<void>> {
+    const r = await this.call(node, { replicate: { partition, key, object, hintFor: hintFor ?? '' }, traceparent }, timeoutMs, 'replicated', 'replicate');
     return r.ok ? ok(undefined) : r;
   }
 
@@ -385,8 +385,8 @@ export class GrpcPeerTransport implements AntiEntropyPeers, ReaperPeers {
     return r.ok ? ok(undefined) : r;
   }
 
-  async forward(node: string, op: ClientOp, timeoutMs: number): Promise<Result<OpResult>> {
-    const r = await this.call(node, { forward: opToMessage(0, op, timeoutMs) }, timeoutMs, 'forwarded', 'forward');
+  async forward(node: string, op: ClientOp, timeoutMs: number, traceparent?: string): Promise<Result<OpResult>> {
+    const r = await this.call(node, { forward: opToMessage(0, op, timeoutMs), traceparent }, timeoutMs, 'forwarded', 'forward');
     return r.ok ? resultFromMessage(r.value) : r;
   }
 

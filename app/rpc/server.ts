@@ -41,11 +41,12 @@ export const AE_KEYS_LIMIT_MAX = 10_000;
 export const HEALTH_SERVICE_NAME = 'kv.v1.KV';
 
 export interface NodeHandlers {
-  execute(op: ClientOp, options: { timeoutMs?: number; forwarded?: boolean }): Promise<Result<OpResult, KvError>>;
+  /** `traceparent`: the W3C trace context a forwarded operation arrived with (peer.proto). */
+  execute(op: ClientOp, options: { timeoutMs?: number; forwarded?: boolean; traceparent?: string }): Promise<Result<OpResult, KvError>>;
   /** This node's stored object for a key, or (with hintFor) the hint it holds for that primary. */
-  fetch(partition: number, key: Uint8Array, hintFor: string | undefined): Promise<Result<Uint8Array | undefined>>;
+  fetch(partition: number, key: Uint8Array, hintFor: string | undefined, traceparent?: string): Promise<Result<Uint8Array | undefined>>;
   /** Merge an object into this node's data, or (with hintFor) store it as a hint for that primary. */
-  replicate(partition: number, key: Uint8Array, object: Uint8Array, hintFor: string | undefined): Promise<Result<void>>;
+  replicate(partition: number, key: Uint8Array, object: Uint8Array, hintFor: string | undefined, traceparent?: string): Promise<Result<void>>;
   /** A heartbeat from `from`, carrying its data directory id: answers ours and the one we knew for it. */
   ping?(from: string, dataId: string): { dataId: string; knewDataId: string };
   /** Whether this node holds a hint for the key (for any primary). */
@@ -383,13 +384,13 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
     try {
       switch (req.op) {
         case 'fetch': {
-          const r = await handlers.fetch(req.fetch!.partition, req.fetch!.key, req.fetch!.hintFor || undefined);
+          const r = await handlers.fetch(req.fetch!.partition, req.fetch!.key, req.fetch!.hintFor || undefined, req.traceparent || undefined);
           if (!r.ok) return { id: req.id, error: errorToMessage(r.error) };
           const object = r.value;
           return { id: req.id, fetched: object === undefined ? { found: false } : { found: true, object: Buffer.from(object.buffer, object.byteOffset, object.length) } };
         }
         case 'replicate': {
-          const r = await handlers.replicate(req.replicate!.partition, req.replicate!.key, req.replicate!.object, req.replicate!.hintFor || undefined);
+          const r = await handlers.replicate(req.replicate!.partition, req.replicate!.key, req.replicate!.object, req.replicate!.hintFor || undefined, req.traceparent || undefined);
           return r.ok ? { id: req.id, replicated: {} } : { id: req.id, error: errorToMessage(r.error) };
         }
         case 'ping':
@@ -433,7 +434,7 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
         case 'forward': {
           const op = opFromMessage(req.forward!);
           if (!op) return { id: req.id, error: { code: grpc.status.INVALID_ARGUMENT, message: 'forward: empty operation' } };
-          const r = await handlers.execute(op, { timeoutMs, forwarded: true });
+          const r = await handlers.execute(op, { timeoutMs, forwarded: true, traceparent: req.traceparent || undefined });
           return { id: req.id, forwarded: resultToMessage(req.forward!.id, r) };
         }
         default:

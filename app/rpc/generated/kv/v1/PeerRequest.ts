@@ -73,6 +73,12 @@ export interface PeerRequest {
    * Membership: a receiver finished copying a partition (sent to the claimant).
    */
   'transferDone'?: (_kv_v1_TransferDone | null);
+  /**
+   * W3C trace context (https://www.w3.org/TR/trace-context/#traceparent-header) of the sender's
+   * span for this request, set only when the operation is traced (fetch, replicate, forward):
+   * the callee continues the trace. Empty: not traced.
+   */
+  'traceparent'?: (string);
   'op'?: "fetch"|"replicate"|"forward"|"ping"|"aeTree"|"aeKeys"|"hintCheck"|"reap"|"gossip"|"foldPartition"|"transferDone";
 }
 
@@ -136,5 +142,11 @@ export interface PeerRequest__Output {
    * Membership: a receiver finished copying a partition (sent to the claimant).
    */
   'transferDone'?: (_kv_v1_TransferDone__Output | null);
+  /**
+   * W3C trace context (https://www.w3.org/TR/trace-context/#traceparent-header) of the sender's
+   * span for this request, set only when the operation is traced (fetch, replicate, forward):
+   * the callee continues the trace. Empty: not traced.
+   */
+  'traceparent': (string);
   'op'?: "fetch"|"replicate"|"forward"|"ping"|"aeTree"|"aeKeys"|"hintCheck"|"reap"|"gossip"|"foldPartition"|"transferDone";
 }
