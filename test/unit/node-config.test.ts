@@ -110,6 +110,16 @@ describe('parseNodeConfig', () => {
     expect(rejection(base, { KV_PORT: '99999' }).message).toContain('KV_PORT: "99999" is not an integer within 0..65535');
   });
 
+  test('reads the trace sample ratio as a fraction: 0 (off) by default', () => {
+    expect(parseNodeConfig(['--node-id', 'kv-1'], {}).traceSampleRatio).toBe(0);
+    expect(parseNodeConfig(['--node-id', 'kv-1', '--trace-sample-ratio', '0.1'], {}).traceSampleRatio).toBe(0.1);
+    expect(parseNodeConfig(['--node-id', 'kv-1'], { KV_TRACE_SAMPLE_RATIO: '1' }).traceSampleRatio).toBe(1);
+  });
+
+  test.each(['1.5', '-0.1', 'half', '.5', '1e-1'])('rejects trace sample ratio %p, naming the range', (text) => {
+    expect(() => parseNodeConfig(['--node-id', 'kv-1', '--trace-sample-ratio', text], {})).toThrow(`--trace-sample-ratio: ${JSON.stringify(text)} is not a number within 0..1`);
+  });
+
   test('rejects an enum value outside its choices, listing them', () => {
     expect(rejection([...base, '--durability', 'fast']).message).toBe('--durability: "fast" is not one of durable, relaxed');
   });
