@@ -14,6 +14,7 @@ import { HintLimits, HintStore } from '../../app/replication/hints';
 import { ClientOp, OpResult } from '../../app/api/ops';
 import { LocalReplica } from '../../app/replication/replica';
 import { Replicas } from '../../app/replication/replicas';
+import { Tracer } from '../../app/replication/trace';
 import { ReaperConfig, ReaperPeers, TombstoneReaper } from '../../app/replication/tombstone-reaper';
 import { routingForMembers } from '../../app/ring/placement';
 import { partitionOf, Routing } from '../../app/ring/ring';
@@ -69,8 +70,8 @@ class InProcessTransport implements AntiEntropyPeers, ReaperPeers {
     return this.call(node, timeoutMs, (t) => t.replicas.replicate(node, partition, key, object, timeoutMs, hintFor));
   }
 
-  forward(node: string, op: ClientOp, timeoutMs: number): Promise<Result<OpResult>> {
-    return this.call(node, timeoutMs, (t) => t.coordinator.execute(op, { timeoutMs, forwarded: true }));
+  forward(node: string, op: ClientOp, timeoutMs: number, traceparent?: string): Promise<Result<OpResult>> {
+    return this.call(node, timeoutMs, (t) => t.coordinator.execute(op, { timeoutMs, forwarded: true, traceparent }));
   }
 
   aeTree(node: string, partition: number, timeoutMs: number): Promise<Result<Uint8Array | undefined>> {
@@ -110,7 +111,7 @@ export class MemoryCluster {
     this.routing = routingForMembers(ids, partitions, config.n);
   }
 
-  static async start(size: number, options: { config?: Partial<CoordinatorConfig>; hintLimits?: Partial<HintLimits>; partitions?: number; reaper?: Partial<ReaperConfig>; nowMs?: () => number; objectLimits?: Partial<ObjectLimits> } = {}): Promise<MemoryCluster> {
+  static async start(size: number, options: { config?: Partial<CoordinatorConfig>; hintLimits?: Partial<HintLimits>; partitions?: number; reaper?: Partial<ReaperConfig>; nowMs?: () => number; objectLimits?: Partial<ObjectLimits>; tracer?: Tracer } = {}): Promise<MemoryCluster> {
     const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
     const cluster = new MemoryCluster(ids, { ...MEMORY_CLUSTER_CONFIG, ...options.config }, options.partitions ?? 16);
     for (const id of ids) {
@@ -123,7 +124,7 @@ export class MemoryCluster {
       const replica = new LocalReplica(store, `${id}.e1`, limits, { hints, trees, nowMs });
       const transport = new InProcessTransport(id, cluster);
       const replicas = new Replicas(id, replica, transport);
-      const coordinator = new Coordinator({ self: id, routing: () => cluster.routing, local: replica, replicas, config: cluster.config });
+      const coordinator = new Coordinator({ self: id, routing: () => cluster.routing, local: replica, replicas, config: cluster.config, tracer: options.tracer });
       const handoff = new HandoffWorker(hints, transport, { handoffIntervalMs: 10, handoffBatchMax: 100, handoffKeysPerSecondMax: 100_000, requestTimeoutMs: 200 }, { delivered() {}, expired() {}, failed() {} }, silentLogger);
       const lookup = (partition: number) => cluster.routing.replicas(partition);
       const primaryOf = new Map<number, readonly string[]>();
