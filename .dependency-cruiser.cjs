@@ -33,6 +33,13 @@ module.exports = {
       to: { path: '(^|/)node_modules/lmdb/' },
     },
     {
+      name: 'only-tracing-imports-opentelemetry',
+      severity: 'error',
+      comment: 'observability/tracing.ts owns OpenTelemetry; the rest of the node sees the Tracer of app/replication/trace.ts.',
+      from: { pathNot: '^observability/tracing\\.ts$' },
+      to: { path: '(^|/)node_modules/@opentelemetry/' },
+    },
+    {
       name: 'only-rpc-imports-grpc',
       severity: 'error',
       from: { pathNot: '^(app/rpc/|test/)' },
