@@ -20,7 +20,8 @@
  * pushing it could bring back deletes the cluster already forgot: it keeps the data, serves nothing,
  * and logs that it must be wiped before it joins again.
  */
-import { Result } from '../errors';
+import { ok, Result } from '../errors';
+import { HandoffRedirect } from '../replication/handoff';
 import { Logger } from '../../observability/log';
 import { BackgroundLoop } from '../replication/background';
 import { Clock, systemClock } from '../replication/clock';
@@ -262,4 +263,20 @@ export class CleanupWorker {
     if (keys > 0) this.events.dropped(keys, bytes);
     return keys;
   }
+}
+
+/**
+ * Where the hints this node holds go when their target is no longer a member: to every current
+ * primary of their partition (see HandoffWorker); none at all while this node may not hand off.
+ */
+export function hintRedirect(membership: Membership, cleanup: { readonly mayHandOff: boolean }, replicate: (node: string, partition: number, key: Uint8Array, object: Uint8Array, timeoutMs: number) => Promise<Result<void>>): HandoffRedirect {
+  return {
+    halted: () => !cleanup.mayHandOff,
+    gone: (target) => membership.state.version > 0 && !membership.state.members.some((m) => m.id === target),
+    deliver: async (partition, key, object, timeoutMs) => {
+      const owners = membership.routing.replicas(partition).primaries;
+      const results = await Promise.all(owners.map((o) => replicate(o, partition, key, object, timeoutMs)));
+      return results.find((r) => !r.ok) ?? ok(undefined);
+    },
+  };
 }

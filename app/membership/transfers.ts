@@ -162,3 +162,19 @@ export class TransferWorker {
     return 0;
   }
 }
+
+/**
+ * The giving side of a transfer: a page of a partition's objects in key order after `after`, at
+ * most `limit`, and within `bytesMax` (one object at least, so a page always moves on).
+ */
+export async function foldPage(store: { fold(partition: number, options: { startAfter?: Uint8Array; limit: number }): Promise<ReadonlyArray<{ key: Uint8Array; value: Uint8Array }>> }, partition: number, after: Uint8Array | undefined, limit: number, bytesMax: number): Promise<FoldPage> {
+  const batch = await store.fold(partition, { startAfter: after, limit });
+  const entries: Array<{ key: Uint8Array; object: Uint8Array }> = [];
+  let bytes = 0;
+  for (const e of batch) {
+    if (entries.length > 0 && bytes + e.value.length > bytesMax) return { entries, done: false };
+    entries.push({ key: e.key, object: e.value });
+    bytes += e.key.length + e.value.length;
+  }
+  return { entries, done: batch.length < limit };
+}

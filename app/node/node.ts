@@ -22,8 +22,8 @@ import { initialState } from '../membership/cluster-state';
 import { Membership } from '../membership/membership';
 import { Claimant } from '../membership/claimant';
 import { Gossip } from '../membership/gossip';
-import { TransferWorker } from '../membership/transfers';
-import { CleanupWorker } from '../membership/cleanup';
+import { foldPage, TransferWorker } from '../membership/transfers';
+import { CleanupWorker, hintRedirect } from '../membership/cleanup';
 import { AutoJoin } from '../membership/auto-join';
 import { ChangeProgress } from '../membership/progress';
 import { KvClient } from '../client/client';
@@ -213,15 +213,7 @@ export class KvNode {
       tracer,
     });
     const handoff = new HandoffWorker(hints, transport, config, metrics.handoffEvents(), log);
-    handoff.redirect = {
-      halted: () => !cleanup.mayHandOff,
-      gone: (target) => membership.state.version > 0 && !membership.state.members.some((m) => m.id === target),
-      deliver: async (partition, key, object, timeoutMs) => {
-        const owners = membership.routing.replicas(partition).primaries;
-        const results = await Promise.all(owners.map((o) => replicas.replicate(o, partition, key, object, timeoutMs)));
-        return results.find((r) => !r.ok) ?? ok(undefined);
-      },
-    };
+    handoff.redirect = hintRedirect(membership, { get mayHandOff() { return cleanup.mayHandOff; } }, (o, p, k, obj, t) => replicas.replicate(o, p, k, obj, t));
     const antiEntropy = new AntiEntropy(trees, store, replica, transport, () => primaryOf, config, metrics.antiEntropyEvents((partition, peer) => sync.exchanged(partition, peer)), log);
     antiEntropy.prioritize(() => sync.next((node) => transport.isUp(node)));
     const reaper = new TombstoneReaper(config.nodeId, store, replica, transport, () => firstPrimaryOf, others, config, metrics.reaperEvents(), log);
@@ -349,15 +341,7 @@ export class KvNode {
         gossip: (text, from) => gossip.receive(text, from),
         foldPartition: async (partition, after, limit, bytesMax) => {
           if (!Number.isInteger(partition) || partition >= config.partitions) return { entries: [], done: true };
-          const batch = await store.fold(partition, { startAfter: after, limit });
-          const entries: Array<{ key: Uint8Array; object: Uint8Array }> = [];
-          let bytes = 0;
-          for (const e of batch) {
-            if (entries.length > 0 && bytes + e.value.length > bytesMax) return { entries, done: false };
-            entries.push({ key: e.key, object: e.value });
-            bytes += e.key.length + e.value.length;
-          }
-          return { entries, done: batch.length < limit };
+          return foldPage(store, partition, after, limit, bytesMax);
         },
         transferDone: (partition, to, change) => localResult(() => claimant.transferDone(partition, to, change === 0 ? undefined : change)),
         admin: (request) => admin(claimant, membership, request),

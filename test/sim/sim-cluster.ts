@@ -25,11 +25,11 @@ import { KvError, Result, err, ok } from '../../app/errors';
 import { Logger, silentLogger } from '../../observability/log';
 import { admin, localResult } from '../../app/membership/admin';
 import { Claimant } from '../../app/membership/claimant';
-import { CleanupWorker } from '../../app/membership/cleanup';
+import { CleanupWorker, hintRedirect } from '../../app/membership/cleanup';
 import { ClusterState, initialState } from '../../app/membership/cluster-state';
 import { Gossip } from '../../app/membership/gossip';
 import { Membership, StateStore } from '../../app/membership/membership';
-import { FoldPage, TransferConfig, TransferWorker } from '../../app/membership/transfers';
+import { FoldPage, foldPage, TransferConfig, TransferWorker } from '../../app/membership/transfers';
 import type { AdminRequest__Output } from '../../app/rpc/generated/kv/v1/AdminRequest';
 import type { AdminResponse } from '../../app/rpc/generated/kv/v1/AdminResponse';
 import { AntiEntropy, AntiEntropyConfig, AntiEntropyPeers, KeyHashes } from '../../app/replication/anti-entropy';
@@ -421,15 +421,7 @@ export class SimCluster {
     const stats = this.stats;
     const handoff = new HandoffWorker(hints, transport, HANDOFF, { delivered: (_t, n) => (stats.handedOff += n), expired() {}, failed() {} }, log, clock);
     // As node.ts wires it: hints for a member that left or was removed go to the current primaries.
-    handoff.redirect = {
-      halted: () => !cleanup.mayHandOff,
-      gone: (target) => membership.state.version > 0 && !membership.state.members.some((m) => m.id === target),
-      deliver: async (partition, key, object, timeoutMs) => {
-        const owners = membership.routing.replicas(partition).primaries;
-        const results = await Promise.all(owners.map((o) => replicas.replicate(o, partition, key, object, timeoutMs)));
-        return results.find((r) => !r.ok) ?? ok(undefined);
-      },
-    };
+    handoff.redirect = hintRedirect(membership, { get mayHandOff() { return cleanup.mayHandOff; } }, (o, p, k, obj, t) => replicas.replicate(o, p, k, obj, t));
     const antiEntropy = new AntiEntropy(
       trees,
       store,
@@ -722,18 +714,6 @@ function execute(node: SimNode, op: ClientOp, options: ExecuteOptions): Promise<
   return node.coordinator.execute(op, options);
 }
 
-/** A page of a partition fold, as node.ts's foldPartition handler answers a peer. */
-async function foldPage(store: LocalStore, partition: number, after: Uint8Array | undefined, limit: number, bytesMax: number): Promise<FoldPage> {
-  const batch = await store.fold(partition, { startAfter: after, limit });
-  const entries: Array<{ key: Uint8Array; object: Uint8Array }> = [];
-  let bytes = 0;
-  for (const e of batch) {
-    if (entries.length > 0 && bytes + e.value.length > bytesMax) return { entries, done: false };
-    entries.push({ key: e.key, object: e.value });
-    bytes += e.key.length + e.value.length;
-  }
-  return { entries, done: batch.length < limit };
-}
 
 async function copySpace(from: KeySpace, to: KeySpace, partition: number): Promise<void> {
   let startAfter: Uint8Array | undefined;
