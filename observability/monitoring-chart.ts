@@ -12,6 +12,10 @@ import { ApiObject, Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { KvStoreChart } from '../constructs/k8s/kv-store-chart';
 import { alertNamed, ruleGroups, SCRAPE_JOB } from './rules';
+import { dashboardJson, DASHBOARDS } from './dashboards';
+
+/** The label kube-prometheus-stack's Grafana sidecar looks for on dashboard ConfigMaps. */
+export const GRAFANA_DASHBOARD_LABEL = 'grafana_dashboard';
 
 const API_VERSION_V1 = 'monitoring.coreos.com/v1';
 const API_VERSION_V1ALPHA1 = 'monitoring.coreos.com/v1alpha1';
@@ -75,6 +79,8 @@ export class KvMonitoringChart extends Chart {
   public readonly podMonitor: ApiObject;
   public readonly prometheusRule: ApiObject;
   public readonly alertmanagerConfig: ApiObject;
+  /** The dashboards (observability/dashboards.ts), a ConfigMap each. */
+  public readonly dashboards: ApiObject[];
 
   constructor(scope: Construct, id: string, props: KvMonitoringChartProps) {
     const store = props.store;
@@ -155,6 +161,17 @@ export class KvMonitoringChart extends Chart {
         ],
       },
     });
+
+    // One ConfigMap a dashboard, labelled for the Grafana dashboard sidecar of kube-prometheus-stack.
+    this.dashboards = DASHBOARDS.map(
+      (d) =>
+        new ApiObject(this, `Dashboard-${d.uid}`, {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: `${name}-dashboard-${d.uid.replace(/^kv-/, '')}`, labels: { ...labels, [GRAFANA_DASHBOARD_LABEL]: '1' } },
+          data: { [`${d.uid}.json`]: JSON.stringify(dashboardJson(d)) },
+        }),
+    );
   }
 }
 

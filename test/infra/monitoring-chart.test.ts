@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { KvStoreChart } from '../../constructs/k8s/kv-store-chart';
 import { PROFILE_NAMES, PROFILES } from '../../lib/config';
-import { KvMonitoringChart, KvMonitoringChartProps, MEMBERS_MAX, SAMPLES_PER_MEMBER } from '../../observability/monitoring-chart';
+import { GRAFANA_DASHBOARD_LABEL, KvMonitoringChart, KvMonitoringChartProps, MEMBERS_MAX, SAMPLES_PER_MEMBER } from '../../observability/monitoring-chart';
+import { DASHBOARDS } from '../../observability/dashboards';
 import { ALERTS, RECORDING_RULES, RUNBOOK_URL, runbookAnchor, SCRAPE_JOB } from '../../observability/rules';
 import { crdSchema, describeWithCrds, validateAgainst, validateCustomResource } from './crd-schema';
 import { REPO_ROOT } from './helpers';
@@ -27,8 +28,8 @@ function only(objects: K8sObject[], kind: string): K8sObject {
 describeWithCrds()('monitoring chart against the prometheus-operator CRDs', () => {
   test.each(PROFILE_NAMES)('every object of profile %s passes its CRD schema, unknown fields refused', (profile) => {
     const { objects } = synth({ ...PROFILES[profile].monitoring, criticalWebhookUrlSecret: { name: 'kv-pager', key: 'url' }, warningWebhookUrlSecret: { name: 'kv-chat', key: 'url' } });
-    expect(objects.map((o) => o.kind).sort()).toEqual(['AlertmanagerConfig', 'PodMonitor', 'PrometheusRule']);
-    for (const o of objects) expect(() => validateCustomResource(o)).not.toThrow();
+    expect(objects.map((o) => o.kind).sort()).toEqual(['AlertmanagerConfig', 'ConfigMap', 'ConfigMap', 'ConfigMap', 'ConfigMap', 'PodMonitor', 'PrometheusRule']);
+    for (const o of objects.filter((x) => x.kind !== 'ConfigMap')) expect(() => validateCustomResource(o)).not.toThrow();
   });
 
   test('child routes, which the CRD leaves open, pass the route schema', () => {
@@ -118,6 +119,24 @@ describe('monitoring chart', () => {
   test('rejects a scrape interval out of range, saying what to use', () => {
     expect(() => synth({ scrapeIntervalSeconds: 1 })).toThrow(/scrapeIntervalSeconds is 1; use 5 to 300 seconds/);
     expect(() => synth({ alertRepeatIntervalHours: 0 })).toThrow(/alertRepeatIntervalHours is 0; use 1 to 168 hours/);
+  });
+});
+
+describe('dashboards', () => {
+  test('one ConfigMap a dashboard, labelled for the Grafana sidecar, holding the dashboard JSON with every panel and query', () => {
+    const { objects } = synth();
+    const maps = objects.filter((o) => o.kind === 'ConfigMap');
+    expect(maps.map((m) => m.metadata.labels[GRAFANA_DASHBOARD_LABEL])).toEqual(DASHBOARDS.map(() => '1'));
+    for (const [i, spec] of DASHBOARDS.entries()) {
+      const json = JSON.parse(Object.values(maps[i].data as Record<string, string>)[0]!);
+      expect(json.uid).toBe(spec.uid);
+      expect(json.title).toBe(spec.title);
+      expect(json.panels.map((p: K8sObject) => p.title)).toEqual(spec.panels.map((p) => p.title));
+      expect(json.panels.flatMap((p: K8sObject) => p.targets.map((t: K8sObject) => t.expr))).toEqual(spec.panels.flatMap((p) => p.queries.map((q) => q.expr)));
+      // Laid out without overlap: two panels a row.
+      const cells = new Set(json.panels.map((p: K8sObject) => `${p.gridPos.x},${p.gridPos.y}`));
+      expect(cells.size).toBe(spec.panels.length);
+    }
   });
 });
 

@@ -20,11 +20,14 @@ function cdk(args: string[]) {
 }
 
 beforeAll(() => {
-  execFileSync(
-    process.execPath,
-    [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--outDir', out, '--rootDir', REPO_ROOT, '--module', 'commonjs', '--target', 'ES2022', '--esModuleInterop', '--skipLibCheck', '--strict', '--types', 'node', 'bin/infra.ts', 'bin/k8s.ts'],
-    { cwd: REPO_ROOT, stdio: 'pipe', timeout: SYNTH_TIMEOUT_MS },
+  // The two entry points only, with the project's compiler options (its module paths included).
+  const config = path.join(out, 'tsconfig.json');
+  fs.mkdirSync(out, { recursive: true });
+  fs.writeFileSync(
+    config,
+    JSON.stringify({ extends: path.join(REPO_ROOT, 'tsconfig.json'), compilerOptions: { outDir: out, rootDir: REPO_ROOT, incremental: false, sourceMap: false, types: ['node'], typeRoots: [path.join(REPO_ROOT, 'node_modules', '@types')] }, files: [path.join(REPO_ROOT, 'bin/infra.ts'), path.join(REPO_ROOT, 'bin/k8s.ts')], include: [] }),
   );
+  execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', config], { cwd: REPO_ROOT, stdio: 'pipe', timeout: SYNTH_TIMEOUT_MS });
 }, SYNTH_TIMEOUT_MS);
 
 afterAll(() => fs.rmSync(out, { recursive: true, force: true }));

@@ -2,12 +2,13 @@
  * The local monitor with real parts: Debian's Prometheus and Alertmanager (what `kv cluster
  * --monitor` starts) scrape a real 3-node cluster with the rules the chart ships. A SIGKILLed node
  * raises KvNodeDown through Prometheus' API and reaches the Alertmanager; every recording rule
- * finds data once the cluster has served reads and writes, a node is down and a quorum failed.
+ * and every dashboard panel's query finds data once the cluster has served reads and writes, a node is down and a quorum failed.
  * Without the binaries the test is skipped with a line saying so; in CI (CI=true) it fails.
  */
 import { spawnSync } from 'node:child_process';
 import { LocalMonitor } from '../../app/local/monitor';
 import { RECORDING_RULES } from '../../observability/rules';
+import { panelQueries } from '../../observability/dashboards';
 import { waitFor } from '../support/wait-for';
 import { Fixture, startCluster } from './cluster-fixture';
 
@@ -101,5 +102,14 @@ describeWithMonitor()('a real Prometheus and Alertmanager watching a local clust
       }
       return empty.length === 0 || `no data yet: ${empty.join(', ')}`;
     }, { timeoutMs: 60_000, what: 'every recording rule to find data' });
+    // ... and every dashboard panel's query (observability/dashboards.ts), as Grafana would run it.
+    await waitFor(async () => {
+      const empty: string[] = [];
+      for (const p of panelQueries('30s')) {
+        const d = await api<{ result: unknown[] }>(`${prom}/api/v1/query?query=${encodeURIComponent(p.expr)}`);
+        if (d.result.length === 0) empty.push(`${p.dashboard} / ${p.panel}: ${p.expr}`);
+      }
+      return empty.length === 0 || `no data yet: ${empty.join('; ')}`;
+    }, { timeoutMs: 60_000, what: 'every dashboard panel query to find data' });
   }, 240_000);
 });
