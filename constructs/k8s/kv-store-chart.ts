@@ -28,6 +28,17 @@ export interface KvBackupTarget {
   readonly prefix: string;
 }
 
+/** Where the nodes send their traces, and how many. */
+export interface KvTracing {
+  /** Share of client operations traced, 0..1 (0: none). */
+  readonly sampleRatio: number;
+  /** OTLP/HTTP endpoint (the OpenTelemetry SDK's standard variable). */
+  readonly otlpEndpoint: string;
+}
+
+/** The OpenTelemetry SDK's standard variable for the OTLP endpoint. */
+export const OTLP_ENDPOINT_ENV = 'OTEL_EXPORTER_OTLP_ENDPOINT';
+
 export interface KvStoreChartProps extends ChartProps {
   /** Node image, e.g. `<account>.dkr.ecr.<region>.amazonaws.com/kv-node:<git-sha>`. */
   readonly image: string;
@@ -133,6 +144,13 @@ export interface KvStoreChartProps extends ChartProps {
    */
   readonly logLevel?: NodeConfig['logLevel'];
   /**
+   * Tracing: the share of client operations traced (KV_TRACE_SAMPLE_RATIO, 0..1) and the OTLP/HTTP
+   * endpoint the spans go to (OTEL_EXPORTER_OTLP_ENDPOINT, e.g. an OpenTelemetry Collector's
+   * `http://otel-collector.observability:4318`).
+   * @default - no tracing
+   */
+  readonly tracing?: KvTracing;
+  /**
    * Seconds the preStop hook sleeps so that endpoints drop the pod before the node stops accepting.
    * @default 5
    */
@@ -231,6 +249,11 @@ export class KvStoreChart extends Chart {
     const clusterDomain = props.clusterDomain ?? 'cluster.local';
 
     validate({ name, namespace, replicas, foundingMembers, n, r, w, partitions, durability, logLevel, grpcPort, metricsPort, storageGiB, cpuRequestMillis, cpuLimitMillis, memoryMiB, updatePartition, preStopSleepSeconds, scaleInGracePeriodSeconds, serviceAccountName, image: props.image });
+    if (props.tracing) {
+      const { sampleRatio, otlpEndpoint } = props.tracing;
+      if (!(Number.isFinite(sampleRatio) && sampleRatio >= 0 && sampleRatio <= 1)) throw new Error(`tracing.sampleRatio: ${sampleRatio} is not within 0..1 (the share of operations traced; 0 turns tracing off)`);
+      if (!/^https?:\/\/[^\s/]+(:\d+)?(\/\S*)?$/.test(otlpEndpoint)) throw new Error(`tracing.otlpEndpoint: ${JSON.stringify(otlpEndpoint)} is not an http(s) URL such as http://otel-collector.observability:4318`);
+    }
     // What is left for the preStop hook once the node's drain and a margin are set aside.
     const preStopBudgetSeconds = scaleInGracePeriodSeconds - NODE_DRAIN_SECONDS - PRE_STOP_MARGIN_SECONDS;
 
@@ -411,6 +434,12 @@ export class KvStoreChart extends Chart {
               metricsPort: kplus.EnvValue.fromValue(String(metricsPort)),
               logLevel: kplus.EnvValue.fromValue(logLevel),
             }),
+            ...(props.tracing
+              ? {
+                  [settingEnv('traceSampleRatio')]: kplus.EnvValue.fromValue(String(props.tracing.sampleRatio)),
+                  [OTLP_ENDPOINT_ENV]: kplus.EnvValue.fromValue(props.tracing.otlpEndpoint),
+                }
+              : {}),
             ...(props.backup
               ? {
                   [BACKUP_ENV.bucketName]: kplus.EnvValue.fromValue(props.backup.bucketName),

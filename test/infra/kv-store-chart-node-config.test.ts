@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { intSetting, parseNodeConfig, SETTINGS } from '../../app/node/config';
-import { BACKUP_ENV, DATA_DIR, KvStoreChart, KvStoreChartProps, ZONE_FILE } from '../../constructs/k8s/kv-store-chart';
+import { BACKUP_ENV, DATA_DIR, KvStoreChart, KvStoreChartProps, OTLP_ENDPOINT_ENV, ZONE_FILE } from '../../constructs/k8s/kv-store-chart';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type K8sObject = Record<string, any>;
@@ -77,8 +77,10 @@ function podNames(set: K8sObject): string[] {
 describe('the chart renders a configuration every node accepts', () => {
   test('every variable the chart sets is one the node reads (or the backup job\'s)', () => {
     const backup = new Set<string>(Object.values(BACKUP_ENV));
-    const names = containerEnv(statefulSet({ backup: { bucketName: 'bucket', prefix: 'kv-backups' } })).map((v) => v.name);
-    expect(names.filter((name) => !NODE_VARIABLES.has(name) && !backup.has(name))).toEqual([]);
+    const names = containerEnv(statefulSet({ backup: { bucketName: 'bucket', prefix: 'kv-backups' }, tracing: { sampleRatio: 0.1, otlpEndpoint: 'http://otel-collector.observability:4318' } })).map((v) => v.name);
+    // The OpenTelemetry SDK reads its own standard variable for the endpoint.
+    expect(names).toContain(OTLP_ENDPOINT_ENV);
+    expect(names.filter((name) => !NODE_VARIABLES.has(name) && !backup.has(name) && name !== OTLP_ENDPOINT_ENV)).toEqual([]);
     expect(names.filter((name) => backup.has(name)).sort()).toEqual([...backup].sort());
     expect(new Set(names).size).toBe(names.length);
   });
@@ -91,6 +93,7 @@ describe('the chart renders a configuration every node accepts', () => {
       { replicas: 6, foundingMembers: 5, n: 5, r: 3, w: 4, partitions: 128, grpcPort: 7100, metricsPort: 9500, durability: 'relaxed', logLevel: 'debug', name: 'store', namespace: 'data' },
     ],
     ['the node\'s largest N', { replicas: intSetting('n').max, n: intSetting('n').max, r: intSetting('r').max, w: 1 }],
+    ['tracing on', { tracing: { sampleRatio: 0.1, otlpEndpoint: 'http://otel-collector.observability:4318' } }],
   ])('%s: each pod\'s environment parses, with the chart\'s N/R/W, partitions and ports', (_, props) => {
     const chart = new KvStoreChart(Testing.app(), 'kv', { image: IMAGE, ...props });
     const set = Testing.synth(chart).find((o) => o.kind === 'StatefulSet')!;
@@ -115,6 +118,7 @@ describe('the chart renders a configuration every node accepts', () => {
         dataDir: DATA_DIR,
         zone: 'eu-west-1a',
         join: 'auto',
+        traceSampleRatio: props.tracing?.sampleRatio ?? 0,
       });
       expect(ports).toEqual({ grpc: props.grpcPort ?? 7001, metrics: props.metricsPort ?? 9464 });
       // Every pod sees the same founding members; a founding pod is among them, any other joins
@@ -147,6 +151,8 @@ describe('the chart\'s bounds are the node\'s bounds', () => {
     [{ metricsPort: 65536 }, /metricsPort is 65536; use a port from 1024 to 65535/],
     [{ durability: 'fast' as 'durable' }, /durability is "fast"; use one of durable, relaxed/],
     [{ logLevel: 'trace' as 'info' }, /logLevel is "trace"; use one of debug, info, warn, error/],
+    [{ tracing: { sampleRatio: 1.5, otlpEndpoint: 'http://c:4318' } }, /tracing.sampleRatio: 1.5 is not within 0..1/],
+    [{ tracing: { sampleRatio: 0.1, otlpEndpoint: 'collector:4318' } }, /tracing.otlpEndpoint: "collector:4318" is not an http\(s\) URL/],
   ])('rejects %j with the node\'s limit in the message', (props, message) => {
     expect(() => statefulSet(props)).toThrow(message);
   });
