@@ -15,7 +15,7 @@ import { CleanupEvents } from '../app/membership/cleanup';
 import { ReplicaTransport } from '../app/replication/transport';
 import { ClientOp, OpResult } from '../app/api/ops';
 import { KvError, Result } from '../app/errors';
-import { decodeContext } from '../app/versioning/codec';
+import { contextEntries } from '../app/versioning/codec';
 
 /** What the storage gauges show, read at scrape time. */
 export interface StorageFigures {
@@ -307,7 +307,7 @@ export class NodeMetrics {
    * The transport the replicas use, observed: each request to another node timed by peer and
    * kind, and its failures counted by condition (a wrapper, as Voldemort adds behaviour to a store).
    */
-  observeTransport<T extends ReplicaTransport>(inner: T): ReplicaTransport {
+  observeTransport(inner: ReplicaTransport): ReplicaTransport {
     const timed = async <R>(peer: string, kind: string, call: () => Promise<Result<R, KvError>>): Promise<Result<R, KvError>> => {
       const end = this.replicaSeconds.startTimer({ peer, kind });
       const r = await call();
@@ -335,7 +335,7 @@ export class NodeMetrics {
     if (op.kind === 'put') this.objectBytes.observe(op.value.length);
     if (r.value.kind === 'get' && r.value.found) {
       this.siblingsPerRead.observe(r.value.values.length);
-      this.clockEntries.observe(decodeContext(r.value.context).size);
+      this.clockEntries.observe(contextEntries(r.value.context));
     }
   }
 

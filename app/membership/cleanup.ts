@@ -269,9 +269,9 @@ export class CleanupWorker {
  * Where the hints this node holds go when their target is no longer a member: to every current
  * primary of their partition (see HandoffWorker); none at all while this node may not hand off.
  */
-export function hintRedirect(membership: Membership, cleanup: { readonly mayHandOff: boolean }, replicate: (node: string, partition: number, key: Uint8Array, object: Uint8Array, timeoutMs: number) => Promise<Result<void>>): HandoffRedirect {
+export function hintRedirect(membership: Membership, mayHandOff: () => boolean, replicate: (node: string, partition: number, key: Uint8Array, object: Uint8Array, timeoutMs: number) => Promise<Result<void>>): HandoffRedirect {
   return {
-    halted: () => !cleanup.mayHandOff,
+    halted: () => !mayHandOff(),
     gone: (target) => membership.state.version > 0 && !membership.state.members.some((m) => m.id === target),
     deliver: async (partition, key, object, timeoutMs) => {
       const owners = membership.routing.replicas(partition).primaries;

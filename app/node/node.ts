@@ -213,7 +213,7 @@ export class KvNode {
       tracer,
     });
     const handoff = new HandoffWorker(hints, transport, config, metrics.handoffEvents(), log);
-    handoff.redirect = hintRedirect(membership, { get mayHandOff() { return cleanup.mayHandOff; } }, (o, p, k, obj, t) => replicas.replicate(o, p, k, obj, t));
+    handoff.redirect = hintRedirect(membership, () => cleanup.mayHandOff, (o, p, k, obj, t) => replicas.replicate(o, p, k, obj, t));
     const antiEntropy = new AntiEntropy(trees, store, replica, transport, () => primaryOf, config, metrics.antiEntropyEvents((partition, peer) => sync.exchanged(partition, peer)), log);
     antiEntropy.prioritize(() => sync.next((node) => transport.isUp(node)));
     const reaper = new TombstoneReaper(config.nodeId, store, replica, transport, () => firstPrimaryOf, others, config, metrics.reaperEvents(), log);
@@ -267,10 +267,7 @@ export class KvNode {
             commit: async () => void (await seedClient.admin({ commit: {} })),
           },
           () => cleanup.departed,
-          async () => {
-            for (let p = 0; p < config.partitions; p++) if ((await store.fold(p, { limit: 1 })).length > 0) return true;
-            return false;
-          },
+          async () => (await store.stats()).entries > 0,
           config,
           log,
         )

@@ -138,7 +138,6 @@ export class Coordinator {
         return await forward(replicas, op, others, timeoutMs, this.events, this.clock);
       }
       const c = checked.value;
-      const get = (g: typeof c & { kind: 'get' }) => runGet({ replicas, repairer: this.repairer, readRepairWaitMs: config.readRepairWaitMs, clock: this.clock, trace: span }, partition, g, placement, timeoutMs);
       // R and W are checked against N, but a partition has fewer primaries while a membership
       // change refills the replicas of a removed member: that many replies cannot come.
       const quorum = c.kind === 'get' ? c.r : c.w;
@@ -147,15 +146,19 @@ export class Coordinator {
         const name = c.kind === 'get' ? 'R' : 'W';
         return err(new KvError('InsufficientReplicas', `${op.kind}: ${name}=${quorum}, but partition ${partition} has ${primaries.length} primar${primaries.length === 1 ? 'y' : 'ies'} (${primaries.join(', ')}) until a membership change refills the replicas of a removed member; retry with a lower ${name} or when the change is done (nothing was written)`));
       }
-      if (!primaries.includes(this.deps.self)) {
-        // The forwarding node's cluster state differs from ours (gossip is spreading a membership
-        // change). A read can be coordinated anywhere; a write needs a primary's own replica for
-        // its new dot: refused before it starts, so the forwarding node tries another primary.
-        if (forwarded && c.kind === 'get') return await get(c);
+      const isPrimary = primaries.includes(this.deps.self);
+      // A forwarded operation that finds this node no primary: the forwarding node's cluster state
+      // differs from ours (gossip is spreading a membership change). A read can be coordinated
+      // anywhere; a write needs a primary's own replica for its new dot: refused before it starts,
+      // so the forwarding node tries another primary.
+      if (c.kind === 'get') {
+        if (isPrimary || forwarded) return await runGet({ replicas, repairer: this.repairer, readRepairWaitMs: config.readRepairWaitMs, clock: this.clock, trace: span }, partition, c, placement, timeoutMs);
+        return await forward(replicas, op, primaries, timeoutMs, this.events, this.clock);
+      }
+      if (!isPrimary) {
         if (forwarded) return err(new KvError('NotPrimary', `node ${this.deps.self} received a forwarded ${op.kind} for partition ${partition} but is not one of its primaries (${primaries.join(', ')}) in its cluster state: a membership change is spreading; the forwarding node tries another primary`));
         return await forward(replicas, op, primaries, timeoutMs, this.events, this.clock);
       }
-      if (c.kind === 'get') return await get(c);
       return await runPut(
         { self: this.deps.self, local: this.deps.local, replicas, limitWarning: (m) => this.events.limitWarning(m), hinted: (t) => this.events.hinted(t), clock: this.clock, trace: span },
         partition,

@@ -190,6 +190,15 @@ export function encodeContext(vv: VersionVector): Buffer {
   return w.done();
 }
 
+/** Entries in an encoded context, read from its header alone (the count precedes the entries). */
+export function contextEntries(bytes: Uint8Array): number {
+  if (bytes.length === 0) return 0;
+  const r = new Reader(bytes);
+  const format = r.byte();
+  if (format !== CONTEXT_FORMAT) throw new CodecError(`context format ${format}, expected ${CONTEXT_FORMAT}`);
+  return r.varint();
+}
+
 export function decodeContext(bytes: Uint8Array): VersionVector {
   if (bytes.length === 0) return new Map();
   const r = new Reader(bytes);

@@ -421,7 +421,7 @@ export class SimCluster {
     const stats = this.stats;
     const handoff = new HandoffWorker(hints, transport, HANDOFF, { delivered: (_t, n) => (stats.handedOff += n), expired() {}, failed() {} }, log, clock);
     // As node.ts wires it: hints for a member that left or was removed go to the current primaries.
-    handoff.redirect = hintRedirect(membership, { get mayHandOff() { return cleanup.mayHandOff; } }, (o, p, k, obj, t) => replicas.replicate(o, p, k, obj, t));
+    handoff.redirect = hintRedirect(membership, () => cleanup.mayHandOff, (o, p, k, obj, t) => replicas.replicate(o, p, k, obj, t));
     const antiEntropy = new AntiEntropy(
       trees,
       store,
