@@ -32,6 +32,7 @@ export class NodeMetrics {
   readonly readRepairs: Counter<'peer'>;
   readonly readRepairsSkipped: Counter;
   readonly forwarded: Counter;
+  readonly grpcHandled: Counter<'method' | 'code'>;
   readonly limitWarnings: Counter;
   readonly inFlight: Gauge;
   readonly peerUp: Gauge<'peer'>;
@@ -126,6 +127,7 @@ export class NodeMetrics {
     });
     this.readRepairs = new Counter({ name: 'kv_read_repairs_total', help: 'Merged objects sent to stale replicas after a get.', labelNames: ['peer'], registers });
     this.readRepairsSkipped = new Counter({ name: 'kv_read_repairs_skipped_total', help: 'Read repairs skipped because readRepairsInFlightMax was reached.', registers });
+    this.grpcHandled = new Counter({ name: 'kv_grpc_server_handled_total', help: 'Client calls this node answered (Get, Put, Delete, Status, Inspect, Admin) and operations it answered on Batch streams (method Batch), by method and gRPC status code (OK, INVALID_ARGUMENT, UNAVAILABLE, ...).', labelNames: ['method', 'code'], registers });
     this.forwarded = new Counter({ name: 'kv_forwarded_total', help: 'Operations sent on to a primary because this node is not a replica of the key.', registers });
     this.limitWarnings = new Counter({ name: 'kv_object_limit_warnings_total', help: 'Writes that left an object above a sibling or clock warning level.', registers });
     const inFlight = () => this.inFlightSource();

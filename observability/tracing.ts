@@ -6,7 +6,11 @@
  * Where spans go is the OpenTelemetry SDK's standard configuration, read by the exporter itself:
  * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces), else
  * http://localhost:4318/v1/traces; OTEL_EXPORTER_OTLP_HEADERS and the other OTEL_EXPORTER_OTLP_*
- * variables likewise. The exporter sends OTLP/JSON over HTTP.
+ * variables likewise. The exporter sends OTLP/JSON over HTTP. OTEL_SERVICE_NAME (default kv) and
+ * OTEL_RESOURCE_ATTRIBUTES name the service and add resource attributes.
+ *
+ * This uses the trace SDK (sdk-trace-base) rather than @opentelemetry/sdk-node: sdk-node would
+ * register global providers and auto-instrumentation hooks, which the file comment below rules out.
  *
  * No global OpenTelemetry state is registered (no global provider, context manager or
  * propagator): spans are parented explicitly, and trace context crosses nodes as a W3C
@@ -16,7 +20,7 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type SpanContext, type Tracer as OtelTracer } from '@opentelemetry/api';
 import { parseTraceParent } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
 import { SpanAttributes, TraceSpan, Tracer } from '../app/replication/trace';
 
@@ -89,7 +93,8 @@ export function startTracing(options: TracingOptions): NodeTracing {
   if (!(ratio > 0 && ratio <= 1)) throw new Error(`tracing: sample ratio ${ratio} must be within (0, 1]; with 0, tracing is off and startTracing is not called`);
   const exporter = new OTLPTraceExporter(options.url === undefined ? {} : { url: options.url });
   const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': 'kv', 'service.instance.id': options.nodeId }),
+    // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, when set, take precedence (the SDK's standard variables).
+    resource: resourceFromAttributes({ 'service.name': 'kv', 'service.instance.id': options.nodeId }).merge(detectResources({ detectors: [envDetector] })),
     // A span whose parent (a traceparent from another node) was sampled is sampled too: the
     // node where the client operation arrived decides for the whole trace.
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) }),

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { AdminReply, InspectReply, KvClient, KvClientError } from '../client/client';
 import { ChangeKind, commitAlone, stageOnce, Watch, watchChange } from './admin-wait';
 import type { AdminRequest } from '../rpc/generated/kv/v1/AdminRequest';
-import { jsonLogger, Logger } from '../../observability/log';
+import { ecsLogger, Logger } from '../../observability/log';
 import { ConfigError, enumSetting, intSetting, parseNodeConfig, settingDefault, settingsHelp } from '../node/config';
 import { LocalCluster, STOP_TIMEOUT_MS } from '../local/local-cluster';
 import { KvNode } from '../node/node';
@@ -481,7 +481,7 @@ export async function nodeCommand(argv: readonly string[]): Promise<void> {
     if (e instanceof ConfigError) throw new CliError(`kv node: ${e.message}`);
     throw e;
   }
-  const log = jsonLogger({ node: config.nodeId }, config.logLevel);
+  const log = ecsLogger({ nodeId: config.nodeId, level: config.logLevel, linesPerWindowMax: config.logLinesPerWindowMax });
   let node: KvNode;
   try {
     node = await KvNode.start(config, log);

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { inClusterApi, nodeZone, SERVICE_ACCOUNT_DIR, statefulSetReplicas, ZONE_LABEL } from '../k8s/kube-api';
 import { runPreStop } from '../k8s/pre-stop';
 import { ConfigError, parseNodeConfig } from '../node/config';
-import { jsonLogger } from '../../observability/log';
+import { ecsLogger } from '../../observability/log';
 import { CliError } from './cli-error';
 
 export const K8S_HELP = `kv k8s zone --node-name NAME --out FILE
@@ -113,7 +113,7 @@ async function preStopCommand(argv: readonly string[], kvScript: string): Promis
     if (e instanceof ConfigError) throw new CliError(`kv k8s pre-stop: the node's settings do not parse, so this hook cannot tell who it is (${e.message}); nothing was done`, 1);
     throw e;
   }
-  const log = jsonLogger({ node: config.nodeId, component: 'pre-stop' }, 'info', (line) => {
+  const log = ecsLogger({ nodeId: config.nodeId, component: 'pre-stop', level: 'info', write: (line) => {
     process.stderr.write(line);
     // The hook's own output is seen only when it fails (in the pod's events); the node's stderr is its log.
     if (logFile !== undefined) {
@@ -123,7 +123,7 @@ async function preStopCommand(argv: readonly string[], kvScript: string): Promis
         // a log that cannot be written must not stop the hook
       }
     }
-  });
+  } });
   const endpoint = (flags.endpoint as string | undefined) ?? `127.0.0.1:${config.port}`;
   const api = inClusterApi(process.env, String(flags['service-account-dir']));
   const outcome = await runPreStop(

@@ -25,6 +25,8 @@ export interface NodeConfig {
   readonly diskFreeBytesMin: number;
   readonly metricsPort: number;
   readonly logLevel: LogLevel;
+  /** Lines of one level and message per 10 s (observability/log.ts); 0: no limit. */
+  readonly logLinesPerWindowMax: number;
   /** Share of client operations traced, 0..1; 0: tracing off (nothing is initialised). */
   readonly traceSampleRatio: number;
   readonly keyBytesMax: number;
@@ -133,7 +135,8 @@ const TABLE = [
   { key: 'durability', flag: 'durability', env: 'KV_DURABILITY', kind: 'enum', default: 'durable', values: ['durable', 'relaxed'], doc: 'durable: a replica acknowledges after its commit is on disk. relaxed: before the sync (a crash may lose recent writes); opt-in.' },
   { key: 'diskFreeBytesMin', flag: 'disk-free-bytes-min', env: 'KV_DISK_FREE_BYTES_MIN', kind: 'int', default: String(128 * MIB), min: 0, max: 1024 * 1024 * MIB, doc: 'Free space kept on the data disk: a write that would leave less fails with RESOURCE_EXHAUSTED and stores nothing (lmdb-js does not reliably survive a disk that runs out). 0 turns the reserve off.' },
   { key: 'metricsPort', flag: 'metrics-port', env: 'KV_METRICS_PORT', kind: 'int', default: '9464', min: 0, max: 65535, doc: 'HTTP port for Prometheus /metrics; 0 turns it off.' },
-  { key: 'logLevel', flag: 'log-level', env: 'KV_LOG_LEVEL', kind: 'enum', default: 'info', values: ['debug', 'info', 'warn', 'error'], doc: 'Lowest level of the JSON log lines on stderr.' },
+  { key: 'logLevel', flag: 'log-level', env: 'KV_LOG_LEVEL', kind: 'enum', default: 'info', values: ['debug', 'info', 'warn', 'error'], doc: 'Lowest level of the log lines on stderr (ECS JSON, one object a line).' },
+  { key: 'logLinesPerWindowMax', flag: 'log-rate-max', env: 'KV_LOG_RATE_MAX', kind: 'int', default: '20', min: 0, max: 100_000, doc: 'Lines of one level and message written per 10 s; more are counted and reported in one summary line when the 10 s end. 0 writes every line.' },
   { key: 'traceSampleRatio', flag: 'trace-sample-ratio', env: 'KV_TRACE_SAMPLE_RATIO', kind: 'ratio', default: '0', min: 0, max: 1, doc: 'Share of client operations traced (OpenTelemetry, exported over OTLP/HTTP to where the standard OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT variable says); an operation forwarded by a node that traces it is traced too. 0 turns tracing off.' },
   { key: 'keyBytesMax', flag: 'key-bytes-max', env: 'KV_KEY_BYTES_MAX', kind: 'int', default: '1024', min: 1, max: 65536, doc: 'Largest key, in bytes.' },
   { key: 'valueBytesMax', flag: 'value-bytes-max', env: 'KV_VALUE_BYTES_MAX', kind: 'int', default: String(MIB), min: 0, max: 16 * MIB, doc: 'Largest value, in bytes.' },

@@ -349,7 +349,7 @@ export class KvNode {
           return ok({ partition, replicas: views.map(replicaStateOf) });
         },
       },
-      { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, peerStreamInFlightMax: config.peerStreamInFlightMax, log },
+      { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, peerStreamInFlightMax: config.peerStreamInFlightMax, log, onStatus: (method, code) => metrics.grpcHandled.inc({ method, code }) },
     ).catch(async (e) => {
       metricsServer?.close();
       await closeEarly();

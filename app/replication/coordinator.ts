@@ -18,7 +18,7 @@ import { checkOp, ClientOp, OpResult, RequestLimits } from '../api/ops';
 import { runPut } from './put-fsm';
 import { ReadRepairer } from './read-repair';
 import { LocalReplica } from './replica';
-import { TracedReplicas, TraceSpan, Tracer } from './trace';
+import { traceFields, TracedReplicas, TraceSpan, Tracer } from './trace';
 import { ReplicaTransport } from './transport';
 import { WriteTarget } from './write-core';
 
@@ -71,7 +71,7 @@ export interface ExecuteOptions {
   readonly timeoutMs?: number;
   /** The operation was forwarded by another node: coordinate it here, never forward again. */
   readonly forwarded?: boolean;
-  /** The W3C traceparent the operation arrived with (forwarded by a node that traces it). */
+  /** The W3C traceparent the operation arrived with: from the client, or from a node that traces it and forwarded it. */
   readonly traceparent?: string;
 }
 
@@ -104,7 +104,8 @@ export class Coordinator {
   /**
    * One traced operation: a server span `kv.<op>` whose children are its replica requests (see
    * ./trace.ts). A forwarded operation is traced only when the node that forwarded it traces it:
-   * the first node's sampler decides for the whole operation.
+   * the first node's sampler decides for the whole operation. A client that sends its own trace
+   * context decides instead: the operation joins the client's trace if the client sampled it.
    */
   private async traced(tracer: Tracer, op: ClientOp, options: ExecuteOptions): Promise<Result<OpResult>> {
     const forwarded = options.forwarded === true;
@@ -168,7 +169,7 @@ export class Coordinator {
       );
     } catch (e) {
       if (e instanceof KvError) return err(e);
-      this.log.error('operation failed', { error: String(e), detail: (e as { detail?: unknown }).detail, stack: (e as Error).stack });
+      this.log.error('operation failed', { op: op.kind, error: String(e), detail: (e as { detail?: unknown }).detail, stack: (e as Error).stack, ...traceFields(span?.traceparent) });
       const failure = this.deps.local.failure(op.kind, e);
       const hint = failure.condition === 'CorruptRecord' ? '; a get of the key repairs the record from the other replicas' : '';
       return err(new KvError(failure.condition, `${op.kind} failed on ${this.deps.self}: ${(e as Error).message}${hint}`));

@@ -10,7 +10,7 @@
 import { Logger } from '../../observability/log';
 import { encodeObject } from '../versioning/codec';
 import { RepairOrder } from './quorum';
-import { SPAN, TraceSpan } from './trace';
+import { SPAN, traceFields, TraceSpan } from './trace';
 import { ReplicaTransport } from './transport';
 
 export interface ReadRepairEvents {
@@ -54,7 +54,7 @@ export class ReadRepairer {
       this.replicas.replicate(order.node, partition, key, encoded, this.timeoutMs, undefined, child?.traceparent).then((r) => {
         this.inFlight--;
         child?.end(r.ok ? undefined : `${r.error.condition}: ${r.error.message}`);
-        if (!r.ok) this.log.warn('read repair failed', { partition, node: order.node, error: r.error.message });
+        if (!r.ok) this.log.warn('read repair failed', { partition, node: order.node, error: r.error.message, ...traceFields(child?.traceparent) });
         settled();
       });
     }

@@ -40,6 +40,26 @@ export const SPAN = {
   readRepair: 'kv.read_repair',
 } as const;
 
+/** A W3C traceparent (version 00): version, trace id, parent span id, flags. */
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
+const ZERO_TRACE_ID = '0'.repeat(32);
+const ZERO_SPAN_ID = '0'.repeat(16);
+
+/** Whether a traceparent is well formed (W3C: an all-zero trace or span id is invalid). */
+export function isTraceparent(text: string): boolean {
+  const m = TRACEPARENT.exec(text);
+  return m !== null && m[1] !== ZERO_TRACE_ID && m[2] !== ZERO_SPAN_ID;
+}
+
+/**
+ * The ECS `trace.id` and `span.id` of a log line written within a traced operation (nothing
+ * when it is not traced), so that Kibana links the line to its trace in Jaeger.
+ */
+export function traceFields(traceparent: string | undefined): Record<string, string> {
+  if (traceparent === undefined || !isTraceparent(traceparent)) return {};
+  return { 'trace.id': traceparent.slice(3, 35), 'span.id': traceparent.slice(36, 52) };
+}
+
 function failure(r: Result<unknown, KvError>): string | undefined {
   return r.ok ? undefined : `${r.error.condition}: ${r.error.message}`;
 }

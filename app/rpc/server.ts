@@ -10,6 +10,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { KvError, Result, storeFailureCondition } from '../errors';
 import { Logger, silentLogger } from '../../observability/log';
 import { KeyHashes } from '../replication/anti-entropy';
+import { isTraceparent, traceFields } from '../replication/trace';
 import type { FoldPage } from '../membership/transfers';
 import { ClientOp, OpResult } from '../api/ops';
 import { Batcher } from './batcher';
@@ -41,7 +42,7 @@ export const AE_KEYS_LIMIT_MAX = 10_000;
 export const HEALTH_SERVICE_NAME = 'kv.v1.KV';
 
 export interface NodeHandlers {
-  /** `traceparent`: the W3C trace context a forwarded operation arrived with (peer.proto). */
+  /** `traceparent`: the W3C trace context the operation arrived with (from the client's metadata, or in peer.proto when forwarded). */
   execute(op: ClientOp, options: { timeoutMs?: number; forwarded?: boolean; traceparent?: string }): Promise<Result<OpResult, KvError>>;
   /** This node's stored object for a key, or (with hintFor) the hint it holds for that primary. */
   fetch(partition: number, key: Uint8Array, hintFor: string | undefined, traceparent?: string): Promise<Result<Uint8Array | undefined>>;
@@ -85,6 +86,27 @@ export interface ServerOptions {
    */
   readonly peerStreamInFlightMax: number;
   readonly log?: Logger;
+  /**
+   * Called with the gRPC status of every client call answered (Get, Put, Delete, Status,
+   * Inspect, Admin), and of every operation answered on a Batch stream (method Batch).
+   * @default - not observed
+   */
+  readonly onStatus?: (method: string, code: string) => void;
+}
+
+/** A status code's name (OK, UNAVAILABLE ...), as the gRPC status metric labels it. */
+function statusName(code: grpc.status): string {
+  return grpc.status[code] ?? String(code);
+}
+
+/** A unary handler whose answers are reported to `onStatus`. */
+function observed<Req, Res>(method: string, onStatus: ServerOptions['onStatus'], handler: grpc.handleUnaryCall<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+  if (onStatus === undefined) return handler;
+  return (call, callback) =>
+    handler(call, (error, value, trailer, flags) => {
+      onStatus(method, statusName(error ? (error.code ?? grpc.status.UNKNOWN) : grpc.status.OK));
+      callback(error, value, trailer, flags);
+    });
 }
 
 /**
@@ -110,6 +132,21 @@ function timeoutFromDeadline(call: grpc.ServerUnaryCall<unknown, unknown>): numb
   return Math.max(1, at - Date.now());
 }
 
+/** The gRPC metadata key a client's W3C trace context arrives in (as HTTP's traceparent header). */
+export const TRACEPARENT_METADATA = 'traceparent';
+
+/**
+ * The client's trace context, when it sent a well-formed one: the operation's span continues the
+ * client's trace (and follows its sampled flag). A malformed one is ignored, as W3C Trace Context
+ * asks: the operation is traced, or not, as if none had come.
+ */
+function clientTraceparent(call: grpc.ServerUnaryCall<unknown, unknown>): string | undefined {
+  const values = call.metadata.get(TRACEPARENT_METADATA);
+  if (values.length !== 1 || typeof values[0] !== 'string') return undefined;
+  const text = values[0].trim().toLowerCase();
+  return isTraceparent(text) ? text : undefined;
+}
+
 function unary<Req, Res>(
   handlers: NodeHandlers,
   toOp: (req: Req) => ClientOp,
@@ -118,7 +155,7 @@ function unary<Req, Res>(
   return (call, callback) => {
     const op = toOp(call.request);
     const timeoutMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>) ?? (call.request as { timeoutMs?: number }).timeoutMs;
-    handlers.execute(op, { timeoutMs }).then(
+    handlers.execute(op, { timeoutMs, traceparent: clientTraceparent(call as grpc.ServerUnaryCall<unknown, unknown>) }).then(
       (r) => (r.ok ? callback(null, toResponse(r.value)) : callback(serviceError(r.error))),
       // An unexpected failure may come after the write was stored: the client must not resend it.
       (e) => callback({ code: grpc.status.INTERNAL, details: String(e), metadata: trailers(op.kind !== 'get') }),
@@ -181,27 +218,28 @@ export class KvServer {
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.http2.min_ping_interval_without_data_ms': 5_000,
     });
+    const on = options.onStatus;
     const kvHandlers: KVHandlers = {
-      Get: unary(handlers, getOp, (r) => getResponse(r as OpResult & { kind: 'get' })),
-      Put: unary(handlers, putOp, (r) => ({ context: r.context, siblings: r.kind === 'get' ? 0 : r.siblings })),
-      Delete: unary(handlers, deleteOp, (r) => ({ context: r.context, siblings: r.kind === 'get' ? 0 : r.siblings })),
+      Get: observed('Get', on, unary(handlers, getOp, (r) => getResponse(r as OpResult & { kind: 'get' }))),
+      Put: observed('Put', on, unary(handlers, putOp, (r) => ({ context: r.context, siblings: r.kind === 'get' ? 0 : r.siblings }))),
+      Delete: observed('Delete', on, unary(handlers, deleteOp, (r) => ({ context: r.context, siblings: r.kind === 'get' ? 0 : r.siblings }))),
       Batch: (call) => serveBatch(call, handlers, options),
-      Status: (_call, callback) => callback(null, handlers.status()),
-      Inspect: (call, callback) => {
+      Status: observed('Status', on, (_call, callback) => callback(null, handlers.status())),
+      Inspect: observed('Inspect', on, (call, callback) => {
         if (!handlers.inspect) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'this node does not inspect keys' });
         const timeoutMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>) ?? call.request.timeoutMs;
         handlers.inspect(call.request.key, timeoutMs || undefined).then(
           (r) => (r.ok ? callback(null, r.value) : callback(serviceError(r.error))),
           (e) => callback({ code: grpc.status.INTERNAL, details: String(e) }),
         );
-      },
-      Admin: (call, callback) => {
+      }),
+      Admin: observed('Admin', on, (call, callback) => {
         if (!handlers.admin) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'this node does not take membership changes' });
         handlers.admin(call.request).then(
           (r) => (r.ok ? callback(null, r.value) : callback(serviceError(r.error))),
           (e) => callback({ code: grpc.status.INTERNAL, details: String(e) }),
         );
-      },
+      }),
     };
     const peerHandlers: PeerHandlers = { Exchange: (call) => servePeer(call, handlers, options, log) };
     server.addService(kv.KV.service, kvHandlers);
@@ -299,7 +337,11 @@ function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchRes
   let open = true;
   const gate = new ReadGate(call);
   const out = new Batcher<OperationResult>((results) => open && writeWithBackpressure(call, gate, { results }), sizeOfResult, { itemsMax: options.batchOpsMax, bytesMax: Math.floor(options.messageBytesMax / 2) });
-  const reply = (r: OperationResult) => out.push(r);
+  const onStatus = options.onStatus;
+  const reply = (r: OperationResult) => {
+    onStatus?.('Batch', statusName(r.error ? (r.error.code ?? grpc.status.UNKNOWN) : grpc.status.OK));
+    out.push(r);
+  };
   call.on('data', (msg: BatchRequest__Output) => {
     if (msg.ops.length > options.batchOpsMax) {
       for (const m of msg.ops) {
@@ -441,7 +483,7 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
           return { id: req.id, error: { code: grpc.status.INVALID_ARGUMENT, message: 'peer request has no operation' } };
       }
     } catch (e) {
-      log.error('peer request failed', { op: req.op, error: String(e) });
+      log.error('peer request failed', { op: req.op, error: String(e), ...traceFields(req.traceparent || undefined) });
       const failure = e instanceof KvError ? e : new KvError(storeFailureCondition(e) ?? 'Internal', String((e as Error).message ?? e));
       return { id: req.id, error: errorToMessage(failure) };
     }

@@ -1,6 +1,7 @@
 /** The standard services: server reflection lists the store's services; health says SERVING. */
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { Fixture, startCluster } from './cluster-fixture';
@@ -89,4 +90,27 @@ test('each node serves Prometheus metrics that count the operations it coordinat
   expect(text).toMatch(/^nodejs_eventloop_lag_seconds(\{[^}]*\})? \d/m);
   const missing = await fetch(`http://127.0.0.1:${node.metricsPort}/other`);
   expect(missing.status).toBe(404);
+});
+
+test('each client call is counted by method and gRPC status code, a refused one with its code', async () => {
+  const node = f.cluster.nodes[1]!;
+  const client = f.client({ endpoints: [node.endpoint] });
+  const handled = async (method: string, code: string) => {
+    const text = await (await fetch(`http://127.0.0.1:${node.metricsPort}/metrics`)).text();
+    return Number(new RegExp(`^kv_grpc_server_handled_total\\{[^}]*method="${method}"[^}]*code="${code}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  };
+  const before = { ok: await handled('Status', 'OK'), invalid: await handled('Get', 'INVALID_ARGUMENT') };
+  await client.status();
+  await expect(client.get('x'.repeat(2000))).rejects.toThrow(/INVALID_ARGUMENT/);
+  expect(await handled('Status', 'OK')).toBe(before.ok + 1);
+  expect(await handled('Get', 'INVALID_ARGUMENT')).toBe(before.invalid + 1);
+});
+
+test('a node logs ECS JSON lines: timestamp, level, message, its id as service.node.name', () => {
+  const node = f.cluster.nodes[0]!;
+  const lines = fs.readFileSync(path.join(node.dataDir, 'node.log'), 'utf8').split('\n').filter((l) => l.startsWith('{'));
+  const serving = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'node serving');
+  expect(serving).toMatchObject({ 'log.level': 'info', 'service.name': 'kv', 'service.node.name': node.id, 'event.dataset': 'kv.node', kv: { port: node.port } });
+  expect(typeof serving!['@timestamp']).toBe('string');
+  expect(typeof serving!['ecs.version']).toBe('string');
 });

@@ -111,10 +111,10 @@ describe('kv k8s pre-stop', () => {
     const leave = ['admin', 'leave', 'kv-3', '--commit', '--wait', '--endpoint', '127.0.0.1:7001'];
     expect(kv.calls()).toEqual([leave, leave]);
     const log = stderr.join('');
-    expect(log).toContain('"msg":"pre-stop: the leave failed; retrying"');
+    expect(log).toContain('"message":"pre-stop: the leave failed; retrying"');
     expect(log).toContain('FAILED_PRECONDITION: a change is in progress');
     expect(log).toContain('"line":"kv-3 holds nothing and is gone from the cluster state"');
-    expect(log).toContain('"msg":"pre-stop: left the cluster');
+    expect(log).toContain('"message":"pre-stop: left the cluster');
   });
 
   test('a pod within the desired replicas does not leave', async () => {

@@ -12,7 +12,9 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import * as grpc from '@grpc/grpc-js';
 import { KvClient } from '../../app/client/client';
+import { protos } from '../../app/rpc/proto-definition';
 import { parseNodeConfig } from '../../app/node/config';
 import { KvNode } from '../../app/node/node';
 import { routingForMembers } from '../../app/ring/placement';
@@ -101,6 +103,24 @@ function shape(t: Tree, depth = 0): string[] {
   return [`${'  '.repeat(depth)}${t.span.name}@${t.span.node}${peer}`, ...t.children.flatMap((c) => shape(c, depth + 1))];
 }
 
+const CLIENT_TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const CLIENT_SPAN_ID = '00f067aa0ba902b7';
+const CLIENT_SAMPLED = `00-${CLIENT_TRACE_ID}-${CLIENT_SPAN_ID}-01`;
+const CLIENT_UNSAMPLED_TRACE_ID = '5bf92f3577b34da6a3ce929d0e0e4737';
+const CLIENT_NOT_SAMPLED = `00-${CLIENT_UNSAMPLED_TRACE_ID}-${CLIENT_SPAN_ID}-00`;
+
+/** A Put sent with a `traceparent` in its gRPC metadata, as an instrumented client sends it. */
+async function putWithMetadata(address: string, key: string, traceparent: string): Promise<void> {
+  const client = new (protos().kv.KV)(address, grpc.credentials.createInsecure());
+  const metadata = new grpc.Metadata();
+  metadata.set('traceparent', traceparent);
+  try {
+    await new Promise<void>((resolve, reject) => client.Put({ key: Buffer.from(key), value: Buffer.from('t') }, metadata, (e: grpc.ServiceError | null) => (e ? reject(e) : resolve())));
+  } finally {
+    client.close();
+  }
+}
+
 const IDS = ['kv-1', 'kv-2', 'kv-3'];
 const PARTITIONS = 64;
 const N = 2;
@@ -145,11 +165,14 @@ describe('tracing across nodes (OTLP/HTTP export)', () => {
     const keys = Array.from({ length: 200 }, (_, i) => `trace-key-${i}`);
     const local = keys.find((k) => primariesOf(k).includes('kv-1'))!;
     const remote = keys.find((k) => !primariesOf(k).includes('kv-1'))!;
+    const usedPartitions = new Set([local, remote].map((k) => partitionOf(Buffer.from(k), PARTITIONS)));
+    const freshKeys = keys.filter((k) => primariesOf(k).includes('kv-1') && !usedPartitions.has(partitionOf(Buffer.from(k), PARTITIONS)) && (usedPartitions.add(partitionOf(Buffer.from(k), PARTITIONS)), true));
+    const [sampledKey, unsampledKey, malformedKey] = freshKeys.slice(1) as [string, string, string];
     const client = new KvClient({ endpoints: [nodes[0]!.config.advertise], timeoutMs: 5000 });
     try {
       // Until every node has its peer streams up, a write may go to a fallback; the warm-up key
       // falls in another partition, so its traces are told apart by kv.partition.
-      const warm = keys.find((k) => primariesOf(k).includes('kv-1') && partitionOf(Buffer.from(k), PARTITIONS) !== partitionOf(Buffer.from(local), PARTITIONS) && partitionOf(Buffer.from(k), PARTITIONS) !== partitionOf(Buffer.from(remote), PARTITIONS))!;
+      const warm = freshKeys[0]!;
       for (let i = 0; ; i++) {
         const s = await client.status();
         if (s.members.every((m) => m.reachable)) break;
@@ -161,6 +184,15 @@ describe('tracing across nodes (OTLP/HTTP export)', () => {
       expect((await client.get(local)).values.map(String)).toEqual(['v1']);
       await client.put(remote, 'v2');
       expect((await client.get(remote)).values.map(String)).toEqual(['v2']);
+      // A client's own trace context (gRPC metadata): sampled joins its trace, not sampled is not
+      // traced, malformed is ignored (the node's sampler decides: ratio 1 here).
+      for (const [key, traceparent] of [
+        [sampledKey, CLIENT_SAMPLED],
+        [unsampledKey, CLIENT_NOT_SAMPLED],
+        [malformedKey, '00-not-a-trace-context-01'],
+      ] as const) {
+        await putWithMetadata(nodes[0]!.config.advertise, key, traceparent);
+      }
     } finally {
       client.close();
     }
@@ -208,6 +240,16 @@ describe('tracing across nodes (OTLP/HTTP export)', () => {
         expect(r.children.map((c) => `${c.span.name}@${c.span.node}`)).toEqual([`${replicaSpan.replace('kv.replica', 'kv.peer')}@${r.span.attributes['kv.peer']}`]);
       }
     }
+
+    // The client's sampled trace: kv-1's operation span is a child of the client's span.
+    const joined = spans.filter((s) => s.traceId === CLIENT_TRACE_ID && s.node === 'kv-1' && s.name === 'kv.put');
+    expect(joined.map((s) => s.parentSpanId)).toEqual([CLIENT_SPAN_ID]);
+    expect(joined[0]!.attributes['kv.partition']).toBe(partitionOf(Buffer.from(sampledKey), PARTITIONS));
+    expect(shape(treeOf(spans, joined[0]!))).toEqual(['kv.put@kv-1', expect.stringMatching(/^ {2}kv.replica.replicate@kv-1 -> kv-\d$/), expect.stringMatching(/^ {4}kv.peer.replicate@kv-\d$/), '  kv.replica.write@kv-1 -> kv-1']);
+    // Not sampled by the client: no span of that operation anywhere.
+    expect(spans.filter((s) => s.traceId === CLIENT_UNSAMPLED_TRACE_ID || s.attributes['kv.partition'] === partitionOf(Buffer.from(unsampledKey), PARTITIONS))).toEqual([]);
+    // Malformed: ignored, so the operation is a root of its own trace.
+    rootOf('kv.put', malformedKey);
     expect(spans.filter((s) => s.failed)).toEqual([]);
   });
 });
