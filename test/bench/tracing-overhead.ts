@@ -30,8 +30,15 @@ async function sink(): Promise<{ url: string; exports: () => number; close(): vo
   return { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/v1/traces`, exports: () => exports, close: () => server.close() };
 }
 
+interface Figures {
+  readonly opsPerS: number;
+  /** Process CPU time (user + system) per operation, microseconds: every node's share of it and the exporter's. */
+  readonly cpuUsPerOp: number;
+}
+
 /** Operations a second over `seconds`: half puts, half gets, CONCURRENCY in flight, each node coordinating a third. */
-async function measure(cluster: MemoryCluster, seconds: number): Promise<number> {
+async function measure(cluster: MemoryCluster, seconds: number): Promise<Figures> {
+  const cpu = process.cpuUsage();
   const ids = [...Array(NODES).keys()].map((i) => `n${i + 1}`);
   const end = Date.now() + seconds * 1000;
   let done = 0;
@@ -45,7 +52,8 @@ async function measure(cluster: MemoryCluster, seconds: number): Promise<number>
     }
   };
   await Promise.all([...Array(CONCURRENCY).keys()].map(worker));
-  return done / seconds;
+  const used = process.cpuUsage(cpu);
+  return { opsPerS: done / seconds, cpuUsPerOp: (used.user + used.system) / done };
 }
 
 async function main(): Promise<void> {
@@ -56,7 +64,7 @@ async function main(): Promise<void> {
     { name: '10% sampled', ratio: 0.1 },
     { name: '100% sampled', ratio: 1 },
   ];
-  const results = new Map<string, number[]>(modes.map((m) => [m.name, []]));
+  const results = new Map<string, Figures[]>(modes.map((m) => [m.name, []]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const mode of modes) {
       const tracing: NodeTracing | undefined = mode.ratio > 0 ? startTracing({ nodeId: 'bench', sampleRatio: mode.ratio, url: receiver.url }) : undefined;
@@ -67,11 +75,17 @@ async function main(): Promise<void> {
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const base = median(results.get('off')!);
-  console.log(`coordinator ops/s, ${NODES} in-process nodes, ${CONCURRENCY} in flight, half puts, half gets; median of ${ROUNDS} rounds of ${seconds} s (Node ${process.version})`);
+  const base = results.get('off')!;
+  const baseOps = median(base.map((f) => f.opsPerS));
+  const baseCpu = median(base.map((f) => f.cpuUsPerOp));
+  console.log(`coordinator ops/s and CPU per operation, ${NODES} in-process nodes, ${CONCURRENCY} in flight, half puts, half gets; median of ${ROUNDS} rounds of ${seconds} s (Node ${process.version})`);
   for (const [name, xs] of results) {
-    const m = median(xs);
-    console.log(`  tracing ${name.padEnd(13)} ${m.toFixed(0).padStart(8)} ops/s  (${(((m - base) / base) * 100).toFixed(1).padStart(5)}% vs off)  rounds: ${xs.map((x) => x.toFixed(0)).join(', ')}`);
+    const ops = median(xs.map((f) => f.opsPerS));
+    const cpu = median(xs.map((f) => f.cpuUsPerOp));
+    console.log(
+      `  tracing ${name.padEnd(13)} ${ops.toFixed(0).padStart(8)} ops/s (${(((ops - baseOps) / baseOps) * 100).toFixed(1).padStart(5)}% vs off)` +
+        `  ${cpu.toFixed(1).padStart(6)} µs CPU/op (${(cpu - baseCpu >= 0 ? '+' : '') + (cpu - baseCpu).toFixed(1)} µs vs off)  rounds: ${xs.map((x) => x.opsPerS.toFixed(0)).join(', ')}`,
+    );
   }
   console.log(`  exports received by the sink: ${receiver.exports()}`);
   receiver.close();
