@@ -57,6 +57,8 @@ export class NodeMetrics {
   /** Where the membership gauges read: the cluster state's version and the transfers into this node left. */
   /** Where the storage gauges read the store and the disk. */
   storageSource: () => Promise<StorageFigures> = async () => ({ mapSizeBytes: 0, usedBytes: 0, diskFreeBytes: 0, diskFreeBytesMin: 0 });
+  /** Where kv_partitions reads the partitions this node is a primary and the owner (first primary) of. */
+  partitionsSource: () => { primary: number; owner: number } = () => ({ primary: 0, owner: 0 });
   /** Where kv_partitions_under_replicated reads the failure detector's view of this node's partitions. */
   underReplicatedSource: () => number = () => 0;
   readonly quorumFailures: Counter;
@@ -116,6 +118,18 @@ export class NodeMetrics {
     storageGauge('kv_store_used_bytes', 'Bytes of the LMDB pages that hold this node\'s data.', (s) => s.usedBytes);
     storageGauge('kv_disk_free_bytes', 'Free bytes on the data directory\'s file system (for this process).', (s) => s.diskFreeBytes);
     storageGauge('kv_disk_free_bytes_min', 'The reserve (disk-free-bytes-min): below it the node refuses writes (RESOURCE_EXHAUSTED) rather than fill the disk.', (s) => s.diskFreeBytesMin);
+    const partitions = () => this.partitionsSource();
+    new Gauge({
+      name: 'kv_partitions',
+      help: 'Partitions this node serves, by role: primary (one of the N replicas), owner (the first primary). Their state: kv_partitions_under_replicated, kv_replica_partitions_syncing, kv_transfers_pending{direction="in"} (being received), kv_handoff_partitions_held (given away, still held).',
+      labelNames: ['role'],
+      registers,
+      collect() {
+        const p = partitions();
+        this.set({ role: 'primary' }, p.primary);
+        this.set({ role: 'owner' }, p.owner);
+      },
+    });
     const underReplicated = () => this.underReplicatedSource();
     new Gauge({
       name: 'kv_partitions_under_replicated',

@@ -360,6 +360,7 @@ export class KvNode {
       const s = await store.stats();
       return { mapSizeBytes: s.mapSizeBytes ?? 0, usedBytes: s.bytesUsed, diskFreeBytes: s.diskFreeBytes ?? Number.POSITIVE_INFINITY, diskFreeBytesMin: config.diskFreeBytesMin };
     };
+    metrics.partitionsSource = () => ({ primary: primaryOf.size, owner: firstPrimaryOf.size });
     metrics.underReplicatedSource = () => [...primaryOf.values()].filter((others) => others.some((m) => !transport.isUp(m))).length;
     metrics.peerSource = () => others.map((id) => [id, transport.isReachable(id)]);
     metrics.suspicionSource = () => others.map((id) => [id, transport.isSuspected(id)]);

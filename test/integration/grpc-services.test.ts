@@ -87,6 +87,11 @@ test('each node serves Prometheus metrics that count the operations it coordinat
   expect(sample('kv_disk_free_bytes')).toBeGreaterThan(0);
   expect(text).toMatch(/^kv_disk_free_bytes_min(\{[^}]*\})? \d+/m);
   expect(sample('kv_partitions_under_replicated')).toBe(0);
+  // 64 partitions, N=3 over 3 nodes: each node is a primary of every partition and the owner of about a third.
+  const role = (r: string) => Number(new RegExp(`^kv_partitions\\{[^}]*role="${r}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? -1);
+  expect(role('primary')).toBe(64);
+  expect(role('owner')).toBeGreaterThan(10);
+  expect(role('owner')).toBeLessThan(32);
   expect(text).toMatch(/^nodejs_eventloop_lag_seconds(\{[^}]*\})? \d/m);
   const missing = await fetch(`http://127.0.0.1:${node.metricsPort}/other`);
   expect(missing.status).toBe(404);

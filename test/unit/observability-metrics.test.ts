@@ -1,4 +1,6 @@
 /** What one client operation adds to the node's metrics, and the replica transport observed. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { err, KvError, ok, Result } from '../../app/errors';
 import { ReplicaTransport } from '../../app/replication/transport';
 import { encodeContext } from '../../app/versioning/codec';
@@ -65,4 +67,20 @@ test('peer gauges list the current members only: a removed peer\'s series goes a
   expect(series(text, 'kv_peer_up', { peer: 'kv-3' })).toBeUndefined();
   expect(series(text, 'kv_peer_suspected', { peer: 'kv-3' })).toBeUndefined();
   expect(series(text, 'kv_peer_up', { peer: 'kv-2' })).toBe(1);
+});
+
+test('every kv_ metric is documented in the README and named by the Prometheus conventions, with no unbounded label', async () => {
+  const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+  const registry = new NodeMetrics('kv-1').registry;
+  const metrics = (await registry.getMetricsAsJSON()).filter((m) => m.name.startsWith('kv_'));
+  expect(metrics.length).toBeGreaterThan(40);
+  expect(metrics.filter((m) => !readme.includes(`\`${m.name}\``)).map((m) => m.name)).toEqual([]);
+  // Counters end in _total; nothing else does; a unit, when there is one, is the base unit, last.
+  expect(metrics.filter((m) => (m.type === 'counter') !== m.name.endsWith('_total')).map((m) => m.name)).toEqual([]);
+  expect(metrics.filter((m) => /_(ms|milliseconds|kb|mb|minutes|hours)(_|$)/.test(m.name)).map((m) => m.name)).toEqual([]);
+  expect(metrics.filter((m) => m.help.length < 20).map((m) => m.name)).toEqual([]);
+  // Labels whose values are bounded by the cluster's size or by fixed lists; never a key or a request id.
+  const labels = new Set(registry.getMetricsAsArray().flatMap((m) => (m as unknown as { labelNames: string[] }).labelNames));
+  expect([...labels].sort()).toEqual(expect.arrayContaining(['op', 'outcome', 'peer', 'method', 'code']));
+  expect([...labels].filter((l) => /key|request|trace|id$/i.test(l))).toEqual([]);
 });
