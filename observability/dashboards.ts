@@ -84,13 +84,20 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
   },
 ];
 
+/** Grafana's grid: 24 columns; a row unit is 30 px high, with 8 px between panels. */
+export const GRID_COLUMNS = 24;
+
+/** Where the i-th panel sits on Grafana's grid: two panels a row, each half the width. */
+export function panelGridPos(i: number): { readonly x: number; readonly y: number; readonly w: number; readonly h: number } {
+  return { x: (i % 2) * 12, y: Math.floor(i / 2) * 8, w: 12, h: 8 };
+}
+
 /** A dashboard as Grafana's JSON model. */
 export function dashboardJson(spec: DashboardSpec): Dashboard {
   let builder = new DashboardBuilder(spec.title).uid(spec.uid).tags(['kv', 'generated']).refresh('30s').time({ from: 'now-1h', to: 'now' }).timezone('browser');
   spec.panels.forEach((p, i) => {
     const targets = p.queries.map((query, j) => new DataqueryBuilder().expr(query.expr).legendFormat(query.legend).refId(String.fromCharCode(65 + j)));
-    // Two panels a row, each half the width.
-    const gridPos = { x: (i % 2) * 12, y: Math.floor(i / 2) * 8, w: 12, h: 8 };
+    const gridPos = panelGridPos(i);
     if (p.kind === 'stat') {
       let panel = new StatPanelBuilder().title(p.title).unit(p.unit).gridPos(gridPos);
       for (const t of targets) panel = panel.withTarget(t);
@@ -104,7 +111,12 @@ export function dashboardJson(spec: DashboardSpec): Dashboard {
   return builder.build();
 }
 
+/** A panel's query as Prometheus itself takes it: Grafana's `$__rate_interval` set to `rateInterval` (e.g. '1m'). */
+export function withRateInterval(expr: string, rateInterval: string): string {
+  return expr.replace(/\$__rate_interval/g, rateInterval);
+}
+
 /** Every panel's queries, with `$__rate_interval` set to `rateInterval` (for a query against Prometheus itself). */
 export function panelQueries(rateInterval = '1m'): Array<{ dashboard: string; panel: string; expr: string }> {
-  return DASHBOARDS.flatMap((d) => d.panels.flatMap((p) => p.queries.map((query) => ({ dashboard: d.uid, panel: p.title, expr: query.expr.replace(/\$__rate_interval/g, rateInterval) }))));
+  return DASHBOARDS.flatMap((d) => d.panels.flatMap((p) => p.queries.map((query) => ({ dashboard: d.uid, panel: p.title, expr: withRateInterval(query.expr, rateInterval) }))));
 }
