@@ -3,13 +3,17 @@
  * cdk8s app: renders every chart to dist/k8s/ for review and for `kubectl apply` outside CDK.
  * The image defaults to a placeholder registry path; pass KV_IMAGE to render a real one. The cluster
  * stack applies the same chart classes with the ECR image and the backup bucket filled in.
- * KV_PROFILE (dev or prod, default dev) picks the monitoring chart's profile (lib/config.ts).
+ * KV_PROFILE (dev or prod, default dev) picks the monitoring and telemetry charts' profile
+ * (lib/config.ts). The Helm releases those charts need (kube-prometheus-stack, the OpenTelemetry
+ * and ECK operators) are the cluster stack's (constructs/aws/kv-observability.ts).
  */
 import { App } from 'cdk8s';
 import { KvStoreChart } from '../constructs/k8s/kv-store-chart';
 import { StorageClassChart } from '../constructs/k8s/storage-class-chart';
 import { loadConfig } from '../lib/config';
 import { KvMonitoringChart } from '../observability/monitoring-chart';
+import { MONITORING_NAMESPACE, MonitoringNamespaceChart } from '../observability/monitoring-namespace-chart';
+import { collectorOtlpHttpEndpoint, KvTelemetryChart } from '../observability/telemetry-chart';
 
 /** Where `npm run synth` writes manifests (relative to the working directory, the repository root). */
 const K8S_OUTDIR = 'dist/k8s';
@@ -18,6 +22,22 @@ const PLACEHOLDER_IMAGE = 'kv-node:latest';
 const config = loadConfig({ context: (key) => (key === 'profile' ? process.env.KV_PROFILE : undefined), env: {} });
 const app = new App({ outdir: process.env.KV_K8S_OUTDIR ?? K8S_OUTDIR });
 const storage = new StorageClassChart(app, 'storage');
-const store = new KvStoreChart(app, 'kv', { image: process.env.KV_IMAGE ?? PLACEHOLDER_IMAGE, storageClassName: storage.storageClassName });
+const o = config.observability;
+const store = new KvStoreChart(app, 'kv', {
+  image: process.env.KV_IMAGE ?? PLACEHOLDER_IMAGE,
+  storageClassName: storage.storageClassName,
+  tracing: { sampleRatio: o.traceSampleRatio, otlpEndpoint: collectorOtlpHttpEndpoint(MONITORING_NAMESPACE) },
+});
 new KvMonitoringChart(app, 'monitoring', { store, ...config.monitoring });
+new MonitoringNamespaceChart(app, 'monitoring-namespace', { store, name: MONITORING_NAMESPACE });
+new KvTelemetryChart(app, 'telemetry', {
+  store,
+  namespace: MONITORING_NAMESPACE,
+  profile: config.profile,
+  storageClassName: storage.storageClassName,
+  elasticsearchNodes: o.elasticsearchNodes,
+  elasticsearchStorageGiB: o.elasticsearchStorageGiB,
+  traceRetentionDays: o.traceRetentionDays,
+  nodeLogRetentionDays: o.nodeLogRetentionDays,
+});
 app.synth();

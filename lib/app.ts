@@ -49,7 +49,7 @@ export function createStacks(app: App, config: DeploymentConfig, options: Create
   });
   const cluster = new ClusterStack(app, `${p}Cluster`, {
     env,
-    description: 'dynamo-kv: EKS cluster and the store',
+    description: 'dynamo-kv: EKS cluster, the store and its monitoring',
     clusterName: `kv-${config.profile}`,
     availabilityZones: config.availabilityZones,
     kubernetesVersion: config.kubernetesVersion,
@@ -76,6 +76,16 @@ export function createStacks(app: App, config: DeploymentConfig, options: Create
     storeRole: backup.storeRole,
     repository: registry.repository,
     kubectlLayers: options.kubectlLayers,
+    observabilityProfile: config.profile,
+    scrapeIntervalSeconds: config.monitoring.scrapeIntervalSeconds,
+    alertRepeatIntervalHours: config.monitoring.alertRepeatIntervalHours,
+    traceSampleRatio: config.observability.traceSampleRatio,
+    prometheusRetentionDays: config.observability.prometheusRetentionDays,
+    prometheusStorageGiB: config.observability.prometheusStorageGiB,
+    elasticsearchNodes: config.observability.elasticsearchNodes,
+    elasticsearchStorageGiB: config.observability.elasticsearchStorageGiB,
+    traceRetentionDays: config.observability.traceRetentionDays,
+    nodeLogRetentionDays: config.observability.nodeLogRetentionDays,
   });
 
   const stacks: KvStacks = { network, backup, registry, cluster };

@@ -1,7 +1,9 @@
 /**
  * Cluster: EKS (aws-eks-v2) with one managed node group per zone, the add-ons the store needs
  * (VPC CNI with network policies, EBS CSI, Pod Identity agent), the gp3 StorageClass, the store's
- * Pod Identity role limited to its backup prefix, and the store's chart.
+ * Pod Identity role limited to its backup prefix, the store's chart, and the monitoring stack
+ * (constructs/aws/kv-observability.ts: Prometheus, Grafana, the OpenTelemetry Collector, Jaeger,
+ * Elasticsearch, Kibana, Filebeat).
  */
 import { KubectlV34Layer } from '@aws-cdk/lambda-layer-kubectl-v34';
 import { CfnOutput, CfnResource, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
@@ -15,8 +17,12 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cdk8s from 'cdk8s';
 import { Construct } from 'constructs';
+import { KvObservability } from '../constructs/aws/kv-observability';
 import { KvStoreChart } from '../constructs/k8s/kv-store-chart';
 import { StorageClassChart } from '../constructs/k8s/storage-class-chart';
+import { MONITORING_NAMESPACE } from '../observability/monitoring-namespace-chart';
+import { OBSERVABILITY_SIZING, ObservabilityProfileName } from '../observability/sizing';
+import { collectorOtlpHttpEndpoint } from '../observability/telemetry-chart';
 import { CONTROL_PLANE_LOG_TYPES, KUBERNETES_VERSION } from './config';
 
 /** The Lambda layers the kubectl provider runs with. */
@@ -98,6 +104,36 @@ export interface ClusterStackProps extends StackProps {
    * @default - KubectlV34Layer, matching the pinned Kubernetes version
    */
   readonly kubectlLayers?: (scope: Construct) => KubectlLayers;
+  /**
+   * Sizes the monitoring stack (observability/sizing.ts): replicas, container resources, volumes.
+   * @default 'dev' - single replicas, short retention
+   */
+  readonly observabilityProfile?: ObservabilityProfileName;
+  /**
+   * Share of client operations the store nodes trace, 0 (off) to 1.
+   * @default - the observability profile's (0.1 for dev, 0.01 for prod)
+   */
+  readonly traceSampleRatio?: number;
+  /**
+   * How often Prometheus scrapes each store node, and how often a firing alert is notified again.
+   * @default - the monitoring chart's (30 s, 24 h)
+   */
+  readonly scrapeIntervalSeconds?: number;
+  readonly alertRepeatIntervalHours?: number;
+  /**
+   * Days of samples Prometheus keeps, and each Prometheus replica's volume, GiB.
+   * @default - the observability profile's
+   */
+  readonly prometheusRetentionDays?: number;
+  readonly prometheusStorageGiB?: number;
+  /**
+   * Elasticsearch nodes and each one's volume (GiB); days of traces and of the nodes' logs kept.
+   * @default - the observability profile's
+   */
+  readonly elasticsearchNodes?: number;
+  readonly elasticsearchStorageGiB?: number;
+  readonly traceRetentionDays?: number;
+  readonly nodeLogRetentionDays?: number;
 }
 
 export class ClusterStack extends Stack {
@@ -111,6 +147,7 @@ export class ClusterStack extends Stack {
   public readonly cluster: eks.Cluster;
   public readonly nodegroups: readonly eks.Nodegroup[];
   public readonly storeChart: KvStoreChart;
+  public readonly observability: KvObservability;
 
   constructor(scope: Construct, id: string, props: ClusterStackProps) {
     super(scope, id, props);
@@ -223,6 +260,10 @@ export class ClusterStack extends Stack {
     // name) are resolved by CloudFormation when the manifest is applied. The store chart resolves
     // its own defaults; the namespace and service account below are the ones it chose.
     const storageChart = new StorageClassChart(new cdk8s.App(), 'storage');
+    // The nodes send their spans to the collector of the monitoring stack below. Its endpoint is a
+    // function of the monitoring namespace, since that stack's charts read the store's.
+    const observabilityProfile = props.observabilityProfile ?? 'dev';
+    const otlpEndpoint = collectorOtlpHttpEndpoint(MONITORING_NAMESPACE);
     this.storeChart = new KvStoreChart(new cdk8s.App(), 'kv', {
       image: props.repository.repositoryUriForTag(props.storeImageTag),
       namespace: props.storeNamespace,
@@ -235,6 +276,7 @@ export class ClusterStack extends Stack {
       storageClassName: storageChart.storageClassName,
       storageGiB: props.storeStorageGiB,
       backup: { bucketName: props.backupBucket.bucketName, prefix: props.backupPrefix },
+      tracing: { sampleRatio: props.traceSampleRatio ?? OBSERVABILITY_SIZING[observabilityProfile].traceSampleRatio, otlpEndpoint },
     });
 
     // The store's AWS identity: its service account gets the backup role (read and write its prefix only).
@@ -251,6 +293,30 @@ export class ClusterStack extends Stack {
 
     const storeManifest = this.cluster.addCdk8sChart('Store', this.storeChart);
     storeManifest.node.addDependency(storageManifest, storeIdentity, vpcCni);
+
+    // The monitoring stack: its Helm releases wait for volumes (the StorageClass) and nodes to run on.
+    this.observability = new KvObservability(this, 'Observability', {
+      cluster: this.cluster,
+      store: this.storeChart,
+      storeManifest,
+      storageClassName: storageChart.storageClassName,
+      dependsOn: [storageManifest, ...this.nodegroups],
+      namespace: MONITORING_NAMESPACE,
+      profile: observabilityProfile,
+      clusterLabel: clusterName,
+      scrapeIntervalSeconds: props.scrapeIntervalSeconds,
+      alertRepeatIntervalHours: props.alertRepeatIntervalHours,
+      prometheusRetentionDays: props.prometheusRetentionDays,
+      prometheusStorageGiB: props.prometheusStorageGiB,
+      elasticsearchNodes: props.elasticsearchNodes,
+      elasticsearchStorageGiB: props.elasticsearchStorageGiB,
+      traceRetentionDays: props.traceRetentionDays,
+      nodeLogRetentionDays: props.nodeLogRetentionDays,
+    });
+    // The store was told the endpoint before the collector's chart existed: the two must agree.
+    if (this.observability.telemetryChart.otlpHttpEndpoint !== otlpEndpoint) {
+      throw new Error(`ClusterStack: the store sends spans to ${otlpEndpoint}, but the collector is at ${this.observability.telemetryChart.otlpHttpEndpoint}.`);
+    }
 
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'UpdateKubeconfig', {

@@ -8,6 +8,7 @@
  */
 import { intDefault, intSetting, IntSettingKey } from '../app/node/config';
 import { isPowerOfTwo } from '../app/ring/ring';
+import { OBSERVABILITY_SIZING } from '../observability/sizing';
 
 /** Profiles that exist; `-c profile=<name>` picks one. */
 export const PROFILE_NAMES = ['dev', 'prod'] as const;
@@ -76,6 +77,24 @@ export interface MonitoringConfig {
   readonly alertRepeatIntervalHours: number;
 }
 
+/**
+ * The monitoring stack's knobs (constructs/aws/kv-observability.ts); everything else about it,
+ * replicas and container sizes, follows the profile (observability/sizing.ts).
+ */
+export interface ObservabilityConfig {
+  /** Share of client operations the nodes trace (KV_TRACE_SAMPLE_RATIO), 0 (off) to 1. */
+  readonly traceSampleRatio: number;
+  /** Days of samples Prometheus keeps, and each Prometheus replica's volume, GiB. */
+  readonly prometheusRetentionDays: number;
+  readonly prometheusStorageGiB: number;
+  /** Elasticsearch nodes (1, or 3 or more) and each one's volume, GiB. */
+  readonly elasticsearchNodes: number;
+  readonly elasticsearchStorageGiB: number;
+  /** Days of traces, and of the store nodes' logs, kept in Elasticsearch. */
+  readonly traceRetentionDays: number;
+  readonly nodeLogRetentionDays: number;
+}
+
 export interface DeploymentConfig {
   readonly profile: ProfileName;
   readonly account: string;
@@ -96,6 +115,7 @@ export interface DeploymentConfig {
   readonly store: StoreConfig;
   readonly backup: BackupConfig;
   readonly monitoring: MonitoringConfig;
+  readonly observability: ObservabilityConfig;
   /** GitHub "owner/repo" whose workflows may assume the deploy role. */
   readonly githubRepository: string;
   /** GitHub environment the deploy job runs in (its name appears in the OIDC subject). */
@@ -129,6 +149,20 @@ const COMMON_STORE: StoreConfig = {
   imageTag: 'latest',
 };
 
+/** A profile's monitoring-stack knobs: the sizing table's values for that profile. */
+function observabilityDefaults(profile: ProfileName): ObservabilityConfig {
+  const s = OBSERVABILITY_SIZING[profile];
+  return {
+    traceSampleRatio: s.traceSampleRatio,
+    prometheusRetentionDays: s.prometheus.retentionDays,
+    prometheusStorageGiB: s.prometheus.storageGiB,
+    elasticsearchNodes: s.elasticsearch.nodes,
+    elasticsearchStorageGiB: s.elasticsearch.storageGiB,
+    traceRetentionDays: s.traceRetentionDays,
+    nodeLogRetentionDays: s.nodeLogRetentionDays,
+  };
+}
+
 const COMMON_BACKUP: BackupConfig = { prefix: 'kv-backups', transitionAfterDays: 30, noncurrentExpireAfterDays: 90 };
 
 /** Profile defaults. dev is the cheapest setup that still spans three zones; prod is sized for load. */
@@ -145,6 +179,8 @@ export const PROFILES: Readonly<Record<ProfileName, ProfileDefaults>> = {
     backup: COMMON_BACKUP,
     // A coarser scrape and a daily reminder: nobody is paged for a development cluster.
     monitoring: { scrapeIntervalSeconds: 30, alertRepeatIntervalHours: 24 },
+    // A tenth of the operations traced: enough to find one of each kind while developing.
+    observability: observabilityDefaults('dev'),
     githubRepository: 'example-org/dynamo-kv',
     githubEnvironment: 'dev',
     createGithubOidcProvider: true,
@@ -161,6 +197,8 @@ export const PROFILES: Readonly<Record<ProfileName, ProfileDefaults>> = {
     store: { ...COMMON_STORE, replicas: 6, storageGiB: 200 },
     backup: { ...COMMON_BACKUP, noncurrentExpireAfterDays: 365 },
     monitoring: { scrapeIntervalSeconds: 15, alertRepeatIntervalHours: 4 },
+    // One operation in a hundred: the spans' cost stays small at load, and slow ones still show.
+    observability: observabilityDefaults('prod'),
     githubRepository: 'example-org/dynamo-kv',
     githubEnvironment: 'prod',
     createGithubOidcProvider: true,
@@ -192,6 +230,13 @@ export const CONTEXT_KEYS = [
   'githubRepository',
   'githubEnvironment',
   'createGithubOidcProvider',
+  'traceSampleRatio',
+  'prometheusRetentionDays',
+  'prometheusStorageGiB',
+  'elasticsearchNodes',
+  'elasticsearchStorageGiB',
+  'traceRetentionDays',
+  'nodeLogRetentionDays',
 ] as const;
 
 /** Where values come from: CDK context (`app.node.tryGetContext`) and the process environment. */
@@ -302,6 +347,36 @@ export function loadConfig(sources: ConfigSources): DeploymentConfig {
   }
   const createGithubOidcProvider = bool('createGithubOidcProvider', ctx('createGithubOidcProvider') ?? d.createGithubOidcProvider);
 
+  const o = d.observability;
+  const traceSampleRatio = num('traceSampleRatio', ctx('traceSampleRatio') ?? o.traceSampleRatio);
+  if (!(traceSampleRatio >= 0 && traceSampleRatio <= 1)) {
+    throw new ConfigError('traceSampleRatio', traceSampleRatio, 'expected 0 (tracing off) to 1 (every operation), such as 0.01');
+  }
+  const days = (key: 'prometheusRetentionDays' | 'traceRetentionDays' | 'nodeLogRetentionDays'): number => {
+    const value = int(key, ctx(key) ?? o[key]);
+    if (value < 1 || value > 365) throw new ConfigError(key, value, 'expected 1 to 365 days');
+    return value;
+  };
+  const gib = (key: 'prometheusStorageGiB' | 'elasticsearchStorageGiB'): number => {
+    const value = int(key, ctx(key) ?? o[key]);
+    if (value < 2 || value > 16384) throw new ConfigError(key, value, 'expected 2 to 16384 GiB (the gp3 limit)');
+    return value;
+  };
+  const elasticsearchNodes = int('elasticsearchNodes', ctx('elasticsearchNodes') ?? o.elasticsearchNodes);
+  // Two master-eligible nodes lose their quorum with either one: no better than one, at twice the cost.
+  if (!(elasticsearchNodes === 1 || (elasticsearchNodes >= 3 && elasticsearchNodes <= 15))) {
+    throw new ConfigError('elasticsearchNodes', elasticsearchNodes, 'expected 1 (no redundancy) or 3 to 15 (a master quorum survives the loss of a node or a zone)');
+  }
+  const observability: ObservabilityConfig = {
+    traceSampleRatio,
+    prometheusRetentionDays: days('prometheusRetentionDays'),
+    prometheusStorageGiB: gib('prometheusStorageGiB'),
+    elasticsearchNodes,
+    elasticsearchStorageGiB: gib('elasticsearchStorageGiB'),
+    traceRetentionDays: days('traceRetentionDays'),
+    nodeLogRetentionDays: days('nodeLogRetentionDays'),
+  };
+
   return deepFreeze({
     ...d,
     profile,
@@ -319,6 +394,7 @@ export function loadConfig(sources: ConfigSources): DeploymentConfig {
     githubRepository,
     githubEnvironment,
     createGithubOidcProvider,
+    observability,
   });
 }
 
@@ -352,6 +428,13 @@ function str(key: string, value: unknown): string {
 function int(key: string, value: unknown): number {
   const n = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n)) throw new ConfigError(key, value, 'expected an integer');
+  return n;
+}
+
+// A decimal such as 0.05, from `-c key=0.05` or a number in cdk.json.
+function num(key: string, value: unknown): number {
+  const n = typeof value === 'string' && /^\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isFinite(n)) throw new ConfigError(key, value, 'expected a number such as 0.05');
   return n;
 }
 

@@ -2,10 +2,13 @@
  * Validates synthesized Kubernetes objects against the API schemas shipped in kubernetes-models, so
  * that a wrong type, a missing required field or a bad enum value fails a test instead of `kubectl apply`.
  */
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
+import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { StorageClass } from 'kubernetes-models/storage.k8s.io/v1/StorageClass';
@@ -18,10 +21,13 @@ type Model = { validate(): void };
 type ModelClass = new (data: never) => Model;
 
 const MODELS: Record<string, ModelClass> = {
+  'v1/ConfigMap': ConfigMap as unknown as ModelClass,
   'v1/Namespace': Namespace as unknown as ModelClass,
   'v1/Service': Service as unknown as ModelClass,
   'v1/ServiceAccount': ServiceAccount as unknown as ModelClass,
+  'apps/v1/Deployment': Deployment as unknown as ModelClass,
   'apps/v1/StatefulSet': StatefulSet as unknown as ModelClass,
+  'batch/v1/CronJob': CronJob as unknown as ModelClass,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget as unknown as ModelClass,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy as unknown as ModelClass,
   'storage.k8s.io/v1/StorageClass': StorageClass as unknown as ModelClass,
