@@ -60,7 +60,8 @@ export interface ObservabilitySizing {
 const size = (cpuRequestMillis: number, cpuLimitMillis: number, memoryMiB: number): ContainerSize => ({ cpuRequestMillis, cpuLimitMillis, memoryMiB });
 
 export const OBSERVABILITY_SIZING: Readonly<Record<ObservabilityProfileName, ObservabilitySizing>> = {
-  // About 2 vCPU and 7 GiB requested over the three t3.large nodes, beside the store's 1.5 vCPU and 3 GiB.
+  // About 1.6 vCPU and 7.3 GiB requested in all (the DaemonSets on three nodes), beside the store's
+  // 1.5 vCPU and 3 GiB, on three t3.large (about 5.8 vCPU and 21 GiB allocatable).
   dev: {
     traceSampleRatio: 0.1,
     prometheus: { replicas: 1, retentionDays: 3, storageGiB: 10, size: size(200, 1000, 1536) },
@@ -81,7 +82,8 @@ export const OBSERVABILITY_SIZING: Readonly<Record<ObservabilityProfileName, Obs
     kibana: { replicas: 1, size: size(200, 1000, 1024) },
     filebeat: size(50, 500, 200),
   },
-  // About 9 vCPU and 33 GiB requested over the six m7i.xlarge nodes.
+  // About 8.2 vCPU and 30 GiB requested in all (the DaemonSets on six nodes), beside the store's 3 vCPU
+  // and 6 GiB, on six m7i.xlarge (about 23 vCPU and 87 GiB allocatable).
   prod: {
     traceSampleRatio: 0.01,
     prometheus: { replicas: 2, retentionDays: 15, storageGiB: 100, size: size(1000, 2000, 4096) },

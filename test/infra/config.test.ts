@@ -1,5 +1,6 @@
 import { intDefault, intSetting } from '../../app/node/config';
 import { checkStoreQuorum, ConfigError, KUBERNETES_VERSION, loadConfig, PLACEHOLDER_ACCOUNT, PROFILES } from '../../lib/config';
+import { OBSERVABILITY_SIZING } from '../../observability/sizing';
 import { configFrom } from './helpers';
 
 describe('deployment config', () => {
@@ -49,6 +50,47 @@ describe('deployment config', () => {
     expect(config.githubRepository).toBe('acme/kv');
   });
 
+  test('the monitoring stack: dev traces a tenth of operations on one Elasticsearch node, prod a hundredth on three', () => {
+    const dev = configFrom({ profile: 'dev' }).observability;
+    const prod = configFrom({ profile: 'prod' }).observability;
+    expect(dev).toEqual({
+      traceSampleRatio: 0.1,
+      prometheusRetentionDays: OBSERVABILITY_SIZING.dev.prometheus.retentionDays,
+      prometheusStorageGiB: OBSERVABILITY_SIZING.dev.prometheus.storageGiB,
+      elasticsearchNodes: 1,
+      elasticsearchStorageGiB: OBSERVABILITY_SIZING.dev.elasticsearch.storageGiB,
+      traceRetentionDays: OBSERVABILITY_SIZING.dev.traceRetentionDays,
+      nodeLogRetentionDays: OBSERVABILITY_SIZING.dev.nodeLogRetentionDays,
+    });
+    expect(prod).toMatchObject({ traceSampleRatio: 0.01, elasticsearchNodes: 3 });
+    expect(prod.prometheusRetentionDays).toBeGreaterThan(dev.prometheusRetentionDays);
+    expect(prod.elasticsearchStorageGiB).toBeGreaterThan(dev.elasticsearchStorageGiB);
+  });
+
+  test('every monitoring knob can be overridden from the command line', () => {
+    const config = configFrom({
+      traceSampleRatio: '0.05',
+      prometheusRetentionDays: '30',
+      prometheusStorageGiB: '200',
+      elasticsearchNodes: '5',
+      elasticsearchStorageGiB: '500',
+      traceRetentionDays: '7',
+      nodeLogRetentionDays: '21',
+    });
+    expect(config.observability).toEqual({
+      traceSampleRatio: 0.05,
+      prometheusRetentionDays: 30,
+      prometheusStorageGiB: 200,
+      elasticsearchNodes: 5,
+      elasticsearchStorageGiB: 500,
+      traceRetentionDays: 7,
+      nodeLogRetentionDays: 21,
+    });
+    // 0 turns tracing off; a number from cdk.json is taken as it is.
+    expect(configFrom({ traceSampleRatio: '0' }).observability.traceSampleRatio).toBe(0);
+    expect(configFrom({ traceSampleRatio: 1 }).observability.traceSampleRatio).toBe(1);
+  });
+
   test('the result is frozen', () => {
     const config = configFrom();
     expect(Object.isFrozen(config)).toBe(true);
@@ -74,6 +116,14 @@ describe('deployment config', () => {
     [{ githubRepository: 'acme/*' }, /"githubRepository" is "acme\/\*"; expected "owner\/repo" with no wildcards/],
     [{ backupPrefix: 'a/b' }, /"backupPrefix" is "a\/b"/],
     [{ createGithubOidcProvider: 'yes' }, /"createGithubOidcProvider" is "yes"; expected true or false/],
+    [{ traceSampleRatio: '1.5' }, /"traceSampleRatio" is 1.5; expected 0 \(tracing off\) to 1 \(every operation\)/],
+    [{ traceSampleRatio: '10%' }, /"traceSampleRatio" is "10%"; expected a number such as 0.05/],
+    [{ prometheusRetentionDays: '0' }, /"prometheusRetentionDays" is 0; expected 1 to 365 days/],
+    [{ prometheusStorageGiB: '1' }, /"prometheusStorageGiB" is 1; expected 2 to 16384 GiB/],
+    [{ elasticsearchNodes: '2' }, /"elasticsearchNodes" is 2; expected 1 \(no redundancy\) or 3 to 15/],
+    [{ elasticsearchStorageGiB: 'lots' }, /"elasticsearchStorageGiB" is "lots"; expected an integer/],
+    [{ traceRetentionDays: '366' }, /"traceRetentionDays" is 366; expected 1 to 365 days/],
+    [{ nodeLogRetentionDays: '-1' }, /"nodeLogRetentionDays" is -1; expected 1 to 365 days/],
   ])('rejects %j with a message naming the key, the value and what is allowed', (context, message) => {
     expect(() => configFrom(context)).toThrow(ConfigError);
     expect(() => configFrom(context)).toThrow(message);

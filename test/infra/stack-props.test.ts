@@ -3,6 +3,7 @@
  * says. (lib/app.ts passes every prop from the deployment config; stacks.test.ts covers that.)
  */
 import { Template } from 'aws-cdk-lib/assertions';
+import * as cdk8s from 'cdk8s';
 import { intDefault } from '../../app/node/config';
 import { BackupStack } from '../../lib/backup-stack';
 import { ClusterStack, ClusterStackProps } from '../../lib/cluster-stack';
@@ -10,6 +11,7 @@ import { KUBERNETES_VERSION } from '../../lib/config';
 import { acknowledgeNagFindings } from '../../lib/nag-acknowledgements';
 import { NetworkStack } from '../../lib/network-stack';
 import { RegistryStack } from '../../lib/registry-stack';
+import { OBSERVABILITY_SIZING } from '../../observability/sizing';
 import { newApp, stubKubectlLayers, TEST_ACCOUNT, TEST_REGION } from './helpers';
 
 const env = { account: TEST_ACCOUNT, region: TEST_REGION };
@@ -91,4 +93,20 @@ test('cluster: pinned version, private endpoint, no admin entry, and the chart\'
 
 test('cluster: rejects a Kubernetes version other than the pinned one', () => {
   expect(() => buildMinimal({ kubernetesVersion: '1.33' })).toThrow(/ClusterStack: kubernetesVersion is 1\.33; this build pins 1\.34/);
+});
+
+test('cluster: the monitoring stack at the dev sizes, the store tracing a tenth of operations to its collector', () => {
+  const template = Template.fromStack(stacks.cluster);
+  const manifests = Object.entries(template.findResources('Custom::AWSCDK-EKS-KubernetesResource'));
+  const store = JSON.stringify(manifests.find(([id]) => id.startsWith('ClusterStore'))![1].Properties.Manifest);
+  expect(store).toContain(`{\\"name\\":\\"KV_TRACE_SAMPLE_RATIO\\",\\"value\\":\\"${OBSERVABILITY_SIZING.dev.traceSampleRatio}\\"}`);
+  expect(store).toContain(stacks.cluster.observability.telemetryChart.otlpHttpEndpoint);
+  const prometheus = Object.values(template.findResources('Custom::AWSCDK-EKS-HelmChart')).find((r) => r.Properties.Chart === 'kube-prometheus-stack')!;
+  expect(JSON.parse(prometheus.Properties.Values).prometheus.prometheusSpec).toMatchObject({
+    replicas: OBSERVABILITY_SIZING.dev.prometheus.replicas,
+    retention: `${OBSERVABILITY_SIZING.dev.prometheus.retentionDays}d`,
+    externalLabels: { cluster: 'kv-test' },
+  });
+  const elasticsearch = cdk8s.Testing.synth(stacks.cluster.observability.telemetryChart).find((o) => o.kind === 'Elasticsearch')!;
+  expect(elasticsearch.spec.nodeSets[0].count).toBe(OBSERVABILITY_SIZING.dev.elasticsearch.nodes);
 });

@@ -1,4 +1,5 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { ECK_OPERATOR_CHART, KUBE_PROMETHEUS_STACK_CHART, OPENTELEMETRY_OPERATOR_CHART } from '../../constructs/aws/kv-observability';
 import { buildStacks, TEST_ACCOUNT } from './helpers';
 
 const ADMIN_ROLE = `arn:aws:iam::${TEST_ACCOUNT}:role/PlatformAdmin`;
@@ -254,5 +255,75 @@ describe('cluster stack', () => {
     expect(storeJson).toContain('KvDevRegistry'); // image URI comes from the registry stack
     expect(storeJson).toContain('KvDevBackup'); // bucket name comes from the backup stack
     expect(store![1].DependsOn).toEqual(expect.arrayContaining([storage![0], 'StorePodIdentity', 'VpcCniAddon']));
+  });
+});
+
+describe('monitoring stack in the cluster stack', () => {
+  const resources = (t: Template, type: string) => Object.entries(t.findResources(type));
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const releases = (t: Template): Record<string, { id: string; Properties: Record<string, any>; DependsOn: string[] }> =>
+    Object.fromEntries(resources(t, 'Custom::AWSCDK-EKS-HelmChart').map(([id, r]) => [r.Properties.Chart as string, { id, Properties: r.Properties, DependsOn: r.DependsOn }]));
+  const manifest = (t: Template, prefix: string) => {
+    const found = resources(t, 'Custom::AWSCDK-EKS-KubernetesResource').filter(([id]) => id.startsWith(prefix) && !id.startsWith(`${prefix}Namespace`));
+    expect(found).toHaveLength(1);
+    const [id, r] = found[0]!;
+    // The manifest is JSON text joined with tokens (Fn::Join): searched as text.
+    return { id, dependsOn: r.DependsOn as string[], json: JSON.stringify(r.Properties.Manifest) };
+  };
+
+  test('installs kube-prometheus-stack, the OpenTelemetry operator and ECK with Helm, at their pinned versions and namespaces, waiting for their pods', () => {
+    const r = releases(devTemplates.cluster);
+    expect(Object.keys(r).sort()).toEqual(['eck-operator', 'kube-prometheus-stack', 'opentelemetry-operator']);
+    expect(r['kube-prometheus-stack']!.Properties).toMatchObject({ Repository: 'https://prometheus-community.github.io/helm-charts', Version: KUBE_PROMETHEUS_STACK_CHART.version, Namespace: 'monitoring', Release: 'kube-prometheus-stack', Wait: true });
+    expect(r['opentelemetry-operator']!.Properties).toMatchObject({ Repository: 'https://open-telemetry.github.io/opentelemetry-helm-charts', Version: OPENTELEMETRY_OPERATOR_CHART.version, Namespace: 'opentelemetry-operator-system', CreateNamespace: true, Wait: true });
+    expect(r['eck-operator']!.Properties).toMatchObject({ Repository: 'https://helm.elastic.co', Version: ECK_OPERATOR_CHART.version, Namespace: 'elastic-system', CreateNamespace: true, Wait: true });
+    for (const v of [KUBE_PROMETHEUS_STACK_CHART, OPENTELEMETRY_OPERATOR_CHART, ECK_OPERATOR_CHART].map((c) => c.version)) expect(v).toMatch(/^\d+\.\d+\.\d+$/);
+    // The monitoring namespace is not Helm's: it comes first, with the store's metrics label.
+    expect(r['kube-prometheus-stack']!.Properties.CreateNamespace).toBeUndefined();
+    const namespace = resources(devTemplates.cluster, 'Custom::AWSCDK-EKS-KubernetesResource').find(([id]) => id.startsWith('ClusterMonitoringNamespace'))!;
+    expect(JSON.stringify(namespace[1].Properties.Manifest)).toContain('\\"dynamo-kv/metrics\\":\\"true\\"');
+    expect(r['kube-prometheus-stack']!.DependsOn).toContain(namespace[0]);
+  });
+
+  test('the releases wait for the StorageClass and the node groups', () => {
+    const storage = resources(devTemplates.cluster, 'Custom::AWSCDK-EKS-KubernetesResource').find(([id]) => id.startsWith('ClusterStorageClass'))![0];
+    const nodegroups = resources(devTemplates.cluster, 'AWS::EKS::Nodegroup').map(([id]) => id);
+    for (const release of Object.values(releases(devTemplates.cluster))) expect(release.DependsOn).toEqual(expect.arrayContaining([storage, ...nodegroups]));
+  });
+
+  test('the monitoring and telemetry manifests are applied after the releases whose CRDs they use', () => {
+    const r = releases(devTemplates.cluster);
+    const monitoring = manifest(devTemplates.cluster, 'ClusterMonitoring');
+    const telemetry = manifest(devTemplates.cluster, 'ClusterTelemetry');
+    const store = resources(devTemplates.cluster, 'Custom::AWSCDK-EKS-KubernetesResource').find(([id]) => id.startsWith('ClusterStore'))![0];
+    expect(monitoring.dependsOn).toEqual(expect.arrayContaining([r['kube-prometheus-stack']!.id, store]));
+    expect(telemetry.dependsOn).toEqual(expect.arrayContaining([r['opentelemetry-operator']!.id, r['eck-operator']!.id]));
+    expect(monitoring.json).toContain('PrometheusRule');
+    for (const kind of ['OpenTelemetryCollector', 'Elasticsearch', 'Kibana', 'Beat']) expect(telemetry.json).toContain(`\\"kind\\":\\"${kind}\\"`);
+  });
+
+  test('the store sends its spans to the collector, sampling per profile', () => {
+    const storeJson = (t: Template) => JSON.stringify(resources(t, 'Custom::AWSCDK-EKS-KubernetesResource').find(([id]) => id.startsWith('ClusterStore'))![1].Properties.Manifest);
+    for (const [t, config] of [[devTemplates.cluster, dev.config], [prodTemplates.cluster, prod.config]] as const) {
+      const json = storeJson(t);
+      expect(json).toContain(`{\\"name\\":\\"OTEL_EXPORTER_OTLP_ENDPOINT\\",\\"value\\":\\"${dev.stacks.cluster.observability.telemetryChart.otlpHttpEndpoint}\\"}`);
+      expect(json).toContain(`{\\"name\\":\\"KV_TRACE_SAMPLE_RATIO\\",\\"value\\":\\"${config.observability.traceSampleRatio}\\"}`);
+    }
+    expect(dev.config.observability.traceSampleRatio).toBe(0.1);
+    expect(prod.config.observability.traceSampleRatio).toBe(0.01);
+  });
+
+  test('prod runs Prometheus twice and Alertmanager three times, in distinct zones, on gp3 volumes; dev once each', () => {
+    const values = (t: Template) => JSON.parse(releases(t)['kube-prometheus-stack']!.Properties.Values as string);
+    const prodValues = values(prodTemplates.cluster);
+    expect(prodValues.prometheus.prometheusSpec).toMatchObject({ replicas: 2, retention: `${prod.config.observability.prometheusRetentionDays}d`, podAntiAffinity: 'hard', podAntiAffinityTopologyKey: 'topology.kubernetes.io/zone' });
+    expect(prodValues.prometheus.prometheusSpec.storageSpec.volumeClaimTemplate.spec).toMatchObject({ storageClassName: 'gp3', resources: { requests: { storage: `${prod.config.observability.prometheusStorageGiB}Gi` } } });
+    expect(prodValues.alertmanager.alertmanagerSpec).toMatchObject({ replicas: 3, podAntiAffinity: 'hard' });
+    const devValues = values(devTemplates.cluster);
+    expect(devValues.prometheus.prometheusSpec.replicas).toBe(1);
+    expect(devValues.alertmanager.alertmanagerSpec.replicas).toBe(1);
+    expect(devValues.prometheus.prometheusSpec.podAntiAffinity).toBeUndefined();
+    // Alerts group by cluster: the label comes from Prometheus.
+    expect(devValues.prometheus.prometheusSpec.externalLabels).toEqual({ cluster: 'kv-dev' });
   });
 });
