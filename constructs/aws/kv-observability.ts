@@ -59,6 +59,8 @@ export const ECK_OPERATOR_CHART: PinnedHelmChart = {
 
 /** Helm waits this long for a release's pods (the most aws-eks-v2 allows: the kubectl Lambda's own limit). */
 const HELM_TIMEOUT = Duration.minutes(15);
+/** Validity of the OpenTelemetry operator's self-signed webhook certificate (see openTelemetryOperatorValues). */
+export const OPENTELEMETRY_WEBHOOK_CERT_DAYS = 3650;
 /** Prometheus stops keeping samples before its volume is full: this share of the volume. */
 export const PROMETHEUS_RETENTION_SIZE_SHARE = 0.85;
 
@@ -260,15 +262,17 @@ export function kubePrometheusStackValues(o: KubePrometheusStackValuesOptions): 
 
 /**
  * The values of the OpenTelemetry operator. Its admission webhooks need a serving certificate: the
- * chart generates a self-signed one at each install and upgrade (autoGenerateCert) instead of asking
- * cert-manager for one, which would be a fourth operator with its own CRDs, pods and upgrades for one
- * certificate. The certificate lives 365 days and is made anew by every deploy (recreate): a
- * cluster not deployed for a year must be deployed again (docs/observability.md).
+ * chart generates a self-signed one (autoGenerateCert) instead of asking cert-manager for one, which
+ * would be a fourth operator, with its own CRDs, pods and upgrades, for one certificate that only the
+ * API server ever checks. The chart makes it anew at each install and upgrade of the release, and
+ * nothing renews it in between (a CDK deploy upgrades the release only when its version or values
+ * change): hence a validity of ten years, not the chart's one, which would stop every change to a
+ * collector a year after the last upgrade.
  */
 export function openTelemetryOperatorValues(size: ContainerSize): Record<string, unknown> {
   return {
     manager: { resources: resourcesOf(size) },
-    admissionWebhooks: { certManager: { enabled: false }, autoGenerateCert: { enabled: true, recreate: true, certPeriodDays: 365 } },
+    admissionWebhooks: { certManager: { enabled: false }, autoGenerateCert: { enabled: true, recreate: true, certPeriodDays: OPENTELEMETRY_WEBHOOK_CERT_DAYS } },
   };
 }
 

@@ -94,7 +94,7 @@ describe('Helm values', () => {
   test('the OpenTelemetry operator generates its webhook certificate instead of asking cert-manager', () => {
     expect(openTelemetryOperatorValues(prod.openTelemetryOperator)).toEqual({
       manager: { resources: resourcesOf(prod.openTelemetryOperator) },
-      admissionWebhooks: { certManager: { enabled: false }, autoGenerateCert: { enabled: true, recreate: true, certPeriodDays: 365 } },
+      admissionWebhooks: { certManager: { enabled: false }, autoGenerateCert: { enabled: true, recreate: true, certPeriodDays: 3650 } },
     });
     expect(eckOperatorValues(prod.eckOperator)).toEqual({ resources: resourcesOf(prod.eckOperator) });
   });
