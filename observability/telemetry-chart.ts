@@ -50,7 +50,10 @@ export const KIBANA_NAME = 'kv-kibana';
 export const FILEBEAT_NAME = 'kv-filebeat';
 /** Jaeger's indices are `<prefix>-jaeger-span-<date>` ...; the index cleaner deletes by the same prefix. */
 export const TRACE_INDEX_PREFIX = 'kv';
-/** The ES user ECK creates for administration; Jaeger and the index cleaner sign in as it (see the class comment). */
+/**
+ * The user ECK creates for administration; Jaeger and the index cleaner sign in as it (a role of
+ * their own would need ECK's file realm and a password kept somewhere: docs/observability.md).
+ */
 const ELASTIC_USER = 'elastic';
 /** The ILM policy Filebeat installs for its data stream (its default name, whose content we replace). */
 const FILEBEAT_ILM_POLICY_FILE = '/usr/share/filebeat/ilm/policy.json';
@@ -283,6 +286,8 @@ export class KvTelemetryChart extends Chart {
                 tls: { ca_file: '/etc/jaeger/elastic-ca/ca.crt' },
                 // Daily indices (Jaeger's default rotation), one shard each: a day of sampled spans is small.
                 indices: { index_prefix: TRACE_INDEX_PREFIX, spans: esIndex, services: esIndex, dependencies: esIndex, sampling: esIndex },
+                // Searches look back as far as traces are kept (Jaeger's default is 72 hours).
+                max_span_age: `${traceRetentionDays * HOURS_PER_DAY}h`,
               },
             },
           },
@@ -515,6 +520,7 @@ export class KvTelemetryChart extends Chart {
   }
 }
 
+const HOURS_PER_DAY = 24;
 /** The UID the Jaeger images run as (their Dockerfiles' USER). */
 const JAEGER_UID = 10001;
 /** The index cleaner deletes a few indices; ten minutes is far more than it needs. */

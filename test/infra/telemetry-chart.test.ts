@@ -104,6 +104,8 @@ describe('telemetry chart', () => {
     const backend = jaegerConfig.extensions.jaeger_storage.backends[jaegerConfig.exporters.jaeger_storage_exporter.trace_storage].elasticsearch;
     expect(backend.server_urls).toEqual([`https://${elasticsearch.metadata.name}-es-http.monitoring.svc.cluster.local:9200`]);
     expect(jaegerConfig.extensions.jaeger_query.storage.traces).toBe(jaegerConfig.exporters.jaeger_storage_exporter.trace_storage);
+    // Searches reach as far back as traces are kept.
+    expect(backend.max_span_age).toBe(`${OBSERVABILITY_SIZING.dev.traceRetentionDays * 24}h`);
     const pod = deployment.spec.template.spec;
     const mountOf = (file: string) => pod.containers[0].volumeMounts.find((m: K8sObject) => file.startsWith(`${m.mountPath}/`));
     const volumeOf = (file: string) => pod.volumes.find((v: K8sObject) => v.name === mountOf(file).name);
