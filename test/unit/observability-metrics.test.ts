@@ -76,7 +76,7 @@ test('every kv_ metric is documented in the README and named by the Prometheus c
   expect(metrics.length).toBeGreaterThan(40);
   expect(metrics.filter((m) => !readme.includes(`\`${m.name}\``)).map((m) => m.name)).toEqual([]);
   // Counters end in _total; nothing else does; a unit, when there is one, is the base unit, last.
-  expect(metrics.filter((m) => (m.type === 'counter') !== m.name.endsWith('_total')).map((m) => m.name)).toEqual([]);
+  expect(metrics.filter((m) => (String(m.type) === 'counter') !== m.name.endsWith('_total')).map((m) => m.name)).toEqual([]);
   expect(metrics.filter((m) => /_(ms|milliseconds|kb|mb|minutes|hours)(_|$)/.test(m.name)).map((m) => m.name)).toEqual([]);
   expect(metrics.filter((m) => m.help.length < 20).map((m) => m.name)).toEqual([]);
   // Labels whose values are bounded by the cluster's size or by fixed lists; never a key or a request id.
