@@ -47,6 +47,11 @@ export interface LocalClusterOptions {
    * @default - every node runs with this process's group
    */
   readonly gidBase?: number;
+  /**
+   * Each node's zone (--zone), node kv-i taking zones[(i-1) % zones.length].
+   * @default - no zones
+   */
+  readonly zones?: readonly string[];
 }
 
 /** What stop() had to do beyond SIGTERM. */
@@ -65,6 +70,10 @@ export interface LocalNode {
   /** The group its process runs with (undefined: this process's). */
   readonly gid: number | undefined;
   readonly dataDir: string;
+  /** Its zone ('' when the cluster has none). */
+  readonly zone: string;
+  /** Environment variables added to this node's process the next time it starts (a chaos fault sets some). */
+  env: Record<string, string>;
   process: ChildProcess | undefined;
 }
 
@@ -98,6 +107,8 @@ export class LocalCluster {
         metricsPort: options.metricsBasePort === 0 ? 0 : options.metricsBasePort + k,
         gid: gidBase === undefined ? undefined : gidBase + k,
         dataDir: path.resolve(options.dataDir, id),
+        zone: options.zones === undefined || options.zones.length === 0 ? '' : options.zones[k % options.zones.length]!,
+        env: {},
         process: undefined,
       };
     });
@@ -128,6 +139,7 @@ export class LocalCluster {
       '--data-dir', node.dataDir,
       '--n', String(o.n), '--r', String(o.r), '--w', String(o.w),
       '--metrics-port', String(node.metricsPort),
+      ...(node.zone === '' ? [] : ['--zone', node.zone]),
       ...(o.partitions ? ['--partitions', String(o.partitions)] : []),
       ...(o.durability ? ['--durability', o.durability] : []),
       ...(o.extraArgs ?? []),
@@ -140,7 +152,7 @@ export class LocalCluster {
     if (node.process && node.process.exitCode === null && node.process.signalCode === null) throw new Error(`${id} is already running`);
     fs.mkdirSync(node.dataDir, { recursive: true });
     const stderr = this.options.logs === 'file' ? fs.openSync(path.join(node.dataDir, 'node.log'), 'a') : 'inherit';
-    const child = spawn(process.execPath, this.argsOf(node), { stdio: ['ignore', 'inherit', stderr], env: { ...process.env }, ...(node.gid === undefined ? {} : { gid: node.gid }) });
+    const child = spawn(process.execPath, this.argsOf(node), { stdio: ['ignore', 'inherit', stderr], env: { ...process.env, ...node.env }, ...(node.gid === undefined ? {} : { gid: node.gid }) });
     if (typeof stderr === 'number') fs.closeSync(stderr);
     node.process = child;
     child.on('exit', (code, signal) => this.options.onExit?.(id, code, signal));

@@ -18,7 +18,7 @@
  * only two nodes, so one primary of every key gets it only from anti-entropy (no read is made
  * until every primary holds both values).
  */
-import { Partition } from '../support/partition';
+import { Partition } from '../../chaos/local/partition';
 import { describeAsRoot } from '../support/root';
 import { sleep, waitFor } from '../support/wait-for';
 import { Fixture, startCluster } from './cluster-fixture';

@@ -1,5 +1,6 @@
 /**
- * Network partitions between local node processes, cut with iptables on loopback.
+ * Network partitions between local node processes, cut with iptables on loopback: what
+ * `kv chaos` and the partition tests use.
  *
  * Who sent a packet: a node's outgoing connections all leave from 127.0.0.1 (grpc-js cannot bind
  * them to the node's own address), so a rule on the source address cannot tell kv-1's packets
@@ -19,8 +20,8 @@
  * remove() deletes it (run it in afterAll). install() first removes a chain left by a run that
  * was killed before its afterAll.
  *
- * iptables and a process group of a node's own both need root: ./root.ts says how the tests that
- * use this run, on CI here and on GitHub's runners.
+ * iptables and a process group of a node's own both need root: test/support/root.ts says how the
+ * tests that use this run, on CI here and on GitHub's runners.
  *
  * Checked on Debian 12 with iptables 1.8.9 (package `iptables`), whose `iptables` is the nf_tables
  * variant (iptables-nft) by default: owner matching on loopback works with it. The legacy variant
