@@ -198,6 +198,10 @@ const PRE_STOP_BUDGET_SECONDS_MIN = 60;
 const METRICS_PORT_NAME = 'metrics';
 /** UID/GID of the `node` user in the official Node images (the Dockerfile runs as it too). */
 export const RUN_AS_ID = 1000;
+/** The node's container in each pod (chaos experiments that act on one container name it). */
+export const NODE_CONTAINER_NAME = 'kv';
+/** The label the StatefulSet controller puts on each of its pods, with the pod's name. */
+export const STATEFULSET_POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 
@@ -217,6 +221,16 @@ export class KvStoreChart extends Chart {
   public readonly metricsNamespaceLabel: string;
   /** Ring partitions (KV_PARTITIONS). */
   public readonly partitions: number;
+  /** The node image every pod runs (the chaos checker runs it too). */
+  public readonly image: string;
+  /** Store nodes (StatefulSet replicas): pods `<setName>-0 .. <setName>-(replicas-1)`. */
+  public readonly replicas: number;
+  /** gRPC port for clients and peers. */
+  public readonly grpcPort: number;
+  /** Cluster DNS domain of the addresses below. */
+  public readonly clusterDomain: string;
+  /** Where clients reach the store: the client Service, `host:port`. */
+  public readonly clientEndpoint: string;
 
   constructor(scope: Construct, id: string, props: KvStoreChartProps) {
     const namespace = props.namespace ?? 'kv';
@@ -264,6 +278,11 @@ export class KvStoreChart extends Chart {
     this.serviceAccountName = serviceAccountName;
     this.metricsNamespaceLabel = metricsNamespaceLabel;
     this.partitions = partitions;
+    this.image = props.image;
+    this.replicas = replicas;
+    this.grpcPort = grpcPort;
+    this.clusterDomain = clusterDomain;
+    this.clientEndpoint = `${name}.${namespace}.svc.${clusterDomain}:${grpcPort}`;
     this.podLabels = { 'app.kubernetes.io/name': 'dynamo-kv', 'app.kubernetes.io/instance': name, 'app.kubernetes.io/component': 'node' };
     const labels = { ...this.podLabels };
 
@@ -404,7 +423,7 @@ export class KvStoreChart extends Chart {
       ],
       containers: [
         {
-          name: 'kv',
+          name: NODE_CONTAINER_NAME,
           image: props.image,
           // Tags are immutable in ECR (git SHA), so a cached image is always the right one.
           imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
@@ -475,7 +494,7 @@ export class KvStoreChart extends Chart {
               String(preStopBudgetSeconds),
               // Its own node first; the client Service if that one no longer answers.
               '--endpoint',
-              `127.0.0.1:${grpcPort},${this.clientServiceName}.${namespace}.svc.${clusterDomain}:${grpcPort}`,
+              `127.0.0.1:${grpcPort},${this.clientEndpoint}`,
               // The node's stderr: a hook's own output is shown only when it fails.
               '--log-file',
               '/proc/1/fd/2',
