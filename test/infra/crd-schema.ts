@@ -76,10 +76,23 @@ export function crdSchema(apiVersion: string, kind: string): Schema {
   return strict(structuredClone(schema));
 }
 
-/** Closes every object schema that lists its properties and does not say unknown fields are kept. */
+/**
+ * Closes every object schema that lists its properties and does not say unknown fields are kept. And
+ * turns OpenAPI 3.0's boolean `exclusiveMinimum`/`exclusiveMaximum` (a flag on `minimum`/`maximum`,
+ * which Chaos Mesh's Schedule CRD uses) into JSON Schema's numeric form, which Ajv expects.
+ */
 function strict(schema: Schema): Schema {
   if (schema.type === 'object' && schema.properties !== undefined && schema.additionalProperties === undefined && schema['x-kubernetes-preserve-unknown-fields'] !== true) {
     schema.additionalProperties = false;
+  }
+  for (const [flag, bound] of [['exclusiveMinimum', 'minimum'], ['exclusiveMaximum', 'maximum']] as const) {
+    if (typeof schema[flag] !== 'boolean') continue;
+    if (schema[flag] === true && typeof schema[bound] === 'number') {
+      schema[flag] = schema[bound];
+      delete schema[bound];
+    } else {
+      delete schema[flag];
+    }
   }
   for (const value of Object.values(schema)) {
     if (value !== null && typeof value === 'object') strict(value as Schema);
