@@ -126,6 +126,14 @@ describeWithCrds()('chaos chart against the Chaos Mesh and prometheus-operator C
     }
   });
 
+  test('OpenAPI 3.0\'s boolean exclusiveMinimum is enforced (a Schedule\'s startingDeadlineSeconds must be above 0)', () => {
+    const schedule = structuredClone(objects.find((o) => o.kind === 'Schedule')!);
+    schedule.spec.startingDeadlineSeconds = 30;
+    expect(() => validateCustomResource(schedule)).not.toThrow();
+    schedule.spec.startingDeadlineSeconds = 0;
+    expect(() => validateCustomResource(schedule)).toThrow(/startingDeadlineSeconds must be > 0/);
+  });
+
   test('rejects a misspelt field inside a Workflow template (the check reaches the embedded specs)', () => {
     const workflow = structuredClone(only(objects, 'Workflow'));
     (workflow.spec.templates as K8sObject[]).find((t) => t.templateType === 'PodChaos')!.podChaos.gracePeriodSeconds = 1;
