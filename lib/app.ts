@@ -86,6 +86,7 @@ export function createStacks(app: App, config: DeploymentConfig, options: Create
     elasticsearchStorageGiB: config.observability.elasticsearchStorageGiB,
     traceRetentionDays: config.observability.traceRetentionDays,
     nodeLogRetentionDays: config.observability.nodeLogRetentionDays,
+    chaosMesh: config.chaosMesh,
   });
 
   const stacks: KvStacks = { network, backup, registry, cluster };

@@ -3,7 +3,7 @@
  * (VPC CNI with network policies, EBS CSI, Pod Identity agent), the gp3 StorageClass, the store's
  * Pod Identity role limited to its backup prefix, the store's chart, and the monitoring stack
  * (constructs/aws/kv-observability.ts: Prometheus, Grafana, the OpenTelemetry Collector, Jaeger,
- * Elasticsearch, Kibana, Filebeat).
+ * Elasticsearch, Kibana, Filebeat), and Chaos Mesh when asked (constructs/aws/kv-chaos-mesh.ts).
  */
 import { KubectlV34Layer } from '@aws-cdk/lambda-layer-kubectl-v34';
 import { CfnOutput, CfnResource, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
@@ -17,6 +17,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cdk8s from 'cdk8s';
 import { Construct } from 'constructs';
+import { KvChaosMesh } from '../constructs/aws/kv-chaos-mesh';
 import { KvObservability } from '../constructs/aws/kv-observability';
 import { KvStoreChart } from '../constructs/k8s/kv-store-chart';
 import { StorageClassChart } from '../constructs/k8s/storage-class-chart';
@@ -134,6 +135,11 @@ export interface ClusterStackProps extends StackProps {
   readonly elasticsearchStorageGiB?: number;
   readonly traceRetentionDays?: number;
   readonly nodeLogRetentionDays?: number;
+  /**
+   * Installs Chaos Mesh and the store's chaos chart (constructs/aws/kv-chaos-mesh.ts).
+   * @default false - no Chaos Mesh: its daemon runs privileged on every node
+   */
+  readonly chaosMesh?: boolean;
 }
 
 export class ClusterStack extends Stack {
@@ -148,6 +154,8 @@ export class ClusterStack extends Stack {
   public readonly nodegroups: readonly eks.Nodegroup[];
   public readonly storeChart: KvStoreChart;
   public readonly observability: KvObservability;
+  /** Chaos Mesh and the chaos chart, when `chaosMesh` is on. */
+  public readonly chaosMesh?: KvChaosMesh;
 
   constructor(scope: Construct, id: string, props: ClusterStackProps) {
     super(scope, id, props);
@@ -316,6 +324,17 @@ export class ClusterStack extends Stack {
     // The store was told the endpoint before the collector's chart existed: the two must agree.
     if (this.observability.telemetryChart.otlpHttpEndpoint !== otlpEndpoint) {
       throw new Error(`ClusterStack: the store sends spans to ${otlpEndpoint}, but the collector is at ${this.observability.telemetryChart.otlpHttpEndpoint}.`);
+    }
+
+    // Chaos Mesh last: its chart's objects go into the store's namespace, and its daemon needs nodes.
+    if (props.chaosMesh ?? false) {
+      this.chaosMesh = new KvChaosMesh(this, 'ChaosMesh', {
+        cluster: this.cluster,
+        store: this.storeChart,
+        storeManifest,
+        zones: props.availabilityZones,
+        dependsOn: [...this.nodegroups],
+      });
     }
 
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });

@@ -116,6 +116,11 @@ export interface DeploymentConfig {
   readonly backup: BackupConfig;
   readonly monitoring: MonitoringConfig;
   readonly observability: ObservabilityConfig;
+  /**
+   * Whether the cluster stack installs Chaos Mesh (constructs/aws/kv-chaos-mesh.ts) and the store's
+   * chaos chart: a privileged daemon on every node, whose purpose is to break the store.
+   */
+  readonly chaosMesh: boolean;
   /** GitHub "owner/repo" whose workflows may assume the deploy role. */
   readonly githubRepository: string;
   /** GitHub environment the deploy job runs in (its name appears in the OIDC subject). */
@@ -181,6 +186,8 @@ export const PROFILES: Readonly<Record<ProfileName, ProfileDefaults>> = {
     monitoring: { scrapeIntervalSeconds: 30, alertRepeatIntervalHours: 24 },
     // A tenth of the operations traced: enough to find one of each kind while developing.
     observability: observabilityDefaults('dev'),
+    // Chaos experiments belong where breaking the store costs nothing.
+    chaosMesh: true,
     githubRepository: 'example-org/dynamo-kv',
     githubEnvironment: 'dev',
     createGithubOidcProvider: true,
@@ -199,6 +206,8 @@ export const PROFILES: Readonly<Record<ProfileName, ProfileDefaults>> = {
     monitoring: { scrapeIntervalSeconds: 15, alertRepeatIntervalHours: 4 },
     // One operation in a hundred: the spans' cost stays small at load, and slow ones still show.
     observability: observabilityDefaults('prod'),
+    // Off: `-c chaosMesh=true` to run experiments against production on purpose.
+    chaosMesh: false,
     githubRepository: 'example-org/dynamo-kv',
     githubEnvironment: 'prod',
     createGithubOidcProvider: true,
@@ -237,6 +246,7 @@ export const CONTEXT_KEYS = [
   'elasticsearchStorageGiB',
   'traceRetentionDays',
   'nodeLogRetentionDays',
+  'chaosMesh',
 ] as const;
 
 /** Where values come from: CDK context (`app.node.tryGetContext`) and the process environment. */
@@ -367,6 +377,8 @@ export function loadConfig(sources: ConfigSources): DeploymentConfig {
   if (!(elasticsearchNodes === 1 || (elasticsearchNodes >= 3 && elasticsearchNodes <= 15))) {
     throw new ConfigError('elasticsearchNodes', elasticsearchNodes, 'expected 1 (no redundancy) or 3 to 15 (a master quorum survives the loss of a node or a zone)');
   }
+  const chaosMesh = bool('chaosMesh', ctx('chaosMesh') ?? d.chaosMesh);
+
   const observability: ObservabilityConfig = {
     traceSampleRatio,
     prometheusRetentionDays: days('prometheusRetentionDays'),
@@ -395,6 +407,7 @@ export function loadConfig(sources: ConfigSources): DeploymentConfig {
     githubEnvironment,
     createGithubOidcProvider,
     observability,
+    chaosMesh,
   });
 }
 

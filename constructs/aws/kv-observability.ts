@@ -58,7 +58,7 @@ export const ECK_OPERATOR_CHART: PinnedHelmChart = {
 };
 
 /** Helm waits this long for a release's pods (the most aws-eks-v2 allows: the kubectl Lambda's own limit). */
-const HELM_TIMEOUT = Duration.minutes(15);
+export const HELM_TIMEOUT = Duration.minutes(15);
 /** Validity of the OpenTelemetry operator's self-signed webhook certificate (see openTelemetryOperatorValues). */
 export const OPENTELEMETRY_WEBHOOK_CERT_DAYS = 3650;
 /** Prometheus stops keeping samples before its volume is full: this share of the volume. */

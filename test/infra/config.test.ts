@@ -91,6 +91,15 @@ describe('deployment config', () => {
     expect(configFrom({ traceSampleRatio: 1 }).observability.traceSampleRatio).toBe(1);
   });
 
+  test('Chaos Mesh: on in dev, off in prod, either way from the command line', () => {
+    expect(configFrom({ profile: 'dev' }).chaosMesh).toBe(true);
+    expect(configFrom({ profile: 'prod' }).chaosMesh).toBe(false);
+    expect(configFrom({ profile: 'dev', chaosMesh: 'false' }).chaosMesh).toBe(false);
+    expect(configFrom({ profile: 'prod', chaosMesh: 'true' }).chaosMesh).toBe(true);
+    // A boolean from cdk.json is taken as it is.
+    expect(configFrom({ profile: 'prod', chaosMesh: true }).chaosMesh).toBe(true);
+  });
+
   test('the result is frozen', () => {
     const config = configFrom();
     expect(Object.isFrozen(config)).toBe(true);
@@ -124,6 +133,7 @@ describe('deployment config', () => {
     [{ elasticsearchStorageGiB: 'lots' }, /"elasticsearchStorageGiB" is "lots"; expected an integer/],
     [{ traceRetentionDays: '366' }, /"traceRetentionDays" is 366; expected 1 to 365 days/],
     [{ nodeLogRetentionDays: '-1' }, /"nodeLogRetentionDays" is -1; expected 1 to 365 days/],
+    [{ chaosMesh: 'yes' }, /"chaosMesh" is "yes"; expected true or false/],
   ])('rejects %j with a message naming the key, the value and what is allowed', (context, message) => {
     expect(() => configFrom(context)).toThrow(ConfigError);
     expect(() => configFrom(context)).toThrow(message);

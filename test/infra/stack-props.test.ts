@@ -110,3 +110,9 @@ test('cluster: the monitoring stack at the dev sizes, the store tracing a tenth 
   const elasticsearch = cdk8s.Testing.synth(stacks.cluster.observability.telemetryChart).find((o) => o.kind === 'Elasticsearch')!;
   expect(elasticsearch.spec.nodeSets[0].count).toBe(OBSERVABILITY_SIZING.dev.elasticsearch.nodes);
 });
+
+test('cluster: no Chaos Mesh unless asked', () => {
+  expect(stacks.cluster.chaosMesh).toBeUndefined();
+  const releases = Object.values(Template.fromStack(stacks.cluster).findResources('Custom::AWSCDK-EKS-HelmChart')).map((r) => r.Properties.Chart);
+  expect(releases).not.toContain('chaos-mesh');
+});

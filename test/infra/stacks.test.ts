@@ -1,4 +1,5 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { CHAOS_MESH_CHART } from '../../constructs/aws/kv-chaos-mesh';
 import { ECK_OPERATOR_CHART, KUBE_PROMETHEUS_STACK_CHART, OPENTELEMETRY_OPERATOR_CHART } from '../../constructs/aws/kv-observability';
 import { buildStacks, TEST_ACCOUNT } from './helpers';
 
@@ -273,7 +274,8 @@ describe('monitoring stack in the cluster stack', () => {
 
   test('installs kube-prometheus-stack, the OpenTelemetry operator and ECK with Helm, at their pinned versions and namespaces, waiting for their pods', () => {
     const r = releases(devTemplates.cluster);
-    expect(Object.keys(r).sort()).toEqual(['eck-operator', 'kube-prometheus-stack', 'opentelemetry-operator']);
+    // Beside Chaos Mesh, which dev also installs (see below).
+    expect(Object.keys(r).sort()).toEqual(['chaos-mesh', 'eck-operator', 'kube-prometheus-stack', 'opentelemetry-operator']);
     expect(r['kube-prometheus-stack']!.Properties).toMatchObject({ Repository: 'https://prometheus-community.github.io/helm-charts', Version: KUBE_PROMETHEUS_STACK_CHART.version, Namespace: 'monitoring', Release: 'kube-prometheus-stack', Wait: true });
     expect(r['opentelemetry-operator']!.Properties).toMatchObject({ Repository: 'https://open-telemetry.github.io/opentelemetry-helm-charts', Version: OPENTELEMETRY_OPERATOR_CHART.version, Namespace: 'opentelemetry-operator-system', CreateNamespace: true, Wait: true });
     expect(r['eck-operator']!.Properties).toMatchObject({ Repository: 'https://helm.elastic.co', Version: ECK_OPERATOR_CHART.version, Namespace: 'elastic-system', CreateNamespace: true, Wait: true });
@@ -285,10 +287,11 @@ describe('monitoring stack in the cluster stack', () => {
     expect(r['kube-prometheus-stack']!.DependsOn).toContain(namespace[0]);
   });
 
-  test('the releases wait for the StorageClass and the node groups', () => {
+  test('the monitoring releases wait for the StorageClass and the node groups', () => {
     const storage = resources(devTemplates.cluster, 'Custom::AWSCDK-EKS-KubernetesResource').find(([id]) => id.startsWith('ClusterStorageClass'))![0];
     const nodegroups = resources(devTemplates.cluster, 'AWS::EKS::Nodegroup').map(([id]) => id);
-    for (const release of Object.values(releases(devTemplates.cluster))) expect(release.DependsOn).toEqual(expect.arrayContaining([storage, ...nodegroups]));
+    const monitoring = [KUBE_PROMETHEUS_STACK_CHART, OPENTELEMETRY_OPERATOR_CHART, ECK_OPERATOR_CHART].map((c) => releases(devTemplates.cluster)[c.chart]!);
+    for (const release of monitoring) expect(release.DependsOn).toEqual(expect.arrayContaining([storage, ...nodegroups]));
   });
 
   test('the monitoring and telemetry manifests are applied after the releases whose CRDs they use', () => {
@@ -325,5 +328,39 @@ describe('monitoring stack in the cluster stack', () => {
     expect(devValues.prometheus.prometheusSpec.podAntiAffinity).toBeUndefined();
     // Alerts group by cluster: the label comes from Prometheus.
     expect(devValues.prometheus.prometheusSpec.externalLabels).toEqual({ cluster: 'kv-dev' });
+  });
+});
+
+describe('Chaos Mesh in the cluster stack', () => {
+  const resources = (t: Template, type: string) => Object.entries(t.findResources(type));
+  const chaosRelease = (t: Template) => resources(t, 'Custom::AWSCDK-EKS-HelmChart').find(([, r]) => r.Properties.Chart === 'chaos-mesh');
+
+  test('dev installs it at its pinned version, for containerd, with the dashboard behind a token, once the node groups exist', () => {
+    const [, release] = chaosRelease(devTemplates.cluster)!;
+    expect(release.Properties).toMatchObject({ Repository: CHAOS_MESH_CHART.repository, Version: CHAOS_MESH_CHART.version, Namespace: 'chaos-mesh', CreateNamespace: true, Wait: true });
+    const values = JSON.parse(release.Properties.Values as string);
+    expect(values.chaosDaemon).toMatchObject({ runtime: 'containerd', socketPath: '/run/containerd/containerd.sock' });
+    expect(values.dashboard.securityMode).toBe(true);
+    const nodegroups = resources(devTemplates.cluster, 'AWS::EKS::Nodegroup').map(([id]) => id);
+    expect(release.DependsOn).toEqual(expect.arrayContaining(nodegroups));
+  });
+
+  test('dev applies the chaos chart after the release and the store, in the store\'s namespace', () => {
+    const [releaseId] = chaosRelease(devTemplates.cluster)!;
+    const manifests = resources(devTemplates.cluster, 'Custom::AWSCDK-EKS-KubernetesResource');
+    const store = manifests.find(([id]) => id.startsWith('ClusterStore'))![0];
+    const chaos = manifests.filter(([id]) => id.startsWith('ClusterChaos'));
+    expect(chaos).toHaveLength(1);
+    expect(chaos[0]![1].DependsOn).toEqual(expect.arrayContaining([releaseId, store]));
+    expect(JSON.stringify(chaos[0]![1].Properties.Manifest)).toContain('\\"namespace\\":\\"kv\\"');
+    expect(dev.stacks.cluster.chaosMesh!.chart.namespace).toBe('kv');
+  });
+
+  test('prod has none unless -c chaosMesh=true', () => {
+    expect(chaosRelease(prodTemplates.cluster)).toBeUndefined();
+    expect(resources(prodTemplates.cluster, 'Custom::AWSCDK-EKS-KubernetesResource').filter(([id]) => id.startsWith('ClusterChaos'))).toHaveLength(0);
+    expect(prod.stacks.cluster.chaosMesh).toBeUndefined();
+    const opted = buildStacks({ profile: 'prod', chaosMesh: 'true' });
+    expect(chaosRelease(Template.fromStack(opted.stacks.cluster))).toBeDefined();
   });
 });
