@@ -6,8 +6,12 @@
  * KV_PROFILE (dev or prod, default dev) picks the monitoring and telemetry charts' profile
  * (lib/config.ts). The Helm releases those charts need (kube-prometheus-stack, the OpenTelemetry
  * and ECK operators) are the cluster stack's (constructs/aws/kv-observability.ts).
+ * The chaos chart (chaos.k8s.yaml) runs a suite of chaos/experiments.ts with Chaos Mesh when
+ * applied: KV_CHAOS_SUITE names the suite or the one experiment (default short); Chaos Mesh itself
+ * is the cluster stack's (constructs/aws/kv-chaos-mesh.ts). docs/chaos.md says how to run it.
  */
 import { App } from 'cdk8s';
+import { KvChaosChart } from '../chaos/chaos-mesh-chart';
 import { KvStoreChart } from '../constructs/k8s/kv-store-chart';
 import { StorageClassChart } from '../constructs/k8s/storage-class-chart';
 import { loadConfig } from '../lib/config';
@@ -40,4 +44,5 @@ new KvTelemetryChart(app, 'telemetry', {
   traceRetentionDays: o.traceRetentionDays,
   nodeLogRetentionDays: o.nodeLogRetentionDays,
 });
+new KvChaosChart(app, 'chaos', { store, zones: config.availabilityZones, suite: process.env.KV_CHAOS_SUITE ?? 'short' });
 app.synth();

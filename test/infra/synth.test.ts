@@ -62,11 +62,11 @@ describe('synth of the whole app', () => {
   );
 
   test(
-    'the cdk8s app writes the store, storage, monitoring and telemetry manifests',
+    'the cdk8s app writes the store, storage, monitoring, telemetry and chaos manifests',
     () => {
       execFileSync(process.execPath, [path.join(out, 'bin', 'k8s.js')], { cwd: REPO_ROOT, env, stdio: 'pipe', timeout: SYNTH_TIMEOUT_MS });
       const files = fs.readdirSync(path.join(out, 'k8s')).sort();
-      expect(files).toEqual(['kv.k8s.yaml', 'monitoring-namespace.k8s.yaml', 'monitoring.k8s.yaml', 'storage.k8s.yaml', 'telemetry.k8s.yaml']);
+      expect(files).toEqual(['chaos.k8s.yaml', 'kv.k8s.yaml', 'monitoring-namespace.k8s.yaml', 'monitoring.k8s.yaml', 'storage.k8s.yaml', 'telemetry.k8s.yaml']);
       expect(fs.readFileSync(path.join(out, 'k8s', 'monitoring.k8s.yaml'), 'utf8')).toMatch(/kind: PrometheusRule/);
       const telemetry = fs.readFileSync(path.join(out, 'k8s', 'telemetry.k8s.yaml'), 'utf8');
       for (const kind of ['OpenTelemetryCollector', 'Elasticsearch', 'Kibana', 'Beat']) expect(telemetry).toContain(`kind: ${kind}`);
@@ -75,6 +75,10 @@ describe('synth of the whole app', () => {
       expect(store).toMatch(/kind: NetworkPolicy/);
       // The nodes send their spans to the telemetry chart's collector.
       expect(store).toContain('http://kv-otel-collector.monitoring.svc.cluster.local:4318');
+      // The short suite by default, with its checker.
+      const chaos = fs.readFileSync(path.join(out, 'k8s', 'chaos.k8s.yaml'), 'utf8');
+      for (const kind of ['Workflow', 'Job']) expect(chaos).toContain(`kind: ${kind}`);
+      expect(chaos).toContain('name: kv-chaos-short');
     },
     SYNTH_TIMEOUT_MS,
   );
