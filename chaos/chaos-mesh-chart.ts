@@ -5,7 +5,9 @@
  * A run of a suite (or of one experiment) when the chart is applied:
  *   Workflow `<set>-chaos-<suite>`  a warm-up, then the faults in sequence, each followed by a
  *                                   recovery gap, beside a StatusCheck that asks the checker's
- *                                   /healthz and aborts the Workflow when the steady state breaks
+ *                                   /healthz and aborts the Workflow when the steady state breaks;
+ *                                   each fault's start and end are told to the checker (POST
+ *                                   /faults/start|end), which reports availability per fault
  *   Job `<set>-chaos-checker`       `kv chaos check` against the store's client Service for the
  *                                   Workflow's length and a margin, with its Service (the
  *                                   StatusCheck's and Prometheus' way in), a PodMonitor, and the
@@ -55,6 +57,12 @@ export const CHECKER_TTL_S = 7 * 24 * 3600;
 export const STATUS_CHECK_TIMEOUT_S = 2;
 /** The Workflow's annotation naming the suite's experiments it leaves out, one `name: reason` a line. */
 export const NOT_ON_KUBERNETES_ANNOTATION = 'dynamo-kv/not-on-kubernetes';
+/**
+ * The longest a fault-window mark (a POST to the checker) may take: two tries a second apart, each
+ * with the request timeout. Counted in full in the Workflow's length, which is an upper bound.
+ */
+export const MARK_DEADLINE_S = 8;
+const MARK_TRIES = 2;
 /** Runs of each Schedule whose objects Chaos Mesh keeps. */
 export const SCHEDULE_HISTORY_LIMIT = 5;
 /** The checker's container: it keeps every acknowledged element it wrote, hence the memory. */
@@ -127,6 +135,13 @@ export interface KvChaosChartProps extends ChartProps {
   readonly statusCheckIntervalSeconds?: number;
   readonly statusCheckFailureThreshold?: number;
   /**
+   * Whether the Workflow tells the checker when each fault starts and ends (POST
+   * /faults/start?label=<experiment> and /faults/end), so that it reports availability per fault
+   * window. A mark that fails is let go (the run goes on; only that window is missing).
+   * @default true
+   */
+  readonly markFaultWindows?: boolean;
+  /**
    * The namespace Chaos Mesh runs in: the checker's NetworkPolicy admits its StatusChecks from there.
    * @default CHAOS_MESH_NAMESPACE ('chaos-mesh')
    */
@@ -177,6 +192,7 @@ export class KvChaosChart extends Chart {
     const checkerMetricsPort = props.checkerMetricsPort ?? CHECKER_METRICS_PORT;
     const statusCheckIntervalSeconds = props.statusCheckIntervalSeconds ?? 5;
     const statusCheckFailureThreshold = props.statusCheckFailureThreshold ?? 3;
+    const markFaultWindows = props.markFaultWindows ?? true;
     const chaosMeshNamespace = props.chaosMeshNamespace ?? CHAOS_MESH_NAMESPACE;
     const selectorLabels = props.selectorLabels ?? { release: 'kube-prometheus-stack' };
     validate({ suite, schedules, zones, partitionZone, targetOrdinal, replicas: store.replicas, warmupS, recoveryGapS: props.recoveryGapS, checkerName, checkerMetricsPort, statusCheckIntervalSeconds, statusCheckFailureThreshold, chaosMeshNamespace });
@@ -200,10 +216,11 @@ export class KvChaosChart extends Chart {
     const plan = planOf(suite, targets);
     this.experiments = plan.steps.map((s) => s.experiment);
     this.skipped = plan.skipped;
-    const faults = faultSequence(plan.steps, gapOf);
+    const checkerUrl = `http://${checkerName}.${namespace}.svc.${store.clusterDomain}:${checkerMetricsPort}`;
+    const faults = faultSequence(plan.steps, gapOf, markFaultWindows ? checkerUrl : undefined);
     this.workflowDurationS = warmupS + faults.durationS + WORKFLOW_SLACK_S;
     this.checkerDurationS = this.workflowDurationS + CHECKER_MARGIN_S;
-    this.statusCheckUrl = `http://${checkerName}.${namespace}.svc.${store.clusterDomain}:${checkerMetricsPort}/healthz`;
+    this.statusCheckUrl = `${checkerUrl}/healthz`;
 
     // ---- The run: the Workflow and its checker ----
 
@@ -349,6 +366,10 @@ export class KvChaosChart extends Chart {
                   String(this.checkerDurationS),
                   '--metrics-port',
                   String(checkerMetricsPort),
+                  // Every interface: the checker serves on localhost unless told, where neither the
+                  // StatusCheck nor Prometheus can reach it.
+                  '--metrics-host',
+                  '0.0.0.0',
                   '--result-file',
                   CHECKER_RESULT_FILE,
                 ],
@@ -459,16 +480,46 @@ function experimentTemplates(e: Experiment, objects: readonly ChaosObjectSpec[],
   return [{ name: e.name, templateType: 'Parallel', deadline, children: objects.map((o) => `${e.name}${o.suffix}`) }, ...objects.map(chaos)];
 }
 
-/** The faults in order, each followed by its recovery gap (a Suspend): the children of a Serial, their templates, their length. */
-function faultSequence(steps: readonly { experiment: Experiment; objects: readonly ChaosObjectSpec[] }[], gapOf: (e: Experiment) => number): { children: string[]; templates: Template[]; durationS: number } {
+/** A StatusCheck that tells the checker a fault's start or end (a POST it answers 200). */
+function mark(e: Experiment, edge: 'start' | 'end', checkerUrl: string): Template {
+  return {
+    name: `${e.name}-${edge}`,
+    templateType: 'StatusCheck',
+    deadline: `${MARK_DEADLINE_S}s`,
+    // Not abortWithStatusCheck: a lost mark costs one window's figures, not the run.
+    statusCheck: {
+      mode: 'Synchronous',
+      type: 'HTTP',
+      intervalSeconds: 1,
+      timeoutSeconds: STATUS_CHECK_TIMEOUT_S,
+      successThreshold: 1,
+      failureThreshold: MARK_TRIES,
+      http: { url: `${checkerUrl}/faults/${edge}?label=${e.name}`, method: 'POST', criteria: { statusCode: '200' } },
+    },
+  };
+}
+
+/**
+ * The faults in order, each followed by its recovery gap (a Suspend), and when `checkerUrl` is given
+ * told to the checker as they start and end: the children of a Serial, their templates, their length.
+ */
+function faultSequence(steps: readonly { experiment: Experiment; objects: readonly ChaosObjectSpec[] }[], gapOf: (e: Experiment) => number, checkerUrl?: string): { children: string[]; templates: Template[]; durationS: number } {
   const children: string[] = [];
   const templates: Template[] = [];
   let durationS = 0;
   for (const { experiment: e, objects } of steps) {
     const gapS = gapOf(e);
     const recovery = `${e.name}-recovery`;
-    children.push(e.name, recovery);
-    templates.push(...experimentTemplates(e, objects, e.durationS), { name: recovery, templateType: 'Suspend', deadline: `${gapS}s` });
+    const fault = experimentTemplates(e, objects, e.durationS);
+    const gap: Template = { name: recovery, templateType: 'Suspend', deadline: `${gapS}s` };
+    if (checkerUrl === undefined) {
+      children.push(e.name, recovery);
+      templates.push(...fault, gap);
+    } else {
+      children.push(`${e.name}-start`, e.name, `${e.name}-end`, recovery);
+      templates.push(mark(e, 'start', checkerUrl), ...fault, mark(e, 'end', checkerUrl), gap);
+      durationS += 2 * MARK_DEADLINE_S;
+    }
     durationS += e.durationS + gapS;
   }
   return { children, templates, durationS };

@@ -1,7 +1,7 @@
 import { Testing } from 'cdk8s';
 import { ZONE_LABEL } from '../../app/k8s/kube-api';
 import { KvStoreChart, KvStoreChartProps, NODE_CONTAINER_NAME, RUN_AS_ID, STATEFULSET_POD_NAME_LABEL } from '../../constructs/k8s/kv-store-chart';
-import { CHAOS_MESH_NAMESPACE, CHECKER_MARGIN_S, CHECKER_METRICS_PORT, KvChaosChart, KvChaosChartProps, WORKFLOW_SLACK_S } from '../../chaos/chaos-mesh-chart';
+import { CHAOS_MESH_NAMESPACE, CHECKER_MARGIN_S, CHECKER_METRICS_PORT, KvChaosChart, KvChaosChartProps, MARK_DEADLINE_S, WORKFLOW_SLACK_S } from '../../chaos/chaos-mesh-chart';
 import { chaosMeshFault, ChaosObjectSpec, CHAOS_MESH_API_VERSION, NOT_ON_KUBERNETES, POD_KILL_GRACE_PERIOD_S, StoreTargets } from '../../chaos/chaos-mesh-faults';
 import { EXPERIMENTS, Experiment, experimentNamed, SUITES } from '../../chaos/experiments';
 import { describeWithCrds, validateCustomResource } from './crd-schema';
@@ -152,13 +152,17 @@ describe('the suite Workflow', () => {
   const workflow = only(objects, 'Workflow');
   const templates = templatesOf(workflow);
 
-  test('runs the short suite by default: a warm-up, then the faults in order, each followed by its recovery gap, beside the StatusCheck', () => {
+  test('runs the short suite by default: a warm-up, then the faults in order, each marked to the checker and followed by its recovery gap, beside the StatusCheck', () => {
     expect(workflow.metadata).toMatchObject({ name: 'kv-chaos-short', namespace: 'kv' });
     expect(workflow.spec.entry).toBe('run');
     expect(templates.get('run')).toMatchObject({ templateType: 'Serial', children: ['warm-up', 'checked-faults'] });
     expect(templates.get('warm-up')).toMatchObject({ templateType: 'Suspend', deadline: '60s' });
     expect(templates.get('checked-faults')).toMatchObject({ templateType: 'Parallel', children: ['steady-state', 'faults'] });
-    expect(templates.get('faults')!.children).toEqual(['node-kill', 'node-kill-recovery', 'node-pause', 'node-pause-recovery', 'partition-node', 'partition-node-recovery']);
+    expect(templates.get('faults')!.children).toEqual(
+      ['node-kill', 'node-pause', 'partition-node'].flatMap((name) => [`${name}-start`, name, `${name}-end`, `${name}-recovery`]),
+    );
+    const unmarked = templatesOf(only(synth({ markFaultWindows: false }).objects, 'Workflow'));
+    expect(unmarked.get('faults')!.children).toEqual(['node-kill', 'node-kill-recovery', 'node-pause', 'node-pause-recovery', 'partition-node', 'partition-node-recovery']);
     expect(SUITES.short).toEqual(['node-kill', 'node-pause', 'partition-node', 'wipe']);
   });
 
@@ -199,8 +203,28 @@ describe('the suite Workflow', () => {
     expect(tuned.statusCheck).toMatchObject({ intervalSeconds: 10, failureThreshold: 6, http: { url: 'http://probe.kv.svc.cluster.local:9999/healthz' } });
   });
 
-  test('its length: the warm-up, every fault and gap, and a slack; the StatusCheck watches all of the faults', () => {
-    const faultsS = ['node-kill', 'node-pause', 'partition-node'].map(experimentNamed).reduce((s, e) => s + e.durationS + e.hypothesis.convergeWithinS, 0);
+  test('each fault\'s start and end are POSTed to the checker, which labels its fault windows; a failed mark does not abort the run', () => {
+    for (const edge of ['start', 'end']) {
+      const m = templates.get(`node-pause-${edge}`)!;
+      expect(m).toEqual({
+        name: `node-pause-${edge}`,
+        templateType: 'StatusCheck',
+        deadline: `${MARK_DEADLINE_S}s`,
+        statusCheck: {
+          mode: 'Synchronous',
+          type: 'HTTP',
+          intervalSeconds: 1,
+          timeoutSeconds: 2,
+          successThreshold: 1,
+          failureThreshold: 2,
+          http: { url: `http://kv-chaos-checker.kv.svc.cluster.local:9470/faults/${edge}?label=node-pause`, method: 'POST', criteria: { statusCode: '200' } },
+        },
+      });
+    }
+  });
+
+  test('its length: the warm-up, every fault, mark and gap, and a slack; the StatusCheck watches all of the faults', () => {
+    const faultsS = ['node-kill', 'node-pause', 'partition-node'].map(experimentNamed).reduce((s, e) => s + 2 * MARK_DEADLINE_S + e.durationS + e.hypothesis.convergeWithinS, 0);
     expect(chart.workflowDurationS).toBe(60 + faultsS + WORKFLOW_SLACK_S);
     expect(templates.get('run')!.deadline).toBe(`${chart.workflowDurationS}s`);
     for (const name of ['checked-faults', 'steady-state', 'faults']) expect(templates.get(name)!.deadline).toBe(`${faultsS + WORKFLOW_SLACK_S}s`);
@@ -210,7 +234,7 @@ describe('the suite Workflow', () => {
     const { objects: one } = synth({ suite: 'disk-errors' });
     const w = only(one, 'Workflow');
     expect(w.metadata.name).toBe('kv-chaos-disk-errors');
-    expect(templatesOf(w).get('faults')!.children).toEqual(['disk-errors', 'disk-errors-recovery']);
+    expect(templatesOf(w).get('faults')!.children).toEqual(['disk-errors-start', 'disk-errors', 'disk-errors-end', 'disk-errors-recovery']);
     expect(w.metadata.annotations).toBeUndefined();
     only(one, 'Job');
   });
@@ -243,7 +267,20 @@ describe('the checker', () => {
     expect(container.image).toBe(IMAGE);
     expect(container.image).toBe(storeSet.spec.template.spec.containers[0].image);
     const endpoint = `${storeClient.metadata.name}.${storeClient.metadata.namespace}.svc.cluster.local:${storeClient.spec.ports[0].port}`;
-    expect(container.args).toEqual(['chaos', 'check', '--endpoints', endpoint, '--duration-s', String(chart.workflowDurationS + CHECKER_MARGIN_S), '--metrics-port', String(CHECKER_METRICS_PORT), '--result-file', '/results/result.json']);
+    expect(container.args).toEqual([
+      'chaos',
+      'check',
+      '--endpoints',
+      endpoint,
+      '--duration-s',
+      String(chart.workflowDurationS + CHECKER_MARGIN_S),
+      '--metrics-port',
+      String(CHECKER_METRICS_PORT),
+      '--metrics-host',
+      '0.0.0.0',
+      '--result-file',
+      '/results/result.json',
+    ]);
     expect(chart.checkerDurationS).toBeGreaterThan(chart.workflowDurationS);
     expect(job.spec.activeDeadlineSeconds).toBeGreaterThan(chart.checkerDurationS);
   });
@@ -331,7 +368,7 @@ describe('schedules and standing parts', () => {
     const schedule = only(synth({ schedules: { short: '@daily' } }).objects, 'Schedule');
     expect(schedule.spec.type).toBe('Workflow');
     const t = templatesOf(schedule.spec.workflow);
-    expect(t.get(schedule.spec.workflow.entry)!.children).toEqual(templatesOf(only(synth().objects, 'Workflow')).get('faults')!.children);
+    expect(t.get(schedule.spec.workflow.entry)!.children).toEqual(templatesOf(only(synth({ markFaultWindows: false }).objects, 'Workflow')).get('faults')!.children);
     expect([...t.values()].map((x) => x.templateType)).not.toContain('StatusCheck');
   });
 
