@@ -7,7 +7,8 @@
  * (lib/config.ts). The Helm releases those charts need (kube-prometheus-stack, the OpenTelemetry
  * and ECK operators) are the cluster stack's (constructs/aws/kv-observability.ts).
  * The chaos chart (chaos.k8s.yaml) runs a suite of chaos/experiments.ts with Chaos Mesh when
- * applied: KV_CHAOS_SUITE names the suite or the one experiment (default short); Chaos Mesh itself
+ * applied: KV_CHAOS_SUITE names the suite or the one experiment (default short), KV_AWS_REGION the
+ * region whose zones a zone fault cuts (default the placeholder eu-west-1); Chaos Mesh itself
  * is the cluster stack's (constructs/aws/kv-chaos-mesh.ts). docs/chaos.md says how to run it.
  */
 import { App } from 'cdk8s';
@@ -23,7 +24,8 @@ import { collectorOtlpHttpEndpoint, KvTelemetryChart } from '../observability/te
 const K8S_OUTDIR = 'dist/k8s';
 const PLACEHOLDER_IMAGE = 'kv-node:latest';
 
-const config = loadConfig({ context: (key) => (key === 'profile' ? process.env.KV_PROFILE : undefined), env: {} });
+// The region only places the zones a zone fault names (`<region>a`, b and c, as lib/config.ts does).
+const config = loadConfig({ context: (key) => (key === 'profile' ? process.env.KV_PROFILE : undefined), env: { KV_AWS_REGION: process.env.KV_AWS_REGION } });
 const app = new App({ outdir: process.env.KV_K8S_OUTDIR ?? K8S_OUTDIR });
 const storage = new StorageClassChart(app, 'storage');
 const o = config.observability;
