@@ -1,10 +1,13 @@
 import { Testing } from 'cdk8s';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ZONE_LABEL } from '../../app/k8s/kube-api';
 import { KvStoreChart, KvStoreChartProps, NODE_CONTAINER_NAME, RUN_AS_ID, STATEFULSET_POD_NAME_LABEL } from '../../constructs/k8s/kv-store-chart';
 import { CHAOS_MESH_NAMESPACE, CHECKER_MARGIN_S, CHECKER_METRICS_PORT, KvChaosChart, KvChaosChartProps, MARK_DEADLINE_S, WORKFLOW_SLACK_S } from '../../chaos/chaos-mesh-chart';
-import { chaosMeshFault, ChaosObjectSpec, CHAOS_MESH_API_VERSION, NOT_ON_KUBERNETES, POD_KILL_GRACE_PERIOD_S, StoreTargets } from '../../chaos/chaos-mesh-faults';
+import { chaosMeshFault, ChaosObjectSpec, CHAOS_MESH_API_VERSION, NOT_ON_KUBERNETES, POD_KILL_GRACE_PERIOD_S, SPEC_FIELD, StoreTargets } from '../../chaos/chaos-mesh-faults';
 import { EXPERIMENTS, Experiment, experimentNamed, SUITES } from '../../chaos/experiments';
 import { describeWithCrds, validateCustomResource } from './crd-schema';
+import { REPO_ROOT } from './helpers';
 import { validateK8sObject } from './k8s-schema';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -417,5 +420,30 @@ describe('rejected props', () => {
     [{ schedules: { wipe: '@daily' } }, /KvChaosChart: schedules\["wipe"\] is "wipe"; Chaos Mesh cannot express it \(Chaos Mesh has no fault that deletes/],
   ])('rejects %j, naming the prop, the value and the fix', (props, message) => {
     expect(() => synth(props as Partial<KvChaosChartProps>)).toThrow(message);
+  });
+});
+
+describe('docs/chaos.md', () => {
+  const docs = () => fs.readFileSync(path.join(REPO_ROOT, 'docs', 'chaos.md'), 'utf8');
+  /** The text from `heading` to the next heading of its level (other engineers' sections share the file). */
+  const under = (text: string, heading: string): string => {
+    const start = text.indexOf(`${heading}\n`);
+    if (start < 0) return '';
+    const level = heading.slice(0, heading.indexOf(' ') + 1);
+    const end = text.indexOf(`\n${level}`, start + heading.length);
+    return text.slice(start, end < 0 ? undefined : end);
+  };
+  const section = () => under(docs(), '## On Kubernetes: Chaos Mesh');
+
+  test('has the Chaos Mesh section, which names every experiment and what it becomes', () => {
+    expect(section()).not.toBe('');
+    for (const e of EXPERIMENTS) expect(section()).toContain(`\`${e.name}\``);
+    for (const kind of Object.keys(SPEC_FIELD)) expect(section()).toContain(kind);
+  });
+
+  test('lists every experiment Chaos Mesh cannot express, under its own heading', () => {
+    const local = under(section(), '### What Chaos Mesh cannot express');
+    expect(local).not.toBe('');
+    for (const { experiment } of NOT_ON_KUBERNETES) expect(local).toContain(`\`${experiment}\``);
   });
 });
