@@ -24,6 +24,7 @@ export type KvCondition =
   | 'ShuttingDown'
   | 'CorruptRecord'
   | 'StorageFull'
+  | 'StorageFailed'
   | 'HintBacklogFull'
   | 'ReplicaSyncing'
   | 'NotMember'
@@ -46,6 +47,8 @@ const KIND_OF: Readonly<Record<KvCondition, KvErrorKind>> = {
   MembershipRefused: 'failed-precondition',
   CorruptRecord: 'data-loss',
   StorageFull: 'resource-exhausted',
+  // The disk failed this node's write (EIO): the client tries another node, as for a node that is down.
+  StorageFailed: 'unavailable',
   HintBacklogFull: 'resource-exhausted',
   ReplicaSyncing: 'unavailable',
   Internal: 'internal',
@@ -63,6 +66,7 @@ export function conditionNamed(name: string | undefined): KvCondition | undefine
 const STORE_FAILURES: ReadonlyMap<string, KvCondition> = new Map<string, KvCondition>([
   ['CorruptRecordError', 'CorruptRecord'],
   ['StorageFullError', 'StorageFull'],
+  ['StorageIoError', 'StorageFailed'],
   ['RecordTooLargeError', 'ObjectTooLarge'],
 ]);
 

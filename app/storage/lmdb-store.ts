@@ -27,6 +27,7 @@ import {
   KEY_BYTES_MAX,
   KeySpace,
   StorageFullError,
+  StorageIoError,
   StoreObserver,
   LocalStore,
   PARTITION_MAX,
@@ -405,14 +406,17 @@ const EIO = 5;
 export const DISK_FULL_FREE_BYTES_MAX = 64 * 1024 * 1024;
 
 /**
- * An engine failure, named when the disk is full. LMDB reports a full disk as ENOSPC, or as EIO
- * when a write of several pages came up short, so EIO counts as full when the disk has almost no
- * space left. Exported for its unit test.
+ * An engine failure, named when the disk is full or failed. LMDB reports a full disk as ENOSPC,
+ * or as EIO when a write of several pages came up short, so EIO counts as full when the disk has
+ * almost no space left, and as a failed disk otherwise. Exported for its unit test.
  */
 export function storageErrorOf(error: unknown, dataPath: string, freeBytesOf: (dir: string) => number): unknown {
   const code = (error as { code?: unknown } | undefined)?.code;
-  const full = DISK_FULL_CODES.has(code) || ((code === EIO || code === 'EIO') && freeBytesOf(dataPath) < DISK_FULL_FREE_BYTES_MAX);
-  return full ? new StorageFullError(dataPath, error instanceof Error ? error.message : String(error)) : error;
+  const io = code === EIO || code === 'EIO';
+  const full = DISK_FULL_CODES.has(code) || (io && freeBytesOf(dataPath) < DISK_FULL_FREE_BYTES_MAX);
+  const detail = error instanceof Error ? error.message : String(error);
+  if (full) return new StorageFullError(dataPath, detail);
+  return io ? new StorageIoError(dataPath, detail) : error;
 }
 
 function freeBytes(dir: string): number {

@@ -134,6 +134,22 @@ export class RecordTooLargeError extends Error {
   }
 }
 
+/**
+ * The disk failed a commit with an I/O error (EIO) while it had room: nothing of the commit was
+ * stored (LMDB writes the new meta page only after the data pages, so the last commit stays the
+ * state). The node answers UNAVAILABLE and a client tries another node.
+ */
+export class StorageIoError extends Error {
+  constructor(
+    readonly path: string,
+    /** The engine's own words, for logs. */
+    readonly detail: string,
+  ) {
+    super(`the disk holding ${path} failed a write with an I/O error (EIO); nothing of it was stored: check the volume (dmesg, the cloud provider's volume status); the client tries another replica`);
+    this.name = 'StorageIoError';
+  }
+}
+
 /** The disk under the store is full: the commit failed and nothing of it was stored. */
 export class StorageFullError extends Error {
   constructor(

@@ -223,18 +223,46 @@ function openDataFiles(node: LocalNode, pid: number): string[] {
   return [...files];
 }
 
+/** How long strace may take to attach to every thread of a node. */
+const STRACE_ATTACH_TIMEOUT_MS = 10_000;
+
+/** Starts strace on a process and resolves once it has attached (it says so on stderr). */
+function attachStrace(args: readonly string[], what: string): Promise<ChildProcess> {
+  const tracer = spawn('strace', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let said = '';
+    const timer = setTimeout(() => {
+      tracer.kill('SIGKILL');
+      reject(new Error(`strace did not attach to ${what} within ${STRACE_ATTACH_TIMEOUT_MS} ms: ${said.trim()}`));
+    }, STRACE_ATTACH_TIMEOUT_MS);
+    tracer.stderr!.on('data', (d: Buffer) => {
+      said += d.toString();
+      if (/attached/.test(said)) {
+        clearTimeout(timer);
+        tracer.stderr!.resume();
+        resolve(tracer);
+      }
+    });
+    tracer.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`strace on ${what} exited (code ${code}) before it attached: ${said.trim()}`));
+    });
+  });
+}
+
 /** strace attached to a node, tampering with the syscalls on its data files until stopped. */
-function tamper(scene: FaultScene, injection: string): Promise<ActiveFault> {
+async function tamper(scene: FaultScene, injection: string): Promise<ActiveFault> {
   const tracers: ChildProcess[] = [];
   for (const t of scene.targets) {
     const pid = pidOf(t);
     const files = openDataFiles(t, pid);
     if (files.length === 0) throw new Error(`${t.id} has no data file open under ${t.dataDir}; nothing to tamper with`);
-    const args = ['-qq', '-f', '-p', String(pid), ...files.flatMap((f) => ['-P', f]), '-e', `trace=${DISK_SYSCALLS.join(',')}`, '-e', `inject=${DISK_SYSCALLS.join(',')}:${injection}`, '-o', '/dev/null'];
-    tracers.push(spawn('strace', args, { stdio: 'ignore' }));
+    // Not -q: strace's "attached" line on stderr is how we know the fault is in place.
+    const args = ['-f', '-p', String(pid), ...files.flatMap((f) => ['-P', f]), '-e', `trace=${DISK_SYSCALLS.join(',')}`, '-e', `inject=${DISK_SYSCALLS.join(',')}:${injection}`, '-o', '/dev/null'];
+    tracers.push(await attachStrace(args, `${t.id} (pid ${pid})`));
     scene.log(`strace on ${t.id} (pid ${pid}): ${injection} on ${files.map((f) => path.basename(f)).join(', ')}`);
   }
-  return Promise.resolve({
+  return {
     heal: async () => {
       // SIGINT makes strace detach cleanly, leaving the node running untraced.
       await Promise.all(
@@ -248,7 +276,7 @@ function tamper(scene: FaultScene, injection: string): Promise<ActiveFault> {
         ),
       );
     },
-  });
+  };
 }
 
 function disk(injection: string, what: string): LocalFault {

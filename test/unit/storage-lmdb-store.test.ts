@@ -2,7 +2,8 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LmdbStore, LmdbStoreOptions, storageErrorOf } from '../../app/storage/lmdb-store';
-import { Durability, StorageFullError } from '../../app/storage/local-store';
+import { Durability, StorageFullError, StorageIoError } from '../../app/storage/local-store';
+import { storeFailureCondition } from '../../app/errors';
 import { flipEveryCopy, testOnTmpfs } from '../support/disk';
 
 describe('LmdbStore.open', () => {
@@ -154,10 +155,12 @@ describe('storageErrorOf', () => {
     expect((e as StorageFullError).detail).toMatch(/Attempting to write page/);
   });
 
-  test('names EIO a full disk only when the disk has almost no space left', () => {
+  test('names EIO a full disk when the disk has almost no space left, a failed disk otherwise', () => {
     expect(storageErrorOf(engineError(5), '/data/kv-1', little)).toBeInstanceOf(StorageFullError);
-    const other = engineError(5);
-    expect(storageErrorOf(other, '/data/kv-1', plenty)).toBe(other);
+    const failed = storageErrorOf(engineError('EIO'), '/data/kv-1', plenty);
+    expect(failed).toBeInstanceOf(StorageIoError);
+    expect((failed as Error).message).toMatch(/^the disk holding \/data\/kv-1 failed a write with an I\/O error \(EIO\); nothing of it was stored/);
+    expect(storeFailureCondition(failed)).toBe('StorageFailed');
   });
 
   test('passes any other error through unchanged', () => {
