@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `kv` command: dispatches to the command implementations in app/cli. */
 import { CliError } from '../app/cli/cli-error';
-import { adminCommand, callCommand, clusterCommand, deleteCommand, getCommand, GLOBAL_FLAGS, nodeCommand, putCommand, statusCommand, USAGE } from '../app/cli/commands';
+import { adminCommand, callCommand, chaosCommand, clusterCommand, deleteCommand, getCommand, GLOBAL_FLAGS, nodeCommand, putCommand, statusCommand, USAGE } from '../app/cli/commands';
 import { benchCommand } from '../app/cli/bench';
 import { floorCommand } from '../app/cli/floor';
 import { k8sCommand } from '../app/cli/k8s';
@@ -64,6 +64,8 @@ async function main(args: string[]): Promise<void> {
       return floorCommand(rest, __filename);
     case 'k8s':
       return k8sCommand(rest, __filename);
+    case 'chaos':
+      return chaosCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -27,6 +27,7 @@ import {
 } from './endpoints';
 import { ControlAnswer, ControlRequest, controlSocketPath, sendControl, serveControl } from '../local/control';
 import { ALERTMANAGER_PORT_DEFAULT, LocalMonitor, PROMETHEUS_PORT_DEFAULT } from '../local/monitor';
+import { CHAOS_CHECK_USAGE, chaosCheckCommand } from '../../chaos/checker/command';
 
 /** The default local cluster's client addresses, as help texts name them. */
 const DEFAULT_RANGE = `127.0.0.1:${LOCAL_CLUSTER_BASE_PORT_DEFAULT}..${LOCAL_CLUSTER_BASE_PORT_DEFAULT + LOCAL_CLUSTER_NODES_DEFAULT - 1}`;
@@ -47,6 +48,7 @@ Usage:
   kv bench [options]                  Load a running cluster and print figures.
   kv floor [options]                  The transport's own cost, to compare with bench.
   kv k8s zone|pre-stop                What the store's Kubernetes pods run: zone lookup, preStop hook.
+  kv chaos check [options]            Drive a cluster with checked workloads, then judge it.
 
 Every command takes --help. Client commands (put, get, delete, status) talk to
 --endpoint host:port[,host:port...], else $KV_ENDPOINTS, else the running local cluster
@@ -674,4 +676,25 @@ async function clusterNodeCommand(op: 'restart' | 'stop', argv: readonly string[
   const answer = await sendControl(controlSocketPath(String(parsed.flags.data)), { op, node: parsed.args[0]! });
   if (!answer.ok) throw new CliError(`kv cluster ${op}: ${answer.error}`, 1);
   process.stdout.write(`${answer.message}\n`);
+}
+
+export const CHAOS_USAGE = `kv chaos check [options]
+  Drive a running cluster with checked workloads, then judge it (see kv chaos check --help).
+
+${CHAOS_CHECK_USAGE}`;
+
+/** kv chaos <subcommand>: each subcommand parses its own flags. */
+export async function chaosCommand(argv: readonly string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'check':
+      return chaosCheckCommand(rest);
+    case undefined:
+    case '--help':
+    case '-h':
+      process.stdout.write(`${CHAOS_USAGE}\n`);
+      return;
+    default:
+      throw new CliError(`kv chaos: unknown subcommand ${JSON.stringify(sub)}; see kv chaos --help`);
+  }
 }

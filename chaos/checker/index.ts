@@ -1,0 +1,11 @@
+export { Checker, CHECKER_DEFAULTS, runKeyPrefix } from './checker';
+export type { CheckerOptions, Health } from './checker';
+export type { FaultWindow, Tally, TimelineSecond, WindowFigures } from './availability';
+export { kvClientStore } from './kv-client-store';
+export type { CheckedStore, ReadReply, ReplicaState, StoreError, StoreOutcome, WriteReply } from './store';
+export { WORKLOAD_NAMES } from './history';
+export type { WorkloadName } from './history';
+export { summarize } from './result';
+export type { CheckResult } from './result';
+export { serveChecker } from './http';
+export { chaosCheckCommand, CHAOS_CHECK_USAGE } from './command';
