@@ -14,7 +14,9 @@ const RETRYABLE_CODES = new Set([14, 8, 4, 10]);
 function storeError(e: unknown): StoreError {
   // Anything but the client's own error is a bug in the checker or the client: crash.
   if (!(e instanceof KvClientError)) throw e;
-  return { code: e.codeName, retryable: e.unreachable || RETRYABLE_CODES.has(e.code), mayHaveApplied: e.writeMayHaveApplied, message: e.message };
+  // The client's message starts with the code, which StoreError keeps apart.
+  const message = e.message.startsWith(`${e.codeName}: `) ? e.message.slice(e.codeName.length + 2) : e.message;
+  return { code: e.codeName, retryable: e.unreachable || RETRYABLE_CODES.has(e.code), mayHaveApplied: e.writeMayHaveApplied, message };
 }
 
 async function attempt<T>(run: () => Promise<T>): Promise<StoreOutcome<T>> {

@@ -99,7 +99,7 @@ export function summarize(r: CheckResult): string {
     ...c.examples.resurrected.map((f) => `  resurrected: ${f.key} ${f.value}`),
     r.convergence.converged
       ? `replicas converged ${r.convergence.afterS} s after the workloads stopped (within ${r.convergence.withinS} s)`
-      : `replicas had not converged after ${r.convergence.afterS} s (${r.convergence.keysDiverged} keys), e.g. ${r.convergence.diverged.slice(0, 3).map((d) => `${d.key}: ${d.why}`).join('; ')}`,
+      : `replicas had not converged within ${r.convergence.withinS} s (${r.convergence.keysDiverged} keys), e.g. ${r.convergence.diverged.slice(0, 3).map((d) => `${d.key}: ${d.why}`).join('; ')}`,
   ];
   if (r.history.dropped > 0) lines.push(`the history was full: ${r.history.dropped} operations beyond ${r.history.opsMax} are not in the figures`);
   return `${lines.join('\n')}\n`;
