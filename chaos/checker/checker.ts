@@ -91,7 +91,7 @@ export class Checker {
   readonly recorder: Recorder;
   private readonly setAdd?: SetAddWorkload;
   private readonly register?: RegisterWorkload;
-  private readonly workloads: Workload[] = [];
+  private readonly workloads: Array<{ readonly workload: Workload; readonly options: WorkloadOptions }> = [];
   private readonly windows: FaultWindow[] = [];
   private readonly openWindows = new Map<string, number>();
   private readonly cycles = new Set<Promise<void>>();
@@ -109,16 +109,18 @@ export class Checker {
     if (options.workloads.length === 0) throw new Error('Checker: no workload given');
     this.history = new History(options.historyOpsMax);
     this.recorder = new Recorder(this.history, events, options.retry);
-    const w = (name: WorkloadName): WorkloadContext => {
+    for (const name of WORKLOAD_NAMES.filter((n) => options.workloads.includes(n))) {
       const own = { keys: options.keys, concurrency: options.concurrency, ratePerS: options.ratePerS, ...options.perWorkload?.[name] };
       if (!(Number.isSafeInteger(own.keys) && own.keys >= 1 && Number.isSafeInteger(own.concurrency) && own.concurrency >= 1 && own.ratePerS > 0)) {
         throw new Error(`Checker: ${name}: keys ${own.keys} and concurrency ${own.concurrency} must be integers of at least 1, ratePerS ${own.ratePerS} above 0`);
       }
-      return { store, recorder: this.recorder, options: own, prefix: options.keyPrefix };
-    };
-    if (options.workloads.includes('set-add')) this.workloads.push((this.setAdd = new SetAddWorkload(w('set-add'))));
-    if (options.workloads.includes('register')) this.workloads.push((this.register = new RegisterWorkload(w('register'))));
-    if (options.workloads.includes('load')) this.workloads.push(new LoadWorkload(w('load')));
+      const context: WorkloadContext = { store, recorder: this.recorder, options: own, prefix: options.keyPrefix };
+      let workload: Workload;
+      if (name === 'set-add') workload = this.setAdd = new SetAddWorkload(context);
+      else if (name === 'register') workload = this.register = new RegisterWorkload(context);
+      else workload = new LoadWorkload(context);
+      this.workloads.push({ workload, options: own });
+    }
   }
 
   private now(): number {
@@ -137,15 +139,15 @@ export class Checker {
     // openLoop schedules on the monotonic clock in ns; the history keeps ms since the epoch.
     const offsetMs = this.now() - Number(process.hrtime.bigint()) / 1e6;
     const stopAt = Date.now() + (durationS === undefined ? UNTIL_STOPPED_MS : durationS * 1000);
-    this.loops = this.workloads.map((w) =>
+    this.loops = this.workloads.map(({ workload, options }) =>
       openLoop(
-        w.options.ratePerS,
-        w.options.concurrency,
+        options.ratePerS,
+        options.concurrency,
         stopAt,
         (dueNs) => {
           // Cycles still queued when the checker stops are not started.
           if (!this.running) return Promise.resolve();
-          const cycle = w.cycle(Number(dueNs) / 1e6 + offsetMs);
+          const cycle = workload.cycle(Number(dueNs) / 1e6 + offsetMs);
           this.cycles.add(cycle);
           return cycle.finally(() => this.cycles.delete(cycle));
         },
@@ -227,7 +229,7 @@ export class Checker {
     await this.stop();
     const endMs = this.stoppedAtMs!;
     for (const label of [...this.openWindows.keys()]) this.faultEnded(label, endMs);
-    const keys = this.workloads.flatMap((w) => w.keysToCheck());
+    const keys = this.workloads.flatMap((w) => w.workload.keysToCheck());
     const convergence = await awaitConvergence(this.store, keys, this.options.convergeWithinS, () => this.now());
     let belowN = 0;
     const reads = await mapBounded(keys, FINAL_READS_IN_FLIGHT_MAX, async (key): Promise<FinalRead> => {
@@ -248,7 +250,7 @@ export class Checker {
 
     const ops = this.history.ops();
     const overall = tally(ops);
-    const byWorkload = Object.fromEntries(this.workloads.map((w) => [w.name, tally(ops.filter((op) => op.workload === w.name))]));
+    const byWorkload = Object.fromEntries(this.workloads.map(({ workload }) => [workload.name, tally(ops.filter((op) => op.workload === workload.name))]));
     const errors: Record<string, number> = {};
     for (const op of ops) if (op.outcome !== 'ok') errors[op.code] = (errors[op.code] ?? 0) + 1;
     const o = this.options;
@@ -271,7 +273,7 @@ export class Checker {
         startMs,
         durationS: (endMs - startMs) / 1000,
         keyPrefix: o.keyPrefix,
-        workloads: Object.fromEntries(this.workloads.map((w) => [w.name, w.options])),
+        workloads: Object.fromEntries(this.workloads.map(({ workload, options }) => [workload.name, options])),
         retry: o.retry,
       },
       hypothesis: { availabilityMin: o.availabilityMin, convergeWithinS: o.convergeWithinS, siblingsMax: o.siblingsMax },

@@ -3,7 +3,7 @@
  * does (recorder.ts). A put carries the context of the key's last get or put, so the load does
  * not pile up siblings. Its values are not checked: it measures availability and latency.
  */
-import { Workload, WorkloadContext, WorkloadOptions } from './workload';
+import { Workload, WorkloadContext } from './workload';
 
 export class LoadWorkload implements Workload {
   readonly name = 'load';
@@ -11,10 +11,6 @@ export class LoadWorkload implements Workload {
   private seq = 0;
 
   constructor(private readonly w: WorkloadContext) {}
-
-  get options(): WorkloadOptions {
-    return this.w.options;
-  }
 
   async cycle(dueMs: number): Promise<void> {
     const seq = this.seq++;

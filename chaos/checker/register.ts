@@ -9,7 +9,7 @@
  * when its read started, what its read returned). A delete that failed for sure removed nothing.
  */
 import { outcomeOf, ReadReply } from './store';
-import { Workload, WorkloadContext, WorkloadOptions } from './workload';
+import { Workload, WorkloadContext } from './workload';
 
 export interface AckedWrite {
   readonly key: string;
@@ -39,10 +39,6 @@ export class RegisterWorkload implements Workload {
   private seq = 0;
 
   constructor(private readonly w: WorkloadContext) {}
-
-  get options(): WorkloadOptions {
-    return this.w.options;
-  }
 
   async cycle(dueMs: number): Promise<void> {
     const seq = this.seq++;

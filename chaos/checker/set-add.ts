@@ -7,7 +7,7 @@
  * A key's set grows with every cycle; once it holds ELEMENTS_PER_KEY_MAX acknowledged elements the
  * cycle moves to a fresh key (the old one is still checked), so values stay small.
  */
-import { Workload, WorkloadContext, WorkloadOptions } from './workload';
+import { Workload, WorkloadContext } from './workload';
 
 export const ELEMENTS_PER_KEY_MAX = 500;
 
@@ -26,10 +26,6 @@ export class SetAddWorkload implements Workload {
 
   constructor(private readonly w: WorkloadContext) {
     this.generation = new Array<number>(w.options.keys).fill(0);
-  }
-
-  get options(): WorkloadOptions {
-    return this.w.options;
   }
 
   async cycle(dueMs: number): Promise<void> {

@@ -18,7 +18,6 @@ export interface WorkloadOptions {
 
 export interface Workload {
   readonly name: WorkloadName;
-  readonly options: WorkloadOptions;
   /** One cycle, due at `dueMs` (ms since the epoch): its wait for a free slot counts in its latency. */
   cycle(dueMs: number): Promise<void>;
   /** The keys whose final state the verdict checks (every key written, for the checked workloads). */
