@@ -28,6 +28,7 @@ import {
 import { ControlAnswer, ControlRequest, controlSocketPath, sendControl, serveControl } from '../local/control';
 import { ALERTMANAGER_PORT_DEFAULT, LocalMonitor, PROMETHEUS_PORT_DEFAULT } from '../local/monitor';
 import { CHAOS_CHECK_USAGE, chaosCheckCommand } from '../../chaos/checker/command';
+import { CHAOS_RUN_USAGE, chaosRunCommand } from '../../chaos/local/command';
 
 /** The default local cluster's client addresses, as help texts name them. */
 const DEFAULT_RANGE = `127.0.0.1:${LOCAL_CLUSTER_BASE_PORT_DEFAULT}..${LOCAL_CLUSTER_BASE_PORT_DEFAULT + LOCAL_CLUSTER_NODES_DEFAULT - 1}`;
@@ -48,6 +49,7 @@ Usage:
   kv bench [options]                  Load a running cluster and print figures.
   kv floor [options]                  The transport's own cost, to compare with bench.
   kv k8s zone|pre-stop                What the store's Kubernetes pods run: zone lookup, preStop hook.
+  kv chaos <experiment|suite>         Run chaos experiments on a local cluster; writes a report.
   kv chaos check [options]            Drive a cluster with checked workloads, then judge it.
 
 Every command takes --help. Client commands (put, get, delete, status) talk to
@@ -678,7 +680,9 @@ async function clusterNodeCommand(op: 'restart' | 'stop', argv: readonly string[
   process.stdout.write(`${answer.message}\n`);
 }
 
-export const CHAOS_USAGE = `kv chaos check [options]
+export const CHAOS_USAGE = `${CHAOS_RUN_USAGE}
+
+kv chaos check [options]
   Drive a running cluster with checked workloads, then judge it (see kv chaos check --help).
 
 ${CHAOS_CHECK_USAGE}`;
@@ -695,6 +699,7 @@ export async function chaosCommand(argv: readonly string[]): Promise<void> {
       process.stdout.write(`${CHAOS_USAGE}\n`);
       return;
     default:
-      throw new CliError(`kv chaos: unknown subcommand ${JSON.stringify(sub)}; see kv chaos --help`);
+      if (sub.startsWith('-')) throw new CliError(`kv chaos: ${sub} before the experiment; the form is kv chaos <experiment|suite> [options]; see kv chaos --help`);
+      return chaosRunCommand(sub, rest);
   }
 }
