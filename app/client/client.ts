@@ -45,7 +45,25 @@ export interface KvClientOptions {
    * @default 'any'
    */
   readonly routing?: 'any' | 'primary';
+  /**
+   * How long a node that just failed an attempt (no connection, no answer within the budget, or
+   * UNAVAILABLE) is tried after every other candidate, so that operations stop queueing on a node
+   * that is down, frozen or cut off. 0 turns it off.
+   * @default SUSPECT_MS
+   */
+  readonly suspectMs?: number;
+  /**
+   * Called after every attempt with the endpoint and how it ended ('OK' or the status name), for
+   * instrumentation (client metrics, logs).
+   * @default - nothing is called
+   */
+  readonly onAttempt?: (endpoint: string, outcome: string) => void;
 }
+
+/** How long a node that failed an attempt is tried last (KvClientOptions.suspectMs). */
+export const SUSPECT_MS = 5000;
+/** Codes after which a node is tried last for a while: DEADLINE_EXCEEDED, UNAVAILABLE. */
+const SUSPECT_CODES = new Set([4, 14]);
 
 interface Topology {
   readonly partitions: number;
@@ -201,7 +219,28 @@ export class KvClient {
 
   private readonly extraChannels: KvChannel[] = [];
 
+  /** Until when each channel is tried last (ms since the epoch). */
+  private readonly suspectUntil = new Map<KvChannel, number>();
+
+  /** The candidates with the nodes that failed recently moved to the end, each group in its order. */
+  private healthyFirst(channels: readonly KvChannel[]): KvChannel[] {
+    if (this.suspectUntil.size === 0) return [...channels];
+    const now = Date.now();
+    const suspected = (c: KvChannel) => {
+      const until = this.suspectUntil.get(c);
+      if (until === undefined) return false;
+      if (until > now) return true;
+      this.suspectUntil.delete(c);
+      return false;
+    };
+    return [...channels.filter((c) => !suspected(c)), ...channels.filter(suspected)];
+  }
+
   private async candidates(op: ClientOp): Promise<KvChannel[]> {
+    return this.healthyFirst(await this.orderedCandidates(op));
+  }
+
+  private async orderedCandidates(op: ClientOp): Promise<KvChannel[]> {
     if (this.options.routing === 'primary') {
       const t = await this.loadTopology();
       const primaries = t.primariesOf(partitionOf(op.key, t.partitions));
@@ -226,7 +265,13 @@ export class KvClient {
     for (let attempt = 0; attempt < Math.max(1, Math.min(this.attemptsMax, candidates.length)); attempt++) {
       const channel = candidates[attempt]!;
       const r = this.options.batch ? await channel.submit(op, this.timeoutMs) : await channel.call(op, this.timeoutMs);
-      if (r.ok) return r.value;
+      this.options.onAttempt?.(channel.address, r.ok ? 'OK' : r.error.codeName);
+      if (r.ok) {
+        this.suspectUntil.delete(channel);
+        return r.value;
+      }
+      const suspectMs = this.options.suspectMs ?? SUSPECT_MS;
+      if (suspectMs > 0 && (r.error.connectionFailed || SUSPECT_CODES.has(r.error.code))) this.suspectUntil.set(channel, Date.now() + suspectMs);
       // A write that may have reached replicas is not resent elsewhere: the new coordinator would
       // give it a new dot, and readers would see the same value twice, as siblings.
       if (r.error.writeMayHaveApplied) throw mayHaveApplied(op, r.error);

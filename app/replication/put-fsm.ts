@@ -29,13 +29,25 @@ export interface PutFsmDeps {
 
 export async function runPut(deps: PutFsmDeps, partition: number, op: CheckedOp & { kind: 'put' | 'delete' }, placement: PartitionReplicas, timeoutMs: number): Promise<Result<WriteResult>> {
   const { self, local, replicas } = deps;
+  const core = new WriteCore(op.w, op.pw, placement.primaries, placement.fallbacks, self, (node) => replicas.isUp(node), placement.target);
+  // Fail fast, before anything is written, when the nodes this one can reach are too few for W
+  // (or PW): a coordinator cut off from its peers would otherwise store the write alone and
+  // answer "may have applied", which a client must not resend. Refused here, the write is
+  // certainly not applied, and the client tries another node (riak_kv's put FSM checks its
+  // preference list against W the same way).
+  if (core.outcome === 'failure') {
+    const primaries = 1 + core.initial.filter((t) => t.hintFor === undefined && !t.receiver).length;
+    const fallbacks = core.initial.filter((t) => t.hintFor !== undefined).length;
+    const failures = core.tally.failures;
+    const reach = `${primaries} primar${primaries === 1 ? 'y' : 'ies'}${fallbacks > 0 ? ` and ${fallbacks} fallback${fallbacks === 1 ? '' : 's'}` : ''}`;
+    return err(new KvError('InsufficientReplicas', `${op.kind}: node ${self} can reach ${reach} of ${op.w} required (W=${op.w}${op.pw > 0 ? `, ${op.pw} primaries required (pw)` : ''}, N=${placement.primaries.length})${failures.length ? `; ${failures.join('; ')}` : ''}; nothing was written, so another node may take the write`));
+  }
   const localSpan = deps.trace?.child(SPAN.localWrite, { 'kv.peer': self, 'kv.partition': partition });
   const written = await local.coordinateWrite(partition, op.key, op.context, op.value);
   localSpan?.end(written.ok ? undefined : `${written.error.condition}: ${written.error.message}`);
   if (!written.ok) return written;
   for (const w of written.value.warnings) deps.limitWarning(w);
   const result: WriteResult = { kind: op.kind, context: encodeContext(written.value.object.vv), siblings: liveValues(written.value.object).length };
-  const core = new WriteCore(op.w, op.pw, placement.primaries, placement.fallbacks, self, (node) => replicas.isUp(node), placement.target);
   const describe = () => {
     const t = core.tally;
     const fallbacks = t.fallbackAcks > 0 ? ` and ${t.fallbackAcks} fallback${t.fallbackAcks === 1 ? '' : 's'}` : '';

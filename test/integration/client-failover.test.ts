@@ -219,3 +219,25 @@ test('rejects the pending put as maybe applied, and fails the pending get over t
   expect(await get).toBe('ok');
   await stopped;
 }, 60_000);
+
+test('a node that failed an attempt is tried last for suspectMs: later operations go to the others first', async () => {
+  // A "node" that accepts connections and drops them at once: every attempt on it fails.
+  const net = await import('node:net');
+  const broken = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => broken.listen(0, '127.0.0.1', resolve));
+  const brokenEndpoint = `127.0.0.1:${(broken.address() as import('node:net').AddressInfo).port}`;
+  const live = f.cluster.nodes[0]!.endpoint;
+  const attempts = { withSuspicion: [] as string[], without: [] as string[] };
+  const client = f.client({ endpoints: [brokenEndpoint, live], timeoutMs: 2000, onAttempt: (e, outcome) => attempts.withSuspicion.push(`${e === live ? 'live' : 'broken'} ${outcome}`) });
+  const plain = f.client({ endpoints: [brokenEndpoint, live], timeoutMs: 2000, suspectMs: 0, onAttempt: (e, outcome) => attempts.without.push(`${e === live ? 'live' : 'broken'} ${outcome}`) });
+  try {
+    for (let i = 0; i < 6; i++) await client.get(`suspect-${i}`);
+    for (let i = 0; i < 6; i++) await plain.get(`suspect-${i}`);
+  } finally {
+    broken.close();
+  }
+  // Round-robin starts every other operation at the broken node. With suspicion, only the first
+  // operation tries it; the others go to the live node first and succeed there.
+  expect(attempts.withSuspicion).toEqual(['broken UNAVAILABLE', 'live OK', 'live OK', 'live OK', 'live OK', 'live OK', 'live OK']);
+  expect(attempts.without.filter((a) => a.startsWith('broken'))).toHaveLength(3);
+}, 60_000);

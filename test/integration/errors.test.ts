@@ -4,6 +4,7 @@
  */
 import { KvClientError } from '../../app/client/client';
 import { spawn } from 'node:child_process';
+import { waitFor } from '../support/wait-for';
 import { Fixture, KV_SCRIPT, kv, startCluster } from './cluster-fixture';
 
 let f: Fixture;
@@ -108,23 +109,25 @@ test('rejects a write that would leave the object above the object-size limit wi
   }
 }, 60_000);
 
-test('W=3 with a primary down fails with UNAVAILABLE naming the acknowledgements received and required', async () => {
+test('W=3 with a primary down fails with UNAVAILABLE before anything is written, naming the primaries it can reach and the one down', async () => {
   const key = 'needs-three';
   const [, , third] = f.primariesOf(key);
   await f.withDown([third!], async () => {
     const survivors = f.endpointsExcept(third!);
+    const survivorIds = f.cluster.nodes.map((n) => n.id).filter((id) => id !== third);
+    // Once the survivors' failure detectors count the third primary down, a coordinator knows
+    // W=3 is out of reach before it writes (with three nodes no fallback can stand in).
+    await waitFor(async () => (await Promise.all(survivorIds.map(async (id) => (await f.statusOf(id)).members.find((m) => m.id === third)?.reachable === false))).every(Boolean), { timeoutMs: 10_000, what: `the survivors to see ${third} down` });
     const e = await rejection(f.client({ endpoints: survivors }).put(key, 'x', { w: 3 }));
     expect(e.codeName).toBe('UNAVAILABLE');
-    expect(e.writeMayHaveApplied).toBe(true);
-    // The client did not resend the write to another node: one value, no duplicate sibling.
-    const after = await f.client({ endpoints: survivors }).get(key);
-    expect(after.values.map(String)).toEqual(['x']);
-    const viaBatch = await rejection(f.client({ endpoints: survivors, batch: true }).put(key, 'y', { w: 3, context: after.context }));
-    expect(viaBatch.writeMayHaveApplied).toBe(true);
-    // The coordinator fails as soon as success is impossible, so it may not wait for the third ack.
-    // With three nodes there is no fallback to stand in for the dead primary.
-    expect(e.message).toMatch(/acknowledged by [12] primar(y|ies) of 3 required \(W=3, N=3\)/);
-    expect(e.message).toContain(`${third}: `);
+    // Nothing was written, so the client could try the other node (which refused as well).
+    expect(e.writeMayHaveApplied).toBe(false);
+    expect(e.message).toMatch(/can reach 2 primaries of 3 required \(W=3, N=3\)/);
+    expect(e.message).toContain(`${third}: down, and no fallback left to stand in; nothing was written`);
+    expect((await f.client({ endpoints: survivors }).get(key)).found).toBe(false);
+    const viaBatch = await rejection(f.client({ endpoints: survivors, batch: true }).put(key, 'y', { w: 3 }));
+    expect(viaBatch.writeMayHaveApplied).toBe(false);
+    expect((await f.client({ endpoints: survivors }).get(key)).found).toBe(false);
   });
 }, 60_000);
 

@@ -44,9 +44,11 @@ describe('sloppy quorum', () => {
     const { c, key, coordinator, third } = await setup();
     c.down.add(third);
     const r = await c.put(coordinator, key, 'v1', { w: 3, pw: 3 });
-    // It fails as soon as PW is out of reach, before the fallback's acknowledgement need arrive.
-    expectError(r, 'InsufficientReplicas', /acknowledged by [12] primar(y|ies)( and 1 fallback)? of 3 required \(W=3, 3 primaries required \(pw\), N=3\)/);
-    expect((r as { error: { writeMayHaveApplied: boolean } }).error.writeMayHaveApplied).toBe(true);
+    // PW=3 is out of reach before anything is sent: refused before the coordinator writes, so the
+    // write certainly did not apply and a client may send it to another node.
+    expectError(r, 'InsufficientReplicas', /can reach 2 primaries and 1 fallback of 3 required \(W=3, 3 primaries required \(pw\), N=3\); nothing was written/);
+    expect((r as { error: { writeMayHaveApplied: boolean } }).error.writeMayHaveApplied).toBe(false);
+    expect(await c.valuesAt(coordinator, key)).toBeUndefined();
   });
 
   test('fails with two primaries down and no fallback left, saying which primary was not covered', async () => {
@@ -55,7 +57,8 @@ describe('sloppy quorum', () => {
     c.down.add(primaries[1]!);
     c.down.add(primaries[2]!);
     const r = await c.put(primaries[0]!, 'k1', 'v', { w: 2 });
-    expectError(r, 'InsufficientReplicas', /acknowledged by 1 primary of 2 required/, new RegExp(`${primaries[1]}: down, and no fallback left to stand in`));
+    expectError(r, 'InsufficientReplicas', /can reach 1 primary of 2 required/, new RegExp(`${primaries[1]}: down, and no fallback left to stand in`), /nothing was written/);
+    expect(await c.valuesAt(primaries[0]!, 'k1')).toBeUndefined();
   });
 
   test('a primary that fails during the write is replaced by a fallback', async () => {
