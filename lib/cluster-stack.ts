@@ -18,7 +18,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cdk8s from 'cdk8s';
 import { Construct } from 'constructs';
 import { KvChaosMesh } from '../constructs/aws/kv-chaos-mesh';
-import { KvObservability } from '../constructs/aws/kv-observability';
+import { KvObservability, KvObservabilityProps } from '../constructs/aws/kv-observability';
 import { KvStoreChart } from '../constructs/k8s/kv-store-chart';
 import { StorageClassChart } from '../constructs/k8s/storage-class-chart';
 import { MONITORING_NAMESPACE } from '../observability/monitoring-namespace-chart';
@@ -33,7 +33,13 @@ export interface KubectlLayers {
   readonly awscliLayer?: lambda.ILayerVersion;
 }
 
-export interface ClusterStackProps extends StackProps {
+/** The monitoring knobs, documented where they take effect (constructs/aws/kv-observability.ts). */
+type MonitoringKnobs = Pick<
+  KvObservabilityProps,
+  'scrapeIntervalSeconds' | 'alertRepeatIntervalHours' | 'prometheusRetentionDays' | 'prometheusStorageGiB' | 'elasticsearchNodes' | 'elasticsearchStorageGiB' | 'traceRetentionDays' | 'nodeLogRetentionDays'
+>;
+
+export interface ClusterStackProps extends StackProps, MonitoringKnobs {
   /** EKS cluster name; also names the control-plane log group and the node groups. */
   readonly clusterName: string;
   /** The three zones, one managed node group each (the same zones as the VPC's). */
@@ -115,26 +121,6 @@ export interface ClusterStackProps extends StackProps {
    * @default - the observability profile's (0.1 for dev, 0.01 for prod)
    */
   readonly traceSampleRatio?: number;
-  /**
-   * How often Prometheus scrapes each store node, and how often a firing alert is notified again.
-   * @default - the monitoring chart's (30 s, 24 h)
-   */
-  readonly scrapeIntervalSeconds?: number;
-  readonly alertRepeatIntervalHours?: number;
-  /**
-   * Days of samples Prometheus keeps, and each Prometheus replica's volume, GiB.
-   * @default - the observability profile's
-   */
-  readonly prometheusRetentionDays?: number;
-  readonly prometheusStorageGiB?: number;
-  /**
-   * Elasticsearch nodes and each one's volume (GiB); days of traces and of the nodes' logs kept.
-   * @default - the observability profile's
-   */
-  readonly elasticsearchNodes?: number;
-  readonly elasticsearchStorageGiB?: number;
-  readonly traceRetentionDays?: number;
-  readonly nodeLogRetentionDays?: number;
   /**
    * Installs Chaos Mesh and the store's chaos chart (constructs/aws/kv-chaos-mesh.ts).
    * @default false - no Chaos Mesh: its daemon runs privileged on every node

@@ -1,11 +1,12 @@
 /** Shared test setup: config from a context map, and stacks built with stubbed kubectl layers. */
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
+import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import * as path from 'path';
 import { createStacks, KvStacks } from '../../lib/app';
 import type { KubectlLayers } from '../../lib/cluster-stack';
-import { DeploymentConfig, loadConfig } from '../../lib/config';
+import { DeploymentConfig, KUBERNETES_VERSION, loadConfig } from '../../lib/config';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const TEST_ACCOUNT = '111122223333';
@@ -40,4 +41,15 @@ export function buildStacks(context: Record<string, unknown> = {}): { app: App; 
   const config = configFrom(context);
   const stacks = createStacks(app, config, { kubectlLayers: stubKubectlLayers });
   return { app, config, stacks };
+}
+
+/** An EKS cluster without node groups, on stub kubectl layers: what construct tests install onto. */
+export function bareCluster(stack: Stack): eks.Cluster {
+  const layers = stubKubectlLayers(stack);
+  return new eks.Cluster(stack, 'Cluster', {
+    version: eks.KubernetesVersion.of(KUBERNETES_VERSION),
+    defaultCapacityType: eks.DefaultCapacityType.NODEGROUP,
+    defaultCapacity: 0,
+    kubectlProviderOptions: { kubectlLayer: layers.kubectlLayer, awscliLayer: layers.awscliLayer },
+  });
 }

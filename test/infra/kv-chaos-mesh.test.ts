@@ -1,23 +1,15 @@
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as cdk8s from 'cdk8s';
 import { CHAOS_MESH_CHART, CHAOS_MESH_SIZES, chaosMeshValues, CONTAINERD_SOCKET_PATH, KvChaosMesh, KvChaosMeshProps } from '../../constructs/aws/kv-chaos-mesh';
 import { KvStoreChart } from '../../constructs/k8s/kv-store-chart';
-import { KUBERNETES_VERSION } from '../../lib/config';
 import { resourcesOf } from '../../observability/sizing';
-import { newApp, stubKubectlLayers, TEST_ACCOUNT, TEST_REGION } from './helpers';
+import { bareCluster, newApp, TEST_ACCOUNT, TEST_REGION } from './helpers';
 
 /** The construct on a bare cluster (no node groups), after a store manifest of its own. */
 function build(props: Partial<KvChaosMeshProps> = {}): { stack: Stack; chaos: KvChaosMesh; template: Template } {
   const stack = new Stack(newApp(), 'Test', { env: { account: TEST_ACCOUNT, region: TEST_REGION } });
-  const layers = stubKubectlLayers(stack);
-  const cluster = new eks.Cluster(stack, 'Cluster', {
-    version: eks.KubernetesVersion.of(KUBERNETES_VERSION),
-    defaultCapacityType: eks.DefaultCapacityType.NODEGROUP,
-    defaultCapacity: 0,
-    kubectlProviderOptions: { kubectlLayer: layers.kubectlLayer, awscliLayer: layers.awscliLayer },
-  });
+  const cluster = bareCluster(stack);
   const store = new KvStoreChart(new cdk8s.App(), 'kv', { image: 'kv:1' });
   const storeManifest = cluster.addCdk8sChart('Store', store);
   const chaos = new KvChaosMesh(stack, 'ChaosMesh', { cluster, store, storeManifest, zones: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'], ...props });

@@ -1,6 +1,5 @@
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as cdk8s from 'cdk8s';
 import {
   eckOperatorValues,
@@ -12,20 +11,13 @@ import {
   PROMETHEUS_RETENTION_SIZE_SHARE,
 } from '../../constructs/aws/kv-observability';
 import { KvStoreChart } from '../../constructs/k8s/kv-store-chart';
-import { KUBERNETES_VERSION } from '../../lib/config';
 import { OBSERVABILITY_SIZING, resourcesOf } from '../../observability/sizing';
-import { newApp, stubKubectlLayers, TEST_ACCOUNT, TEST_REGION } from './helpers';
+import { bareCluster, newApp, TEST_ACCOUNT, TEST_REGION } from './helpers';
 
 /** The construct on a bare cluster (no node groups, no store manifest of its own). */
 function build(props: Partial<KvObservabilityProps> = {}): { stack: Stack; observability: KvObservability } {
   const stack = new Stack(newApp(), 'Test', { env: { account: TEST_ACCOUNT, region: TEST_REGION } });
-  const layers = stubKubectlLayers(stack);
-  const cluster = new eks.Cluster(stack, 'Cluster', {
-    version: eks.KubernetesVersion.of(KUBERNETES_VERSION),
-    defaultCapacityType: eks.DefaultCapacityType.NODEGROUP,
-    defaultCapacity: 0,
-    kubectlProviderOptions: { kubectlLayer: layers.kubectlLayer, awscliLayer: layers.awscliLayer },
-  });
+  const cluster = bareCluster(stack);
   const store = new KvStoreChart(new cdk8s.App(), 'kv', { image: 'kv:1' });
   const storeManifest = cluster.addCdk8sChart('Store', store);
   const observability = new KvObservability(stack, 'Observability', { cluster, store, storeManifest, storageClassName: 'gp3', ...props });
