@@ -20,6 +20,8 @@ export interface ExperimentOutcome {
   /** Set when the run itself failed (the cluster did not start, a fault could not be injected). */
   readonly error?: string;
   readonly result?: CheckResult;
+  /** What happened beside the fault that a reader should know (a node that exited and was restarted). */
+  readonly notes?: readonly string[];
   /** Whether the hypothesis held: the checker's verdict with the experiment's availability bound. */
   readonly passed: boolean;
 }
@@ -105,6 +107,7 @@ function section(o: ExperimentOutcome): string {
 <h2>${escape(e.name)} <span class="badge ${s.cls}">${s.word}</span></h2>
 <p>${escape(e.description)} Fault: <code>${escape(JSON.stringify(e.fault))}</code> on ${escape(o.targets.join(', ') || e.target)} for ${e.durationS} s.</p>
 ${why.length ? `<ul class="why">${why.map((x) => `<li>${escape(x)}</li>`).join('')}</ul>` : ''}
+${o.notes?.length ? `<ul class="notes">${o.notes.map((x) => `<li>${escape(x)}</li>`).join('')}</ul>` : ''}
 ${figuresTable(o)}
 ${o.result ? `<figure>${timelineSvg(o.result)}<figcaption>Operations a second (ok, failed) and p99 latency per second; the fault's window is shaded.</figcaption></figure>` : ''}
 </section>`;

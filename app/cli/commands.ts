@@ -473,6 +473,9 @@ function exitIfStillRunning(log: Logger): void {
   }, EXIT_AFTER_STOP_MS).unref();
 }
 
+/** The exit status of a node stopped by a failed disk write (sysexits.h EX_IOERR). */
+export const EXIT_DISK_FAILED = 74;
+
 export async function nodeCommand(argv: readonly string[]): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`kv node: run one node. Settings (flag, environment variable, default):\n${settingsHelp()}\n`);
@@ -488,7 +491,9 @@ export async function nodeCommand(argv: readonly string[]): Promise<void> {
   const log = ecsLogger({ nodeId: config.nodeId, level: config.logLevel, linesPerWindowMax: config.logLinesPerWindowMax });
   let node: KvNode;
   try {
-    node = await KvNode.start(config, log);
+    // Fail-stop on a failed disk write: exit at once (EX_IOERR), before anything else touches the
+    // store; the supervisor (Kubernetes, kv cluster restart) starts the node again on its data.
+    node = await KvNode.start(config, log, () => process.exit(EXIT_DISK_FAILED));
   } catch (e) {
     // A node that cannot serve everything it was asked to (its port, its metrics port, its data)
     // exits with one line. KvNode.start closes what it opened; should anything still hold the

@@ -113,11 +113,22 @@ export class KvNode {
     return this.server.port;
   }
 
-  static async start(config: NodeConfig, log: Logger): Promise<KvNode> {
+  /**
+   * `onFatal`: what to do when the node must stop at once, its storage no longer to be trusted
+   * (a commit failed with an I/O error: lmdb-js was seen to corrupt its own heap and abort on
+   * the writes after such a failure). The `kv node` command exits; the default only logs.
+   */
+  static async start(config: NodeConfig, log: Logger, onFatal: (reason: string) => void = () => {}): Promise<KvNode> {
     fs.mkdirSync(config.dataDir, { recursive: true });
     const metrics = new NodeMetrics(config.nodeId);
     const store = await LmdbStore.open({
-      observer: metrics.storeObserver(),
+      observer: {
+        ...metrics.storeObserver(),
+        diskFailed: (e) => {
+          log.error('the disk failed a commit: this node stops now (fail-stop) and restarts from its last committed state', { error: e.message, dataDir: config.dataDir });
+          onFatal(e.message);
+        },
+      },
       path: config.dataDir,
       durability: config.durability,
       diskFreeBytesMin: config.diskFreeBytesMin,

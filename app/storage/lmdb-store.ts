@@ -298,6 +298,7 @@ export class LmdbStore implements LocalStore {
     } catch (error) {
       // Nothing of this batch is stored.
       const failure = this.storageError(error);
+      if (failure instanceof StorageIoError) this.observer?.diskFailed?.(failure);
       for (const u of batch) u.reject(failure);
       return;
     }

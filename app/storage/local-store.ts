@@ -64,6 +64,12 @@ export interface StoreObserver {
   commit?(updates: number, seconds: number): void;
   /** A read found a record that failed its checksum or its payload check. */
   corruptRecord?(): void;
+  /**
+   * The disk failed a commit with an I/O error (StorageIoError). Called before the commit's
+   * updates are rejected, so a caller that must stop (fail-stop: the engine's state after a
+   * failed write is not to be trusted) can stop before anything else touches the store.
+   */
+  diskFailed?(error: Error): void;
 }
 
 /** How a store makes a write durable before it acknowledges it. */

@@ -91,6 +91,7 @@ export async function runExperiment(experiment: Experiment, o: LocalChaosOptions
   const targets = targetsOf(experiment, cluster.nodes);
   const mounts: string[] = [];
   const client = new KvClient({ endpoints: cluster.endpoints, timeoutMs: 2000 });
+  const notes: string[] = [];
   try {
     if (fault.needs.smallDiskMiB > 0) {
       for (const t of targets) {
@@ -120,13 +121,23 @@ export async function runExperiment(experiment: Experiment, o: LocalChaosOptions
       await active.heal();
       checker.faultEnded(experiment.name);
     }
+    // A node that exited during the fault (one that stops itself on a failed disk write) is
+    // started again, as its StatefulSet would; the report says so.
+    for (const n of cluster.nodes) {
+      if (cluster.isRunning(n.id)) continue;
+      const p = n.process;
+      const note = `${n.id} exited during the fault (${p?.signalCode ?? `code ${p?.exitCode}`}) and was started again, as its StatefulSet would`;
+      notes.push(note);
+      o.log(`${experiment.name}: ${note}`);
+      await cluster.restart(n.id);
+    }
     o.log(`${experiment.name}: healed; recovering for ${o.recoveryS ?? RECOVERY_S} s`);
     await sleep((o.recoveryS ?? RECOVERY_S) * 1000);
     await checker.stop();
     const result = await checker.verdict();
-    return { experiment, targets: targets.map((t) => t.id), result, passed: result.holds };
+    return { experiment, targets: targets.map((t) => t.id), notes, result, passed: result.holds };
   } catch (e) {
-    return { experiment, targets: targets.map((t) => t.id), error: (e as Error).message, passed: false };
+    return { experiment, targets: targets.map((t) => t.id), notes, error: (e as Error).message, passed: false };
   } finally {
     client.close();
     const stopped = await cluster.stop().catch(() => undefined);

@@ -125,7 +125,7 @@ describeAsRoot('iptables and strace on node processes, a group of its own for ea
     expect((await client.get(key, { r: 3 })).values.map(String)).toEqual(['slow']);
   }, 60_000);
 
-  test('disk errors fail the target\'s writes with EIO: a write every primary must store fails, W=2 goes around it', async () => {
+  test('disk errors fail the target\'s writes with EIO: a write every primary must store fails, W=2 goes around it, the target stops itself', async () => {
     await f.waitConnected(20_000);
     const client = f.client({ timeoutMs: 3000 });
     const key = keyOnTarget('eio');
@@ -137,9 +137,12 @@ describeAsRoot('iptables and strace on node processes, a group of its own for ea
     } finally {
       await active.heal();
     }
-    lines.push(`after disk errors: ${TARGET} ${f.isRunning(TARGET) ? 'running' : 'exited'}`);
-    // However the node took it (refused, or stopped to protect its data), it serves again.
-    if (!f.isRunning(TARGET)) await f.cluster.restart(TARGET);
+    // Fail-stop: the node stopped at its first failed commit (EX_IOERR), before lmdb-js could
+    // touch the store again; started again, it serves from its last committed state.
+    await waitFor(async () => !f.isRunning(TARGET), { timeoutMs: 10_000, what: `${TARGET} to stop itself` });
+    expect(target().process!.exitCode).toBe(74);
+    expect(fs.readFileSync(path.join(target().dataDir, 'node.log'), 'utf8')).toMatch(/"message":"the disk failed a commit: this node stops now \(fail-stop\)/);
+    await f.cluster.restart(TARGET);
     await f.waitConnected(20_000);
     await waitFor(async () => (await client.get(key, { r: 2 })).values.map(String).includes('around'), { timeoutMs: 10_000, what: 'the write that went around to read back' });
   }, 60_000);
