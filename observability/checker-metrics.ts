@@ -4,7 +4,7 @@
  * node's conventions (units last, _total counters, labels from fixed lists only).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Op } from '../chaos/checker/history';
+import { Op, settledWrites } from '../chaos/checker/history';
 import type { CheckerEvents } from '../chaos/checker/recorder';
 
 /** What the steady-state gauges read, at scrape time. */
@@ -18,6 +18,7 @@ export class CheckerMetrics implements CheckerEvents {
   readonly registry = new Registry();
   private readonly operations: Counter<'workload' | 'kind' | 'outcome'>;
   private readonly retries: Counter<'workload'>;
+  private readonly indeterminateWrites: Counter<'workload' | 'resolution'>;
   private readonly seconds: Histogram<'workload' | 'outcome'>;
   private readonly lostWrites: Counter;
   private readonly resurrectedDeletes: Counter;
@@ -28,6 +29,12 @@ export class CheckerMetrics implements CheckerEvents {
     const registers = [this.registry];
     this.operations = new Counter({ name: 'kv_checker_operations_total', help: 'Logical operations the chaos checker did (retries inside), by workload (set-add, register, load), kind (get, put, delete, update) and outcome (ok, failed, indeterminate: a write that may have applied).', labelNames: ['workload', 'kind', 'outcome'], registers });
     this.retries = new Counter({ name: 'kv_checker_retries_total', help: 'Attempts beyond the first that the chaos checker\'s logical operations made, by workload.', labelNames: ['workload'], registers });
+    this.indeterminateWrites = new Counter({
+      name: 'kv_checker_indeterminate_writes_total',
+      help: 'Write attempts of the chaos checker that may have applied, by workload and how a read-back of the key settled each: applied (found), redone (not found, written again), unresolved (no read-back settled it).',
+      labelNames: ['workload', 'resolution'],
+      registers,
+    });
     this.seconds = new Histogram({
       name: 'kv_checker_operation_duration_seconds',
       help: 'Time of a chaos checker logical operation from when it was due to its last answer, retries and backoff included, by workload and outcome.',
@@ -61,6 +68,7 @@ export class CheckerMetrics implements CheckerEvents {
   operation(op: Op): void {
     this.operations.inc({ workload: op.workload, kind: op.kind, outcome: op.outcome });
     if (op.attempts > 1) this.retries.inc({ workload: op.workload }, op.attempts - 1);
+    for (const [resolution, n] of Object.entries(settledWrites(op))) if (n > 0) this.indeterminateWrites.inc({ workload: op.workload, resolution }, n);
     this.seconds.observe({ workload: op.workload, outcome: op.outcome }, (op.endMs - op.startMs) / 1000);
   }
 

@@ -3,8 +3,13 @@
  *
  * - Availability: the share of logical operations that succeeded (ok / all). A logical
  *   operation is what a client asked for, its retries inside it: one that succeeded after
- *   retries counts as one success. A failed one and an indeterminate one (a write that may have
- *   applied: the client was not told it did) both count against it.
+ *   retries counts as one success, and so does a write that may have applied which a read-back
+ *   then found, or which was written again and acknowledged (recorder.ts). A failed one and one
+ *   still indeterminate (its write may have applied, and no read-back settled it) count against.
+ * - Read-back: the write attempts that may have applied, and how each was settled (found applied,
+ *   not found and written again, or unresolved); and the availability without read-back, what a
+ *   client that gives up on the first write that may have applied would see (ok operations with
+ *   no such write / all).
  * - An operation belongs to the second, or the fault window, in which it started (was due):
  *   what a client asking then got, however long the answer took.
  * - Latency: end minus start of a logical operation, retries and waits included; percentiles by
@@ -16,9 +21,10 @@
  *   RECOVERED_AVAILABILITY_MIN of the operations that started succeeded. 0: the first second after
  *   the fault was already good; null: no such second before the next window or the run's end.
  * - Timeline: one entry a second since the run's start, by when operations ended (what a
- *   dashboard of completions shows): operations, failures, indeterminate ones, and the p99.
+ *   dashboard of completions shows): operations, failures, indeterminate ones, those that needed
+ *   a read-back, and the p99.
  */
-import { Op } from './history';
+import { Op, settledWrites } from './history';
 
 export const RECOVERED_AVAILABILITY_MIN = 0.99;
 
@@ -29,13 +35,33 @@ export interface FaultWindow {
   readonly endMs: number;
 }
 
+/** How the write attempts that may have applied were settled (their sum is `indeterminateWrites`). */
+export interface ReadBackFigures {
+  /** Write attempts that may have applied. */
+  readonly indeterminateWrites: number;
+  /** A read-back found the write: its operation succeeded without writing again. */
+  readonly applied: number;
+  /** A read-back did not find the write: its operation wrote again. */
+  readonly redone: number;
+  /** No read-back settled it (the read-back failed, or the rounds ran out): its operation ended indeterminate. */
+  readonly unresolved: number;
+  /** Operations that had at least one such write. */
+  readonly ops: number;
+}
+
 export interface Tally {
   readonly ops: number;
   readonly ok: number;
   readonly failed: number;
+  /** Operations whose write may have applied and no read-back settled. */
   readonly indeterminate: number;
   /** ok / ops, or null without operations. */
   readonly availability: number | null;
+  readonly readBack: ReadBackFigures;
+  /** Operations that succeeded without any write that may have applied / ops, or null without operations. */
+  readonly availabilityWithoutReadBack: number | null;
+  /** Calls to the store, retries, read-backs and redone writes included. */
+  readonly attempts: number;
   readonly p50Ms: number | null;
   readonly p99Ms: number | null;
   readonly maxMs: number | null;
@@ -53,6 +79,8 @@ export interface TimelineSecond {
   readonly ops: number;
   readonly errors: number;
   readonly indeterminate: number;
+  /** Operations that needed a read-back (whatever their outcome). */
+  readonly readBack: number;
   readonly p99Ms: number | null;
 }
 
@@ -68,10 +96,24 @@ export function tally(ops: readonly Op[]): Tally {
   let ok = 0;
   let failed = 0;
   let indeterminate = 0;
+  let okWithoutReadBack = 0;
+  let attempts = 0;
+  const readBack = { indeterminateWrites: 0, applied: 0, redone: 0, unresolved: 0, ops: 0 };
   for (const op of ops) {
     if (op.outcome === 'ok') ok++;
     else if (op.outcome === 'failed') failed++;
     else indeterminate++;
+    attempts += op.attempts;
+    if (op.indeterminateWrites === 0) {
+      if (op.outcome === 'ok') okWithoutReadBack++;
+      continue;
+    }
+    const settled = settledWrites(op);
+    readBack.ops++;
+    readBack.indeterminateWrites += op.indeterminateWrites;
+    readBack.applied += settled.applied;
+    readBack.redone += settled.redone;
+    readBack.unresolved += settled.unresolved;
   }
   const latencies = ops.map((op) => op.endMs - op.startMs).sort((a, b) => a - b);
   return {
@@ -80,6 +122,9 @@ export function tally(ops: readonly Op[]): Tally {
     failed,
     indeterminate,
     availability: ops.length === 0 ? null : ok / ops.length,
+    readBack,
+    availabilityWithoutReadBack: ops.length === 0 ? null : okWithoutReadBack / ops.length,
+    attempts,
     p50Ms: round(percentile(latencies, 50)),
     p99Ms: round(percentile(latencies, 99)),
     maxMs: round(latencies.at(-1) ?? null),
@@ -126,6 +171,6 @@ export function timeline(ops: readonly Op[], runStartMs: number, runEndMs: numbe
   }
   return buckets.map((b, t) => {
     const figures = tally(b);
-    return { t, ops: figures.ops, errors: figures.failed, indeterminate: figures.indeterminate, p99Ms: figures.p99Ms };
+    return { t, ops: figures.ops, errors: figures.failed, indeterminate: figures.indeterminate, readBack: figures.readBack.ops, p99Ms: figures.p99Ms };
   });
 }

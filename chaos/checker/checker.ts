@@ -19,7 +19,7 @@ import { awaitConvergence } from './converge';
 import { History, WORKLOAD_NAMES, WorkloadName } from './history';
 import { LoadWorkload } from './load';
 import { mapBounded } from './parallel';
-import { CheckerEvents, NO_EVENTS, Recorder, RETRY_POLICY_DEFAULT, RetryPolicy, withRetries } from './recorder';
+import { CheckerEvents, INDETERMINATE_RESOLVE_ROUNDS_MAX, NO_EVENTS, Recorder, RETRY_POLICY_DEFAULT, RetryPolicy, withRetries } from './recorder';
 import { RegisterWorkload } from './register';
 import { CheckResult, EXAMPLES_MAX, pct } from './result';
 import { SetAddWorkload } from './set-add';
@@ -47,7 +47,7 @@ export interface CheckerOptions {
   /** The health check fails below this share of successful operations over healthWindowS (0..1). */
   readonly healthyAvailabilityMin: number;
   readonly healthWindowS: number;
-  /** Operations the history keeps at most (20 bytes each). */
+  /** Operations the history keeps at most (23 bytes each). */
   readonly historyOpsMax: number;
   /** Every key the checker writes starts with it: a run never sees another run's keys. */
   readonly keyPrefix: string;
@@ -275,6 +275,7 @@ export class Checker {
         keyPrefix: o.keyPrefix,
         workloads: Object.fromEntries(this.workloads.map(({ workload, options }) => [workload.name, options])),
         retry: o.retry,
+        readBackRoundsMax: INDETERMINATE_RESOLVE_ROUNDS_MAX,
       },
       hypothesis: { availabilityMin: o.availabilityMin, convergeWithinS: o.convergeWithinS, siblingsMax: o.siblingsMax },
       correctness: {

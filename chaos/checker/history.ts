@@ -1,9 +1,10 @@
 /**
  * The history of a run: every logical operation the workloads did, with its start and end (ms
- * since the epoch, sub-millisecond), workload, kind, outcome, error code and attempts. A logical
- * operation is what a client asked for; its retries are inside it (`attempts`).
+ * since the epoch, sub-millisecond), workload, kind, outcome, error code and attempts, and how
+ * its writes that may have applied were settled by reading the key back. A logical operation is
+ * what a client asked for; its retries, read-backs and redone writes are inside it (`attempts`).
  *
- * Bounded: the records sit in typed arrays (20 bytes an operation) that grow up to `opsMax`;
+ * Bounded: the records sit in typed arrays (23 bytes an operation) that grow up to `opsMax`;
  * past it, operations are counted as dropped and not kept (the figures then say so). The checker
  * sizes `opsMax` from the workloads' rates and the duration, so a run within its bounds drops
  * nothing.
@@ -19,6 +20,17 @@ export type OpKind = (typeof OP_KINDS)[number];
 
 export const OUTCOMES: readonly Outcome[] = ['ok', 'failed', 'indeterminate'];
 
+/**
+ * How a logical write ended after a write attempt that may have applied (recorder.ts):
+ * - none: no attempt may have applied (acknowledged, or failed for sure);
+ * - applied: a read-back found the write in the key: done, without writing again;
+ * - redone: a read-back did not find it, and the operation wrote again (its outcome says how that went);
+ * - unresolved: its last write may have applied and no read-back settled it (the read-back failed,
+ *   or the rounds ran out).
+ */
+export const RESOLUTIONS = ['none', 'applied', 'redone', 'unresolved'] as const;
+export type Resolution = (typeof RESOLUTIONS)[number];
+
 export interface Op {
   readonly startMs: number;
   readonly endMs: number;
@@ -27,19 +39,36 @@ export interface Op {
   readonly outcome: Outcome;
   /** The last attempt's error code ('' when it succeeded). */
   readonly code: string;
+  /** Calls to the store: every attempt of the write (or get), of each read-back and each redone write. */
   readonly attempts: number;
+  /** Write attempts that may have applied (each one ended a phase and needed a read-back). */
+  readonly indeterminateWrites: number;
+  readonly resolution: Resolution;
+}
+
+/**
+ * How an operation's write attempts that may have applied were settled, one by one: each but the
+ * last was followed by a read-back that did not find it (redone); the last one is the
+ * operation's resolution when that is applied or unresolved, else it was redone too.
+ */
+export function settledWrites(op: Op): { readonly applied: number; readonly redone: number; readonly unresolved: number } {
+  const applied = op.resolution === 'applied' ? 1 : 0;
+  const unresolved = op.resolution === 'unresolved' ? 1 : 0;
+  return { applied, redone: op.indeterminateWrites - applied - unresolved, unresolved };
 }
 
 /** Distinct error codes a history keeps apart; more are counted under OTHER_CODE. */
 const CODES_MAX = 64;
 const OTHER_CODE = 'OTHER';
 const INITIAL_CAPACITY = 1024;
+/** Bytes of `small` an operation. */
+const SMALL = 6;
 
 export class History {
   private start = new Float64Array(INITIAL_CAPACITY);
   private end = new Float64Array(INITIAL_CAPACITY);
-  /** workload, kind, outcome, attempts (capped at 255), one byte each; the code's index. */
-  private small = new Uint8Array(INITIAL_CAPACITY * 4);
+  /** workload, kind, outcome, attempts and indeterminate writes (each capped at 255), resolution, one byte each. */
+  private small = new Uint8Array(INITIAL_CAPACITY * SMALL);
   private codeIndex = new Uint8Array(INITIAL_CAPACITY);
   private readonly codes: string[] = [''];
   private count = 0;
@@ -63,22 +92,28 @@ export class History {
     const i = this.count++;
     this.start[i] = op.startMs;
     this.end[i] = op.endMs;
-    this.small[i * 4] = WORKLOAD_NAMES.indexOf(op.workload);
-    this.small[i * 4 + 1] = OP_KINDS.indexOf(op.kind);
-    this.small[i * 4 + 2] = OUTCOMES.indexOf(op.outcome);
-    this.small[i * 4 + 3] = Math.min(255, op.attempts);
+    const at = i * SMALL;
+    this.small[at] = WORKLOAD_NAMES.indexOf(op.workload);
+    this.small[at + 1] = OP_KINDS.indexOf(op.kind);
+    this.small[at + 2] = OUTCOMES.indexOf(op.outcome);
+    this.small[at + 3] = Math.min(255, op.attempts);
+    this.small[at + 4] = Math.min(255, op.indeterminateWrites);
+    this.small[at + 5] = RESOLUTIONS.indexOf(op.resolution);
     this.codeIndex[i] = this.indexOf(op.code);
   }
 
   at(i: number): Op {
     if (i < 0 || i >= this.count) throw new Error(`History.at(${i}): outside 0..${this.count - 1}`);
+    const at = i * SMALL;
     return {
       startMs: this.start[i]!,
       endMs: this.end[i]!,
-      workload: WORKLOAD_NAMES[this.small[i * 4]!]!,
-      kind: OP_KINDS[this.small[i * 4 + 1]!]!,
-      outcome: OUTCOMES[this.small[i * 4 + 2]!]!,
-      attempts: this.small[i * 4 + 3]!,
+      workload: WORKLOAD_NAMES[this.small[at]!]!,
+      kind: OP_KINDS[this.small[at + 1]!]!,
+      outcome: OUTCOMES[this.small[at + 2]!]!,
+      attempts: this.small[at + 3]!,
+      indeterminateWrites: this.small[at + 4]!,
+      resolution: RESOLUTIONS[this.small[at + 5]!]!,
       code: this.codes[this.codeIndex[i]!]!,
     };
   }
@@ -92,7 +127,7 @@ export class History {
   endedSince(sinceMs: number): Record<Outcome, number> {
     const counts: Record<Outcome, number> = { ok: 0, failed: 0, indeterminate: 0 };
     // Records are kept in the order they ended (one monotonic clock), so the scan stops at the first older one.
-    for (let i = this.count - 1; i >= 0 && this.end[i]! >= sinceMs; i--) counts[OUTCOMES[this.small[i * 4 + 2]!]!]++;
+    for (let i = this.count - 1; i >= 0 && this.end[i]! >= sinceMs; i--) counts[OUTCOMES[this.small[i * SMALL + 2]!]!]++;
     return counts;
   }
 
@@ -113,7 +148,7 @@ export class History {
     };
     this.start = widen(this.start, (n) => new Float64Array(n));
     this.end = widen(this.end, (n) => new Float64Array(n));
-    this.small = widen(this.small, (n) => new Uint8Array(n), 4);
+    this.small = widen(this.small, (n) => new Uint8Array(n), SMALL);
     this.codeIndex = widen(this.codeIndex, (n) => new Uint8Array(n));
   }
 }

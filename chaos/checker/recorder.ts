@@ -4,11 +4,21 @@
  *
  * Retries, as a careful client does them: exponential backoff with equal jitter (half the wait
  * fixed, half random, so clients that failed together do not retry together), a bounded number
- * of attempts, and never a resend of a write that may have applied (that would apply it twice:
- * the operation ends as indeterminate). A non-retryable failure (a bad request) ends it at once.
+ * of attempts, and never a resend of a write that may have applied (that could apply it twice).
+ * A non-retryable failure (a bad request) ends it at once.
+ *
+ * A write that may have applied is settled as a retrying application settles it (settleWrite):
+ * after a backoff it reads the key back (with retries). Found: the operation succeeded, without
+ * writing again. Not found: it writes again, as the workload says (a fresh read for the context;
+ * set-add adds the same element, register and load write a new unique value, never the one that
+ * may have applied). At most INDETERMINATE_RESOLVE_ROUNDS_MAX read-backs an operation; a write
+ * still in doubt after them, or whose read-back failed, ends the operation as indeterminate.
+ * What the operation was told stays apart from what it read: only an acknowledged write is
+ * recorded as acknowledged (the workloads do that, per attempt); a read-back that finds a write
+ * proves it reached some replica, not that it is durable.
  */
-import { History, Op, OpKind, WorkloadName } from './history';
-import { outcomeOf, StoreOutcome } from './store';
+import { History, Op, OpKind, Resolution, WorkloadName } from './history';
+import { Outcome, outcomeOf, StoreOutcome } from './store';
 
 export interface RetryPolicy {
   /** Attempts of one logical operation, the first included. */
@@ -20,6 +30,9 @@ export interface RetryPolicy {
 }
 
 export const RETRY_POLICY_DEFAULT: RetryPolicy = { attemptsMax: 5, backoffInitialMs: 50, backoffMaxMs: 2000 };
+
+/** Read-backs of one logical write at most; each one that does not find the write is followed by a write again. */
+export const INDETERMINATE_RESOLVE_ROUNDS_MAX = 3;
 
 /** The wait before retry `retry` (1: the first): min(max, initial * 2^(retry-1)), half of it jittered. */
 export function backoffMs(policy: RetryPolicy, retry: number, random: () => number = Math.random): number {
@@ -59,6 +72,58 @@ export async function withRetries<T>(attempt: (n: number) => Promise<StoreOutcom
   }
 }
 
+/** A logical write that reading the key back can settle (settleWrite). */
+export interface SettledWrite<T> {
+  /**
+   * One attempt of the write, called again for each retry and after each read-back that did not
+   * find the write: it reads afresh for its context and records its own acknowledgement.
+   */
+  readonly write: () => Promise<StoreOutcome<T>>;
+  /** Reads the key: whether one of this operation's writes that may have applied is there. */
+  readonly readBack: () => Promise<StoreOutcome<boolean>>;
+}
+
+export interface Settled<T> {
+  readonly outcome: Outcome;
+  /** The reply of the write the operation ended with, when that write was acknowledged. */
+  readonly acked: T | undefined;
+  readonly resolution: Resolution;
+  /** The last error's code ('' when the operation succeeded). */
+  readonly code: string;
+  /** Every attempt: writes, read-backs and redone writes. */
+  readonly attempts: number;
+  /** Write attempts that may have applied. */
+  readonly indeterminateWrites: number;
+}
+
+/**
+ * Runs a logical write: withRetries, and after a write that may have applied, up to
+ * INDETERMINATE_RESOLVE_ROUNDS_MAX rounds of a backoff, a read-back (withRetries) and, when the
+ * read-back did not find the write, the write again.
+ */
+export async function settleWrite<T>(w: SettledWrite<T>, policy: RetryPolicy, random: () => number = Math.random): Promise<Settled<T>> {
+  let attempts = 0;
+  let indeterminateWrites = 0;
+  let resolution: Resolution = 'none';
+  const end = (outcome: Outcome, code: string, acked?: T, how = resolution): Settled<T> => ({ outcome, acked, resolution: how, code, attempts, indeterminateWrites });
+  for (let round = 1; ; round++) {
+    const written = await withRetries(w.write, policy, random);
+    attempts += written.attempts;
+    const r = written.outcome;
+    if (r.ok) return end('ok', '', r.value);
+    if (!r.error.mayHaveApplied) return end('failed', r.error.code);
+    indeterminateWrites++;
+    if (round > INDETERMINATE_RESOLVE_ROUNDS_MAX) return end('indeterminate', r.error.code, undefined, 'unresolved');
+    // The coordinator may still be writing: a read at once could miss what is about to land.
+    await sleep(backoffMs(policy, round, random));
+    const back = await withRetries(w.readBack, policy, random);
+    attempts += back.attempts;
+    if (!back.outcome.ok) return end('indeterminate', back.outcome.error.code, undefined, 'unresolved');
+    if (back.outcome.value) return end('ok', '', undefined, 'applied');
+    resolution = 'redone';
+  }
+}
+
 export class Recorder {
   private readonly inFlight = new Map<number, number>();
   private nextId = 0;
@@ -77,19 +142,35 @@ export class Recorder {
    * waiting for a free slot counts.
    */
   async run<T>(workload: WorkloadName, kind: OpKind, attempt: (n: number) => Promise<StoreOutcome<T>>, startMs = this.now()): Promise<StoreOutcome<T>> {
+    const { outcome: r, attempts } = await this.inFlightWhile(startMs, () => withRetries(attempt, this.policy, this.random));
+    const outcome = outcomeOf(r);
+    // Without a read-back, a write that may have applied stays in doubt.
+    const doubt = outcome === 'indeterminate';
+    this.record({ startMs, endMs: this.now(), workload, kind, outcome, code: r.ok ? '' : r.error.code, attempts, indeterminateWrites: doubt ? 1 : 0, resolution: doubt ? 'unresolved' : 'none' });
+    return r;
+  }
+
+  /** Runs a logical write with settleWrite and records it; `startMs` as in run(). */
+  async runWrite<T>(workload: WorkloadName, kind: OpKind, w: SettledWrite<T>, startMs = this.now()): Promise<Settled<T>> {
+    const done = await this.inFlightWhile(startMs, () => settleWrite(w, this.policy, this.random));
+    const { outcome, code, attempts, indeterminateWrites, resolution } = done;
+    this.record({ startMs, endMs: this.now(), workload, kind, outcome, code, attempts, indeterminateWrites, resolution });
+    return done;
+  }
+
+  private async inFlightWhile<T>(startMs: number, run: () => Promise<T>): Promise<T> {
     const id = this.nextId++;
     this.inFlight.set(id, startMs);
-    let done: Retried<T>;
     try {
-      done = await withRetries(attempt, this.policy, this.random);
+      return await run();
     } finally {
       this.inFlight.delete(id);
     }
-    const { outcome: r, attempts } = done;
-    const op: Op = { startMs, endMs: this.now(), workload, kind, outcome: outcomeOf(r), code: r.ok ? '' : r.error.code, attempts };
+  }
+
+  private record(op: Op): void {
     this.history.record(op);
     this.events.operation(op);
-    return r;
   }
 
   /** Operations in flight that started before `beforeMs` (stuck, for the health check). */

@@ -26,6 +26,8 @@ export interface CheckResult {
     /** Each workload that ran, with its keys, concurrency and rate (cycles a second). */
     readonly workloads: Readonly<Partial<Record<WorkloadName, WorkloadOptions>>>;
     readonly retry: RetryPolicy;
+    /** Read-backs of one logical write at most (INDETERMINATE_RESOLVE_ROUNDS_MAX). */
+    readonly readBackRoundsMax: number;
   };
   readonly hypothesis: { readonly availabilityMin: number; readonly convergeWithinS: number; readonly siblingsMax: number };
   readonly correctness: {
@@ -71,7 +73,14 @@ export const pct = (share: number | null) => (share === null ? 'n/a' : `${(Math.
 const ms = (v: number | null) => (v === null ? 'n/a' : `${v < 10 ? v.toFixed(2) : Math.round(v)} ms`);
 
 function tallyLine(t: Tally): string {
-  return `${t.ops} ops, ${pct(t.availability)} ok (${t.failed} failed, ${t.indeterminate} indeterminate), p99 ${ms(t.p99Ms)}`;
+  return `${t.ops} ops, ${pct(t.availability)} ok (${t.failed} failed, ${t.indeterminate} indeterminate, ${t.readBack.ops} read back), p99 ${ms(t.p99Ms)}`;
+}
+
+/** How the writes that may have applied were settled, and what availability would be without. */
+function readBackLine(t: Tally): string {
+  const b = t.readBack;
+  return `read-back: ${b.indeterminateWrites} writes may have applied: ${b.applied} found applied, ${b.redone} not found and written again, ${b.unresolved} unresolved; ` +
+    `without read-back availability would be ${pct(t.availabilityWithoutReadBack)} (${t.attempts} attempts in all)`;
 }
 
 /** The human summary: a few lines, the verdict first. */
@@ -84,6 +93,7 @@ export function summarize(r: CheckResult): string {
     `ran ${r.run.durationS.toFixed(1)} s: ${Object.entries(r.run.workloads).map(([name, w]) => `${name} ${w.ratePerS} cycles/s over ${w.keys} keys (${w.concurrency} in flight at most)`).join(', ')}`,
     `availability ${pct(a.overall.availability)} of ${a.overall.ops} operations (at least ${pct(r.hypothesis.availabilityMin)} required): ${a.overall.failed} failed, ${a.overall.indeterminate} indeterminate` +
       (Object.keys(a.errors).length ? ` (${Object.entries(a.errors).map(([code, n]) => `${code} ${n}`).join(', ')})` : ''),
+    readBackLine(a.overall),
     `latency p50 ${ms(a.overall.p50Ms)}, p99 ${ms(a.overall.p99Ms)}, max ${ms(a.overall.maxMs)}`,
     ...Object.entries(a.byWorkload).map(([name, t]) => `  ${name}: ${tallyLine(t)}`),
     ...a.windows.flatMap((w) => [

@@ -69,3 +69,12 @@ export function outcomeOf(r: StoreOutcome<unknown>): Outcome {
   if (r.ok) return 'ok';
   return r.error.mayHaveApplied ? 'indeterminate' : 'failed';
 }
+
+/**
+ * A read-back after a write that may have applied: reads `key` (at the store's R) and says
+ * whether its values show that write. A failed read stays a failure (the write stays in doubt).
+ */
+export async function readBack(store: CheckedStore, key: string, shows: (read: ReadReply) => boolean): Promise<StoreOutcome<boolean>> {
+  const read = await store.get(key);
+  return read.ok ? { ok: true, value: shows(read.value) } : read;
+}

@@ -7,6 +7,9 @@
  * - resurrectingDeletes: applies each delete, then writes the deleted values back before it
  *   acknowledges, as a replica that missed the delete hands them back once the tombstone was
  *   reaped too early.
+ * And one that is not broken but leaves the client in doubt, as a coordinator cut off or frozen
+ * mid-write does: answeringMayHaveApplied answers chosen puts and deletes with a failure that may
+ * have applied, after carrying them out or without.
  */
 import { encodeContextString, decodeContextString } from '../../app/client/client';
 import { KvError, Result } from '../../app/errors';
@@ -112,4 +115,58 @@ export function resurrectingDeletes(inner: CheckedStore): CheckedStore & { reado
     },
   };
   return store;
+}
+
+/** What answeringMayHaveApplied does with a put or delete: answer may-have-applied after carrying it out, or without; or pass it on (undefined). */
+export type Doubt = 'applied' | 'not-applied' | undefined;
+
+export interface DoubtingStore extends CheckedStore {
+  /** Writes answered may-have-applied, carried out or not. */
+  readonly doubted: { applied: number; notApplied: number };
+  /** Per key, the values of the puts answered ok. */
+  readonly okValues: ReadonlyMap<string, readonly string[]>;
+  /** Per key, the values of the puts answered may-have-applied. */
+  readonly doubtedValues: ReadonlyMap<string, readonly string[]>;
+}
+
+const MAY_HAVE_APPLIED: StoreError = { code: 'DEADLINE_EXCEEDED', retryable: true, mayHaveApplied: true, message: 'the coordinator did not answer in time; the write may have applied' };
+
+/**
+ * Answers the puts and deletes `doubt` picks (given the kind and the count of that kind on that
+ * key, from 1) with a failure that may have applied: 'applied' carries the write out first,
+ * 'not-applied' does not.
+ */
+export function answeringMayHaveApplied(inner: CheckedStore, doubt: (kind: 'put' | 'delete', n: number) => Doubt): DoubtingStore {
+  const counts = new Map<string, number>();
+  const okValues = new Map<string, string[]>();
+  const doubtedValues = new Map<string, string[]>();
+  const push = (m: Map<string, string[]>, key: string, value: string) => m.set(key, [...(m.get(key) ?? []), value]);
+  const doubted = { applied: 0, notApplied: 0 };
+  const write = async (kind: 'put' | 'delete', key: string, run: () => Promise<StoreOutcome<WriteReply>>, value?: string): Promise<StoreOutcome<WriteReply>> => {
+    const n = (counts.get(`${kind} ${key}`) ?? 0) + 1;
+    counts.set(`${kind} ${key}`, n);
+    const how = doubt(kind, n);
+    if (how === 'not-applied') {
+      doubted.notApplied++;
+      if (value !== undefined) push(doubtedValues, key, value);
+      return { ok: false, error: MAY_HAVE_APPLIED };
+    }
+    const r = await run();
+    if (!r.ok || how === undefined) {
+      if (r.ok && value !== undefined) push(okValues, key, value);
+      return r;
+    }
+    doubted.applied++;
+    if (value !== undefined) push(doubtedValues, key, value);
+    return { ok: false, error: MAY_HAVE_APPLIED };
+  };
+  return {
+    doubted,
+    okValues,
+    doubtedValues,
+    get: inner.get.bind(inner),
+    replicas: inner.replicas.bind(inner),
+    put: (key, value, context) => write('put', key, () => inner.put(key, value, context), value),
+    delete: (key, context) => write('delete', key, () => inner.delete(key, context)),
+  };
 }

@@ -12,7 +12,8 @@ const T0 = 1_700_000_000_000;
 
 /** An operation started `atS` seconds after T0, lasting `ms`. */
 function op(atS: number, outcome: Op['outcome'] = 'ok', ms = 1, attempts = 1): Op {
-  return { startMs: T0 + atS * 1000, endMs: T0 + atS * 1000 + ms, workload: 'load', kind: 'get', outcome, code: outcome === 'ok' ? '' : 'UNAVAILABLE', attempts };
+  const doubt = outcome === 'indeterminate';
+  return { startMs: T0 + atS * 1000, endMs: T0 + atS * 1000 + ms, workload: 'load', kind: 'get', outcome, code: outcome === 'ok' ? '' : 'UNAVAILABLE', attempts, indeterminateWrites: doubt ? 1 : 0, resolution: doubt ? 'unresolved' : 'none' };
 }
 
 /** `n` operations spread over the second starting at `atS`, `bad` of them failed. */
@@ -83,9 +84,9 @@ describe('fault windows', () => {
 test('the timeline has one entry a second, by when operations ended', () => {
   const t = timeline([op(0.1), op(0.2, 'failed'), op(0.9, 'ok', 300), op(2.5, 'indeterminate', 40)], T0, T0 + 3000);
   expect(t).toEqual([
-    { t: 0, ops: 2, errors: 1, indeterminate: 0, p99Ms: 1 },
-    { t: 1, ops: 1, errors: 0, indeterminate: 0, p99Ms: 300 },
-    { t: 2, ops: 1, errors: 0, indeterminate: 1, p99Ms: 40 },
+    { t: 0, ops: 2, errors: 1, indeterminate: 0, readBack: 0, p99Ms: 1 },
+    { t: 1, ops: 1, errors: 0, indeterminate: 0, readBack: 0, p99Ms: 300 },
+    { t: 2, ops: 1, errors: 0, indeterminate: 1, readBack: 1, p99Ms: 40 },
   ]);
 });
 

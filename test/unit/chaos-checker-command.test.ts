@@ -65,6 +65,7 @@ test('rejects endpoints that are not host:port, and --endpoint with --endpoints'
 test('the checker\'s metrics follow the conventions: _total counters only, base units, bounded labels', async () => {
   const metrics = (await new CheckerMetrics().registry.getMetricsAsJSON()).filter((m) => m.name.startsWith('kv_checker_'));
   expect(metrics.map((m) => m.name).sort()).toEqual([
+    'kv_checker_indeterminate_writes_total',
     'kv_checker_lost_writes_total',
     'kv_checker_operation_duration_seconds',
     'kv_checker_operations_total',
