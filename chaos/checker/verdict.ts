@@ -2,8 +2,9 @@
  * The verdict's rules, pure: what the workloads were told (acknowledged elements, writes and
  * deletes) against each key's final state, read after the faults healed (at R=N).
  *
- * - Lost element (set-add): an element whose write was acknowledged is in no value of its key.
- *   A set-add write carries the union of what its read returned, so nothing removes an element.
+ * - Lost element (set-add): an element that an acknowledged write carried is in no value of its
+ *   key. A set-add write carries the union of what its read returned, so nothing removes an
+ *   element. (An element only a read-back found is not held: set-add.ts says why.)
  * - Lost write (register): a value whose write was acknowledged is not in its key's final state,
  *   and no delete that was acknowledged or may have applied was based on a read that returned it.
  *   Register writes carry no context, so only such a delete can remove a value.
@@ -16,7 +17,9 @@
  *   fallbacks hold) is concurrent with the delete and rightly survives it. (1) keeps the rule to
  *   what the client was told before it read: a value still in flight when the read ran is not
  *   held against the store. Each attempt writes a value of its own and a write that may have
- *   applied is never resent, so a value has one dot and cannot come back legitimately.
+ *   applied is never resent (a read-back that does not find it leads to a new value), so a value
+ *   has one dot and cannot come back legitimately. A value only a read-back found was never
+ *   acknowledged, so it is held neither lost nor resurrected.
  * - Siblings: a key's final state holds more than `siblingsMax` values.
  * - Unreadable: a key's final read failed; nothing can be said of it, and the verdict fails.
  */
@@ -43,7 +46,7 @@ export interface Judgement {
 }
 
 export interface JudgeInput {
-  /** set-add: per key, the acknowledged elements. */
+  /** set-add: per key, the elements acknowledged writes carried. */
   readonly acked: ReadonlyMap<string, ReadonlySet<string>>;
   readonly register: RegisterLedger;
   /** Every checked key's final read. */
