@@ -86,9 +86,11 @@ function figuresTable(o: ExperimentOutcome): string {
   const w = r.availability.windows[0];
   const row = (name: string, value: string, cls = '') => `<tr><th>${escape(name)}</th><td class="${cls}">${escape(value)}</td></tr>`;
   const c = r.correctness;
+  const b = r.availability.overall.readBack;
   return `<table class="figures">
 ${row('operations', String(r.availability.overall.ops))}
 ${row('availability (retrying clients)', `${pct(r.availability.overall.availability)} (at least ${pct(o.experiment.hypothesis.availabilityMin)})`, (r.availability.overall.availability ?? 0) >= o.experiment.hypothesis.availabilityMin ? 'pass' : 'fail')}
+${row('writes in doubt, read back', `${b.indeterminateWrites}: ${b.applied} found applied, ${b.redone} not found and written again, ${b.unresolved} unresolved (without read-back ${pct(r.availability.overall.availabilityWithoutReadBack)} available)`)}
 ${w ? row('during the fault', `${pct(w.during.availability)} of ${w.during.ops}, p99 ${ms(w.during.p99Ms)}`) : ''}
 ${w ? row('after the fault', `${pct(w.after.availability)} of ${w.after.ops}, p99 ${ms(w.after.p99Ms)}`) : ''}
 ${w ? row('time to recover', w.recoverS === null ? 'not before the end' : `${w.recoverS} s`) : ''}

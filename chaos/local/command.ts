@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CliError } from '../../app/cli/cli-error';
+import type { CheckResult } from '../checker';
 import { EXPERIMENTS, experimentsOf, SUITES } from '../experiments';
 import { ChaosReport } from '../report';
 import { GID_BASE_DEFAULT, RECOVERY_S, runLocalChaos, WARMUP_S } from './run';
@@ -38,6 +39,16 @@ function seconds(values: Record<string, unknown>, name: string, fallback: number
   const v = Number(raw);
   if (!Number.isFinite(v) || v < 0 || v > max) throw new CliError(`kv chaos: --${name}: ${JSON.stringify(raw)} must be a number of seconds within 0..${max}`);
   return v;
+}
+
+const percent = (share: number | null) => `${((share ?? 0) * 100).toFixed(3)} %`;
+
+/** An experiment's line of figures: availability (and how the writes in doubt were read back), loss, convergence. */
+function experimentFigures(r: CheckResult): string {
+  const a = r.availability.overall;
+  const b = a.readBack;
+  return `availability ${percent(a.availability)} (writes in doubt ${b.indeterminateWrites}: ${b.applied} found applied, ${b.redone} redone, ${b.unresolved} unresolved; without read-back ${percent(a.availabilityWithoutReadBack)}), ` +
+    `lost ${r.correctness.lostWrites}, resurrected ${r.correctness.resurrectedDeletes}, converged ${r.convergence.converged ? `after ${r.convergence.afterS} s` : 'NOT'}`;
 }
 
 export async function chaosRunCommand(name: string, argv: readonly string[]): Promise<void> {
@@ -109,7 +120,7 @@ export async function chaosRunCommand(name: string, argv: readonly string[]): Pr
   }
   for (const o of outcomes) {
     const r = o.result;
-    const figures = r ? `availability ${((r.availability.overall.availability ?? 0) * 100).toFixed(3)} %, lost ${r.correctness.lostWrites}, resurrected ${r.correctness.resurrectedDeletes}, converged ${r.convergence.converged ? `after ${r.convergence.afterS} s` : 'NOT'}` : '';
+    const figures = r ? experimentFigures(r) : '';
     const status = o.skipped !== undefined ? `skipped (${o.skipped})` : o.error !== undefined ? `ERROR (${o.error})` : o.passed ? 'holds' : `DOES NOT HOLD (${r?.reasons.join('; ')})`;
     process.stdout.write(`${o.experiment.name.padEnd(24)} ${status}${figures ? `: ${figures}` : ''}\n`);
   }

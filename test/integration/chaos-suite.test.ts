@@ -41,6 +41,8 @@ describe('kv chaos short', () => {
     const json = path.join(out, 'report.json');
     if (!fs.existsSync(json)) throw new Error(`kv chaos short exited ${run.code} without a report: ${run.stderr.slice(-2000)}`);
     report = JSON.parse(fs.readFileSync(json, 'utf8')) as ChaosReport;
+    // The figures of each experiment, in the test's log whether it passes or not.
+    process.stderr.write(run.stdout);
   }, 420_000);
 
   afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
@@ -66,7 +68,7 @@ describe('kv chaos short', () => {
       expect(r.availability.windows.map((w) => w.label)).toEqual([o.experiment.name]);
       expect(r.convergence.converged).toBe(true);
     }
-    expect(run.stdout).toMatch(/^node-kill +holds: availability [\d.]+ %, lost 0, resurrected 0/m);
+    expect(run.stdout).toMatch(/^node-kill +holds: availability [\d.]+ % \(writes in doubt \d+: \d+ found applied, \d+ redone, \d+ unresolved; without read-back [\d.]+ %\), lost 0, resurrected 0/m);
   });
 
   test('the HTML report renders in headless Chromium and shows the figures of report.json', () => {
@@ -86,6 +88,7 @@ describe('kv chaos short', () => {
       if (o.result === undefined) continue;
       const share = o.result.availability.overall.availability!;
       expect(html).toContain(`${(Math.floor(share * 100_000) / 1000).toString()} %`);
+      expect(html).toContain(`${o.result.availability.overall.readBack.indeterminateWrites}: ${o.result.availability.overall.readBack.applied} found applied`);
     }
     // One drawn timeline per experiment that ran: an SVG with lines in it.
     const ran = report.outcomes.filter((o) => o.result !== undefined).length;
