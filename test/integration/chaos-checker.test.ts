@@ -86,6 +86,10 @@ test('kv chaos check through a SIGKILL of one node: nothing lost, no delete back
   expect(result.convergence.converged).toBe(true);
   expect(result.availability.overall.ops).toBeGreaterThan(500);
   expect(result.availability.overall.availability).toEqual(expect.any(Number));
+  // Every write left in doubt (the SIGKILL can leave some) was settled one way or another.
+  const b = result.availability.overall.readBack;
+  expect(b.applied + b.redone + b.unresolved).toBe(b.indeterminateWrites);
+  expect(stdout).toMatch(/^read-back: \d+ writes may have applied: /m);
   const [w] = result.availability.windows;
   expect(w).toMatchObject({ label: 'kill-kv-2' });
   expect(w!.during.ops).toBeGreaterThan(0);
