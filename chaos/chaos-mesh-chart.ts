@@ -37,8 +37,11 @@ export const CHAOS_MESH_NAMESPACE = 'chaos-mesh';
 /** The checker's metrics and /healthz port (`kv chaos check --metrics-port`). */
 export const CHECKER_METRICS_PORT = 9470;
 const METRICS_PORT_NAME = 'metrics';
-/** Where the checker writes its verdict (`--result-file`), on an emptyDir. */
-export const CHECKER_RESULT_FILE = '/results/result.json';
+/**
+ * Where the checker writes its verdict (`--result-file`): stdout, as the last line of the Job's
+ * log, which outlives the pod (`kubectl logs job/kv-chaos-checker | tail -1`).
+ */
+export const CHECKER_RESULT_FILE = '-';
 /**
  * Room for Chaos Mesh to create and inject each step, added to the faults' own length: the deadline of
  * the faults' Serial is a hard stop, and the StatusCheck watches as long.
@@ -391,14 +394,10 @@ export class KvChaosChart extends Chart {
                   capabilities: { drop: ['ALL'] },
                   seccompProfile: { type: 'RuntimeDefault' },
                 },
-                volumeMounts: [
-                  { name: 'results', mountPath: CHECKER_RESULT_FILE.slice(0, CHECKER_RESULT_FILE.lastIndexOf('/')) },
-                  { name: 'tmp', mountPath: '/tmp' },
-                ],
+                volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
               },
             ],
             volumes: [
-              { name: 'results', emptyDir: { sizeLimit: k8s.Quantity.fromString('16Mi') } },
               { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } },
             ],
           },

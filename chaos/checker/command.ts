@@ -51,7 +51,8 @@ export const CHAOS_CHECK_USAGE = `kv chaos check --duration-s N [options]
   --metrics-host H              address to serve them on (0.0.0.0 in a pod)    (default 127.0.0.1)
   --healthz-availability-min A  /healthz answers 503 below this share of successful operations
                                 over the last ${D.healthWindowS} s                              (default ${D.healthyAvailabilityMin})
-  --result-file F               write the JSON result (figures, verdict, per-second timeline) there`;
+  --result-file F               write the JSON result (figures, verdict, per-second timeline) there;
+                                - prints it on stdout after the summary, as one line starting with {`;
 
 interface Parsed {
   readonly endpoints: string[];
@@ -134,7 +135,7 @@ export function parseChaosCheckArgs(argv: readonly string[]): Parsed | undefined
   };
   const resultFile = values['result-file'] as string | undefined;
   // Found out now, not after the run.
-  if (resultFile !== undefined) {
+  if (resultFile !== undefined && resultFile !== '-') {
     try {
       fs.accessSync(path.dirname(path.resolve(resultFile)), fs.constants.W_OK);
     } catch (e) {
@@ -185,7 +186,9 @@ export async function chaosCheckCommand(argv: readonly string[]): Promise<void> 
     process.stderr.write(`kv chaos check: workloads stopped; waiting up to ${o.convergeWithinS} s for the replicas to converge\n`);
     const result = await checker.verdict();
     process.stdout.write(summarize(result));
-    if (parsed.resultFile !== undefined) {
+    // On Kubernetes the Job's log is what outlives its pod: the result goes there, one line.
+    if (parsed.resultFile === '-') process.stdout.write(`${JSON.stringify(result)}\n`);
+    else if (parsed.resultFile !== undefined) {
       try {
         fs.writeFileSync(parsed.resultFile, `${JSON.stringify(result, null, 2)}\n`);
       } catch (e) {

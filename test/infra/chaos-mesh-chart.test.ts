@@ -282,13 +282,13 @@ describe('the checker', () => {
       '--metrics-host',
       '0.0.0.0',
       '--result-file',
-      '/results/result.json',
+      '-',
     ]);
     expect(chart.checkerDurationS).toBeGreaterThan(chart.workflowDurationS);
     expect(job.spec.activeDeadlineSeconds).toBeGreaterThan(chart.checkerDurationS);
   });
 
-  test('runs once, non-root with a read-only root like the store\'s pods, with resources, its own token-less account and a writable /results', () => {
+  test('runs once, non-root with a read-only root like the store\'s pods, with resources, its own token-less account, its result in its log', () => {
     expect(job.spec.backoffLimit).toBe(0);
     expect(pod.restartPolicy).toBe('Never');
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: RUN_AS_ID, runAsGroup: RUN_AS_ID });
@@ -299,7 +299,7 @@ describe('the checker', () => {
     expect(pod.serviceAccountName).toBe('kv-chaos-checker');
     expect(pod.serviceAccountName).not.toBe(storeSet.spec.template.spec.serviceAccountName);
     expect(pod.automountServiceAccountToken).toBe(false);
-    expect(container.volumeMounts).toContainEqual({ name: 'results', mountPath: '/results' });
+    expect(container.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
   });
 
   test('its Service and PodMonitor select its pod on the metrics port; the PodMonitor carries the release label', () => {
