@@ -15,6 +15,7 @@ import { encodeContextString, decodeContextString } from '../../app/client/clien
 import { KvError, Result } from '../../app/errors';
 import { OpResult } from '../../app/api/ops';
 import { VersionedObject } from '../../app/versioning/dvv';
+import { CHECKER_DEFAULTS, CheckerOptions } from '../../chaos/checker/checker';
 import { CheckedStore, ReplicaState, StoreError, StoreOutcome, WriteReply } from '../../chaos/checker/store';
 import { MemoryCluster } from './memory-cluster';
 
@@ -170,3 +171,15 @@ export function answeringMayHaveApplied(inner: CheckedStore, doubt: (kind: 'put'
     delete: (key, context) => write('delete', key, () => inner.delete(key, context)),
   };
 }
+
+/** Checker settings for runs of a second or two against in-process stores: few keys, fast retries. */
+export const FAST_CHECKER_OPTIONS: CheckerOptions = {
+  ...CHECKER_DEFAULTS,
+  keys: 4,
+  ratePerS: 150,
+  concurrency: 4,
+  convergeWithinS: 2,
+  retry: { attemptsMax: 4, backoffInitialMs: 5, backoffMaxMs: 20 },
+  historyOpsMax: 10_000,
+  keyPrefix: 'test/',
+};

@@ -6,7 +6,7 @@
  * writes as settled, and still catch the stores broken on purpose.
  */
 import { tally } from '../../chaos/checker/availability';
-import { Checker, CHECKER_DEFAULTS, CheckerOptions } from '../../chaos/checker/checker';
+import { Checker, CheckerOptions } from '../../chaos/checker/checker';
 import { History } from '../../chaos/checker/history';
 import { LoadWorkload } from '../../chaos/checker/load';
 import { INDETERMINATE_RESOLVE_ROUNDS_MAX, NO_EVENTS, Recorder, RETRY_POLICY_DEFAULT, settleWrite } from '../../chaos/checker/recorder';
@@ -15,7 +15,7 @@ import { summarize } from '../../chaos/checker/result';
 import { elementsOf, SetAddWorkload } from '../../chaos/checker/set-add';
 import { CheckedStore, StoreOutcome } from '../../chaos/checker/store';
 import { WorkloadContext } from '../../chaos/checker/workload';
-import { answeringMayHaveApplied, Doubt, droppingEveryTenthWrite, memoryClusterStore, resurrectingDeletes } from '../support/checked-stores';
+import { answeringMayHaveApplied, Doubt, droppingEveryTenthWrite, FAST_CHECKER_OPTIONS, memoryClusterStore, resurrectingDeletes } from '../support/checked-stores';
 import { MemoryCluster } from '../support/memory-cluster';
 
 const FAST = { ...RETRY_POLICY_DEFAULT, attemptsMax: 4, backoffInitialMs: 2, backoffMaxMs: 5 };
@@ -193,16 +193,7 @@ describe('each workload, with its first write answered may-have-applied', () => 
 });
 
 describe('the whole checker over a store that leaves writes in doubt', () => {
-  const OPTIONS: CheckerOptions = {
-    ...CHECKER_DEFAULTS,
-    keys: 4,
-    ratePerS: 150,
-    concurrency: 4,
-    convergeWithinS: 2,
-    retry: { attemptsMax: 4, backoffInitialMs: 5, backoffMaxMs: 20 },
-    historyOpsMax: 10_000,
-    keyPrefix: 'test/',
-  };
+  const OPTIONS = FAST_CHECKER_OPTIONS;
   // Every 4th put of a key, and every 3rd delete, is answered may-have-applied, carried out or not in turn.
   const periodic = (kind: 'put' | 'delete', n: number): Doubt => {
     const every = kind === 'put' ? 4 : 3;

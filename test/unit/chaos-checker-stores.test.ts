@@ -4,22 +4,13 @@
  * that drops every tenth acknowledged write, or one that resurrects deletes, fails. Each run
  * lasts about a second of real time.
  */
-import { Checker, CHECKER_DEFAULTS, CheckerOptions } from '../../chaos/checker/checker';
+import { Checker, CheckerOptions } from '../../chaos/checker/checker';
 import { summarize } from '../../chaos/checker/result';
 import { CheckedStore } from '../../chaos/checker/store';
-import { droppingEveryTenthWrite, memoryClusterStore, resurrectingDeletes } from '../support/checked-stores';
+import { droppingEveryTenthWrite, FAST_CHECKER_OPTIONS, memoryClusterStore, resurrectingDeletes } from '../support/checked-stores';
 import { MemoryCluster } from '../support/memory-cluster';
 
-const OPTIONS: CheckerOptions = {
-  ...CHECKER_DEFAULTS,
-  keys: 4,
-  ratePerS: 150,
-  concurrency: 4,
-  convergeWithinS: 2,
-  retry: { attemptsMax: 4, backoffInitialMs: 5, backoffMaxMs: 20 },
-  historyOpsMax: 10_000,
-  keyPrefix: 'test/',
-};
+const OPTIONS = FAST_CHECKER_OPTIONS;
 const RUN_S = 1;
 
 let cluster: MemoryCluster;
