@@ -133,15 +133,18 @@ describeAsRoot('iptables and strace on node processes, a group of its own for ea
     try {
       // pw=3: every primary must store it (a fallback holding a hint would stand in for the target otherwise).
       await expect(client.put(key, 'x', { w: 3, pw: 3 })).rejects.toThrow();
-      await client.put(key, 'around', { w: 2 });
+      // Fail-stop: the node stopped at its first failed commit (EX_IOERR), before lmdb-js could
+      // touch the store again.
+      await waitFor(async () => !f.isRunning(TARGET), { timeoutMs: 10_000, what: `${TARGET} to stop itself` });
+      expect(target().process!.exitCode).toBe(74);
+      // The others take the write without it (sent to them: a request to the target as it died
+      // would be in doubt).
+      await f.client({ endpoints: f.endpointsExcept(TARGET), timeoutMs: 3000 }).put(key, 'around', { w: 2 });
     } finally {
       await active.heal();
     }
-    // Fail-stop: the node stopped at its first failed commit (EX_IOERR), before lmdb-js could
-    // touch the store again; started again, it serves from its last committed state.
-    await waitFor(async () => !f.isRunning(TARGET), { timeoutMs: 10_000, what: `${TARGET} to stop itself` });
-    expect(target().process!.exitCode).toBe(74);
     expect(fs.readFileSync(path.join(target().dataDir, 'node.log'), 'utf8')).toMatch(/"message":"the disk failed a commit: this node stops now \(fail-stop\)/);
+    // Started again, it serves from its last committed state.
     await f.cluster.restart(TARGET);
     await f.waitConnected(20_000);
     await waitFor(async () => (await client.get(key, { r: 2 })).values.map(String).includes('around'), { timeoutMs: 10_000, what: 'the write that went around to read back' });
