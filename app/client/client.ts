@@ -223,8 +223,9 @@ export class KvClient {
   private readonly suspectUntil = new Map<KvChannel, number>();
 
   /** The candidates with the nodes that failed recently moved to the end, each group in its order. */
-  private healthyFirst(channels: readonly KvChannel[]): KvChannel[] {
-    if (this.suspectUntil.size === 0) return [...channels];
+  private healthyFirst(channels: KvChannel[]): KvChannel[] {
+    // Nothing suspected (the usual case): the list as it is, no copy per operation.
+    if (this.suspectUntil.size === 0) return channels;
     const now = Date.now();
     const suspected = (c: KvChannel) => {
       const until = this.suspectUntil.get(c);
@@ -267,7 +268,7 @@ export class KvClient {
       const r = this.options.batch ? await channel.submit(op, this.timeoutMs) : await channel.call(op, this.timeoutMs);
       this.options.onAttempt?.(channel.address, r.ok ? 'OK' : r.error.codeName);
       if (r.ok) {
-        this.suspectUntil.delete(channel);
+        if (this.suspectUntil.size > 0) this.suspectUntil.delete(channel);
         return r.value;
       }
       const suspectMs = this.options.suspectMs ?? SUSPECT_MS;

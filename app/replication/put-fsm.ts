@@ -29,6 +29,8 @@ export interface PutFsmDeps {
 
 export async function runPut(deps: PutFsmDeps, partition: number, op: CheckedOp & { kind: 'put' | 'delete' }, placement: PartitionReplicas, timeoutMs: number): Promise<Result<WriteResult>> {
   const { self, local, replicas } = deps;
+  const nodes = (primaries: number, fallbacks: number) => `${primaries} primar${primaries === 1 ? 'y' : 'ies'}${fallbacks > 0 ? ` and ${fallbacks} fallback${fallbacks === 1 ? '' : 's'}` : ''}`;
+  const required = () => `of ${op.w} required (W=${op.w}${op.pw > 0 ? `, ${op.pw} primaries required (pw)` : ''}, N=${placement.primaries.length})`;
   const core = new WriteCore(op.w, op.pw, placement.primaries, placement.fallbacks, self, (node) => replicas.isUp(node), placement.target);
   // Fail fast, before anything is written, when the nodes this one can reach are too few for W
   // (or PW): a coordinator cut off from its peers would otherwise store the write alone and
@@ -39,8 +41,7 @@ export async function runPut(deps: PutFsmDeps, partition: number, op: CheckedOp 
     const primaries = 1 + core.initial.filter((t) => t.hintFor === undefined && !t.receiver).length;
     const fallbacks = core.initial.filter((t) => t.hintFor !== undefined).length;
     const failures = core.tally.failures;
-    const reach = `${primaries} primar${primaries === 1 ? 'y' : 'ies'}${fallbacks > 0 ? ` and ${fallbacks} fallback${fallbacks === 1 ? '' : 's'}` : ''}`;
-    return err(new KvError('InsufficientReplicas', `${op.kind}: node ${self} can reach ${reach} of ${op.w} required (W=${op.w}${op.pw > 0 ? `, ${op.pw} primaries required (pw)` : ''}, N=${placement.primaries.length})${failures.length ? `; ${failures.join('; ')}` : ''}; nothing was written, so another node may take the write`));
+    return err(new KvError('InsufficientReplicas', `${op.kind}: node ${self} can reach ${nodes(primaries, fallbacks)} ${required()}${failures.length ? `; ${failures.join('; ')}` : ''}; nothing was written, so another node may take the write`));
   }
   const localSpan = deps.trace?.child(SPAN.localWrite, { 'kv.peer': self, 'kv.partition': partition });
   const written = await local.coordinateWrite(partition, op.key, op.context, op.value);
@@ -50,10 +51,8 @@ export async function runPut(deps: PutFsmDeps, partition: number, op: CheckedOp 
   const result: WriteResult = { kind: op.kind, context: encodeContext(written.value.object.vv), siblings: liveValues(written.value.object).length };
   const describe = () => {
     const t = core.tally;
-    const fallbacks = t.fallbackAcks > 0 ? ` and ${t.fallbackAcks} fallback${t.fallbackAcks === 1 ? '' : 's'}` : '';
-    const pw = op.pw > 0 ? `, ${op.pw} primaries required (pw)` : '';
     const moving = t.targetNeeded !== undefined ? `; the partition is moving to ${placement.target!.join(', ')}: ${t.targetAcks} of the ${t.targetNeeded} acknowledgements it needs there` : '';
-    return `acknowledged by ${t.primaryAcks} primar${t.primaryAcks === 1 ? 'y' : 'ies'}${fallbacks} of ${op.w} required (W=${op.w}${pw}, N=${placement.primaries.length})${moving}${t.failures.length ? `; ${t.failures.join('; ')}` : ''}`;
+    return `acknowledged by ${nodes(t.primaryAcks, t.fallbackAcks)} ${required()}${moving}${t.failures.length ? `; ${t.failures.join('; ')}` : ''}`;
   };
   return new Promise((resolve) => {
     let answered = false;

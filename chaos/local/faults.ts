@@ -175,27 +175,20 @@ function network(f: Extract<Fault, { kind: 'network' }>): LocalFault {
       return `delay and duplication of packets are not injected locally: ${netem ?? 'the local runner does only loss so far'}; this experiment runs on Kubernetes through Chaos Mesh's NetworkChaos`;
     },
     async inject(scene) {
-      const chain = chainName(scene, 'L');
-      spawnSync('iptables', ['-w', '5', '-D', 'OUTPUT', '-j', chain], { stdio: 'ignore' });
-      spawnSync('iptables', ['-w', '5', '-F', chain], { stdio: 'ignore' });
-      spawnSync('iptables', ['-w', '5', '-X', chain], { stdio: 'ignore' });
-      const ipt = (args: string[]) => execFileSync('iptables', ['-w', '5', ...args], { stdio: 'pipe' });
-      ipt(['-N', chain]);
-      ipt(['-I', 'OUTPUT', '1', '-j', chain]);
-      const probability = (f.lossPercent / 100).toFixed(4);
+      const lossy = new Partition(chainName(scene, 'L'), partitionNodes(scene.cluster));
+      lossy.install();
       const targets = new Set(scene.targets.map((t) => t.id));
-      for (const t of scene.targets) {
-        for (const o of scene.cluster.nodes.filter((n) => !targets.has(n.id))) {
-          for (const [from, to] of [[t, o], [o, t]] as const) {
-            ipt(['-A', chain, '-m', 'owner', '--gid-owner', String(from.gid), '-d', `${to.host}/32`, '-m', 'statistic', '--mode', 'random', '--probability', probability, '-j', 'DROP']);
-          }
+      const others = scene.cluster.nodes.filter((n) => !targets.has(n.id)).map((n) => n.id);
+      for (const t of targets) {
+        for (const o of others) {
+          lossy.cut(t, o, f.lossPercent / 100);
+          lossy.cut(o, t, f.lossPercent / 100);
         }
       }
       return {
         heal: async () => {
-          spawnSync('iptables', ['-w', '5', '-D', 'OUTPUT', '-j', chain], { stdio: 'ignore' });
-          spawnSync('iptables', ['-w', '5', '-F', chain], { stdio: 'ignore' });
-          spawnSync('iptables', ['-w', '5', '-X', chain], { stdio: 'ignore' });
+          scene.log(`loss healed; ${lossy.droppedPackets()} packets were dropped`);
+          lossy.remove();
         },
       };
     },

@@ -75,10 +75,14 @@ export class Partition {
     iptables(['-I', 'OUTPUT', '1', '-j', this.chain]);
   }
 
-  /** Drops every packet `from` sends to `to` (see the file comment for what that cuts). */
-  cut(from: string, to: string): void {
+  /**
+   * Drops every packet `from` sends to `to` (see the file comment for what that cuts), or, with
+   * `probability` (0..1), that share of them at random: a lossy link, which TCP retransmits over.
+   */
+  cut(from: string, to: string, probability?: number): void {
     const sender = this.node(from);
-    iptables(['-A', this.chain, '-m', 'owner', '--gid-owner', String(sender.gid), '-d', `${this.node(to).host}/32`, '-j', 'DROP']);
+    const random = probability === undefined ? [] : ['-m', 'statistic', '--mode', 'random', '--probability', probability.toFixed(4)];
+    iptables(['-A', this.chain, '-m', 'owner', '--gid-owner', String(sender.gid), '-d', `${this.node(to).host}/32`, ...random, '-j', 'DROP']);
   }
 
   /** Cuts every node of one side from every node of the other, both ways. */
