@@ -23,6 +23,9 @@ export interface StorageFigures {
   readonly usedBytes: number;
   readonly diskFreeBytes: number;
   readonly diskFreeBytesMin: number;
+  /** Pages the store's commits wrote since it opened, and their size (0 where the engine has none). */
+  readonly pagesWritten: number;
+  readonly pageBytes: number;
 }
 
 export class NodeMetrics {
@@ -56,7 +59,7 @@ export class NodeMetrics {
   syncingSource: () => number = () => 0;
   /** Where the membership gauges read: the cluster state's version and the transfers into this node left. */
   /** Where the storage gauges read the store and the disk. */
-  storageSource: () => Promise<StorageFigures> = async () => ({ mapSizeBytes: 0, usedBytes: 0, diskFreeBytes: 0, diskFreeBytesMin: 0 });
+  storageSource: () => Promise<StorageFigures> = async () => ({ mapSizeBytes: 0, usedBytes: 0, diskFreeBytes: 0, diskFreeBytesMin: 0, pagesWritten: 0, pageBytes: 0 });
   /** Where kv_partitions reads the partitions this node is a primary and the owner (first primary) of. */
   partitionsSource: () => { primary: number; owner: number } = () => ({ primary: 0, owner: 0 });
   /** Where kv_partitions_under_replicated reads the failure detector's view of this node's partitions. */
@@ -118,6 +121,19 @@ export class NodeMetrics {
     storageGauge('kv_store_used_bytes', 'Bytes of the LMDB pages that hold this node\'s data.', (s) => s.usedBytes);
     storageGauge('kv_disk_free_bytes', 'Free bytes on the data directory\'s file system (for this process).', (s) => s.diskFreeBytes);
     storageGauge('kv_disk_free_bytes_min', 'The reserve (disk-free-bytes-min): below it the node refuses writes (RESOURCE_EXHAUSTED) rather than fill the disk.', (s) => s.diskFreeBytesMin);
+    // Write amplification: these over kv_store_commit_updates_sum (updates committed), or over puts.
+    const storageCounter = (name: string, help: string, pick: (s: StorageFigures) => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        async collect() {
+          this.reset();
+          this.inc(pick(await storage()));
+        },
+      });
+    storageCounter('kv_store_pages_written_total', 'LMDB pages this node\'s commits wrote (data, branch and free-list pages; meta pages aside), since the node started.', (s) => s.pagesWritten);
+    storageCounter('kv_store_written_bytes_total', 'Bytes of the LMDB pages this node\'s commits wrote (kv_store_pages_written_total times the page size), since the node started.', (s) => s.pagesWritten * s.pageBytes);
     const partitions = () => this.partitionsSource();
     new Gauge({
       name: 'kv_partitions',

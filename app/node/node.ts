@@ -369,7 +369,7 @@ export class KvNode {
     metrics.inFlightSource = () => coordinator.operationsInFlight;
     metrics.storageSource = async () => {
       const s = await store.stats();
-      return { mapSizeBytes: s.mapSizeBytes ?? 0, usedBytes: s.bytesUsed, diskFreeBytes: s.diskFreeBytes ?? Number.POSITIVE_INFINITY, diskFreeBytesMin: config.diskFreeBytesMin };
+      return { mapSizeBytes: s.mapSizeBytes ?? 0, usedBytes: s.bytesUsed, diskFreeBytes: s.diskFreeBytes ?? Number.POSITIVE_INFINITY, diskFreeBytesMin: config.diskFreeBytesMin, pagesWritten: s.pagesWritten ?? 0, pageBytes: s.pageBytes ?? 0 };
     };
     metrics.partitionsSource = () => ({ primary: primaryOf.size, owner: firstPrimaryOf.size });
     metrics.underReplicatedSource = () => [...primaryOf.values()].filter((others) => others.some((m) => !transport.isUp(m))).length;

@@ -1,8 +1,9 @@
 /**
- * The put state machine (puts and deletes): writes locally with a new dot, then sends the
- * resulting object to the targets the write core picks (up primaries, and fallbacks carrying a
- * hint for down ones), replacing a target that fails, and answers once the core says W
- * acknowledgements (pw from primaries) are in, or that they cannot be. It owns the timer.
+ * The put state machine (puts and deletes): decides the write locally with a new dot, then sends
+ * the resulting object to the targets the write core picks (up primaries, and fallbacks carrying
+ * a hint for down ones) while its own commit is flushed, replacing a target that fails, and
+ * answers once the core says W acknowledgements (pw from primaries; its own counts once durable)
+ * are in, or that they cannot be. It owns the timer.
  */
 import { KvError, Result, err, ok } from '../errors';
 import { PartitionReplicas } from '../ring/ring';
@@ -45,8 +46,10 @@ export async function runPut(deps: PutFsmDeps, partition: number, op: CheckedOp 
   }
   const localSpan = deps.trace?.child(SPAN.localWrite, { 'kv.peer': self, 'kv.partition': partition });
   const written = await local.coordinateWrite(partition, op.key, op.context, op.value);
-  localSpan?.end(written.ok ? undefined : `${written.error.condition}: ${written.error.message}`);
-  if (!written.ok) return written;
+  if (!written.ok) {
+    localSpan?.end(`${written.error.condition}: ${written.error.message}`);
+    return written;
+  }
   for (const w of written.value.warnings) deps.limitWarning(w);
   const result: WriteResult = { kind: op.kind, context: encodeContext(written.value.object.vv), siblings: liveValues(written.value.object).length };
   const describe = () => {
@@ -80,8 +83,20 @@ export async function runPut(deps: PutFsmDeps, partition: number, op: CheckedOp 
         settle();
       });
     };
-    settle();
     for (const target of core.initial) send(target);
+    written.value.durable.then(
+      () => {
+        localSpan?.end();
+        core.add(self, true);
+        settle();
+      },
+      (e: unknown) => {
+        const why = `its own write failed: ${(e as Error).message ?? String(e)}`;
+        localSpan?.end(why);
+        core.add(self, false, why);
+        settle();
+      },
+    );
   });
 }
 

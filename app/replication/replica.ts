@@ -7,7 +7,7 @@
  * (the stored one, and an incoming one) and encodes at most once.
  */
 import { KvError, Result, err, ok, storeFailureCondition } from '../errors';
-import { LocalStore } from '../storage/local-store';
+import { LocalStore, UpdateOptions } from '../storage/local-store';
 import { decodeObject, encodeObject } from '../versioning/codec';
 import { applyWrite, VersionedObject, VersionVector } from '../versioning/dvv';
 import { checkLimits, checkObjectBytes, ObjectLimits } from '../versioning/limits';
@@ -19,6 +19,11 @@ export interface WriteOutcome {
   readonly object: VersionedObject;
   readonly encoded: Buffer;
   readonly warnings: string[];
+}
+
+/** A coordinated write, decided: `durable` settles when this node's commit does. */
+export interface DecidedWrite extends WriteOutcome {
+  readonly durable: Promise<void>;
 }
 
 export interface LocalReplicaOptions {
@@ -58,7 +63,7 @@ export class LocalReplica {
    * synchronous step that decides the write (its segment is recomputed before it is compared, so
    * a write that then fails leaves the tree right too).
    */
-  private update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => { write?: Uint8Array | null; result: T }, options?: { corrupt: 'replace' }): Promise<T> {
+  private update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => { write?: Uint8Array | null; result: T }, options?: UpdateOptions<T>): Promise<T> {
     const trees = this.trees;
     if (trees === undefined) return this.store.update(partition, key, decide, options);
     return this.store.update(
@@ -85,19 +90,44 @@ export class LocalReplica {
 
   /**
    * A client write coordinated here: a new dot for this node's actor, within the object limits.
+   * Resolves as soon as the write is decided, before it is durable here: `durable` settles when
+   * the commit does, so the coordinator sends the object to the other replicas meanwhile and a
+   * put waits for one flush, not two. Its dot is safe without the wait: a commit that fails after
+   * the decision stops the node, and a node that stopped without a clean shutdown (a crash
+   * between the send and the commit) starts with a new actor epoch (app/node/identity.ts), so no
+   * dot is ever decided twice. Writes to one key are decided in call order, each on the last.
+   *
    * A corrupt local record rejects (CorruptRecordError, or CodecError for a record whose frame is
    * sound but whose object is not) rather than being replaced: its lost counter could make the new
    * dot collide with an existing one. A read repairs it first.
    */
-  coordinateWrite(partition: number, key: Uint8Array, context: VersionVector, value: Uint8Array | null): Promise<Result<WriteOutcome, KvError>> {
-    return this.update<Result<WriteOutcome, KvError>>(partition, key, (current) => {
-      const object = applyWrite(current === undefined ? undefined : decodeObject(current), context, this.actor, value, this.nowMs());
-      const check = checkLimits(object, this.limits);
-      if (!check.ok) return { result: err(check.error) };
-      const encoded = encodeObject(object);
-      const tooLarge = checkObjectBytes(encoded.length, this.limits);
-      if (tooLarge) return { result: err(tooLarge) };
-      return { write: encoded, result: ok({ object, encoded, warnings: check.warnings }) };
+  coordinateWrite(partition: number, key: Uint8Array, context: VersionVector, value: Uint8Array | null): Promise<Result<DecidedWrite, KvError>> {
+    return new Promise((resolve, reject) => {
+      let markDurable!: () => void;
+      let failDurable!: (error: unknown) => void;
+      const durable = new Promise<void>((res, rej) => {
+        markDurable = res;
+        failDurable = rej;
+      });
+      // Whoever takes the decision handles `durable`; a refusal (limits) has nobody to tell.
+      durable.catch(() => {});
+      const decide = (current: Uint8Array | undefined) => {
+        const object = applyWrite(current === undefined ? undefined : decodeObject(current), context, this.actor, value, this.nowMs());
+        const check = checkLimits(object, this.limits);
+        if (!check.ok) return { result: err(check.error) };
+        const encoded = encodeObject(object);
+        const tooLarge = checkObjectBytes(encoded.length, this.limits);
+        if (tooLarge) return { result: err(tooLarge) };
+        return { write: encoded, result: ok({ object, encoded, warnings: check.warnings }) };
+      };
+      const onDecided = (r: Result<WriteOutcome, KvError>) => resolve(r.ok ? ok({ ...r.value, durable }) : r);
+      this.update<Result<WriteOutcome, KvError>>(partition, key, decide, { onDecided }).then(
+        () => markDurable(),
+        (error) => {
+          failDurable(error);
+          reject(error);
+        },
+      );
     });
   }
 

@@ -46,7 +46,11 @@ export class WriteCore {
   private readonly failures: string[] = [];
   /** Primaries whose write failed and for which no fallback was left. */
   private uncovered = 0;
-  /** The targets to send to now (the coordinator's own primary write is acknowledged already). */
+  /**
+   * The targets to send to now. The coordinator's own write is not among them: it is
+   * outstanding from the start, and acknowledged (`add(self, true)`) when its commit is durable,
+   * which runs at the same time as the others' (a failed own write has no stand-in).
+   */
   readonly initial: readonly WriteTarget[];
 
   constructor(
@@ -54,7 +58,7 @@ export class WriteCore {
     readonly pw: number,
     readonly primaries: readonly string[],
     fallbacks: readonly string[],
-    /** The coordinator, a primary whose write is already durable. */
+    /** The coordinator, a primary: its own write is outstanding until it is durable. */
     readonly self: string,
     isUp: (node: string) => boolean,
     /** The partition's primaries in the target placement of a membership change in progress. */
@@ -65,8 +69,7 @@ export class WriteCore {
     if (!primaries.includes(self)) throw new Error(`write: the coordinator ${self} is not a primary (${primaries.join(', ')})`);
     // A receiver of the partition takes the write into its data, never as a hint for another.
     this.fallbacks = () => (this.unused ??= fallbacks.filter((f) => isUp(f) && !target?.includes(f)));
-    this.acks = 1;
-    this.primaryAcks = 1;
+    this.outstanding.set(self, { node: self });
     const initial: WriteTarget[] = [];
     for (const node of primaries) {
       if (node === self) continue;
@@ -75,7 +78,6 @@ export class WriteCore {
     }
     if (target) {
       this.targetNeeded = Math.min(w, target.length);
-      if (target.includes(self)) this.targetAcks = 1;
       for (const node of target) if (!primaries.includes(node) && isUp(node)) initial.push({ node, receiver: true });
     }
     for (const t of initial) this.outstanding.set(t.node, t);
@@ -106,8 +108,9 @@ export class WriteCore {
       return undefined;
     }
     this.failures.push(`${target.hintFor === undefined ? node : `${node} for ${target.hintFor}`}${target.receiver ? ' (receiving the partition)' : ''}: ${why}`);
-    // A receiver has no stand-in: the partition is not its yet.
-    if (target.receiver) return undefined;
+    // A receiver has no stand-in: the partition is not its yet. Nor has the coordinator's own
+    // write (its node stops when a commit fails after the write was decided).
+    if (target.receiver || node === this.self) return undefined;
     const replacement = this.standIn(target.hintFor ?? node);
     if (replacement) this.outstanding.set(replacement.node, replacement);
     return replacement;

@@ -7,13 +7,24 @@
  * - `hints`: the same layout, for the records this node holds as a fallback for others;
  * - `meta`: UTF-8 names -> framed UTF-8 values (node identity, epoch).
  *
- * Writes are queued and applied once per turn of the event loop, in one synchronous write
- * transaction (`transactionSync`) on the main thread: every update queued in a turn shares one
- * commit and its fsync (group commit). The commit blocks the event loop for its fsync (about
- * 0.1 to 0.5 ms here, longer under contention), and updates that arrive meanwhile form the next
- * batch. lmdb-js's asynchronous `transaction` avoids the block but hands every batch between the
- * main thread and a writer thread four times: on the 5-node bench at 3,500 ops/s it cost 0.50
- * node CPU-ms per operation against 0.44 with this (see README, Performance).
+ * An update decides at once, when it is called: its `decide` sees the committed record, or the
+ * decision of an earlier update of the key that has not committed yet (the pending writes, one
+ * per key), and its `onDecided` hears the result there and then. The pending writes are then
+ * committed together in one synchronous write transaction (`transactionSync`) on the main thread,
+ * two turns of the event loop later (group commit: every update decided meanwhile shares the
+ * commit and its fsync), and the updates resolve. The extra turn lets the replication messages a
+ * coordinator sends from `onDecided` leave the process before the commit blocks the event loop
+ * for its fsync (about 0.1 to 0.5 ms here, longer under contention): the replicas write while
+ * this node flushes, and a put waits for one flush rather than two in sequence. Reads (`get`,
+ * `fold`) see committed state only, never a pending write.
+ *
+ * A commit that fails after its updates announced their decisions calls the observer's
+ * `diskFailed`: their bytes may be on other nodes, so the node stops and its next start takes a
+ * new actor epoch (app/node/identity.ts) rather than decide a second time with the same dots.
+ *
+ * lmdb-js's asynchronous `transaction` avoids blocking the event loop but hands every batch
+ * between the main thread and a writer thread four times: on the 5-node bench at 3,500 ops/s it
+ * cost 0.50 node CPU-ms per operation against 0.44 with this (see README, Performance).
  */
 import { statfsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
@@ -101,6 +112,12 @@ const DISK_FREE_BYTES_MIN_MAX = 1024 ** 4;
  */
 const diskCostOf = (frameBytes: number): number => 2 * frameBytes + 4096;
 
+/**
+ * lmdb-js's `trackMetrics` (not in its typings): counts the pages commits write (stats():
+ * pagesWritten, for write amplification), at the cost of reading the clock a few times per commit.
+ */
+const TRACK_METRICS = { trackMetrics: true } as object;
+
 /** lmdb-js's Database, narrowed to the calls this file makes with binary keys and values. */
 type BinaryDb = ReturnType<ReturnType<typeof open>['openDB']>;
 
@@ -126,28 +143,41 @@ const openPaths = new Set<string>();
 /** Updates in one write transaction at most; a longer queue flushes in several. */
 export const UPDATES_PER_TRANSACTION_MAX = 1000;
 
-interface QueuedUpdate {
-  readonly db: BinaryDb;
-  readonly partition: number;
-  readonly key: Uint8Array;
-  readonly engineKey: Buffer;
-  readonly decide: (current: Uint8Array | undefined) => UpdateDecision<unknown>;
-  readonly replaceCorrupt: boolean;
+/** An update decided and waiting for its commit. */
+interface WaitingUpdate {
+  readonly result: unknown;
+  /** It told its decision (onDecided) and wrote: its bytes may be on other nodes already. */
+  readonly announced: boolean;
   readonly resolve: (result: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
 
-/** A key space of the store: its sub-database and its key bound. */
+/** The last decided state of a key, to be committed: its frame, or null to remove it. */
+interface PendingWrite {
+  readonly db: BinaryDb;
+  readonly engineKey: Buffer;
+  readonly frame: Buffer | null;
+  /** What a later update of the key sees (the payload inside `frame`). */
+  readonly payload: Uint8Array | undefined;
+}
+
+/** A key space of the store: its sub-database, its key bound, and a tag for pending writes. */
 interface Space {
   readonly db: BinaryDb;
   readonly keyBytesMax: number;
+  readonly tag: string;
 }
 
 export class LmdbStore implements LocalStore {
   readonly engine = 'lmdb';
   readonly hints: KeySpace;
   private readonly dataSpace: Space;
-  private updateQueue: QueuedUpdate[] = [];
+  /** Updates decided since the last commit, in call order. */
+  private waiting: WaitingUpdate[] = [];
+  /** The decided state of every key written since the last commit, by space tag and key. */
+  private pending = new Map<string, PendingWrite>();
+  /** Disk bytes the writes decided since the last commit may still take (measured at the first). */
+  private spendable: number | undefined;
   private flushScheduled = false;
   private closing: Promise<void> | undefined;
 
@@ -162,8 +192,8 @@ export class LmdbStore implements LocalStore {
     private readonly observer: StoreObserver | undefined,
     private readonly diskFreeBytesMin: number,
   ) {
-    this.dataSpace = { db: data, keyBytesMax: KEY_BYTES_MAX };
-    const hintSpace: Space = { db: hints, keyBytesMax: HINT_KEY_BYTES_MAX };
+    this.dataSpace = { db: data, keyBytesMax: KEY_BYTES_MAX, tag: 'd' };
+    const hintSpace: Space = { db: hints, keyBytesMax: HINT_KEY_BYTES_MAX, tag: 'h' };
     this.hints = {
       get: (partition, key) => this.getIn(hintSpace, partition, key),
       update: (partition, key, decide, options) => this.updateIn(hintSpace, partition, key, decide, options),
@@ -198,6 +228,7 @@ export class LmdbStore implements LocalStore {
       path: dataPath,
       maxDbs: 3,
       mapSize,
+      ...TRACK_METRICS,
       // 'durable': LMDB's own sync-on-commit. mdb_txn_commit fdatasyncs the data pages and then
       // writes the meta page through its O_DSYNC descriptor before it returns, so an update whose
       // promise resolved is on disk. overlappingSync (lmdb-js's default on Linux) is turned off: it
@@ -224,7 +255,7 @@ export class LmdbStore implements LocalStore {
     return this.getIn(this.dataSpace, partition, key);
   }
 
-  update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options: UpdateOptions = {}): Promise<T> {
+  update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options: UpdateOptions<T> = {}): Promise<T> {
     return this.updateIn(this.dataSpace, partition, key, decide, options);
   }
 
@@ -240,69 +271,83 @@ export class LmdbStore implements LocalStore {
     return this.read(space.db, partition, key, recordKey(partition, key));
   }
 
-  private async updateIn<T>(space: Space, partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options: UpdateOptions = {}): Promise<T> {
-    this.assertOpen();
-    assertPartition(partition);
-    assertKey(key, space.keyBytesMax);
-    return new Promise<T>((resolve, reject) => {
-      const replaceCorrupt = options.corrupt === 'replace';
-      this.updateQueue.push({ db: space.db, partition, key, engineKey: recordKey(partition, key), decide, replaceCorrupt, resolve, reject } as QueuedUpdate);
-      if (this.updateQueue.length >= UPDATES_PER_TRANSACTION_MAX) this.flushUpdates();
-      else if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flushUpdates());
+  private updateIn<T>(space: Space, partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options: UpdateOptions<T> = {}): Promise<T> {
+    let decision: UpdateDecision<T>;
+    try {
+      this.assertOpen();
+      assertPartition(partition);
+      assertKey(key, space.keyBytesMax);
+      const engineKey = recordKey(partition, key);
+      const id = space.tag + engineKey.toString('latin1');
+      const pending = this.pending.get(id);
+      // Every check of an update (decode, decide, size, validate, space) runs before its write is
+      // pending; an update that fails one rejects alone and changes nothing.
+      decision = decide(pending !== undefined ? pending.payload : this.readForUpdate(space.db, partition, key, engineKey, options.corrupt === 'replace'));
+      if (decision.write === null) {
+        this.pending.set(id, { db: space.db, engineKey, frame: null, payload: undefined });
+      } else if (decision.write !== undefined) {
+        const frame = frameForWrite(this.checks, decision.write);
+        this.spend(diskCostOf(frame.length));
+        this.pending.set(id, { db: space.db, engineKey, frame, payload: decision.write });
       }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const announced = options.onDecided !== undefined && decision.write !== undefined;
+    const settled = new Promise<T>((resolve, reject) => {
+      this.waiting.push({ result: decision.result, announced, resolve: resolve as (r: unknown) => void, reject });
     });
+    if (this.waiting.length >= UPDATES_PER_TRANSACTION_MAX) this.flushUpdates();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // Two turns: what the callers send from onDecided in this turn leaves before the fsync.
+      setImmediate(() => setImmediate(() => this.flushUpdates()));
+    }
+    options.onDecided?.(decision.result);
+    return settled;
+  }
+
+  /** Takes `cost` bytes from what the disk may still give before its reserve, or throws StorageFullError. */
+  private spend(cost: number): void {
+    if (this.diskFreeBytesMin === 0) return;
+    if (this.spendable === undefined) this.spendable = freeBytes(this.dataPath) - this.diskFreeBytesMin;
+    if (cost > this.spendable) {
+      throw new StorageFullError(this.dataPath, `a write of about ${cost} bytes`, { freeBytes: this.spendable + this.diskFreeBytesMin, reserveBytes: this.diskFreeBytesMin });
+    }
+    this.spendable -= cost;
   }
 
   /**
-   * Runs every update queued in this turn of the event loop in one write transaction. Each update
-   * reads, decides and writes its key with no other write in between, and sees the writes of the
-   * updates queued before it.
+   * Commits every pending write in one write transaction and settles the updates decided since
+   * the last commit. A put or remove that fails in the engine aborts the whole transaction (LMDB
+   * marks it failed anyway), and every update of the batch rejects with that error.
    */
   private flushUpdates(): void {
     this.flushScheduled = false;
-    const batch = this.updateQueue;
+    const batch = this.waiting;
     if (batch.length === 0) return;
-    this.updateQueue = [];
-    // Every check of an update (decode, decide, size, validate) runs before its one put or remove;
-    // an update that fails one is reported alone and the others still commit. A put or remove
-    // that fails in the engine throws out of the callback, which aborts the whole transaction
-    // (LMDB marks it failed anyway), and every update of the batch rejects with that error.
-    const outcomes: Array<{ ok: true; result: unknown } | { ok: false; error: unknown }> = [];
+    const writes = this.pending;
+    this.waiting = [];
+    this.pending = new Map();
+    this.spendable = undefined;
     const startedNs = process.hrtime.bigint();
-    const free = this.diskFreeBytesMin > 0 ? freeBytes(this.dataPath) : Number.POSITIVE_INFINITY;
-    let spendable = free - this.diskFreeBytesMin;
     try {
-      this.data.transactionSync(() => {
-        for (const u of batch) {
-          let decision: UpdateDecision<unknown>;
-          let frame: Buffer | undefined;
-          try {
-            decision = u.decide(this.readForUpdate(u));
-            if (decision.write) {
-              frame = frameForWrite(this.checks, decision.write);
-              const cost = diskCostOf(frame.length);
-              if (cost > spendable) throw new StorageFullError(this.dataPath, `a write of about ${cost} bytes`, { freeBytes: free, reserveBytes: this.diskFreeBytesMin });
-              spendable -= cost;
-            }
-          } catch (error) {
-            outcomes.push({ ok: false, error });
-            continue;
+      if (writes.size > 0) {
+        this.data.transactionSync(() => {
+          for (const w of writes.values()) {
+            if (w.frame === null) w.db.removeSync(w.engineKey);
+            else w.db.putSync(w.engineKey, w.frame);
           }
-          if (decision.write === null) u.db.removeSync(u.engineKey);
-          else if (frame !== undefined) u.db.putSync(u.engineKey, frame);
-          outcomes.push({ ok: true, result: decision.result });
-        }
-      });
+        });
+      }
     } catch (error) {
       // Nothing of this batch is stored.
       const failure = this.storageError(error);
-      if (failure instanceof StorageIoError) this.observer?.diskFailed?.(failure);
+      if (failure instanceof StorageIoError || batch.some((u) => u.announced)) this.observer?.diskFailed?.(failure instanceof Error ? failure : new Error(String(failure)));
       for (const u of batch) u.reject(failure);
       return;
     }
-    outcomes.forEach((o, i) => (o.ok ? batch[i]!.resolve(o.result) : batch[i]!.reject(o.error)));
+    for (const u of batch) u.resolve(u.result);
     try {
       this.observer?.commit?.(batch.length, Number(process.hrtime.bigint() - startedNs) / 1e9);
     } catch {
@@ -353,8 +398,15 @@ export class LmdbStore implements LocalStore {
   async stats(): Promise<StoreStats> {
     this.assertOpen();
     const s = this.data.getStats() as DbStats;
-    const env = this.root.getStats() as { mapSize?: number };
-    return { entries: s.entryCount, bytesUsed: (s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages) * s.pageSize, mapSizeBytes: env.mapSize ?? 0, diskFreeBytes: freeBytes(this.dataPath) };
+    const env = this.root.getStats() as { mapSize?: number; pagesWritten?: number };
+    return {
+      entries: s.entryCount,
+      bytesUsed: (s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages) * s.pageSize,
+      mapSizeBytes: env.mapSize ?? 0,
+      diskFreeBytes: freeBytes(this.dataPath),
+      pagesWritten: env.pagesWritten ?? 0,
+      pageBytes: s.pageSize,
+    };
   }
 
   /** Idempotent: later calls return the first call's promise. */
@@ -377,12 +429,12 @@ export class LmdbStore implements LocalStore {
     }
   }
 
-  /** The checked payload stored under `engineKey`, or undefined. Throws CorruptRecordError. */
-  private readForUpdate(u: QueuedUpdate): Uint8Array | undefined {
+  /** The checked payload stored under `engineKey`, or undefined. Throws CorruptRecordError unless told to replace it. */
+  private readForUpdate(db: BinaryDb, partition: number, key: Uint8Array, engineKey: Buffer, replaceCorrupt: boolean): Uint8Array | undefined {
     try {
-      return this.read(u.db, u.partition, u.key, u.engineKey);
+      return this.read(db, partition, key, engineKey);
     } catch (error) {
-      if (u.replaceCorrupt && error instanceof CorruptRecordError) return undefined;
+      if (replaceCorrupt && error instanceof CorruptRecordError) return undefined;
       throw error;
     }
   }

@@ -65,9 +65,12 @@ export interface StoreObserver {
   /** A read found a record that failed its checksum or its payload check. */
   corruptRecord?(): void;
   /**
-   * The disk failed a commit with an I/O error (StorageIoError). Called before the commit's
+   * The disk failed a commit with an I/O error (StorageIoError), or a commit failed after some
+   * of its updates had announced their decisions (`onDecided`: their bytes may be on other nodes
+   * already, so this incarnation must not decide on that key again). Called before the commit's
    * updates are rejected, so a caller that must stop (fail-stop: the engine's state after a
-   * failed write is not to be trusted) can stop before anything else touches the store.
+   * failed write is not to be trusted, and the next start takes a new actor epoch) can stop
+   * before anything else touches the store.
    */
   diskFailed?(error: Error): void;
 }
@@ -93,12 +96,21 @@ export interface UpdateDecision<T> {
   readonly result: T;
 }
 
-export interface UpdateOptions {
+export interface UpdateOptions<T = unknown> {
   /**
    * What an update does with a stored record that fails its integrity check.
    * @default 'reject' - the update rejects with CorruptRecordError and nothing changes
    */
   readonly corrupt?: 'reject' | 'replace';
+  /**
+   * Told the decision's result as soon as it is final, before the commit's sync: the bytes it
+   * wrote will be committed, or the commit fails and the store calls `StoreObserver.diskFailed`
+   * (the node stops). A coordinator sends a new write to the other replicas from here, so a put
+   * waits for one flush (the replicas' and its own at once), not two in sequence. Not called
+   * when `decide` throws or the record is corrupt.
+   * @default - nobody is told before the commit
+   */
+  readonly onDecided?: (result: T) => void;
 }
 
 export interface FoldOptions {
@@ -115,6 +127,12 @@ export interface StoreStats {
   readonly mapSizeBytes?: number;
   /** Free bytes on the file system that holds the data, where there is one. */
   readonly diskFreeBytes?: number;
+  /**
+   * Pages the engine's commits wrote since the store opened, meta pages aside, and their size:
+   * with the updates committed, the store's write amplification. Engines without pages leave it out.
+   */
+  readonly pagesWritten?: number;
+  readonly pageBytes?: number;
 }
 
 /** The record failed its integrity check: the bytes on disk are not what was written. */
@@ -178,13 +196,15 @@ export interface KeySpace {
 
   /**
    * Atomic read-modify-write of one key. `decide` sees the current bytes (or undefined) and
-   * returns what to write; no other write to the key runs between the read and the write.
+   * returns what to write; no other write to the key runs between the read and the write. It
+   * sees the decisions of earlier updates of the key even before they commit (updates of one key
+   * are serialized in call order), while `get` and `fold` see committed state only.
    * Resolves after the write is committed with the store's durability. `decide` must be
    * synchronous and must not throw for expected outcomes (return `write: undefined` instead).
    * A stored record that fails its integrity check rejects with CorruptRecordError, unless
    * `options.corrupt` is 'replace': then `decide` sees undefined and may overwrite it (repair).
    */
-  update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options?: UpdateOptions): Promise<T>;
+  update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options?: UpdateOptions<T>): Promise<T>;
 
   /** Up to `limit` entries of one partition, in key order, after `startAfter`. */
   fold(partition: number, options: FoldOptions): Promise<StoredEntry[]>;

@@ -60,7 +60,7 @@ class MemoryKeySpace implements KeySpace {
   }
 
   /** Atomic because `decide` is synchronous and nothing else runs between the read and the write. */
-  async update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options: UpdateOptions = {}): Promise<T> {
+  async update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options: UpdateOptions<T> = {}): Promise<T> {
     this.assertOpen();
     assertPartition(partition);
     assertKey(key, this.keyBytesMax);
@@ -77,6 +77,7 @@ class MemoryKeySpace implements KeySpace {
       // frameForWrite copies the payload, so the caller may reuse its buffer afterwards.
       this.put(partition, key, frameForWrite(this.checks, decision.write));
     }
+    options.onDecided?.(decision.result);
     return decision.result;
   }
 
@@ -155,7 +156,7 @@ export class MemoryStore implements LocalStore {
     return this.data.get(partition, key);
   }
 
-  update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options?: UpdateOptions): Promise<T> {
+  update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options?: UpdateOptions<T>): Promise<T> {
     return this.data.update(partition, key, decide, options);
   }
 

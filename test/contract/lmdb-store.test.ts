@@ -40,3 +40,37 @@ async function lmdbFixture(options: StoreOptions & { durability?: 'durable' | 'r
 
 describeLocalStoreContract('LmdbStore (durable)', (options) => lmdbFixture(options), { reopen: true, corrupt: true });
 describeLocalStoreContract('LmdbStore (relaxed)', (options) => lmdbFixture({ ...options, durability: 'relaxed' }), { reopen: true, corrupt: true });
+
+describe('LmdbStore: decided before durable', () => {
+  test('a decision is heard at once; reads see it only after its commit, which waits for the replication messages of its turn', async () => {
+    const fixture = await lmdbFixture({});
+    try {
+      const { store } = fixture;
+      const key = Buffer.from('k');
+      await store.update(1, key, () => ({ write: Buffer.from('old'), result: 0 }));
+      const order: string[] = [];
+      const done = store.update(1, key, () => ({ write: Buffer.from('new'), result: 1 }), {
+        onDecided: () => {
+          order.push('decided');
+          // What a coordinator does from here: queue a message for the next turn (the peer Batcher does).
+          setImmediate(() => order.push('message sent'));
+        },
+      });
+      order.push('update returned');
+      // Not committed yet: a read sees the old bytes, a later update of the key sees the new.
+      await expect(store.get(1, key)).resolves.toEqual(Buffer.from('old'));
+      const seen: string[] = [];
+      const next = store.update(1, key, (current) => {
+        seen.push(Buffer.from(current!).toString());
+        return { result: 2 };
+      });
+      await done.then(() => order.push('durable'));
+      await next;
+      expect(seen).toEqual(['new']);
+      expect(order).toEqual(['decided', 'update returned', 'message sent', 'durable']);
+      await expect(store.get(1, key)).resolves.toEqual(Buffer.from('new'));
+    } finally {
+      await fixture.cleanup();
+    }
+  });
+});

@@ -180,6 +180,46 @@ export function describeLocalStoreContract(name: string, factory: StoreFactory, 
         await expect(store.get(1, text('other'))).resolves.toEqual(text('fine'));
       });
 
+      test('onDecided hears the result before the update resolves; updates of the key decide in call order, each on the last', async () => {
+        const events: string[] = [];
+        const seen: string[] = [];
+        const write = (value: string) =>
+          store
+            .update(
+              2,
+              text('k'),
+              (current) => {
+                seen.push(current === undefined ? '-' : Buffer.from(current).toString());
+                return { write: text(value), result: value };
+              },
+              { onDecided: (result) => events.push(`decided ${result}`) },
+            )
+            .then((result) => events.push(`resolved ${result}`));
+        await Promise.all([write('a'), write('b'), write('c')]);
+        expect(seen).toEqual(['-', 'a', 'b']);
+        expect(events.indexOf('decided a')).toBeLessThan(events.indexOf('resolved a'));
+        expect(events.filter((e) => e.startsWith('decided'))).toEqual(['decided a', 'decided b', 'decided c']);
+        expect(events.filter((e) => e.startsWith('resolved'))).toEqual(['resolved a', 'resolved b', 'resolved c']);
+        await expect(store.get(2, text('k'))).resolves.toEqual(text('c'));
+      });
+
+      test('onDecided is not called when decide throws or the write is refused', async () => {
+        const onDecided = jest.fn();
+        const throwing = store.update(
+          2,
+          text('x'),
+          () => {
+            throw new Error('decide failed');
+          },
+          { onDecided },
+        );
+        await expect(throwing).rejects.toThrow('decide failed');
+        const tooLarge = store.update(2, text('x'), () => ({ write: new Uint8Array(MAX_RECORD_BYTES + 1), result: 0 }), { onDecided });
+        await expect(tooLarge).rejects.toThrow(RecordTooLargeError);
+        expect(onDecided).not.toHaveBeenCalled();
+        await expect(store.get(2, text('x'))).resolves.toBeUndefined();
+      });
+
       test('rejects a decision whose write is not bytes, writing nothing', async () => {
         const bad = store.update(1, text('k'), () => ({ write: 'a string' as unknown as Uint8Array, result: 0 }));
         await expect(bad).rejects.toThrow(/Uint8Array.*got string/);

@@ -53,10 +53,11 @@ describe('WriteCore', () => {
         const pw = Math.floor(pwShare * w);
         const isUp = (id: string) => id === 'm0' || !down[Number(id.slice(1))];
         const core = new WriteCore(w, pw, primaries, fallbacks, 'm0', isUp);
-        const outstanding = [...core.initial];
-        const used = new Set(['m0', ...outstanding.map((t) => t.node)]);
-        let acks = 1;
-        let primaryAcks = 1;
+        // The coordinator's own write is outstanding too, until its commit is durable.
+        const outstanding: Array<{ node: string; hintFor?: string }> = [{ node: 'm0' }, ...core.initial];
+        const used = new Set(outstanding.map((t) => t.node));
+        let acks = 0;
+        let primaryAcks = 0;
         for (const ok of answers) {
           const target = outstanding.shift();
           if (target === undefined) break;
@@ -65,6 +66,8 @@ describe('WriteCore', () => {
             acks++;
             if (target.hintFor === undefined) primaryAcks++;
             expect(replacement).toBeUndefined();
+          } else if (target.node === 'm0') {
+            expect(replacement).toBeUndefined(); // its own failed write has no stand-in
           } else if (replacement) {
             expect(replacement.hintFor).toBe(target.hintFor ?? target.node);
             expect(fallbacks).toContain(replacement.node);
@@ -88,7 +91,7 @@ describe('WriteCore', () => {
       fc.property(caseArb, ({ members, n, w, down, answers }) => {
         const ids = Array.from({ length: members }, (_, i) => `m${i}`);
         const core = new WriteCore(w, 0, ids.slice(0, n), ids.slice(n), 'm0', (id) => id === 'm0' || !down[Number(id.slice(1))]);
-        const queue = [...core.initial];
+        const queue = [{ node: 'm0' }, ...core.initial];
         let i = 0;
         while (queue.length > 0) {
           const t = queue.shift()!;
@@ -110,6 +113,21 @@ describe('WriteCore', () => {
 
   test('rejects a coordinator that is not a primary', () => {
     expect(() => new WriteCore(1, 0, ['a', 'b', 'c'], ['d'], 'd', () => true)).toThrow(/coordinator d is not a primary/);
+  });
+
+  test("the coordinator's own write counts once durable, and has no stand-in when it fails", () => {
+    const core = new WriteCore(2, 0, ['a', 'b', 'c'], ['d'], 'a', () => true);
+    core.add('b', true);
+    expect(core.outcome).toBe('pending');
+    expect(core.add('a', false, 'disk failed')).toBeUndefined();
+    expect(core.outcome).toBe('pending'); // c can still make two
+    core.add('c', true);
+    expect(core.outcome).toBe('success');
+    expect(core.tally).toMatchObject({ acks: 2, primaryAcks: 2, failures: ['a: disk failed'] });
+    const w1 = new WriteCore(1, 0, ['a', 'b', 'c'], [], 'a', () => true);
+    expect(w1.outcome).toBe('pending');
+    w1.add('a', true);
+    expect(w1.outcome).toBe('success');
   });
 
   test('rejects an answer from a node with nothing outstanding', () => {
@@ -137,8 +155,8 @@ describe('WriteCore during a move (joint quorum)', () => {
         // Receivers are sent the write and never stand in for anyone.
         for (const t of core.initial) if (t.receiver) expect(target).toContain(t.node);
         for (const t of core.initial) if (t.hintFor !== undefined) expect(target).not.toContain(t.node);
-        const acked = new Set(['m0']);
-        const pending = [...core.initial];
+        const acked = new Set<string>();
+        const pending: Array<{ node: string; hintFor?: string }> = [{ node: 'm0' }, ...core.initial];
         for (const ok of answers) {
           const t = pending.shift();
           if (!t) break;
@@ -163,6 +181,7 @@ describe('WriteCore during a move (joint quorum)', () => {
     // Current m0 m1 m2, target m3 m1 m2: W=2 there needs two of m3, m1, m2.
     const core = new WriteCore(2, 0, ['m0', 'm1', 'm2'], ['m3', 'm4'], 'm0', () => true, ['m3', 'm1', 'm2']);
     expect(core.initial.map((t) => `${t.node}${t.receiver ? '(receiver)' : ''}`)).toEqual(['m1', 'm2', 'm3(receiver)']);
+    core.add('m0', true);
     core.add('m1', true);
     expect(core.outcome).toBe('pending'); // current has 2 (m0, m1); the target has 1 (m1)
     core.add('m3', false, 'unreachable');
@@ -175,6 +194,7 @@ describe('WriteCore during a move (joint quorum)', () => {
 
     // The same with no fallback to stand in: the current quorum forms, the target's cannot.
     const strict = new WriteCore(2, 0, ['m0', 'm1', 'm2'], ['m3'], 'm0', () => true, ['m3', 'm1', 'm2']);
+    strict.add('m0', true);
     strict.add('m1', true);
     strict.add('m3', false, 'unreachable');
     strict.add('m2', false, 'unreachable');
@@ -186,8 +206,10 @@ describe('WriteCore during a move (joint quorum)', () => {
     const plain = new WriteCore(2, 0, ['m0', 'm1', 'm2'], ['m3'], 'm0', () => true);
     const same = new WriteCore(2, 0, ['m0', 'm1', 'm2'], ['m3'], 'm0', () => true, ['m0', 'm1', 'm2']);
     expect(same.initial).toEqual(plain.initial);
-    plain.add('m1', true);
-    same.add('m1', true);
+    for (const node of ['m0', 'm1']) {
+      plain.add(node, true);
+      same.add(node, true);
+    }
     expect(same.outcome).toBe(plain.outcome);
   });
 });

@@ -49,6 +49,7 @@ import { Rng } from './rng';
 import { NodeLife, Scheduler } from './sim-clock';
 import { Endpoint, SimNetwork } from './sim-network';
 import { GroupCommitStore } from './sim-store';
+import { decodeObject } from '../../app/versioning/codec';
 
 export const SIM_PARTITIONS = 16;
 /** The cluster's name in its state (a state of another cluster is refused). */
@@ -107,6 +108,8 @@ export interface ReplicationStats {
   aeRepairedKeys: number;
   aeExchanges: number;
   transferPages: number;
+  /** Crashes that struck a node between sending a write it coordinated and committing it. */
+  crashesBeforeOwnCommit: number;
   transfersFinished: number;
   /** Keys former owners pushed to the current primaries and dropped (CleanupWorker). */
   keysDropped: number;
@@ -148,7 +151,9 @@ class SimTransport implements AntiEntropyPeers {
     // Bytes on the wire are copies: the receiver never shares a buffer with the sender.
     const k = Buffer.from(key);
     const o = Buffer.from(object);
-    return this.cluster.call(this.self, node, 'replicate', timeoutMs, (t) => t.replicas.replicate(t.id, partition, k, o, timeoutMs, hintFor));
+    const sent = this.cluster.call(this.self, node, 'replicate', timeoutMs, (t) => t.replicas.replicate(t.id, partition, k, o, timeoutMs, hintFor));
+    this.cluster.replicaSent(this.self.id);
+    return sent;
   }
 
   forward(node: string, op: ClientOp, timeoutMs: number): Promise<Result<OpResult, KvError>> {
@@ -215,10 +220,11 @@ class RunningNode implements SimNode {
     disk: MemoryStore,
     scheduler: Scheduler,
     commitDelayMs: () => number,
+    announcedWrite?: (key: Uint8Array, bytes: Uint8Array) => void,
   ) {
     this.life = new NodeLife(scheduler);
     this.clock = scheduler.scoped(this.life);
-    this.store = new GroupCommitStore(disk, this.clock, commitDelayMs);
+    this.store = new GroupCommitStore(disk, this.clock, commitDelayMs, announcedWrite);
   }
 
   wire(parts: Components): void {
@@ -298,7 +304,7 @@ export class SimCluster {
   readonly ids: readonly string[];
   readonly founders: readonly string[];
   readonly network: SimNetwork<RunningNode>;
-  readonly stats: ReplicationStats = { hinted: 0, readRepairs: 0, forwarded: 0, handedOff: 0, aeRepairedKeys: 0, aeExchanges: 0, transferPages: 0, transfersFinished: 0, keysDropped: 0 };
+  readonly stats: ReplicationStats = { hinted: 0, readRepairs: 0, forwarded: 0, handedOff: 0, aeRepairedKeys: 0, aeExchanges: 0, transferPages: 0, transfersFinished: 0, keysDropped: 0, crashesBeforeOwnCommit: 0 };
   /** Failures that only a bug explains: exceptions out of handlers, errors the nodes logged. */
   readonly bugs: string[] = [];
   /**
@@ -389,7 +395,7 @@ export class SimCluster {
     this.actorEpochs.set(id, epoch);
     const actor = `${id}.e${epoch}`;
     const disk = this.disks.get(id)!;
-    const node = new RunningNode(id, incarnation, actor, disk, this.scheduler, () => this.rng.int(0, COMMIT_DELAY_MAX_MS));
+    const node = new RunningNode(id, incarnation, actor, disk, this.scheduler, () => this.rng.int(0, COMMIT_DELAY_MAX_MS), (key, bytes) => this.checkNewDot(actor, key, bytes));
     const { store, clock } = node;
     const log = this.logger(id);
     const meta = this.metaStore(store, disk);
@@ -489,11 +495,58 @@ export class SimCluster {
     this.trace?.(`${this.scheduler.now} start ${id} incarnation ${incarnation} actor ${actor} (${start}), state ${membership.state.version}`);
   }
 
+  /** Every dot a coordinator decided, with the value it decided it for (hex, or "tombstone"). */
+  private readonly decidedDots = new Map<string, string>();
+
+  /**
+   * A coordinated write's new dot must never have been decided before for another value: a
+   * coordinator that sends a write before committing it and then crashes must not decide that
+   * dot again (it restarts with a new actor epoch). A second decision is a bug of the run.
+   */
+  private checkNewDot(actor: string, key: Uint8Array, bytes: Uint8Array): void {
+    const object = decodeObject(bytes);
+    const counter = object.vv.get(actor) ?? 0;
+    const sibling = object.siblings.find((s) => s.dot.actor === actor && s.dot.counter === counter);
+    if (sibling === undefined) return;
+    const value = sibling.value === null ? 'tombstone' : Buffer.from(sibling.value).toString('hex');
+    const id = `${Buffer.from(key).toString()} ${actor}:${counter}`;
+    const before = this.decidedDots.get(id);
+    if (before === undefined) this.decidedDots.set(id, value);
+    else if (before !== value) this.bugs.push(`dot reused: ${id} was decided for two values (${before.slice(0, 24)} and ${value.slice(0, 24)})`);
+  }
+
+  /** Nodes armed to crash right after they send a write on, and what to do then. */
+  private readonly crashAtSend = new Map<string, () => void>();
+
+  /**
+   * The node crashes as soon as it has sent a write on while its own commit of a write it
+   * coordinated is still pending (between the send and the commit), then `crashed` runs.
+   */
+  armCrashAtSend(id: string, crashed: () => void): void {
+    this.crashAtSend.set(id, crashed);
+  }
+
+  /** Disarms a crash at send that has not struck; says whether it was armed. */
+  disarmCrashAtSend(id: string): boolean {
+    return this.crashAtSend.delete(id);
+  }
+
+  /** Called when a node has sent a replica write: an armed node with a pending coordinated write of its own crashes now. */
+  replicaSent(id: string): void {
+    const crashed = this.crashAtSend.get(id);
+    if (crashed === undefined || (this.live.get(id)?.store.announcedPending ?? 0) === 0) return;
+    this.crashAtSend.delete(id);
+    this.trace?.(`${this.scheduler.now} ${id} sent a write it coordinated before committing it`);
+    this.crash(id);
+    crashed();
+  }
+
   /** The node's memory is lost; its disk stays as it was. */
   crash(id: string): void {
     const node = this.live.get(id);
     if (node === undefined) return;
     node.life.alive = false;
+    if (node.store.announcedPending > 0) this.stats.crashesBeforeOwnCommit++;
     this.live.delete(id);
     this.stopping.delete(id);
     this.network.truthChanged();
@@ -597,6 +650,8 @@ export class SimCluster {
     await Promise.race([node.coordinator.drain(), sleep(node.clock, SHUTDOWN_GRACE_MS)]);
     await Promise.all([node.handoff.stop(), node.antiEntropy.stop(), node.gossip.stop(), node.transfers.stop(), node.cleanup.stop()]);
     if (!node.life.alive) return false;
+    // KvNode.stop closes the store, which commits what is pending (the next start keeps the actor).
+    node.store.commitNow();
     node.life.alive = false;
     this.live.delete(id);
     this.stopping.delete(id);

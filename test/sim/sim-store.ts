@@ -1,13 +1,16 @@
 /**
  * A node's store as the LMDB engine behaves, over the MemoryStore that stands for its disk.
  *
- * LmdbStore queues updates and applies the whole queue in one write transaction in a later turn
- * of the event loop (group commit), then resolves them, in order. So an update is not applied
- * when it is called; reads in between see the old state; and when a caller's continuation runs,
- * the later updates of its batch are already applied. MemoryStore applies and resolves each
- * update at once, which would hide every one of these interleavings from the simulator. Here the
- * queue is applied in an event of its own on the node's clock, after a seeded commit delay: a
- * crash before it loses the queued updates, none of which had answered (they were not durable).
+ * LmdbStore decides each update when it is called (against the committed record, or the pending
+ * decision of an earlier update of the key), tells `onDecided` at once, and commits the pending
+ * writes together later (group commit), then resolves the updates in order. So reads in between
+ * see the old state; a coordinator's write is on its way to the other replicas before it is
+ * durable here; and when a caller's continuation runs, the later updates of its batch are
+ * already applied. MemoryStore applies and resolves each update at once, which would hide every
+ * one of these interleavings from the simulator. Here the pending writes are applied in an event
+ * of their own on the node's clock, after a seeded commit delay: a crash before it loses them,
+ * none of their updates had answered, and the coordinator's may already be on other nodes (the
+ * node restarts with a new actor epoch, so their dots are never decided again).
  *
  * Reads (get, fold) are immediate, as LMDB reads are synchronous.
  */
@@ -15,17 +18,32 @@ import { Clock } from '../../app/replication/clock';
 import { FoldOptions, KeySpace, LocalStore, StoreStats, StoredEntry, UpdateDecision, UpdateOptions } from '../../app/storage/local-store';
 import { MemoryStore } from '../../app/storage/memory-store';
 
+interface PendingWrite {
+  readonly space: KeySpace;
+  readonly partition: number;
+  readonly key: Uint8Array;
+  readonly write: Uint8Array | null;
+}
+
 export class GroupCommitStore implements LocalStore {
   readonly engine = 'simulated-lmdb';
   readonly hints: KeySpace;
-  private queue: Array<() => void> = [];
+  private pendingWrites = new Map<string, PendingWrite>();
+  private waiting: Array<() => void> = [];
   private flushScheduled = false;
   /** Write transactions committed (for the figures). */
   commits = 0;
+  /** Pending writes whose decision was announced (a coordinator sent them on): a crash now loses them here. */
+  private announced = 0;
 
-  /** Updates queued for the next commit. */
+  /** Writes this node decided and sent on (onDecided) that are not committed yet. */
+  get announcedPending(): number {
+    return this.announced;
+  }
+
+  /** Updates waiting for the next commit. */
   get pending(): number {
-    return this.queue.length;
+    return this.waiting.length;
   }
 
   constructor(
@@ -33,10 +51,12 @@ export class GroupCommitStore implements LocalStore {
     private readonly clock: Clock,
     /** Virtual time from the first queued update to the commit. */
     private readonly commitDelayMs: () => number,
+    /** Told of every write whose decision was announced (a write the node coordinated), with its bytes. */
+    private readonly announcedWrite: (key: Uint8Array, bytes: Uint8Array) => void = () => {},
   ) {
     this.hints = {
       get: (partition, key) => disk.hints.get(partition, key),
-      update: (partition, key, decide, options) => this.enqueue(disk.hints, partition, key, decide, options),
+      update: (partition, key, decide, options) => this.decide(disk.hints, 'h', partition, key, decide, options),
       fold: (partition, options) => disk.hints.fold(partition, options),
     };
   }
@@ -45,8 +65,8 @@ export class GroupCommitStore implements LocalStore {
     return this.disk.get(partition, key);
   }
 
-  update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options?: UpdateOptions): Promise<T> {
-    return this.enqueue(this.disk, partition, key, decide, options);
+  update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options?: UpdateOptions<T>): Promise<T> {
+    return this.decide(this.disk, 'd', partition, key, decide, options);
   }
 
   fold(partition: number, options: FoldOptions): Promise<StoredEntry[]> {
@@ -68,22 +88,62 @@ export class GroupCommitStore implements LocalStore {
   /** The disk outlives the node: closing the node's view of it leaves it open for the next start. */
   async close(): Promise<void> {}
 
-  private enqueue<T>(space: KeySpace, partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options?: UpdateOptions): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      // MemoryKeySpace.update decides and writes before it returns, so calling it is applying it;
-      // its promise settles later, after the whole batch is applied.
-      this.queue.push(() => void space.update(partition, key, decide, options).then(resolve, reject));
-      if (this.flushScheduled) return;
+  private decide<T>(space: KeySpace, tag: string, partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options?: UpdateOptions<T>): Promise<T> {
+    const id = `${tag}${partition}:${Buffer.from(key).toString('hex')}`;
+    const pending = this.pendingWrites.get(id);
+    let decision: UpdateDecision<T> | undefined;
+    let failed: Promise<T> | undefined;
+    if (pending !== undefined) {
+      try {
+        decision = decide(pending.write ?? undefined);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    } else {
+      // MemoryKeySpace.update runs `decide` before it returns; writing nothing, it only reads (and
+      // checks the record, rejecting a corrupt one unless told to replace it).
+      failed = space
+        .update(partition, key, (current) => {
+          decision = decide(current);
+          return { result: undefined };
+        }, { corrupt: options?.corrupt })
+        .then(() => undefined as never);
+      if (decision === undefined) return failed;
+      failed.catch(() => {});
+    }
+    if (decision.write !== undefined) {
+      this.pendingWrites.set(id, { space, partition, key, write: decision.write });
+      if (options?.onDecided !== undefined && decision.write !== null) {
+        this.announced++;
+        this.announcedWrite(key, decision.write);
+      }
+    }
+    const result = decision.result;
+    const settled = new Promise<T>((resolve) => this.waiting.push(() => resolve(result)));
+    if (!this.flushScheduled) {
       this.flushScheduled = true;
       this.clock.after(this.commitDelayMs(), () => this.flush());
-    });
+    }
+    options?.onDecided?.(result);
+    return settled;
+  }
+
+  /** Commits what is pending now, as LmdbStore.close does. */
+  commitNow(): void {
+    this.flush();
   }
 
   private flush(): void {
     this.flushScheduled = false;
-    const batch = this.queue;
-    this.queue = [];
+    if (this.waiting.length === 0) return;
+    const writes = this.pendingWrites;
+    const waiting = this.waiting;
+    this.pendingWrites = new Map();
+    this.waiting = [];
+    this.announced = 0;
     this.commits++;
-    for (const apply of batch) apply();
+    // MemoryKeySpace.update applies before it returns.
+    for (const w of writes.values()) void w.space.update(w.partition, w.key, () => ({ write: w.write, result: undefined }), { corrupt: 'replace' });
+    for (const settle of waiting) settle();
   }
 }

@@ -33,6 +33,8 @@ import { partitionOfKey, ReplicationStats, SIM_COORDINATOR, SIM_PARTITIONS, simA
 import { NetworkStats } from './sim-network';
 import { History, newHistory, SimClient } from './workload';
 
+/** How long a crash armed to strike between a coordinator's send and its commit waits for one, at most. */
+const CRASH_AT_SEND_WAIT_MS = 300;
 const NODES = 5;
 const CLIENTS = 4;
 const SET_KEYS = Array.from({ length: 6 }, (_, i) => `s${i}`);
@@ -73,6 +75,12 @@ export type Sabotage =
   | 'wipe-all-at-heal'
   /** A rolled-back node keeps its actor (riak_kv 679): dots are reused, writes are lost. */
   | 'rollback-keeps-actor'
+  /**
+   * Every crash strikes between a coordinator's send and its own commit, and the node restarts
+   * with its actor (as if a put waited for no flush and the crash took no new epoch): the
+   * coordinator decides the lost write's dot again for another value, and writes are lost.
+   */
+  | 'crash-at-send-keeps-actor'
   /**
    * A receiver reports its transfers done without copying anything (no fold merged, no
    * catch-up), in a change that replaces most members (replaceMembers): writes acknowledged
@@ -295,6 +303,8 @@ function membersAfter(founders: readonly string[], plan: MembershipPlan | undefi
 export async function runSeed(options: SimOptions): Promise<SimResult> {
   const { seed, trace } = options;
   const rng = new Rng(seed);
+  // Draws of their own, so that the seed's other draws stay what they were.
+  const sendRng = new Rng((seed ^ 0x73656e64) >>> 0);
   const scheduler = new Scheduler();
   const founders = Array.from({ length: NODES }, (_, i) => `n${i + 1}`);
 
@@ -370,6 +380,21 @@ export async function runSeed(options: SimOptions): Promise<SimResult> {
       case 'crash':
         strike(f.at, () => {
           cleanlyStopped.delete(f.node);
+          // Half the crashes wait for the node to send a write it coordinated before its own
+          // commit of it (the window a put's single flush opens), for up to CRASH_AT_SEND_WAIT_MS.
+          const keepsActor = options.sabotage === 'crash-at-send-keeps-actor';
+          if (keepsActor || sendRng.chance(0.5)) {
+            cluster.armCrashAtSend(f.node, () => {
+              if (keepsActor) cleanlyStopped.add(f.node);
+              scheduler.after(f.lasts, () => restartDown(f.node));
+            });
+            scheduler.after(CRASH_AT_SEND_WAIT_MS, () => {
+              if (!cluster.disarmCrashAtSend(f.node) || healed) return;
+              cluster.crash(f.node);
+              scheduler.after(f.lasts, () => restartDown(f.node));
+            });
+            return;
+          }
           cluster.crash(f.node);
           scheduler.after(f.lasts, () => restartDown(f.node));
         });

@@ -142,7 +142,7 @@ function summary(label: string, s: Sweep): string {
     `${label}: ${s.results.length} seeds in ${s.seconds.toFixed(1)} s = ${(s.results.length / s.seconds).toFixed(1)} seeds/s`,
     `  ${sum((r) => r.events)} events, ${sum((r) => r.history.ops)} client operations (${sum((r) => r.history.acked)} acknowledged, ${sum((r) => r.history.gaveUp)} given up), ${sum((r) => r.history.calls)} calls (${sum((r) => r.history.failedCalls)} failed, ${sum((r) => r.history.mayHaveApplied)} may have applied)`,
     `  network: ${sum((r) => r.network.requests)} requests, ${sum((r) => r.network.dropped)} dropped, ${sum((r) => r.network.duplicated)} duplicated, ${sum((r) => r.network.timedOut)} timed out, ${sum((r) => r.network.resets)} resets, ${sum((r) => r.network.refused)} refused (suspected)`,
-    `  replication: ${sum((r) => r.replication.hinted)} hinted writes, ${sum((r) => r.replication.handedOff)} hints handed off, ${sum((r) => r.replication.readRepairs)} read repairs, ${sum((r) => r.replication.forwarded)} forwards, ${sum((r) => r.replication.aeExchanges)} anti-entropy exchanges, ${sum((r) => r.replication.aeRepairedKeys)} keys repaired by anti-entropy`,
+    `  replication: ${sum((r) => r.replication.hinted)} hinted writes, ${sum((r) => r.replication.handedOff)} hints handed off, ${sum((r) => r.replication.readRepairs)} read repairs, ${sum((r) => r.replication.forwarded)} forwards, ${sum((r) => r.replication.aeExchanges)} anti-entropy exchanges, ${sum((r) => r.replication.aeRepairedKeys)} keys repaired by anti-entropy, ${sum((r) => r.replication.crashesBeforeOwnCommit)} crashes between a coordinator's send and its own commit`,
     `  membership: ${changing.length} runs changed it (${sumOf(changing, (r) => r.membership.steps)} steps, ${sumOf(changing, (r) => r.membership.operator.commits)} commits, ${sumOf(changing, (r) => r.membership.operator.refusals)} refused, ${sumOf(changing, (r) => r.membership.operator.lostCalls)} admin or status calls lost), ${sum((r) => r.replication.transferPages)} fold pages, ${sum((r) => r.replication.transfersFinished)} transfers finished; convergence of those runs: max ${Math.max(0, ...changing.map((r) => r.convergedAfterMs ?? Number.POSITIVE_INFINITY))} ms virtual`,
     `  convergence after the heal: max ${Math.max(...converge)} ms virtual; most siblings of a key at the end: ${Math.max(0, ...s.results.map((r) => r.siblingsMax))}`,
   ].join('\n');
@@ -156,6 +156,8 @@ describe('deterministic simulation', () => {
     const { value: s, calls } = await withoutRealTime(() => sweep(seeds, process.env.KV_SIM_TRACE === '1'));
     console.log(summary('simulation', s));
     expect(calls.slice(0, 10)).toEqual([]);
+    // Coordinators send a write before their own commit: the sweep must crash some in that window.
+    if (seeds.length >= 200) expect(s.results.reduce((n, r) => n + r.replication.crashesBeforeOwnCommit, 0)).toBeGreaterThan(0);
     if (s.failures.length > 0) throw new Error(`${s.failures.length} failing seed(s) of ${seeds.length}:\n${s.failures.slice(0, 10).join('\n')}`);
   }, 30 * MINUTES);
 
@@ -205,6 +207,21 @@ describe('the simulation catches the defects it is meant to catch', () => {
       const r = await runSeed({ seed, sabotage: 'rollback-keeps-actor' });
       if (r.violations.some((v) => v.startsWith('lost:'))) found = seed;
     }
+    expect(found).toBeDefined();
+    expect((await runSeed({ seed: found! })).violations).toEqual([]);
+  }, 5 * MINUTES);
+});
+
+describe('the simulation catches a dot decided twice after a crash between send and commit', () => {
+  test("fails a run in which a node that crashed between sending a write and committing it keeps its actor: the coordinator's put no longer waits for its own flush, so only the new epoch keeps dots unique", async () => {
+    let found: number | undefined;
+    let struck = 0;
+    for (let seed = 1; seed <= SABOTAGE_SEEDS_MAX && found === undefined; seed++) {
+      const r = await runSeed({ seed, sabotage: 'crash-at-send-keeps-actor' });
+      struck += r.replication.crashesBeforeOwnCommit;
+      if (r.violations.some((v) => v.startsWith('dot reused:'))) found = seed;
+    }
+    expect(struck).toBeGreaterThan(0);
     expect(found).toBeDefined();
     expect((await runSeed({ seed: found! })).violations).toEqual([]);
   }, 5 * MINUTES);

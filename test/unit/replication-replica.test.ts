@@ -16,7 +16,7 @@ const decodeCalls = decodeObject as jest.MockedFunction<typeof decodeObject>;
 /** A memory store that counts the updates that wrote. */
 class CountingStore extends MemoryStore {
   writes = 0;
-  override update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options?: UpdateOptions): Promise<T> {
+  override update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => UpdateDecision<T>, options?: UpdateOptions<T>): Promise<T> {
     return super.update(
       partition,
       key,
