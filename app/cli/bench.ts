@@ -148,7 +148,7 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
   const clients =
     routing === 'primary'
       ? [new KvClient({ endpoints, routing, batch: api === 'batch', timeoutMs: 10_000, attemptsMax: 1, batchInFlightMax: 100_000 })]
-      : endpoints.map((e) => new KvClient({ endpoints: [e], batch: api === 'batch', timeoutMs: 10_000, attemptsMax: 1, batchInFlightMax: 100_000 }));
+      : endpoints.map((e) => new KvClient({ endpoints: [e], routing, batch: api === 'batch', timeoutMs: 10_000, attemptsMax: 1, batchInFlightMax: 100_000 }));
   const value = Buffer.alloc(valueBytes, 'v');
   const keyOf = (i: number) => `bench-${createHash('md5').update(String(i)).digest('hex').slice(0, 12)}`;
   const zipf = distribution === 'zipfian' ? new Zipfian(keys) : undefined;

@@ -39,12 +39,21 @@ export interface KvClientOptions {
   /** Operations in flight on one Batch stream at most. @default 4096 */
   readonly batchInFlightMax?: number;
   /**
-   * `any`: send each operation to the next endpoint (the node forwards it to a primary).
-   * `primary`: learn the membership from Status once and send each operation straight to a
-   * primary of its key (a partition-aware client: one hop less per operation).
-   * @default 'any'
+   * `primary`: learn each partition's primaries from a node's Status (the endpoints are seeds)
+   * and send each operation straight to a primary of its key: a partition-aware client, one hop
+   * less per operation than a node that forwards. The placement is read again every
+   * `topologyMaxAgeMs`, and at once after a node fails an attempt.
+   * `any`: send each operation to the next endpoint, round robin (a node that is not a primary of
+   * the key forwards it to one); for a client that must talk to the endpoints it was given only.
+   * @default 'primary'
    */
   readonly routing?: 'any' | 'primary';
+  /**
+   * With routing 'primary': how old the placement may get before the next operation reads it
+   * again (in the background; operations meanwhile use the one they have).
+   * @default TOPOLOGY_MAX_AGE_MS
+   */
+  readonly topologyMaxAgeMs?: number;
   /**
    * How long a node that just failed an attempt (no connection, no answer within the budget, or
    * UNAVAILABLE) is tried after every other candidate, so that operations stop queueing on a node
@@ -59,6 +68,11 @@ export interface KvClientOptions {
    */
   readonly onAttempt?: (endpoint: string, outcome: string) => void;
 }
+
+/** How old a primary-routing client's placement gets before it reads it again (KvClientOptions.topologyMaxAgeMs). */
+export const TOPOLOGY_MAX_AGE_MS = 10_000;
+/** A placement is not read again sooner than this after the last read, whatever fails. */
+const TOPOLOGY_REFRESH_MIN_MS = 1000;
 
 /** How long a node that failed an attempt is tried last (KvClientOptions.suspectMs). */
 export const SUSPECT_MS = 5000;
@@ -190,34 +204,67 @@ export class KvClient {
   constructor(private readonly options: KvClientOptions) {
     if (options.endpoints.length === 0) throw new Error('KvClient: endpoints is empty; give at least one host:port');
     this.channels = options.endpoints.map((a) => new KvChannel(a, { batchInFlightMax: options.batchInFlightMax }));
+    for (const c of this.channels) this.byAddress.set(c.address, c);
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.attemptsMax = options.attemptsMax ?? Math.max(3, Math.min(options.endpoints.length, 5));
   }
 
   private topology: Promise<Topology> | undefined;
+  /** When the placement in use was asked for (ms since the epoch); a read in flight, if any. */
+  private topologyAt = 0;
+  private topologyRefresh: Promise<void> | undefined;
+  /** Every channel this client opened, the endpoints' and the members' it learned, by address. */
+  private readonly byAddress = new Map<string, KvChannel>();
+  private readonly extraChannels: KvChannel[] = [];
 
-  /** Membership from a node's Status: the same ring every node builds from the member list. */
+  /** The placement to route by: read from a node's Status on first use, again when it is old. */
   private loadTopology(): Promise<Topology> {
-    this.topology ??= this.status().then(
-      (s) => {
-        const known = new Map(this.channels.map((c) => [c.address, c]));
-        const channels = new Map(
-          s.members.map((m) => [m.id, known.get(m.address) ?? new KvChannel(m.address, { batchInFlightMax: this.options.batchInFlightMax })]),
-        );
-        for (const c of channels.values()) if (!this.channels.includes(c)) this.extraChannels.push(c);
-        if (s.placement.length !== s.partitions) throw new KvClientError(13, 'INTERNAL', `status from a node lists ${s.placement.length} partitions' primaries, not ${s.partitions}: a node too old for routing 'primary'`);
-        const rows = s.placement.map((row) => row.members);
-        return { partitions: s.partitions, primariesOf: (partition: number) => rows[partition]!, channels };
-      },
-      (e) => {
+    if (this.topology === undefined) {
+      this.topologyAt = Date.now();
+      this.topology = this.readTopology().catch((e: unknown) => {
         this.topology = undefined;
         throw e;
-      },
-    );
+      });
+    } else if (Date.now() - this.topologyAt > (this.options.topologyMaxAgeMs ?? TOPOLOGY_MAX_AGE_MS)) {
+      this.refreshTopology();
+    }
     return this.topology;
   }
 
-  private readonly extraChannels: KvChannel[] = [];
+  /** Reads the placement again in the background, unless a read is in flight or was just made. */
+  private refreshTopology(): void {
+    if (this.topology === undefined || this.topologyRefresh !== undefined || Date.now() - this.topologyAt < TOPOLOGY_REFRESH_MIN_MS) return;
+    this.topologyAt = Date.now();
+    this.topologyRefresh = this.readTopology().then(
+      (t) => {
+        this.topology = Promise.resolve(t);
+        this.topologyRefresh = undefined;
+      },
+      () => {
+        // The old placement stays; the next operation past the age tries again.
+        this.topologyRefresh = undefined;
+      },
+    );
+  }
+
+  /** Membership and placement from a node's Status: the same ring every node builds from the member list. */
+  private async readTopology(): Promise<Topology> {
+    const s = await this.status();
+    if (s.placement.length !== s.partitions) throw new KvClientError(13, 'INTERNAL', `status from a node lists ${s.placement.length} partitions' primaries, not ${s.partitions}: a node too old for routing 'primary'`);
+    const channels = new Map<string, KvChannel>();
+    for (const m of s.members) {
+      let channel = this.byAddress.get(m.address);
+      if (channel === undefined) {
+        channel = new KvChannel(m.address, { batchInFlightMax: this.options.batchInFlightMax });
+        this.byAddress.set(m.address, channel);
+        this.extraChannels.push(channel);
+      }
+      channels.set(m.id, channel);
+    }
+    // A member a row names but the member list lacks (a state mid-change) is left out of the row.
+    const rows = s.placement.map((row) => row.members.filter((m) => channels.has(m)));
+    return { partitions: s.partitions, primariesOf: (partition: number) => rows[partition]!, channels };
+  }
 
   /** Until when each channel is tried last (ms since the epoch). */
   private readonly suspectUntil = new Map<KvChannel, number>();
@@ -242,14 +289,20 @@ export class KvClient {
   }
 
   private async orderedCandidates(op: ClientOp): Promise<KvChannel[]> {
-    if (this.options.routing === 'primary') {
+    if ((this.options.routing ?? 'primary') === 'primary') {
       const t = await this.loadTopology();
       const primaries = t.primariesOf(partitionOf(op.key, t.partitions));
+      // No primary known (a placement read mid-change): the endpoints, whose nodes forward.
+      if (primaries.length === 0) return this.roundRobin();
       // Spread reads over the primaries; writes start at the first (fewer coordinators per key).
       const rotate = op.kind === 'get' ? this.next++ % primaries.length : 0;
       const ordered = [...primaries.slice(rotate), ...primaries.slice(0, rotate)];
       return ordered.map((node) => t.channels.get(node)!);
     }
+    return this.roundRobin();
+  }
+
+  private roundRobin(): KvChannel[] {
     const start = this.next;
     this.next = (this.next + 1) % this.channels.length;
     return this.channels.map((_, i) => this.channels[(start + i) % this.channels.length]!);
@@ -272,7 +325,11 @@ export class KvClient {
         return r.value;
       }
       const suspectMs = this.options.suspectMs ?? SUSPECT_MS;
-      if (suspectMs > 0 && (r.error.connectionFailed || SUSPECT_CODES.has(r.error.code))) this.suspectUntil.set(channel, Date.now() + suspectMs);
+      if (r.error.connectionFailed || SUSPECT_CODES.has(r.error.code)) {
+        if (suspectMs > 0) this.suspectUntil.set(channel, Date.now() + suspectMs);
+        // A node down or cut off may mean the placement moved on (a membership change).
+        this.refreshTopology();
+      }
       // A write that may have reached replicas is not resent elsewhere: the new coordinator would
       // give it a new dot, and readers would see the same value twice, as siblings.
       if (r.error.writeMayHaveApplied) throw mayHaveApplied(op, r.error);

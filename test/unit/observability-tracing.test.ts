@@ -168,7 +168,7 @@ describe('tracing across nodes (OTLP/HTTP export)', () => {
     const usedPartitions = new Set([local, remote].map((k) => partitionOf(Buffer.from(k), PARTITIONS)));
     const freshKeys = keys.filter((k) => primariesOf(k).includes('kv-1') && !usedPartitions.has(partitionOf(Buffer.from(k), PARTITIONS)) && (usedPartitions.add(partitionOf(Buffer.from(k), PARTITIONS)), true));
     const [sampledKey, unsampledKey, malformedKey] = freshKeys.slice(1) as [string, string, string];
-    const client = new KvClient({ endpoints: [nodes[0]!.config.advertise], timeoutMs: 5000 });
+    const client = new KvClient({ endpoints: [nodes[0]!.config.advertise], routing: 'any', timeoutMs: 5000 });
     try {
       // Until every node has its peer streams up, a write may go to a fallback; the warm-up key
       // falls in another partition, so its traces are told apart by kv.partition.

@@ -187,7 +187,7 @@ describe('KvClient when the node dies with the operation delivered', () => {
   }
 
   test.each([false, true])('rejects a put the dying node received with writeMayHaveApplied and does not send it to the next node (batch: %s)', async (batch) => {
-    const client = new KvClient({ endpoints: [`127.0.0.1:${PROXY_PORT}`, `127.0.0.1:${NEXT_NODE_PORT}`], attemptsMax: 2, timeoutMs: 5000, batch });
+    const client = new KvClient({ endpoints: [`127.0.0.1:${PROXY_PORT}`, `127.0.0.1:${NEXT_NODE_PORT}`], attemptsMax: 2, timeoutMs: 5000, batch, routing: 'any' });
     try {
       const e = await cutMidway(client, (c) => c.put('k', 'v'));
       expect(e).toBeInstanceOf(KvClientError);
@@ -200,7 +200,7 @@ describe('KvClient when the node dies with the operation delivered', () => {
   });
 
   test.each([false, true])('a get the dying node received fails over to the next node (batch: %s)', async (batch) => {
-    const client = new KvClient({ endpoints: [`127.0.0.1:${PROXY_PORT}`, `127.0.0.1:${NEXT_NODE_PORT}`], attemptsMax: 2, timeoutMs: 5000, batch });
+    const client = new KvClient({ endpoints: [`127.0.0.1:${PROXY_PORT}`, `127.0.0.1:${NEXT_NODE_PORT}`], attemptsMax: 2, timeoutMs: 5000, batch, routing: 'any' });
     try {
       const got = await cutMidway(client, (c) => c.get('k'));
       expect(got).toMatchObject({ found: false });
