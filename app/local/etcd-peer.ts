@@ -41,7 +41,7 @@ export interface EtcdMember {
 
 /** The one line a missing etcd gets: what to install. */
 export function etcdMissing(binary: string): string | undefined {
-  const found = binary.includes('/') ? fs.existsSync(binary) : spawnSync('sh', ['-c', `command -v ${binary}`]).status === 0;
+  const found = binary.includes('/') ? fs.existsSync(binary) : spawnSync('/bin/sh', ['-c', `command -v ${binary}`]).status === 0;
   return found ? undefined : `${binary} is not installed: apt-get install etcd-server (Debian's etcd 3.4), then run again`;
 }
 
