@@ -9,7 +9,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EtcdKvClient } from '../rpc/etcd-kv';
-import { portProblem } from './local-cluster';
+import { portProblem, terminate } from './local-cluster';
 
 export const ETCD_MEMBERS_DEFAULT = 3;
 /** How long the members get to elect a leader and answer a linearizable read. */
@@ -127,20 +127,7 @@ export class EtcdPeer {
 
   /** SIGTERM to every member, SIGKILL to those still running after a while; then removes the data directory unless told to keep it. */
   async stop(keepData = false): Promise<void> {
-    await Promise.all(
-      this.members.map(
-        ({ process: p }) =>
-          new Promise<void>((resolve) => {
-            if (p.exitCode !== null || p.signalCode !== null) return resolve();
-            const kill = setTimeout(() => p.kill('SIGKILL'), STOP_TIMEOUT_MS);
-            p.once('exit', () => {
-              clearTimeout(kill);
-              resolve();
-            });
-            p.kill('SIGTERM');
-          }),
-      ),
-    );
+    await Promise.all(this.members.map((m) => terminate(m.process, STOP_TIMEOUT_MS)));
     if (!keepData) fs.rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
