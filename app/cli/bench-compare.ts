@@ -43,7 +43,7 @@ const DEFAULTS: Readonly<Record<string, string>> = {
   keys: '10000',
   distribution: 'uniform',
   'value-bytes': '1024',
-  'base-port': '7201',
+  'base-port': '7401',
   'etcd-base-port': '12379',
 };
 /** --quick: one round, one rate, short runs (about a minute). */
