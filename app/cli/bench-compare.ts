@@ -171,16 +171,18 @@ export async function benchCompareCommand(argv: readonly string[], kvScript: str
   let peer: EtcdPeer | undefined;
   const targets: BenchTarget[] = [];
   let failed = false;
+  let interrupted = false;
   let stopping: Promise<void> | undefined;
   const stopAll = () =>
     (stopping ??= (async () => {
       for (const t of targets) t.close();
       await Promise.all([cluster.stop(), peer?.stop(true)]);
-      if (data === undefined && !failed) fs.rmSync(dataDir, { recursive: true, force: true });
+      // Kept after a failure, for its logs; not after Ctrl-C.
+      if (data === undefined && (interrupted || !failed)) fs.rmSync(dataDir, { recursive: true, force: true });
       else log(`data and logs kept in ${dataDir}`);
     })());
   const onSignal = () => {
-    failed = true;
+    interrupted = true;
     log('interrupted: stopping the store and etcd');
     void stopAll().finally(() => process.exit(INTERRUPTED));
   };
