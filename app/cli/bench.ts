@@ -11,7 +11,7 @@ import { BenchTarget, EtcdTarget, findEtcdPids, findNodePids, StoreTarget } from
 import { CliError } from './cli-error';
 import { parseEndpointList, resolveEndpoints } from './endpoints';
 import { integerFlag, numberFlag } from './measure';
-import { WORKLOAD_NAMES, WorkloadName, writes } from './workload';
+import { WORKLOAD_NAMES, writes } from './workload';
 
 /** Where `--target etcd` looks without --endpoint: etcd's own default client URL. */
 export const ETCD_ENDPOINT_DEFAULT = '127.0.0.1:2379';
@@ -142,7 +142,7 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
       process.stderr.write(`preloading ${shape.keys} keys ...\n`);
       await preload(bench, shape.keys, value, shape.concurrency);
     }
-    const figures = { ...(await runLoad(bench, { workload: workload as WorkloadName, ...shape, value, rate })), api, routing: target === 'etcd' ? 'round robin' : routing };
+    const figures = { ...(await runLoad(bench, { workload, ...shape, value, rate })), api, routing: target === 'etcd' ? 'round robin' : routing };
     if (values.json) {
       process.stdout.write(`${JSON.stringify(figures)}\n`);
       return;
