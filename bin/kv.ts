@@ -3,6 +3,7 @@
 import { CliError } from '../app/cli/cli-error';
 import { adminCommand, callCommand, chaosCommand, clusterCommand, deleteCommand, getCommand, GLOBAL_FLAGS, nodeCommand, putCommand, statusCommand, USAGE } from '../app/cli/commands';
 import { benchCommand } from '../app/cli/bench';
+import { benchCompareCommand } from '../app/cli/bench-compare';
 import { floorCommand } from '../app/cli/floor';
 import { k8sCommand } from '../app/cli/k8s';
 
@@ -59,7 +60,7 @@ async function main(args: string[]): Promise<void> {
     case 'admin':
       return adminCommand(rest);
     case 'bench':
-      return benchCommand(rest);
+      return rest[0] === 'compare' ? benchCompareCommand(rest.slice(1), __filename) : benchCommand(rest);
     case 'floor':
       return floorCommand(rest, __filename);
     case 'k8s':

@@ -1,12 +1,10 @@
 /**
  * The chaos run's report: one self-contained HTML page (and the JSON beside it) with, per
  * experiment, its verdict, its figures and a timeline of operations a second, errors a second
- * and p99 latency with the fault's window shaded. Charts are SVG drawn by Apache ECharts'
- * server-side renderer (no browser, no DOM), so the page needs no script to show them.
- *
- * The one file that imports echarts, a development dependency: `kv chaos` runs from a checkout,
- * not from the node image, so the image does not carry it.
+ * and p99 latency with the fault's window shaded. Charts are SVG (app/cli/svg-chart.ts), so the
+ * page needs no script to show them.
  */
+import { svgChart } from '../app/cli/svg-chart';
 import type { CheckResult } from './checker';
 import type { Experiment } from './experiments';
 
@@ -48,19 +46,13 @@ function statusOf(o: ExperimentOutcome): { word: string; cls: string } {
 
 /** The timeline of one run as an SVG string: ok/s and errors/s on the left axis, p99 on the right, faults shaded. */
 export function timelineSvg(result: CheckResult): string {
-  // Loaded here so that only drawing needs the development dependency.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const echarts = require('echarts') as typeof import('echarts');
-  const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: CHART_WIDTH_PX, height: CHART_HEIGHT_PX });
-  try {
-    const t = result.timeline;
-    const okPerS = t.map((s) => [s.t, s.ops - s.errors - s.indeterminate]);
-    const errorsPerS = t.map((s) => [s.t, s.errors + s.indeterminate]);
-    const p99 = t.map((s) => [s.t, s.p99Ms]);
-    const shaded = result.availability.windows.map((w) => [{ name: w.label, xAxis: w.startS }, { xAxis: w.endS }]);
-    chart.setOption({
-      animation: false,
-      backgroundColor: '#ffffff',
+  const t = result.timeline;
+  const okPerS = t.map((s) => [s.t, s.ops - s.errors - s.indeterminate]);
+  const errorsPerS = t.map((s) => [s.t, s.errors + s.indeterminate]);
+  const p99 = t.map((s) => [s.t, s.p99Ms]);
+  const shaded = result.availability.windows.map((w): [{ name: string; xAxis: number }, { xAxis: number }] => [{ name: w.label, xAxis: w.startS }, { xAxis: w.endS }]);
+  return svgChart(
+    {
       grid: { left: 60, right: 70, top: 40, bottom: 40 },
       legend: { top: 5, data: ['ok ops/s', 'failed ops/s', 'p99 latency'] },
       xAxis: { type: 'value', name: 's', nameLocation: 'end', min: 0, max: Math.max(1, Math.ceil(result.run.durationS)) },
@@ -73,11 +65,10 @@ export function timelineSvg(result: CheckResult): string {
         { name: 'failed ops/s', type: 'line', showSymbol: false, data: errorsPerS, lineStyle: { width: 1.5 }, color: '#d62728' },
         { name: 'p99 latency', type: 'line', showSymbol: false, yAxisIndex: 1, data: p99, connectNulls: false, lineStyle: { width: 1, type: 'dashed' }, color: '#1f5fbf' },
       ],
-    });
-    return chart.renderToSVGString();
-  } finally {
-    chart.dispose();
-  }
+    },
+    CHART_WIDTH_PX,
+    CHART_HEIGHT_PX,
+  );
 }
 
 function figuresTable(o: ExperimentOutcome): string {

@@ -46,7 +46,8 @@ Usage:
   kv status                           Members, partitions, reachability, hints.
   kv admin join|leave|remove|plan|commit   Membership changes (staged, then committed).
   kv call <Method> [json|-]           Call the gRPC API with JSON, bytes in base64 (as grpcurl).
-  kv bench [options]                  Load a running cluster and print figures.
+  kv bench [options]                  Load a running cluster (or etcd) and print figures.
+  kv bench compare [options]          The store and etcd side by side: starts both, one table.
   kv floor [options]                  The transport's own cost, to compare with bench.
   kv k8s zone|pre-stop                What the store's Kubernetes pods run: zone lookup, preStop hook.
   kv chaos <experiment|suite>         Run chaos experiments on a local cluster; writes a report.

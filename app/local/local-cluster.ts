@@ -279,6 +279,19 @@ export class LocalCluster {
   }
 }
 
+/** SIGTERM to a child process, SIGKILL if it has not exited killAfterMs later; resolves once it has exited. */
+export function terminate(child: ChildProcess, killAfterMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const kill = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
 /** Why nothing can listen on host:port now (in use, not allowed), or undefined when it can. */
 export function portProblem(host: string, port: number): Promise<string | undefined> {
   return new Promise((resolve) => {

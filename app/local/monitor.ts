@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { rulesYaml, SCRAPE_JOB } from '../../observability/rules';
 import { toYaml } from '../../observability/yaml-text';
-import { portProblem } from './local-cluster';
+import { portProblem, terminate } from './local-cluster';
 
 export const PROMETHEUS_PORT_DEFAULT = 9090;
 export const ALERTMANAGER_PORT_DEFAULT = 9093;
@@ -104,20 +104,7 @@ export class LocalMonitor {
 
   /** Stops both (SIGTERM, then SIGKILL after a while). */
   async stop(): Promise<void> {
-    await Promise.all(
-      this.processes.map(
-        (p) =>
-          new Promise<void>((resolve) => {
-            if (p.exitCode !== null || p.signalCode !== null) return resolve();
-            const kill = setTimeout(() => p.kill('SIGKILL'), STOP_TIMEOUT_MS);
-            p.once('exit', () => {
-              clearTimeout(kill);
-              resolve();
-            });
-            p.kill('SIGTERM');
-          }),
-      ),
-    );
+    await Promise.all(this.processes.map((p) => terminate(p, STOP_TIMEOUT_MS)));
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Loads the kv.v1 protos once. The .proto files are read at run time (no generated JS), from
+ * Loads the kv.v1 protos once (and, for `kv bench --target etcd`, the part of etcd's API it calls). The .proto files are read at run time (no generated JS), from
  * app/rpc/proto whether this module runs from source (tests) or from dist/ (the CLI, the image).
  */
 import * as fs from 'node:fs';
@@ -45,6 +45,17 @@ export function protos(): LoadedProtos {
   const pkg = grpc.loadPackageDefinition(packageDefinition) as unknown as KvProto & PeerProto;
   loaded = { packageDefinition, kv: pkg.kv.v1, peer: pkg.kv.v1 };
   return loaded;
+}
+
+let etcdKv: grpc.ServiceClientConstructor | undefined;
+
+/** The client constructor of etcd's KV service, Range and Put only (proto/etcd/kv.proto). */
+export function etcdKvService(): grpc.ServiceClientConstructor {
+  if (etcdKv) return etcdKv;
+  const definition = protoLoader.loadSync(['etcd/kv.proto'], { ...LOADER_OPTIONS, includeDirs: [findProtoRoot()] });
+  const pkg = grpc.loadPackageDefinition(definition) as { etcdserverpb: { KV: grpc.ServiceClientConstructor } };
+  etcdKv = pkg.etcdserverpb.KV;
+  return etcdKv;
 }
 
 /**

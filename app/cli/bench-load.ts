@@ -1,0 +1,168 @@
+/**
+ * The load loop of `kv bench` and `kv bench compare`, written once for every target: a closed
+ * loop at a given concurrency, or an open loop at a fixed rate where latency counts from each
+ * operation's intended start (no coordinated omission). Latencies go into HdrHistograms; the CPU
+ * the target's server processes and the bench itself spent comes from /proc and process.cpuUsage.
+ */
+import { BenchTarget, errorKind } from './bench-target';
+import { clockTicksPerSecond, cpuTicks, latencyFigures, LatencyFigures, newLatencyHistogram, openLoop } from './measure';
+import { benchKey, keyChooser, OpKind, opOf, WorkloadName } from './workload';
+
+export interface LoadSpec {
+  readonly workload: WorkloadName;
+  readonly keys: number;
+  readonly distribution: 'uniform' | 'zipfian';
+  readonly value: Uint8Array;
+  /** Operations in flight at most (a closed loop keeps exactly this many). */
+  readonly concurrency: number;
+  /** Operations a second of an open loop; 0 runs a closed loop. */
+  readonly rate: number;
+  readonly durationS: number;
+  /** Unmeasured seconds before. */
+  readonly warmupS: number;
+}
+
+export interface LoadFigures {
+  target: string;
+  workload: WorkloadName;
+  concurrency: number;
+  rateTarget: number;
+  durationS: number;
+  ops: number;
+  errors: number;
+  errorKinds: Record<string, number>;
+  opsPerSecond: number;
+  /** Every operation; a read-modify-write counts once, its read and write together. */
+  latencyMs: LatencyFigures;
+  /** The same figures per kind of operation (a kind the workload does not issue is absent). */
+  latencyMsByKind: Partial<Record<OpKind, LatencyFigures>>;
+  /** CPU seconds of the target's server processes (store nodes, etcd members) while measuring. */
+  nodeCpuSeconds: number;
+  /** Their CPU seconds per 1,000 operations: numerically, CPU milliseconds per operation. */
+  nodeCpuSecondsPer1000Ops: number;
+  /** The bench's own (the load generator shares the machine). */
+  benchCpuSecondsPer1000Ops: number;
+  nodePids: number[];
+}
+
+/** Key names are computed once up to this many keys (hashing one per operation costs the bench CPU). */
+const KEY_NAMES_CACHED_MAX = 1_000_000;
+/** Operations in flight while preloading. */
+const PRELOAD_CONCURRENCY_MAX = 512;
+
+function keyNames(keys: number): (i: number) => string {
+  if (keys > KEY_NAMES_CACHED_MAX) return benchKey;
+  const names = Array.from({ length: keys }, (_, i) => benchKey(i));
+  return (i) => names[i]!;
+}
+
+/**
+ * Touches every key once before measuring: writes it (read, then write with that read's
+ * context), or with `readOnly` only reads it, so a store target learns every key's context.
+ */
+export async function preload(target: BenchTarget, keys: number, value: Uint8Array, concurrency: number, readOnly = false): Promise<void> {
+  const name = keyNames(keys);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, PRELOAD_CONCURRENCY_MAX, keys) }, async () => {
+      while (next < keys) {
+        const key = name(next++);
+        const { context } = await target.get(key);
+        if (!readOnly) await target.put(key, value, context);
+      }
+    }),
+  );
+}
+
+export async function runLoad(target: BenchTarget, spec: LoadSpec): Promise<LoadFigures> {
+  const pids = target.serverPids();
+  const name = keyNames(spec.keys);
+  const pick = keyChooser(spec.keys, spec.distribution);
+  const histogram = newLatencyHistogram();
+  const byKind = { get: newLatencyHistogram(), put: newLatencyHistogram(), rmw: newLatencyHistogram() };
+  const errorKinds: Record<string, number> = {};
+  let measuring = false;
+  let ops = 0;
+  let errors = 0;
+  const runOne = async (intendedAtNs: bigint) => {
+    const kind = opOf(spec.workload, Math.random());
+    const key = name(pick());
+    try {
+      if (kind === 'get') {
+        await target.get(key);
+      } else if (kind === 'put') {
+        await target.put(key, spec.value);
+      } else {
+        const { context } = await target.get(key);
+        await target.put(key, spec.value, context);
+      }
+      if (measuring) {
+        ops++;
+        const us = Math.max(1, Number((process.hrtime.bigint() - intendedAtNs) / 1000n));
+        histogram.recordValue(us);
+        byKind[kind].recordValue(us);
+      }
+    } catch (e) {
+      if (measuring) {
+        errors++;
+        const k = errorKind(e);
+        errorKinds[k] = (errorKinds[k] ?? 0) + 1;
+      }
+    }
+  };
+  let cpuStart = 0;
+  let benchCpuStart = 0;
+  let measureStart = 0n;
+  const startMeasuring = () => {
+    measuring = true;
+    histogram.reset();
+    for (const h of Object.values(byKind)) h.reset();
+    cpuStart = cpuTicks(pids);
+    const u = process.cpuUsage();
+    benchCpuStart = u.user + u.system;
+    measureStart = process.hrtime.bigint();
+  };
+  const stopAt = Date.now() + (spec.warmupS + spec.durationS) * 1000;
+  const warmup = setTimeout(startMeasuring, spec.warmupS * 1000);
+  if (spec.warmupS === 0) {
+    clearTimeout(warmup);
+    startMeasuring();
+  }
+  try {
+    if (spec.rate === 0) {
+      await Promise.all(
+        Array.from({ length: spec.concurrency }, async () => {
+          while (Date.now() < stopAt) await runOne(process.hrtime.bigint());
+        }),
+      );
+    } else {
+      await openLoop(spec.rate, spec.concurrency, stopAt, runOne);
+    }
+  } finally {
+    clearTimeout(warmup);
+  }
+  const elapsedS = Number(process.hrtime.bigint() - measureStart) / 1e9;
+  const nodeCpuSeconds = (cpuTicks(pids) - cpuStart) / clockTicksPerSecond();
+  const u = process.cpuUsage();
+  const benchCpuSeconds = (u.user + u.system - benchCpuStart) / 1e6;
+  const per1000 = (s: number) => (ops ? Math.round((s / ops) * 1e6) / 1000 : 0);
+  const latencyMsByKind: LoadFigures['latencyMsByKind'] = {};
+  for (const [kind, h] of Object.entries(byKind) as Array<[OpKind, typeof histogram]>) if (h.totalCount > 0) latencyMsByKind[kind] = latencyFigures(h);
+  return {
+    target: target.name,
+    workload: spec.workload,
+    concurrency: spec.concurrency,
+    rateTarget: spec.rate,
+    durationS: Math.round(elapsedS * 100) / 100,
+    ops,
+    errors,
+    errorKinds,
+    opsPerSecond: Math.round(ops / elapsedS),
+    latencyMs: latencyFigures(histogram),
+    latencyMsByKind,
+    nodeCpuSeconds: Math.round(nodeCpuSeconds * 100) / 100,
+    nodeCpuSecondsPer1000Ops: per1000(nodeCpuSeconds),
+    benchCpuSecondsPer1000Ops: per1000(benchCpuSeconds),
+    nodePids: pids,
+  };
+}
