@@ -61,21 +61,32 @@ export class LocalReplica {
   /**
    * A store update of this node's data, with the hash trees told of the key in the same
    * synchronous step that decides the write (its segment is recomputed before it is compared, so
-   * a write that then fails leaves the tree right too).
+   * a write that then fails leaves the tree right too), and again once the write has committed
+   * (a segment recomputed in between read the store without it).
    */
   private update<T>(partition: number, key: Uint8Array, decide: (current: Uint8Array | undefined) => { write?: Uint8Array | null; result: T }, options?: UpdateOptions<T>): Promise<T> {
     const trees = this.trees;
     if (trees === undefined) return this.store.update(partition, key, decide, options);
-    return this.store.update(
+    let wrote = false;
+    const committed = this.store.update(
       partition,
       key,
       (current) => {
         const decision = decide(current);
-        if (decision.write !== undefined) trees.touch(partition, key);
+        if (decision.write !== undefined) {
+          wrote = true;
+          trees.touch(partition, key);
+        }
         return decision;
       },
       options,
     );
+    // Touched again once committed: a segment recomputed between the decision and the commit
+    // read the store without this write (reads see committed state only), and must not stay so.
+    return committed.then((r) => {
+      if (wrote) trees.touch(partition, key);
+      return r;
+    });
   }
 
   async fetch(partition: number, key: Uint8Array): Promise<VersionedObject | undefined> {

@@ -1,3 +1,8 @@
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { HashTrees } from '../../app/replication/hash-trees';
+import { LmdbStore } from '../../app/storage/lmdb-store';
 import { LocalReplica } from '../../app/replication/replica';
 import { MemoryStore } from '../../app/storage/memory-store';
 import { UpdateDecision, UpdateOptions } from '../../app/storage/local-store';
@@ -87,4 +92,30 @@ describe('LocalReplica.coordinateWrite', () => {
 
 test('the largest object setting fits the store: a record of objectBytesMax (64 MiB) plus key and framing is accepted', () => {
   expect(() => resolveRecordChecks({ maxRecordBytes: 64 * 1024 * 1024 + 65536 + 1024 })).not.toThrow();
+});
+
+describe('LocalReplica and the hash trees, on a store that commits after deciding', () => {
+  test('a segment recomputed between a write\'s decision and its commit is dirty again once the write commits', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'replica-trees-'));
+    const store = await LmdbStore.open({ path: dir });
+    try {
+      const trees = new HashTrees(64);
+      const replica = new LocalReplica(store, 'a:1', OBJECT_LIMITS_DEFAULT, { trees, nowMs: () => 1 });
+      const fold = (startAfter: Uint8Array | undefined) => store.fold(3, { startAfter, limit: 100 });
+      await trees.refresh(3, fold, 100);
+      expect(trees.isTrusted(3)).toBe(true);
+      const written = await replica.coordinateWrite(3, Buffer.from('k'), new Map(), Buffer.from('v'));
+      if (!written.ok) throw written.error;
+      // Decided, not committed: a refresh now reads the store without the write.
+      await trees.refresh(3, fold, 100);
+      expect(trees.isTrusted(3)).toBe(true);
+      await written.value.durable;
+      expect(trees.isTrusted(3)).toBe(false);
+      await trees.refresh(3, fold, 100);
+      expect(trees.isTrusted(3)).toBe(true);
+    } finally {
+      await store.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
 });
