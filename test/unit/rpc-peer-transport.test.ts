@@ -75,9 +75,11 @@ test('rejects a request beyond the window as Overloaded, without sending it', as
   await transport.fetch('b', 0, Buffer.from('k'), 1000); // connected, and the heartbeat answered
   await sleep(100);
   node.holdFetches();
-  const held = [transport.fetch('b', 0, Buffer.from('k1'), 2000), transport.fetch('b', 0, Buffer.from('k2'), 2000)];
+  // Timeouts far beyond the test's own waits: on a loaded machine (CI once stalled this process
+  // for about 2 s), held requests must not time out and free the window before the third is sent.
+  const held = [transport.fetch('b', 0, Buffer.from('k1'), 30_000), transport.fetch('b', 0, Buffer.from('k2'), 30_000)];
   await sleep(100); // both reach the node, which holds them
-  const refused = errorOf(await transport.fetch('b', 0, Buffer.from('k3'), 2000));
+  const refused = errorOf(await transport.fetch('b', 0, Buffer.from('k3'), 30_000));
   expect(refused).toMatchObject({ condition: 'Overloaded', writeMayHaveApplied: false });
   expect(refused?.message).toContain('the limit (peerWindowMax) is 2');
   node.release();
