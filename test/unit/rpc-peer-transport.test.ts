@@ -75,8 +75,9 @@ test('rejects a request beyond the window as Overloaded, without sending it', as
   await transport.fetch('b', 0, Buffer.from('k'), 1000); // connected, and the heartbeat answered
   await sleep(100);
   node.holdFetches();
-  // Timeouts far beyond the test's own waits: on a loaded machine (CI once stalled this process
-  // for about 2 s), held requests must not time out and free the window before the third is sent.
+  // Timeouts far beyond the test's own waits: a held request that timed out would free the window
+  // before the third is sent (CI once saw the third time out instead of being refused, on a
+  // loaded machine, with 2 s timeouts).
   const held = [transport.fetch('b', 0, Buffer.from('k1'), 30_000), transport.fetch('b', 0, Buffer.from('k2'), 30_000)];
   await sleep(100); // both reach the node, which holds them
   const refused = errorOf(await transport.fetch('b', 0, Buffer.from('k3'), 30_000));
