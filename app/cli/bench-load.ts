@@ -5,7 +5,7 @@
  * the target's server processes and the bench itself spent comes from /proc and process.cpuUsage.
  */
 import { BenchTarget, errorKind } from './bench-target';
-import { clockTicksPerSecond, cpuTicks, latencyFigures, LatencyFigures, newLatencyHistogram, openLoop } from './measure';
+import { latencyFigures, LatencyFigures, MeasuredWindow, newLatencyHistogram, openLoop, per1000Ops, WindowFigures } from './measure';
 import { benchKey, keyChooser, OpKind, opOf, WorkloadName } from './workload';
 
 export interface LoadSpec {
@@ -110,24 +110,13 @@ export async function runLoad(target: BenchTarget, spec: LoadSpec): Promise<Load
       }
     }
   };
-  let cpuStart = 0;
-  let benchCpuStart = 0;
-  let measureStart = 0n;
-  const startMeasuring = () => {
+  const stopAt = Date.now() + (spec.warmupS + spec.durationS) * 1000;
+  const window = new MeasuredWindow(pids, spec.warmupS, () => {
     measuring = true;
     histogram.reset();
     for (const h of Object.values(byKind)) h.reset();
-    cpuStart = cpuTicks(pids);
-    const u = process.cpuUsage();
-    benchCpuStart = u.user + u.system;
-    measureStart = process.hrtime.bigint();
-  };
-  const stopAt = Date.now() + (spec.warmupS + spec.durationS) * 1000;
-  const warmup = setTimeout(startMeasuring, spec.warmupS * 1000);
-  if (spec.warmupS === 0) {
-    clearTimeout(warmup);
-    startMeasuring();
-  }
+  });
+  let figures: WindowFigures;
   try {
     if (spec.rate === 0) {
       await Promise.all(
@@ -139,13 +128,10 @@ export async function runLoad(target: BenchTarget, spec: LoadSpec): Promise<Load
       await openLoop(spec.rate, spec.concurrency, stopAt, runOne);
     }
   } finally {
-    clearTimeout(warmup);
+    figures = window.finish();
   }
-  const elapsedS = Number(process.hrtime.bigint() - measureStart) / 1e9;
-  const nodeCpuSeconds = (cpuTicks(pids) - cpuStart) / clockTicksPerSecond();
-  const u = process.cpuUsage();
-  const benchCpuSeconds = (u.user + u.system - benchCpuStart) / 1e6;
-  const per1000 = (s: number) => (ops ? Math.round((s / ops) * 1e6) / 1000 : 0);
+  const { elapsedS, serverCpuSeconds: nodeCpuSeconds, selfCpuSeconds: benchCpuSeconds } = figures;
+  const per1000 = (seconds: number) => per1000Ops(seconds, ops);
   const latencyMsByKind: LoadFigures['latencyMsByKind'] = {};
   for (const [kind, h] of Object.entries(byKind) as Array<[OpKind, typeof histogram]>) if (h.totalCount > 0) latencyMsByKind[kind] = latencyFigures(h);
   return {

@@ -10,7 +10,7 @@ import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { FLOOR_GET, FLOOR_PUT, FLOOR_REPLICAS, FLOOR_VALUE_BYTES_MAX, FloorClient, serveFloor } from '../rpc/transport-floor';
 import { CliError } from './cli-error';
-import { clockTicksPerSecond, cpuTicks, integerFlag, latencyFigures, LatencyFigures, newLatencyHistogram, numberFlag, openLoop } from './measure';
+import { integerFlag, latencyFigures, LatencyFigures, MeasuredWindow, newLatencyHistogram, numberFlag, openLoop, per1000Ops, WindowFigures } from './measure';
 
 export const FLOOR_USAGE = `kv floor: a lower bound on what a quorum operation costs over grpc-js on this machine
 
@@ -183,9 +183,6 @@ async function measure(
   const histogram = newLatencyHistogram();
   let measuring = false;
   let ops = 0;
-  let cpuStart = 0;
-  let clientCpuStart = 0;
-  let measureStart = 0n;
   const empty = new Uint8Array(0);
   const runOne = async (intendedAtNs: bigint) => {
     const put = Math.random() < 0.5;
@@ -194,29 +191,18 @@ async function measure(
     ops++;
     histogram.recordValue(Math.max(1, Number((process.hrtime.bigint() - intendedAtNs) / 1000n)));
   };
-  const startMeasuring = () => {
+  const window = new MeasuredWindow(pids, run.warmupS, () => {
     measuring = true;
     histogram.reset();
-    cpuStart = cpuTicks(pids);
-    const u = process.cpuUsage();
-    clientCpuStart = u.user + u.system;
-    measureStart = process.hrtime.bigint();
-  };
-  const warmup = setTimeout(startMeasuring, run.warmupS * 1000);
-  if (run.warmupS === 0) {
-    clearTimeout(warmup);
-    startMeasuring();
-  }
+  });
+  let figures: WindowFigures;
   try {
     await openLoop(run.rate, run.concurrency, Date.now() + (run.warmupS + run.durationS) * 1000, runOne, signal);
   } finally {
-    clearTimeout(warmup);
+    figures = window.finish();
   }
-  const elapsedS = Number(process.hrtime.bigint() - measureStart) / 1e9;
-  const nodeCpuSeconds = (cpuTicks(pids) - cpuStart) / clockTicksPerSecond();
-  const u = process.cpuUsage();
-  const clientCpuSeconds = (u.user + u.system - clientCpuStart) / 1e6;
-  const per1000 = (s: number) => (ops ? Math.round((s / ops) * 1e6) / 1000 : 0);
+  const { elapsedS, serverCpuSeconds: nodeCpuSeconds, selfCpuSeconds: clientCpuSeconds } = figures;
+  const per1000 = (seconds: number) => per1000Ops(seconds, ops);
   return {
     rateTarget: run.rate,
     nodes: run.nodes,

@@ -54,6 +54,57 @@ export function cpuTicks(pids: number[]): number {
   return total;
 }
 
+/** What a measured window took: its length, the server processes' CPU and this process's own. */
+export interface WindowFigures {
+  readonly elapsedS: number;
+  readonly serverCpuSeconds: number;
+  readonly selfCpuSeconds: number;
+}
+
+/** Seconds per 1,000 of `ops` operations, rounded to the millisecond (0 without operations). */
+export function per1000Ops(seconds: number, ops: number): number {
+  return ops ? Math.round((seconds / ops) * 1e6) / 1000 : 0;
+}
+
+/**
+ * The measured part of a benchmark run: it starts after the warm-up (at once for none), when it
+ * calls `reset` (the caller clears what it counted so far), and reads the CPU that the server
+ * processes `pids` and this process used until `finish`.
+ */
+export class MeasuredWindow {
+  private serverCpuStart = 0;
+  private selfCpuStart = 0;
+  private startNs = 0n;
+  private readonly warmup: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly pids: number[],
+    warmupS: number,
+    reset: () => void,
+  ) {
+    const start = () => {
+      reset();
+      this.serverCpuStart = cpuTicks(pids);
+      const u = process.cpuUsage();
+      this.selfCpuStart = u.user + u.system;
+      this.startNs = process.hrtime.bigint();
+    };
+    if (warmupS === 0) start();
+    else this.warmup = setTimeout(start, warmupS * 1000);
+  }
+
+  /** Ends the window (a warm-up not yet over is cancelled). */
+  finish(): WindowFigures {
+    clearTimeout(this.warmup);
+    const u = process.cpuUsage();
+    return {
+      elapsedS: Number(process.hrtime.bigint() - this.startNs) / 1e9,
+      serverCpuSeconds: (cpuTicks(this.pids) - this.serverCpuStart) / clockTicksPerSecond(),
+      selfCpuSeconds: (u.user + u.system - this.selfCpuStart) / 1e6,
+    };
+  }
+}
+
 /** A numeric flag within min..max, or a CliError that names the flag, the value and the range. */
 export function numberFlag(values: Record<string, unknown>, name: string, min: number, max: number): number {
   const text = values[name];

@@ -215,7 +215,6 @@ export class KvClient {
   private topologyRefresh: Promise<void> | undefined;
   /** Every channel this client opened, the endpoints' and the members' it learned, by address. */
   private readonly byAddress = new Map<string, KvChannel>();
-  private readonly extraChannels: KvChannel[] = [];
 
   /** The placement to route by: read from a node's Status on first use, again when it is old. */
   private loadTopology(): Promise<Topology> {
@@ -257,7 +256,6 @@ export class KvClient {
       if (channel === undefined) {
         channel = new KvChannel(m.address, { batchInFlightMax: this.options.batchInFlightMax });
         this.byAddress.set(m.address, channel);
-        this.extraChannels.push(channel);
       }
       channels.set(m.id, channel);
     }
@@ -429,6 +427,6 @@ export class KvClient {
   }
 
   close(): void {
-    for (const c of [...this.channels, ...this.extraChannels]) c.close();
+    for (const c of new Set([...this.channels, ...this.byAddress.values()])) c.close();
   }
 }

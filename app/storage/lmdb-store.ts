@@ -16,8 +16,8 @@
  * commit waits one turn more: the replication messages a coordinator sends from `onDecided`
  * leave the process before the commit blocks the event loop for its fsync (about 0.1 to 0.5 ms
  * here, longer under contention), so the replicas write while this node flushes, and a put waits
- * for one flush rather than two in sequence. Reads (`get`,
- * `fold`) see committed state only, never a pending write.
+ * for one flush rather than two in sequence. Reads (`get`, `fold`) see committed state only,
+ * never a pending write.
  *
  * A commit that fails after its updates announced their decisions calls the observer's
  * `diskFailed`: their bytes may be on other nodes, so the node stops and its next start takes a
@@ -147,8 +147,6 @@ export const UPDATES_PER_TRANSACTION_MAX = 1000;
 /** An update decided and waiting for its commit. */
 interface WaitingUpdate {
   readonly result: unknown;
-  /** It told its decision (onDecided) and wrote: its bytes may be on other nodes already. */
-  readonly announced: boolean;
   readonly resolve: (result: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -180,7 +178,10 @@ export class LmdbStore implements LocalStore {
   /** Disk bytes the writes decided since the last commit may still take (measured at the first). */
   private spendable: number | undefined;
   private flushScheduled = false;
-  /** Whether an update decided since the last commit announced its decision (onDecided). */
+  /**
+   * Whether an update decided since the last commit told its decision (onDecided) and wrote: its
+   * bytes may be on other nodes already.
+   */
   private announcedPending = false;
   private closing: Promise<void> | undefined;
 
@@ -296,10 +297,9 @@ export class LmdbStore implements LocalStore {
     } catch (error) {
       return Promise.reject(error);
     }
-    const announced = options.onDecided !== undefined && decision.write !== undefined;
-    if (announced) this.announcedPending = true;
+    if (options.onDecided !== undefined && decision.write !== undefined) this.announcedPending = true;
     const settled = new Promise<T>((resolve, reject) => {
-      this.waiting.push({ result: decision.result, announced, resolve: resolve as (r: unknown) => void, reject });
+      this.waiting.push({ result: decision.result, resolve: resolve as (r: unknown) => void, reject });
     });
     if (this.waiting.length >= UPDATES_PER_TRANSACTION_MAX) this.flushUpdates();
     else if (!this.flushScheduled) {
@@ -335,6 +335,7 @@ export class LmdbStore implements LocalStore {
     const batch = this.waiting;
     if (batch.length === 0) return;
     const writes = this.pending;
+    const announced = this.announcedPending;
     this.waiting = [];
     this.pending = new Map();
     this.spendable = undefined;
@@ -352,7 +353,7 @@ export class LmdbStore implements LocalStore {
     } catch (error) {
       // Nothing of this batch is stored.
       const failure = this.storageError(error);
-      if (failure instanceof StorageIoError || batch.some((u) => u.announced)) this.observer?.diskFailed?.(failure instanceof Error ? failure : new Error(String(failure)));
+      if (failure instanceof StorageIoError || announced) this.observer?.diskFailed?.(failure instanceof Error ? failure : new Error(String(failure)));
       for (const u of batch) u.reject(failure);
       return;
     }

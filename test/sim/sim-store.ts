@@ -92,7 +92,6 @@ export class GroupCommitStore implements LocalStore {
     const id = `${tag}${partition}:${Buffer.from(key).toString('hex')}`;
     const pending = this.pendingWrites.get(id);
     let decision: UpdateDecision<T> | undefined;
-    let failed: Promise<T> | undefined;
     if (pending !== undefined) {
       try {
         decision = decide(pending.write ?? undefined);
@@ -102,14 +101,15 @@ export class GroupCommitStore implements LocalStore {
     } else {
       // MemoryKeySpace.update runs `decide` before it returns; writing nothing, it only reads (and
       // checks the record, rejecting a corrupt one unless told to replace it).
-      failed = space
+      const read: Promise<T> = space
         .update(partition, key, (current) => {
           decision = decide(current);
           return { result: undefined };
         }, { corrupt: options?.corrupt })
         .then(() => undefined as never);
-      if (decision === undefined) return failed;
-      failed.catch(() => {});
+      // No decision: decide threw, or the record is corrupt; the read rejected with it.
+      if (decision === undefined) return read;
+      read.catch(() => {});
     }
     if (decision.write !== undefined) {
       this.pendingWrites.set(id, { space, partition, key, write: decision.write });
@@ -122,18 +122,14 @@ export class GroupCommitStore implements LocalStore {
     const settled = new Promise<T>((resolve) => this.waiting.push(() => resolve(result)));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      this.clock.after(this.commitDelayMs(), () => this.flush());
+      this.clock.after(this.commitDelayMs(), () => this.commitNow());
     }
     options?.onDecided?.(result);
     return settled;
   }
 
-  /** Commits what is pending now, as LmdbStore.close does. */
+  /** Commits what is pending: at the commit event, or at once (as LmdbStore.close does). */
   commitNow(): void {
-    this.flush();
-  }
-
-  private flush(): void {
     this.flushScheduled = false;
     if (this.waiting.length === 0) return;
     const writes = this.pendingWrites;
