@@ -9,6 +9,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import type { ProtoGrpcType as KvProto } from './generated/kv';
 import type { ProtoGrpcType as PeerProto } from './generated/peer';
+import type { ProtoGrpcType as BackupProto } from './generated/backup';
 
 /** Loader options that the generated types in ./generated match (see the proto:gen script). */
 export const LOADER_OPTIONS: protoLoader.Options = {
@@ -34,6 +35,7 @@ export interface LoadedProtos {
   readonly packageDefinition: protoLoader.PackageDefinition;
   readonly kv: KvProto['kv']['v1'];
   readonly peer: PeerProto['kv']['v1'];
+  readonly backup: BackupProto['kv']['v1'];
 }
 
 let loaded: LoadedProtos | undefined;
@@ -41,9 +43,9 @@ let loaded: LoadedProtos | undefined;
 export function protos(): LoadedProtos {
   if (loaded) return loaded;
   const root = findProtoRoot();
-  const packageDefinition = protoLoader.loadSync(['kv/v1/kv.proto', 'kv/v1/peer.proto'], { ...LOADER_OPTIONS, includeDirs: [root] });
-  const pkg = grpc.loadPackageDefinition(packageDefinition) as unknown as KvProto & PeerProto;
-  loaded = { packageDefinition, kv: pkg.kv.v1, peer: pkg.kv.v1 };
+  const packageDefinition = protoLoader.loadSync(['kv/v1/kv.proto', 'kv/v1/peer.proto', 'kv/v1/backup.proto'], { ...LOADER_OPTIONS, includeDirs: [root] });
+  const pkg = grpc.loadPackageDefinition(packageDefinition) as unknown as KvProto & PeerProto & BackupProto;
+  loaded = { packageDefinition, kv: pkg.kv.v1, peer: pkg.kv.v1, backup: pkg.kv.v1 };
   return loaded;
 }
 
@@ -64,5 +66,5 @@ export function etcdKvService(): grpc.ServiceClientConstructor {
  * health.proto.
  */
 export function reflectionDefinition(): protoLoader.PackageDefinition {
-  return protoLoader.loadSync(['kv/v1/kv.proto', 'kv/v1/peer.proto', healthProtoPath], { ...LOADER_OPTIONS, includeDirs: [findProtoRoot(), path.dirname(healthProtoPath)] });
+  return protoLoader.loadSync(['kv/v1/kv.proto', 'kv/v1/peer.proto', 'kv/v1/backup.proto', healthProtoPath], { ...LOADER_OPTIONS, includeDirs: [findProtoRoot(), path.dirname(healthProtoPath)] });
 }

@@ -43,6 +43,7 @@ import {
   StoreObserver,
   LocalStore,
   PARTITION_MAX,
+  SnapshotFile,
   StoreOptions,
   StoreStats,
   StoredEntry,
@@ -437,6 +438,28 @@ export class LmdbStore implements LocalStore {
     } finally {
       openPaths.delete(this.dataPath);
     }
+  }
+
+  async snapshot(toDir: string): Promise<SnapshotFile> {
+    this.assertOpen();
+    const dir = path.resolve(toDir);
+    const file = lmdbDataFiles(dir)[0]!;
+    if (dir === this.dataPath) throw new Error(`snapshot: ${dir} is the store's own directory; copy into another`);
+    await fs.mkdir(dir, { recursive: true });
+    if (await fs.stat(file).then(() => true, () => false)) throw new Error(`snapshot: ${file} exists already; copy into an empty directory`);
+    // A compacting copy holds no free pages: at most the bytes the store uses.
+    const { bytesUsed } = await this.stats();
+    const free = freeBytes(dir);
+    if (free - bytesUsed < this.diskFreeBytesMin) throw new StorageFullError(dir, `a copy of up to ${bytesUsed} bytes`, { freeBytes: free, reserveBytes: this.diskFreeBytesMin });
+    // mdb_env_copy2 with MDB_CP_COMPACT, on lmdb-js's worker thread: it walks one read
+    // transaction's snapshot, so writers go on meanwhile and the copy is one committed state.
+    try {
+      await this.root.backup(dir, true);
+    } catch (error) {
+      await fs.rm(file, { force: true });
+      throw storageErrorOf(error, dir, freeBytes);
+    }
+    return { path: file, bytes: (await fs.stat(file)).size };
   }
 
   /** The checked payload stored under `engineKey`, or undefined. Throws CorruptRecordError unless told to replace it. */

@@ -82,6 +82,13 @@ export type Durability =
   /** Commits resolve before they are synced; a crash may lose the last moments of writes. Opt-in. */
   | 'relaxed';
 
+/** A copy written by `LocalStore.snapshot`. */
+export interface SnapshotFile {
+  /** The copy's one file. */
+  readonly path: string;
+  readonly bytes: number;
+}
+
 /** One record of a fold, in key order within its partition. */
 export interface StoredEntry {
   readonly key: Uint8Array;
@@ -227,6 +234,15 @@ export interface LocalStore extends KeySpace {
   setMeta(name: string, value: string): Promise<void>;
 
   stats(): Promise<StoreStats>;
+
+  /**
+   * Writes a consistent copy of the whole store (data, hints and meta, as one transaction sees
+   * them) into the directory `toDir`, while the store keeps serving reads and writes. The copy is
+   * a store of the same engine: open it to read it. Fails with StorageFullError, and writes
+   * nothing, when the disk would keep less than the store's free-space reserve. Engines without
+   * files (memory) leave it out.
+   */
+  snapshot?(toDir: string): Promise<SnapshotFile>;
 
   /** Waits for pending writes, then releases the files. Further calls reject. */
   close(): Promise<void>;

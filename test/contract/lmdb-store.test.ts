@@ -74,3 +74,72 @@ describe('LmdbStore: decided before durable', () => {
     }
   });
 });
+
+describe('LmdbStore: snapshot', () => {
+  test('copies one committed state, data, hints and meta, while writes go on; the copy opens as a store', async () => {
+    const fixture = await lmdbFixture({});
+    const copyDir = await fs.mkdtemp(path.join(os.tmpdir(), 'lmdb-copy-'));
+    try {
+      const { store } = fixture;
+      for (let i = 0; i < 500; i++) await store.update(i % 8, Buffer.from(`k${i}`), () => ({ write: Buffer.alloc(200, i % 256), result: 0 }));
+      await store.hints.update(3, Buffer.from('h'), () => ({ write: Buffer.from('hint'), result: 0 }));
+      await store.setMeta('epoch', '7');
+      // Writes keep landing while the copy is taken; the copy holds each key whole or not at all.
+      let writing = true;
+      const writer = (async () => {
+        for (let i = 0; writing; i++) await store.update(0, Buffer.from(`later${i}`), () => ({ write: Buffer.from('x'), result: 0 }));
+      })();
+      const copy = await store.snapshot!(copyDir);
+      writing = false;
+      await writer;
+      expect(copy.path).toBe(path.join(copyDir, 'data.mdb'));
+      expect(copy.bytes).toBe((await fs.stat(copy.path)).size);
+      const copied = await LmdbStore.open({ path: copyDir });
+      try {
+        let keys = 0;
+        for (let p = 0; p < 8; p++) keys += (await copied.fold(p, { limit: 1000 })).filter((e) => !Buffer.from(e.key).toString().startsWith('later')).length;
+        expect(keys).toBe(500);
+        await expect(copied.get(5, Buffer.from('k5'))).resolves.toEqual(Buffer.alloc(200, 5));
+        await expect(copied.hints.get(3, Buffer.from('h'))).resolves.toEqual(Buffer.from('hint'));
+        await expect(copied.getMeta('epoch')).resolves.toBe('7');
+      } finally {
+        await copied.close();
+      }
+      // The store itself serves on.
+      await store.update(1, Buffer.from('after'), () => ({ write: Buffer.from('y'), result: 0 }));
+      await expect(store.get(1, Buffer.from('after'))).resolves.toEqual(Buffer.from('y'));
+    } finally {
+      await fixture.cleanup();
+      await fs.rm(copyDir, { recursive: true, force: true });
+    }
+  });
+
+  test('rejects a directory that holds a copy already, and its own directory, leaving both alone', async () => {
+    const fixture = await lmdbFixture({});
+    const copyDir = await fs.mkdtemp(path.join(os.tmpdir(), 'lmdb-copy-'));
+    try {
+      await fixture.store.update(0, Buffer.from('k'), () => ({ write: Buffer.from('v'), result: 0 }));
+      await fs.writeFile(path.join(copyDir, 'data.mdb'), 'mine');
+      await expect(fixture.store.snapshot!(copyDir)).rejects.toThrow(/exists already/);
+      await expect(fs.readFile(path.join(copyDir, 'data.mdb'), 'utf8')).resolves.toBe('mine');
+      await expect(fixture.store.snapshot!(fixture.dir)).rejects.toThrow(/store's own directory/);
+      await expect(fixture.store.get(0, Buffer.from('k'))).resolves.toEqual(Buffer.from('v'));
+    } finally {
+      await fixture.cleanup();
+      await fs.rm(copyDir, { recursive: true, force: true });
+    }
+  });
+
+  test('fails with StorageFullError, writing nothing, when the copy would eat into the reserve', async () => {
+    // A reserve larger than any disk here: the copy must not start.
+    const fixture = await lmdbFixture({ diskFreeBytesMin: 1024 ** 4 - 1 } as StoreOptions);
+    const copyDir = await fs.mkdtemp(path.join(os.tmpdir(), 'lmdb-copy-'));
+    try {
+      await expect(fixture.store.snapshot!(copyDir)).rejects.toThrow(/is full .*kept in reserve/);
+      await expect(fs.readdir(copyDir)).resolves.toEqual([]);
+    } finally {
+      await fixture.cleanup();
+      await fs.rm(copyDir, { recursive: true, force: true });
+    }
+  });
+});
