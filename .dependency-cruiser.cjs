@@ -40,6 +40,20 @@ module.exports = {
       to: { path: '(^|/)node_modules/@opentelemetry/' },
     },
     {
+      name: 'only-the-bucket-imports-the-s3-sdk',
+      severity: 'error',
+      comment: 'app/backup/bucket.ts owns @aws-sdk/client-s3 (its errors become one-line BucketErrors there); the node itself never talks to S3.',
+      from: { pathNot: '^app/backup/bucket\\.ts$' },
+      to: { path: '(^|/)node_modules/@aws-sdk/' },
+    },
+    {
+      name: 'the-node-does-not-import-backup',
+      severity: 'error',
+      comment: 'Backups run in the kv CLI (a job); the node serves snapshots and restores through kv.v1.Backup only.',
+      from: { path: '^app/(node|replication|rpc|storage)/' },
+      to: { path: '^app/backup/' },
+    },
+    {
       name: 'only-rpc-imports-grpc',
       severity: 'error',
       from: { pathNot: '^(app/rpc/|test/)' },

@@ -30,6 +30,7 @@ export type KvCondition =
   | 'NotMember'
   | 'NotPrimary'
   | 'MembershipRefused'
+  | 'BackupRefused'
   | 'Internal';
 
 const KIND_OF: Readonly<Record<KvCondition, KvErrorKind>> = {
@@ -45,6 +46,8 @@ const KIND_OF: Readonly<Record<KvCondition, KvErrorKind>> = {
   NotMember: 'unavailable',
   NotPrimary: 'unavailable',
   MembershipRefused: 'failed-precondition',
+  // A snapshot of a node that keeps no files, or of one outside any cluster.
+  BackupRefused: 'failed-precondition',
   CorruptRecord: 'data-loss',
   StorageFull: 'resource-exhausted',
   // The disk failed this node's write (EIO): the client tries another node, as for a node that is down.

@@ -6,6 +6,7 @@ import { benchCommand } from '../app/cli/bench';
 import { benchCompareCommand } from '../app/cli/bench-compare';
 import { floorCommand } from '../app/cli/floor';
 import { k8sCommand } from '../app/cli/k8s';
+import { backupCommand, restoreCommand } from '../app/cli/backup';
 
 // A reader that stops early (`kv status | head`) closes stdout: that ends the command quietly,
 // as it does for any Unix tool, instead of an unhandled EPIPE with a stack trace.
@@ -67,6 +68,10 @@ async function main(args: string[]): Promise<void> {
       return k8sCommand(rest, __filename);
     case 'chaos':
       return chaosCommand(rest);
+    case 'backup':
+      return backupCommand(rest);
+    case 'restore':
+      return restoreCommand(rest);
     case undefined:
     case 'help':
     case '--help':

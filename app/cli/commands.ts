@@ -49,6 +49,8 @@ Usage:
   kv bench [options]                  Load a running cluster (or etcd) and print figures.
   kv bench compare [options]          The store and etcd side by side: starts both, one table.
   kv floor [options]                  The transport's own cost, to compare with bench.
+  kv backup [verify|list|prune]       Back up the cluster to S3; check, list and prune backups.
+  kv restore [ID|latest]              Merge a backup into a running cluster (any size).
   kv k8s zone|pre-stop                What the store's Kubernetes pods run: zone lookup, preStop hook.
   kv chaos <experiment|suite>         Run chaos experiments on a local cluster; writes a report.
   kv chaos check [options]            Drive a cluster with checked workloads, then judge it.

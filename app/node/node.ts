@@ -37,6 +37,8 @@ import { LocalStore } from '../storage/local-store';
 import { NodeConfig } from './config';
 import { establishIdentity as establishActor, writeCleanShutdownMarker } from './identity';
 import { mergedObjectBytesMax } from '../versioning/limits';
+import { Restorer } from '../replication/restore';
+import { SNAPSHOT_FORMAT, Snapshots } from './snapshots';
 import { loadDataIds } from './data-ids';
 import { NodeMetrics } from '../../observability/metrics';
 import { NodeTracing, startTracing } from '../../observability/tracing';
@@ -317,6 +319,10 @@ export class KvNode {
       })),
     });
     const opNames: Record<ClientOp['kind'], string> = { get: 'get', put: 'put', delete: 'delete' };
+    const snapshots = new Snapshots(store, config.dataDir, config.nodeId);
+    const restorer = new Restorer({ replicas, routing: () => membership.routing, keyBytesMax: config.keyBytesMax, w: config.w, n: config.n, timeoutMs: config.requestTimeoutMs });
+    await snapshots.clearScratch();
+    const notMember = () => new KvError('NotMember', `${config.nodeId} is waiting to join a cluster (started with --join): add it with kv admin join, or send requests to a member`);
     // Every listener is bound before the node serves, and a node that cannot bind one does not
     // start at all (it closes what it opened): a node serving without its metrics would look
     // healthy to clients and be invisible to monitoring.
@@ -332,7 +338,7 @@ export class KvNode {
     const server = await KvServer.start(
       {
         execute: async (op: ClientOp, options): Promise<Result<OpResult, KvError>> => {
-          if (membership.state.version === 0) return err(new KvError('NotMember', `${config.nodeId} is waiting to join a cluster (started with --join): add it with kv admin join, or send requests to a member`));
+          if (membership.state.version === 0) return err(notMember());
           const end = metrics.operationSeconds.startTimer({ op: opNames[op.kind] });
           const r = await coordinator.execute(op, options);
           metrics.operationDone(op, r, end);
@@ -358,6 +364,22 @@ export class KvNode {
           const partition = partitionOf(key, membership.routing.partitions);
           const views = await inspectKey(replicas, partition, key, lookup(partition), timeoutMs ?? config.requestTimeoutMs);
           return ok({ partition, replicas: views.map(replicaStateOf) });
+        },
+        backup: {
+          snapshot: async () => {
+            if (membership.state.version === 0) return err(notMember());
+            const stateVersion = membership.state.version;
+            const taken = await snapshots.take();
+            if (!taken.ok) return taken;
+            const { path, takenAtMs, release } = taken.value;
+            const header = { nodeId: config.nodeId, actor, partitions: config.partitions, n: config.n, stateVersion, primaryPartitions: [...primaryOf.keys()].sort((a, b) => a - b), format: SNAPSHOT_FORMAT, takenAtMs, bytes: taken.value.bytes };
+            log.info('snapshot taken for a backup', { bytes: taken.value.bytes, stateVersion });
+            return ok({ header, path, release });
+          },
+          restore: (objects, w) => {
+            if (membership.state.version === 0) return Promise.resolve(err(notMember()));
+            return restorer.restore(objects, w);
+          },
         },
       },
       { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, peerStreamInFlightMax: config.peerStreamInFlightMax, log, onStatus: (method, code) => metrics.grpcHandled.inc({ method, code }) },

@@ -72,6 +72,15 @@ function parseHintKey(stored: Uint8Array): { target: string; key: Uint8Array } {
   return { target: Buffer.from(stored.subarray(1, 1 + length)).toString('utf8'), key: stored.subarray(1 + length) };
 }
 
+/**
+ * A hint as stored in the hints key space, read back whole: the primary it is for, the data key
+ * and the object (kv restore reads hints out of a backup's copy this way).
+ */
+export function storedHint(storedKey: Uint8Array, record: Uint8Array): { target: string; key: Uint8Array; object: Uint8Array } {
+  if (record.length < HEADER_BYTES) throw new Error(`hints: record of ${record.length} bytes is shorter than its ${HEADER_BYTES}-byte header`);
+  return { ...parseHintKey(storedKey), object: record.subarray(HEADER_BYTES) };
+}
+
 function encodeRecord(createdAtMs: number, object: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(HEADER_BYTES + object.length);
   out.writeDoubleBE(createdAtMs, 0);

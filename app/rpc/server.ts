@@ -27,6 +27,7 @@ import type { PeerResponses } from './generated/kv/v1/PeerResponses';
 import type { AdminRequest__Output } from './generated/kv/v1/AdminRequest';
 import type { AdminResponse } from './generated/kv/v1/AdminResponse';
 import type { InspectResponse } from './generated/kv/v1/InspectResponse';
+import { BackupNodeHandlers, backupService } from './backup-service';
 import type { StatusResponse } from './generated/kv/v1/StatusResponse';
 import { protos, reflectionDefinition } from './proto-definition';
 import { codeOf, WRITE_MAY_HAVE_APPLIED_TRAILER } from './status-map';
@@ -69,6 +70,8 @@ export interface NodeHandlers {
   admin?(request: AdminRequest__Output): Promise<Result<AdminResponse, KvError>>;
   /** What every replica holds for a key (kv get --replicas). */
   inspect?(key: Uint8Array, timeoutMs: number | undefined): Promise<Result<InspectResponse, KvError>>;
+  /** Snapshots and restores (kv.v1.Backup); without it the service is not served. */
+  backup?: BackupNodeHandlers;
 }
 
 export interface ServerOptions {
@@ -211,7 +214,7 @@ export class KvServer {
 
   static async start(handlers: NodeHandlers, options: ServerOptions): Promise<KvServer> {
     const log = options.log ?? silentLogger;
-    const { kv, peer } = protos();
+    const { kv, peer, backup } = protos();
     const server = new grpc.Server({
       'grpc.max_receive_message_length': options.messageBytesMax,
       'grpc.max_send_message_length': options.messageBytesMax,
@@ -244,6 +247,7 @@ export class KvServer {
     const peerHandlers: PeerHandlers = { Exchange: (call) => servePeer(call, handlers, options, log) };
     server.addService(kv.KV.service, kvHandlers);
     server.addService(peer.Peer.service, peerHandlers);
+    if (handlers.backup) server.addService(backup.Backup.service, backupService(handlers.backup));
     const health = new HealthImplementation({ '': 'NOT_SERVING', [HEALTH_SERVICE_NAME]: 'NOT_SERVING' });
     health.addToServer(server);
     new ReflectionService(reflectionDefinition()).addToServer(server);

@@ -44,7 +44,7 @@ function kvIn(cwd: string, args: string[], env: Record<string, string> = {}): Pr
 const endpoints = () => f.cluster.endpoints.join(',');
 
 describe('help', () => {
-  test.each(['put', 'get', 'delete', 'status', 'call', 'cluster', 'node', 'bench', 'floor'])('kv %s --help prints its usage and exits 0', async (command) => {
+  test.each(['put', 'get', 'delete', 'status', 'call', 'cluster', 'node', 'bench', 'floor', 'backup', 'restore'])('kv %s --help prints its usage and exits 0', async (command) => {
     for (const flag of ['--help', '-h']) {
       const r = await kv([command, flag]);
       expect(r.code).toBe(0);

@@ -38,7 +38,7 @@ test('a server-reflection client lists the kv.v1 services and the health service
     call.write({ list_services: '' });
   });
   client.close();
-  expect(services).toEqual(expect.arrayContaining(['kv.v1.KV', 'kv.v1.Peer', 'grpc.health.v1.Health']));
+  expect(services).toEqual(expect.arrayContaining(['kv.v1.KV', 'kv.v1.Peer', 'kv.v1.Backup', 'grpc.health.v1.Health']));
 });
 
 test('the health service answers SERVING for the server and for kv.v1.KV', async () => {

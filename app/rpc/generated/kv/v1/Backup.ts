@@ -13,9 +13,9 @@ import type { SnapshotRequest as _kv_v1_SnapshotRequest, SnapshotRequest__Output
  * Errors are gRPC statuses:
  * RESOURCE_EXHAUSTED   a snapshot of this node is already being taken (one at a time), restore
  * requests in flight are at their bound, or the disk has no room for the copy.
- * INVALID_ARGUMENT     a restore request breaks a bound (objects, key size) or holds an object
- * that does not decode; the message names it, and nothing of that object
- * was written.
+ * INVALID_ARGUMENT     a restore request breaks a bound (objects per request, w); the message
+ * names it, and nothing was written. An object with a bad key or one that
+ * does not decode is reported in RestoreResponse.failed, never written.
  * FAILED_PRECONDITION  the node stores its data in memory (nothing to snapshot), or is not a
  * member of a cluster yet.
  */
@@ -62,9 +62,9 @@ export interface BackupClient extends grpc.Client {
  * Errors are gRPC statuses:
  * RESOURCE_EXHAUSTED   a snapshot of this node is already being taken (one at a time), restore
  * requests in flight are at their bound, or the disk has no room for the copy.
- * INVALID_ARGUMENT     a restore request breaks a bound (objects, key size) or holds an object
- * that does not decode; the message names it, and nothing of that object
- * was written.
+ * INVALID_ARGUMENT     a restore request breaks a bound (objects per request, w); the message
+ * names it, and nothing was written. An object with a bad key or one that
+ * does not decode is reported in RestoreResponse.failed, never written.
  * FAILED_PRECONDITION  the node stores its data in memory (nothing to snapshot), or is not a
  * member of a cluster yet.
  */

@@ -29,6 +29,10 @@ export interface SnapshotHeader {
    * Milliseconds since the epoch when the copy was taken.
    */
   'takenAtMs'?: (number | string | Long);
+  /**
+   * Size of the copy: the data chunks add up to this.
+   */
+  'bytes'?: (number | string | Long);
 }
 
 export interface SnapshotHeader__Output {
@@ -58,4 +62,8 @@ export interface SnapshotHeader__Output {
    * Milliseconds since the epoch when the copy was taken.
    */
   'takenAtMs': (number);
+  /**
+   * Size of the copy: the data chunks add up to this.
+   */
+  'bytes': (number);
 }
