@@ -47,6 +47,11 @@ export interface BackupOptions {
   /** The id of an interrupted backup to finish, with the spool folder it left. */
   readonly resume?: string;
   readonly timeoutMs: number;
+  /**
+   * Bytes per second the copies are read from the nodes at most, all nodes together (the node's
+   * reading pauses with the stream: gRPC flow control). 0: as fast as they come.
+   */
+  readonly copyBytesPerSecond: number;
   /** Progress (a bar on a terminal, lines otherwise). */
   readonly progress: ProgressOut;
   /** Result lines. */
@@ -228,6 +233,7 @@ async function spoolState(options: BackupOptions): Promise<SpoolState> {
 async function copyAll(options: BackupOptions, state: SpoolState, spool: string): Promise<Map<string, SpooledCopy>> {
   const copies = new Map<string, SpooledCopy>();
   const task = new ProgressTask(options.progress, 'copying snapshots', 0, 'bytes');
+  const pace = pacer(options.copyBytesPerSecond);
   await Promise.all(
     state.members.map(async (member) => {
       const dir = path.join(spool, member.id);
@@ -238,7 +244,10 @@ async function copyAll(options: BackupOptions, state: SpoolState, spool: string)
       }
       await fs.rm(dir, { recursive: true, force: true });
       await fs.mkdir(dir, { recursive: true });
-      const copy = await streamCopy(member, path.join(dir, 'data.mdb'), (bytes) => task.grow(bytes), (n) => task.add(n));
+      const copy = await streamCopy(member, path.join(dir, 'data.mdb'), (bytes) => task.grow(bytes), async (n) => {
+        task.add(n);
+        await pace(n);
+      });
       await writeJson(path.join(dir, 'copy.json'), copy);
       copies.set(member.id, copy);
     }),
@@ -247,8 +256,25 @@ async function copyAll(options: BackupOptions, state: SpoolState, spool: string)
   return copies;
 }
 
+/**
+ * Waits as long as it takes to keep the bytes counted so far at `bytesPerSecond` at most, from
+ * the first call (0: never waits).
+ */
+export function pacer(bytesPerSecond: number, nowMs: () => number = Date.now): (bytes: number) => Promise<void> {
+  if (bytesPerSecond <= 0) return async () => {};
+  let startMs: number | undefined;
+  let total = 0;
+  return async (bytes) => {
+    startMs ??= nowMs();
+    total += bytes;
+    const dueMs = startMs + (total / bytesPerSecond) * 1000;
+    const waitMs = dueMs - nowMs();
+    if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+  };
+}
+
 /** One node's snapshot into `file`, checked against the node's trailer. */
-async function streamCopy(member: { id: string; address: string }, file: string, announced: (bytes: number) => void, received: (bytes: number) => void): Promise<SpooledCopy> {
+async function streamCopy(member: { id: string; address: string }, file: string, announced: (bytes: number) => void, received: (bytes: number) => Promise<void>): Promise<SpooledCopy> {
   const channel = new BackupChannel(member.address);
   const partial = `${file}.partial`;
   const out = await fs.open(partial, 'w');
@@ -267,7 +293,7 @@ async function streamCopy(member: { id: string; address: string }, file: string,
         hash.update(chunk.data);
         await out.write(chunk.data);
         bytes += chunk.data.length;
-        received(chunk.data.length);
+        await received(chunk.data.length);
       } else if (chunk.trailer) {
         trailer = { bytes: Number(chunk.trailer.bytes), sha256: chunk.trailer.sha256 };
       }

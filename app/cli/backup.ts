@@ -44,6 +44,8 @@ export const BACKUP_USAGE = `kv backup [--resume ID] [options]
   --spool-dir DIR           room for every node's copy    (default ${SPOOL_DIR_DEFAULT})
   --part-size-mib M         multipart part size, ${PART_BYTES_MIN / 1024 ** 2}..${PART_BYTES_MAX / 1024 ** 2} (default ${PART_BYTES_DEFAULT / 1024 ** 2}; raised to fit 10,000 parts)
   --upload-concurrency K    parts sent at once, 1..${UPLOAD_CONCURRENCY_MAX}      (default ${UPLOAD_CONCURRENCY_DEFAULT})
+  --copy-rate-mib-s R       read the copies from the nodes at R MiB/s at most, all together,
+                            to spare the nodes' disks and CPU; 0: as fast as they come (default 0)
   --timeout-ms MS           time budget of a Status call  (default 10000)
 ${BUCKET_HELP}
 
@@ -60,7 +62,7 @@ kv backup prune [--keep-last K] [--keep-days D] [--dry-run] [bucket options]
   noncurrent versions until its lifecycle rule expires them (90 days; 365 in prod).`;
 
 export const RESTORE_USAGE = `kv restore [ID|latest] [options]
-  Restores a backup into the running cluster at --endpoint, of the same or another size:
+  Restores a backup (default: $KV_RESTORE_BACKUP, else the latest complete one) into the running cluster at --endpoint, of the same or another size:
   every node's file is downloaded and checked first (a damaged backup writes nothing), then
   every object, and every hint the nodes held, is merged into the primaries of its key there.
   Merges never overwrite: siblings, clocks and tombstones survive, data written since stays,
@@ -140,7 +142,7 @@ export async function backupCommand(argv: readonly string[], env: NodeJS.Process
   if (sub === 'prune') return pruneCommand(rest, env);
   const parsed = parse(
     argv,
-    { ...BUCKET_OPTIONS, endpoint: { type: 'string' }, 'spool-dir': { type: 'string', default: SPOOL_DIR_DEFAULT }, 'part-size-mib': { type: 'string' }, 'upload-concurrency': { type: 'string' }, resume: { type: 'string' }, 'timeout-ms': { type: 'string' } },
+    { ...BUCKET_OPTIONS, endpoint: { type: 'string' }, 'spool-dir': { type: 'string', default: SPOOL_DIR_DEFAULT }, 'part-size-mib': { type: 'string' }, 'upload-concurrency': { type: 'string' }, 'copy-rate-mib-s': { type: 'string' }, resume: { type: 'string' }, 'timeout-ms': { type: 'string' } },
     'backup',
     BACKUP_USAGE,
     0,
@@ -150,10 +152,11 @@ export async function backupCommand(argv: readonly string[], env: NodeJS.Process
   const partBytes = int(values, 'part-size-mib', PART_BYTES_MIN / 1024 ** 2, PART_BYTES_MAX / 1024 ** 2, PART_BYTES_DEFAULT / 1024 ** 2) * 1024 ** 2;
   const uploadConcurrency = int(values, 'upload-concurrency', 1, UPLOAD_CONCURRENCY_MAX, UPLOAD_CONCURRENCY_DEFAULT);
   const timeoutMs = int(values, 'timeout-ms', 1, 600_000, 10_000);
+  const copyBytesPerSecond = int(values, 'copy-rate-mib-s', 0, 100_000, 0) * 1024 ** 2;
   const { endpoints } = resolveEndpoints(values.endpoint as string | undefined, env);
   const { bucket, layout } = bucketOf(values, env);
   await running('backup', bucket, () =>
-    runBackup({ bucket, layout, endpoints, spoolDir: values['spool-dir'] as string, partBytes, uploadConcurrency, resume: values.resume as string | undefined, timeoutMs, progress: process.stderr, say }),
+    runBackup({ bucket, layout, endpoints, spoolDir: values['spool-dir'] as string, partBytes, uploadConcurrency, resume: values.resume as string | undefined, timeoutMs, copyBytesPerSecond, progress: process.stderr, say }),
   );
 }
 
@@ -199,5 +202,5 @@ export async function restoreCommand(argv: readonly string[], env: NodeJS.Proces
   const timeoutMs = int(values, 'timeout-ms', 1, 600_000, 30_000);
   const { endpoints } = resolveEndpoints(values.endpoint as string | undefined, env);
   const { bucket, layout } = bucketOf(values, env);
-  await running('restore', bucket, () => runRestore({ bucket, layout, id: parsed.positionals[0] ?? 'latest', endpoints, spoolDir: values['spool-dir'] as string, w, timeoutMs, progress: process.stderr, say }));
+  await running('restore', bucket, () => runRestore({ bucket, layout, id: parsed.positionals[0] || env.KV_RESTORE_BACKUP || 'latest', endpoints, spoolDir: values['spool-dir'] as string, w, timeoutMs, progress: process.stderr, say }));
 }

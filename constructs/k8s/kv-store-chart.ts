@@ -17,15 +17,26 @@ import { enumSetting, intDefault, intSetting, IntSettingKey, NodeConfig, Setting
 import { ZONE_LABEL } from '../../app/k8s/kube-api';
 import { isPowerOfTwo } from '../../app/ring/ring';
 import { advertiseAddress, peerList } from './peer-list';
+import { BACKUP_COMPONENT, KvBackupJobs } from './kv-backup-jobs';
 
 const k8s = kplus.k8s;
 
-/** Where the nodes write backups (a later issue adds the backup job; the env is wired now). */
+/** Where backups go, and when the backup jobs run (constructs/k8s/kv-backup-jobs.ts). */
 export interface KvBackupTarget {
   /** S3 bucket name (may be a CDK token when the chart is applied by the cluster stack). */
   readonly bucketName: string;
   /** Key prefix, without slashes; the pod-identity role may touch only `<prefix>/*`. */
   readonly prefix: string;
+  /** @default '17 2 * * *' - a cluster backup every day at 02:17 UTC */
+  readonly schedule?: string;
+  /** @default '47 4 * * *' - retention applied every day at 04:47 UTC */
+  readonly pruneSchedule?: string;
+  /** @default 7 - the newest complete backups kept whatever their age */
+  readonly keepLast?: number;
+  /** @default 30 - every backup younger than this many days is kept */
+  readonly keepDays?: number;
+  /** @default - replicas × storageGiB: room for every node's copy */
+  readonly spoolGiB?: number;
 }
 
 /** Where the nodes send their traces, and how many. */
@@ -173,7 +184,7 @@ export interface KvStoreChartProps extends ChartProps {
 }
 
 /**
- * Variables for the backup job (a later issue wires it); the node itself does not read them, so
+ * Variables for the backup jobs and `kv backup` run in a pod; the node itself does not read them, so
  * they are not in its settings table.
  */
 export const BACKUP_ENV = { bucketName: 'KV_BACKUP_BUCKET', prefix: 'KV_BACKUP_PREFIX' } as const;
@@ -550,6 +561,25 @@ export class KvStoreChart extends Chart {
       spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: labels } },
     });
 
+    if (props.backup) {
+      new KvBackupJobs(this, 'Backup', {
+        name,
+        image: props.image,
+        serviceAccountName,
+        clientEndpoint: this.clientEndpoint,
+        bucketName: props.backup.bucketName,
+        prefix: props.backup.prefix,
+        podLabels: this.podLabels,
+        storageClassName,
+        runAsId: RUN_AS_ID,
+        schedule: props.backup.schedule,
+        pruneSchedule: props.backup.pruneSchedule,
+        keepLast: props.backup.keepLast,
+        keepDays: props.backup.keepDays,
+        spoolGiB: props.backup.spoolGiB ?? replicas * storageGiB,
+      });
+    }
+
     // Ingress only; egress stays open (peers, S3 for backups, DNS).
     new k8s.KubeNetworkPolicy(this, 'NetworkPolicy', {
       metadata: { name, labels },
@@ -559,9 +589,9 @@ export class KvStoreChart extends Chart {
         ingress: [
           // Peer traffic: the store's own pods, on the gRPC port (replication, hints, handoff).
           { from: [{ podSelector: { matchLabels: labels } }], ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(grpcPort) }] },
-          // Client traffic: any pod in a namespace labelled `<clientNamespaceLabel>=true`.
+          // Client traffic: any pod in a namespace labelled `<clientNamespaceLabel>=true`, and the backup jobs.
           {
-            from: [{ namespaceSelector: { matchLabels: { [clientNamespaceLabel]: 'true' } } }],
+            from: [{ namespaceSelector: { matchLabels: { [clientNamespaceLabel]: 'true' } } }, { podSelector: { matchLabels: { ...labels, 'app.kubernetes.io/component': BACKUP_COMPONENT } } }],
             ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(grpcPort) }],
           },
           // Metrics scraping from labelled (monitoring) namespaces.

@@ -54,7 +54,7 @@ describe('store chart', () => {
   test('every object passes the Kubernetes API schema', () => {
     const all = [...objects, ...Testing.synth(new StorageClassChart(Testing.app(), 'storage'))];
     expect(all.map((o) => o.kind).sort()).toEqual(
-      ['ClusterRole', 'ClusterRoleBinding', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount', 'StatefulSet', 'StorageClass'],
+      ['ClusterRole', 'ClusterRoleBinding', 'CronJob', 'CronJob', 'CronJob', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount', 'StatefulSet', 'StorageClass'],
     );
     for (const o of all) expect(() => validateK8sObject(o)).not.toThrow();
   });
@@ -160,9 +160,11 @@ describe('store chart', () => {
     expect(init.resources.limits.memory).toBe('256Mi');
   });
 
-  test('omits the backup settings when no backup target is given', () => {
-    const names = synth().find((o) => o.kind === 'StatefulSet')!.spec.template.spec.containers[0].env.map((e: K8sObject) => e.name);
+  test('omits the backup settings and jobs when no backup target is given', () => {
+    const plain = synth();
+    const names = plain.find((o) => o.kind === 'StatefulSet')!.spec.template.spec.containers[0].env.map((e: K8sObject) => e.name);
     expect(names).not.toContain('KV_BACKUP_BUCKET');
+    expect(plain.filter((o) => o.kind === 'CronJob')).toEqual([]);
   });
 
   test('probes the gRPC health service: startup and liveness on "", readiness on kv.v1.KV', () => {
@@ -270,7 +272,7 @@ describe('store chart', () => {
     expect(policy.policyTypes).toEqual(['Ingress']);
     expect(policy.ingress).toEqual([
       { from: [{ podSelector: { matchLabels: labels } }], ports: [{ protocol: 'TCP', port: 7001 }] },
-      { from: [{ namespaceSelector: { matchLabels: { 'dynamo-kv/client': 'true' } } }], ports: [{ protocol: 'TCP', port: 7001 }] },
+      { from: [{ namespaceSelector: { matchLabels: { 'dynamo-kv/client': 'true' } } }, { podSelector: { matchLabels: { ...labels, 'app.kubernetes.io/component': 'backup' } } }], ports: [{ protocol: 'TCP', port: 7001 }] },
       { from: [{ namespaceSelector: { matchLabels: { 'dynamo-kv/metrics': 'true' } } }], ports: [{ protocol: 'TCP', port: 9464 }] },
     ]);
   });
@@ -307,5 +309,78 @@ describe('storage class chart', () => {
       reclaimPolicy: 'Retain',
       allowVolumeExpansion: true,
     });
+  });
+});
+
+describe('backup jobs', () => {
+  const jobs = objects.filter((o) => o.kind === 'CronJob');
+  const byName = Object.fromEntries(jobs.map((j) => [j.metadata.name, j]));
+  const podOf = (name: string) => byName[name].spec.jobTemplate.spec.template.spec;
+
+  test('a daily backup, a daily prune and a suspended restore template, never two of a kind at once', () => {
+    expect(Object.keys(byName).sort()).toEqual(['kv-backup', 'kv-backup-prune', 'kv-restore']);
+    expect(byName['kv-backup'].spec).toMatchObject({ schedule: '17 2 * * *', timeZone: 'Etc/UTC', concurrencyPolicy: 'Forbid', suspend: false });
+    expect(byName['kv-backup-prune'].spec).toMatchObject({ schedule: '47 4 * * *', concurrencyPolicy: 'Forbid', suspend: false });
+    expect(byName['kv-restore'].spec.suspend).toBe(true);
+    for (const j of jobs) expect(j.spec.jobTemplate.spec).toMatchObject({ backoffLimit: 2, activeDeadlineSeconds: 6 * 3600 });
+  });
+
+  test('run the kv CLI against the client Service with the bucket and prefix, as the store\'s ServiceAccount (its Pod Identity role)', () => {
+    const backup = podOf('kv-backup');
+    expect(backup.serviceAccountName).toBe(pod.serviceAccountName);
+    expect(backup.containers[0].image).toBe(container.image);
+    expect(backup.containers[0].args).toEqual(['backup', '--endpoint', 'kv.kv.svc.cluster.local:7001', '--spool-dir', '/spool', '--cluster', 'kv']);
+    expect(podOf('kv-backup-prune').containers[0].args).toEqual(['backup', 'prune', '--keep-last', '7', '--keep-days', '30', '--cluster', 'kv']);
+    expect(podOf('kv-restore').containers[0].args).toEqual(['restore', '--endpoint', 'kv.kv.svc.cluster.local:7001', '--spool-dir', '/spool', '--cluster', 'kv']);
+    expect(podOf('kv-restore').containers[0].env).toContainEqual({ name: 'KV_RESTORE_BACKUP', value: 'latest' });
+    for (const name of Object.keys(byName)) {
+      expect(podOf(name).containers[0].env).toEqual(expect.arrayContaining([{ name: 'KV_BACKUP_BUCKET', value: 'kv-backups-bucket' }, { name: 'KV_BACKUP_PREFIX', value: 'kv-backups' }]));
+    }
+  });
+
+  test('pods run non-root on a read-only root, without an API token, with a spool volume sized for every node\'s copy', () => {
+    for (const name of Object.keys(byName)) {
+      const p = podOf(name);
+      expect(p.automountServiceAccountToken).toBe(false);
+      expect(p.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
+      expect(p.containers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    }
+    const spool = podOf('kv-backup').volumes.find((v: K8sObject) => v.name === 'spool');
+    expect(spool.ephemeral.volumeClaimTemplate.spec).toEqual({ accessModes: ['ReadWriteOnce'], storageClassName: 'gp3', resources: { requests: { storage: '60Gi' } } });
+    const custom = synth({ replicas: 5, storageGiB: 100, backup: { bucketName: 'b-b-b', prefix: 'p', spoolGiB: 250, schedule: '0 3 * * 0', keepLast: 3, keepDays: 90 } }).filter((o) => o.kind === 'CronJob');
+    const customBackup = custom.find((j) => j.metadata.name === 'kv-backup')!;
+    expect(customBackup.spec.schedule).toBe('0 3 * * 0');
+    expect(customBackup.spec.jobTemplate.spec.template.spec.volumes[0].ephemeral.volumeClaimTemplate.spec.resources.requests.storage).toBe('250Gi');
+    expect(custom.find((j) => j.metadata.name === 'kv-backup-prune')!.spec.jobTemplate.spec.template.spec.containers[0].args).toEqual(['backup', 'prune', '--keep-last', '3', '--keep-days', '90', '--cluster', 'kv']);
+  });
+
+  test('backup pods are not store pods: the StatefulSet, its Services and the PDB do not select them', () => {
+    const backupLabels = byName['kv-backup'].spec.jobTemplate.spec.template.metadata.labels;
+    const selects = (selector: Record<string, string>) => Object.entries(selector).every(([k, v]) => backupLabels[k] === v);
+    expect(selects(set.spec.selector.matchLabels)).toBe(false);
+    for (const svc of objects.filter((o) => o.kind === 'Service')) expect(selects(svc.spec.selector)).toBe(false);
+    expect(selects(only(objects, 'PodDisruptionBudget').spec.selector.matchLabels)).toBe(false);
+  });
+
+  test('the job arguments are flags the kv CLI takes', async () => {
+    const { backupCommand, restoreCommand } = await import('../../app/cli/backup');
+    const out = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      for (const name of Object.keys(byName)) {
+        const [command, ...args] = podOf(name).containers[0].args as string[];
+        await (command === 'restore' ? restoreCommand : backupCommand)([...args, '--help']);
+      }
+      expect(out).toHaveBeenCalledTimes(3);
+    } finally {
+      out.mockRestore();
+    }
+  });
+
+  test.each<[Partial<KvStoreChartProps>, RegExp]>([
+    [{ backup: { bucketName: 'b', prefix: 'p', schedule: 'daily' } }, /backupSchedule is "daily"; use five cron fields/],
+    [{ backup: { bucketName: 'b', prefix: 'p', keepLast: 0 } }, /backupKeepLast is 0; use 1 to 10000/],
+    [{ backup: { bucketName: 'b', prefix: 'p', spoolGiB: 0 } }, /backupSpoolGiB is 0; use 1 to 65536/],
+  ])('rejects %j', (props, message) => {
+    expect(() => synth(props)).toThrow(message);
   });
 });

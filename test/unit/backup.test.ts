@@ -1,5 +1,5 @@
 /** The pure parts of backups: ids, layout, manifests read back, retention, part sizes, progress, restore's quorum. */
-import { partBytesFor, PART_BYTES_DEFAULT, PARTS_MAX } from '../../app/backup/backup';
+import { pacer, partBytesFor, PART_BYTES_DEFAULT, PARTS_MAX } from '../../app/backup/backup';
 import { backupIdAt, backupIdTimeMs, CLUSTER_MANIFEST_FORMAT, Layout, NODE_MANIFEST_FORMAT, parseClusterManifest, parseNodeManifest } from '../../app/backup/manifest';
 import { ProgressTask } from '../../app/backup/progress';
 import { BackupEntry, backupsToPrune } from '../../app/backup/retention';
@@ -165,5 +165,31 @@ describe('restore merges into the primaries', () => {
     const w = await restoreObjects(deps(new Set(), sent), [], 4);
     expect(!w.ok && w.error.message).toBe("w: 4 must be 0 (the cluster's W, 2) to N (3)");
     expect(sent).toEqual([]);
+  });
+});
+
+describe('pacing the copies', () => {
+  test('waits so that the bytes so far arrive no faster than the rate, and never without one', async () => {
+    let now = 1000;
+    const waits: number[] = [];
+    const realSetTimeout = global.setTimeout;
+    const spy = jest.spyOn(global, 'setTimeout').mockImplementation(((fn: () => void, ms: number) => {
+      waits.push(ms);
+      now += ms;
+      return realSetTimeout(fn, 0);
+    }) as typeof setTimeout);
+    try {
+      const pace = pacer(1000, () => now);
+      await pace(500); // due at +500 ms
+      await pace(250); // due at +750 ms
+      now += 2000; // a slow stretch: nothing owed
+      await pace(100);
+      expect(waits).toEqual([500, 250]);
+      waits.length = 0;
+      await pacer(0)(1e9);
+      expect(waits).toEqual([]);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
