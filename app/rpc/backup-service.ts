@@ -17,6 +17,12 @@ import { codeOf } from './status-map';
 /** Bytes of the copy in one SnapshotChunk. */
 export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 
+/**
+ * A snapshot stream whose caller takes nothing for this long is ended (DEADLINE_EXCEEDED) and its
+ * copy removed: a caller that stops reading must not hold the node's one snapshot and its disk.
+ */
+export const SNAPSHOT_STALL_MS = 120_000;
+
 /** A copy of the node's store, ready to stream; `release` removes it. */
 export interface SnapshotToStream {
   readonly header: SnapshotHeader;
@@ -35,10 +41,11 @@ function statusOf(e: KvError): Partial<grpc.StatusObject> {
 
 /**
  * Streams the copy: header, the file in SNAPSHOT_CHUNK_BYTES chunks (reading pauses while the
- * caller is slow: the stream's buffer is the bound), trailer with the SHA-256 of what was sent.
+ * caller is slow: the stream's buffer, 16 chunks, is the bound), trailer with the SHA-256 of what
+ * was sent.
  * The copy is removed however the call ends (done, cancelled, failed).
  */
-function serveSnapshot(call: grpc.ServerWritableStream<SnapshotRequest__Output, SnapshotChunk>, node: BackupNodeHandlers): void {
+function serveSnapshot(call: grpc.ServerWritableStream<SnapshotRequest__Output, SnapshotChunk>, node: BackupNodeHandlers, stallMs: number): void {
   const fail = (status: Partial<grpc.StatusObject>) => call.emit('error', status);
   node.snapshot().then(
     (r) => {
@@ -48,7 +55,25 @@ function serveSnapshot(call: grpc.ServerWritableStream<SnapshotRequest__Output, 
       }
       const copy = r.value;
       const file = createReadStream(copy.path, { highWaterMark: SNAPSHOT_CHUNK_BYTES });
-      const done = () => void copy.release();
+      let stall: NodeJS.Timeout | undefined;
+      let finished = false;
+      // Once, however many ways the call ends (the caller cancels after the last chunk, too).
+      const done = () => {
+        clearTimeout(stall);
+        if (finished) return;
+        finished = true;
+        void copy.release();
+      };
+      // Restarted whenever the caller takes more.
+      const watch = () => {
+        clearTimeout(stall);
+        stall = setTimeout(() => {
+          file.destroy();
+          done();
+          fail({ code: grpc.status.DEADLINE_EXCEEDED, details: `the caller took nothing of the snapshot for ${stallMs} ms (SNAPSHOT_STALL_MS); the copy is removed: ask again` });
+        }, stallMs);
+      };
+      watch();
       call.once('cancelled', () => {
         file.destroy();
         done();
@@ -60,9 +85,13 @@ function serveSnapshot(call: grpc.ServerWritableStream<SnapshotRequest__Output, 
         const data = Buffer.from(chunk);
         hash.update(data);
         bytes += data.length;
-        if (!call.write({ data })) {
+        if (call.write({ data })) watch();
+        else {
           file.pause();
-          call.once('drain', () => file.resume());
+          call.once('drain', () => {
+            watch();
+            file.resume();
+          });
         }
       });
       file.once('error', (e) => {
@@ -79,9 +108,9 @@ function serveSnapshot(call: grpc.ServerWritableStream<SnapshotRequest__Output, 
   );
 }
 
-export function backupService(node: BackupNodeHandlers): BackupHandlers {
+export function backupService(node: BackupNodeHandlers, stallMs = SNAPSHOT_STALL_MS): BackupHandlers {
   return {
-    Snapshot: (call) => serveSnapshot(call, node),
+    Snapshot: (call) => serveSnapshot(call, node, stallMs),
     Restore: (call: grpc.ServerUnaryCall<RestoreRequest__Output, RestoreResponse>, callback: grpc.sendUnaryData<RestoreResponse>) => {
       node.restore(call.request.objects, call.request.w).then(
         (r) => (r.ok ? callback(null, r.value) : callback(statusOf(r.error))),
