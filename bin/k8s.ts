@@ -33,6 +33,8 @@ const store = new KvStoreChart(app, 'kv', {
   image: process.env.KV_IMAGE ?? PLACEHOLDER_IMAGE,
   storageClassName: storage.storageClassName,
   tracing: { sampleRatio: o.traceSampleRatio, otlpEndpoint: collectorOtlpHttpEndpoint(MONITORING_NAMESPACE) },
+  // As the cluster stack deploys it: gateways with their HPA.
+  gateway: {},
 });
 new KvMonitoringChart(app, 'monitoring', { store, ...config.monitoring });
 new MonitoringNamespaceChart(app, 'monitoring-namespace', { store, name: MONITORING_NAMESPACE });

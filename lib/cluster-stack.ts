@@ -19,7 +19,7 @@ import * as cdk8s from 'cdk8s';
 import { Construct } from 'constructs';
 import { KvChaosMesh } from '../constructs/aws/kv-chaos-mesh';
 import { KvObservability, KvObservabilityProps } from '../constructs/aws/kv-observability';
-import { KvStoreChart } from '../constructs/k8s/kv-store-chart';
+import { KvGatewayOptions, KvStoreChart } from '../constructs/k8s/kv-store-chart';
 import { StorageClassChart } from '../constructs/k8s/storage-class-chart';
 import { MONITORING_NAMESPACE } from '../observability/monitoring-namespace-chart';
 import { OBSERVABILITY_SIZING, ObservabilityProfileName } from '../observability/sizing';
@@ -90,6 +90,11 @@ export interface ClusterStackProps extends StackProps, MonitoringKnobs {
    * @default - the store chart's default (20)
    */
   readonly storeStorageGiB?: number;
+  /**
+   * The gateway tier's sizing and autoscaling (constructs/k8s/kv-gateway.ts).
+   * @default - 2 to 10 gateways, scaled at 70 % CPU or 256 operations in flight per pod
+   */
+  readonly gateway?: KvGatewayOptions;
   /**
    * Replication factor N, read quorum R, write quorum W and ring partitions handed to every node.
    * @default - the node's defaults (app/node/config.ts): 3, 2, 2 and 64
@@ -232,6 +237,14 @@ export class ClusterStack extends Stack {
       configurationValues: JSON.stringify({ enableNetworkPolicy: 'true' }),
     });
 
+    // metrics-server: CPU and memory of pods for `kubectl top` and the gateways' HPA.
+    const metricsServer = new eks.CfnAddon(this, 'MetricsServerAddon', {
+      clusterName: this.cluster.clusterName,
+      addonName: 'metrics-server',
+      resolveConflicts: 'OVERWRITE',
+    });
+    metricsServer.node.addDependency(...this.nodegroups);
+
     // Pod Identity agent: hands pods the credentials of the role associated with their service account.
     const podIdentityAgent = this.cluster.eksPodIdentityAgent;
     if (podIdentityAgent === undefined) throw new Error('ClusterStack: the EKS Pod Identity agent add-on was not created.');
@@ -270,6 +283,9 @@ export class ClusterStack extends Stack {
       storageClassName: storageChart.storageClassName,
       storageGiB: props.storeStorageGiB,
       backup: { bucketName: props.backupBucket.bucketName, prefix: props.backupPrefix },
+      // Stateless gateways in front of the store, scaled by an HPA (CPU from metrics-server, operations
+      // in flight from the Prometheus adapter); the storage pods scale through membership only.
+      gateway: props.gateway ?? {},
       tracing: { sampleRatio: props.traceSampleRatio ?? OBSERVABILITY_SIZING[observabilityProfile].traceSampleRatio, otlpEndpoint },
     });
 

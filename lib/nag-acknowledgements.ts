@@ -28,6 +28,12 @@ export function acknowledgeNagFindings(stacks: KvStacks): void {
     reason: 'aws-eks-v2 renders EncryptionConfig.Resources ["secrets"], the only value EKS accepts; the deprecation does not change behaviour.',
   });
 
+  // The ECR interface endpoints' security groups admit HTTPS from the VPC's own CIDR, a token that
+  // EC23 (no 0.0.0.0/0 ingress) cannot evaluate.
+  for (const id of ['EcrApiEndpoint', 'EcrDockerEndpoint']) {
+    ack(network.vpc.node.findChild(id), 'EC23', 'The endpoint security group admits port 443 from the VPC CIDR only (CDK sets it from the VPC); the rule cannot read the CIDR token.');
+  }
+
   // Registry: the deploy role.
   const deployPolicy = registry.deployRole.node.findChild('DefaultPolicy');
   ack(

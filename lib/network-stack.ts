@@ -1,4 +1,7 @@
-/** Network: a VPC over three zones with public and private subnets, NAT from config, and flow logs. */
+/**
+ * Network: a VPC over three zones with public and private subnets, NAT from config, flow logs, and
+ * VPC endpoints for S3 and ECR (backups and image pulls stay off the NAT gateways).
+ */
 import { RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -59,6 +62,17 @@ export class NetworkStack extends Stack {
       destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogGroup),
       trafficType: ec2.FlowLogTrafficType.ALL,
     });
+
+    // Traffic that need not cross the NAT gateways (charged per GB): S3 (backups, and ECR's image
+    // layers, which ECR serves from S3) through a gateway endpoint, free; ECR's API and registry
+    // through interface endpoints, so image pulls do not leave the VPC either.
+    this.vpc.addGatewayEndpoint('S3Endpoint', { service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [{ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }] });
+    for (const [id, service] of [
+      ['EcrApiEndpoint', ec2.InterfaceVpcEndpointAwsService.ECR],
+      ['EcrDockerEndpoint', ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER],
+    ] as const) {
+      this.vpc.addInterfaceEndpoint(id, { service, subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, privateDnsEnabled: true });
+    }
 
     // Subnet discovery for the AWS Load Balancer Controller and Service type LoadBalancer.
     for (const subnet of this.vpc.publicSubnets) Tags.of(subnet).add('kubernetes.io/role/elb', '1');

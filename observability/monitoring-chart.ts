@@ -12,6 +12,9 @@ import { ApiObject, Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { KvStoreChart } from '../constructs/k8s/kv-store-chart';
 import { alertNamed, ruleGroups, SCRAPE_JOB } from './rules';
+
+/** The scrape job of the gateways (the store's nodes are SCRAPE_JOB). */
+export const GATEWAY_SCRAPE_JOB = 'kv-gateway';
 import { dashboardJson, DASHBOARDS } from './dashboards';
 
 /** The label kube-prometheus-stack's Grafana sidecar looks for on dashboard ConfigMaps. */
@@ -77,6 +80,8 @@ export const RECEIVER_WARNING = 'kv-warning';
 /** The monitoring chart. Construct IDs below are part of the contract (they name the manifests). */
 export class KvMonitoringChart extends Chart {
   public readonly podMonitor: ApiObject;
+  /** Scrapes the gateways, when the store has them. */
+  public readonly gatewayPodMonitor?: ApiObject;
   public readonly prometheusRule: ApiObject;
   public readonly alertmanagerConfig: ApiObject;
   /** The dashboards (observability/dashboards.ts), a ConfigMap each. */
@@ -121,6 +126,34 @@ export class KvMonitoringChart extends Chart {
         ],
       },
     });
+
+    // The gateways (when the store has them), under a job of their own: the store's alerts are about
+    // the nodes that hold data. Their in-flight gauge feeds the gateways' HPA (Prometheus adapter).
+    if (store.gateway) {
+      this.gatewayPodMonitor = new ApiObject(this, 'GatewayPodMonitor', {
+        apiVersion: API_VERSION_V1,
+        kind: 'PodMonitor',
+        metadata: { name: store.gateway.deploymentName, labels },
+        spec: {
+          selector: { matchLabels: { ...store.gateway.labels } },
+          namespaceSelector: { matchNames: [store.namespaceName] },
+          sampleLimit: SAMPLES_PER_SCRAPE_BASE,
+          podMetricsEndpoints: [
+            {
+              port: store.metricsPortName,
+              path: '/metrics',
+              interval: `${scrapeIntervalSeconds}s`,
+              scrapeTimeout: `${Math.min(10, scrapeIntervalSeconds)}s`,
+              honorLabels: true,
+              relabelings: [
+                { action: 'replace', sourceLabels: ['__meta_kubernetes_pod_name'], targetLabel: 'node' },
+                { action: 'replace', targetLabel: 'job', replacement: GATEWAY_SCRAPE_JOB },
+              ],
+            },
+          ],
+        },
+      });
+    }
 
     this.prometheusRule = new ApiObject(this, 'PrometheusRule', {
       apiVersion: API_VERSION_V1,

@@ -14,6 +14,7 @@ import { ecsLogger, Logger } from '../../observability/log';
 import { ConfigError, enumSetting, intSetting, parseNodeConfig, settingDefault, settingsHelp } from '../node/config';
 import { LocalCluster, STOP_TIMEOUT_MS } from '../local/local-cluster';
 import { KvNode } from '../node/node';
+import { KvGateway } from '../gateway/gateway';
 import { CliError } from './cli-error';
 import { jsonCall, UNARY_METHODS } from '../rpc/json-call';
 import {
@@ -355,6 +356,10 @@ export async function statusCommand(argv: readonly string[]): Promise<void> {
     process.stdout.write(`${JSON.stringify(s)}\n`);
     return;
   }
+  if (s.role === 'gateway') {
+    process.stdout.write(`gateway ${s.nodeId}: holds no data; forwards each operation to a primary of its key in a store of Q=${s.partitions} partitions, N=${s.n} R=${s.r} W=${s.w}, cluster state version ${s.stateVersion}; ask a store node for its members\n`);
+    return;
+  }
   process.stdout.write(`node ${s.nodeId} (actor ${s.actor}): ${s.members.length} members, Q=${s.partitions} partitions, N=${s.n} R=${s.r} W=${s.w}\n`);
   if (s.syncState && s.syncState !== 'synced') {
     process.stdout.write(`replica sync: ${s.syncState}: its "not found" answers do not count toward R yet in ${s.partitionsSyncing} partitions (see README: a replica that lost its data)\n`);
@@ -492,11 +497,11 @@ export async function nodeCommand(argv: readonly string[]): Promise<void> {
     throw e;
   }
   const log = ecsLogger({ nodeId: config.nodeId, level: config.logLevel, linesPerWindowMax: config.logLinesPerWindowMax });
-  let node: KvNode;
+  let node: KvNode | KvGateway;
   try {
     // Fail-stop on a failed disk write: exit at once (EX_IOERR), before anything else touches the
     // store; the supervisor (Kubernetes, kv cluster restart) starts the node again on its data.
-    node = await KvNode.start(config, log, () => process.exit(EXIT_DISK_FAILED));
+    node = config.role === 'gateway' ? await KvGateway.start(config, log) : await KvNode.start(config, log, () => process.exit(EXIT_DISK_FAILED));
   } catch (e) {
     // A node that cannot serve everything it was asked to (its port, its metrics port, its data)
     // exits with one line. KvNode.start closes what it opened; should anything still hold the
@@ -523,7 +528,7 @@ export async function nodeCommand(argv: readonly string[]): Promise<void> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
     // A node that left the cluster and handed off everything it held has nothing left to serve.
-    void node.departed.then(() => stop('left the cluster'));
+    if (node instanceof KvNode) void node.departed.then(() => stop('left the cluster'));
   });
 }
 

@@ -10,6 +10,10 @@ import { PARTITIONS_DEFAULT, PARTITIONS_MAX, isPowerOfTwo } from '../ring/ring';
 import { LogLevel } from '../../observability/log';
 
 export interface NodeConfig {
+  /** storage: a member that holds data. gateway: holds nothing; forwards each operation to a primary of its key. */
+  readonly role: 'storage' | 'gateway';
+  /** A gateway's store nodes (host:port), from which it learns the members and the placement; empty for storage. */
+  readonly upstream: readonly string[];
   readonly nodeId: string;
   readonly host: string;
   readonly port: number;
@@ -122,6 +126,8 @@ export type Setting = IntSetting | EnumSetting | StringSetting | RatioSetting;
 const MIB = 1024 * 1024;
 
 const TABLE = [
+  { key: 'role', flag: 'role', env: 'KV_ROLE', kind: 'enum', default: 'storage', values: ['storage', 'gateway'], doc: 'storage: a member that holds data. gateway: holds no data and is no member; it sends each client operation to a primary of its key (placement read from --upstream), so a Deployment of gateways scales with the load while the data stays on the storage nodes.' },
+  { key: 'upstream', flag: 'upstream', env: 'KV_UPSTREAM', kind: 'string', doc: 'Gateways only: store nodes to learn the members and placement from, host:port comma-separated (the store\'s client Service). Required with --role gateway.' },
   { key: 'nodeId', flag: 'node-id', env: 'KV_NODE_ID', kind: 'string', doc: 'This node\'s id: 1-63 of [a-z0-9-], stable across restarts (the StatefulSet pod name). Required.' },
   { key: 'host', flag: 'host', env: 'KV_HOST', kind: 'string', default: '127.0.0.1', doc: 'Address the gRPC server listens on (0.0.0.0 in a container).' },
   { key: 'port', flag: 'port', env: 'KV_PORT', kind: 'int', default: '7001', min: 0, max: 65535, doc: 'gRPC port: clients, peers, health and reflection.' },
@@ -347,10 +353,15 @@ export function parseNodeConfig(argv: readonly string[], env: Readonly<Record<st
   if ((raw.valueBytesMax as number) + (raw.keyBytesMax as number) >= (raw.objectBytesMax as number)) {
     throw new ConfigError(`object-bytes-max ${raw.objectBytesMax} must exceed value-bytes-max ${raw.valueBytesMax} plus key-bytes-max ${raw.keyBytesMax}`);
   }
+  const upstream = raw.upstream === undefined ? [] : (raw.upstream as string).split(',').map((a) => a.trim()).filter((a) => a !== '');
+  if (raw.role === 'gateway' && upstream.length === 0) throw new ConfigError(`${raw.roleSource}: a gateway needs --upstream (KV_UPSTREAM): the store nodes it forwards to, host:port comma-separated`);
+  if (raw.role === 'storage' && upstream.length > 0) throw new ConfigError(`${raw.upstreamSource}: --upstream is for --role gateway; a storage node finds its peers through --peers`);
+  for (const a of upstream) if (!isAddress(a)) throw new ConfigError(`${raw.upstreamSource}: ${JSON.stringify(a)} is not host:port with a port within 0..65535`);
   const out: Record<string, unknown> = {};
   for (const s of SETTINGS) out[s.key] = raw[s.key];
   return {
     ...(out as unknown as NodeConfig),
+    upstream,
     nodeId,
     advertise,
     peers,

@@ -292,6 +292,7 @@ export class KvNode {
       if (!state.members.some((m) => m.id === config.nodeId) && state.version > 0) log.warn('this node is no longer a member of the cluster: it serves no partitions', { version: state.version });
     });
     const status = (): StatusResponse => ({
+      role: 'storage',
       nodeId: config.nodeId,
       actor,
       partitions: config.partitions,

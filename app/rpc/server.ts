@@ -95,6 +95,11 @@ export interface ServerOptions {
    * @default - not observed
    */
   readonly onStatus?: (method: string, code: string) => void;
+  /**
+   * Whether to serve the peer service (kv.v1.Peer). A gateway holds no data and takes no peer traffic.
+   * @default true
+   */
+  readonly servePeer?: boolean;
 }
 
 /** A status code's name (OK, UNAVAILABLE ...), as the gRPC status metric labels it. */
@@ -246,7 +251,7 @@ export class KvServer {
     };
     const peerHandlers: PeerHandlers = { Exchange: (call) => servePeer(call, handlers, options, log) };
     server.addService(kv.KV.service, kvHandlers);
-    server.addService(peer.Peer.service, peerHandlers);
+    if (options.servePeer ?? true) server.addService(peer.Peer.service, peerHandlers);
     if (handlers.backup) server.addService(backup.Backup.service, backupService(handlers.backup));
     const health = new HealthImplementation({ '': 'NOT_SERVING', [HEALTH_SERVICE_NAME]: 'NOT_SERVING' });
     health.addToServer(server);

@@ -57,6 +57,36 @@ export const ECK_OPERATOR_CHART: PinnedHelmChart = {
   namespace: 'elastic-system',
 };
 
+/**
+ * The Prometheus adapter: serves `kv_operations_in_flight` per pod on the custom metrics API, which
+ * the gateways' HPA scales on (constructs/k8s/kv-gateway.ts).
+ */
+export const PROMETHEUS_ADAPTER_CHART: PinnedHelmChart = {
+  repository: 'https://prometheus-community.github.io/helm-charts',
+  chart: 'prometheus-adapter',
+  version: '4.11.0',
+  release: 'prometheus-adapter',
+};
+
+/** Values of the adapter: the stack's Prometheus, and one rule, the store's in-flight gauge per pod. */
+export function prometheusAdapterValues(namespace: string): Record<string, unknown> {
+  return {
+    prometheus: { url: `http://${KUBE_PROMETHEUS_STACK_CHART.release}-prometheus.${namespace}.svc`, port: 9090, path: '' },
+    rules: {
+      default: false,
+      custom: [
+        {
+          seriesQuery: 'kv_operations_in_flight{namespace!="",pod!=""}',
+          resources: { overrides: { namespace: { resource: 'namespace' }, pod: { resource: 'pod' } } },
+          name: { matches: '^kv_operations_in_flight$', as: 'kv_operations_in_flight' },
+          // The gauge as last scraped, per pod (max over the scrape interval, so a short burst counts).
+          metricsQuery: 'max(max_over_time(<<.Series>>{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>)',
+        },
+      ],
+    },
+  };
+}
+
 /** Helm waits this long for a release's pods (the most aws-eks-v2 allows: the kubectl Lambda's own limit). */
 export const HELM_TIMEOUT = Duration.minutes(15);
 /** Validity of the OpenTelemetry operator's self-signed webhook certificate (see openTelemetryOperatorValues). */
@@ -120,6 +150,8 @@ export class KvObservability extends Construct {
   public readonly prometheusStack: eks.HelmChart;
   public readonly openTelemetryOperator: eks.HelmChart;
   public readonly eckOperator: eks.HelmChart;
+  /** Serves kv_operations_in_flight to the gateways' HPA. */
+  public readonly prometheusAdapter: eks.HelmChart;
   public readonly monitoringChart: KvMonitoringChart;
   public readonly telemetryChart: KvTelemetryChart;
   public readonly monitoringManifest: eks.KubernetesManifest;
@@ -192,6 +224,9 @@ export class KvObservability extends Construct {
     );
     this.openTelemetryOperator = install('OpenTelemetryOperator', OPENTELEMETRY_OPERATOR_CHART, openTelemetryOperatorValues(sizing.openTelemetryOperator));
     this.eckOperator = install('EckOperator', ECK_OPERATOR_CHART, eckOperatorValues(sizing.eckOperator));
+    // After the stack: the adapter queries its Prometheus.
+    this.prometheusAdapter = install('PrometheusAdapter', PROMETHEUS_ADAPTER_CHART, prometheusAdapterValues(namespace));
+    this.prometheusAdapter.node.addDependency(this.prometheusStack);
 
     // Then each chart once the CRDs it uses are served: the monitoring chart also needs the store's namespace.
     this.monitoringManifest = cluster.addCdk8sChart('Monitoring', this.monitoringChart);

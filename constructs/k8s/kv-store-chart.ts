@@ -18,6 +18,7 @@ import { ZONE_LABEL } from '../../app/k8s/kube-api';
 import { isPowerOfTwo } from '../../app/ring/ring';
 import { advertiseAddress, peerList } from './peer-list';
 import { BACKUP_COMPONENT, KvBackupJobs } from './kv-backup-jobs';
+import { GATEWAY_COMPONENT, KvGateway, KvGatewayOptions } from './kv-gateway';
 
 const k8s = kplus.k8s;
 
@@ -38,6 +39,8 @@ export interface KvBackupTarget {
   /** @default - replicas × storageGiB: room for every node's copy */
   readonly spoolGiB?: number;
 }
+
+export type { KvGatewayOptions } from './kv-gateway';
 
 /** Where the nodes send their traces, and how many. */
 export interface KvTracing {
@@ -150,6 +153,12 @@ export interface KvStoreChartProps extends ChartProps {
    */
   readonly backup?: KvBackupTarget;
   /**
+   * A stateless gateway tier (`kv node --role gateway`) in front of the store: a Deployment with a
+   * Service `<name>-gateway` and an HPA on CPU and operations in flight (constructs/k8s/kv-gateway.ts).
+   * @default - no gateways; clients reach the store's client Service
+   */
+  readonly gateway?: KvGatewayOptions;
+  /**
    * Log level (KV_LOG_LEVEL).
    * @default - the node's default ('info')
    */
@@ -242,6 +251,8 @@ export class KvStoreChart extends Chart {
   public readonly clusterDomain: string;
   /** Where clients reach the store: the client Service, `host:port`. */
   public readonly clientEndpoint: string;
+  /** The gateway tier, when the chart has one (props.gateway). */
+  public readonly gateway?: KvGateway;
 
   constructor(scope: Construct, id: string, props: KvStoreChartProps) {
     const namespace = props.namespace ?? 'kv';
@@ -580,6 +591,22 @@ export class KvStoreChart extends Chart {
       });
     }
 
+    if (props.gateway) {
+      this.gateway = new KvGateway(this, 'Gateway', {
+        ...props.gateway,
+        name,
+        image: props.image,
+        grpcPort,
+        metricsPort,
+        metricsPortName: METRICS_PORT_NAME,
+        clientEndpoint: this.clientEndpoint,
+        podLabels: this.podLabels,
+        clientNamespaceLabel,
+        metricsNamespaceLabel,
+        runAsId: RUN_AS_ID,
+      });
+    }
+
     // Ingress only; egress stays open (peers, S3 for backups, DNS).
     new k8s.KubeNetworkPolicy(this, 'NetworkPolicy', {
       metadata: { name, labels },
@@ -591,7 +618,11 @@ export class KvStoreChart extends Chart {
           { from: [{ podSelector: { matchLabels: labels } }], ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(grpcPort) }] },
           // Client traffic: any pod in a namespace labelled `<clientNamespaceLabel>=true`, and the backup jobs.
           {
-            from: [{ namespaceSelector: { matchLabels: { [clientNamespaceLabel]: 'true' } } }, { podSelector: { matchLabels: { ...labels, 'app.kubernetes.io/component': BACKUP_COMPONENT } } }],
+            from: [
+              { namespaceSelector: { matchLabels: { [clientNamespaceLabel]: 'true' } } },
+              { podSelector: { matchLabels: { ...labels, 'app.kubernetes.io/component': BACKUP_COMPONENT } } },
+              { podSelector: { matchLabels: { ...labels, 'app.kubernetes.io/component': GATEWAY_COMPONENT } } },
+            ],
             ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(grpcPort) }],
           },
           // Metrics scraping from labelled (monitoring) namespaces.

@@ -11,6 +11,7 @@ import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { StorageClass } from 'kubernetes-models/storage.k8s.io/v1/StorageClass';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
@@ -31,6 +32,7 @@ const MODELS: Record<string, ModelClass> = {
   'batch/v1/CronJob': CronJob as unknown as ModelClass,
   'batch/v1/Job': Job as unknown as ModelClass,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget as unknown as ModelClass,
+  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler as unknown as ModelClass,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy as unknown as ModelClass,
   'storage.k8s.io/v1/StorageClass': StorageClass as unknown as ModelClass,
   'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole as unknown as ModelClass,

@@ -272,7 +272,14 @@ describe('store chart', () => {
     expect(policy.policyTypes).toEqual(['Ingress']);
     expect(policy.ingress).toEqual([
       { from: [{ podSelector: { matchLabels: labels } }], ports: [{ protocol: 'TCP', port: 7001 }] },
-      { from: [{ namespaceSelector: { matchLabels: { 'dynamo-kv/client': 'true' } } }, { podSelector: { matchLabels: { ...labels, 'app.kubernetes.io/component': 'backup' } } }], ports: [{ protocol: 'TCP', port: 7001 }] },
+      {
+        from: [
+          { namespaceSelector: { matchLabels: { 'dynamo-kv/client': 'true' } } },
+          { podSelector: { matchLabels: { ...labels, 'app.kubernetes.io/component': 'backup' } } },
+          { podSelector: { matchLabels: { ...labels, 'app.kubernetes.io/component': 'gateway' } } },
+        ],
+        ports: [{ protocol: 'TCP', port: 7001 }],
+      },
       { from: [{ namespaceSelector: { matchLabels: { 'dynamo-kv/metrics': 'true' } } }], ports: [{ protocol: 'TCP', port: 9464 }] },
     ]);
   });
@@ -380,6 +387,69 @@ describe('backup jobs', () => {
     [{ backup: { bucketName: 'b', prefix: 'p', schedule: 'daily' } }, /backupSchedule is "daily"; use five cron fields/],
     [{ backup: { bucketName: 'b', prefix: 'p', keepLast: 0 } }, /backupKeepLast is 0; use 1 to 10000/],
     [{ backup: { bucketName: 'b', prefix: 'p', spoolGiB: 0 } }, /backupSpoolGiB is 0; use 1 to 65536/],
+  ])('rejects %j', (props, message) => {
+    expect(() => synth(props)).toThrow(message);
+  });
+});
+
+describe('gateway tier', () => {
+  const withGateway = synth({ gateway: {} });
+  const deployment = only(withGateway, 'Deployment');
+  const gatewayPod = deployment.spec.template.spec;
+  const gateway = gatewayPod.containers[0];
+  const hpa = only(withGateway, 'HorizontalPodAutoscaler');
+
+  test('every object passes the Kubernetes API schema', () => {
+    for (const o of withGateway) expect(() => validateK8sObject(o)).not.toThrow();
+    expect(withGateway.filter((o) => o.metadata.name === 'kv-gateway').map((o) => o.kind).sort()).toEqual(['Deployment', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'PodDisruptionBudget', 'Service']);
+  });
+
+  test('the gateway container is a kv node the node itself parses as a gateway in front of the client Service', async () => {
+    const { parseNodeConfig } = await import('../../app/node/config');
+    const values: Record<string, string> = {};
+    for (const e of gateway.env as K8sObject[]) {
+      const fromField = e.valueFrom?.fieldRef?.fieldPath;
+      values[e.name] = fromField === 'metadata.name' ? 'kv-gateway-5d8f7c9b4-x2x9q' : fromField === 'status.podIP' ? '10.0.3.7' : String(e.value).replace(/\$\(([A-Z_]+)\)/g, (_m, v: string) => values[v]!);
+    }
+    const config = parseNodeConfig(gateway.args.slice(1), values);
+    expect(gateway.args).toEqual(['node']);
+    expect(config).toMatchObject({ role: 'gateway', upstream: ['kv.kv.svc.cluster.local:7001'], nodeId: 'kv-gateway-5d8f7c9b4-x2x9q', advertise: '10.0.3.7:7001', host: '0.0.0.0', port: 7001 });
+    expect(gateway.readinessProbe.grpc).toEqual({ port: 7001, service: 'kv.v1.KV' });
+    expect(gateway.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(gatewayPod.automountServiceAccountToken).toBe(false);
+    expect(gatewayPod.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].preference.matchExpressions).toEqual([{ key: 'eks.amazonaws.com/capacityType', operator: 'In', values: ['SPOT'] }]);
+  });
+
+  test('the HPA scales the Deployment on CPU and on operations in flight per pod, up fast and down slowly', () => {
+    expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'kv-gateway' });
+    expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([2, 10]);
+    expect(hpa.spec.metrics).toEqual([
+      { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } },
+      { type: 'Pods', pods: { metric: { name: 'kv_operations_in_flight' }, target: { type: 'AverageValue', averageValue: '256' } } },
+    ]);
+    expect(hpa.spec.behavior.scaleDown.stabilizationWindowSeconds).toBe(300);
+    const custom = only(synth({ gateway: { minReplicas: 3, maxReplicas: 30, cpuTargetPercent: 50, inFlightTarget: 100 } }), 'HorizontalPodAutoscaler').spec;
+    expect([custom.minReplicas, custom.maxReplicas, custom.metrics[0].resource.target.averageUtilization, custom.metrics[1].pods.target.averageValue]).toEqual([3, 30, 50, '100']);
+  });
+
+  test('no HPA touches the storage tier, and the two tiers select each other\'s pods nowhere', () => {
+    expect(withGateway.filter((o) => o.kind === 'HorizontalPodAutoscaler').map((o) => o.spec.scaleTargetRef.kind)).toEqual(['Deployment']);
+    const gatewayLabels = deployment.spec.template.metadata.labels;
+    const storeSet = only(withGateway, 'StatefulSet');
+    const selects = (selector: Record<string, string>, podLabels: Record<string, string>) => Object.entries(selector).every(([k, v]) => podLabels[k] === v);
+    expect(selects(storeSet.spec.selector.matchLabels, gatewayLabels)).toBe(false);
+    expect(selects(deployment.spec.selector.matchLabels, storeSet.spec.template.metadata.labels)).toBe(false);
+    for (const svc of withGateway.filter((o) => o.kind === 'Service')) {
+      expect(selects(svc.spec.selector, gatewayLabels) && selects(svc.spec.selector, storeSet.spec.template.metadata.labels)).toBe(false);
+    }
+    const storePolicy = withGateway.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'kv')!;
+    expect(storePolicy.spec.ingress[1].from).toContainEqual({ podSelector: { matchLabels: gatewayLabels } });
+  });
+
+  test.each<[Partial<KvStoreChartProps>, RegExp]>([
+    [{ gateway: { minReplicas: 0 } }, /gateway.minReplicas is 0; use 1 to 1000/],
+    [{ gateway: { minReplicas: 5, maxReplicas: 4 } }, /gateway.maxReplicas is 4; use 5 to 1000/],
+    [{ gateway: { cpuTargetPercent: 5 } }, /gateway.cpuTargetPercent is 5; use 10 to 100/],
   ])('rejects %j', (props, message) => {
     expect(() => synth(props)).toThrow(message);
   });

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { KvStoreChart } from '../../constructs/k8s/kv-store-chart';
 import { PROFILE_NAMES, PROFILES } from '../../lib/config';
-import { GRAFANA_DASHBOARD_LABEL, KvMonitoringChart, KvMonitoringChartProps, MEMBERS_MAX, SAMPLES_PER_MEMBER } from '../../observability/monitoring-chart';
+import { GATEWAY_SCRAPE_JOB, GRAFANA_DASHBOARD_LABEL, KvMonitoringChart, KvMonitoringChartProps, MEMBERS_MAX, SAMPLES_PER_MEMBER } from '../../observability/monitoring-chart';
 import { DASHBOARDS } from '../../observability/dashboards';
 import { ALERTS, RECORDING_RULES, RUNBOOK_URL, runbookAnchor, SCRAPE_JOB } from '../../observability/rules';
 import { crdSchema, describeWithCrds, validateAgainst, validateCustomResource } from './crd-schema';
@@ -12,7 +12,7 @@ import { REPO_ROOT } from './helpers';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type K8sObject = Record<string, any>;
 
-function synth(props: Partial<KvMonitoringChartProps> = {}, storeProps: { partitions?: number } = {}): { store: KvStoreChart; objects: K8sObject[] } {
+function synth(props: Partial<KvMonitoringChartProps> = {}, storeProps: { partitions?: number; gateway?: Record<string, never> } = {}): { store: KvStoreChart; objects: K8sObject[] } {
   const app = Testing.app();
   const store = new KvStoreChart(app, 'kv', { image: 'registry.example/kv-node:abc123', ...storeProps });
   const chart = new KvMonitoringChart(app, 'monitoring', { store, ...props });
@@ -37,6 +37,20 @@ describeWithCrds()('monitoring chart against the prometheus-operator CRDs', () =
     const config = only(synth().objects, 'AlertmanagerConfig');
     expect(config.spec.route.routes.length).toBeGreaterThan(0);
     for (const child of config.spec.route.routes) validateAgainst(route, child, 'child route');
+  });
+
+  test('a store with gateways gets a second PodMonitor for them, under a job of its own, which passes the CRD schema', () => {
+    const { store, objects } = synth({}, { gateway: {} });
+    const monitors = objects.filter((o) => o.kind === 'PodMonitor');
+    expect(monitors.map((m) => m.metadata.name).sort()).toEqual(['kv', 'kv-gateway']);
+    const gatewayMonitor = monitors.find((m) => m.metadata.name === 'kv-gateway')!;
+    expect(() => validateCustomResource(gatewayMonitor)).not.toThrow();
+    expect(gatewayMonitor.spec.selector.matchLabels).toEqual(store.gateway!.labels);
+    expect(gatewayMonitor.spec.podMetricsEndpoints[0].relabelings).toContainEqual({ action: 'replace', targetLabel: 'job', replacement: GATEWAY_SCRAPE_JOB });
+    expect(GATEWAY_SCRAPE_JOB).not.toBe(SCRAPE_JOB);
+    // The store's own PodMonitor does not select gateway pods: the store's alerts stay about data nodes.
+    const storeMonitor = monitors.find((m) => m.metadata.name === 'kv')!;
+    expect(Object.entries(storeMonitor.spec.selector.matchLabels).every(([k, v]) => store.gateway!.labels[k] === v)).toBe(false);
   });
 
   test('rejects a misspelt field (the check is strict)', () => {

@@ -1,6 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { CHAOS_MESH_CHART } from '../../constructs/aws/kv-chaos-mesh';
-import { ECK_OPERATOR_CHART, KUBE_PROMETHEUS_STACK_CHART, OPENTELEMETRY_OPERATOR_CHART } from '../../constructs/aws/kv-observability';
+import { ECK_OPERATOR_CHART, KUBE_PROMETHEUS_STACK_CHART, OPENTELEMETRY_OPERATOR_CHART, PROMETHEUS_ADAPTER_CHART } from '../../constructs/aws/kv-observability';
 import { buildStacks, TEST_ACCOUNT } from './helpers';
 
 const ADMIN_ROLE = `arn:aws:iam::${TEST_ACCOUNT}:role/PlatformAdmin`;
@@ -36,6 +36,21 @@ describe('network stack', () => {
   test('records all traffic in VPC flow logs with a retention', () => {
     devTemplates.network.hasResourceProperties('AWS::EC2::FlowLog', { ResourceType: 'VPC', TrafficType: 'ALL', LogDestinationType: 'cloud-watch-logs' });
     devTemplates.network.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: dev.config.logRetentionDays });
+  });
+
+  test('keeps S3 and ECR traffic off the NAT gateways: an S3 gateway endpoint and ECR interface endpoints in the private subnets', () => {
+    const endpoints = Object.values(devTemplates.network.findResources('AWS::EC2::VPCEndpoint')).map((e) => e.Properties);
+    const services = endpoints.map((e) => JSON.stringify(e.ServiceName));
+    expect(endpoints.map((e) => e.VpcEndpointType).sort()).toEqual(['Gateway', 'Interface', 'Interface']);
+    expect(services.some((s) => s.includes('.s3'))).toBe(true);
+    expect(services.some((s) => s.includes('ecr.api'))).toBe(true);
+    expect(services.some((s) => s.includes('ecr.dkr'))).toBe(true);
+    for (const e of endpoints.filter((x) => x.VpcEndpointType === 'Interface')) {
+      expect(e.PrivateDnsEnabled).toBe(true);
+      expect(e.SubnetIds).toHaveLength(3);
+    }
+    // The gateway endpoint is routed from the private subnets' route tables, one per zone.
+    expect(endpoints.find((e) => e.VpcEndpointType === 'Gateway')!.RouteTableIds).toHaveLength(3);
   });
 
   test('tags public subnets for internet-facing and private subnets for internal load balancers', () => {
@@ -221,6 +236,8 @@ describe('cluster stack', () => {
     });
     devTemplates.cluster.hasResourceProperties('AWS::EKS::Addon', { AddonName: 'eks-pod-identity-agent' });
     devTemplates.cluster.hasResourceProperties('AWS::EKS::Addon', { AddonName: 'vpc-cni', ConfigurationValues: JSON.stringify({ enableNetworkPolicy: 'true' }) });
+    // CPU of pods for the gateways' HPA.
+    devTemplates.cluster.hasResourceProperties('AWS::EKS::Addon', { AddonName: 'metrics-server' });
   });
 
   test("associates the store's service account with the backup role through Pod Identity", () => {
@@ -275,13 +292,21 @@ describe('monitoring stack in the cluster stack', () => {
   test('installs kube-prometheus-stack, the OpenTelemetry operator and ECK with Helm, at their pinned versions and namespaces, waiting for their pods', () => {
     const r = releases(devTemplates.cluster);
     // Beside Chaos Mesh, which dev also installs (see below).
-    expect(Object.keys(r).sort()).toEqual(['chaos-mesh', 'eck-operator', 'kube-prometheus-stack', 'opentelemetry-operator']);
+    expect(Object.keys(r).sort()).toEqual(['chaos-mesh', 'eck-operator', 'kube-prometheus-stack', 'opentelemetry-operator', 'prometheus-adapter']);
     expect(r['kube-prometheus-stack']!.Properties).toMatchObject({ Repository: 'https://prometheus-community.github.io/helm-charts', Version: KUBE_PROMETHEUS_STACK_CHART.version, Namespace: 'monitoring', Release: 'kube-prometheus-stack', Wait: true });
     expect(r['opentelemetry-operator']!.Properties).toMatchObject({ Repository: 'https://open-telemetry.github.io/opentelemetry-helm-charts', Version: OPENTELEMETRY_OPERATOR_CHART.version, Namespace: 'opentelemetry-operator-system', CreateNamespace: true, Wait: true });
     expect(r['eck-operator']!.Properties).toMatchObject({ Repository: 'https://helm.elastic.co', Version: ECK_OPERATOR_CHART.version, Namespace: 'elastic-system', CreateNamespace: true, Wait: true });
     for (const v of [KUBE_PROMETHEUS_STACK_CHART, OPENTELEMETRY_OPERATOR_CHART, ECK_OPERATOR_CHART].map((c) => c.version)) expect(v).toMatch(/^\d+\.\d+\.\d+$/);
     // The monitoring namespace is not Helm's: it comes first, with the store's metrics label.
     expect(r['kube-prometheus-stack']!.Properties.CreateNamespace).toBeUndefined();
+    // The Prometheus adapter, after the stack whose Prometheus it queries: the gateways' in-flight gauge per pod.
+    const adapter = r['prometheus-adapter']!;
+    expect(adapter.Properties).toMatchObject({ Repository: 'https://prometheus-community.github.io/helm-charts', Version: PROMETHEUS_ADAPTER_CHART.version, Namespace: 'monitoring', Wait: true });
+    const values = JSON.parse(adapter.Properties.Values as string) as { prometheus: { url: string }; rules: { default: boolean; custom: Array<{ seriesQuery: string; name: { as: string } }> } };
+    expect(values.prometheus.url).toBe('http://kube-prometheus-stack-prometheus.monitoring.svc');
+    expect(values.rules.default).toBe(false);
+    expect(values.rules.custom.map((c) => c.name.as)).toEqual(['kv_operations_in_flight']);
+    expect(adapter.DependsOn).toContain(r['kube-prometheus-stack']!.id);
     const namespace = resources(devTemplates.cluster, 'Custom::AWSCDK-EKS-KubernetesResource').find(([id]) => id.startsWith('ClusterMonitoringNamespace'))!;
     expect(JSON.stringify(namespace[1].Properties.Manifest)).toContain('\\"dynamo-kv/metrics\\":\\"true\\"');
     expect(r['kube-prometheus-stack']!.DependsOn).toContain(namespace[0]);

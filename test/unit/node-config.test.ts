@@ -29,6 +29,23 @@ describe('parseNodeConfig', () => {
     expect(config.partitions).toBe(64);
   });
 
+  test('a gateway takes its store nodes from --upstream (or KV_UPSTREAM); a storage node takes none', () => {
+    const gateway = parseNodeConfig(['--node-id', 'gw-1', '--role', 'gateway', '--upstream', 'kv.kv.svc:7001, 10.0.0.2:7001'], {});
+    expect(gateway.role).toBe('gateway');
+    expect(gateway.upstream).toEqual(['kv.kv.svc:7001', '10.0.0.2:7001']);
+    expect(parseNodeConfig(['--node-id', 'gw-1'], { KV_ROLE: 'gateway', KV_UPSTREAM: 'a:1' }).upstream).toEqual(['a:1']);
+    expect(parseNodeConfig(base, {}).upstream).toEqual([]);
+  });
+
+  test.each([
+    [['--node-id', 'gw-1', '--role', 'gateway'], /^--role: a gateway needs --upstream \(KV_UPSTREAM\)/],
+    [['--node-id', 'gw-1', '--role', 'gateway', '--upstream', 'kv:70000'], /^--upstream: "kv:70000" is not host:port/],
+    [[...base, '--upstream', 'a:1'], /^--upstream: --upstream is for --role gateway/],
+    [[...base, '--role', 'proxy'], /^--role: "proxy" is not one of storage, gateway/],
+  ])('rejects %j', (argv, message) => {
+    expect(rejection(argv).message).toMatch(message);
+  });
+
   test('derives advertise from the peer list, the data dir from the node id', () => {
     const config = parseNodeConfig(base, {});
     expect(config.advertise).toBe('10.0.0.1:7001');

@@ -48,6 +48,13 @@ export interface StatusResponse {
    * Transfers of the change in progress not done yet (0: none in progress).
    */
   'transfersLeft'?: (number);
+  /**
+   * "storage" (a member holding data), or "gateway": a node that holds no data and forwards each
+   * operation to a primary of its key. A gateway lists itself as the only member and the only
+   * primary of every partition, so a partition-aware client sends it everything; the other fields
+   * are the store's, as the gateway last read them.
+   */
+  'role'?: (string);
 }
 
 export interface StatusResponse__Output {
@@ -94,4 +101,11 @@ export interface StatusResponse__Output {
    * Transfers of the change in progress not done yet (0: none in progress).
    */
   'transfersLeft': (number);
+  /**
+   * "storage" (a member holding data), or "gateway": a node that holds no data and forwards each
+   * operation to a primary of its key. A gateway lists itself as the only member and the only
+   * primary of every partition, so a partition-aware client sends it everything; the other fields
+   * are the store's, as the gateway last read them.
+   */
+  'role': (string);
 }
