@@ -124,7 +124,7 @@ export function partBytesFor(fileBytes: number, asked: number): number {
 
 export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   const { bucket, layout, say } = options;
-  await bucket.check();
+  await bucket.check(layout.root);
   const state = await spoolState(options);
   const spool = path.join(options.spoolDir, layout.cluster, state.backupId);
   say(`backup ${state.backupId} of cluster ${layout.cluster} (${state.members.length} nodes) to ${bucket.url(layout.backup(state.backupId))}`);

@@ -15,12 +15,19 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
-  HeadBucketCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+
+/**
+ * The IAM actions these calls need: ListObjectsV2 (s3:ListBucket, under the prefix), GetObject,
+ * PutObject (also CreateMultipartUpload, UploadPart, CompleteMultipartUpload), DeleteObjects
+ * (s3:DeleteObject per key), AbortMultipartUpload. The store's role (constructs/aws/backup-bucket.ts)
+ * grants exactly these on the backup prefix; a test checks the two agree.
+ */
+export const S3_ACTIONS_USED = ['s3:ListBucket', 's3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'] as const;
 
 export interface BucketOptions {
   readonly bucket: string;
@@ -71,9 +78,13 @@ export class Bucket {
     });
   }
 
-  /** Fails with one clear line unless the bucket exists and these credentials may use it. */
-  async check(): Promise<void> {
-    await this.send(`bucket s3://${this.name}`, () => this.s3.send(new HeadBucketCommand({ Bucket: this.name })));
+  /**
+   * Fails with one clear line unless the bucket exists and these credentials may list `prefix` in
+   * it. A listing, not HeadBucket: the store's role may list only under its prefix (an s3:prefix
+   * condition), which HeadBucket, asking without a prefix, would be refused.
+   */
+  async check(prefix: string): Promise<void> {
+    await this.send(`bucket s3://${this.name}`, () => this.s3.send(new ListObjectsV2Command({ Bucket: this.name, Prefix: prefix, Delimiter: '/' })));
   }
 
   async putBytes(key: string, body: Buffer, contentType: string): Promise<void> {

@@ -55,7 +55,7 @@ export interface RestoreSummary {
 
 export async function runRestore(options: RestoreOptions): Promise<RestoreSummary> {
   const { bucket, layout, say } = options;
-  await bucket.check();
+  await bucket.check(layout.root);
   const backupId = await resolveBackupId(bucket, layout, options.id);
   const cluster = await readClusterManifest(bucket, layout, backupId);
   const nodes = await readNodeManifests(bucket, layout, cluster);

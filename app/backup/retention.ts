@@ -27,7 +27,7 @@ export interface BackupEntry {
 }
 
 export async function listBackups(bucket: Bucket, layout: Layout): Promise<BackupEntry[]> {
-  await bucket.check();
+  await bucket.check(layout.root);
   const ids = (await bucket.listFolders(layout.root)).filter(isBackupId).sort();
   const out: BackupEntry[] = [];
   for (const id of ids) {

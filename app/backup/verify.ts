@@ -110,7 +110,7 @@ export async function readNodeManifests(bucket: Bucket, layout: Layout, cluster:
 
 /** `kv backup verify`: every node's file against its checksums; the problems found. */
 export async function verifyBackup(bucket: Bucket, layout: Layout, id: string, progress: ProgressOut, say: (line: string) => void): Promise<string[]> {
-  await bucket.check();
+  await bucket.check(layout.root);
   const backupId = await resolveBackupId(bucket, layout, id);
   const cluster = await readClusterManifest(bucket, layout, backupId);
   const nodes = await readNodeManifests(bucket, layout, cluster);

@@ -2,6 +2,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { CHAOS_MESH_CHART } from '../../constructs/aws/kv-chaos-mesh';
 import { ECK_OPERATOR_CHART, KUBE_PROMETHEUS_STACK_CHART, OPENTELEMETRY_OPERATOR_CHART, PROMETHEUS_ADAPTER_CHART } from '../../constructs/aws/kv-observability';
 import { buildStacks, TEST_ACCOUNT } from './helpers';
+import { S3_ACTIONS_USED } from '../../app/backup/bucket';
+import { Layout } from '../../app/backup/manifest';
 
 const ADMIN_ROLE = `arn:aws:iam::${TEST_ACCOUNT}:role/PlatformAdmin`;
 
@@ -111,6 +113,17 @@ describe('backup stack', () => {
       // Neither "*" nor "<bucket>/*" (every object in the bucket).
       expect(JSON.stringify(s.Resource)).not.toMatch(/"\*"|"\/\*"/);
     }
+  });
+
+  test("the store's role allows every S3 action kv backup and kv restore make, under the prefix the CLI lists", () => {
+    const statements = Object.values(devTemplates.backup.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const allowed = new Set(statements.flatMap((s) => [s.Action].flat()));
+    expect(S3_ACTIONS_USED.filter((a) => !allowed.has(a))).toEqual([]);
+    // The CLI lists under <prefix>/<cluster>/, which the s3:prefix condition covers.
+    const root = new Layout(dev.config.backup.prefix, 'kv').root;
+    const list = statements.find((s) => s.Action === 's3:ListBucket');
+    const pattern = list.Condition.StringLike['s3:prefix'][0] as string;
+    expect(root.startsWith(pattern.replace(/\*$/, ''))).toBe(true);
   });
 
   test("the store's role can be assumed only by EKS Pod Identity", () => {
