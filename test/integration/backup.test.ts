@@ -19,7 +19,7 @@ import { CliResult, Fixture, KV_SCRIPT, startCluster } from './cluster-fixture';
 
 const SOURCE_BASE_PORT = 18801; // 18801-18803: the cluster backed up (3 nodes, 64 partitions)
 const TARGET_BASE_PORT = 18811; // 18811-18814: the cluster restored into (4 nodes, 128 partitions)
-const EMPTY_BASE_PORT = 18821; // 18821: a one-node cluster a damaged backup must leave empty
+const EMPTY_BASE_PORT = 18821; // 18821: a one-node cluster a damaged backup must leave empty; 18823-18825: a 3-node one restored into with a node down
 const S3_PORT = 18890;
 const BUCKET = 'kv-backups-test';
 
@@ -208,6 +208,31 @@ test('a damaged object is caught by verify, naming the node and part, and by res
     await empty.teardown();
   }
 }, 180_000);
+
+test('a backup with a member down fails naming it, and says how to resume; a restore with a target node down still merges every object into W primaries', async () => {
+  await source.withDown(['kv-3'], async () => {
+    const r = await kvRun(backupArgs());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/copying the snapshot of kv-3 \(127\.0\.0\.1:18803\) failed: .*a cluster backup needs every member/);
+    expect(r.stderr).toMatch(/backup \d{8}T\d{6}Z is incomplete: kv backup --resume \d{8}T\d{6}Z finishes it/);
+  });
+  // With every member back, a backup completes.
+  const again = await kvRun(backupArgs());
+  expect(again.code).toBe(0);
+  const id = /backup (\d{8}T\d{6}Z) complete/.exec(again.stdout)![1]!;
+  const empty = await startCluster({ basePort: EMPTY_BASE_PORT + 2, nodes: 3, partitions: 32 });
+  try {
+    await empty.withDown(['kv-2'], async () => {
+      const restore = await kvRun(['restore', id, '--endpoint', empty.cluster.nodes[0]!.endpoint, '--spool-dir', spool], { timeoutMs: 170_000 });
+      expect(restore.stderr.split('\n').filter((l) => !/^(downloading|restoring)/.test(l))).toEqual(['']);
+      expect(restore.code).toBe(0);
+    });
+    const got = await readAll(empty.client({ batch: true }), keys.slice(0, 200), 2);
+    expect(keys.slice(0, 200).filter((k) => got.get(k)!.deleted)).toEqual([]);
+  } finally {
+    await empty.teardown();
+  }
+}, 300_000);
 
 test('bucket, credential and endpoint errors are one line each, and exit 1', async () => {
   const cases: Array<[string[], Record<string, string>, RegExp]> = [
