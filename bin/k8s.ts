@@ -18,6 +18,7 @@ import { StorageClassChart } from '../constructs/k8s/storage-class-chart';
 import { loadConfig } from '../lib/config';
 import { KvMonitoringChart } from '../observability/monitoring-chart';
 import { MONITORING_NAMESPACE, MonitoringNamespaceChart } from '../observability/monitoring-namespace-chart';
+import { KvBenchChart } from '../constructs/k8s/kv-bench-chart';
 import { collectorOtlpHttpEndpoint, KvTelemetryChart } from '../observability/telemetry-chart';
 
 /** Where `npm run synth` writes manifests (relative to the working directory, the repository root). */
@@ -47,6 +48,13 @@ new KvTelemetryChart(app, 'telemetry', {
   elasticsearchStorageGiB: o.elasticsearchStorageGiB,
   traceRetentionDays: o.traceRetentionDays,
   nodeLogRetentionDays: o.nodeLogRetentionDays,
+});
+// A load test, applied by hand (docs/operations.md, Load tests): kv bench pods against the gateways.
+new KvBenchChart(app, 'bench', {
+  image: process.env.KV_IMAGE ?? PLACEHOLDER_IMAGE,
+  endpoint: store.gateway ? `${store.gateway.serviceName}.${store.namespaceName}.svc.${store.clusterDomain}:${store.grpcPort}` : store.clientEndpoint,
+  clientNamespaceLabel: store.clientNamespaceLabel,
+  metricsNamespaceLabel: store.metricsNamespaceLabel,
 });
 new KvChaosChart(app, 'chaos', { store, zones: config.availabilityZones, suite: process.env.KV_CHAOS_SUITE ?? 'short' });
 app.synth();

@@ -20,6 +20,8 @@ export interface LoadSpec {
   readonly durationS: number;
   /** Unmeasured seconds before. */
   readonly warmupS: number;
+  /** Told each measured operation: its kind, latency (when it succeeded) and outcome ('ok' or the error kind). */
+  readonly onMeasured?: (kind: string, seconds: number | undefined, outcome: string) => void;
 }
 
 export interface LoadFigures {
@@ -101,12 +103,14 @@ export async function runLoad(target: BenchTarget, spec: LoadSpec): Promise<Load
         const us = Math.max(1, Number((process.hrtime.bigint() - intendedAtNs) / 1000n));
         histogram.recordValue(us);
         byKind[kind].recordValue(us);
+        spec.onMeasured?.(kind, us / 1e6, 'ok');
       }
     } catch (e) {
       if (measuring) {
         errors++;
         const k = errorKind(e);
         errorKinds[k] = (errorKinds[k] ?? 0) + 1;
+        spec.onMeasured?.(kind, undefined, k);
       }
     }
   };

@@ -3,7 +3,9 @@
  * store cluster or a running etcd (`--target etcd`). The load loop is ./bench-load.ts;
  * `kv bench compare` (./bench-compare.ts) runs both side by side on clusters of its own.
  */
+import * as os from 'node:os';
 import { parseArgs } from 'node:util';
+import { BenchMetrics } from '../../observability/bench-metrics';
 import { KvClient } from '../client/client';
 import { EtcdKvClient } from '../rpc/etcd-kv';
 import { preload, runLoad } from './bench-load';
@@ -45,6 +47,11 @@ Options:
   --no-preload            skip writing every key first (a run that writes then reads every
                           key's context first, so the store's puts never add siblings)
   --json                  print the figures as one JSON object
+  --metrics-port P        serve the run's operations and latency on :P/metrics while it runs
+                          (kv_bench_operations_total, kv_bench_latency_seconds), for Prometheus
+                          to sum over the pods of a load test on Kubernetes   (default: none)
+  --linger-s S            with --metrics-port, keep serving S seconds after the run, so the
+                          last scrape sees the end                            (default 0)
 
 Node CPU counts the target's server processes (kv node, or etcd started with
 --listen-client-urls on an --endpoint port), found in /proc.`;
@@ -90,6 +97,8 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
         'value-bytes': { type: 'string', default: '1024' },
         'no-preload': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
+        'metrics-port': { type: 'string' },
+        'linger-s': { type: 'string', default: '0' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }).values;
@@ -111,6 +120,10 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
   const shape = loadShape(values);
   const rate = numberFlag(values, 'rate', 0, 10_000_000);
   const value = Buffer.alloc(shape.valueBytes, 'v');
+  const metricsPort = values['metrics-port'] === undefined ? undefined : integerFlag(values, 'metrics-port', 1, 65535);
+  const lingerS = integerFlag(values, 'linger-s', 0, 3600);
+  if (lingerS > 0 && metricsPort === undefined) throw new CliError('--linger-s: only with --metrics-port (it keeps the metrics served after the run)');
+  const metrics = metricsPort === undefined ? undefined : new BenchMetrics({ workload, pod: os.hostname() });
 
   let bench: BenchTarget;
   if (target === 'etcd') {
@@ -130,7 +143,9 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
     const ports = [...new Set([...endpoints, ...members])].map((e) => Number(e.split(':').pop()));
     bench = new StoreTarget(`kv ${api}`, clients, findNodePids(ports), new Map());
   }
+  let metricsServer: Awaited<ReturnType<BenchMetrics['serve']>> | undefined;
   try {
+    if (metrics && metricsPort !== undefined) metricsServer = await metrics.serve('0.0.0.0', metricsPort).catch((e: Error) => Promise.reject(new CliError(`kv bench: ${e.message}`, 1)));
     if (values['no-preload']) {
       // Learn every key's context before measuring, so that no put lands blind on a key an
       // earlier run wrote (that would add a sibling each run and measure ever larger objects).
@@ -142,7 +157,7 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
       process.stderr.write(`preloading ${shape.keys} keys ...\n`);
       await preload(bench, shape.keys, value, shape.concurrency);
     }
-    const figures = { ...(await runLoad(bench, { workload, ...shape, value, rate })), api, routing: target === 'etcd' ? 'round robin' : routing };
+    const figures = { ...(await runLoad(bench, { workload, ...shape, value, rate, onMeasured: metrics ? (kind, seconds, outcome) => metrics.done(kind, seconds, outcome) : undefined })), api, routing: target === 'etcd' ? 'round robin' : routing };
     if (values.json) {
       process.stdout.write(`${JSON.stringify(figures)}\n`);
       return;
@@ -159,5 +174,10 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
     );
   } finally {
     bench.close();
+    if (metricsServer) {
+      if (lingerS > 0) await new Promise((r) => setTimeout(r, lingerS * 1000));
+      metricsServer.close();
+      metricsServer.closeAllConnections();
+    }
   }
 }

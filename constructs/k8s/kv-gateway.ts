@@ -51,7 +51,6 @@ export const GATEWAY_IN_FLIGHT_METRIC = 'kv_operations_in_flight';
 export class KvGateway extends Construct {
   public readonly deploymentName: string;
   public readonly serviceName: string;
-  public readonly endpoint: string;
   public readonly labels: Readonly<Record<string, string>>;
 
   constructor(scope: Construct, id: string, props: KvGatewayProps) {
@@ -138,7 +137,6 @@ export class KvGateway extends Construct {
       metadata: { name: this.serviceName, labels },
       spec: { selector: labels, ports: [{ name: 'grpc', port: props.grpcPort, targetPort: k8s.IntOrString.fromNumber(props.grpcPort) }] },
     });
-    this.endpoint = `${this.serviceName}:${props.grpcPort}`;
 
     new k8s.KubePodDisruptionBudget(this, 'PodDisruptionBudget', {
       metadata: { name: this.deploymentName, labels },

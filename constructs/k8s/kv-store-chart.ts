@@ -239,6 +239,8 @@ export class KvStoreChart extends Chart {
   public readonly metricsPortName: string = METRICS_PORT_NAME;
   /** Label a namespace must carry (value "true") for its pods to scrape `/metrics` (the NetworkPolicy's rule). */
   public readonly metricsNamespaceLabel: string;
+  /** Label a namespace must carry (value "true") for its pods to be the store's clients (the NetworkPolicy's rule). */
+  public readonly clientNamespaceLabel: string;
   /** Ring partitions (KV_PARTITIONS). */
   public readonly partitions: number;
   /** The node image every pod runs (the chaos checker runs it too). */
@@ -299,6 +301,7 @@ export class KvStoreChart extends Chart {
     this.clientServiceName = name;
     this.serviceAccountName = serviceAccountName;
     this.metricsNamespaceLabel = metricsNamespaceLabel;
+    this.clientNamespaceLabel = clientNamespaceLabel;
     this.partitions = partitions;
     this.image = props.image;
     this.replicas = replicas;

@@ -62,17 +62,21 @@ describe('synth of the whole app', () => {
   );
 
   test(
-    'the cdk8s app writes the store, storage, monitoring, telemetry and chaos manifests',
+    'the cdk8s app writes the store (with its gateways), storage, monitoring, telemetry, chaos and load-test manifests',
     () => {
       execFileSync(process.execPath, [path.join(out, 'bin', 'k8s.js')], { cwd: REPO_ROOT, env, stdio: 'pipe', timeout: SYNTH_TIMEOUT_MS });
       const files = fs.readdirSync(path.join(out, 'k8s')).sort();
-      expect(files).toEqual(['chaos.k8s.yaml', 'kv.k8s.yaml', 'monitoring-namespace.k8s.yaml', 'monitoring.k8s.yaml', 'storage.k8s.yaml', 'telemetry.k8s.yaml']);
+      expect(files).toEqual(['bench.k8s.yaml', 'chaos.k8s.yaml', 'kv.k8s.yaml', 'monitoring-namespace.k8s.yaml', 'monitoring.k8s.yaml', 'storage.k8s.yaml', 'telemetry.k8s.yaml']);
+      const bench = fs.readFileSync(path.join(out, 'k8s', 'bench.k8s.yaml'), 'utf8');
+      expect(bench).toContain('kv-gateway.kv.svc.cluster.local:7001');
+      expect(bench).toMatch(/kind: PrometheusRule/);
       expect(fs.readFileSync(path.join(out, 'k8s', 'monitoring.k8s.yaml'), 'utf8')).toMatch(/kind: PrometheusRule/);
       const telemetry = fs.readFileSync(path.join(out, 'k8s', 'telemetry.k8s.yaml'), 'utf8');
       for (const kind of ['OpenTelemetryCollector', 'Elasticsearch', 'Kibana', 'Beat']) expect(telemetry).toContain(`kind: ${kind}`);
       const store = fs.readFileSync(path.join(out, 'k8s', 'kv.k8s.yaml'), 'utf8');
       expect(store).toMatch(/kind: StatefulSet/);
       expect(store).toMatch(/kind: NetworkPolicy/);
+      expect(store).toMatch(/kind: HorizontalPodAutoscaler/);
       // The nodes send their spans to the telemetry chart's collector.
       expect(store).toContain('http://kv-otel-collector.monitoring.svc.cluster.local:4318');
       // The short suite by default, with its checker.
