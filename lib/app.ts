@@ -45,6 +45,7 @@ export function createStacks(app: App, config: DeploymentConfig, options: Create
     description: 'dynamo-kv: node image registry and GitHub deploy role',
     githubRepository: config.githubRepository,
     githubEnvironment: config.githubEnvironment,
+    githubReadEnvironment: config.githubReadEnvironment,
     createGithubOidcProvider: config.createGithubOidcProvider,
   });
   const cluster = new ClusterStack(app, `${p}Cluster`, {

@@ -125,6 +125,11 @@ export interface DeploymentConfig {
   readonly githubRepository: string;
   /** GitHub environment the deploy job runs in (its name appears in the OIDC subject). */
   readonly githubEnvironment: string;
+  /**
+   * GitHub environment of the jobs that only read (`cdk diff` before a deploy, the rollout check
+   * after it); by default `<githubEnvironment>-read`. Never the deploy environment.
+   */
+  readonly githubReadEnvironment: string;
   /** Whether this stack creates the account's GitHub OIDC provider (only one may exist per account). */
   readonly createGithubOidcProvider: boolean;
   /** Prefix of every stack name, e.g. "KvDev". */
@@ -139,7 +144,7 @@ export class ConfigError extends Error {
   }
 }
 
-type ProfileDefaults = Omit<DeploymentConfig, 'profile' | 'account' | 'region' | 'availabilityZones'>;
+type ProfileDefaults = Omit<DeploymentConfig, 'profile' | 'account' | 'region' | 'availabilityZones' | 'githubReadEnvironment'>;
 
 // N, R, W and partitions are the node's own defaults (app/node/config.ts), so a deployment and a
 // node started by hand agree unless a profile says otherwise.
@@ -238,6 +243,7 @@ export const CONTEXT_KEYS = [
   'backupPrefix',
   'githubRepository',
   'githubEnvironment',
+  'githubReadEnvironment',
   'createGithubOidcProvider',
   'traceSampleRatio',
   'prometheusRetentionDays',
@@ -355,6 +361,14 @@ export function loadConfig(sources: ConfigSources): DeploymentConfig {
   if (!/^[A-Za-z0-9_-]{1,255}$/.test(githubEnvironment)) {
     throw new ConfigError('githubEnvironment', githubEnvironment, 'expected a GitHub environment name ([A-Za-z0-9_-])');
   }
+  const githubReadEnvironment = str('githubReadEnvironment', ctx('githubReadEnvironment') ?? `${githubEnvironment}-read`);
+  if (!/^[A-Za-z0-9_-]{1,255}$/.test(githubReadEnvironment) || githubReadEnvironment === githubEnvironment) {
+    throw new ConfigError(
+      'githubReadEnvironment',
+      githubReadEnvironment,
+      `expected a GitHub environment name ([A-Za-z0-9_-]) other than githubEnvironment (${githubEnvironment}), such as ${githubEnvironment}-read: the read-only jobs must run without the deploy environment's approval`,
+    );
+  }
   const createGithubOidcProvider = bool('createGithubOidcProvider', ctx('createGithubOidcProvider') ?? d.createGithubOidcProvider);
 
   const o = d.observability;
@@ -405,6 +419,7 @@ export function loadConfig(sources: ConfigSources): DeploymentConfig {
     backup: { ...d.backup, prefix: backupPrefix },
     githubRepository,
     githubEnvironment,
+    githubReadEnvironment,
     createGithubOidcProvider,
     observability,
     chaosMesh,

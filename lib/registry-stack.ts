@@ -1,15 +1,24 @@
-/** Registry and delivery: the node image repository and the role GitHub Actions deploys with. */
+/**
+ * Registry and delivery: the node image repository, the role GitHub Actions deploys with, and the
+ * read-only role its `cdk diff` and rollout-check jobs use (docs/deploy.md, "How CI deploys").
+ */
 import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { GitHubDeployRole } from '../constructs/aws/github-deploy-role';
+import { GitHubDeployRole, GitHubReadRole } from '../constructs/aws/github-deploy-role';
 
 export interface RegistryStackProps extends StackProps {
   /** GitHub "owner/repo" whose workflows may assume the deploy role. */
   readonly githubRepository: string;
   /** GitHub environment the deploy job runs in (its name appears in the OIDC subject). */
   readonly githubEnvironment: string;
+  /**
+   * GitHub environment of the jobs that only read (`cdk diff`, the rollout check); it must differ
+   * from githubEnvironment, so that those jobs run without the deploy environment's approval and
+   * the deploy role stays out of their reach.
+   */
+  readonly githubReadEnvironment: string;
   /**
    * Whether this stack creates the account's GitHub OIDC provider (only one may exist per account).
    * @default true - create it; pass false when the account already has one
@@ -25,9 +34,16 @@ export const UNTAGGED_IMAGE_DAYS = 7;
 export class RegistryStack extends Stack {
   public readonly repository: ecr.Repository;
   public readonly deployRole: iam.Role;
+  /** Assumed by the diff and rollout-check jobs: the CDK lookup role (read-only), and what other stacks grant. */
+  public readonly readRole: iam.Role;
 
   constructor(scope: Construct, id: string, props: RegistryStackProps) {
     super(scope, id, props);
+    if (props.githubReadEnvironment === props.githubEnvironment) {
+      throw new Error(
+        `RegistryStack: githubReadEnvironment is ${JSON.stringify(props.githubReadEnvironment)}, the deploy environment; use an environment of its own (e.g. "${props.githubEnvironment}-read") so that the read-only jobs need no deploy approval.`,
+      );
+    }
 
     this.repository = new ecr.Repository(this, 'NodeImages', {
       imageScanOnPush: true,
@@ -58,10 +74,29 @@ export class RegistryStack extends Stack {
         resources: [`arn:${this.partition}:iam::${this.account}:role/cdk-hnb659fds-*-${this.account}-${this.region}`],
       }),
     );
-    // Push the node image.
+    // Push the node image; DescribeImages tells the deploy job whether the tag is there already
+    // (the repository's tags are immutable: a second push of a tag fails).
     this.repository.grantPullPush(this.deployRole);
+    this.repository.grant(this.deployRole, 'ecr:DescribeImages');
+
+    const read = new GitHubReadRole(this, 'GitHubRead', {
+      repository: props.githubRepository,
+      environment: props.githubReadEnvironment,
+      providerArn: github.providerArn,
+    });
+    this.readRole = read.role;
+    // `cdk diff --method template` reads the deployed templates through the CDK lookup role, which the
+    // bootstrap stack gives ReadOnlyAccess; not the deploy, file-publishing or image-publishing roles.
+    this.readRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'AssumeCdkLookupRole',
+        actions: ['sts:AssumeRole', 'sts:TagSession'],
+        resources: [`arn:${this.partition}:iam::${this.account}:role/cdk-hnb659fds-lookup-role-${this.account}-${this.region}`],
+      }),
+    );
 
     new CfnOutput(this, 'RepositoryUri', { value: this.repository.repositoryUri });
     new CfnOutput(this, 'DeployRoleArn', { value: this.deployRole.roleArn });
+    new CfnOutput(this, 'ReadRoleArn', { value: this.readRole.roleArn });
   }
 }

@@ -1,7 +1,11 @@
 /**
- * An IAM role that GitHub Actions workflows of one repository can assume through OIDC, with no stored
- * AWS keys. The trust policy pins the audience and the subject (repository, and either the main branch
- * or one GitHub environment), so forks, other repositories and other branches cannot assume it.
+ * IAM roles that GitHub Actions jobs of one repository assume through OIDC, with no stored AWS keys.
+ * Each role trusts exactly one subject, `repo:<owner>/<repo>:environment:<environment>`, and the
+ * audience `sts.amazonaws.com`. GitHub puts that subject in a job's token only when the job runs in
+ * that GitHub environment, so the environment's protection rules (required reviewers, the branches
+ * allowed to deploy) stand in front of the role. A job without an environment carries
+ * `repo:<owner>/<repo>:ref:<ref>` instead and is refused, on main too; so are pull requests, forks
+ * and other repositories.
  */
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -27,20 +31,16 @@ export interface GitHubDeployRoleProps {
   readonly maxSessionDuration?: Duration;
 }
 
+/** The role the deploy job assumes, and the account's GitHub OIDC provider (created or imported). */
 export class GitHubDeployRole extends Construct {
   public readonly role: iam.Role;
   public readonly providerArn: string;
-  /** The OIDC subjects the role trusts. */
-  public readonly subjects: readonly string[];
+  /** The one OIDC subject the role trusts. */
+  public readonly subject: string;
 
   constructor(scope: Construct, id: string, props: GitHubDeployRoleProps) {
     super(scope, id);
-    if (!/^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/.test(props.repository)) {
-      throw new Error(`GitHubDeployRole: repository is ${JSON.stringify(props.repository)}; use "owner/repo" with no wildcards.`);
-    }
-    if (!/^[A-Za-z0-9_-]+$/.test(props.environment)) {
-      throw new Error(`GitHubDeployRole: environment is ${JSON.stringify(props.environment)}; use a GitHub environment name.`);
-    }
+    const trust = environmentTrust('GitHubDeployRole', props.repository, props.environment);
 
     if (props.createProvider ?? true) {
       // The native resource (AWS::IAM::OIDCProvider), not the Lambda-backed one: nothing to run, and
@@ -61,15 +61,71 @@ export class GitHubDeployRole extends Construct {
       this.providerArn = iam.OidcProviderNative.fromOidcProviderArn(this, 'Provider', arn).oidcProviderArn;
     }
 
-    this.subjects = [`repo:${props.repository}:environment:${props.environment}`, `repo:${props.repository}:ref:refs/heads/main`];
+    this.subject = trust.subject;
     this.role = new iam.Role(this, 'Role', {
-      description: `Assumed by GitHub Actions in ${props.repository} (environment ${props.environment} or main) to deploy`,
+      description: `Assumed by GitHub Actions in ${props.repository}, environment ${props.environment} only, to deploy`,
       maxSessionDuration: props.maxSessionDuration ?? Duration.hours(1),
-      assumedBy: new iam.WebIdentityPrincipal(this.providerArn, {
-        // Exact subjects, no wildcards: pull requests, forks and other branches carry different
-        // subjects and are refused. A list under StringEquals matches any one of its values.
-        StringEquals: { [`${GITHUB_OIDC_HOST}:aud`]: 'sts.amazonaws.com', [`${GITHUB_OIDC_HOST}:sub`]: [...this.subjects] },
-      }),
+      assumedBy: trust.principal(this.providerArn),
     });
   }
+}
+
+export interface GitHubReadRoleProps {
+  /** "owner/repo". */
+  readonly repository: string;
+  /** GitHub environment whose jobs may assume the role; not the deploy environment. */
+  readonly environment: string;
+  /** The account's GitHub OIDC provider (GitHubDeployRole.providerArn). */
+  readonly providerArn: string;
+  /**
+   * Longest session.
+   * @default one hour
+   */
+  readonly maxSessionDuration?: Duration;
+}
+
+/**
+ * A role for the jobs that only look: `cdk diff` before a deploy, the rollout check after it. It is
+ * trusted through an environment of its own, so that it can run before anyone approves the deploy
+ * environment; what it may do is granted by the stacks that use it, and none of it writes.
+ */
+export class GitHubReadRole extends Construct {
+  public readonly role: iam.Role;
+  /** The one OIDC subject the role trusts. */
+  public readonly subject: string;
+
+  constructor(scope: Construct, id: string, props: GitHubReadRoleProps) {
+    super(scope, id);
+    const trust = environmentTrust('GitHubReadRole', props.repository, props.environment);
+    this.subject = trust.subject;
+    this.role = new iam.Role(this, 'Role', {
+      description: `Assumed by GitHub Actions in ${props.repository}, environment ${props.environment} only, to read (cdk diff, rollout check)`,
+      maxSessionDuration: props.maxSessionDuration ?? Duration.hours(1),
+      assumedBy: trust.principal(props.providerArn),
+    });
+  }
+}
+
+/** The subject of one repository's jobs in one environment, and the principal that trusts only it. */
+function environmentTrust(
+  construct: string,
+  repository: string,
+  environment: string,
+): { readonly subject: string; readonly principal: (providerArn: string) => iam.WebIdentityPrincipal } {
+  if (!/^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/.test(repository)) {
+    throw new Error(`${construct}: repository is ${JSON.stringify(repository)}; use "owner/repo" with no wildcards.`);
+  }
+  if (!/^[A-Za-z0-9_-]+$/.test(environment)) {
+    throw new Error(`${construct}: environment is ${JSON.stringify(environment)}; use a GitHub environment name ([A-Za-z0-9_-]).`);
+  }
+  const subject = `repo:${repository}:environment:${environment}`;
+  return {
+    subject,
+    // One exact subject under StringEquals, no wildcard: StringLike would let other environments,
+    // branches or pull requests in.
+    principal: (providerArn) =>
+      new iam.WebIdentityPrincipal(providerArn, {
+        StringEquals: { [`${GITHUB_OIDC_HOST}:aud`]: 'sts.amazonaws.com', [`${GITHUB_OIDC_HOST}:sub`]: subject },
+      }),
+  };
 }

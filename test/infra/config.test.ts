@@ -13,6 +13,13 @@ describe('deployment config', () => {
     expect(config.stackPrefix).toBe('KvDev');
   });
 
+  test('the read-only jobs have a GitHub environment of their own, <githubEnvironment>-read unless given', () => {
+    expect(configFrom({ profile: 'dev' })).toMatchObject({ githubEnvironment: 'dev', githubReadEnvironment: 'dev-read' });
+    expect(configFrom({ profile: 'prod' })).toMatchObject({ githubEnvironment: 'prod', githubReadEnvironment: 'prod-read' });
+    expect(configFrom({ profile: 'prod', githubEnvironment: 'production' }).githubReadEnvironment).toBe('production-read');
+    expect(configFrom({ profile: 'prod', githubReadEnvironment: 'prod-diff' }).githubReadEnvironment).toBe('prod-diff');
+  });
+
   test('prod profile: one NAT gateway per zone and more nodes than dev', () => {
     const dev = configFrom({ profile: 'dev' });
     const prod = configFrom({ profile: 'prod' });
@@ -134,6 +141,8 @@ describe('deployment config', () => {
     [{ traceRetentionDays: '366' }, /"traceRetentionDays" is 366; expected 1 to 365 days/],
     [{ nodeLogRetentionDays: '-1' }, /"nodeLogRetentionDays" is -1; expected 1 to 365 days/],
     [{ chaosMesh: 'yes' }, /"chaosMesh" is "yes"; expected true or false/],
+    [{ profile: 'prod', githubReadEnvironment: 'prod' }, /"githubReadEnvironment" is "prod"; expected a GitHub environment name \(\[A-Za-z0-9_-\]\) other than githubEnvironment \(prod\), such as prod-read/],
+    [{ githubReadEnvironment: 'dev read' }, /"githubReadEnvironment" is "dev read"; expected a GitHub environment name/],
   ])('rejects %j with a message naming the key, the value and what is allowed', (context, message) => {
     expect(() => configFrom(context)).toThrow(ConfigError);
     expect(() => configFrom(context)).toThrow(message);

@@ -22,7 +22,7 @@ function buildMinimal(cluster: Partial<ClusterStackProps> = {}) {
   const app = newApp();
   const network = new NetworkStack(app, 'Network', { env, availabilityZones, vpcCidr: '10.60.0.0/16' });
   const backup = new BackupStack(app, 'Backup', { env, prefix: 'kv-backups' });
-  const registry = new RegistryStack(app, 'Registry', { env, githubRepository: 'acme/kv', githubEnvironment: 'dev' });
+  const registry = new RegistryStack(app, 'Registry', { env, githubRepository: 'acme/kv', githubEnvironment: 'dev', githubReadEnvironment: 'dev-read' });
   const clusterStack = new ClusterStack(app, 'Cluster', {
     env,
     clusterName: 'kv-test',

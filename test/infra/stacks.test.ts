@@ -18,6 +18,7 @@ const devTemplates = {
 };
 const prodTemplates = {
   network: Template.fromStack(prod.stacks.network),
+  registry: Template.fromStack(prod.stacks.registry),
   cluster: Template.fromStack(prod.stacks.cluster),
 };
 
@@ -156,36 +157,64 @@ describe('registry stack', () => {
     });
   });
 
-  test('the deploy role trusts only this repository: its environment and its main branch', () => {
-    devTemplates.registry.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: {
-        Statement: [
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  type Resource = { Properties: Record<string, any> };
+  /** The GitHub OIDC roles of a registry template, by the one subject each trusts. */
+  const oidcRoles = (t: Template): Record<string, { id: string; role: Resource; statements: Resource['Properties'][] }> => {
+    const roles = Object.entries(t.findResources('AWS::IAM::Role') as Record<string, Resource>).filter(([, r]) => JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('githubusercontent'));
+    const policies = Object.values(t.findResources('AWS::IAM::Policy') as Record<string, Resource>);
+    return Object.fromEntries(
+      roles.map(([id, role]) => {
+        const [statement] = role.Properties.AssumeRolePolicyDocument.Statement;
+        const statements = policies.filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: id }])).flatMap((p) => p.Properties.PolicyDocument.Statement);
+        return [statement.Condition.StringEquals['token.actions.githubusercontent.com:sub'], { id, role, statements }];
+      }),
+    );
+  };
+
+  test('each GitHub role trusts one environment of this repository and nothing else: no branch, no wildcard', () => {
+    for (const [t, repo, env] of [[devTemplates.registry, 'acme/dynamo-kv', 'dev'], [prodTemplates.registry, 'example-org/dynamo-kv', 'prod']] as const) {
+      const roles = oidcRoles(t);
+      // Exactly two roles, each with a single subject (a string, not a list that could hold a second).
+      expect(Object.keys(roles).sort()).toEqual([`repo:${repo}:environment:${env}`, `repo:${repo}:environment:${env}-read`]);
+      for (const { role } of Object.values(roles)) {
+        expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
           {
             Action: 'sts:AssumeRoleWithWebIdentity',
             Effect: 'Allow',
-            Principal: { Federated: { Ref: Match.stringLikeRegexp('^GitHubDeployProvider') } },
-            Condition: {
-              StringEquals: {
-                'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
-                'token.actions.githubusercontent.com:sub': ['repo:acme/dynamo-kv:environment:dev', 'repo:acme/dynamo-kv:ref:refs/heads/main'],
-              },
-            },
+            Principal: { Federated: { Ref: expect.stringMatching(/^GitHubDeployProvider/) } },
+            Condition: { StringEquals: { 'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com', 'token.actions.githubusercontent.com:sub': expect.any(String) } },
           },
-        ],
-      },
-    });
-    // No wildcard subject anywhere: StringLike would let other branches or pull requests in.
-    expect(JSON.stringify(devTemplates.registry.toJSON())).not.toMatch(/StringLike[^}]*githubusercontent/);
+        ]);
+      }
+      // A job on main without an environment (subject repo:<repo>:ref:refs/heads/main) matches no role.
+      const json = JSON.stringify(t.toJSON());
+      expect(json).not.toContain(':ref:refs/heads/');
+      expect(json).not.toMatch(/StringLike[^}]*githubusercontent/);
+    }
   });
 
-  test('the deploy role may assume only this account and region\'s CDK bootstrap roles', () => {
-    devTemplates.registry.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          { Sid: 'AssumeCdkBootstrapRoles', Effect: 'Allow', Action: ['sts:AssumeRole', 'sts:TagSession'], Resource: `arn:aws:iam::${TEST_ACCOUNT}:role/cdk-hnb659fds-*-${TEST_ACCOUNT}-eu-west-1` },
-        ]),
-      },
-    });
+  test('the deploy role may assume only this account and region\'s CDK bootstrap roles, and push and look up node images', () => {
+    const deploy = oidcRoles(devTemplates.registry)['repo:acme/dynamo-kv:environment:dev']!;
+    expect(deploy.statements).toEqual(
+      expect.arrayContaining([
+        { Sid: 'AssumeCdkBootstrapRoles', Effect: 'Allow', Action: ['sts:AssumeRole', 'sts:TagSession'], Resource: `arn:aws:iam::${TEST_ACCOUNT}:role/cdk-hnb659fds-*-${TEST_ACCOUNT}-eu-west-1` },
+        expect.objectContaining({ Action: expect.arrayContaining(['ecr:PutImage', 'ecr:DescribeImages']), Resource: { 'Fn::GetAtt': [expect.stringMatching(/^NodeImages/), 'Arn'] } }),
+      ]),
+    );
+  });
+
+  test('the read role may assume the CDK lookup role only: it can neither deploy nor push', () => {
+    const read = oidcRoles(devTemplates.registry)['repo:acme/dynamo-kv:environment:dev-read']!;
+    expect(read.statements).toEqual([
+      { Sid: 'AssumeCdkLookupRole', Effect: 'Allow', Action: ['sts:AssumeRole', 'sts:TagSession'], Resource: `arn:aws:iam::${TEST_ACCOUNT}:role/cdk-hnb659fds-lookup-role-${TEST_ACCOUNT}-eu-west-1` },
+    ]);
+    const outputs = devTemplates.registry.toJSON().Outputs;
+    expect(outputs.ReadRoleArn.Value).toEqual({ 'Fn::GetAtt': [read.id, 'Arn'] });
+  });
+
+  test('rejects a read environment that is the deploy environment', () => {
+    expect(() => buildStacks({ profile: 'dev', githubReadEnvironment: 'dev' })).toThrow(/"githubReadEnvironment" is "dev"; expected a GitHub environment name .* other than githubEnvironment \(dev\)/);
   });
 
   test('imports the OIDC provider instead of creating it when the account already has one', () => {
