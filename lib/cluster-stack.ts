@@ -26,6 +26,9 @@ import { OBSERVABILITY_SIZING, ObservabilityProfileName } from '../observability
 import { collectorOtlpHttpEndpoint } from '../observability/telemetry-chart';
 import { CONTROL_PLANE_LOG_TYPES, KUBERNETES_VERSION } from './config';
 
+/** Nodes a managed node group replaces at once during an update; the rest keep serving. */
+export const NODE_GROUP_MAX_UNAVAILABLE = 1;
+
 /** The Lambda layers the kubectl provider runs with. */
 export interface KubectlLayers {
   readonly kubectlLayer: lambda.ILayerVersion;
@@ -214,6 +217,9 @@ export class ClusterStack extends Stack {
 
     // One managed node group per zone: an EBS volume lives in one zone, so a pod whose volume is in
     // zone a must find a node in zone a; a multi-zone group could scale that zone to zero.
+    // Updates (a new AMI, Kubernetes version, instance type) replace NODE_GROUP_MAX_UNAVAILABLE node
+    // at a time, and never force: a drain that the store's PodDisruptionBudget refuses fails the
+    // update (EKS reports PodEvictionFailure) instead of killing a pod that holds a quorum member.
     this.nodegroups = props.availabilityZones.map((az) =>
       this.cluster.addNodegroupCapacity(`Nodes-${az.slice(-1)}`, {
         nodegroupName: `${clusterName}-${az}`,
@@ -226,8 +232,16 @@ export class ClusterStack extends Stack {
         maxSize: props.nodesPerZoneMax,
         diskSize: props.nodeDiskSizeGiB,
         labels: { 'dynamo-kv/node-group': az },
+        maxUnavailable: NODE_GROUP_MAX_UNAVAILABLE,
+        forceUpdate: false,
       }),
     );
+    // One zone at a time: each group waits for the previous one, so CloudFormation creates and
+    // updates them in sequence and a rolling update never has two zones' nodes draining at once
+    // (with N=3 over three zones, two zones down at once would lose a quorum of some partitions).
+    this.nodegroups.forEach((group, i) => {
+      if (i > 0) group.node.addDependency(this.nodegroups[i - 1]!);
+    });
 
     // VPC CNI as a managed add-on so that NetworkPolicy objects are enforced (off by default).
     const vpcCni = new eks.CfnAddon(this, 'VpcCniAddon', {

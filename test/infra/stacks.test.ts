@@ -1,6 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { CHAOS_MESH_CHART } from '../../constructs/aws/kv-chaos-mesh';
 import { ECK_OPERATOR_CHART, KUBE_PROMETHEUS_STACK_CHART, OPENTELEMETRY_OPERATOR_CHART, PROMETHEUS_ADAPTER_CHART } from '../../constructs/aws/kv-observability';
+import { NODE_GROUP_MAX_UNAVAILABLE } from '../../lib/cluster-stack';
 import { buildStacks, TEST_ACCOUNT } from './helpers';
 import { S3_ACTIONS_USED } from '../../app/backup/bucket';
 import { Layout } from '../../app/backup/manifest';
@@ -269,6 +270,25 @@ describe('cluster stack', () => {
     expect(subnets.size).toBe(3);
     const prodGroups = Object.values(prodTemplates.cluster.findResources('AWS::EKS::Nodegroup')).map((g) => g.Properties);
     expect(prodGroups.map((g) => g.ScalingConfig)).toEqual(Array(3).fill({ MinSize: 2, DesiredSize: 2, MaxSize: 4 }));
+  });
+
+  test('node groups replace one node at a time, never force a drain past the PodDisruptionBudget, and update one zone after another', () => {
+    for (const t of [devTemplates.cluster, prodTemplates.cluster]) {
+      const groups = Object.entries(t.findResources('AWS::EKS::Nodegroup'));
+      expect(groups).toHaveLength(3);
+      for (const [, g] of groups) {
+        expect(g.Properties.UpdateConfig).toEqual({ MaxUnavailable: NODE_GROUP_MAX_UNAVAILABLE });
+        expect(g.Properties.ForceUpdateEnabled).toBe(false);
+      }
+      // Zone order: a, then b after a, then c after b; so no two groups are ever updated at once.
+      const byZone = groups.sort(([, x], [, y]) => String(x.Properties.NodegroupName).localeCompare(String(y.Properties.NodegroupName)));
+      const ids = byZone.map(([id]) => id);
+      const dependsOn = byZone.map(([, g]) => (g.DependsOn ?? []) as string[]);
+      expect(dependsOn[0]!.filter((d) => ids.includes(d))).toEqual([]);
+      expect(dependsOn[1]!.filter((d) => ids.includes(d))).toEqual([ids[0]]);
+      expect(dependsOn[2]!.filter((d) => ids.includes(d))).toEqual([ids[1]]);
+    }
+    expect(NODE_GROUP_MAX_UNAVAILABLE).toBe(1);
   });
 
   test('installs the EBS CSI driver (with its Pod Identity role), the Pod Identity agent and the VPC CNI with network policies', () => {
