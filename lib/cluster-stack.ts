@@ -17,6 +17,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cdk8s from 'cdk8s';
 import { Construct } from 'constructs';
+import { ImageTagCheck } from '../constructs/aws/image-tag-check';
 import { KvChaosMesh } from '../constructs/aws/kv-chaos-mesh';
 import { KvObservability, KvObservabilityProps } from '../constructs/aws/kv-observability';
 import { KvGatewayOptions, KvStoreChart } from '../constructs/k8s/kv-store-chart';
@@ -76,7 +77,10 @@ export interface ClusterStackProps extends StackProps, MonitoringKnobs {
   readonly nodesPerZoneMax: number;
   /** Root volume of each node, GiB. */
   readonly nodeDiskSizeGiB: number;
-  /** Tag of the node image in `repository` (the deploy workflow passes the git SHA). */
+  /**
+   * Tag of the node image in `repository` (the deploy workflow passes the git SHA). The deployment
+   * fails before the store's chart is applied when the repository has no image with this tag.
+   */
   readonly storeImageTag: string;
   /**
    * Namespace the store runs in.
@@ -315,8 +319,12 @@ export class ClusterStack extends Stack {
     const storageManifest = this.cluster.addCdk8sChart('StorageClass', storageChart);
     storageManifest.node.addDependency(ebsCsi);
 
+    // The image must be in the repository before anything runs it: the check fails the deployment
+    // (and CloudFormation rolls back) instead of leaving pods in ImagePullBackOff.
+    const imageCheck = new ImageTagCheck(this, 'StoreImage', { repository: props.repository, tag: props.storeImageTag });
+
     const storeManifest = this.cluster.addCdk8sChart('Store', this.storeChart);
-    storeManifest.node.addDependency(storageManifest, storeIdentity, vpcCni);
+    storeManifest.node.addDependency(storageManifest, storeIdentity, vpcCni, imageCheck.resource);
 
     // The monitoring stack: its Helm releases wait for volumes (the StorageClass) and nodes to run on.
     this.observability = new KvObservability(this, 'Observability', {

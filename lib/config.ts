@@ -21,6 +21,12 @@ export type ProfileName = (typeof PROFILE_NAMES)[number];
 export const PLACEHOLDER_ACCOUNT = '000000000000';
 /** The region used when none is given (synth only, like the placeholder account). */
 export const PLACEHOLDER_REGION = 'eu-west-1';
+/**
+ * The image tag used when none is given with the placeholder account, so that synth in CI and tests
+ * needs no tag. With a real account `imageTag` is required; the cluster stack checks at deploy time
+ * that the tag is in the repository, so even this name could never reach running pods.
+ */
+export const PLACEHOLDER_IMAGE_TAG = 'synth-only-no-image';
 
 /**
  * The Kubernetes minor version the cluster runs. It is pinned (not "latest") because three things
@@ -56,7 +62,10 @@ export interface StoreConfig {
   readonly partitions: number;
   /** Size of each node's data volume, GiB. */
   readonly storageGiB: number;
-  /** Image tag of the node image in the ECR repository (the deploy workflow passes the git SHA). */
+  /**
+   * Tag of the node image in the ECR repository (the deploy workflow passes the git SHA). Required
+   * with a real account; PLACEHOLDER_IMAGE_TAG with the placeholder account (synth only).
+   */
   readonly imageTag: string;
 }
 
@@ -144,11 +153,13 @@ export class ConfigError extends Error {
   }
 }
 
-type ProfileDefaults = Omit<DeploymentConfig, 'profile' | 'account' | 'region' | 'availabilityZones' | 'githubReadEnvironment'>;
+type ProfileDefaults = Omit<DeploymentConfig, 'profile' | 'account' | 'region' | 'availabilityZones' | 'githubReadEnvironment' | 'store'> & {
+  readonly store: Omit<StoreConfig, 'imageTag'>;
+};
 
 // N, R, W and partitions are the node's own defaults (app/node/config.ts), so a deployment and a
 // node started by hand agree unless a profile says otherwise.
-const COMMON_STORE: StoreConfig = {
+const COMMON_STORE: ProfileDefaults['store'] = {
   namespace: 'kv',
   replicas: 3,
   n: intDefault('n'),
@@ -156,7 +167,6 @@ const COMMON_STORE: StoreConfig = {
   w: intDefault('w'),
   partitions: intDefault('partitions'),
   storageGiB: 20,
-  imageTag: 'latest',
 };
 
 /** A profile's monitoring-stack knobs: the sizing table's values for that profile. */
@@ -345,8 +355,17 @@ export function loadConfig(sources: ConfigSources): DeploymentConfig {
   }
   const storageGiB = int('storageGiB', ctx('storageGiB') ?? d.store.storageGiB);
   if (storageGiB < 1 || storageGiB > 16384) throw new ConfigError('storageGiB', storageGiB, 'expected 1 to 16384 GiB (the gp3 limit)');
-  const imageTag = str('imageTag', ctx('imageTag') ?? d.store.imageTag);
-  if (!/^[\w][\w.-]{0,127}$/.test(imageTag)) throw new ConfigError('imageTag', imageTag, 'expected a Docker tag ([A-Za-z0-9_.-], at most 128)');
+  // No default tag with a real account: a default such as "latest" in an immutable repository names
+  // whatever was pushed first, or nothing at all.
+  const imageTagValue = ctx('imageTag') ?? (account === PLACEHOLDER_ACCOUNT ? PLACEHOLDER_IMAGE_TAG : undefined);
+  if (imageTagValue === undefined) {
+    throw new ConfigError('imageTag', imageTagValue, `required with account ${account}: pass -c imageTag=<the git SHA of an image pushed to the registry> (the deploy workflow passes the commit's SHA)`);
+  }
+  const imageTag = str('imageTag', imageTagValue);
+  if (!/^[\w][\w.-]{0,127}$/.test(imageTag)) throw new ConfigError('imageTag', imageTag, 'expected a Docker tag ([A-Za-z0-9_.-], at most 128), such as the git SHA the image was built from');
+  if (imageTag === 'latest') {
+    throw new ConfigError('imageTag', imageTag, 'expected the tag of one build, such as its git SHA: the repository\'s tags are immutable, so "latest" would name the first image ever pushed');
+  }
 
   const backupPrefix = str('backupPrefix', ctx('backupPrefix') ?? d.backup.prefix);
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(backupPrefix)) {

@@ -89,6 +89,20 @@ export function acknowledgeNagFindings(stacks: KvStacks): void {
   );
   ack(handler, 'L1', 'The kubectl handler runtime is chosen by aws-eks-v2 to match the kubectl layer; CDK upgrades it.');
 
+  // Cluster: the deploy-time image-tag check (constructs/aws/image-tag-check.ts) and its provider.
+  const imageCheck = cluster.node.findChild('StoreImage');
+  ack(
+    imageCheck,
+    managedPolicy('service-role/AWSLambdaBasicExecutionRole'),
+    'The image-tag check and its custom-resource provider write their logs through the AWS-maintained basic execution policy; beyond it the check may only DescribeImages on the node repository.',
+  );
+  const imageCheckHandler = imageCheck.node.findChild('Handler');
+  ack(
+    imageCheck,
+    `IAM5[Resource::<${Stack.of(imageCheckHandler).getLogicalId(imageCheckHandler.node.defaultChild as CfnElement)}.Arn>:*]`,
+    'The custom-resource framework may invoke every version of the image-tag check function; the wildcard is the version suffix only.',
+  );
+
   // Backup: the store's role, limited to its prefix.
   ack(
     backup.storeRole.node.findChild('DefaultPolicy'),

@@ -1,7 +1,7 @@
 import { intDefault, intSetting } from '../../app/node/config';
-import { checkStoreQuorum, ConfigError, KUBERNETES_VERSION, loadConfig, PLACEHOLDER_ACCOUNT, PROFILES } from '../../lib/config';
+import { checkStoreQuorum, ConfigError, KUBERNETES_VERSION, loadConfig, PLACEHOLDER_ACCOUNT, PLACEHOLDER_IMAGE_TAG, PROFILES } from '../../lib/config';
 import { OBSERVABILITY_SIZING } from '../../observability/sizing';
-import { configFrom } from './helpers';
+import { configFrom, TEST_ACCOUNT } from './helpers';
 
 describe('deployment config', () => {
   test('dev profile: one NAT gateway, three explicit zones of the region, pinned Kubernetes version', () => {
@@ -35,9 +35,10 @@ describe('deployment config', () => {
   });
 
   test('context overrides the environment, and the environment overrides the placeholder', () => {
-    const fromEnv = loadConfig({ context: () => undefined, env: { CDK_DEFAULT_ACCOUNT: '999988887777', CDK_DEFAULT_REGION: 'us-west-2' } });
+    const tagged = (k: string) => (k === 'imageTag' ? 'abc123' : undefined);
+    const fromEnv = loadConfig({ context: tagged, env: { CDK_DEFAULT_ACCOUNT: '999988887777', CDK_DEFAULT_REGION: 'us-west-2' } });
     expect([fromEnv.account, fromEnv.region]).toEqual(['999988887777', 'us-west-2']);
-    const ctx: Record<string, string> = { account: '123456789012' };
+    const ctx: Record<string, string> = { account: '123456789012', imageTag: 'abc123' };
     const fromContext = loadConfig({ context: (k) => ctx[k], env: { CDK_DEFAULT_ACCOUNT: '999988887777' } });
     expect(fromContext.account).toBe('123456789012');
   });
@@ -107,6 +108,17 @@ describe('deployment config', () => {
     expect(configFrom({ profile: 'prod', chaosMesh: true }).chaosMesh).toBe(true);
   });
 
+  test('imageTag has no default with a real account; the placeholder account gets the placeholder tag', () => {
+    expect(configFrom({ imageTag: 'abc123' }).store.imageTag).toBe('abc123');
+    expect(() => configFrom({ imageTag: undefined })).toThrow(
+      new ConfigError('imageTag', undefined, `required with account ${TEST_ACCOUNT}: pass -c imageTag=<the git SHA of an image pushed to the registry> (the deploy workflow passes the commit's SHA)`),
+    );
+    // Synth in CI and on a laptop without credentials: the placeholder account and tag.
+    expect(loadConfig({ context: () => undefined, env: {} }).store.imageTag).toBe(PLACEHOLDER_IMAGE_TAG);
+    // Credentials in the environment make the account real, and the tag required.
+    expect(() => loadConfig({ context: () => undefined, env: { CDK_DEFAULT_ACCOUNT: '999988887777' } })).toThrow(/"imageTag" is undefined; required with account 999988887777/);
+  });
+
   test('the result is frozen', () => {
     const config = configFrom();
     expect(Object.isFrozen(config)).toBe(true);
@@ -141,6 +153,8 @@ describe('deployment config', () => {
     [{ traceRetentionDays: '366' }, /"traceRetentionDays" is 366; expected 1 to 365 days/],
     [{ nodeLogRetentionDays: '-1' }, /"nodeLogRetentionDays" is -1; expected 1 to 365 days/],
     [{ chaosMesh: 'yes' }, /"chaosMesh" is "yes"; expected true or false/],
+    [{ imageTag: 'latest' }, /"imageTag" is "latest"; expected the tag of one build, such as its git SHA: the repository's tags are immutable/],
+    [{ imageTag: 'feature/x' }, /"imageTag" is "feature\/x"; expected a Docker tag/],
     [{ profile: 'prod', githubReadEnvironment: 'prod' }, /"githubReadEnvironment" is "prod"; expected a GitHub environment name \(\[A-Za-z0-9_-\]\) other than githubEnvironment \(prod\), such as prod-read/],
     [{ githubReadEnvironment: 'dev read' }, /"githubReadEnvironment" is "dev read"; expected a GitHub environment name/],
   ])('rejects %j with a message naming the key, the value and what is allowed', (context, message) => {

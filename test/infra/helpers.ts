@@ -11,10 +11,12 @@ import { DeploymentConfig, KUBERNETES_VERSION, loadConfig } from '../../lib/conf
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const TEST_ACCOUNT = '111122223333';
 export const TEST_REGION = 'eu-west-1';
+/** The image tag tests deploy (with a real account, `imageTag` is required): a git SHA's shape. */
+export const TEST_IMAGE_TAG = '0123456789abcdef0123456789abcdef01234567';
 
-/** Config as `cdk synth -c key=value ...` would give it, with a fixed account and region. */
+/** Config as `cdk synth -c key=value ...` would give it, with a fixed account, region and image tag. */
 export function configFrom(context: Record<string, unknown> = {}): DeploymentConfig {
-  const ctx: Record<string, unknown> = { account: TEST_ACCOUNT, region: TEST_REGION, ...context };
+  const ctx: Record<string, unknown> = { account: TEST_ACCOUNT, region: TEST_REGION, imageTag: TEST_IMAGE_TAG, ...context };
   return loadConfig({ context: (key) => ctx[key], env: {} });
 }
 

@@ -2,7 +2,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { CHAOS_MESH_CHART } from '../../constructs/aws/kv-chaos-mesh';
 import { ECK_OPERATOR_CHART, KUBE_PROMETHEUS_STACK_CHART, OPENTELEMETRY_OPERATOR_CHART, PROMETHEUS_ADAPTER_CHART } from '../../constructs/aws/kv-observability';
 import { NODE_GROUP_MAX_UNAVAILABLE } from '../../lib/cluster-stack';
-import { buildStacks, TEST_ACCOUNT } from './helpers';
+import { IMAGE_TAG_CHECK_RESOURCE_TYPE } from '../../constructs/aws/image-tag-check';
+import { buildStacks, TEST_ACCOUNT, TEST_IMAGE_TAG } from './helpers';
 import { S3_ACTIONS_USED } from '../../app/backup/bucket';
 import { Layout } from '../../app/backup/manifest';
 
@@ -335,6 +336,18 @@ describe('cluster stack', () => {
     expect(storeJson).toContain('KvDevRegistry'); // image URI comes from the registry stack
     expect(storeJson).toContain('KvDevBackup'); // bucket name comes from the backup stack
     expect(store![1].DependsOn).toEqual(expect.arrayContaining([storage![0], 'StorePodIdentity', 'VpcCniAddon']));
+  });
+  test('checks that the image tag is in the node repository before the store chart (or anything else) runs it', () => {
+    const checks = Object.entries(devTemplates.cluster.findResources(IMAGE_TAG_CHECK_RESOURCE_TYPE));
+    expect(checks).toHaveLength(1);
+    const [checkId, check] = checks[0]!;
+    expect(check.Properties.ImageTag).toBe(dev.config.store.imageTag);
+    expect(check.Properties.ImageTag).toBe(TEST_IMAGE_TAG);
+    // The repository of the registry stack, by reference.
+    expect(JSON.stringify(check.Properties.RepositoryName)).toContain('KvDevRegistry');
+    const store = Object.entries(devTemplates.cluster.findResources('Custom::AWSCDK-EKS-KubernetesResource')).find(([id]) => id.startsWith('ClusterStore'))!;
+    expect(store[1].DependsOn).toContain(checkId);
+    expect(JSON.stringify(store[1].Properties.Manifest)).toContain(`:${TEST_IMAGE_TAG}`);
   });
 });
 
