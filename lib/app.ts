@@ -67,6 +67,7 @@ export function createStacks(app: App, config: DeploymentConfig, options: Create
     storeNamespace: config.store.namespace,
     storeReplicas: config.store.replicas,
     storeStorageGiB: config.store.storageGiB,
+    storeVolumeClaimGiB: config.store.volumeClaimGiB,
     n: config.store.n,
     r: config.store.r,
     w: config.store.w,

@@ -20,6 +20,7 @@ import { Construct } from 'constructs';
 import { ImageTagCheck } from '../constructs/aws/image-tag-check';
 import { KvChaosMesh } from '../constructs/aws/kv-chaos-mesh';
 import { KvObservability, KvObservabilityProps } from '../constructs/aws/kv-observability';
+import { KvVolumeGrowth } from '../constructs/aws/kv-volume-growth';
 import { KvGatewayOptions, KvStoreChart } from '../constructs/k8s/kv-store-chart';
 import { StorageClassChart } from '../constructs/k8s/storage-class-chart';
 import { MONITORING_NAMESPACE } from '../observability/monitoring-namespace-chart';
@@ -93,10 +94,17 @@ export interface ClusterStackProps extends StackProps, MonitoringKnobs {
    */
   readonly storeReplicas?: number;
   /**
-   * Size of each store node's data volume, GiB.
+   * Size of each store node's data volume, GiB. Raising it grows the volumes through their claims
+   * (constructs/aws/kv-volume-growth.ts); it can never be below storeVolumeClaimGiB.
    * @default - the store chart's default (20)
    */
   readonly storeStorageGiB?: number;
+  /**
+   * Size in the StatefulSet's volume claim template, GiB: the size the StatefulSet was created with,
+   * which the API server refuses to change afterwards.
+   * @default - storeStorageGiB: right for a new cluster only; pass the creation size once it exists
+   */
+  readonly storeVolumeClaimGiB?: number;
   /**
    * The gateway tier's sizing and autoscaling (constructs/k8s/kv-gateway.ts).
    * @default - 2 to 10 gateways, scaled at 70 % CPU or 256 operations in flight per pod
@@ -151,6 +159,8 @@ export class ClusterStack extends Stack {
   public readonly cluster: eks.Cluster;
   public readonly nodegroups: readonly eks.Nodegroup[];
   public readonly storeChart: KvStoreChart;
+  /** The store's claims grown to storeStorageGiB (no patches while it is the claim template's size). */
+  public readonly volumeGrowth: KvVolumeGrowth;
   public readonly observability: KvObservability;
   /** Chaos Mesh and the chaos chart, when `chaosMesh` is on. */
   public readonly chaosMesh?: KvChaosMesh;
@@ -300,6 +310,7 @@ export class ClusterStack extends Stack {
       partitions: props.partitions,
       storageClassName: storageChart.storageClassName,
       storageGiB: props.storeStorageGiB,
+      volumeClaimGiB: props.storeVolumeClaimGiB,
       backup: { bucketName: props.backupBucket.bucketName, prefix: props.backupPrefix },
       // Stateless gateways in front of the store, scaled by an HPA (CPU from metrics-server, operations
       // in flight from the Prometheus adapter); the storage pods scale through membership only.
@@ -325,6 +336,8 @@ export class ClusterStack extends Stack {
 
     const storeManifest = this.cluster.addCdk8sChart('Store', this.storeChart);
     storeManifest.node.addDependency(storageManifest, storeIdentity, vpcCni, imageCheck.resource);
+    // Volumes larger than the claim template: each claim patched to storageGiB, once it is bound.
+    this.volumeGrowth = new KvVolumeGrowth(this, 'StoreVolumes', { cluster: this.cluster, store: this.storeChart, storeManifest });
 
     // The monitoring stack: its Helm releases wait for volumes (the StorageClass) and nodes to run on.
     this.observability = new KvObservability(this, 'Observability', {

@@ -60,8 +60,14 @@ export interface StoreConfig {
   readonly w: number;
   /** Fixed number of ring partitions (power of two). */
   readonly partitions: number;
-  /** Size of each node's data volume, GiB. */
+  /** Size of each node's data volume, GiB. Raising it grows the volumes (through their claims). */
   readonly storageGiB: number;
+  /**
+   * Size in the StatefulSet's volume claim template, GiB: fixed when the store's StatefulSet was
+   * created (the API server refuses to change it), and at most storageGiB. docs/operations.md,
+   * "Grow the disks".
+   */
+  readonly volumeClaimGiB: number;
   /**
    * Tag of the node image in the ECR repository (the deploy workflow passes the git SHA). Required
    * with a real account; PLACEHOLDER_IMAGE_TAG with the placeholder account (synth only).
@@ -167,6 +173,8 @@ const COMMON_STORE: ProfileDefaults['store'] = {
   w: intDefault('w'),
   partitions: intDefault('partitions'),
   storageGiB: 20,
+  // The size the dev StatefulSet is created with; never changes (storageGiB grows the volumes).
+  volumeClaimGiB: 20,
 };
 
 /** A profile's monitoring-stack knobs: the sizing table's values for that profile. */
@@ -216,7 +224,7 @@ export const PROFILES: Readonly<Record<ProfileName, ProfileDefaults>> = {
     endpointPublicCidrs: [],
     adminRoleArn: '',
     nodeGroups: { instanceTypes: ['m7i.xlarge'], minSizePerZone: 2, desiredSizePerZone: 2, maxSizePerZone: 4, diskSizeGiB: 50 },
-    store: { ...COMMON_STORE, replicas: 6, storageGiB: 200 },
+    store: { ...COMMON_STORE, replicas: 6, storageGiB: 200, volumeClaimGiB: 200 },
     backup: { ...COMMON_BACKUP, noncurrentExpireAfterDays: 365 },
     monitoring: { scrapeIntervalSeconds: 15, alertRepeatIntervalHours: 4 },
     // One operation in a hundred: the spans' cost stays small at load, and slow ones still show.
@@ -249,6 +257,7 @@ export const CONTEXT_KEYS = [
   'nodesPerZoneMax',
   'replicas',
   'storageGiB',
+  'volumeClaimGiB',
   'imageTag',
   'backupPrefix',
   'githubRepository',
@@ -355,6 +364,17 @@ export function loadConfig(sources: ConfigSources): DeploymentConfig {
   }
   const storageGiB = int('storageGiB', ctx('storageGiB') ?? d.store.storageGiB);
   if (storageGiB < 1 || storageGiB > 16384) throw new ConfigError('storageGiB', storageGiB, 'expected 1 to 16384 GiB (the gp3 limit)');
+  const volumeClaimGiB = int('volumeClaimGiB', ctx('volumeClaimGiB') ?? d.store.volumeClaimGiB);
+  if (volumeClaimGiB < 1 || volumeClaimGiB > 16384) {
+    throw new ConfigError('volumeClaimGiB', volumeClaimGiB, 'expected 1 to 16384 GiB: the size the store\'s StatefulSet was created with (its volume claim template)');
+  }
+  if (storageGiB < volumeClaimGiB) {
+    throw new ConfigError(
+      'storageGiB',
+      storageGiB,
+      `expected at least ${volumeClaimGiB} (volumeClaimGiB, the size the volumes were created with): a volume grows but never shrinks; for a new cluster with smaller volumes set volumeClaimGiB to the same size`,
+    );
+  }
   // No default tag with a real account: a default such as "latest" in an immutable repository names
   // whatever was pushed first, or nothing at all.
   const imageTagValue = ctx('imageTag') ?? (account === PLACEHOLDER_ACCOUNT ? PLACEHOLDER_IMAGE_TAG : undefined);
@@ -434,7 +454,7 @@ export function loadConfig(sources: ConfigSources): DeploymentConfig {
     endpointPublicCidrs,
     adminRoleArn,
     nodeGroups: { ...d.nodeGroups, instanceTypes, desiredSizePerZone, maxSizePerZone, minSizePerZone: Math.min(d.nodeGroups.minSizePerZone, desiredSizePerZone) },
-    store: { ...d.store, replicas, storageGiB, imageTag },
+    store: { ...d.store, replicas, storageGiB, volumeClaimGiB, imageTag },
     backup: { ...d.backup, prefix: backupPrefix },
     githubRepository,
     githubEnvironment,

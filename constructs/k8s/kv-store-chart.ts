@@ -111,10 +111,20 @@ export interface KvStoreChartProps extends ChartProps {
    */
   readonly storageClassName?: string;
   /**
-   * Size of each node's data volume.
+   * Size of each node's data volume. Raising it on a running cluster grows the volumes, through
+   * their claims (volumeClaimGiB says how); lowering it never shrinks one.
    * @default 20 GiB
    */
   readonly storageGiB?: number;
+  /**
+   * Size in the StatefulSet's volume claim template: what a new pod's claim starts with. A
+   * StatefulSet's claim templates cannot change once it exists, so this is fixed at creation (the
+   * first storageGiB) and every later growth is done on the claims themselves: the cluster stack
+   * patches each claim `data-<name>-<i>` to storageGiB (docs/operations.md, "Grow the disks").
+   * At most storageGiB.
+   * @default - storageGiB
+   */
+  readonly volumeClaimGiB?: number;
   /**
    * CPU request and limit, millicores.
    * @default 500 request, 2000 limit
@@ -198,6 +208,8 @@ export interface KvStoreChartProps extends ChartProps {
  */
 export const BACKUP_ENV = { bucketName: 'KV_BACKUP_BUCKET', prefix: 'KV_BACKUP_PREFIX' } as const;
 
+/** The volume claim template's name: pod `<name>-<i>`'s claim is `data-<name>-<i>`. */
+export const DATA_CLAIM_TEMPLATE = 'data';
 /** Where the data volume is mounted; the node's KV_DATA_DIR. */
 export const DATA_DIR = '/var/lib/kv';
 /** Where the init container writes the zone and the node reads it (KV_ZONE_FILE), on an emptyDir. */
@@ -255,6 +267,12 @@ export class KvStoreChart extends Chart {
   public readonly clientEndpoint: string;
   /** The gateway tier, when the chart has one (props.gateway). */
   public readonly gateway?: KvGateway;
+  /** Size every node's data volume should have, GiB. */
+  public readonly storageGiB: number;
+  /** Size in the StatefulSet's volume claim template (fixed at creation), GiB; at most storageGiB. */
+  public readonly volumeClaimGiB: number;
+  /** The data volume claims of pods `<setName>-0 .. <setName>-(replicas-1)`, in ordinal order. */
+  public readonly dataClaimNames: readonly string[];
 
   constructor(scope: Construct, id: string, props: KvStoreChartProps) {
     const namespace = props.namespace ?? 'kv';
@@ -274,6 +292,7 @@ export class KvStoreChart extends Chart {
     const metricsPort = props.metricsPort ?? intDefault('metricsPort');
     const storageClassName = props.storageClassName ?? 'gp3';
     const storageGiB = props.storageGiB ?? 20;
+    const volumeClaimGiB = props.volumeClaimGiB ?? storageGiB;
     const cpuRequestMillis = props.cpuRequestMillis ?? 500;
     const cpuLimitMillis = props.cpuLimitMillis ?? 2000;
     const memoryMiB = props.memoryMiB ?? 1024;
@@ -286,7 +305,7 @@ export class KvStoreChart extends Chart {
     const scaleInGracePeriodSeconds = props.scaleInGracePeriodSeconds ?? 3600;
     const clusterDomain = props.clusterDomain ?? 'cluster.local';
 
-    validate({ name, namespace, replicas, foundingMembers, n, r, w, partitions, durability, logLevel, grpcPort, metricsPort, storageGiB, cpuRequestMillis, cpuLimitMillis, memoryMiB, updatePartition, preStopSleepSeconds, scaleInGracePeriodSeconds, serviceAccountName, image: props.image });
+    validate({ name, namespace, replicas, foundingMembers, n, r, w, partitions, durability, logLevel, grpcPort, metricsPort, storageGiB, volumeClaimGiB, cpuRequestMillis, cpuLimitMillis, memoryMiB, updatePartition, preStopSleepSeconds, scaleInGracePeriodSeconds, serviceAccountName, image: props.image });
     if (props.tracing) {
       const { sampleRatio, otlpEndpoint } = props.tracing;
       if (!(Number.isFinite(sampleRatio) && sampleRatio >= 0 && sampleRatio <= 1)) throw new Error(`tracing.sampleRatio: ${sampleRatio} is not within 0..1 (the share of operations traced; 0 turns tracing off)`);
@@ -308,6 +327,9 @@ export class KvStoreChart extends Chart {
     this.grpcPort = grpcPort;
     this.clusterDomain = clusterDomain;
     this.clientEndpoint = `${name}.${namespace}.svc.${clusterDomain}:${grpcPort}`;
+    this.storageGiB = storageGiB;
+    this.volumeClaimGiB = volumeClaimGiB;
+    this.dataClaimNames = Array.from({ length: replicas }, (_, i) => `${DATA_CLAIM_TEMPLATE}-${name}-${i}`);
     this.podLabels = { 'app.kubernetes.io/name': 'dynamo-kv', 'app.kubernetes.io/instance': name, 'app.kubernetes.io/component': 'node' };
     const labels = { ...this.podLabels };
 
@@ -372,7 +394,7 @@ export class KvStoreChart extends Chart {
 
     // The claim template is named "data"; the StatefulSet drops this placeholder volume from the pod
     // spec and mounts the per-pod claim in its place.
-    const dataVolume = kplus.Volume.fromEmptyDir(this, 'DataVolume', 'data');
+    const dataVolume = kplus.Volume.fromEmptyDir(this, 'DataVolume', DATA_CLAIM_TEMPLATE);
     // The root filesystem is read-only; Node and the gRPC libraries may still write temp files.
     const tmpVolume = kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(64) });
     // The zone, from the init container to the node: a few bytes.
@@ -421,11 +443,12 @@ export class KvStoreChart extends Chart {
         fsGroup: RUN_AS_ID,
         fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH,
       },
+      // Immutable once the set exists: it keeps the creation size, and growth goes through the claims.
       volumeClaimTemplates: [
         {
-          name: 'data',
+          name: DATA_CLAIM_TEMPLATE,
           storageClassName,
-          storage: Size.gibibytes(storageGiB),
+          storage: Size.gibibytes(volumeClaimGiB),
           accessModes: [kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
         },
       ],
@@ -656,6 +679,7 @@ interface ResolvedForValidation {
   readonly grpcPort: number;
   readonly metricsPort: number;
   readonly storageGiB: number;
+  readonly volumeClaimGiB: number;
   readonly cpuRequestMillis: number;
   readonly cpuLimitMillis: number;
   readonly memoryMiB: number;
@@ -723,6 +747,14 @@ function validate(p: ResolvedForValidation): void {
   }
   if (p.grpcPort === p.metricsPort) fail('metricsPort', p.metricsPort, 'use a port different from grpcPort');
   if (!isInt(p.storageGiB, 1, 16384)) fail('storageGiB', p.storageGiB, 'use 1 to 16384 GiB');
+  if (!isInt(p.volumeClaimGiB, 1, 16384)) fail('volumeClaimGiB', p.volumeClaimGiB, 'use 1 to 16384 GiB, the size the StatefulSet\'s volume claims were created with');
+  if (p.storageGiB < p.volumeClaimGiB) {
+    fail(
+      'storageGiB',
+      p.storageGiB,
+      `use at least volumeClaimGiB (${p.volumeClaimGiB}), the size the volume claims were created with: a volume grows but never shrinks (for a new cluster with smaller volumes, set volumeClaimGiB to the same size)`,
+    );
+  }
   if (!isInt(p.cpuRequestMillis, 1, 64000)) fail('cpuRequestMillis', p.cpuRequestMillis, 'use 1 to 64000');
   if (!isInt(p.cpuLimitMillis, p.cpuRequestMillis, 64000)) fail('cpuLimitMillis', p.cpuLimitMillis, 'use at least cpuRequestMillis');
   if (!isInt(p.memoryMiB, 128, 1 << 20)) fail('memoryMiB', p.memoryMiB, 'use at least 128 MiB');

@@ -119,6 +119,14 @@ describe('deployment config', () => {
     expect(() => loadConfig({ context: () => undefined, env: { CDK_DEFAULT_ACCOUNT: '999988887777' } })).toThrow(/"imageTag" is undefined; required with account 999988887777/);
   });
 
+  test('the volume claim template keeps each profile\'s creation size while storageGiB grows the volumes', () => {
+    expect(configFrom({ profile: 'dev' }).store).toMatchObject({ storageGiB: 20, volumeClaimGiB: 20 });
+    expect(configFrom({ profile: 'prod' }).store).toMatchObject({ storageGiB: 200, volumeClaimGiB: 200 });
+    expect(configFrom({ profile: 'prod', storageGiB: '500' }).store).toMatchObject({ storageGiB: 500, volumeClaimGiB: 200 });
+    // A new cluster with smaller volumes sets both.
+    expect(configFrom({ storageGiB: '10', volumeClaimGiB: '10' }).store).toMatchObject({ storageGiB: 10, volumeClaimGiB: 10 });
+  });
+
   test('the result is frozen', () => {
     const config = configFrom();
     expect(Object.isFrozen(config)).toBe(true);
@@ -153,6 +161,8 @@ describe('deployment config', () => {
     [{ traceRetentionDays: '366' }, /"traceRetentionDays" is 366; expected 1 to 365 days/],
     [{ nodeLogRetentionDays: '-1' }, /"nodeLogRetentionDays" is -1; expected 1 to 365 days/],
     [{ chaosMesh: 'yes' }, /"chaosMesh" is "yes"; expected true or false/],
+    [{ storageGiB: '10' }, /"storageGiB" is 10; expected at least 20 \(volumeClaimGiB, the size the volumes were created with\): a volume grows but never shrinks; for a new cluster with smaller volumes set volumeClaimGiB to the same size/],
+    [{ volumeClaimGiB: '0' }, /"volumeClaimGiB" is 0; expected 1 to 16384 GiB: the size the store's StatefulSet was created with/],
     [{ imageTag: 'latest' }, /"imageTag" is "latest"; expected the tag of one build, such as its git SHA: the repository's tags are immutable/],
     [{ imageTag: 'feature/x' }, /"imageTag" is "feature\/x"; expected a Docker tag/],
     [{ profile: 'prod', githubReadEnvironment: 'prod' }, /"githubReadEnvironment" is "prod"; expected a GitHub environment name \(\[A-Za-z0-9_-\]\) other than githubEnvironment \(prod\), such as prod-read/],

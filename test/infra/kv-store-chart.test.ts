@@ -96,6 +96,20 @@ describe('store chart', () => {
     expect(pod.volumes.map((v: K8sObject) => v.name).sort()).toEqual(['tmp', 'zone']);
   });
 
+  test('the claim template keeps the creation size (volumeClaimGiB) when storageGiB grows; the claims to grow are named per pod', () => {
+    const claimSize = (props: Partial<KvStoreChartProps>) => statefulSetOf(props).spec.volumeClaimTemplates[0].spec.resources.requests.storage;
+    // A new cluster: the template asks for storageGiB.
+    expect(claimSize({ storageGiB: 50 })).toBe('50Gi');
+    // A grown one: the template is what the StatefulSet was created with, so the apply changes nothing there.
+    expect(claimSize({ storageGiB: 80, volumeClaimGiB: 50 })).toBe('50Gi');
+    expect(statefulSetOf({ storageGiB: 80, volumeClaimGiB: 50 })).toEqual(statefulSetOf({ storageGiB: 50, volumeClaimGiB: 50 }));
+    const chart = new KvStoreChart(Testing.app(), 'kv', { image: 'i', replicas: 4, storageGiB: 80, volumeClaimGiB: 50 });
+    expect([chart.storageGiB, chart.volumeClaimGiB]).toEqual([80, 50]);
+    expect(chart.dataClaimNames).toEqual(['data-kv-0', 'data-kv-1', 'data-kv-2', 'data-kv-3']);
+    // The StatefulSet controller names each claim <template>-<set>-<ordinal>.
+    expect(`${set.spec.volumeClaimTemplates[0].metadata.name}-${set.metadata.name}-0`).toBe('data-kv-0');
+  });
+
   test('spreads pods over zones (hard) and never puts two on one host (hard anti-affinity)', () => {
     expect(pod.topologySpreadConstraints).toEqual([
       { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: labels } },
@@ -299,6 +313,8 @@ describe('store chart', () => {
     [{ foundingMembers: 4 }, /foundingMembers is 4; use n \(3\) to replicas \(3\): the founding pods kv-0 \.\. kv-3 must all exist/],
     [{ foundingMembers: 2, replicas: 5 }, /foundingMembers is 2; use n \(3\) to replicas \(5\)/],
     [{ image: ' ' }, /image is " "; give the node image reference/],
+    [{ storageGiB: 30, volumeClaimGiB: 50 }, /storageGiB is 30; use at least volumeClaimGiB \(50\), the size the volume claims were created with: a volume grows but never shrinks/],
+    [{ volumeClaimGiB: 0 }, /volumeClaimGiB is 0; use 1 to 16384 GiB/],
   ])('rejects %j with a message naming the prop, the value and the fix', (props, message) => {
     expect(() => synth(props)).toThrow(message);
   });
@@ -316,6 +332,11 @@ describe('storage class chart', () => {
       reclaimPolicy: 'Retain',
       allowVolumeExpansion: true,
     });
+  });
+
+  test('allows volume expansion, which growing the store\'s disks through their claims needs', () => {
+    const [sc] = Testing.synth(new StorageClassChart(Testing.app(), 'storage', { storageClassName: 'other', isDefault: false }));
+    expect(sc.allowVolumeExpansion).toBe(true);
   });
 });
 
