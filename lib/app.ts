@@ -77,6 +77,8 @@ export function createStacks(app: App, config: DeploymentConfig, options: Create
     backupPrefix: backup.prefix,
     storeRole: backup.storeRole,
     repository: registry.repository,
+    // The deploy workflow's rollout check runs as the read-only GitHub role (docs/deploy.md).
+    rolloutReader: registry.readRole,
     kubectlLayers: options.kubectlLayers,
     observabilityProfile: config.profile,
     scrapeIntervalSeconds: config.monitoring.scrapeIntervalSeconds,

@@ -142,6 +142,13 @@ export interface ClusterStackProps extends StackProps, MonitoringKnobs {
    */
   readonly traceSampleRatio?: number;
   /**
+   * A role allowed to watch the store's rollout (the deploy workflow's `kubectl rollout status`):
+   * Kubernetes' view permissions in the store's namespace only (an EKS access entry with
+   * AmazonEKSViewPolicy), and the eks:DescribeCluster that `aws eks update-kubeconfig` needs.
+   * @default - none
+   */
+  readonly rolloutReader?: iam.IRole;
+  /**
    * Installs Chaos Mesh and the store's chaos chart (constructs/aws/kv-chaos-mesh.ts).
    * @default false - no Chaos Mesh: its daemon runs privileged on every node
    */
@@ -338,6 +345,17 @@ export class ClusterStack extends Stack {
     storeManifest.node.addDependency(storageManifest, storeIdentity, vpcCni, imageCheck.resource);
     // Volumes larger than the claim template: each claim patched to storageGiB, once it is bound.
     this.volumeGrowth = new KvVolumeGrowth(this, 'StoreVolumes', { cluster: this.cluster, store: this.storeChart, storeManifest });
+
+    if (props.rolloutReader !== undefined) {
+      this.cluster.grantAccess('RolloutReaderAccess', props.rolloutReader.roleArn, [
+        eks.AccessPolicy.fromAccessPolicyName('AmazonEKSViewPolicy', { accessScopeType: eks.AccessScopeType.NAMESPACE, namespaces: [this.storeChart.namespaceName] }),
+      ]);
+      // In this stack, attached to the role by name: the role's own stack must not depend on this one.
+      new iam.Policy(this, 'RolloutReaderDescribeCluster', {
+        roles: [props.rolloutReader],
+        statements: [new iam.PolicyStatement({ actions: ['eks:DescribeCluster'], resources: [this.cluster.clusterArn] })],
+      });
+    }
 
     // The monitoring stack: its Helm releases wait for volumes (the StorageClass) and nodes to run on.
     this.observability = new KvObservability(this, 'Observability', {

@@ -322,6 +322,23 @@ describe('cluster stack', () => {
     expect(prodEntries.map((e) => JSON.stringify(e.Properties.PrincipalArn))).not.toContain(JSON.stringify(ADMIN_ROLE));
   });
 
+  test('the read-only GitHub role may view the store\'s namespace and describe the cluster (for the rollout check), nothing more', () => {
+    // By reference to the registry stack's read role (its ARN and name are that stack's outputs).
+    const entries = Object.values(devTemplates.cluster.findResources('AWS::EKS::AccessEntry')).filter((e) => JSON.stringify(e.Properties.PrincipalArn).includes('GitHubReadRole'));
+    expect(entries).toHaveLength(1);
+    const [policy] = entries[0].Properties.AccessPolicies;
+    expect(entries[0].Properties.AccessPolicies).toHaveLength(1);
+    expect(policy.AccessScope).toEqual({ Type: 'namespace', Namespaces: ['kv'] });
+    expect(JSON.stringify(policy.PolicyArn)).toContain(':eks::aws:cluster-access-policy/AmazonEKSViewPolicy');
+    const policies = Object.values(devTemplates.cluster.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.Roles).includes('GitHubReadRole'));
+    expect(policies).toHaveLength(1);
+    expect(policies[0].Properties.PolicyDocument.Statement).toEqual([
+      { Action: 'eks:DescribeCluster', Effect: 'Allow', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Cluster/), 'Arn'] } },
+    ]);
+    // The deploy role gets no cluster access: it deploys through CloudFormation only.
+    expect(JSON.stringify(devTemplates.cluster.toJSON())).not.toContain('GitHubDeployRole');
+  });
+
   test('applies the gp3 StorageClass and then the store chart with the ECR image and the backup bucket', () => {
     const manifests = devTemplates.cluster.findResources('Custom::AWSCDK-EKS-KubernetesResource');
     const byId = Object.entries(manifests);
