@@ -6,7 +6,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parse } from 'yaml';
 import { RUN_AS_ID } from '../../constructs/k8s/kv-store-chart';
-import { REPO_ROOT } from './helpers';
+import { KUBERNETES_VERSION } from '../../lib/config';
+import { configFrom, REPO_ROOT } from './helpers';
 
 /** The artifact the ci workflow keeps the tested image in, and the deploy workflow pushes. */
 const IMAGE_ARTIFACT = 'node-image-${{ github.sha }}';
@@ -173,48 +174,167 @@ describe('ci workflow: the node image', () => {
 
 describe('deploy workflow', () => {
   const deploy = load('deploy.yml');
-  const job = deploy.jobs.deploy as Yaml;
-  const steps = job.steps as Step[];
+  const jobs = deploy.jobs as Record<string, Yaml>;
+  const stepsOf = (job: string): Step[] => jobs[job]!.steps as Step[];
+  const named = (job: string, pattern: RegExp): Step => {
+    const step = stepsOf(job).find((s) => s.name !== undefined && pattern.test(s.name));
+    if (step === undefined) throw new Error(`no step of ${job} named ${pattern}`);
+    return step;
+  };
+  const index = (job: string, step: Step): number => stepsOf(job).indexOf(step);
+  const needs = (job: string): string[] => [jobs[job]!.needs ?? []].flat();
 
-  test('runs on manual dispatch (choosing dev or prod) and on pushes to main', () => {
-    expect(deploy.on.push.branches).toEqual(['main']);
+  test('runs after the ci workflow completes on main, and on manual dispatch (dev or prod, optionally a commit) — never on a bare push', () => {
+    expect(deploy.on.workflow_run).toEqual({ workflows: [load('ci.yml').name], types: ['completed'], branches: ['main'] });
     expect(deploy.on.workflow_dispatch.inputs.profile.options).toEqual(['dev', 'prod']);
+    expect(deploy.on.workflow_dispatch.inputs.sha).toMatchObject({ type: 'string', required: false });
+    expect(deploy.on.push).toBeUndefined();
+    expect(deploy.on.pull_request).toBeUndefined();
   });
 
-  test('may request an OIDC token, and nothing more than read access to the code', () => {
-    expect(job.permissions).toEqual({ contents: 'read', 'id-token': 'write' });
+  test('has four jobs in a line: gate, diff, deploy (after the diff), rollout (after the deploy)', () => {
+    expect(Object.keys(jobs).sort()).toEqual(['deploy', 'diff', 'gate', 'rollout']);
+    expect(needs('gate')).toEqual([]);
+    expect(needs('diff')).toEqual(['gate']);
+    expect(needs('deploy').sort()).toEqual(['diff', 'gate']);
+    expect(needs('rollout').sort()).toEqual(['deploy', 'gate']);
+  });
+
+  test('the gate lets through only a successful ci run of a push to main of this repository, or a dispatch', () => {
+    const condition = String(jobs.gate!.if).replace(/\s+/g, ' ');
+    for (const clause of [
+      "github.event_name == 'workflow_dispatch' ||",
+      "github.event.workflow_run.conclusion == 'success'",
+      "github.event.workflow_run.event == 'push'",
+      "github.event.workflow_run.head_branch == 'main'",
+      'github.event.workflow_run.head_repository.full_name == github.repository',
+    ]) {
+      expect(condition).toContain(clause);
+    }
+    // The ci run's own commit, not the head of main when this workflow started.
+    const run = named('gate', /^Resolve/);
+    expect(run.env).toMatchObject({ RUN_SHA: '${{ github.event.workflow_run.head_sha }}', RUN_ID: '${{ github.event.workflow_run.id }}' });
+  });
+
+  test('a dispatch must name a commit of main on which a ci run of a push to main succeeded, checked through the GitHub API', () => {
+    const step = named('gate', /^Resolve/);
+    const run = step.run!;
+    expect(step.env?.GH_TOKEN).toBe('${{ github.token }}');
+    expect(run).toMatch(/set -euo pipefail/);
+    expect(run).toContain('[[ "$sha" =~ ^[0-9a-f]{40}$ ]]');
+    expect(run).toContain('gh api "repos/$GITHUB_REPOSITORY/compare/$sha...main" --jq .status');
+    expect(run).toMatch(/identical\|ahead\) ;;\s*\*\) echo "::error::commit \$sha is not on main.*exit 1/);
+    expect(run).toContain('gh api "repos/$GITHUB_REPOSITORY/actions/workflows/ci.yml/runs?head_sha=$sha&event=push&status=success&per_page=1"');
+    expect(run).toMatch(/if \[ -z "\$run_id" \]; then\s*echo "::error::no successful ci run .*exit 1/);
+    expect(jobs.gate!.permissions).toEqual({ contents: 'read', actions: 'read' });
+    expect(Object.keys(jobs.gate!.outputs).sort()).toEqual(['ci-run-id', 'profile', 'sha']);
+  });
+
+  test('no job without an environment can get an OIDC token; each AWS job runs in the environment its role trusts', () => {
     expect(deploy.permissions).toEqual({ contents: 'read' });
-  });
-
-  test('runs in the GitHub environment named after the profile, so prod is the protected environment', () => {
-    expect(job.environment).toBe("${{ inputs.profile || 'dev' }}");
-  });
-
-  test('never runs two deployments of a profile at once, and never cancels one', () => {
-    expect(deploy.concurrency['cancel-in-progress']).toBe(false);
-  });
-
-  test('assumes the deploy role through OIDC, with no stored keys', () => {
-    const creds = stepUsing(steps, 'aws-actions/configure-aws-credentials');
-    expect(creds.with?.['role-to-assume']).toBeDefined();
+    const roleOf: Record<string, string> = {};
+    for (const [name, job] of Object.entries(jobs)) {
+      const creds = (job.steps as Step[]).filter((st) => st.uses?.startsWith('aws-actions/configure-aws-credentials@'));
+      if (job.permissions?.['id-token'] !== 'write') {
+        expect(creds).toEqual([]);
+        continue;
+      }
+      // id-token only with an environment: the subject is then repo:<repo>:environment:<env>, never the branch.
+      expect(job.environment).toBeDefined();
+      expect(creds).toHaveLength(1);
+      roleOf[name] = creds[0]!.with!['role-to-assume'];
+    }
+    expect(roleOf).toEqual({ diff: '${{ vars.READ_ROLE_ARN }}', deploy: '${{ vars.DEPLOY_ROLE_ARN }}', rollout: '${{ vars.READ_ROLE_ARN }}' });
+    expect(jobs.gate!.environment).toBeUndefined();
+    // The deploy role only in the profile's own environment (prod is the protected one); the
+    // read-only role only in <profile>-read (lib/config.ts: githubReadEnvironment).
+    expect(jobs.deploy!.environment).toBe('${{ needs.gate.outputs.profile }}');
+    expect(jobs.diff!.environment).toBe('${{ needs.gate.outputs.profile }}-read');
+    expect(jobs.rollout!.environment).toBe('${{ needs.gate.outputs.profile }}-read');
+    for (const profile of ['dev', 'prod'] as const) {
+      const config = configFrom({ profile });
+      expect([config.githubEnvironment, config.githubReadEnvironment]).toEqual([profile, `${profile}-read`]);
+    }
     expect(JSON.stringify(deploy)).not.toMatch(/aws-access-key-id|aws-secret-access-key|AWS_SECRET/);
   });
 
-  test('deploys the registry, pushes the image tagged with the commit, then deploys the other stacks in order', () => {
-    const creds = steps.indexOf(stepUsing(steps, 'aws-actions/configure-aws-credentials'));
-    const registry = indexOfRun(steps, /Registry"[\s\S]*cdk deploy --require-approval never --exclusively/);
-    const push = steps.indexOf(stepUsing(steps, 'docker/build-push-action'));
-    const rest = indexOfRun(steps, /for stack in Network Backup Cluster/);
-    expect(creds).toBeLessThan(registry);
-    expect(registry).toBeLessThan(push);
-    expect(push).toBeLessThan(rest);
-    expect(steps[push].with?.push).toBe(true);
-    expect(steps[push].with?.tags).toMatch(/:\$\{\{ github\.sha \}\}$/);
-    expect(steps[rest].run).toMatch(/-c imageTag=\$\{\{ github\.sha \}\}/);
-    expect(steps[rest].run).toMatch(/-c profile=\$PROFILE/);
+  test('the diff job puts a template cdk diff of every stack of the commit into its summary, with the read-only role', () => {
+    const diff = named('diff', /^cdk diff/);
+    expect(diff.run).toMatch(/npx cdk diff --method template --no-color/);
+    expect(diff.run).toMatch(/-c profile=\$PROFILE/);
+    expect(diff.run).toMatch(/-c imageTag=\$SHA/);
+    for (const stack of ['Registry', 'Network', 'Backup', 'Cluster']) expect(diff.run).toContain(`"Kv\${PROFILE^}${stack}"`);
+    expect(diff.run).toMatch(/tee cdk-diff\.txt/);
+    expect(diff.run).toMatch(/>> "\$GITHUB_STEP_SUMMARY"/);
+    expect(diff.run).toMatch(/set -o pipefail/);
+    expect(stepUsing(stepsOf('diff'), 'actions/checkout').with?.ref).toBe('${{ needs.gate.outputs.sha }}');
+    expect(index('diff', stepUsing(stepsOf('diff'), 'aws-actions/configure-aws-credentials'))).toBeLessThan(index('diff', diff));
+    // It never deploys, pushes or logs in to the registry.
+    expect(JSON.stringify(jobs.diff)).not.toMatch(/cdk deploy|docker push|amazon-ecr-login/);
   });
 
-  test('uses Node 24', () => {
-    expect(stepUsing(steps, 'actions/setup-node').with?.['node-version']).toBe(24);
+  test('deploys the commit the gate resolved: its checkout, and its SHA as the image tag of every cdk command', () => {
+    expect(stepUsing(stepsOf('deploy'), 'actions/checkout').with?.ref).toBe('${{ needs.gate.outputs.sha }}');
+    expect(jobs.deploy!.env).toMatchObject({ PROFILE: '${{ needs.gate.outputs.profile }}', SHA: '${{ needs.gate.outputs.sha }}' });
+    const cdkRuns = stepsOf('deploy').filter((st) => /npx cdk /.test(st.run ?? ''));
+    expect(cdkRuns).toHaveLength(2);
+    for (const st of cdkRuns) {
+      expect(st.run).toMatch(/-c imageTag=\$SHA/);
+      expect(st.run).toMatch(/-c profile=\$PROFILE/);
+    }
+    // github.sha is the head of main when a ci run triggers this workflow, not necessarily the commit ci tested.
+    expect(JSON.stringify(jobs.deploy)).not.toContain('github.sha');
+  });
+
+  test('pushes the image ci tested only when the registry lacks the tag, so a re-run never fails on the immutable repository', () => {
+    const steps = stepsOf('deploy');
+    const registry = named('deploy', /^Deploy the registry/);
+    const check = named('deploy', /^Is the image in the registry/);
+    const download = stepUsing(steps, 'actions/download-artifact');
+    const login = stepUsing(steps, 'aws-actions/amazon-ecr-login');
+    const push = named('deploy', /^Push the tested image/);
+    const rest = named('deploy', /^Deploy the stacks in order/);
+    expect(check.run).toContain('aws ecr describe-images --repository-name "${REPOSITORY_URI#*/}" --image-ids imageTag="$SHA"');
+    expect(check.run).toContain('echo "exists=true" >> "$GITHUB_OUTPUT"');
+    // Not found is "push it"; any other failure (no permission, no repository) fails the job.
+    expect(check.run).toMatch(/elif grep --quiet ImageNotFoundException [^\n]*\n\s*echo "exists=false"[\s\S]*else\s*cat [^\n]*; exit 1/);
+    for (const st of [download, login, push]) expect(st.if).toBe("steps.image.outputs.exists == 'false'");
+    expect(download.with).toMatchObject({ name: IMAGE_ARTIFACT.replace('github.sha', 'needs.gate.outputs.sha'), 'run-id': '${{ needs.gate.outputs.ci-run-id }}', 'github-token': '${{ github.token }}' });
+    expect(push.run).toContain('docker load');
+    expect(push.run).toMatch(/if \[ "\$loaded" != "kv-node:\$SHA" \]; then .*exit 1; fi/);
+    expect(push.run).toContain('docker push "$REPOSITORY_URI:$SHA"');
+    // No rebuild: what is pushed is what ci tested.
+    expect(JSON.stringify(jobs.deploy)).not.toMatch(/build-push-action|docker build/);
+    expect(jobs.deploy!.permissions).toEqual({ contents: 'read', 'id-token': 'write', actions: 'read' });
+    const order = [stepUsing(steps, 'aws-actions/configure-aws-credentials'), registry, check, download, login, push, rest].map((st) => index('deploy', st));
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(rest.run).toMatch(/for stack in Network Backup Cluster/);
+    expect(rest.run).toMatch(/cdk deploy --require-approval never --exclusively/);
+  });
+
+  test('after the deploy, waits for the store\'s rollout and checks it runs the deployed tag, with the read-only role', () => {
+    const steps = stepsOf('rollout');
+    const kubeconfig = named('rollout', /^Kubeconfig/);
+    const reach = named('rollout', /^Reach the cluster/);
+    const rollout = named('rollout', /^Wait for the store's rollout/);
+    const image = named('rollout', /deployed image/);
+    expect(kubeconfig.run).toMatch(/aws eks update-kubeconfig --name "kv-\$PROFILE"/);
+    expect(reach.run).toMatch(/if ! kubectl version --request-timeout=\d+s; then[\s\S]*CLUSTER_RUNNER[\s\S]*exit 1/);
+    const namespace = configFrom().store.namespace;
+    expect(rollout.run).toMatch(new RegExp(`^kubectl --namespace ${namespace} rollout status statefulset/kv --timeout=\\d+m$`));
+    expect(image.run).toMatch(/if \[ "\$\{image##\*:\}" != "\$SHA" \]; then .*exit 1; fi/);
+    expect(stepUsing(steps, 'azure/setup-kubectl').with?.version).toMatch(new RegExp(`^v${KUBERNETES_VERSION.replace('.', '\\.')}\\.\\d+$`));
+    const order = [stepUsing(steps, 'aws-actions/configure-aws-credentials'), kubeconfig, reach, rollout, image].map((st) => steps.indexOf(st));
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(jobs.rollout!['runs-on']).toBe("${{ vars.CLUSTER_RUNNER || 'ubuntu-latest' }}");
+    expect(jobs.rollout!['timeout-minutes']).toBeGreaterThan(30);
+  });
+
+  test('never runs two deployments of a profile at once, and never cancels one', () => {
+    expect(deploy.concurrency).toEqual({ group: "deploy-${{ inputs.profile || 'dev' }}", 'cancel-in-progress': false });
+  });
+
+  test('uses Node 24 wherever it builds', () => {
+    for (const job of ['diff', 'deploy']) expect(stepUsing(stepsOf(job), 'actions/setup-node').with?.['node-version']).toBe(24);
   });
 });
