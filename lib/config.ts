@@ -173,7 +173,8 @@ const COMMON_STORE: ProfileDefaults['store'] = {
   w: intDefault('w'),
   partitions: intDefault('partitions'),
   storageGiB: 20,
-  // The size the dev StatefulSet is created with; never changes (storageGiB grows the volumes).
+  // The size the StatefulSet is created with (prod's is below); it never changes afterwards:
+  // storageGiB grows the volumes through their claims.
   volumeClaimGiB: 20,
 };
 
