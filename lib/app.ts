@@ -32,6 +32,8 @@ export function createStacks(app: App, config: DeploymentConfig, options: Create
     vpcCidr: config.vpcCidr,
     natGateways: config.natGateways,
     logRetentionDays: config.logRetentionDays,
+    // Interface endpoints cost about $48/month for the two, over three zones; dev pulls few images.
+    ecrInterfaceEndpoints: config.profile === 'prod',
   });
   const backup = new BackupStack(app, `${p}Backup`, {
     env,

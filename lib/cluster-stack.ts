@@ -19,6 +19,8 @@ import * as cdk8s from 'cdk8s';
 import { Construct } from 'constructs';
 import { ImageTagCheck } from '../constructs/aws/image-tag-check';
 import { KvChaosMesh } from '../constructs/aws/kv-chaos-mesh';
+import { KvClusterAutoscaler } from '../constructs/aws/kv-cluster-autoscaler';
+import { SPOT_TAINT } from '../constructs/k8s/kv-gateway';
 import { KvObservability, KvObservabilityProps } from '../constructs/aws/kv-observability';
 import { KvVolumeGrowth } from '../constructs/aws/kv-volume-growth';
 import { KvGatewayOptions, KvStoreChart } from '../constructs/k8s/kv-store-chart';
@@ -165,6 +167,9 @@ export class ClusterStack extends Stack {
 
   public readonly cluster: eks.Cluster;
   public readonly nodegroups: readonly eks.Nodegroup[];
+  /** Spot nodes, tainted: gateways and load tests only. */
+  public readonly spotNodegroup: eks.Nodegroup;
+  public readonly clusterAutoscaler: KvClusterAutoscaler;
   public readonly storeChart: KvStoreChart;
   /** The store's claims grown to storeStorageGiB (no patches while it is the claim template's size). */
   public readonly volumeGrowth: KvVolumeGrowth;
@@ -257,6 +262,26 @@ export class ClusterStack extends Stack {
         forceUpdate: false,
       }),
     );
+
+    // Spot capacity for what may be interrupted: gateways and load generators tolerate the taint,
+    // the store's pods do not, so no replica ever lands on a spot node. Empty until the Cluster
+    // Autoscaler grows it for pending pods (it tries this group first: see the expander below).
+    this.spotNodegroup = this.cluster.addNodegroupCapacity('Nodes-Spot', {
+      nodegroupName: `${clusterName}-spot`,
+      nodeRole,
+      subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      amiType: eks.NodegroupAmiType.AL2023_X86_64_STANDARD,
+      capacityType: eks.CapacityType.SPOT,
+      instanceTypes: props.nodeInstanceTypes.map((t) => new ec2.InstanceType(t)),
+      minSize: 0,
+      desiredSize: 0,
+      maxSize: props.nodesPerZoneMax * props.availabilityZones.length,
+      diskSize: props.nodeDiskSizeGiB,
+      labels: { 'dynamo-kv/node-group': 'spot' },
+      taints: [{ key: SPOT_TAINT.key, value: SPOT_TAINT.value, effect: eks.TaintEffect.NO_SCHEDULE }],
+      maxUnavailable: NODE_GROUP_MAX_UNAVAILABLE,
+      forceUpdate: false,
+    });
     // One zone at a time: each group waits for the previous one, so CloudFormation creates and
     // updates them in sequence and a rolling update never has two zones' nodes draining at once
     // (with N=3 over three zones, two zones down at once would lose a quorum of some partitions).
@@ -270,6 +295,14 @@ export class ClusterStack extends Stack {
       addonName: 'vpc-cni',
       resolveConflicts: 'OVERWRITE',
       configurationValues: JSON.stringify({ enableNetworkPolicy: 'true' }),
+    });
+
+    // Nodes for pending pods (gateways the HPA added, load tests), spot first; idle nodes removed.
+    this.clusterAutoscaler = new KvClusterAutoscaler(this, 'ClusterAutoscaler', {
+      cluster: this.cluster,
+      clusterName,
+      region: this.region,
+      dependsOn: [...this.nodegroups, this.spotNodegroup, ...(this.cluster.eksPodIdentityAgent ? [this.cluster.eksPodIdentityAgent] : [])],
     });
 
     // metrics-server: CPU and memory of pods for `kubectl top` and the gateways' HPA.

@@ -31,7 +31,9 @@ export function acknowledgeNagFindings(stacks: KvStacks): void {
   // The ECR interface endpoints' security groups admit HTTPS from the VPC's own CIDR, a token that
   // EC23 (no 0.0.0.0/0 ingress) cannot evaluate.
   for (const id of ['EcrApiEndpoint', 'EcrDockerEndpoint']) {
-    ack(network.vpc.node.findChild(id), 'EC23', 'The endpoint security group admits port 443 from the VPC CIDR only (CDK sets it from the VPC); the rule cannot read the CIDR token.');
+    const endpoint = network.vpc.node.tryFindChild(id);
+    if (endpoint === undefined) continue;
+    ack(endpoint, 'EC23', 'The endpoint security group admits port 443 from the VPC CIDR only (CDK sets it from the VPC); the rule cannot read the CIDR token.');
   }
 
   // Registry: the deploy role.
@@ -42,6 +44,14 @@ export function acknowledgeNagFindings(stacks: KvStacks): void {
     'cdk deploy assumes the CDK bootstrap roles (deploy, file-publishing, image-publishing, lookup) of this account and region only; their names differ by a role kind in the middle.',
   );
   ack(deployPolicy, 'IAM5[Resource::*]', 'ecr:GetAuthorizationToken has no resource-level permissions; it must be granted on "*". Push and pull are limited to the node repository.');
+
+  // The Cluster Autoscaler's role: Auto Scaling, EC2 and EKS describe calls have no resource-level
+  // permissions; its two writes are limited to this cluster's node groups by a tag condition.
+  ack(
+    cluster.clusterAutoscaler.role.node.findChild('DefaultPolicy'),
+    'IAM5[Resource::*]',
+    'Describe calls (Auto Scaling groups, instance types, launch templates, node groups) take no resource ARN; SetDesiredCapacity and TerminateInstanceInAutoScalingGroup are limited to groups tagged k8s.io/cluster-autoscaler/<this cluster>=owned.',
+  );
 
   // Cluster: roles that EKS, EC2 and the EBS CSI driver document as using AWS managed policies.
   const eksCluster = cluster.cluster;

@@ -22,6 +22,12 @@ export interface NetworkStackProps extends StackProps {
    * @default - two years (the CloudWatch Logs log group default)
    */
   readonly logRetentionDays?: number;
+  /**
+   * Interface endpoints for ECR's API and registry, so image pulls do not cross the NAT gateways
+   * ($0.011 an hour per endpoint and zone: about $48/month for the two over three zones).
+   * @default true
+   */
+  readonly ecrInterfaceEndpoints?: boolean;
 }
 
 export class NetworkStack extends Stack {
@@ -67,10 +73,11 @@ export class NetworkStack extends Stack {
     // layers, which ECR serves from S3) through a gateway endpoint, free; ECR's API and registry
     // through interface endpoints, so image pulls do not leave the VPC either.
     this.vpc.addGatewayEndpoint('S3Endpoint', { service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [{ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }] });
-    for (const [id, service] of [
+    const interfaceEndpoints = props.ecrInterfaceEndpoints === false ? [] : ([
       ['EcrApiEndpoint', ec2.InterfaceVpcEndpointAwsService.ECR],
       ['EcrDockerEndpoint', ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER],
-    ] as const) {
+    ] as const);
+    for (const [id, service] of interfaceEndpoints) {
       this.vpc.addInterfaceEndpoint(id, { service, subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, privateDnsEnabled: true });
     }
 

@@ -11,6 +11,7 @@
 import { ApiObject, Chart, ChartProps, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-34';
 import { Construct } from 'constructs';
+import { SPOT_SCHEDULING } from './kv-gateway';
 
 const k8s = kplus.k8s;
 
@@ -97,7 +98,7 @@ export class KvBenchChart extends Chart {
             automountServiceAccountToken: false,
             securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
             // Load generators prefer spot capacity, as gateways do.
-            affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, preference: { matchExpressions: [{ key: 'eks.amazonaws.com/capacityType', operator: 'In', values: ['SPOT'] }] } }] } },
+            ...SPOT_SCHEDULING,
             containers: [
               {
                 name: 'bench',

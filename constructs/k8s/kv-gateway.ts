@@ -45,6 +45,18 @@ export interface KvGatewayProps extends KvGatewayOptions {
   readonly runAsId: number;
 }
 
+/**
+ * The taint of the spot node group (lib/cluster-stack.ts): only pods that tolerate it (gateways,
+ * load tests) run there; the store's pods never do.
+ */
+export const SPOT_TAINT = { key: 'dynamo-kv/spot', value: 'true' } as const;
+
+/** What lets a pod run on the spot nodes, and have it prefer them. */
+export const SPOT_SCHEDULING = {
+  tolerations: [{ key: SPOT_TAINT.key, operator: 'Equal', value: SPOT_TAINT.value, effect: 'NoSchedule' }],
+  affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, preference: { matchExpressions: [{ key: 'eks.amazonaws.com/capacityType', operator: 'In', values: ['SPOT'] }] } }] } },
+};
+
 /** The metric the HPA scales on besides CPU, as the Prometheus adapter names it. */
 export const GATEWAY_IN_FLIGHT_METRIC = 'kv_operations_in_flight';
 
@@ -93,11 +105,7 @@ export class KvGateway extends Construct {
             terminationGracePeriodSeconds: 30,
             securityContext: { runAsNonRoot: true, runAsUser: props.runAsId, runAsGroup: props.runAsId, seccompProfile: { type: 'RuntimeDefault' } },
             topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: labels } }],
-            affinity: {
-              nodeAffinity: {
-                preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, preference: { matchExpressions: [{ key: 'eks.amazonaws.com/capacityType', operator: 'In', values: ['SPOT'] }] } }],
-              },
-            },
+            ...SPOT_SCHEDULING,
             containers: [
               {
                 name: 'gateway',

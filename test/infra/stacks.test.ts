@@ -6,8 +6,13 @@ import { IMAGE_TAG_CHECK_RESOURCE_TYPE } from '../../constructs/aws/image-tag-ch
 import { buildStacks, TEST_ACCOUNT, TEST_IMAGE_TAG } from './helpers';
 import { S3_ACTIONS_USED } from '../../app/backup/bucket';
 import { Layout } from '../../app/backup/manifest';
+import { Testing } from 'cdk8s';
+import { CLUSTER_AUTOSCALER_CHART } from '../../constructs/aws/kv-cluster-autoscaler';
+import { SPOT_TAINT } from '../../constructs/k8s/kv-gateway';
 
 const ADMIN_ROLE = `arn:aws:iam::${TEST_ACCOUNT}:role/PlatformAdmin`;
+/** The per-zone (on-demand) node groups, not the spot group. */
+const ZONE_GROUP = { Properties: { CapacityType: Match.absent() } };
 
 // Building the four stacks takes a few seconds; each profile is built once and shared.
 const dev = buildStacks({ profile: 'dev', adminRoleArn: ADMIN_ROLE, githubRepository: 'acme/dynamo-kv' });
@@ -43,8 +48,10 @@ describe('network stack', () => {
     devTemplates.network.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: dev.config.logRetentionDays });
   });
 
-  test('keeps S3 and ECR traffic off the NAT gateways: an S3 gateway endpoint and ECR interface endpoints in the private subnets', () => {
-    const endpoints = Object.values(devTemplates.network.findResources('AWS::EC2::VPCEndpoint')).map((e) => e.Properties);
+  test('keeps S3 and ECR traffic off the NAT gateways: an S3 gateway endpoint everywhere, and ECR interface endpoints in prod\'s private subnets', () => {
+    // Dev: the S3 gateway endpoint only (free); the interface endpoints would cost more than dev's image pulls through NAT.
+    expect(Object.values(devTemplates.network.findResources('AWS::EC2::VPCEndpoint')).map((e) => e.Properties.VpcEndpointType)).toEqual(['Gateway']);
+    const endpoints = Object.values(prodTemplates.network.findResources('AWS::EC2::VPCEndpoint')).map((e) => e.Properties);
     const services = endpoints.map((e) => JSON.stringify(e.ServiceName));
     expect(endpoints.map((e) => e.VpcEndpointType).sort()).toEqual(['Gateway', 'Interface', 'Interface']);
     expect(services.some((s) => s.includes('.s3'))).toBe(true);
@@ -258,7 +265,7 @@ describe('cluster stack', () => {
   });
 
   test('has one managed node group per zone, each in that zone\'s private subnet, sized from config', () => {
-    const groups = Object.values(devTemplates.cluster.findResources('AWS::EKS::Nodegroup')).map((g) => g.Properties);
+    const groups = Object.values(devTemplates.cluster.findResources('AWS::EKS::Nodegroup', ZONE_GROUP)).map((g) => g.Properties);
     expect(groups).toHaveLength(3);
     expect(groups.map((g) => g.NodegroupName).sort()).toEqual(['kv-dev-eu-west-1a', 'kv-dev-eu-west-1b', 'kv-dev-eu-west-1c']);
     for (const g of groups) {
@@ -269,13 +276,44 @@ describe('cluster stack', () => {
     }
     const subnets = new Set(groups.map((g) => JSON.stringify(g.Subnets[0])));
     expect(subnets.size).toBe(3);
-    const prodGroups = Object.values(prodTemplates.cluster.findResources('AWS::EKS::Nodegroup')).map((g) => g.Properties);
+    const prodGroups = Object.values(prodTemplates.cluster.findResources('AWS::EKS::Nodegroup', ZONE_GROUP)).map((g) => g.Properties);
     expect(prodGroups.map((g) => g.ScalingConfig)).toEqual(Array(3).fill({ MinSize: 2, DesiredSize: 2, MaxSize: 4 }));
+  });
+
+  test('a spot node group, empty until needed, tainted so that only gateways and load tests run there, never the store', () => {
+    for (const [t, max] of [[devTemplates.cluster, 6], [prodTemplates.cluster, 12]] as const) {
+      const spot = Object.values(t.findResources('AWS::EKS::Nodegroup', { Properties: { CapacityType: 'SPOT' } })).map((g) => g.Properties);
+      expect(spot).toHaveLength(1);
+      expect(spot[0].ScalingConfig).toEqual({ MinSize: 0, DesiredSize: 0, MaxSize: max });
+      expect(spot[0].Taints).toEqual([{ Key: SPOT_TAINT.key, Value: SPOT_TAINT.value, Effect: 'NO_SCHEDULE' }]);
+      expect(spot[0].Subnets).toHaveLength(3);
+    }
+    // Who tolerates the taint: the gateways do, the store's pods do not.
+    const store = dev.stacks.cluster.storeChart;
+    const objects = Testing.synth(store);
+    const tolerates = (kind: string) => JSON.stringify(objects.find((o) => o.kind === kind)!.spec.template.spec.tolerations ?? []).includes(SPOT_TAINT.key);
+    expect(tolerates('Deployment')).toBe(true);
+    expect(tolerates('StatefulSet')).toBe(false);
+  });
+
+  test('the Cluster Autoscaler: pinned for Kubernetes 1.34, spot first, with a Pod Identity role that may resize only this cluster\'s groups', () => {
+    const releases = Object.values(devTemplates.cluster.findResources('Custom::AWSCDK-EKS-HelmChart', { Properties: { Chart: 'cluster-autoscaler' } }));
+    expect(releases).toHaveLength(1);
+    expect(releases[0].Properties).toMatchObject({ Repository: CLUSTER_AUTOSCALER_CHART.repository, Version: CLUSTER_AUTOSCALER_CHART.version, Namespace: 'kube-system', Wait: true });
+    const values = JSON.parse(releases[0].Properties.Values as string);
+    expect(values).toMatchObject({ cloudProvider: 'aws', awsRegion: 'eu-west-1', autoDiscovery: { clusterName: 'kv-dev' }, rbac: { serviceAccount: { name: 'cluster-autoscaler' } } });
+    expect(values.extraArgs).toMatchObject({ expander: 'priority,least-waste', 'skip-nodes-with-local-storage': true });
+    expect(values.expanderPriorities[50]).toEqual(['.*-kv-dev-spot-.*']);
+    devTemplates.cluster.hasResourceProperties('AWS::EKS::PodIdentityAssociation', { Namespace: 'kube-system', ServiceAccount: 'cluster-autoscaler' });
+    const statements = Object.values(devTemplates.cluster.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement as Array<Record<string, unknown>>);
+    const resize = statements.find((st) => st.Sid === 'ResizeThisClustersNodeGroups')!;
+    expect(resize.Action).toEqual(['autoscaling:SetDesiredCapacity', 'autoscaling:TerminateInstanceInAutoScalingGroup']);
+    expect(resize.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/k8s.io/cluster-autoscaler/kv-dev': 'owned' } });
   });
 
   test('node groups replace one node at a time, never force a drain past the PodDisruptionBudget, and update one zone after another', () => {
     for (const t of [devTemplates.cluster, prodTemplates.cluster]) {
-      const groups = Object.entries(t.findResources('AWS::EKS::Nodegroup'));
+      const groups = Object.entries(t.findResources('AWS::EKS::Nodegroup', ZONE_GROUP));
       expect(groups).toHaveLength(3);
       for (const [, g] of groups) {
         expect(g.Properties.UpdateConfig).toEqual({ MaxUnavailable: NODE_GROUP_MAX_UNAVAILABLE });
@@ -384,7 +422,7 @@ describe('monitoring stack in the cluster stack', () => {
   test('installs kube-prometheus-stack, the OpenTelemetry operator and ECK with Helm, at their pinned versions and namespaces, waiting for their pods', () => {
     const r = releases(devTemplates.cluster);
     // Beside Chaos Mesh, which dev also installs (see below).
-    expect(Object.keys(r).sort()).toEqual(['chaos-mesh', 'eck-operator', 'kube-prometheus-stack', 'opentelemetry-operator', 'prometheus-adapter']);
+    expect(Object.keys(r).sort()).toEqual(['chaos-mesh', 'cluster-autoscaler', 'eck-operator', 'kube-prometheus-stack', 'opentelemetry-operator', 'prometheus-adapter']);
     expect(r['kube-prometheus-stack']!.Properties).toMatchObject({ Repository: 'https://prometheus-community.github.io/helm-charts', Version: KUBE_PROMETHEUS_STACK_CHART.version, Namespace: 'monitoring', Release: 'kube-prometheus-stack', Wait: true });
     expect(r['opentelemetry-operator']!.Properties).toMatchObject({ Repository: 'https://open-telemetry.github.io/opentelemetry-helm-charts', Version: OPENTELEMETRY_OPERATOR_CHART.version, Namespace: 'opentelemetry-operator-system', CreateNamespace: true, Wait: true });
     expect(r['eck-operator']!.Properties).toMatchObject({ Repository: 'https://helm.elastic.co', Version: ECK_OPERATOR_CHART.version, Namespace: 'elastic-system', CreateNamespace: true, Wait: true });
@@ -406,7 +444,7 @@ describe('monitoring stack in the cluster stack', () => {
 
   test('the monitoring releases wait for the StorageClass and the node groups', () => {
     const storage = resources(devTemplates.cluster, 'Custom::AWSCDK-EKS-KubernetesResource').find(([id]) => id.startsWith('ClusterStorageClass'))![0];
-    const nodegroups = resources(devTemplates.cluster, 'AWS::EKS::Nodegroup').map(([id]) => id);
+    const nodegroups = Object.keys(devTemplates.cluster.findResources('AWS::EKS::Nodegroup', ZONE_GROUP));
     const monitoring = [KUBE_PROMETHEUS_STACK_CHART, OPENTELEMETRY_OPERATOR_CHART, ECK_OPERATOR_CHART].map((c) => releases(devTemplates.cluster)[c.chart]!);
     for (const release of monitoring) expect(release.DependsOn).toEqual(expect.arrayContaining([storage, ...nodegroups]));
   });
@@ -458,7 +496,7 @@ describe('Chaos Mesh in the cluster stack', () => {
     const values = JSON.parse(release.Properties.Values as string);
     expect(values.chaosDaemon).toMatchObject({ runtime: 'containerd', socketPath: '/run/containerd/containerd.sock' });
     expect(values.dashboard.securityMode).toBe(true);
-    const nodegroups = resources(devTemplates.cluster, 'AWS::EKS::Nodegroup').map(([id]) => id);
+    const nodegroups = Object.keys(devTemplates.cluster.findResources('AWS::EKS::Nodegroup', ZONE_GROUP));
     expect(release.DependsOn).toEqual(expect.arrayContaining(nodegroups));
   });
 
