@@ -27,6 +27,8 @@ import { NodeConfig } from '../node/config';
 
 /** How often a gateway reads the store's Status (the placement it shows, its readiness). */
 export const UPSTREAM_STATUS_INTERVAL_MS = 5000;
+/** Reads of the store's Status that fail in a row before the gateway reports itself not ready. */
+export const UPSTREAM_FAILURES_NOT_READY = 3;
 
 /** The store's error, as the gateway answers it: the same status code, message and may-have-applied flag. */
 function upstreamError(e: unknown): KvError {
@@ -123,18 +125,21 @@ export class KvGateway {
       throw e;
     }
 
-    // Ready once the store answered; not ready again while it does not.
+    // Ready once the store answered. Not ready after UPSTREAM_FAILURES_NOT_READY reads in a row
+    // fail; operations still go through meanwhile (the client fails over between store nodes).
+    let failures = 0;
     const readUpstream = async () => {
       try {
         const s = await client.status();
         if (s.role === 'gateway') throw new Error(`${s.nodeId} is a gateway too: --upstream must name store nodes`);
-        if (upstream === undefined) log.info('gateway serving', { port: server.port, upstream: config.upstream, members: s.members.length, partitions: s.partitions });
+        if (upstream === undefined || failures >= UPSTREAM_FAILURES_NOT_READY) log.info('gateway serving', { port: server.port, upstream: config.upstream, members: s.members.length, partitions: s.partitions });
         upstream = s;
+        failures = 0;
         server.setServing(true);
       } catch (e) {
-        if (upstream !== undefined || !server) log.warn('the store does not answer the gateway', { upstream: config.upstream, error: (e as Error).message });
-        server.setServing(false);
-        upstream = undefined;
+        failures++;
+        if (failures === 1 || failures === UPSTREAM_FAILURES_NOT_READY) log.warn('the store does not answer the gateway', { upstream: config.upstream, failures, error: (e as Error).message });
+        if (failures >= UPSTREAM_FAILURES_NOT_READY) server.setServing(false);
       }
     };
     await readUpstream();
