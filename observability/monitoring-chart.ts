@@ -100,60 +100,38 @@ export class KvMonitoringChart extends Chart {
     const labels = { ...store.podLabels, 'app.kubernetes.io/component': 'monitoring', ...selectorLabels };
     const sampleLimit = SAMPLES_PER_SCRAPE_BASE + SAMPLES_PER_PARTITION * store.partitions + SAMPLES_PER_MEMBER * MEMBERS_MAX;
 
-    this.podMonitor = new ApiObject(this, 'PodMonitor', {
-      apiVersion: API_VERSION_V1,
-      kind: 'PodMonitor',
-      metadata: { name, labels },
-      spec: {
-        selector: { matchLabels: { ...store.podLabels } },
-        namespaceSelector: { matchNames: [store.namespaceName] },
-        sampleLimit,
-        podMetricsEndpoints: [
-          {
-            port: store.metricsPortName,
-            path: '/metrics',
-            interval: `${scrapeIntervalSeconds}s`,
-            // Within the interval, and long enough for a node busy with a group commit.
-            scrapeTimeout: `${Math.min(10, scrapeIntervalSeconds)}s`,
-            // The node labels its own samples `node` (its id, the pod name); the target gets the
-            // same label from the pod name so that `up` carries it too, and the node's own wins.
-            honorLabels: true,
-            relabelings: [
-              { action: 'replace', sourceLabels: ['__meta_kubernetes_pod_name'], targetLabel: 'node' },
-              { action: 'replace', targetLabel: 'job', replacement: SCRAPE_JOB },
-            ],
-          },
-        ],
-      },
-    });
-
-    // The gateways (when the store has them), under a job of their own: the store's alerts are about
-    // the nodes that hold data. Their in-flight gauge feeds the gateways' HPA (Prometheus adapter).
-    if (store.gateway) {
-      this.gatewayPodMonitor = new ApiObject(this, 'GatewayPodMonitor', {
+    // One PodMonitor per tier, alike but for what they select and the job they label.
+    const podMonitor = (id: string, monitorName: string, selector: Readonly<Record<string, string>>, limit: number, job: string) =>
+      new ApiObject(this, id, {
         apiVersion: API_VERSION_V1,
         kind: 'PodMonitor',
-        metadata: { name: store.gateway.deploymentName, labels },
+        metadata: { name: monitorName, labels },
         spec: {
-          selector: { matchLabels: { ...store.gateway.labels } },
+          selector: { matchLabels: { ...selector } },
           namespaceSelector: { matchNames: [store.namespaceName] },
-          sampleLimit: SAMPLES_PER_SCRAPE_BASE,
+          sampleLimit: limit,
           podMetricsEndpoints: [
             {
               port: store.metricsPortName,
               path: '/metrics',
               interval: `${scrapeIntervalSeconds}s`,
+              // Within the interval, and long enough for a node busy with a group commit.
               scrapeTimeout: `${Math.min(10, scrapeIntervalSeconds)}s`,
+              // The node labels its own samples `node` (its id, the pod name); the target gets the
+              // same label from the pod name so that `up` carries it too, and the node's own wins.
               honorLabels: true,
               relabelings: [
                 { action: 'replace', sourceLabels: ['__meta_kubernetes_pod_name'], targetLabel: 'node' },
-                { action: 'replace', targetLabel: 'job', replacement: GATEWAY_SCRAPE_JOB },
+                { action: 'replace', targetLabel: 'job', replacement: job },
               ],
             },
           ],
         },
       });
-    }
+    this.podMonitor = podMonitor('PodMonitor', name, store.podLabels, sampleLimit, SCRAPE_JOB);
+    // The gateways (when the store has them), under a job of their own: the store's alerts are about
+    // the nodes that hold data. Their in-flight gauge feeds the gateways' HPA (Prometheus adapter).
+    if (store.gateway) this.gatewayPodMonitor = podMonitor('GatewayPodMonitor', store.gateway.deploymentName, store.gateway.labels, SAMPLES_PER_SCRAPE_BASE, GATEWAY_SCRAPE_JOB);
 
     this.prometheusRule = new ApiObject(this, 'PrometheusRule', {
       apiVersion: API_VERSION_V1,
