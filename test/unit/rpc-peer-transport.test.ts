@@ -36,7 +36,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setUp(options: { windowMax?: number } = {}) {
+async function setUp(options: { windowMax?: number; suspectAfterMs?: number } = {}) {
   const node = fakeNode();
   const server = await KvServer.start(node.handlers, { host: '127.0.0.1', port: 0, messageBytesMax: 1 << 20, batchOpsMax: 64, streamInFlightMax: 64, peerStreamInFlightMax: 64 });
   cleanups.push(() => server.shutdown(0));
@@ -51,7 +51,7 @@ async function setUp(options: { windowMax?: number } = {}) {
     batchItemsMax: 64,
     messageBytesMax: 1 << 20,
     heartbeatMs: 50,
-    suspectAfterMs: 300,
+    suspectAfterMs: options.suspectAfterMs ?? 300,
     onSuspicion: (_peer, suspected) => suspicions.push(suspected),
     onPong: (_peer, pong) => pongs.push(pong.dataId),
   });
@@ -71,16 +71,19 @@ test('a request is answered, and heartbeats carry the data directory ids', async
 });
 
 test('rejects a request beyond the window as Overloaded, without sending it', async () => {
-  const { node, transport } = await setUp({ windowMax: 2 });
+  // Suspicion far off: on a loaded machine (CI) a 300 ms stall of either event loop made the peer
+  // suspected, which fails the held requests and frees the window before the third is sent; the
+  // third was then held by the node until its timeout (seen twice: with 2 s and with 30 s
+  // timeouts, the second time as this test's own 30 s timeout).
+  const { node, transport } = await setUp({ windowMax: 2, suspectAfterMs: 60_000 });
   await transport.fetch('b', 0, Buffer.from('k'), 1000); // connected, and the heartbeat answered
   await sleep(100);
   node.holdFetches();
-  // Timeouts far beyond the test's own waits: a held request that timed out would free the window
-  // before the third is sent (CI once saw the third time out instead of being refused, on a
-  // loaded machine, with 2 s timeouts).
-  const held = [transport.fetch('b', 0, Buffer.from('k1'), 30_000), transport.fetch('b', 0, Buffer.from('k2'), 30_000)];
+  // Timeouts far beyond the test's own waits: a held request that timed out would free the window too.
+  const held = [transport.fetch('b', 0, Buffer.from('k1'), 20_000), transport.fetch('b', 0, Buffer.from('k2'), 20_000)];
   await sleep(100); // both reach the node, which holds them
-  const refused = errorOf(await transport.fetch('b', 0, Buffer.from('k3'), 30_000));
+  // Refused at once when the window is full; were it sent, it would fail here after 5 s, not hang the test.
+  const refused = errorOf(await transport.fetch('b', 0, Buffer.from('k3'), 5_000));
   expect(refused).toMatchObject({ condition: 'Overloaded', writeMayHaveApplied: false });
   expect(refused?.message).toContain('the limit (peerWindowMax) is 2');
   node.release();
