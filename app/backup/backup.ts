@@ -24,6 +24,7 @@ import { Bucket, BucketError, UploadedPart } from './bucket';
 import { backupIdAt, CLUSTER_MANIFEST_FORMAT, ClusterManifest, checkName, Layout, NODE_MANIFEST_FORMAT, NodeManifest, PartRecord, isBackupId, parseNodeManifest } from './manifest';
 import { ProgressOut, ProgressTask, formatBytes } from './progress';
 import { readCopy } from './snapshot-copy';
+import { mapBounded } from '../parallel';
 
 /** S3's bounds on multipart uploads: parts of 5 MiB to 5 GiB (the last may be smaller), at most 10,000. */
 export const PART_BYTES_MIN = 5 * 1024 * 1024;
@@ -56,8 +57,6 @@ export interface BackupOptions {
   readonly progress: ProgressOut;
   /** Result lines. */
   readonly say: (line: string) => void;
-  /** Test hook: called after each part S3 took (the tests kill the process here). */
-  readonly afterPart?: (node: string, part: number) => void;
 }
 
 export interface BackupResult {
@@ -333,33 +332,29 @@ async function uploadFile(options: BackupOptions, node: string, file: string, ke
   let uploaded = 0;
   try {
     const todo = Array.from({ length: count }, (_, i) => i + 1).filter((n) => !have.has(n));
-    let next = 0;
     let failure: unknown;
     const current = journal;
     // Journal writes one at a time (parts finish concurrently), each with every part done so far.
     let saved: Promise<void> = Promise.resolve();
     const save = () => (saved = saved.then(() => writeJson(journalFile, { ...current, parts: [...have.values()] })));
-    const worker = async () => {
-      while (next < todo.length && failure === undefined) {
-        const number = todo[next++]!;
-        const offset = (number - 1) * partBytes;
-        const size = Math.min(partBytes, bytes - offset);
-        const body = Buffer.alloc(size);
-        await handle.read(body, 0, size, offset);
-        const digest = createHash('sha256').update(body).digest();
-        try {
-          const part = await bucket.uploadPart(key, current.uploadId, number, body, digest.toString('base64'));
-          have.set(number, { ...part, bytes: size, sha256: digest.toString('hex') });
-          await save();
-          uploaded++;
-          task.add(size);
-          options.afterPart?.(node, number);
-        } catch (e) {
-          failure = e;
-        }
+    await mapBounded(todo, options.uploadConcurrency, async (number) => {
+      // After a failure, the parts not started yet stay for a resume.
+      if (failure !== undefined) return;
+      const offset = (number - 1) * partBytes;
+      const size = Math.min(partBytes, bytes - offset);
+      const body = Buffer.alloc(size);
+      await handle.read(body, 0, size, offset);
+      const digest = createHash('sha256').update(body).digest();
+      try {
+        const part = await bucket.uploadPart(key, current.uploadId, number, body, digest.toString('base64'));
+        have.set(number, { ...part, bytes: size, sha256: digest.toString('hex') });
+        await save();
+        uploaded++;
+        task.add(size);
+      } catch (e) {
+        failure ??= e;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(options.uploadConcurrency, Math.max(1, todo.length)) }, worker));
+    });
     if (failure !== undefined) {
       if (failure instanceof BucketError && failure.s3Name === 'NoSuchUpload') {
         await fs.rm(journalFile, { force: true });

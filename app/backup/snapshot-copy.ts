@@ -6,7 +6,7 @@
  */
 import { storedHint } from '../replication/hints';
 import { LmdbStore } from '../storage/lmdb-store';
-import { CorruptRecordError, FOLD_LIMIT_MAX, KeySpace, StoredEntry } from '../storage/local-store';
+import { CorruptRecordError, KeySpace, StoredEntry } from '../storage/local-store';
 
 export interface CopiedObject {
   readonly key: Uint8Array;
@@ -21,7 +21,7 @@ export interface CopyContents {
   corrupt: number;
 }
 
-/** Records read per fold. */
+/** Records read per fold (within the store's FOLD_LIMIT_MAX). */
 const FOLD_BATCH = 500;
 
 /**
@@ -62,7 +62,7 @@ async function foldAll(space: KeySpace, partition: number, counts: CopyContents,
   for (;;) {
     let entries: StoredEntry[];
     try {
-      entries = await space.fold(partition, { startAfter, limit: Math.min(FOLD_BATCH, FOLD_LIMIT_MAX) });
+      entries = await space.fold(partition, { startAfter, limit: FOLD_BATCH });
     } catch (e) {
       if (!(e instanceof CorruptRecordError)) throw e;
       startAfter = await stepPastCorrupt(space, partition, startAfter, counts, each);

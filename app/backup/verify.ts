@@ -6,14 +6,8 @@
 import { createHash, Hash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import { Bucket } from './bucket';
-import { ClusterManifest, Layout, NodeManifest, backupIdTimeMs, isBackupId, parseClusterManifest, parseNodeManifest } from './manifest';
+import { ClusterManifest, Layout, NodeManifest, isBackupId, parseClusterManifest, parseNodeManifest } from './manifest';
 import { ProgressOut, ProgressTask } from './progress';
-
-export interface CheckedNode {
-  readonly manifest: NodeManifest;
-  /** What is wrong with its file; empty when every byte checked out. */
-  readonly problems: string[];
-}
 
 /** The backup's id: the one given, or with 'latest' the newest complete backup. */
 export async function resolveBackupId(bucket: Bucket, layout: Layout, id: string): Promise<string> {
@@ -36,7 +30,6 @@ export async function readClusterManifest(bucket: Bucket, layout: Layout, id: st
   }
   const manifest = parseClusterManifest(bucket.url(key), bytes);
   if (manifest.backupId !== id || manifest.cluster !== layout.cluster) throw new Error(`${bucket.url(key)} describes backup ${manifest.backupId} of cluster ${manifest.cluster}, not ${id} of ${layout.cluster}: the manifest is damaged`);
-  backupIdTimeMs(id);
   return manifest;
 }
 

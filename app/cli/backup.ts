@@ -5,7 +5,6 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { Bucket, BucketError } from '../backup/bucket';
 import { PART_BYTES_DEFAULT, PART_BYTES_MAX, PART_BYTES_MIN, runBackup, UPLOAD_CONCURRENCY_DEFAULT, UPLOAD_CONCURRENCY_MAX } from '../backup/backup';
 import { Layout } from '../backup/manifest';
@@ -16,6 +15,7 @@ import { verifyBackup } from '../backup/verify';
 import { KvClientError } from '../client/client';
 import { BackupRpcError } from '../rpc/backup-channel';
 import { CliError } from './cli-error';
+import { Flags, int, parse } from './commands';
 import { resolveEndpoints } from './endpoints';
 
 /** The cluster name backups are filed under when --cluster is not given (the node's own). */
@@ -73,8 +73,6 @@ export const RESTORE_USAGE = `kv restore [ID|latest] [options]
   --timeout-ms MS           time budget of one request    (default 30000)
 ${BUCKET_HELP}`;
 
-type Values = Record<string, string | boolean | undefined>;
-
 const BUCKET_OPTIONS = {
   bucket: { type: 'string' },
   prefix: { type: 'string' },
@@ -83,31 +81,7 @@ const BUCKET_OPTIONS = {
   's3-endpoint': { type: 'string' },
 } as const;
 
-function parse(argv: readonly string[], options: Record<string, { type: 'string' | 'boolean'; default?: string | boolean }>, command: string, usage: string, positionalsMax: number): { values: Values; positionals: string[] } | undefined {
-  let r;
-  try {
-    r = parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean', short: 'h', default: false } }, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new CliError(`kv ${command}: ${(e as Error).message.replace(/\. To specify.*$/s, '')}; see kv ${command} --help`);
-  }
-  if (r.values.help) {
-    process.stdout.write(`${usage}\n`);
-    return undefined;
-  }
-  if (r.positionals.length > positionalsMax) throw new CliError(`kv ${command}: unexpected argument ${JSON.stringify(r.positionals[positionalsMax])}; see kv ${command} --help`);
-  return { values: r.values as Values, positionals: r.positionals };
-}
-
-function int(values: Values, name: string, min: number, max: number, fallback: number): number {
-  const raw = values[name];
-  if (raw === undefined) return fallback;
-  const text = String(raw);
-  const n = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new CliError(`--${name}: ${JSON.stringify(text)} is not an integer within ${min}..${max}`);
-  return n;
-}
-
-function bucketOf(values: Values, env: NodeJS.ProcessEnv): { bucket: Bucket; layout: Layout } {
+function bucketOf(values: Flags, env: NodeJS.ProcessEnv): { bucket: Bucket; layout: Layout } {
   const name = (values.bucket as string | undefined) ?? env.KV_BACKUP_BUCKET;
   if (!name) throw new CliError('--bucket: not given, and KV_BACKUP_BUCKET is not set: name the backup bucket (the Backup stack prints it as BackupBucketName)');
   try {
@@ -142,17 +116,26 @@ export async function backupCommand(argv: readonly string[], env: NodeJS.Process
   if (sub === 'prune') return pruneCommand(rest, env);
   const parsed = parse(
     argv,
-    { ...BUCKET_OPTIONS, endpoint: { type: 'string' }, 'spool-dir': { type: 'string', default: SPOOL_DIR_DEFAULT }, 'part-size-mib': { type: 'string' }, 'upload-concurrency': { type: 'string' }, 'copy-rate-mib-s': { type: 'string' }, resume: { type: 'string' }, 'timeout-ms': { type: 'string' } },
+    {
+      ...BUCKET_OPTIONS,
+      endpoint: { type: 'string' },
+      'spool-dir': { type: 'string', default: SPOOL_DIR_DEFAULT },
+      'part-size-mib': { type: 'string', default: String(PART_BYTES_DEFAULT / 1024 ** 2) },
+      'upload-concurrency': { type: 'string', default: String(UPLOAD_CONCURRENCY_DEFAULT) },
+      'copy-rate-mib-s': { type: 'string', default: '0' },
+      resume: { type: 'string' },
+      'timeout-ms': { type: 'string', default: '10000' },
+    },
     'backup',
-    BACKUP_USAGE,
     0,
+    BACKUP_USAGE,
   );
   if (!parsed) return;
-  const { values } = parsed;
-  const partBytes = int(values, 'part-size-mib', PART_BYTES_MIN / 1024 ** 2, PART_BYTES_MAX / 1024 ** 2, PART_BYTES_DEFAULT / 1024 ** 2) * 1024 ** 2;
-  const uploadConcurrency = int(values, 'upload-concurrency', 1, UPLOAD_CONCURRENCY_MAX, UPLOAD_CONCURRENCY_DEFAULT);
-  const timeoutMs = int(values, 'timeout-ms', 1, 600_000, 10_000);
-  const copyBytesPerSecond = int(values, 'copy-rate-mib-s', 0, 100_000, 0) * 1024 ** 2;
+  const values = parsed.flags;
+  const partBytes = int(values, 'part-size-mib', PART_BYTES_MIN / 1024 ** 2, PART_BYTES_MAX / 1024 ** 2) * 1024 ** 2;
+  const uploadConcurrency = int(values, 'upload-concurrency', 1, UPLOAD_CONCURRENCY_MAX);
+  const timeoutMs = int(values, 'timeout-ms', 1, 600_000);
+  const copyBytesPerSecond = int(values, 'copy-rate-mib-s', 0, 100_000) * 1024 ** 2;
   const { endpoints } = resolveEndpoints(values.endpoint as string | undefined, env);
   const { bucket, layout } = bucketOf(values, env);
   await running('backup', bucket, () =>
@@ -161,19 +144,19 @@ export async function backupCommand(argv: readonly string[], env: NodeJS.Process
 }
 
 async function verifyCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
-  const parsed = parse(argv, BUCKET_OPTIONS, 'backup verify', BACKUP_USAGE, 1);
+  const parsed = parse(argv, BUCKET_OPTIONS, 'backup verify', [0, 1], BACKUP_USAGE);
   if (!parsed) return;
-  const { bucket, layout } = bucketOf(parsed.values, env);
-  const problems = await running('backup verify', bucket, () => verifyBackup(bucket, layout, parsed.positionals[0] ?? 'latest', process.stderr, say));
+  const { bucket, layout } = bucketOf(parsed.flags, env);
+  const problems = await running('backup verify', bucket, () => verifyBackup(bucket, layout, parsed.args[0] ?? 'latest', process.stderr, say));
   if (problems.length > 0) throw new CliError(`kv backup verify: the backup is damaged (${problems.length} problems, above)`, 1);
 }
 
 async function listCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
-  const parsed = parse(argv, { ...BUCKET_OPTIONS, json: { type: 'boolean', default: false } }, 'backup list', BACKUP_USAGE, 0);
+  const parsed = parse(argv, { ...BUCKET_OPTIONS, json: { type: 'boolean', default: false } }, 'backup list', 0, BACKUP_USAGE);
   if (!parsed) return;
-  const { bucket, layout } = bucketOf(parsed.values, env);
+  const { bucket, layout } = bucketOf(parsed.flags, env);
   const backups = await running('backup list', bucket, () => listBackups(bucket, layout));
-  if (parsed.values.json) {
+  if (parsed.flags.json) {
     say(JSON.stringify(backups));
     return;
   }
@@ -186,21 +169,34 @@ async function listCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 }
 
 async function pruneCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
-  const parsed = parse(argv, { ...BUCKET_OPTIONS, 'keep-last': { type: 'string' }, 'keep-days': { type: 'string' }, 'dry-run': { type: 'boolean', default: false } }, 'backup prune', BACKUP_USAGE, 0);
+  const parsed = parse(
+    argv,
+    { ...BUCKET_OPTIONS, 'keep-last': { type: 'string', default: String(KEEP_LAST_DEFAULT) }, 'keep-days': { type: 'string', default: String(KEEP_DAYS_DEFAULT) }, 'dry-run': { type: 'boolean', default: false } },
+    'backup prune',
+    0,
+    BACKUP_USAGE,
+  );
   if (!parsed) return;
-  const keepLast = int(parsed.values, 'keep-last', 1, 10_000, KEEP_LAST_DEFAULT);
-  const keepDays = int(parsed.values, 'keep-days', 0, 36_500, KEEP_DAYS_DEFAULT);
-  const { bucket, layout } = bucketOf(parsed.values, env);
-  await running('backup prune', bucket, () => pruneBackups(bucket, layout, keepLast, keepDays, parsed.values['dry-run'] === true, say));
+  const keepLast = int(parsed.flags, 'keep-last', 1, 10_000);
+  const keepDays = int(parsed.flags, 'keep-days', 0, 36_500);
+  const { bucket, layout } = bucketOf(parsed.flags, env);
+  await running('backup prune', bucket, () => pruneBackups(bucket, layout, keepLast, keepDays, parsed.flags['dry-run'] === true, say));
 }
 
 export async function restoreCommand(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const parsed = parse(argv, { ...BUCKET_OPTIONS, endpoint: { type: 'string' }, w: { type: 'string' }, 'spool-dir': { type: 'string', default: SPOOL_DIR_DEFAULT }, 'timeout-ms': { type: 'string' } }, 'restore', RESTORE_USAGE, 1);
+  const parsed = parse(
+    argv,
+    { ...BUCKET_OPTIONS, endpoint: { type: 'string' }, w: { type: 'string', default: '0' }, 'spool-dir': { type: 'string', default: SPOOL_DIR_DEFAULT }, 'timeout-ms': { type: 'string', default: '30000' } },
+    'restore',
+    [0, 1],
+    RESTORE_USAGE,
+  );
   if (!parsed) return;
-  const { values } = parsed;
-  const w = int(values, 'w', 1, 16, 0);
-  const timeoutMs = int(values, 'timeout-ms', 1, 600_000, 30_000);
+  const values = parsed.flags;
+  // 0: the cluster's W.
+  const w = int(values, 'w', 0, 16);
+  const timeoutMs = int(values, 'timeout-ms', 1, 600_000);
   const { endpoints } = resolveEndpoints(values.endpoint as string | undefined, env);
   const { bucket, layout } = bucketOf(values, env);
-  await running('restore', bucket, () => runRestore({ bucket, layout, id: parsed.positionals[0] || env.KV_RESTORE_BACKUP || 'latest', endpoints, spoolDir: values['spool-dir'] as string, w, timeoutMs, progress: process.stderr, say }));
+  await running('restore', bucket, () => runRestore({ bucket, layout, id: parsed.args[0] || env.KV_RESTORE_BACKUP || 'latest', endpoints, spoolDir: values['spool-dir'] as string, w, timeoutMs, progress: process.stderr, say }));
 }

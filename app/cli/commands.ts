@@ -152,11 +152,11 @@ kv cluster stop <node> [--data DIR]
   data; a running node is stopped first) or stop one node, e.g. kv cluster restart kv-3.`,
 };
 
-type Flags = Record<string, string | boolean | undefined>;
-type Options = Record<string, { type: 'string' | 'boolean'; default?: string | boolean; short?: string }>;
+export type Flags = Record<string, string | boolean | undefined>;
+export type Options = Record<string, { type: 'string' | 'boolean'; default?: string | boolean; short?: string }>;
 
 /** Parses a command's flags strictly; undefined when --help was asked for (and printed). */
-function parse(argv: readonly string[], options: Options, command: string, positionals: number | readonly [number, number], usage = HELP[command.split(' ')[0]!]) {
+export function parse(argv: readonly string[], options: Options, command: string, positionals: number | readonly [number, number], usage = HELP[command.split(' ')[0]!]) {
   const [min, max] = typeof positionals === 'number' ? [positionals, positionals] : positionals;
   const help = `see kv ${command.split(' ')[0]} --help`;
   let r;
@@ -175,7 +175,7 @@ function parse(argv: readonly string[], options: Options, command: string, posit
   return { flags: r.values as Flags, args: r.positionals };
 }
 
-function int(flags: Flags, name: string, min: number, max: number): number {
+export function int(flags: Flags, name: string, min: number, max: number): number {
   const text = String(flags[name]);
   const n = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) throw new CliError(`--${name}: ${JSON.stringify(text)} is not an integer within ${min}..${max}`);

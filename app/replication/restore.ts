@@ -12,6 +12,7 @@
  * reason and the caller sends it again.
  */
 import { err, invalidArgument, KvError, ok, Result } from '../errors';
+import { mapBounded } from '../parallel';
 import { partitionOf, Routing } from '../ring/ring';
 import { decodeObject } from '../versioning/codec';
 import { ReplicaTransport } from './transport';
@@ -75,21 +76,10 @@ export async function restoreObjects(deps: RestoreDeps, objects: readonly Restor
   if (objects.length > RESTORE_OBJECTS_MAX) return err(invalidArgument('objects', objects.length, `objects in one request; at most ${RESTORE_OBJECTS_MAX} (RESTORE_OBJECTS_MAX): send them in smaller requests`));
   if (!Number.isInteger(w) || w < 0 || w > deps.n) return err(invalidArgument('w', w, `must be 0 (the cluster's W, ${deps.w}) to N (${deps.n})`));
   const quorum = w === 0 ? deps.w : w;
-  const failed: Array<RestoreFailure & { index: number }> = [];
-  let merged = 0;
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < objects.length) {
-      const index = next++;
-      const { key, object } = objects[index]!;
-      const reason = await restoreOne(deps, key, object, quorum);
-      if (reason === undefined) merged++;
-      else failed.push({ index, key, reason });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(RESTORE_OBJECTS_IN_FLIGHT_MAX, objects.length) }, worker));
+  const reasons = await mapBounded(objects, RESTORE_OBJECTS_IN_FLIGHT_MAX, ({ key, object }) => restoreOne(deps, key, object, quorum));
   // In the order they came.
-  return ok({ merged, failed: failed.sort((a, b) => a.index - b.index).map(({ key, reason }) => ({ key, reason })) });
+  const failed = reasons.flatMap((reason, i) => (reason === undefined ? [] : [{ key: objects[i]!.key, reason }]));
+  return ok({ merged: objects.length - failed.length, failed });
 }
 
 /** Why the object was not merged by `quorum` primaries, or undefined when it was. */

@@ -18,7 +18,7 @@ import { FaultWindow, tally, timeline, windowFigures } from './availability';
 import { awaitConvergence } from './converge';
 import { History, WORKLOAD_NAMES, WorkloadName } from './history';
 import { LoadWorkload } from './load';
-import { mapBounded } from './parallel';
+import { mapBounded } from '../../app/parallel';
 import { CheckerEvents, INDETERMINATE_RESOLVE_ROUNDS_MAX, NO_EVENTS, Recorder, RETRY_POLICY_DEFAULT, RetryPolicy, withRetries } from './recorder';
 import { RegisterWorkload } from './register';
 import { CheckResult, EXAMPLES_MAX, pct } from './result';

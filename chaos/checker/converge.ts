@@ -5,7 +5,7 @@
  * or the time runs out, and reports how long that took. A key that converged is not asked again:
  * nothing writes it any more.
  */
-import { mapBounded } from './parallel';
+import { mapBounded } from '../../app/parallel';
 import { CheckedStore, ReplicaState } from './store';
 
 export const CONVERGE_POLL_MS = 500;

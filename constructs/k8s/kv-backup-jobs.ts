@@ -15,6 +15,7 @@
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-34';
 import { Construct } from 'constructs';
+import { checkIntProp } from './int-prop';
 
 const k8s = kplus.k8s;
 
@@ -68,9 +69,9 @@ export class KvBackupJobs extends Construct {
     for (const [prop, value] of [['backupSchedule', schedule], ['backupPruneSchedule', pruneSchedule]] as const) {
       if (!CRON.test(value)) throw new Error(`KvStoreChart: ${prop} is ${JSON.stringify(value)}; use five cron fields, e.g. '17 2 * * *'.`);
     }
-    if (!Number.isInteger(keepLast) || keepLast < 1 || keepLast > 10_000) throw new Error(`KvStoreChart: backupKeepLast is ${keepLast}; use 1 to 10000.`);
-    if (!Number.isInteger(keepDays) || keepDays < 0 || keepDays > 36_500) throw new Error(`KvStoreChart: backupKeepDays is ${keepDays}; use 0 to 36500.`);
-    if (!Number.isInteger(props.spoolGiB) || props.spoolGiB < 1 || props.spoolGiB > 65_536) throw new Error(`KvStoreChart: backupSpoolGiB is ${props.spoolGiB}; use 1 to 65536.`);
+    checkIntProp('KvStoreChart', 'backupKeepLast', keepLast, 1, 10_000);
+    checkIntProp('KvStoreChart', 'backupKeepDays', keepDays, 0, 36_500);
+    checkIntProp('KvStoreChart', 'backupSpoolGiB', props.spoolGiB, 1, 65_536);
 
     const labels = { ...props.podLabels, 'app.kubernetes.io/component': BACKUP_COMPONENT };
     const env = [

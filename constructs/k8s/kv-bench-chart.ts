@@ -12,6 +12,7 @@ import { ApiObject, Chart, ChartProps, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-34';
 import { Construct } from 'constructs';
 import { SPOT_SCHEDULING } from './kv-gateway';
+import { checkIntProp } from './int-prop';
 
 const k8s = kplus.k8s;
 
@@ -62,9 +63,7 @@ export class KvBenchChart extends Chart {
     const durationS = props.durationS ?? 300;
     const keys = props.keys ?? 10_000;
     const valueBytes = props.valueBytes ?? 1024;
-    const check = (prop: string, v: number, min: number, max: number) => {
-      if (!Number.isInteger(v) || v < min || v > max) throw new Error(`KvBenchChart: ${prop} is ${v}; use ${min} to ${max}.`);
-    };
+    const check = (prop: string, v: number, min: number, max: number) => checkIntProp('KvBenchChart', prop, v, min, max);
     check('pods', pods, 1, 1000);
     check('rate', rate, 0, 10_000_000);
     check('concurrency', concurrency, 1, 100_000);

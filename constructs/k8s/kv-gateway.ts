@@ -10,6 +10,7 @@
  */
 import * as kplus from 'cdk8s-plus-34';
 import { Construct } from 'constructs';
+import { checkIntProp } from './int-prop';
 
 const k8s = kplus.k8s;
 
@@ -73,9 +74,7 @@ export class KvGateway extends Construct {
     const inFlightTarget = props.inFlightTarget ?? 256;
     const cpuRequestMillis = props.cpuRequestMillis ?? 500;
     const memoryMiB = props.memoryMiB ?? 512;
-    const check = (prop: string, v: number, min: number, max: number) => {
-      if (!Number.isInteger(v) || v < min || v > max) throw new Error(`KvStoreChart: gateway.${prop} is ${v}; use ${min} to ${max}.`);
-    };
+    const check = (prop: string, v: number, min: number, max: number) => checkIntProp('KvStoreChart', `gateway.${prop}`, v, min, max);
     check('minReplicas', minReplicas, 1, 1000);
     check('maxReplicas', maxReplicas, minReplicas, 1000);
     check('cpuTargetPercent', cpuTargetPercent, 10, 100);
