@@ -16,6 +16,7 @@ import { ReplicaTransport } from '../app/replication/transport';
 import { ClientOp, OpResult } from '../app/api/ops';
 import { KvError, Result } from '../app/errors';
 import { contextEntries } from '../app/versioning/codec';
+import { LIVE_PATH, READY_PATH } from './probe-paths';
 
 /** What the storage gauges show, read at scrape time. */
 export interface StorageFigures {
@@ -394,11 +395,29 @@ export class NodeMetrics {
     };
   }
 
-  /** Serves /metrics; resolves with the bound port. */
-  serve(host: string, port: number): Promise<http.Server> {
+  /**
+   * Serves /metrics, and the probes Kubernetes asks over plain HTTP (the kubelet's gRPC probes
+   * cannot speak TLS, so with TLS on the gRPC port the chart probes here):
+   * - /livez: 200 while the process answers at all; a node that is joining, syncing or draining is
+   *   alive and must not be restarted for it;
+   * - /readyz: 200 while `ready()` says the node serves clients (the health service's `kv.v1.KV`
+   *   status), 503 otherwise.
+   * Resolves with the server once it listens.
+   */
+  serve(host: string, port: number, ready: () => boolean = () => true): Promise<http.Server> {
     const server = http.createServer((req, res) => {
-      if (req.url !== '/metrics') {
-        res.writeHead(404).end('not found: metrics are at /metrics\n');
+      const path = (req.url ?? '').split('?')[0];
+      if (path === LIVE_PATH) {
+        res.writeHead(200, { 'Content-Type': 'text/plain' }).end('alive\n');
+        return;
+      }
+      if (path === READY_PATH) {
+        if (ready()) res.writeHead(200, { 'Content-Type': 'text/plain' }).end('serving\n');
+        else res.writeHead(503, { 'Content-Type': 'text/plain' }).end('not serving clients (joining, syncing, draining, or its upstream is unreachable)\n');
+        return;
+      }
+      if (path !== '/metrics') {
+        res.writeHead(404).end(`not found: metrics are at /metrics, probes at ${LIVE_PATH} and ${READY_PATH}\n`);
         return;
       }
       this.registry.metrics().then(

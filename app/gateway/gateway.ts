@@ -92,8 +92,8 @@ export class KvGateway {
       }
     };
 
-    const metricsServer = config.metricsPort === 0 ? undefined : await metrics.serve(config.host, config.metricsPort);
-    let server: KvServer;
+    let server: KvServer | undefined;
+    const metricsServer = config.metricsPort === 0 ? undefined : await metrics.serve(config.host, config.metricsPort, () => server?.isServing ?? false);
     try {
       server = await KvServer.start(
         {

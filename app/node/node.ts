@@ -332,7 +332,9 @@ export class KvNode {
       transport.close();
       await store.close();
     };
-    const metricsServer = config.metricsPort === 0 ? undefined : await metrics.serve(config.host, config.metricsPort).catch(async (e) => {
+    // Ready (the /readyz probe) once the gRPC server below exists and serves clients.
+    let serving: () => boolean = () => false;
+    const metricsServer = config.metricsPort === 0 ? undefined : await metrics.serve(config.host, config.metricsPort, () => serving()).catch(async (e) => {
       await closeEarly();
       throw e;
     });
@@ -389,6 +391,7 @@ export class KvNode {
       await closeEarly();
       throw e;
     });
+    serving = () => server.isServing;
     metrics.inFlightSource = () => coordinator.operationsInFlight;
     metrics.storageSource = async () => {
       const s = await store.stats();

@@ -10,6 +10,7 @@
  */
 import * as kplus from 'cdk8s-plus-34';
 import { Construct } from 'constructs';
+import { LIVE_PATH, READY_PATH } from '../../observability/probe-paths';
 import { checkIntProp } from './int-prop';
 
 const k8s = kplus.k8s;
@@ -126,8 +127,9 @@ export class KvGateway extends Construct {
                   env('KV_METRICS_PORT', String(props.metricsPort)),
                 ],
                 // Ready once the store answered it (a gateway that cannot reach the store is not).
-                readinessProbe: { grpc: { port: props.grpcPort, service: 'kv.v1.KV' }, periodSeconds: 5, failureThreshold: 2, timeoutSeconds: 2 },
-                livenessProbe: { grpc: { port: props.grpcPort }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
+                // Over plain HTTP on the metrics port, as the store's pods (the kubelet's gRPC probes cannot speak TLS).
+                readinessProbe: { httpGet: { path: READY_PATH, port: k8s.IntOrString.fromNumber(props.metricsPort) }, periodSeconds: 5, failureThreshold: 2, timeoutSeconds: 2 },
+                livenessProbe: { httpGet: { path: LIVE_PATH, port: k8s.IntOrString.fromNumber(props.metricsPort) }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
                 resources: {
                   requests: { cpu: k8s.Quantity.fromString(`${cpuRequestMillis}m`), memory: k8s.Quantity.fromString(`${memoryMiB}Mi`) },
                   limits: { memory: k8s.Quantity.fromString(`${memoryMiB}Mi`) },

@@ -15,6 +15,7 @@ import * as kplus from 'cdk8s-plus-34';
 import { Construct } from 'constructs';
 import { enumSetting, intDefault, intSetting, IntSettingKey, NodeConfig, SettingKey, settingEnv } from '../../app/node/config';
 import { ZONE_LABEL } from '../../app/k8s/kube-api';
+import { LIVE_PATH, READY_PATH } from '../../observability/probe-paths';
 import { isPowerOfTwo } from '../../app/ring/ring';
 import { advertiseAddress, peerList } from './peer-list';
 import { BACKUP_COMPONENT, KvBackupJobs } from './kv-backup-jobs';
@@ -519,12 +520,14 @@ export class KvStoreChart extends Chart {
             { path: '/tmp', volume: tmpVolume },
             { path: ZONE_DIR, volume: zoneVolume, readOnly: true },
           ],
+          // Probed over plain HTTP on the metrics port (observability/metrics.ts serve): the kubelet's
+          // gRPC probes cannot speak TLS, which the gRPC port has with props.tls.
           // Startup allows up to 5 minutes for LMDB to open a large environment before liveness applies.
-          startup: kplus.Probe.fromGrpc({ port: grpcPort, periodSeconds: Duration.seconds(5), failureThreshold: 60, timeoutSeconds: Duration.seconds(2) }),
-          // Readiness asks for the store's own service: the node reports NOT_SERVING while joining or draining.
-          readiness: kplus.Probe.fromGrpc({ port: grpcPort, service: 'kv.v1.KV', periodSeconds: Duration.seconds(5), failureThreshold: 2, timeoutSeconds: Duration.seconds(2) }),
-          // Liveness asks for the overall server ("") so a draining node is not killed mid-drain.
-          liveness: kplus.Probe.fromGrpc({ port: grpcPort, periodSeconds: Duration.seconds(10), failureThreshold: 3, timeoutSeconds: Duration.seconds(2) }),
+          startup: kplus.Probe.fromHttpGet(LIVE_PATH, { port: metricsPort, periodSeconds: Duration.seconds(5), failureThreshold: 60, timeoutSeconds: Duration.seconds(2) }),
+          // Readiness: the node serves clients (not while joining or draining).
+          readiness: kplus.Probe.fromHttpGet(READY_PATH, { port: metricsPort, periodSeconds: Duration.seconds(5), failureThreshold: 2, timeoutSeconds: Duration.seconds(2) }),
+          // Liveness: the process answers. A node that is joining or draining is alive and is not killed for it.
+          liveness: kplus.Probe.fromHttpGet(LIVE_PATH, { port: metricsPort, periodSeconds: Duration.seconds(10), failureThreshold: 3, timeoutSeconds: Duration.seconds(2) }),
           // Scale-in or restart: the hook asks the API and either leaves the cluster (scale-in) or
           // only pauses so that endpoints drop the pod (app/k8s/pre-stop.ts has the rule).
           lifecycle: {

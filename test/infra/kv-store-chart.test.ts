@@ -181,10 +181,11 @@ describe('store chart', () => {
     expect(plain.filter((o) => o.kind === 'CronJob')).toEqual([]);
   });
 
-  test('probes the gRPC health service: startup and liveness on "", readiness on kv.v1.KV', () => {
-    expect(container.startupProbe.grpc).toEqual({ port: 7001 });
-    expect(container.livenessProbe.grpc).toEqual({ port: 7001 });
-    expect(container.readinessProbe.grpc).toEqual({ port: 7001, service: 'kv.v1.KV' });
+  test('probes over plain HTTP on the metrics port (the kubelet cannot probe gRPC over TLS): startup and liveness on /livez, readiness on /readyz', () => {
+    expect(container.startupProbe.httpGet).toEqual({ path: '/livez', port: 9464, scheme: 'HTTP' });
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/livez', port: 9464, scheme: 'HTTP' });
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 9464, scheme: 'HTTP' });
+    expect(container.readinessProbe.grpc).toBeUndefined();
     // The startup probe allows minutes for a large LMDB environment to open.
     expect(container.startupProbe.failureThreshold * container.startupProbe.periodSeconds).toBeGreaterThanOrEqual(300);
   });
@@ -435,7 +436,8 @@ describe('gateway tier', () => {
     const config = parseNodeConfig(gateway.args.slice(1), values);
     expect(gateway.args).toEqual(['node']);
     expect(config).toMatchObject({ role: 'gateway', upstream: ['kv.kv.svc.cluster.local:7001'], nodeId: 'kv-gateway-5d8f7c9b4-x2x9q', advertise: '10.0.3.7:7001', host: '0.0.0.0', port: 7001 });
-    expect(gateway.readinessProbe.grpc).toEqual({ port: 7001, service: 'kv.v1.KV' });
+    expect(gateway.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 9464 });
+    expect(gateway.livenessProbe.httpGet).toEqual({ path: '/livez', port: 9464 });
     expect(gateway.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     expect(gatewayPod.automountServiceAccountToken).toBe(false);
     expect(gatewayPod.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].preference.matchExpressions).toEqual([{ key: 'eks.amazonaws.com/capacityType', operator: 'In', values: ['SPOT'] }]);

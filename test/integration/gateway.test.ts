@@ -17,6 +17,7 @@ const GATEWAY_PORT = 18841;
 const GATEWAY_METRICS_PORT = 18842;
 const LONELY_GATEWAY_PORT = 18843; // a gateway whose store is not there
 const TIGHT_GATEWAY_PORT = 18844; // in-flight-max 1
+const LONELY_GATEWAY_METRICS_PORT = 18845;
 
 let store: Fixture;
 const gateways: ChildProcess[] = [];
@@ -111,8 +112,14 @@ test('a gateway serves no peer traffic', async () => {
 });
 
 test('a gateway whose store does not answer is not ready, says so, and serves once the store is there', async () => {
-  const lonely = startGateway(LONELY_GATEWAY_PORT, '127.0.0.1:18849');
+  const lonely = startGateway(LONELY_GATEWAY_PORT, '127.0.0.1:18849', '--metrics-port', String(LONELY_GATEWAY_METRICS_PORT));
   await waitFor(async () => (await statusAt(`127.0.0.1:${LONELY_GATEWAY_PORT}`)) !== undefined, { timeoutMs: 20_000, what: 'the lonely gateway listening' });
+  // The kubelet's HTTP probes: alive, not ready.
+  expect((await fetch(`http://127.0.0.1:${LONELY_GATEWAY_METRICS_PORT}/livez`)).status).toBe(200);
+  const notReady = await fetch(`http://127.0.0.1:${LONELY_GATEWAY_METRICS_PORT}/readyz`);
+  expect(notReady.status).toBe(503);
+  expect(await notReady.text()).toMatch(/not serving clients/);
+  expect((await fetch(`http://127.0.0.1:${GATEWAY_METRICS_PORT}/readyz`)).status).toBe(200);
   const client = new KvClient({ endpoints: [`127.0.0.1:${LONELY_GATEWAY_PORT}`], attemptsMax: 1, routing: 'any' });
   try {
     await expect(client.put('k', 'v')).rejects.toMatchObject({ codeName: 'UNAVAILABLE', message: expect.stringContaining('is a gateway that has not reached the store yet (--upstream 127.0.0.1:18849)') });

@@ -95,6 +95,9 @@ test('each node serves Prometheus metrics that count the operations it coordinat
   expect(text).toMatch(/^nodejs_eventloop_lag_seconds(\{[^}]*\})? \d/m);
   const missing = await fetch(`http://127.0.0.1:${node.metricsPort}/other`);
   expect(missing.status).toBe(404);
+  // The probes the charts point the kubelet at (plain HTTP: it cannot probe gRPC over TLS).
+  expect((await fetch(`http://127.0.0.1:${node.metricsPort}/livez`)).status).toBe(200);
+  expect((await fetch(`http://127.0.0.1:${node.metricsPort}/readyz`)).status).toBe(200);
 });
 
 test('each client call is counted by method and gRPC status code, a refused one with its code', async () => {
