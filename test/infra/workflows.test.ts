@@ -72,6 +72,13 @@ describe('ci workflow', () => {
     expect(indexOfRun(steps, /^npm ci$/)).toBeGreaterThanOrEqual(0);
   });
 
+  test('audits the production dependencies after installing, failing on a high or critical finding', () => {
+    const audit = indexOfRun(steps, /npm audit --omit=dev --audit-level=high/);
+    expect(audit).toBeGreaterThan(indexOfRun(steps, /^npm ci$/));
+    // The failing audit is not masked: only the informational one over the whole tree may fail.
+    expect(steps[audit]!.run!).toMatch(/^npm audit --omit=dev --audit-level=high$/m);
+  });
+
   test('typechecks, lints, tests and synthesizes, in that order, after installing', () => {
     const order = [/^npm ci$/, /npm run typecheck/, /npm run lint/, /^npm test$/, /npm run synth/].map((p) => indexOfRun(steps, p));
     expect([...order].sort((a, b) => a - b)).toEqual(order);
