@@ -417,12 +417,12 @@ function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchRes
       }
       // Each operation is checked on its own: a denied one fails, the others proceed.
       if (op.kind !== 'get' && !roleAllows(caller.entry.role, 'write')) {
-        reply({ id: m.id, error: { code: grpc.status.PERMISSION_DENIED, message: `client ${caller.name} has role ${caller.entry.role}; a ${op.kind} in Batch needs read-write or above` } });
+        reply({ id: m.id, error: errorToMessage(new KvError('PermissionDenied', `client ${caller.name} has role ${caller.entry.role}; a ${op.kind} in Batch needs read-write or above`)) });
         continue;
       }
       const keyDenial = access.key(caller, op.key);
       if (keyDenial) {
-        reply({ id: m.id, error: { code: keyDenial.code, message: keyDenial.details } });
+        reply({ id: m.id, error: errorToMessage(new KvError('PermissionDenied', keyDenial.details)) });
         continue;
       }
       if (inFlight >= options.streamInFlightMax) {
