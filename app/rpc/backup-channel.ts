@@ -37,7 +37,7 @@ export class BackupChannel {
     readonly address: string,
     security?: ClientSecurity,
   ) {
-    const { credentials, clientOptions } = channelSecurity(security);
+    const { credentials, clientOptions } = channelSecurity(security, { address });
     this.client = new (protos().backup.Backup)(address, credentials, {
       ...clientOptions,
       'grpc.max_send_message_length': MESSAGE_BYTES_MAX_DEFAULT,

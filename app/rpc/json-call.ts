@@ -28,7 +28,7 @@ function toJson(value: unknown): string {
 
 export function jsonCall(address: string, method: string, request: unknown, timeoutMs: number, security?: ClientSecurity): Promise<JsonCallResult> {
   if (!isMethod(method)) throw new Error(`method: ${JSON.stringify(method)} is not a unary method of kv.v1.KV (${UNARY_METHODS.join(', ')})`);
-  const { credentials, clientOptions } = channelSecurity(security);
+  const { credentials, clientOptions } = channelSecurity(security, { address });
   const client = new (protos().kv.KV)(address, credentials, clientOptions);
   const call = client[method].bind(client) as unknown as (req: unknown, options: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: unknown) => void) => void;
   return new Promise((resolve) => {

@@ -131,7 +131,7 @@ export class KvChannel {
     options: ChannelOptions = {},
   ) {
     const messageBytesMax = options.messageBytesMax ?? MESSAGE_BYTES_MAX_DEFAULT;
-    const { credentials, clientOptions } = channelSecurity(options.security);
+    const { credentials, clientOptions } = channelSecurity(options.security, { address });
     const client = new (protos().kv.KV)(address, credentials, {
       ...clientOptions,
       'grpc.max_send_message_length': messageBytesMax,

@@ -291,7 +291,7 @@ export class GrpcPeerTransport implements AntiEntropyPeers, ReaperPeers {
     }
     for (const [id, address] of peers) {
       if (id === options.self || this.connections.has(id)) continue;
-      const { credentials, clientOptions } = channelSecurity(options.security, { requireNode: true });
+      const { credentials, clientOptions } = channelSecurity(options.security, { address, requireNode: true });
       const client = new Peer(address, credentials, {
         ...clientOptions,
         'grpc.max_send_message_length': options.messageBytesMax,

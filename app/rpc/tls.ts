@@ -7,6 +7,7 @@
  * only such a certificate opens the peer service (app/rpc/access.ts).
  */
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { Logger, silentLogger } from '../../observability/log';
@@ -212,19 +213,39 @@ function tokenInterceptor(token: string): grpc.Interceptor {
 }
 
 /**
- * The credentials and client options of a channel. With `requireNode` (one node to another), the
- * server must present a node certificate besides the usual host name check.
+ * The TLS server name sent when the address is an IP: TLS forbids an IP there (Node warns, DEP0123,
+ * on every process), and the node does not look at it. The certificate is still checked against
+ * the IP dialed.
  */
-export function channelSecurity(security: ClientSecurity | undefined, options: { requireNode?: boolean } = {}): { credentials: grpc.ChannelCredentials; clientOptions: grpc.ClientOptions } {
+const SERVER_NAME_FOR_IP = 'kv-node.invalid';
+
+function hostOf(address: string): string {
+  const m = /^\[([^\]]+)\]:\d+$/.exec(address);
+  if (m) return m[1]!;
+  const colon = address.lastIndexOf(':');
+  return colon > 0 && address.indexOf(':') === colon ? address.slice(0, colon) : address;
+}
+
+/**
+ * The credentials and client options of a channel to `address`. With `requireNode` (one node to
+ * another), the server must present a node certificate besides the usual host name check.
+ */
+export function channelSecurity(security: ClientSecurity | undefined, options: { address?: string; requireNode?: boolean } = {}): { credentials: grpc.ChannelCredentials; clientOptions: grpc.ClientOptions } {
   const clientOptions: grpc.ClientOptions = security?.token ? { interceptors: [tokenInterceptor(security.token)] } : {};
   if (!security?.tls) return { credentials: grpc.credentials.createInsecure(), clientOptions };
   const watcher = sharedWatcher(security.tls);
-  const checkServerIdentity = options.requireNode
-    ? (host: string, cert: tls.PeerCertificate): Error | undefined => {
-        const e = tls.checkServerIdentity(host, cert);
-        if (e) return e;
-        return isNodeCertificate(cert) ? undefined : new Error(`${host} presented a certificate without the node marker (URI SAN ${NODE_CERT_URI}): not a node of this cluster`);
-      }
-    : undefined;
+  const host = options.address === undefined ? undefined : hostOf(options.address);
+  const ip = host !== undefined && net.isIP(host) !== 0;
+  if (ip) clientOptions['grpc.ssl_target_name_override'] = SERVER_NAME_FOR_IP;
+  const checkServerIdentity =
+    options.requireNode || ip
+      ? (named: string, cert: tls.PeerCertificate): Error | undefined => {
+          const dialed = ip ? host! : named;
+          const e = tls.checkServerIdentity(dialed, cert);
+          if (e) return e;
+          if (!options.requireNode || isNodeCertificate(cert)) return undefined;
+          return new Error(`${dialed} presented a certificate without the node marker (URI SAN ${NODE_CERT_URI}): not a node of this cluster`);
+        }
+      : undefined;
   return { credentials: grpc.experimental.createCertificateProviderChannelCredentials(watcher, watcher.hasIdentity ? watcher : null, { checkServerIdentity }), clientOptions };
 }

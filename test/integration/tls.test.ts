@@ -125,6 +125,12 @@ describe('a TLS cluster with a client auth file', () => {
     expect((await f.client({ security: f.cluster.clientSecurity }).get(forged, { r: 3 })).found).toBe(false);
   });
 
+  test('fails to connect when the client does not trust the cluster CA (the node is authenticated too)', async () => {
+    const other = createCa(path.join(dir, 'other'), 'other-ca');
+    const r = await codeOf(f.client({ security: { tls: { caFile: other.certFile } }, attemptsMax: 1 }).status());
+    expect(r).toMatchObject({ codeName: 'UNAVAILABLE' });
+  });
+
   test('a read-only token can get but fails to put with PERMISSION_DENIED naming its role', async () => {
     await f.client({ security: f.cluster.clientSecurity }).put('tls/readable', 'r');
     const reader = f.client({ security: withToken(tokens.reader) });
