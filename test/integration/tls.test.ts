@@ -2,8 +2,10 @@
  * TLS, mutual TLS between nodes and client authorization, on real node processes over loopback
  * TLS with certificates the openssl command made (app/local/certificates.ts).
  *
- * Ports 19460-19462: the cluster with a client auth file; 19470-19472: the rotation cluster.
+ * Ports 19460-19462: the cluster with a client auth file (19465 its gateway); 19470-19472: the
+ * rotation cluster; 19480-19481: kv cluster --tls in the foreground.
  */
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -14,7 +16,7 @@ import { createCa, createLocalTls, issueCertificate, LocalTls, replaceFile } fro
 import { partitionOf } from '../../app/ring/ring';
 import { GrpcPeerTransport } from '../../app/rpc/peer-transport';
 import type { ClientSecurity } from '../../app/rpc/tls';
-import { Fixture, startCluster } from './cluster-fixture';
+import { Fixture, KV_SCRIPT, startCluster } from './cluster-fixture';
 import { waitFor } from '../support/wait-for';
 
 const PARTITIONS = 64;
@@ -164,6 +166,29 @@ describe('a TLS cluster with a client auth file', () => {
     expect((await admin.get('orders/1', { r: 3 })).found).toBe(false);
   });
 
+  test('a gateway with a node certificate serves the store over mutual TLS and applies its own client auth file', async () => {
+    const gw = issueCertificate(files.ca, files.dir, 'gw-1', { commonName: 'gw-1', node: true, ips: ['127.0.0.1'] });
+    const port = 19465;
+    const child = spawn(process.execPath, [KV_SCRIPT, 'node', '--role', 'gateway', '--node-id', 'gw-1', '--port', String(port), '--metrics-port', '0', '--upstream', f.cluster.endpoints.join(','), '--tls-ca-file', files.caBundleFile, '--tls-cert-file', gw.certFile, '--tls-key-file', gw.keyFile, '--client-auth-file', authFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    try {
+      const endpoints = [`127.0.0.1:${port}`];
+      const reader = f.client({ endpoints, security: withToken(tokens.reader) });
+      await waitFor(async () => (await codeOf(reader.get('tls/readable'))) === 'ok' || log.slice(-500), { timeoutMs: 20_000, what: 'the gateway serving a get' });
+      expect((await reader.get('tls/readable')).values.map(String)).toEqual(['r']);
+      expect(await codeOf(reader.put('tls/readable', 'no'))).toMatchObject({ codeName: 'PERMISSION_DENIED' });
+      const writer = f.client({ endpoints, security: withToken(tokens.writer) });
+      await writer.put('users/via-gateway', 'g', { w: 3 });
+      expect(await codeOf(writer.put('orders/via-gateway', 'g'))).toMatchObject({ codeName: 'PERMISSION_DENIED' });
+      expect((await f.client({ security: f.cluster.clientSecurity }).get('users/via-gateway', { r: 3 })).values.map(String)).toEqual(['g']);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }, 60_000);
+
   test('takes a changed client auth file without a restart', async () => {
     const later = f.client({ security: withToken(tokens.later) });
     expect(await codeOf(later.get('tls/readable'))).toMatchObject({ codeName: 'UNAUTHENTICATED' });
@@ -252,5 +277,46 @@ describe('certificate rotation on a running TLS cluster', () => {
     await f.cluster.restart('kv-2');
     const c = f.client({ security: f.cluster.clientSecurity });
     await waitFor(async () => (await codeOf(c.put('rot/after-restart', 'x', { w: 3 }))) === 'ok', { timeoutMs: 20_000, what: 'a W=3 write through the restarted kv-2 and its peers' });
+  }, 120_000);
+});
+
+/** Runs kv in a working directory of its own, without KV_ENDPOINTS or KV_CLIENT_* variables. */
+function kvIn(cwd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'KV_ENDPOINTS' && !k.startsWith('KV_CLIENT_')));
+  return new Promise((resolve) => {
+    execFile(process.execPath, [KV_SCRIPT, ...args], { cwd, env, timeout: 30_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('kv cluster --tls', () => {
+  test('makes its certificates, serves over TLS, and the client commands find the files in the cluster file', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kv-it-tls-cli-'));
+    const child = spawn(process.execPath, [KV_SCRIPT, 'cluster', '--tls', '--nodes', '2', '--n', '2', '--base-port', '19480', '--metrics-base-port', '0', '--data', path.join(tmp, 'data')], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await waitFor(() => /ready: 2 nodes serving/.test(out) || out, { timeoutMs: 60_000, what: 'kv cluster --tls to print ready' });
+      expect(out).toMatch(/TLS on \(mutual between nodes\)/);
+      expect(out).toMatch(/--tls-ca \S+ca-bundle\.crt --tls-cert \S+kv-cli\.crt --tls-key \S+kv-cli\.key/);
+      expect(out).not.toMatch(/DEP0123/);
+      const put = await kvIn(tmp, ['put', 'hello', 'world', '--w', '2']);
+      expect(put).toMatchObject({ code: 0, stderr: '' });
+      const got = await kvIn(tmp, ['get', 'hello', '--r', '2']);
+      expect(got.stdout).toMatch(/^world\n/);
+      // Named endpoints without TLS options: plaintext to a TLS port fails.
+      const plain = await kvIn(tmp, ['get', 'hello', '--endpoint', '127.0.0.1:19480', '--timeout-ms', '2000']);
+      expect(plain.code).toBe(1);
+      const tlsDir = path.join(tmp, 'data', 'tls');
+      const explicit = await kvIn(tmp, ['get', 'hello', '--endpoint', '127.0.0.1:19481', '--tls-ca', path.join(tlsDir, 'ca-bundle.crt'), '--tls-cert', path.join(tlsDir, 'kv-cli.crt'), '--tls-key', path.join(tlsDir, 'kv-cli.key')]);
+      expect(explicit.stdout).toMatch(/^world\n/);
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
+    fs.rmSync(tmp, { recursive: true, force: true });
   }, 120_000);
 });
