@@ -146,6 +146,16 @@ export class AccessControl {
     return { denial: { code: grpc.status.UNAUTHENTICATED, details: `${method(call)} needs client credentials: an "${AUTHORIZATION_METADATA}: Bearer <token>" metadata entry or a client certificate signed by the cluster CA; the call presented neither` } };
   }
 
+  /**
+   * The caller of a method that reads or writes every key (kv.v1.Backup): an admin without a
+   * prefix rule, since a snapshot or a restore cannot be limited to some keys.
+   */
+  everyKey(call: AnyCall): { caller: Caller } | { denial: Denial } {
+    const who = this.client(call, 'admin');
+    if ('denial' in who || who.caller.entry.prefixes.length === 0) return who;
+    return { denial: { code: grpc.status.PERMISSION_DENIED, details: `client ${who.caller.name} may use keys starting with ${who.caller.entry.prefixesText.map((p) => JSON.stringify(p)).join(' or ')} only (its prefixes rule); ${method(call)} reads or writes every key` } };
+  }
+
   /** Undefined when the caller may use the key. */
   key(caller: Caller, key: Uint8Array): Denial | undefined {
     if (prefixAllows(caller.entry, key)) return undefined;

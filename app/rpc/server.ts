@@ -299,8 +299,12 @@ export class KvServer {
     if (handlers.backup) {
       const b = backupService(handlers.backup);
       server.addService(backup.Backup.service, {
-        Snapshot: guardedStream((call) => access.client(call, 'admin'), (call) => b.Snapshot(call)),
-        Restore: guarded(access, 'admin', undefined, b.Restore),
+        Snapshot: guardedStream((call) => access.everyKey(call), (call) => b.Snapshot(call)),
+        Restore: (call, callback) => {
+          const who = access.everyKey(call);
+          if ('denial' in who) return callback(denied(who.denial));
+          b.Restore(call, callback);
+        },
       } satisfies typeof b);
     }
     const health = new HealthImplementation({ '': 'NOT_SERVING', [HEALTH_SERVICE_NAME]: 'NOT_SERVING' });

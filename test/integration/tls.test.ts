@@ -7,6 +7,9 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -188,6 +191,15 @@ describe('a TLS cluster with a client auth file', () => {
       await exited;
     }
   }, 60_000);
+
+  test('health stays open to a TLS client without credentials (probes)', async () => {
+    const def = protoLoader.loadSync(healthProtoPath, { keepCase: true, defaults: true, enums: String });
+    const Health = (grpc.loadPackageDefinition(def) as unknown as { grpc: { health: { v1: { Health: typeof grpc.Client } } } }).grpc.health.v1.Health;
+    const client = new Health('localhost:19460', grpc.credentials.createSsl(fs.readFileSync(files.caBundleFile))) as grpc.Client & { Check: (req: unknown, cb: (e: grpc.ServiceError | null, r: { status: string }) => void) => void };
+    const answer = await new Promise<{ status: string }>((resolve, reject) => client.Check({ service: 'kv.v1.KV' }, (e, r) => (e ? reject(e) : resolve(r))));
+    client.close();
+    expect(answer.status).toBe('SERVING');
+  });
 
   test('takes a changed client auth file without a restart', async () => {
     const later = f.client({ security: withToken(tokens.later) });
