@@ -10,6 +10,8 @@ export type KvErrorKind =
   | 'failed-precondition'
   | 'resource-exhausted'
   | 'data-loss'
+  | 'unauthenticated'
+  | 'permission-denied'
   | 'internal';
 
 export type KvCondition =
@@ -31,6 +33,8 @@ export type KvCondition =
   | 'NotPrimary'
   | 'MembershipRefused'
   | 'BackupRefused'
+  | 'Unauthenticated'
+  | 'PermissionDenied'
   | 'Internal';
 
 const KIND_OF: Readonly<Record<KvCondition, KvErrorKind>> = {
@@ -54,6 +58,9 @@ const KIND_OF: Readonly<Record<KvCondition, KvErrorKind>> = {
   StorageFailed: 'unavailable',
   HintBacklogFull: 'resource-exhausted',
   ReplicaSyncing: 'unavailable',
+  // Client authorization (app/rpc/access.ts): no or unknown credentials; a role or prefix rule that refuses.
+  Unauthenticated: 'unauthenticated',
+  PermissionDenied: 'permission-denied',
   Internal: 'internal',
 };
 

@@ -20,6 +20,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { KvClient } from '../client/client';
 import { BackupChannel } from '../rpc/backup-channel';
+import type { ClientSecurity } from '../rpc/tls';
 import { Bucket, BucketError, UploadedPart } from './bucket';
 import { backupIdAt, CLUSTER_MANIFEST_FORMAT, ClusterManifest, checkName, Layout, NODE_MANIFEST_FORMAT, NodeManifest, PartRecord, isBackupId, parseNodeManifest } from './manifest';
 import { ProgressOut, ProgressTask, formatBytes } from './progress';
@@ -41,6 +42,8 @@ export interface BackupOptions {
   readonly layout: Layout;
   /** Any members of the cluster: the others are found through Status. */
   readonly endpoints: readonly string[];
+  /** TLS files and a bearer token for the cluster's nodes (needs role admin). @default - plaintext */
+  readonly security?: ClientSecurity;
   /** Where the copies wait for their upload (a backup needs room for every node's copy). */
   readonly spoolDir: string;
   readonly partBytes: number;
@@ -212,7 +215,7 @@ async function spoolState(options: BackupOptions): Promise<SpoolState> {
     if (!state) throw new Error(`--resume ${options.resume}: ${file} does not exist: resume runs where the interrupted backup ran, with the same --spool-dir`);
     return state;
   }
-  const client = new KvClient({ endpoints: options.endpoints, timeoutMs: options.timeoutMs, routing: 'any' });
+  const client = new KvClient({ endpoints: options.endpoints, timeoutMs: options.timeoutMs, routing: 'any', security: options.security });
   let members: SpoolState['members'];
   try {
     const status = await client.status();
@@ -246,7 +249,7 @@ async function copyAll(options: BackupOptions, state: SpoolState, spool: string)
       const copy = await streamCopy(member, path.join(dir, 'data.mdb'), (bytes) => task.grow(bytes), async (n) => {
         task.add(n);
         await pace(n);
-      });
+      }, options.security);
       await writeJson(path.join(dir, 'copy.json'), copy);
       copies.set(member.id, copy);
     }),
@@ -273,8 +276,8 @@ export function pacer(bytesPerSecond: number, nowMs: () => number = Date.now): (
 }
 
 /** One node's snapshot into `file`, checked against the node's trailer. */
-async function streamCopy(member: { id: string; address: string }, file: string, announced: (bytes: number) => void, received: (bytes: number) => Promise<void>): Promise<SpooledCopy> {
-  const channel = new BackupChannel(member.address);
+async function streamCopy(member: { id: string; address: string }, file: string, announced: (bytes: number) => void, received: (bytes: number) => Promise<void>, security?: ClientSecurity): Promise<SpooledCopy> {
+  const channel = new BackupChannel(member.address, security);
   const partial = `${file}.partial`;
   const out = await fs.open(partial, 'w');
   const hash = createHash('sha256');

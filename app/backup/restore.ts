@@ -12,6 +12,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { KvClient } from '../client/client';
 import { BackupChannel, BackupRpcError } from '../rpc/backup-channel';
+import type { ClientSecurity } from '../rpc/tls';
 import { Bucket } from './bucket';
 import { Layout } from './manifest';
 import { ProgressOut, ProgressTask } from './progress';
@@ -38,6 +39,8 @@ export interface RestoreOptions {
   readonly id: string;
   /** Members of the cluster to restore into. */
   readonly endpoints: readonly string[];
+  /** TLS files and a bearer token for the cluster's nodes (needs role admin). @default - plaintext */
+  readonly security?: ClientSecurity;
   readonly spoolDir: string;
   /** Primaries that must merge each object; 0: the cluster's W. */
   readonly w: number;
@@ -101,7 +104,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreSummar
 }
 
 async function clusterMembers(options: RestoreOptions): Promise<string[]> {
-  const client = new KvClient({ endpoints: options.endpoints, timeoutMs: options.timeoutMs, routing: 'any' });
+  const client = new KvClient({ endpoints: options.endpoints, timeoutMs: options.timeoutMs, routing: 'any', security: options.security });
   try {
     const status = await client.status();
     return status.members.filter((m) => m.status === 'valid').map((m) => m.address);
@@ -127,7 +130,7 @@ class Sender {
     private readonly options: RestoreOptions,
   ) {
     if (addresses.length === 0) throw new Error('the cluster to restore into has no valid members');
-    this.channels = addresses.map((a) => new BackupChannel(a));
+    this.channels = addresses.map((a) => new BackupChannel(a, options.security));
   }
 
   async add(objects: readonly CopiedObject[]): Promise<void> {

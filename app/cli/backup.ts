@@ -17,6 +17,7 @@ import { BackupRpcError } from '../rpc/backup-channel';
 import { CliError } from './cli-error';
 import { Flags, int, parse } from './commands';
 import { resolveEndpoints } from './endpoints';
+import { CLIENT_SECURITY_HELP, CLIENT_SECURITY_OPTIONS, clientSecurity } from './security';
 
 /** The cluster name backups are filed under when --cluster is not given (the node's own). */
 export const BACKUP_CLUSTER_DEFAULT = 'kv';
@@ -47,6 +48,8 @@ export const BACKUP_USAGE = `kv backup [--resume ID] [options]
   --copy-rate-mib-s R       read the copies from the nodes at R MiB/s at most, all together,
                             to spare the nodes' disks and CPU; 0: as fast as they come (default 0)
   --timeout-ms MS           time budget of a Status call  (default 10000)
+${CLIENT_SECURITY_HELP}
+  (the nodes must let the client call kv.v1.Backup: role admin, README)
 ${BUCKET_HELP}
 
 kv backup verify [ID|latest] [bucket options]
@@ -71,6 +74,7 @@ export const RESTORE_USAGE = `kv restore [ID|latest] [options]
   --w W                     primaries that must merge each object (default: the cluster's W)
   --spool-dir DIR           room for the backup's files   (default ${SPOOL_DIR_DEFAULT})
   --timeout-ms MS           time budget of one request    (default 30000)
+${CLIENT_SECURITY_HELP}
 ${BUCKET_HELP}`;
 
 const BUCKET_OPTIONS = {
@@ -125,6 +129,7 @@ export async function backupCommand(argv: readonly string[], env: NodeJS.Process
       'copy-rate-mib-s': { type: 'string', default: '0' },
       resume: { type: 'string' },
       'timeout-ms': { type: 'string', default: '10000' },
+      ...CLIENT_SECURITY_OPTIONS,
     },
     'backup',
     0,
@@ -136,10 +141,11 @@ export async function backupCommand(argv: readonly string[], env: NodeJS.Process
   const uploadConcurrency = int(values, 'upload-concurrency', 1, UPLOAD_CONCURRENCY_MAX);
   const timeoutMs = int(values, 'timeout-ms', 1, 600_000);
   const copyBytesPerSecond = int(values, 'copy-rate-mib-s', 0, 100_000) * 1024 ** 2;
-  const { endpoints } = resolveEndpoints(values.endpoint as string | undefined, env);
+  const { endpoints, security: local } = resolveEndpoints(values.endpoint as string | undefined, env);
+  const security = clientSecurity(values, env, local);
   const { bucket, layout } = bucketOf(values, env);
   await running('backup', bucket, () =>
-    runBackup({ bucket, layout, endpoints, spoolDir: values['spool-dir'] as string, partBytes, uploadConcurrency, resume: values.resume as string | undefined, timeoutMs, copyBytesPerSecond, progress: process.stderr, say }),
+    runBackup({ bucket, layout, endpoints, security, spoolDir: values['spool-dir'] as string, partBytes, uploadConcurrency, resume: values.resume as string | undefined, timeoutMs, copyBytesPerSecond, progress: process.stderr, say }),
   );
 }
 
@@ -186,7 +192,7 @@ async function pruneCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Pr
 export async function restoreCommand(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const parsed = parse(
     argv,
-    { ...BUCKET_OPTIONS, endpoint: { type: 'string' }, w: { type: 'string', default: '0' }, 'spool-dir': { type: 'string', default: SPOOL_DIR_DEFAULT }, 'timeout-ms': { type: 'string', default: '30000' } },
+    { ...BUCKET_OPTIONS, endpoint: { type: 'string' }, w: { type: 'string', default: '0' }, 'spool-dir': { type: 'string', default: SPOOL_DIR_DEFAULT }, 'timeout-ms': { type: 'string', default: '30000' }, ...CLIENT_SECURITY_OPTIONS },
     'restore',
     [0, 1],
     RESTORE_USAGE,
@@ -196,7 +202,8 @@ export async function restoreCommand(argv: readonly string[], env: NodeJS.Proces
   // 0: the cluster's W.
   const w = int(values, 'w', 0, 16);
   const timeoutMs = int(values, 'timeout-ms', 1, 600_000);
-  const { endpoints } = resolveEndpoints(values.endpoint as string | undefined, env);
+  const { endpoints, security: local } = resolveEndpoints(values.endpoint as string | undefined, env);
+  const security = clientSecurity(values, env, local);
   const { bucket, layout } = bucketOf(values, env);
-  await running('restore', bucket, () => runRestore({ bucket, layout, id: parsed.args[0] || env.KV_RESTORE_BACKUP || 'latest', endpoints, spoolDir: values['spool-dir'] as string, w, timeoutMs, progress: process.stderr, say }));
+  await running('restore', bucket, () => runRestore({ bucket, layout, id: parsed.args[0] || env.KV_RESTORE_BACKUP || 'latest', endpoints, security, spoolDir: values['spool-dir'] as string, w, timeoutMs, progress: process.stderr, say }));
 }

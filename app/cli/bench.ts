@@ -12,6 +12,7 @@ import { preload, runLoad } from './bench-load';
 import { BenchTarget, EtcdTarget, findEtcdPids, findNodePids, StoreTarget } from './bench-target';
 import { CliError } from './cli-error';
 import { parseEndpointList, resolveEndpoints } from './endpoints';
+import { CLIENT_SECURITY_HELP, CLIENT_SECURITY_OPTIONS, clientSecurity } from './security';
 import { integerFlag, numberFlag } from './measure';
 import { WORKLOAD_NAMES, writes } from './workload';
 
@@ -52,6 +53,7 @@ Options:
                           to sum over the pods of a load test on Kubernetes   (default: none)
   --linger-s S            with --metrics-port, keep serving S seconds after the run, so the
                           last scrape sees the end                            (default 0)
+${CLIENT_SECURITY_HELP}
 
 Node CPU counts the target's server processes (kv node, or etcd started with
 --listen-client-urls on an --endpoint port), found in /proc.`;
@@ -99,6 +101,7 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
         json: { type: 'boolean', default: false },
         'metrics-port': { type: 'string' },
         'linger-s': { type: 'string', default: '0' },
+        ...CLIENT_SECURITY_OPTIONS,
         help: { type: 'boolean', short: 'h', default: false },
       },
     }).values;
@@ -130,8 +133,8 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
     const endpoints = parseEndpointList(String(values.endpoint ?? ETCD_ENDPOINT_DEFAULT).replace(/https?:\/\//g, ''), '--endpoint');
     bench = new EtcdTarget(new EtcdKvClient(endpoints, BENCH_TIMEOUT_MS), findEtcdPids(endpoints.map((e) => Number(e.split(':').pop()))));
   } else {
-    const { endpoints } = resolveEndpoints(values.endpoint as string | undefined);
-    const options = { batch: api === 'batch', timeoutMs: BENCH_TIMEOUT_MS, attemptsMax: 1, batchInFlightMax: 100_000 };
+    const { endpoints, security: local } = resolveEndpoints(values.endpoint as string | undefined);
+    const options = { batch: api === 'batch', timeoutMs: BENCH_TIMEOUT_MS, attemptsMax: 1, batchInFlightMax: 100_000, security: clientSecurity(values, process.env, local) };
     const clients = routing === 'primary' ? [new KvClient({ endpoints, routing, ...options })] : endpoints.map((e) => new KvClient({ endpoints: [e], routing, ...options }));
     let members: string[];
     try {

@@ -13,10 +13,13 @@ import type { AdminRequest } from '../rpc/generated/kv/v1/AdminRequest';
 import { ecsLogger, Logger } from '../../observability/log';
 import { ConfigError, enumSetting, intSetting, parseNodeConfig, settingDefault, settingsHelp } from '../node/config';
 import { LocalCluster, STOP_TIMEOUT_MS } from '../local/local-cluster';
+import { createLocalTls, LocalTls } from '../local/certificates';
 import { KvNode } from '../node/node';
 import { KvGateway } from '../gateway/gateway';
 import { CliError } from './cli-error';
 import { jsonCall, UNARY_METHODS } from '../rpc/json-call';
+import type { ClientSecurity } from '../rpc/tls';
+import { CLIENT_SECURITY_HELP, CLIENT_SECURITY_OPTIONS, clientSecurity } from './security';
 import {
   LOCAL_CLUSTER_BASE_PORT_DEFAULT,
   LOCAL_CLUSTER_DATA_DEFAULT,
@@ -65,7 +68,8 @@ const CLIENT_HELP = `Client options:
   --endpoint H:P[,H:P...]  nodes to talk to, failing over between them
                            (default: $KV_ENDPOINTS, else the running local cluster's
                            ./data/cluster.json, else ${DEFAULT_RANGE})
-  --timeout-ms MS          time budget of one attempt                     (default 5000)`;
+  --timeout-ms MS          time budget of one attempt                     (default 5000)
+${CLIENT_SECURITY_HELP}`;
 
 export const HELP: Record<string, string> = {
   put: `kv put <key> <value|-> [--context C] [--w W] [--pw PW] [client options]
@@ -145,6 +149,11 @@ ${CLIENT_HELP}`,
   --prometheus-port P       with --monitor                                 (default ${PROMETHEUS_PORT_DEFAULT})
   --alertmanager-port P     with --monitor                                 (default ${ALERTMANAGER_PORT_DEFAULT})
   --alert-for D             with --monitor: every alert's for duration, e.g. 10s (default: as shipped)
+  --tls                     TLS everywhere: makes a throwaway CA, a certificate for each node and one
+                            for the CLI (CN kv-cli) in <data>/tls with the openssl command; nodes
+                            talk mutual TLS and refuse kv.v1.Peer to anyone without a node
+                            certificate. Client commands find the files in <data>/cluster.json.
+  --client-auth-file F      with --tls: every node's --client-auth-file (README, client authorization)
 
 kv cluster restart <node> [--data DIR]
 kv cluster stop <node> [--data DIR]
@@ -185,14 +194,21 @@ export function int(flags: Flags, name: string, min: number, max: number): numbe
 const CLIENT_OPTIONS = {
   endpoint: { type: 'string' },
   'timeout-ms': { type: 'string', default: '5000' },
+  ...CLIENT_SECURITY_OPTIONS,
 } as const;
 
 /** Flags every client command takes, which may also come before the command (kv --endpoint E get k). */
 export const GLOBAL_FLAGS: ReadonlySet<string> = new Set(Object.keys(CLIENT_OPTIONS));
 
+/** The endpoints and the TLS files and token a client command uses. */
+function target(flags: Flags): { endpoints: string[]; source: string; security: ClientSecurity | undefined } {
+  const resolved = resolveEndpoints(flags.endpoint as string | undefined);
+  return { ...resolved, security: clientSecurity(flags, process.env, resolved.security) };
+}
+
 async function withClient<T>(flags: Flags, fn: (c: KvClient) => Promise<T>): Promise<T> {
-  const { endpoints, source } = resolveEndpoints(flags.endpoint as string | undefined);
-  const client = new KvClient({ endpoints, timeoutMs: int(flags, 'timeout-ms', 1, 600000) });
+  const { endpoints, source, security } = target(flags);
+  const client = new KvClient({ endpoints, timeoutMs: int(flags, 'timeout-ms', 1, 600000), security });
   try {
     return await fn(client);
   } catch (e) {
@@ -341,8 +357,8 @@ export async function callCommand(argv: readonly string[]): Promise<void> {
     throw new CliError(`kv call: the request is not JSON (${(e as Error).message}): ${JSON.stringify(text.slice(0, 80))}`);
   }
   if (typeof request !== 'object' || request === null || Array.isArray(request)) throw new CliError(`kv call: the request must be a JSON object, got ${JSON.stringify(text.slice(0, 80))}`);
-  const { endpoints } = resolveEndpoints(flags.endpoint as string | undefined);
-  const r = await jsonCall(endpoints[0]!, method, request, int(flags, 'timeout-ms', 1, 600000));
+  const { endpoints, security } = target(flags);
+  const r = await jsonCall(endpoints[0]!, method, request, int(flags, 'timeout-ms', 1, 600000), security);
   if (!r.ok) throw new CliError(`error: ${r.codeName}: ${r.message}`, 1);
   process.stdout.write(`${r.json}\n`);
 }
@@ -368,7 +384,7 @@ export async function statusCommand(argv: readonly string[]): Promise<void> {
   const versions = await Promise.all(
     s.members.map(async (m) => {
       if (m.self) return Number(s.stateVersion);
-      const c = new KvClient({ endpoints: [m.address], timeoutMs: 1000, attemptsMax: 1 });
+      const c = new KvClient({ endpoints: [m.address], timeoutMs: 1000, attemptsMax: 1, security: target(flags).security });
       try {
         return Number((await c.status()).stateVersion);
       } catch {
@@ -413,7 +429,7 @@ export async function adminCommand(argv: readonly string[]): Promise<void> {
   } else if (action === 'leave' || action === 'remove') request = { [action]: args[0]! };
   else request = { [action]: {} };
   if (flags.commit || flags.wait) {
-    const watch: Watch = { out: process.stdout, deadlineMs: Date.now() + int(flags, 'wait-timeout-s', 1, 7 * 24 * 3600) * 1000, clientFor: (address) => new KvClient({ endpoints: [address], timeoutMs: int(flags, 'timeout-ms', 1, 600000) }) };
+    const watch: Watch = { out: process.stdout, deadlineMs: Date.now() + int(flags, 'wait-timeout-s', 1, 7 * 24 * 3600) * 1000, clientFor: (address) => new KvClient({ endpoints: [address], timeoutMs: int(flags, 'timeout-ms', 1, 600000), security: target(flags).security }) };
     return withClient(flags, async (c) => {
       let moves: number;
       if (action === 'commit') {
@@ -550,6 +566,8 @@ export async function clusterCommand(argv: readonly string[], kvScript: string):
       'prometheus-port': { type: 'string', default: String(PROMETHEUS_PORT_DEFAULT) },
       'alertmanager-port': { type: 'string', default: String(ALERTMANAGER_PORT_DEFAULT) },
       'alert-for': { type: 'string' },
+      tls: { type: 'boolean', default: false },
+      'client-auth-file': { type: 'string' },
     },
     'cluster',
     0,
@@ -568,13 +586,23 @@ export async function clusterCommand(argv: readonly string[], kvScript: string):
   const durabilities = enumSetting('durability').values;
   if (!durabilities.includes(durability as (typeof durabilities)[number])) throw new CliError(`--durability: ${JSON.stringify(durability)} is not one of ${durabilities.join(', ')}`);
   const dataDir = path.resolve(String(flags.data));
+  if (flags['client-auth-file'] !== undefined && !flags.tls) throw new CliError('kv cluster: --client-auth-file goes with --tls (tokens and client certificates need TLS)');
+  const basePort = int(flags, 'base-port', 1, 65535);
+  let tls: LocalTls | undefined;
+  if (flags.tls) {
+    try {
+      tls = createLocalTls(path.join(dataDir, 'tls'), Array.from({ length: nodes }, (_, k) => ({ id: `kv-${k + 1}`, host: '127.0.0.1' })));
+    } catch (e) {
+      throw new CliError(`kv cluster --tls: ${(e as Error).message}`, 1);
+    }
+  }
   let stopping = false;
   const restarting = new Set<string>();
   let cluster: LocalCluster;
   try {
     cluster = new LocalCluster({
       nodes,
-      basePort: int(flags, 'base-port', 1, 65535),
+      basePort,
       metricsBasePort: int(flags, 'metrics-base-port', 0, 65535),
       dataDir,
       n,
@@ -583,6 +611,8 @@ export async function clusterCommand(argv: readonly string[], kvScript: string):
       partitions: int(flags, 'partitions', intSetting('partitions').min, intSetting('partitions').max),
       durability: durability as (typeof durabilities)[number],
       kvScript,
+      tls,
+      extraArgs: flags['client-auth-file'] === undefined ? [] : ['--client-auth-file', path.resolve(String(flags['client-auth-file']))],
       logs: 'file',
       onExit: (id, code, signal) => {
         if (!stopping && !restarting.has(id)) process.stderr.write(`kv cluster: ${id} exited (code ${code}, signal ${signal}); see ${path.join(dataDir, id, 'node.log')}; restart it with: npm run -s kv -- cluster restart ${id}${flags.data === LOCAL_CLUSTER_DATA_DEFAULT ? '' : ` --data ${dataDir}`}\n`);
@@ -627,7 +657,7 @@ export async function clusterCommand(argv: readonly string[], kvScript: string):
     await stop();
     throw new CliError(`kv cluster: ${(e as Error).message}`, 1);
   }
-  writeClusterFile(dataDir, { endpoints: cluster.endpoints, pid: process.pid });
+  writeClusterFile(dataDir, { endpoints: cluster.endpoints, pid: process.pid, tls: tls && { caFile: tls.caBundleFile, certFile: tls.client.certFile, keyFile: tls.client.keyFile } });
   if (flags.monitor) {
     try {
       monitor = await LocalMonitor.start({
@@ -649,6 +679,11 @@ export async function clusterCommand(argv: readonly string[], kvScript: string):
   }
   const defaults = path.relative(process.cwd(), dataDir) === path.normalize(LOCAL_CLUSTER_DATA_DEFAULT);
   if (!defaults) process.stdout.write(`client commands run elsewhere find this cluster with: export KV_ENDPOINTS=${cluster.endpoints.join(',')}\n`);
+  if (tls) {
+    process.stdout.write(`TLS on (mutual between nodes); files in ${tls.dir}. Client commands here use them by themselves; elsewhere:\n`);
+    process.stdout.write(`  kv get hello --tls-ca ${tls.caBundleFile} --tls-cert ${tls.client.certFile} --tls-key ${tls.client.keyFile}\n`);
+    process.stdout.write(`  or: export KV_CLIENT_TLS_CA=${tls.caBundleFile} KV_CLIENT_TLS_CERT=${tls.client.certFile} KV_CLIENT_TLS_KEY=${tls.client.keyFile}\n`);
+  }
   if (monitor) process.stdout.write(`monitor: Prometheus ${monitor.prometheusUrl} (alerts: ${monitor.prometheusUrl}/alerts), Alertmanager ${monitor.alertmanagerUrl}; files in ${monitor.directory}\n`);
   process.stdout.write(`ready: ${nodes} nodes serving; try: npm run -s kv -- put hello world && npm run -s kv -- get hello (Ctrl-C stops)\n`);
   await new Promise<void>((resolve) => {

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { intDefault } from '../node/config';
 import { CliError } from './cli-error';
+import type { ClientSecurity } from '../rpc/tls';
 
 /** The local cluster's defaults (kv cluster). */
 export const LOCAL_CLUSTER_NODES_DEFAULT = 5;
@@ -21,12 +22,16 @@ export const CLUSTER_FILE_NAME = 'cluster.json';
 export interface ClusterFile {
   readonly endpoints: readonly string[];
   readonly pid: number;
+  /** kv cluster --tls: the files a client uses (the CA, and the CLI's client certificate and key). */
+  readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string };
 }
 
 export interface Endpoints {
   readonly endpoints: string[];
   /** Where they came from, for error messages. */
   readonly source: string;
+  /** The local cluster's TLS files, when the endpoints came from its cluster file. */
+  readonly security?: ClientSecurity;
 }
 
 const HOST_PORT = /^[^\s:,]+:\d{1,5}$/;
@@ -50,7 +55,7 @@ export function resolveEndpoints(flag: string | undefined, env: NodeJS.ProcessEn
   if (env.KV_ENDPOINTS) return { endpoints: parseEndpointList(env.KV_ENDPOINTS, 'KV_ENDPOINTS'), source: 'KV_ENDPOINTS' };
   const file = path.join(cwd, LOCAL_CLUSTER_DATA_DEFAULT, CLUSTER_FILE_NAME);
   const written = readClusterFile(file);
-  if (written) return { endpoints: [...written.endpoints], source: `the local cluster's ${path.relative(cwd, file)}` };
+  if (written) return { endpoints: [...written.endpoints], source: `the local cluster's ${path.relative(cwd, file)}`, security: written.tls && { tls: written.tls } };
   return { endpoints: defaultEndpoints(), source: "the default local cluster's addresses" };
 }
 
@@ -63,7 +68,7 @@ function readClusterFile(file: string): ClusterFile | undefined {
   }
   try {
     const parsed = JSON.parse(text) as ClusterFile;
-    return { endpoints: parseEndpointList(parsed.endpoints.join(','), file), pid: parsed.pid };
+    return { endpoints: parseEndpointList(parsed.endpoints.join(','), file), pid: parsed.pid, tls: parsed.tls };
   } catch (e) {
     throw new CliError(`${file} is not a cluster file written by kv cluster (${e instanceof CliError ? e.message : (e as Error).message}); remove it, or give --endpoint`);
   }

@@ -7,6 +7,7 @@ import { ClientOp, OpResult } from '../api/ops';
 import { partitionOf } from '../ring/ring';
 import { explainConnectionFailure } from '../rpc/delivery';
 import { KvChannel, RpcFailure } from '../rpc/kv-channel';
+import type { ClientSecurity } from '../rpc/tls';
 import type { AdminRequest } from '../rpc/generated/kv/v1/AdminRequest';
 import type { AdminResponse__Output } from '../rpc/generated/kv/v1/AdminResponse';
 import type { InspectResponse__Output } from '../rpc/generated/kv/v1/InspectResponse';
@@ -38,6 +39,12 @@ export interface KvClientOptions {
   readonly attemptsMax?: number;
   /** Operations in flight on one Batch stream at most. @default 4096 */
   readonly batchInFlightMax?: number;
+  /**
+   * TLS (the CA to trust, and a client certificate and key) and a bearer token, for nodes that
+   * require them (README, TLS and client authorization).
+   * @default - plaintext, no credentials
+   */
+  readonly security?: ClientSecurity;
   /**
    * `primary`: learn each partition's primaries from a node's Status (the endpoints are seeds)
    * and send each operation straight to a primary of its key: a partition-aware client, one hop
@@ -203,7 +210,7 @@ export class KvClient {
 
   constructor(private readonly options: KvClientOptions) {
     if (options.endpoints.length === 0) throw new Error('KvClient: endpoints is empty; give at least one host:port');
-    this.channels = options.endpoints.map((a) => new KvChannel(a, { batchInFlightMax: options.batchInFlightMax }));
+    this.channels = options.endpoints.map((a) => new KvChannel(a, { batchInFlightMax: options.batchInFlightMax, security: options.security }));
     for (const c of this.channels) this.byAddress.set(c.address, c);
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.attemptsMax = options.attemptsMax ?? Math.max(3, Math.min(options.endpoints.length, 5));
@@ -254,7 +261,7 @@ export class KvClient {
     for (const m of s.members) {
       let channel = this.byAddress.get(m.address);
       if (channel === undefined) {
-        channel = new KvChannel(m.address, { batchInFlightMax: this.options.batchInFlightMax });
+        channel = new KvChannel(m.address, { batchInFlightMax: this.options.batchInFlightMax, security: this.options.security });
         this.byAddress.set(m.address, channel);
       }
       channels.set(m.id, channel);
@@ -405,7 +412,7 @@ export class KvClient {
     if (!(first instanceof KvClientError)) return first as AdminReply;
     const claimant = /the claimant: \S+ \(([^)]+)\) is/.exec(first.message)?.[1];
     if (first.codeName !== 'FAILED_PRECONDITION' || claimant === undefined) throw first;
-    const channel = new KvChannel(claimant, {});
+    const channel = new KvChannel(claimant, { security: this.options.security });
     try {
       const r = await channel.admin(request, this.timeoutMs);
       if (r.ok) return r.value;

@@ -17,6 +17,7 @@
 import * as http from 'node:http';
 import { ClientOp, OpResult } from '../api/ops';
 import { KvClient, KvClientError } from '../client/client';
+import { nodeSecurity } from '../node/security';
 import { err, KvError, ok, Result } from '../errors';
 import { Logger } from '../../observability/log';
 import { NodeMetrics } from '../../observability/metrics';
@@ -54,7 +55,8 @@ export class KvGateway {
   }
 
   static async start(config: NodeConfig, log: Logger): Promise<KvGateway> {
-    const client = new KvClient({ endpoints: config.upstream, timeoutMs: config.requestTimeoutMs, batch: true, routing: 'primary' });
+    const security = nodeSecurity(config, log);
+    const client = new KvClient({ endpoints: config.upstream, timeoutMs: config.requestTimeoutMs, batch: true, routing: 'primary', security: security.outbound });
     const metrics = new NodeMetrics(config.nodeId);
     let inFlight = 0;
     let idle: (() => void) | undefined;
@@ -117,7 +119,7 @@ export class KvGateway {
           inspect: (key) => forward(() => client.inspect(key)),
           admin: (request) => forward(() => client.admin(request)),
         },
-        { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, peerStreamInFlightMax: config.peerStreamInFlightMax, log, onStatus: (method, code) => metrics.grpcHandled.inc({ method, code }), servePeer: false },
+        { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, peerStreamInFlightMax: config.peerStreamInFlightMax, log, onStatus: (method, code) => metrics.grpcHandled.inc({ method, code }), servePeer: false, tls: security.tls, access: security.access },
       );
     } catch (e) {
       metricsServer?.close();

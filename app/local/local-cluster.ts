@@ -7,6 +7,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { KvClient } from '../client/client';
+import type { ClientSecurity } from '../rpc/tls';
+import type { LocalTls } from './certificates';
 
 export interface LocalClusterOptions {
   readonly nodes: number;
@@ -52,6 +54,12 @@ export interface LocalClusterOptions {
    * @default - no zones
    */
   readonly zones?: readonly string[];
+  /**
+   * TLS files (./certificates.ts createLocalTls): every node serves TLS with its certificate and
+   * trusts the bundle, and this cluster's own clients present the CLI's certificate.
+   * @default - plaintext
+   */
+  readonly tls?: LocalTls;
 }
 
 /** What stop() had to do beyond SIGTERM. */
@@ -114,6 +122,12 @@ export class LocalCluster {
     });
   }
 
+  /** What a client of this cluster presents: the CA bundle and the CLI's certificate (undefined: plaintext). */
+  get clientSecurity(): ClientSecurity | undefined {
+    const t = this.options.tls;
+    return t && { tls: { caFile: t.caBundleFile, certFile: t.client.certFile, keyFile: t.client.keyFile } };
+  }
+
   get endpoints(): string[] {
     return this.nodes.map((n) => n.endpoint);
   }
@@ -142,6 +156,7 @@ export class LocalCluster {
       ...(node.zone === '' ? [] : ['--zone', node.zone]),
       ...(o.partitions ? ['--partitions', String(o.partitions)] : []),
       ...(o.durability ? ['--durability', o.durability] : []),
+      ...(o.tls ? ['--tls-ca-file', o.tls.caBundleFile, '--tls-cert-file', o.tls.nodeFiles(node.id).certFile, '--tls-key-file', o.tls.nodeFiles(node.id).keyFile] : []),
       ...(o.extraArgs ?? []),
     ];
   }
@@ -189,7 +204,7 @@ export class LocalCluster {
    * read of a missing key right after a fresh start could fail.
    */
   async waitVerdict(id: string, timeoutMs = VERDICT_TIMEOUT_MS): Promise<void> {
-    const client = new KvClient({ endpoints: [this.node(id).endpoint], timeoutMs: 1000, attemptsMax: 1 });
+    const client = new KvClient({ endpoints: [this.node(id).endpoint], timeoutMs: 1000, attemptsMax: 1, security: this.clientSecurity });
     const deadline = Date.now() + timeoutMs;
     try {
       while (Date.now() < deadline) {
@@ -205,7 +220,7 @@ export class LocalCluster {
   /** Resolves once the node answers Status; rejects if it exits or does not within the timeout. */
   async waitReady(id: string, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
     const node = this.node(id);
-    const client = new KvClient({ endpoints: [node.endpoint], timeoutMs: 1000, attemptsMax: 1 });
+    const client = new KvClient({ endpoints: [node.endpoint], timeoutMs: 1000, attemptsMax: 1, security: this.clientSecurity });
     const deadline = Date.now() + timeoutMs;
     try {
       for (;;) {

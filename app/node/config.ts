@@ -79,6 +79,15 @@ export interface NodeConfig {
   readonly tombstoneGraceMs: number;
   readonly tombstoneReapIntervalMs: number;
   readonly tombstoneReapBatchMax: number;
+  /** PEM certificate (chain) of this node; with tlsKeyFile and tlsCaFile, TLS is on. */
+  readonly tlsCertFile?: string;
+  readonly tlsKeyFile?: string;
+  /** PEM bundle of the cluster CA(s): trusted for peers' and clients' certificates. */
+  readonly tlsCaFile?: string;
+  /** JSON lines of the clients allowed on the client services; undefined: open. */
+  readonly clientAuthFile?: string;
+  /** How often the TLS files and the client auth file are re-read. */
+  readonly tlsReloadIntervalMs: number;
 }
 
 interface SettingRow {
@@ -182,6 +191,11 @@ const TABLE = [
   { key: 'transferKeysPerSecondMax', flag: 'transfer-keys-per-second-max', env: 'KV_TRANSFER_KEYS_PER_SECOND_MAX', kind: 'int', default: '5000', min: 1, max: 1_000_000, doc: 'Objects copied a second at most while this node receives partitions.' },
   { key: 'tombstoneReapBatchMax', flag: 'tombstone-reap-batch-max', env: 'KV_TOMBSTONE_REAP_BATCH_MAX', kind: 'int', default: '100', min: 1, max: 10_000, doc: 'Tombstones checked for reaping per round at most.' },
   { key: 'antiEntropyRebuildKeysPerSecondMax', flag: 'anti-entropy-rebuild-keys-per-second-max', env: 'KV_ANTI_ENTROPY_REBUILD_KEYS_PER_SECOND_MAX', kind: 'int', default: '50000', min: 100, max: 10_000_000, doc: 'Keys read a second at most while the anti-entropy hash trees are rebuilt after a start.' },
+  { key: 'tlsCertFile', flag: 'tls-cert-file', env: 'KV_TLS_CERT_FILE', kind: 'string', doc: 'PEM certificate (chain) this node presents, to clients and (mutual TLS) to its peers; a node certificate carries the URI SAN urn:dynamo-kv:node. With --tls-key-file and --tls-ca-file, TLS is on and kv.v1.Peer answers only connections that presented a node certificate. Re-read when it changes (rotation without restart). Default: TLS off.' },
+  { key: 'tlsKeyFile', flag: 'tls-key-file', env: 'KV_TLS_KEY_FILE', kind: 'string', doc: 'PEM private key of --tls-cert-file.' },
+  { key: 'tlsCaFile', flag: 'tls-ca-file', env: 'KV_TLS_CA_FILE', kind: 'string', doc: 'PEM bundle of the cluster CA(s): peers\' and clients\' certificates must chain to one of them. During a CA rotation it holds the old and the new CA.' },
+  { key: 'clientAuthFile', flag: 'client-auth-file', env: 'KV_CLIENT_AUTH_FILE', kind: 'string', doc: 'JSON lines of the clients allowed on kv.v1.KV and kv.v1.Backup ({name, role: read-only|read-write|admin, tokenSha256 and/or certificateCommonName, prefixes?}); calls without a listed token or certificate get UNAUTHENTICATED. Re-read when it changes. Default: every client may do everything.' },
+  { key: 'tlsReloadIntervalMs', flag: 'tls-reload-interval-ms', env: 'KV_TLS_RELOAD_INTERVAL_MS', kind: 'int', default: '5000', min: 100, max: 3_600_000, doc: 'How often the TLS files and the client auth file are re-read; a change applies to connections (TLS) and calls (client auth) after it.' },
 ] as const satisfies readonly Setting[];
 
 /**
@@ -357,6 +371,8 @@ export function parseNodeConfig(argv: readonly string[], env: Readonly<Record<st
   if (raw.role === 'gateway' && upstream.length === 0) throw new ConfigError(`${raw.roleSource}: a gateway needs --upstream (KV_UPSTREAM): the store nodes it forwards to, host:port comma-separated`);
   if (raw.role === 'storage' && upstream.length > 0) throw new ConfigError(`${raw.upstreamSource}: --upstream is for --role gateway; a storage node finds its peers through --peers`);
   for (const a of upstream) if (!isAddress(a)) throw new ConfigError(`${raw.upstreamSource}: ${JSON.stringify(a)} is not host:port with a port within 0..65535`);
+  const tlsFiles = [raw.tlsCertFile, raw.tlsKeyFile, raw.tlsCaFile].filter((f) => f !== undefined).length;
+  if (tlsFiles !== 0 && tlsFiles !== 3) throw new ConfigError(`TLS needs all three of --tls-cert-file (KV_TLS_CERT_FILE), --tls-key-file (KV_TLS_KEY_FILE) and --tls-ca-file (KV_TLS_CA_FILE); got ${['tlsCertFile', 'tlsKeyFile', 'tlsCaFile'].filter((k) => raw[k] !== undefined).map((k) => raw[`${k}Source`]).join(', ')}`);
   const out: Record<string, unknown> = {};
   for (const s of SETTINGS) out[s.key] = raw[s.key];
   return {

@@ -27,6 +27,7 @@ import { CleanupWorker, hintRedirect } from '../membership/cleanup';
 import { AutoJoin } from '../membership/auto-join';
 import { ChangeProgress } from '../membership/progress';
 import { KvClient } from '../client/client';
+import { nodeSecurity } from './security';
 import { admin, localResult } from '../membership/admin';
 import type { ReplicaState } from '../rpc/generated/kv/v1/ReplicaState';
 import { GrpcPeerTransport } from '../rpc/peer-transport';
@@ -121,6 +122,8 @@ export class KvNode {
    * the writes after such a failure). The `kv node` command exits; the default only logs.
    */
   static async start(config: NodeConfig, log: Logger, onFatal: (reason: string) => void = () => {}): Promise<KvNode> {
+    // Bad TLS or client auth files stop the start before anything is opened.
+    const security = nodeSecurity(config, log);
     fs.mkdirSync(config.dataDir, { recursive: true });
     const metrics = new NodeMetrics(config.nodeId);
     const store = await LmdbStore.open({
@@ -207,6 +210,7 @@ export class KvNode {
       suspectAfterMs: config.peerSuspectMs,
       dataId: dataIds.own,
       onPong: (peer, pong) => sync.verdict(peer, pong.knewDataId, dataIds.own),
+      security: security.outbound,
     });
     const hints = await HintStore.open(store.hints, config.partitions, config);
     const trees = new HashTrees(config.partitions);
@@ -270,7 +274,7 @@ export class KvNode {
     );
     await cleanup.open(store);
     // join=auto beyond the founding members: the node asks the claimant, through the seeds, to add it.
-    const seedClient = config.join === 'auto' && config.seeds.length > 0 ? new KvClient({ endpoints: [...config.seeds], timeoutMs: config.requestTimeoutMs }) : undefined;
+    const seedClient = config.join === 'auto' && config.seeds.length > 0 ? new KvClient({ endpoints: [...config.seeds], timeoutMs: config.requestTimeoutMs, security: security.outbound }) : undefined;
     const autoJoin = seedClient
       ? new AutoJoin(
           { id: config.nodeId, address: config.advertise, zone: config.zone },
@@ -385,7 +389,7 @@ export class KvNode {
           },
         },
       },
-      { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, peerStreamInFlightMax: config.peerStreamInFlightMax, log, onStatus: (method, code) => metrics.grpcHandled.inc({ method, code }) },
+      { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, peerStreamInFlightMax: config.peerStreamInFlightMax, log, onStatus: (method, code) => metrics.grpcHandled.inc({ method, code }), tls: security.tls, access: security.access },
     ).catch(async (e) => {
       metricsServer?.close();
       await closeEarly();

@@ -9,6 +9,7 @@ import type { RestoreResponse__Output } from './generated/kv/v1/RestoreResponse'
 import type { SnapshotChunk__Output } from './generated/kv/v1/SnapshotChunk';
 import { protos } from './proto-definition';
 import { MESSAGE_BYTES_MAX_DEFAULT } from './kv-channel';
+import { channelSecurity, ClientSecurity } from './tls';
 
 export type SnapshotChunk = SnapshotChunk__Output;
 export type RestoreAnswer = RestoreResponse__Output;
@@ -32,8 +33,13 @@ function rpcError(address: string, e: grpc.ServiceError): BackupRpcError {
 export class BackupChannel {
   private readonly client: BackupClient;
 
-  constructor(readonly address: string) {
-    this.client = new (protos().backup.Backup)(address, grpc.credentials.createInsecure(), {
+  constructor(
+    readonly address: string,
+    security?: ClientSecurity,
+  ) {
+    const { credentials, clientOptions } = channelSecurity(security, { address });
+    this.client = new (protos().backup.Backup)(address, credentials, {
+      ...clientOptions,
       'grpc.max_send_message_length': MESSAGE_BYTES_MAX_DEFAULT,
       'grpc.max_receive_message_length': MESSAGE_BYTES_MAX_DEFAULT,
     });

@@ -6,6 +6,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { protos } from './proto-definition';
+import { channelSecurity, ClientSecurity } from './tls';
 
 /** The unary methods of kv.v1.KV (Batch is a stream). */
 export const UNARY_METHODS = ['Get', 'Put', 'Delete', 'Status', 'Inspect'] as const;
@@ -25,9 +26,10 @@ function toJson(value: unknown): string {
   });
 }
 
-export function jsonCall(address: string, method: string, request: unknown, timeoutMs: number): Promise<JsonCallResult> {
+export function jsonCall(address: string, method: string, request: unknown, timeoutMs: number, security?: ClientSecurity): Promise<JsonCallResult> {
   if (!isMethod(method)) throw new Error(`method: ${JSON.stringify(method)} is not a unary method of kv.v1.KV (${UNARY_METHODS.join(', ')})`);
-  const client = new (protos().kv.KV)(address, grpc.credentials.createInsecure());
+  const { credentials, clientOptions } = channelSecurity(security, { address });
+  const client = new (protos().kv.KV)(address, credentials, clientOptions);
   const call = client[method].bind(client) as unknown as (req: unknown, options: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: unknown) => void) => void;
   return new Promise((resolve) => {
     call(request, { deadline: Date.now() + timeoutMs }, (e, response) => {

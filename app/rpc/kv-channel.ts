@@ -22,6 +22,7 @@ import type { DeleteResponse__Output } from './generated/kv/v1/DeleteResponse';
 import type { InspectResponse__Output } from './generated/kv/v1/InspectResponse';
 import type { StatusResponse__Output } from './generated/kv/v1/StatusResponse';
 import { protos } from './proto-definition';
+import { channelSecurity, ClientSecurity } from './tls';
 import { deliveryOf, isAmbiguousForWrites, isConnectionFailure } from './delivery';
 import { codeOf, statusName, WRITE_MAY_HAVE_APPLIED_TRAILER } from './status-map';
 import { deleteResult, getResult, opToMessage, putResult, resultFromMessage, sizeOfOperation } from './wire';
@@ -50,6 +51,8 @@ export interface ChannelOptions {
   /** Operations in one BatchRequest at most (the server's batch_ops_max). */
   readonly batchOpsMax?: number;
   readonly messageBytesMax?: number;
+  /** TLS files and a bearer token. @default - plaintext, no token */
+  readonly security?: ClientSecurity;
 }
 
 /**
@@ -128,7 +131,9 @@ export class KvChannel {
     options: ChannelOptions = {},
   ) {
     const messageBytesMax = options.messageBytesMax ?? MESSAGE_BYTES_MAX_DEFAULT;
-    const client = new (protos().kv.KV)(address, grpc.credentials.createInsecure(), {
+    const { credentials, clientOptions } = channelSecurity(options.security, { address });
+    const client = new (protos().kv.KV)(address, credentials, {
+      ...clientOptions,
       'grpc.max_send_message_length': messageBytesMax,
       'grpc.max_receive_message_length': messageBytesMax,
       'grpc.initial_reconnect_backoff_ms': 100,

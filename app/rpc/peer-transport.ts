@@ -30,6 +30,7 @@ import type { PeerRequests } from './generated/kv/v1/PeerRequests';
 import type { PeerResponse__Output } from './generated/kv/v1/PeerResponse';
 import type { PeerResponses__Output } from './generated/kv/v1/PeerResponses';
 import { protos } from './proto-definition';
+import { channelSecurity, ClientSecurity } from './tls';
 import type { OpError__Output } from './generated/kv/v1/OpError';
 import { errorFromCode } from './status-map';
 import { opToMessage, resultFromMessage, sizeOfOperation } from './wire';
@@ -68,6 +69,11 @@ export interface PeerTransportOptions {
   readonly dataId?: string;
   /** Told each heartbeat answer: the peer's data directory id, and the one it knew for us before. */
   readonly onPong?: (peer: string, pong: { dataId: string; knewDataId: string }) => void;
+  /**
+   * TLS with this node's certificate (mutual TLS): the peer must present a node certificate too.
+   * @default - plaintext
+   */
+  readonly security?: ClientSecurity;
 }
 
 type Exchange = MultiplexedStream<PeerRequest, PeerResponse__Output, PeerRequests, PeerResponses__Output>;
@@ -285,7 +291,9 @@ export class GrpcPeerTransport implements AntiEntropyPeers, ReaperPeers {
     }
     for (const [id, address] of peers) {
       if (id === options.self || this.connections.has(id)) continue;
-      const client = new Peer(address, grpc.credentials.createInsecure(), {
+      const { credentials, clientOptions } = channelSecurity(options.security, { address, requireNode: true });
+      const client = new Peer(address, credentials, {
+        ...clientOptions,
         'grpc.max_send_message_length': options.messageBytesMax,
         'grpc.max_receive_message_length': options.messageBytesMax,
         // Detect a peer that vanished without closing its connections (a pulled cable, a frozen VM).

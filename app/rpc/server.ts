@@ -32,6 +32,9 @@ import type { StatusResponse } from './generated/kv/v1/StatusResponse';
 import { protos, reflectionDefinition } from './proto-definition';
 import { codeOf, WRITE_MAY_HAVE_APPLIED_TRAILER } from './status-map';
 import { deleteOp, errorToMessage, getOp, getResponse, opFromMessage, opTimeoutMs, putOp, resultToMessage, sizeOfResult } from './wire';
+import { AccessControl, Caller, Denial } from './access';
+import { Access, roleAllows } from '../api/client-auth';
+import { serverCredentials, TlsFileWatcher } from './tls';
 
 /** Objects one partition-fold answer carries at most, whatever the peer asks. */
 const FOLD_LIMIT_MAX = 1000;
@@ -100,6 +103,16 @@ export interface ServerOptions {
    * @default true
    */
   readonly servePeer?: boolean;
+  /**
+   * TLS on the port, from these (reloaded) files.
+   * @default - plaintext
+   */
+  readonly tls?: TlsFileWatcher;
+  /**
+   * Who may call the peer and client services (./access.ts).
+   * @default - everyone may call everything
+   */
+  readonly access?: AccessControl;
 }
 
 /** A status code's name (OK, UNAVAILABLE ...), as the gRPC status metric labels it. */
@@ -131,6 +144,32 @@ function trailers(writeMayHaveApplied: boolean): grpc.Metadata {
 
 function serviceError(e: KvError): Partial<grpc.StatusObject> {
   return { code: codeOf(e), details: e.message, metadata: trailers(e.writeMayHaveApplied) };
+}
+
+function denied(d: Denial): Partial<grpc.StatusObject> {
+  // Refused before anything ran: a write was not applied.
+  return { code: d.code, details: d.details, metadata: trailers(false) };
+}
+
+/** A unary client handler that runs only for a caller allowed `access` (and the key, when the request has one). */
+function guarded<Req, Res>(access: AccessControl, need: Access, keyOf: ((req: Req) => Uint8Array) | undefined, handler: grpc.handleUnaryCall<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const who = access.client(call as unknown as Parameters<AccessControl['client']>[0], need);
+    if ('denial' in who) return callback(denied(who.denial));
+    const keyDenial = keyOf && access.key(who.caller, keyOf(call.request));
+    if (keyDenial) return callback(denied(keyDenial));
+    handler(call, callback);
+  };
+}
+
+/** A streaming handler that runs only for a caller allowed `access`; others get the denial as the stream's status. */
+function guardedStream<C extends grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>>(check: (call: C) => { caller: Caller } | { denial: Denial } | Denial | undefined, handler: (call: C, caller: Caller | undefined) => void): (call: C) => void {
+  return (call) => {
+    const r = check(call);
+    if (r !== undefined && 'code' in r) return void call.emit('error', denied(r));
+    if (r !== undefined && 'denial' in r) return void call.emit('error', denied(r.denial));
+    handler(call, r?.caller);
+  };
 }
 
 function timeoutFromDeadline(call: grpc.ServerUnaryCall<unknown, unknown>): number | undefined {
@@ -227,38 +266,54 @@ export class KvServer {
       'grpc.http2.min_ping_interval_without_data_ms': 5_000,
     });
     const on = options.onStatus;
+    const access = options.access ?? AccessControl.open();
+    const byKey = <R extends { key: Uint8Array }>(req: R): Uint8Array => req.key;
     const kvHandlers: KVHandlers = {
-      Get: observed('Get', on, unary(handlers, getOp, (r) => getResponse(r as OpResult & { kind: 'get' }))),
-      Put: observed('Put', on, unary(handlers, putOp, (r) => ({ context: r.context, siblings: r.kind === 'get' ? 0 : r.siblings }))),
-      Delete: observed('Delete', on, unary(handlers, deleteOp, (r) => ({ context: r.context, siblings: r.kind === 'get' ? 0 : r.siblings }))),
-      Batch: (call) => serveBatch(call, handlers, options),
-      Status: observed('Status', on, (_call, callback) => callback(null, handlers.status())),
-      Inspect: observed('Inspect', on, (call, callback) => {
+      Get: observed('Get', on, guarded(access, 'read', byKey, unary(handlers, getOp, (r) => getResponse(r as OpResult & { kind: 'get' })))),
+      Put: observed('Put', on, guarded(access, 'write', byKey, unary(handlers, putOp, (r) => ({ context: r.context, siblings: r.kind === 'get' ? 0 : r.siblings })))),
+      Delete: observed('Delete', on, guarded(access, 'write', byKey, unary(handlers, deleteOp, (r) => ({ context: r.context, siblings: r.kind === 'get' ? 0 : r.siblings })))),
+      Batch: guardedStream(
+        (call) => access.client(call, 'read'),
+        (call, caller) => serveBatch(call, handlers, options, access, caller!),
+      ),
+      Status: observed('Status', on, guarded(access, 'read', undefined, (_call, callback) => callback(null, handlers.status()))),
+      Inspect: observed('Inspect', on, guarded(access, 'admin', byKey, (call, callback) => {
         if (!handlers.inspect) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'this node does not inspect keys' });
         const timeoutMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>) ?? call.request.timeoutMs;
         handlers.inspect(call.request.key, timeoutMs || undefined).then(
           (r) => (r.ok ? callback(null, r.value) : callback(serviceError(r.error))),
           (e) => callback({ code: grpc.status.INTERNAL, details: String(e) }),
         );
-      }),
-      Admin: observed('Admin', on, (call, callback) => {
+      })),
+      Admin: observed('Admin', on, guarded(access, 'admin', undefined, (call, callback) => {
         if (!handlers.admin) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'this node does not take membership changes' });
         handlers.admin(call.request).then(
           (r) => (r.ok ? callback(null, r.value) : callback(serviceError(r.error))),
           (e) => callback({ code: grpc.status.INTERNAL, details: String(e) }),
         );
-      }),
+      })),
     };
-    const peerHandlers: PeerHandlers = { Exchange: (call) => servePeer(call, handlers, options, log) };
+    const peerHandlers: PeerHandlers = { Exchange: guardedStream((call) => access.peer(call), (call) => servePeer(call, handlers, options, log)) };
     server.addService(kv.KV.service, kvHandlers);
     if (options.servePeer ?? true) server.addService(peer.Peer.service, peerHandlers);
-    if (handlers.backup) server.addService(backup.Backup.service, backupService(handlers.backup));
+    if (handlers.backup) {
+      const b = backupService(handlers.backup);
+      server.addService(backup.Backup.service, {
+        Snapshot: guardedStream((call) => access.everyKey(call), (call) => b.Snapshot(call)),
+        Restore: (call, callback) => {
+          const who = access.everyKey(call);
+          if ('denial' in who) return callback(denied(who.denial));
+          b.Restore(call, callback);
+        },
+      } satisfies typeof b);
+    }
     const health = new HealthImplementation({ '': 'NOT_SERVING', [HEALTH_SERVICE_NAME]: 'NOT_SERVING' });
     health.addToServer(server);
     new ReflectionService(reflectionDefinition()).addToServer(server);
     // The server accepts its connections itself and hands them to grpc-js, instead of bindAsync,
     // so that shutdown can close every one of them: see shutdown().
-    const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    // With TLS the injector's HTTP/2 server does the handshake on each socket handed to it.
+    const injector = server.createConnectionInjector(serverCredentials(options.tls));
     const sockets = new Set<net.Socket>();
     const accept = (socket: net.Socket) => {
       sockets.add(socket);
@@ -341,7 +396,7 @@ function onStreamClose(call: grpc.ServerDuplexStream<unknown, unknown>, closed: 
   call.on('cancelled', close);
 }
 
-function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchResponse>, handlers: NodeHandlers, options: ServerOptions): void {
+function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchResponse>, handlers: NodeHandlers, options: ServerOptions, access: AccessControl, caller: Caller): void {
   let inFlight = 0;
   let open = true;
   const gate = new ReadGate(call);
@@ -362,6 +417,16 @@ function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchRes
       const op = opFromMessage(m);
       if (!op) {
         reply({ id: m.id, error: { code: grpc.status.INVALID_ARGUMENT, message: `op: operation ${m.id} has none of get, put, delete` } });
+        continue;
+      }
+      // Each operation is checked on its own: a denied one fails, the others proceed.
+      if (op.kind !== 'get' && !roleAllows(caller.entry.role, 'write')) {
+        reply({ id: m.id, error: errorToMessage(new KvError('PermissionDenied', `client ${caller.name} has role ${caller.entry.role}; a ${op.kind} in Batch needs read-write or above`)) });
+        continue;
+      }
+      const keyDenial = access.key(caller, op.key);
+      if (keyDenial) {
+        reply({ id: m.id, error: errorToMessage(new KvError('PermissionDenied', keyDenial.details)) });
         continue;
       }
       if (inFlight >= options.streamInFlightMax) {

@@ -9,6 +9,8 @@ const CODE_OF: Readonly<Record<KvErrorKind, status>> = {
   'failed-precondition': status.FAILED_PRECONDITION,
   'resource-exhausted': status.RESOURCE_EXHAUSTED,
   'data-loss': status.DATA_LOSS,
+  unauthenticated: status.UNAUTHENTICATED,
+  'permission-denied': status.PERMISSION_DENIED,
   internal: status.INTERNAL,
 };
 
@@ -20,6 +22,8 @@ const CONDITION_OF: Readonly<Partial<Record<status, KvCondition>>> = {
   [status.FAILED_PRECONDITION]: 'TooManySiblings',
   [status.RESOURCE_EXHAUSTED]: 'Overloaded',
   [status.DATA_LOSS]: 'CorruptRecord',
+  [status.UNAUTHENTICATED]: 'Unauthenticated',
+  [status.PERMISSION_DENIED]: 'PermissionDenied',
 };
 
 export function codeOf(error: KvError): status {
