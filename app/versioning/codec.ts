@@ -7,6 +7,7 @@
 import { Sibling, VersionedObject, VersionVector } from './dvv';
 
 const OBJECT_FORMAT = 1;
+/** An unsigned context, as nodes before context signing handed out; no longer accepted by a node (see ./context-seal.ts). */
 const CONTEXT_FORMAT = 2;
 /** Largest counter or timestamp a varint may carry (JavaScript's safe integers). */
 const VARINT_MAX = Number.MAX_SAFE_INTEGER;
@@ -197,6 +198,27 @@ export function contextEntries(bytes: Uint8Array): number {
   const format = r.byte();
   if (format !== CONTEXT_FORMAT) throw new CodecError(`context format ${format}, expected ${CONTEXT_FORMAT}`);
   return r.varint();
+}
+
+/**
+ * The vector of a context body (format byte, then the vector) that a caller has already
+ * authenticated: ./context-seal.ts checks the seal first. `format` is the byte expected first.
+ */
+export function decodeContextBody(bytes: Uint8Array, format: number): VersionVector {
+  const r = new Reader(bytes);
+  const found = r.byte();
+  if (found !== format) throw new CodecError(`context format ${found}, expected ${format}`);
+  const { vv } = readVv(r);
+  r.end();
+  return vv;
+}
+
+/** A context body: the format byte, then the vector (./context-seal.ts appends its seal). */
+export function encodeContextBody(vv: VersionVector, format: number): Buffer {
+  const w = new Writer(16 + vv.size * 24);
+  w.byte(format);
+  writeVv(w, vv);
+  return w.done();
 }
 
 export function decodeContext(bytes: Uint8Array): VersionVector {
