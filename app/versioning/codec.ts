@@ -9,6 +9,8 @@ import { Sibling, VersionedObject, VersionVector } from './dvv';
 const OBJECT_FORMAT = 1;
 /** An unsigned context, as nodes before context signing handed out; no longer accepted by a node (see ./context-seal.ts). */
 const CONTEXT_FORMAT = 2;
+/** A sealed context: the format byte, the vector, then the seal (./context-seal.ts). */
+export const SEALED_CONTEXT_FORMAT = 3;
 /** Largest counter or timestamp a varint may carry (JavaScript's safe integers). */
 const VARINT_MAX = Number.MAX_SAFE_INTEGER;
 const ACTOR_BYTES_MAX = 255;
@@ -191,12 +193,12 @@ export function encodeContext(vv: VersionVector): Buffer {
   return w.done();
 }
 
-/** Entries in an encoded context, read from its header alone (the count precedes the entries). */
+/** Entries in an encoded context, sealed or not, read from its header alone (the count precedes the entries). */
 export function contextEntries(bytes: Uint8Array): number {
   if (bytes.length === 0) return 0;
   const r = new Reader(bytes);
   const format = r.byte();
-  if (format !== CONTEXT_FORMAT) throw new CodecError(`context format ${format}, expected ${CONTEXT_FORMAT}`);
+  if (format !== CONTEXT_FORMAT && format !== SEALED_CONTEXT_FORMAT) throw new CodecError(`context format ${format}, expected ${SEALED_CONTEXT_FORMAT} (or ${CONTEXT_FORMAT}, unsigned)`);
   return r.varint();
 }
 

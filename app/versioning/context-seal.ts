@@ -21,10 +21,9 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { err, KvError, ok, Result } from '../errors';
-import { decodeContextBody, encodeContextBody } from './codec';
+import { decodeContextBody, encodeContextBody, SEALED_CONTEXT_FORMAT } from './codec';
 import { VersionVector } from './dvv';
 
-export const SEALED_CONTEXT_FORMAT = 3;
 /** The format of the unsigned contexts nodes handed out before contexts were sealed. */
 const UNSIGNED_CONTEXT_FORMAT = 2;
 /** Bytes of the truncated HMAC-SHA256 (128 bits: forging one takes about 2^128 tries). */
