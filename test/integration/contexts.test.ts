@@ -120,6 +120,27 @@ describe('forged contexts', () => {
     expect(await sortedValues(c, key)).toEqual(['kept', ...primaries.map((id) => `blind-${id}`)].sort());
   });
 
+  test('rejects a forged context sent through a node that forwards, and in a peer forward straight to a primary: the coordinator checks it', async () => {
+    const key = 'forged-forwarded';
+    const primaries = f.primariesOf(key);
+    const forwarder = f.cluster.nodes.map((n) => n.id).find((id) => !primaries.includes(id))!;
+    await via(primaries[0]!).put(key, 'kept');
+    const forged = encodeContext(new Map([[await actorOf(primaries[0]!), Number.MAX_SAFE_INTEGER]]));
+    const fakeSeal = Buffer.concat([Buffer.from([3]), forged.subarray(1), Buffer.alloc(20, 7)]);
+    const e = await rejection(via(forwarder).put(key, 'forged', { context: encodeContextString(fakeSeal) }));
+    expect(e.codeName).toBe('INVALID_ARGUMENT');
+    expect(e.message).toMatch(/context: \d+ bytes is not signed by this cluster/);
+    const probe = new GrpcPeerTransport({ self: 'probe', peers: new Map(f.cluster.nodes.map((n) => [n.id, n.endpoint])), windowMax: 64, batchItemsMax: 64, messageBytesMax: 4 * 1024 * 1024 });
+    try {
+      const r = await probe.forward(primaries[0]!, { kind: 'put', key: Buffer.from(key), value: Buffer.from('forged'), context: fakeSeal, w: 0 }, 5000);
+      expect(!r.ok && r.error.condition).toBe('InvalidArgument');
+      expect(!r.ok && r.error.message).toMatch(/context: \d+ bytes is not signed by this cluster/);
+    } finally {
+      probe.close();
+    }
+    expect(await sortedValues(f.client(), key)).toEqual(['kept']);
+  });
+
   test('rejects the context of another key, naming it', async () => {
     const c = f.client();
     await c.put('ctx-a', 'a');
