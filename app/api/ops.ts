@@ -2,8 +2,8 @@
  * Client operations as the coordinator sees them (independent of the wire format), their results,
  * and the checks every operation passes before it touches anything.
  */
-import { invalidArgument, KvError, Result, ok, err } from '../errors';
-import { CodecError, decodeContext } from '../versioning/codec';
+import { invalidArgument, Result, ok, err } from '../errors';
+import { ContextSeal } from '../versioning/context-seal';
 import { VersionVector } from '../versioning/dvv';
 
 /**
@@ -40,12 +40,13 @@ export interface RequestLimits {
   readonly valueBytesMax: number;
 }
 
-/** A request after its checks: quorum resolved (0 = the cluster default) and context decoded. */
+/** A request after its checks: quorum resolved (0 = the cluster default) and context opened (its seal checked) and decoded. */
 export type CheckedOp =
   | { readonly kind: 'get'; readonly key: Uint8Array; readonly r: number; readonly pr: number }
   | { readonly kind: 'put' | 'delete'; readonly key: Uint8Array; readonly value: Uint8Array | null; readonly context: VersionVector; readonly w: number; readonly pw: number };
 
-export function checkOp(op: ClientOp, limits: RequestLimits): Result<CheckedOp> {
+/** `contexts` opens the context of a put or delete: only one this cluster handed out for this key passes. */
+export function checkOp(op: ClientOp, limits: RequestLimits, contexts: ContextSeal): Result<CheckedOp> {
   if (op.key.length === 0) return err(invalidArgument('key', op.key, 'is empty; a key has 1 to ' + `${limits.keyBytesMax} bytes`));
   if (op.key.length > limits.keyBytesMax) return err(invalidArgument('key', op.key, `exceeds the limit of ${limits.keyBytesMax} bytes`));
   if (op.kind === 'get') {
@@ -61,14 +62,9 @@ export function checkOp(op: ClientOp, limits: RequestLimits): Result<CheckedOp> 
   if (!w.ok) return w;
   const pw = checkPrimaryQuorum('pw', op.pw ?? 0, 'w', w.value);
   if (!pw.ok) return pw;
-  let context: VersionVector;
-  try {
-    context = decodeContext(op.context);
-  } catch (e) {
-    const why = e instanceof CodecError ? e.message : String(e);
-    return err(new KvError('InvalidArgument', `context: ${op.context.length} bytes is not a context returned by a get (${why}); pass it back unchanged`));
-  }
-  return ok({ kind: op.kind, key: op.key, value: op.kind === 'put' ? op.value : null, context, w: w.value, pw: pw.value });
+  const context = contexts.open(op.key, op.context);
+  if (!context.ok) return context;
+  return ok({ kind: op.kind, key: op.key, value: op.kind === 'put' ? op.value : null, context: context.value, w: w.value, pw: pw.value });
 }
 
 /** pr/pw: 0..R or 0..W (the replies or acknowledgements that must come from primaries). */

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { KvClient } from '../client/client';
 import type { ClientSecurity } from '../rpc/tls';
 import type { LocalTls } from './certificates';
+import { ensureContextKeysFile, OWN_CONTEXT_KEYS_FILE } from '../node/context-keys';
 
 export interface LocalClusterOptions {
   readonly nodes: number;
@@ -60,6 +61,11 @@ export interface LocalClusterOptions {
    * @default - plaintext
    */
   readonly tls?: LocalTls;
+  /**
+   * The cluster's context keys file (--context-keys-file), the same for every node.
+   * @default - `context-keys` in dataDir, created with one random key on the first start
+   */
+  readonly contextKeysFile?: string;
 }
 
 /** What stop() had to do beyond SIGTERM. */
@@ -136,6 +142,11 @@ export class LocalCluster {
     return this.nodes.map((n) => `${n.id}=${n.endpoint}`).join(',');
   }
 
+  /** The context keys file every node is given. */
+  get contextKeysFile(): string {
+    return this.options.contextKeysFile ?? path.resolve(this.options.dataDir, OWN_CONTEXT_KEYS_FILE);
+  }
+
   node(id: string): LocalNode {
     const n = this.nodes.find((x) => x.id === id);
     if (!n) throw new Error(`no node ${id} in this cluster`);
@@ -151,6 +162,7 @@ export class LocalCluster {
       '--port', String(node.port),
       '--peers', this.peers,
       '--data-dir', node.dataDir,
+      '--context-keys-file', this.contextKeysFile,
       '--n', String(o.n), '--r', String(o.r), '--w', String(o.w),
       '--metrics-port', String(node.metricsPort),
       ...(node.zone === '' ? [] : ['--zone', node.zone]),
@@ -166,6 +178,7 @@ export class LocalCluster {
     const node = this.node(id);
     if (node.process && node.process.exitCode === null && node.process.signalCode === null) throw new Error(`${id} is already running`);
     fs.mkdirSync(node.dataDir, { recursive: true });
+    if (this.options.contextKeysFile === undefined) ensureContextKeysFile(this.contextKeysFile);
     const stderr = this.options.logs === 'file' ? fs.openSync(path.join(node.dataDir, 'node.log'), 'a') : 'inherit';
     const child = spawn(process.execPath, this.argsOf(node), { stdio: ['ignore', 'inherit', stderr], env: { ...process.env, ...node.env }, ...(node.gid === undefined ? {} : { gid: node.gid }) });
     if (typeof stderr === 'number') fs.closeSync(stderr);

@@ -88,6 +88,8 @@ export interface NodeConfig {
   readonly clientAuthFile?: string;
   /** How often the TLS files and the client auth file are re-read. */
   readonly tlsReloadIntervalMs: number;
+  /** File of the cluster's context keys (one hex key a line; the first seals, all open); undefined: see app/node/context-keys.ts. */
+  readonly contextKeysFile?: string;
 }
 
 interface SettingRow {
@@ -190,6 +192,7 @@ const TABLE = [
   { key: 'transferBatchMax', flag: 'transfer-batch-max', env: 'KV_TRANSFER_BATCH_MAX', kind: 'int', default: '200', min: 1, max: 1000, doc: 'Objects asked for in one page of a partition copy.' },
   { key: 'transferKeysPerSecondMax', flag: 'transfer-keys-per-second-max', env: 'KV_TRANSFER_KEYS_PER_SECOND_MAX', kind: 'int', default: '5000', min: 1, max: 1_000_000, doc: 'Objects copied a second at most while this node receives partitions.' },
   { key: 'tombstoneReapBatchMax', flag: 'tombstone-reap-batch-max', env: 'KV_TOMBSTONE_REAP_BATCH_MAX', kind: 'int', default: '100', min: 1, max: 10_000, doc: 'Tombstones checked for reaping per round at most.' },
+  { key: 'contextKeysFile', flag: 'context-keys-file', env: 'KV_CONTEXT_KEYS_FILE', kind: 'string', doc: 'File of the cluster\'s context keys, the same on every node: one key a line, as hex of at least 32 bytes (openssl rand -hex 32), at most 8 keys, # starts a comment. The first signs the contexts this node hands out, every one verifies those clients pass back (rotation: add the new key second everywhere, then move it first, then drop the old). Default: a node alone in its cluster (one member, not joining) creates one in its data directory (context-keys); any other storage node refuses to start without it. kv cluster creates one for all its nodes.' },
   { key: 'antiEntropyRebuildKeysPerSecondMax', flag: 'anti-entropy-rebuild-keys-per-second-max', env: 'KV_ANTI_ENTROPY_REBUILD_KEYS_PER_SECOND_MAX', kind: 'int', default: '50000', min: 100, max: 10_000_000, doc: 'Keys read a second at most while the anti-entropy hash trees are rebuilt after a start.' },
   { key: 'tlsCertFile', flag: 'tls-cert-file', env: 'KV_TLS_CERT_FILE', kind: 'string', doc: 'PEM certificate (chain) this node presents, to clients and (mutual TLS) to its peers; a node certificate carries the URI SAN urn:dynamo-kv:node. With --tls-key-file and --tls-ca-file, TLS is on and kv.v1.Peer answers only connections that presented a node certificate. Re-read when it changes (rotation without restart). Default: TLS off.' },
   { key: 'tlsKeyFile', flag: 'tls-key-file', env: 'KV_TLS_KEY_FILE', kind: 'string', doc: 'PEM private key of --tls-cert-file.' },

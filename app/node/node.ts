@@ -36,6 +36,8 @@ import type { StatusResponse } from '../rpc/generated/kv/v1/StatusResponse';
 import { LmdbStore, lmdbDataFiles } from '../storage/lmdb-store';
 import { LocalStore } from '../storage/local-store';
 import { NodeConfig } from './config';
+import { loadContextKeys } from './context-keys';
+import { ContextSeal } from '../versioning/context-seal';
 import { establishIdentity as establishActor, writeCleanShutdownMarker } from './identity';
 import { mergedObjectBytesMax } from '../versioning/limits';
 import { Restorer } from '../replication/restore';
@@ -125,6 +127,9 @@ export class KvNode {
     // Bad TLS or client auth files stop the start before anything is opened.
     const security = nodeSecurity(config, log);
     fs.mkdirSync(config.dataDir, { recursive: true });
+    // Read before the store opens: a node whose keys are missing or malformed does not start.
+    const contextKeys = loadContextKeys(config);
+    log.info('context keys loaded', { file: contextKeys.file, keys: contextKeys.keys.length });
     const metrics = new NodeMetrics(config.nodeId);
     const store = await LmdbStore.open({
       observer: {
@@ -228,6 +233,7 @@ export class KvNode {
       log,
       events: metrics.coordinatorEvents((message) => log.warn('object limit warning', { message })),
       tracer,
+      contexts: new ContextSeal(contextKeys.keys),
     });
     const handoff = new HandoffWorker(hints, transport, config, metrics.handoffEvents(), log);
     handoff.redirect = hintRedirect(membership, () => cleanup.mayHandOff, (o, p, k, obj, t) => replicas.replicate(o, p, k, obj, t));

@@ -15,6 +15,7 @@ import { Clock, systemClock } from './clock';
 import { forward } from './forwarding';
 import { runGet } from './get-fsm';
 import { checkOp, ClientOp, OpResult, RequestLimits } from '../api/ops';
+import { ContextSeal } from '../versioning/context-seal';
 import { runPut } from './put-fsm';
 import { ReadRepairer } from './read-repair';
 import { LocalReplica } from './replica';
@@ -65,6 +66,8 @@ export interface CoordinatorDeps {
   readonly clock?: Clock;
   /** @default - no tracing: an operation pays one null check */
   readonly tracer?: Tracer;
+  /** Seals the contexts this node hands out and opens those clients pass back (the cluster's context keys). */
+  readonly contexts: ContextSeal;
 }
 
 export interface ExecuteOptions {
@@ -125,7 +128,7 @@ export class Coordinator {
     if (this.inFlight >= config.inFlightMax) {
       return err(new KvError('Overloaded', `node ${this.deps.self} has ${this.inFlight} operations in flight, the limit (inFlightMax) is ${config.inFlightMax}; retry with backoff`));
     }
-    const checked = checkOp(op, config);
+    const checked = checkOp(op, config, this.deps.contexts);
     if (!checked.ok) return checked;
     const timeoutMs = options.timeoutMs && options.timeoutMs > 0 ? options.timeoutMs : config.requestTimeoutMs;
     this.inFlight++;
@@ -153,7 +156,7 @@ export class Coordinator {
       // anywhere; a write needs a primary's own replica for its new dot: refused before it starts,
       // so the forwarding node tries another primary.
       if (c.kind === 'get') {
-        if (isPrimary || forwarded) return await runGet({ replicas, repairer: this.repairer, readRepairWaitMs: config.readRepairWaitMs, clock: this.clock, trace: span }, partition, c, placement, timeoutMs);
+        if (isPrimary || forwarded) return await runGet({ replicas, contexts: this.deps.contexts, repairer: this.repairer, readRepairWaitMs: config.readRepairWaitMs, clock: this.clock, trace: span }, partition, c, placement, timeoutMs);
         return await forward(replicas, op, primaries, timeoutMs, this.events, this.clock);
       }
       if (!isPrimary) {
@@ -161,7 +164,7 @@ export class Coordinator {
         return await forward(replicas, op, primaries, timeoutMs, this.events, this.clock);
       }
       return await runPut(
-        { self: this.deps.self, local: this.deps.local, replicas, limitWarning: (m) => this.events.limitWarning(m), hinted: (t) => this.events.hinted(t), clock: this.clock, trace: span },
+        { self: this.deps.self, local: this.deps.local, replicas, contexts: this.deps.contexts, limitWarning: (m) => this.events.limitWarning(m), hinted: (t) => this.events.hinted(t), clock: this.clock, trace: span },
         partition,
         c,
         config.hintsPerTargetMax === 0 ? { primaries, fallbacks: [] } : placement,

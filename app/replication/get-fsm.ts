@@ -10,8 +10,9 @@
  */
 import { KvError, Result, err, ok } from '../errors';
 import { PartitionReplicas } from '../ring/ring';
-import { decodeObject, encodeContext } from '../versioning/codec';
-import { isDeleted, liveValues, VersionedObject } from '../versioning/dvv';
+import { decodeObject } from '../versioning/codec';
+import { ContextSeal } from '../versioning/context-seal';
+import { isDeleted, liveValues, VersionedObject, VersionVector } from '../versioning/dvv';
 import { CheckedOp, GetResult } from '../api/ops';
 import { Clock } from './clock';
 import { ReadCore, ReadReply } from './quorum';
@@ -21,6 +22,8 @@ import { ReplicaTransport } from './transport';
 
 export interface GetFsmDeps {
   readonly replicas: ReplicaTransport;
+  /** Seals the context the get answers with. */
+  readonly contexts: ContextSeal;
   readonly repairer: ReadRepairer;
   /** How long a get keeps waiting for the remaining replicas after it answered, for read repair. */
   readonly readRepairWaitMs: number;
@@ -86,7 +89,7 @@ export function runGet(deps: GetFsmDeps, partition: number, op: CheckedOp & { ki
       if (finished) return;
       core.add(node, reply);
       const outcome = core.outcome;
-      if (outcome === 'success') answer(ok(toGetResult(core.response())));
+      if (outcome === 'success') answer(ok(toGetResult(core.response(), (vv) => deps.contexts.seal(op.key, vv))));
       else if (outcome === 'failure') answer(err(new KvError('InsufficientReplicas', `get: ${describe(true)}`)));
       if (core.complete) finish();
     };
@@ -128,13 +131,13 @@ function decodeReply(bytes: Uint8Array): ReadReply {
   }
 }
 
-function toGetResult(obj: VersionedObject | undefined): GetResult {
+function toGetResult(obj: VersionedObject | undefined, seal: (vv: VersionVector) => Uint8Array): GetResult {
   const values = liveValues(obj);
   return {
     kind: 'get',
     found: values.length > 0,
     values,
-    context: obj === undefined ? Buffer.alloc(0) : encodeContext(obj.vv),
+    context: obj === undefined ? Buffer.alloc(0) : seal(obj.vv),
     deleted: isDeleted(obj),
   };
 }

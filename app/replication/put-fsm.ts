@@ -7,7 +7,7 @@
  */
 import { KvError, Result, err, ok } from '../errors';
 import { PartitionReplicas } from '../ring/ring';
-import { encodeContext } from '../versioning/codec';
+import { ContextSeal } from '../versioning/context-seal';
 import { liveValues } from '../versioning/dvv';
 import { Clock } from './clock';
 import { CheckedOp, WriteResult } from '../api/ops';
@@ -20,6 +20,8 @@ export interface PutFsmDeps {
   readonly self: string;
   readonly local: LocalReplica;
   readonly replicas: ReplicaTransport;
+  /** Seals the context the write answers with. */
+  readonly contexts: ContextSeal;
   readonly limitWarning: (message: string) => void;
   /** Told of every write that went to a fallback as a hint. */
   readonly hinted?: (target: WriteTarget) => void;
@@ -51,7 +53,7 @@ export async function runPut(deps: PutFsmDeps, partition: number, op: CheckedOp 
     return written;
   }
   for (const w of written.value.warnings) deps.limitWarning(w);
-  const result: WriteResult = { kind: op.kind, context: encodeContext(written.value.object.vv), siblings: liveValues(written.value.object).length };
+  const result: WriteResult = { kind: op.kind, context: deps.contexts.seal(op.key, written.value.object.vv), siblings: liveValues(written.value.object).length };
   const describe = () => {
     const t = core.tally;
     const moving = t.targetNeeded !== undefined ? `; the partition is moving to ${placement.target!.join(', ')}: ${t.targetAcks} of the ${t.targetNeeded} acknowledgements it needs there` : '';

@@ -7,7 +7,10 @@
 import { Sibling, VersionedObject, VersionVector } from './dvv';
 
 const OBJECT_FORMAT = 1;
+/** An unsigned context, as nodes before context signing handed out; no longer accepted by a node (see ./context-seal.ts). */
 const CONTEXT_FORMAT = 2;
+/** A sealed context: the format byte, the vector, then the seal (./context-seal.ts). */
+export const SEALED_CONTEXT_FORMAT = 3;
 /** Largest counter or timestamp a varint may carry (JavaScript's safe integers). */
 const VARINT_MAX = Number.MAX_SAFE_INTEGER;
 const ACTOR_BYTES_MAX = 255;
@@ -190,13 +193,34 @@ export function encodeContext(vv: VersionVector): Buffer {
   return w.done();
 }
 
-/** Entries in an encoded context, read from its header alone (the count precedes the entries). */
+/** Entries in an encoded context, sealed or not, read from its header alone (the count precedes the entries). */
 export function contextEntries(bytes: Uint8Array): number {
   if (bytes.length === 0) return 0;
   const r = new Reader(bytes);
   const format = r.byte();
-  if (format !== CONTEXT_FORMAT) throw new CodecError(`context format ${format}, expected ${CONTEXT_FORMAT}`);
+  if (format !== CONTEXT_FORMAT && format !== SEALED_CONTEXT_FORMAT) throw new CodecError(`context format ${format}, expected ${SEALED_CONTEXT_FORMAT} (or ${CONTEXT_FORMAT}, unsigned)`);
   return r.varint();
+}
+
+/**
+ * The vector of a context body (format byte, then the vector) that a caller has already
+ * authenticated: ./context-seal.ts checks the seal first. `format` is the byte expected first.
+ */
+export function decodeContextBody(bytes: Uint8Array, format: number): VersionVector {
+  const r = new Reader(bytes);
+  const found = r.byte();
+  if (found !== format) throw new CodecError(`context format ${found}, expected ${format}`);
+  const { vv } = readVv(r);
+  r.end();
+  return vv;
+}
+
+/** A context body: the format byte, then the vector (./context-seal.ts appends its seal). */
+export function encodeContextBody(vv: VersionVector, format: number): Buffer {
+  const w = new Writer(16 + vv.size * 24);
+  w.byte(format);
+  writeVv(w, vv);
+  return w.done();
 }
 
 export function decodeContext(bytes: Uint8Array): VersionVector {

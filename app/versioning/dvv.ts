@@ -33,6 +33,9 @@ export interface VersionedObject {
 
 export const EMPTY_VV: VersionVector = new Map();
 
+/** The largest dot counter: what a varint of the codec carries (JavaScript's safe integers, 2^53 - 1). */
+export const DOT_COUNTER_MAX = Number.MAX_SAFE_INTEGER;
+
 export function covers(vv: VersionVector, dot: Dot): boolean {
   return (vv.get(dot.actor) ?? 0) >= dot.counter;
 }
@@ -86,6 +89,55 @@ export function applyWrite(
   const kept = (current?.siblings ?? []).filter((s) => !covers(context, s.dot));
   const siblings = [...kept, { dot, value, writtenAtMs: nowMs }].sort(compareSiblings);
   return { vv: mergeVv(vv, context, new Map([[actor, counter]])), siblings };
+}
+
+/**
+ * The actor a coordinator whose actor is `actor` writes a key with: its own, unless its next
+ * counter for the key would pass DOT_COUNTER_MAX (an object or a context from before contexts
+ * were sealed claimed a counter near 2^53). Then it takes a per-key epoch, `<actor>/k<i>` with
+ * the first i whose next counter fits: a new actor for this key only, so no dot is reused (its
+ * counter, like any actor's, is one past what the object and the context have seen for it) and
+ * the key takes writes again. Other keys keep `actor`.
+ */
+export function writingActor(vv: VersionVector, context: VersionVector, actor: string): string {
+  const fits = (a: string) => Math.max(vv.get(a) ?? 0, context.get(a) ?? 0) < DOT_COUNTER_MAX;
+  if (fits(actor)) return actor;
+  // Each i that does not fit is an entry of vv or context, so this ends within their sizes.
+  for (let i = 1; ; i++) if (fits(`${actor}/k${i}`)) return `${actor}/k${i}`;
+}
+
+/**
+ * Prunes a vector above `entriesMax` entries down to it where it can (DYNAMO-NOTES: bound the
+ * vector, prune beyond a limit): drops entries of actors that no sibling's dot belongs to and that
+ * are not in `keep`, smallest counter first, then by actor. The coordinator keeps its own actor
+ * and the per-key one it wrote with (their counters must never go back, or a dot would be reused)
+ * and the actors of the siblings the write replaced (the other replicas still hold those siblings
+ * until the write reaches them: without the entry, they would not see that it covers them).
+ *
+ * A dropped entry only said the object had seen that actor's writes up to its counter: a replica
+ * that missed later writes may still hold a sibling of that actor which this object replaced, and
+ * that sibling then comes back on merge (a false conflict, which the next write with a context
+ * resolves); no value is ever dropped. Merging with replicas that kept the entry brings it back
+ * (merges are never pruned, so they stay commutative, associative and idempotent); a later write
+ * prunes again.
+ *
+ * Returns the object unchanged when it is within the bound; otherwise the pruned object and how
+ * many entries went (it may still be above the bound when every entry is needed).
+ */
+export function pruneVv(obj: VersionedObject, entriesMax: number, keep: Iterable<string>): { object: VersionedObject; pruned: number } {
+  const excess = obj.vv.size - entriesMax;
+  if (excess <= 0) return { object: obj, pruned: 0 };
+  const needed = new Set(keep);
+  for (const s of obj.siblings) needed.add(s.dot.actor);
+  const drop = new Set(
+    [...obj.vv]
+      .filter(([actor]) => !needed.has(actor))
+      .sort(([a, x], [b, y]) => x - y || (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, excess)
+      .map(([actor]) => actor),
+  );
+  if (drop.size === 0) return { object: obj, pruned: 0 };
+  return { object: { vv: new Map([...obj.vv].filter(([actor]) => !drop.has(actor))), siblings: obj.siblings }, pruned: drop.size };
 }
 
 /**

@@ -40,7 +40,7 @@ export function checkLimits(obj: VersionedObject, limits: ObjectLimits): LimitCh
   if (entries > limits.clockEntriesMax) {
     return {
       ok: false,
-      error: new KvError('ClockTooLarge', `clock: the write would leave ${entries} vector entries, above the limit of ${limits.clockEntriesMax}`),
+      error: new KvError('ClockTooLarge', `clock: the write would leave ${entries} vector entries, above the limit of ${limits.clockEntriesMax}, each needed by a sibling; read the key, resolve its siblings and write with the context`),
     };
   }
   const warnings: string[] = [];

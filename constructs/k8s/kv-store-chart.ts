@@ -201,6 +201,15 @@ export interface KvStoreChartProps extends ChartProps {
    * @default 'cluster.local'
    */
   readonly clusterDomain?: string;
+  /**
+   * The Secret holding the cluster's context keys (item `keys`: one hex key a line, the first
+   * signs; see the node's --context-keys-file), mounted read-only into every pod. The chart only
+   * references it, so no key is ever in the synthesized YAML: create it before the pods start,
+   * `kubectl -n <namespace> create secret generic <name> --from-literal=keys=$(openssl rand -hex 32)`
+   * (docs/deploy.md); a pod waits in ContainerCreating until it exists.
+   * @default - `<name>-context-keys`
+   */
+  readonly contextKeysSecretName?: string;
 }
 
 /**
@@ -216,6 +225,10 @@ export const DATA_DIR = '/var/lib/kv';
 /** Where the init container writes the zone and the node reads it (KV_ZONE_FILE), on an emptyDir. */
 export const ZONE_DIR = '/var/run/kv';
 export const ZONE_FILE = `${ZONE_DIR}/zone`;
+/** Where the context keys Secret is mounted; its item CONTEXT_KEYS_ITEM is the node's KV_CONTEXT_KEYS_FILE. */
+export const CONTEXT_KEYS_DIR = '/etc/kv/context-keys';
+/** The item of the context keys Secret the node reads. */
+export const CONTEXT_KEYS_ITEM = 'keys';
 /**
  * The image's ENTRYPOINT (Dockerfile): an exec hook does not go through it, so the preStop
  * command names it in full.
@@ -305,8 +318,12 @@ export class KvStoreChart extends Chart {
     const preStopSleepSeconds = props.preStopSleepSeconds ?? 5;
     const scaleInGracePeriodSeconds = props.scaleInGracePeriodSeconds ?? 3600;
     const clusterDomain = props.clusterDomain ?? 'cluster.local';
+    const contextKeysSecretName = props.contextKeysSecretName ?? `${name}-context-keys`;
 
     validate({ name, namespace, replicas, foundingMembers, n, r, w, partitions, durability, logLevel, grpcPort, metricsPort, storageGiB, volumeClaimGiB, cpuRequestMillis, cpuLimitMillis, memoryMiB, updatePartition, preStopSleepSeconds, scaleInGracePeriodSeconds, serviceAccountName, image: props.image });
+    if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(contextKeysSecretName)) {
+      throw new Error(`contextKeysSecretName: ${JSON.stringify(contextKeysSecretName)} is not a Secret name (1-253 of [a-z0-9.-], starting and ending with a letter or digit)`);
+    }
     if (props.tracing) {
       const { sampleRatio, otlpEndpoint } = props.tracing;
       if (!(Number.isFinite(sampleRatio) && sampleRatio >= 0 && sampleRatio <= 1)) throw new Error(`tracing.sampleRatio: ${sampleRatio} is not within 0..1 (the share of operations traced; 0 turns tracing off)`);
@@ -400,6 +417,12 @@ export class KvStoreChart extends Chart {
     const tmpVolume = kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(64) });
     // The zone, from the init container to the node: a few bytes.
     const zoneVolume = kplus.Volume.fromEmptyDir(this, 'ZoneVolume', 'zone', { sizeLimit: Size.mebibytes(1) });
+    // The cluster's context keys: a Secret the operator creates (never generated here, so no key is in the YAML).
+    const contextKeysVolume = kplus.Volume.fromSecret(this, 'ContextKeysVolume', kplus.Secret.fromSecretName(this, 'ContextKeysSecret', contextKeysSecretName), {
+      name: 'context-keys',
+      items: { [CONTEXT_KEYS_ITEM]: { path: CONTEXT_KEYS_ITEM } },
+      defaultMode: 0o440,
+    });
     // The containers' security context: non-root, read-only root, nothing to escalate.
     const containerSecurity: kplus.ContainerSecurityContextProps = {
       ensureNonRoot: true,
@@ -493,6 +516,7 @@ export class KvStoreChart extends Chart {
               peers: kplus.EnvValue.fromValue(peerList({ setName: name, foundingMembers, headlessServiceName: this.peerServiceName, namespace, clusterDomain, port: grpcPort })),
               join: kplus.EnvValue.fromValue('auto'),
               zoneFile: kplus.EnvValue.fromValue(ZONE_FILE),
+              contextKeysFile: kplus.EnvValue.fromValue(`${CONTEXT_KEYS_DIR}/${CONTEXT_KEYS_ITEM}`),
               dataDir: kplus.EnvValue.fromValue(DATA_DIR),
               n: kplus.EnvValue.fromValue(String(n)),
               r: kplus.EnvValue.fromValue(String(r)),
@@ -519,6 +543,7 @@ export class KvStoreChart extends Chart {
             { path: DATA_DIR, volume: dataVolume },
             { path: '/tmp', volume: tmpVolume },
             { path: ZONE_DIR, volume: zoneVolume, readOnly: true },
+            { path: CONTEXT_KEYS_DIR, volume: contextKeysVolume, readOnly: true },
           ],
           // Probed over plain HTTP on the metrics port (observability/metrics.ts serve): the kubelet's
           // gRPC probes cannot speak TLS, which the gRPC port has with props.tls.

@@ -93,7 +93,17 @@ describe('store chart', () => {
     expect(set.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
     expect(container.volumeMounts).toContainEqual({ name: 'data', mountPath: '/var/lib/kv' });
     // The claim replaces the placeholder volume; /tmp and the zone are emptyDirs.
-    expect(pod.volumes.map((v: K8sObject) => v.name).sort()).toEqual(['tmp', 'zone']);
+    expect(pod.volumes.map((v: K8sObject) => v.name).sort()).toEqual(['context-keys', 'tmp', 'zone']);
+  });
+
+  test('mounts the context keys from a Secret it only references, read-only, and points the node at them; no Secret is synthesized', () => {
+    expect(pod.volumes.find((v: K8sObject) => v.name === 'context-keys')).toEqual({ name: 'context-keys', secret: { secretName: 'kv-context-keys', items: [{ key: 'keys', path: 'keys' }], defaultMode: 0o440 } });
+    expect(container.volumeMounts).toContainEqual({ name: 'context-keys', mountPath: '/etc/kv/context-keys', readOnly: true });
+    expect(container.env).toContainEqual({ name: 'KV_CONTEXT_KEYS_FILE', value: '/etc/kv/context-keys/keys' });
+    expect(synth({}).filter((o) => o.kind === 'Secret')).toEqual([]);
+    const named = synth({ contextKeysSecretName: 'kv-keys-2026' }).find((o) => o.kind === 'StatefulSet')!;
+    expect(named.spec.template.spec.volumes.find((v: K8sObject) => v.name === 'context-keys').secret.secretName).toBe('kv-keys-2026');
+    expect(() => synth({ contextKeysSecretName: 'Bad_Name' })).toThrow(/contextKeysSecretName: "Bad_Name" is not a Secret name/);
   });
 
   test('the claim template keeps the creation size (volumeClaimGiB) when storageGiB grows; the claims to grow are named per pod', () => {

@@ -11,7 +11,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BackupChannel, BackupRpcError } from '../../app/rpc/backup-channel';
-import { KvClient } from '../../app/client/client';
+import { decodeContextString, KvClient } from '../../app/client/client';
+import { readContextKeys } from '../../app/node/context-keys';
+import { ContextSeal } from '../../app/versioning/context-seal';
 import { encodeObject } from '../../app/versioning/codec';
 import { waitFor } from '../support/wait-for';
 import { startS3Server, S3Server } from '../support/s3-server';
@@ -84,13 +86,22 @@ function kvRun(args: string[], options: { env?: Record<string, string>; killOn?:
 
 const backupArgs = (...more: string[]) => ['backup', '--endpoint', source.cluster.nodes[0]!.endpoint, '--spool-dir', spool, ...more];
 
-/** Every key's live values (sorted), whether it is a tombstone, and its context (the clock). */
-async function readAll(c: KvClient, keys: readonly string[], r: number): Promise<Map<string, { values: string[]; deleted: boolean; context: string }>> {
-  const out = new Map<string, { values: string[]; deleted: boolean; context: string }>();
+/**
+ * Every key's live values (sorted), whether it is a tombstone, and its clock: the version vector
+ * of its context, opened with the cluster's context keys (each cluster signs with its own key, so
+ * the clocks are compared, not the signed bytes).
+ */
+async function readAll(f: Fixture, c: KvClient, keys: readonly string[], r: number): Promise<Map<string, { values: string[]; deleted: boolean; clock: Array<[string, number]> }>> {
+  const seal = new ContextSeal(readContextKeys(f.cluster.contextKeysFile, 'the cluster\'s context keys'));
+  const out = new Map<string, { values: string[]; deleted: boolean; clock: Array<[string, number]> }>();
   for (let i = 0; i < keys.length; i += 200) {
     const batch = keys.slice(i, i + 200);
     const got = await Promise.all(batch.map((k) => c.get(k, { r })));
-    batch.forEach((k, j) => out.set(k, { values: got[j]!.values.map((v) => v.toString('hex')).sort(), deleted: got[j]!.deleted || !got[j]!.found, context: got[j]!.context }));
+    batch.forEach((k, j) => {
+      const opened = seal.open(Buffer.from(k), decodeContextString(got[j]!.context));
+      if (!opened.ok) throw opened.error;
+      out.set(k, { values: got[j]!.values.map((v) => v.toString('hex')).sort(), deleted: got[j]!.deleted || !got[j]!.found, clock: [...opened.value] });
+    });
   }
   return out;
 }
@@ -98,7 +109,7 @@ async function readAll(c: KvClient, keys: readonly string[], r: number): Promise
 const keys = Array.from({ length: KEYS }, (_, i) => `k${i}`);
 
 test('backs up a loaded cluster under write load, and restores it into a 4-node cluster with another ring: every value, sibling, tombstone and clock', async () => {
-  const before = await readAll(source.client({ batch: true }), keys, 3);
+  const before = await readAll(source, source.client({ batch: true }), keys, 3);
   expect([...before.values()].filter((v) => v.values.length === 2)).toHaveLength(SIBLING_KEYS);
   expect([...before.values()].filter((v) => v.deleted)).toHaveLength(DELETED_KEYS);
 
@@ -131,13 +142,13 @@ test('backs up a loaded cluster under write load, and restores it into a 4-node 
   expect(restore.stdout).toMatch(new RegExp(`restored backup ${id}: \\d+ objects and \\d+ hints from 3 node copies merged into a cluster of 4 members`));
   expect(restore.code).toBe(0);
 
-  const after = await readAll(target.client({ batch: true }), keys, 2);
+  const after = await readAll(target, target.client({ batch: true }), keys, 2);
   const differing = keys.filter((k) => JSON.stringify(after.get(k)) !== JSON.stringify(before.get(k)));
   expect(differing.slice(0, 5).map((k) => ({ key: k, before: before.get(k), after: after.get(k) }))).toEqual([]);
 
   // Every write acknowledged before the backup started is there; later ones are there or not, never changed.
   const live = [...acked.keys()];
-  const restored = await readAll(target.client({ batch: true }), live, 2);
+  const restored = await readAll(target, target.client({ batch: true }), live, 2);
   const lost = live.filter((k) => acked.get(k)! < startedAt && JSON.stringify(restored.get(k)!.values) !== JSON.stringify([Buffer.from(`v-${k}`).toString('hex')]));
   expect(lost).toEqual([]);
   const wrong = live.filter((k) => !restored.get(k)!.deleted && JSON.stringify(restored.get(k)!.values) !== JSON.stringify([Buffer.from(`v-${k}`).toString('hex')]));
@@ -146,7 +157,7 @@ test('backs up a loaded cluster under write load, and restores it into a 4-node 
   // Restoring again changes nothing: merges are idempotent.
   const again = await kvRun(['restore', id!, '--endpoint', target.cluster.nodes[1]!.endpoint, '--spool-dir', spool], { timeoutMs: 170_000 });
   expect(again.code).toBe(0);
-  const twice = await readAll(target.client({ batch: true }), keys.slice(0, 300), 2);
+  const twice = await readAll(target, target.client({ batch: true }), keys.slice(0, 300), 2);
   expect(keys.slice(0, 300).filter((k) => JSON.stringify(twice.get(k)) !== JSON.stringify(before.get(k)))).toEqual([]);
 }, 420_000);
 
@@ -202,7 +213,7 @@ test('a damaged object is caught by verify, naming the node and part, and by res
     expect(restore.code).toBe(1);
     expect(restore.stderr).toContain(`backup ${id} is damaged; nothing was restored`);
     expect(restore.stderr).toContain(`/kv-2/data.mdb: part ${part} `);
-    const got = await readAll(empty.client(), keys.slice(0, 50), 1);
+    const got = await readAll(empty, empty.client(), keys.slice(0, 50), 1);
     expect([...got.values()].filter((v) => !v.deleted)).toEqual([]);
   } finally {
     await empty.teardown();
@@ -227,7 +238,7 @@ test('a backup with a member down fails naming it, and says how to resume; a res
       expect(restore.stderr.split('\n').filter((l) => !/^(downloading|restoring)/.test(l))).toEqual(['']);
       expect(restore.code).toBe(0);
     });
-    const got = await readAll(empty.client({ batch: true }), keys.slice(0, 200), 2);
+    const got = await readAll(empty, empty.client({ batch: true }), keys.slice(0, 200), 2);
     expect(keys.slice(0, 200).filter((k) => got.get(k)!.deleted)).toEqual([]);
   } finally {
     await empty.teardown();

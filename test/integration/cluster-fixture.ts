@@ -17,6 +17,7 @@
  *   18301-18304 monitor (metrics 18311-18314, Prometheus 18321, Alertmanager 18322)
  *   18901-18903 bench-compare (its store; etcd on 18911-18916; 18921-18936 named, never taken)
  *   19460-19462 tls (client auth), 19470-19472 tls (rotation)
+ *   19441-19445 contexts (the store, a gateway)
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -54,7 +54,7 @@ test('a node joins while writes go on, takes its partitions with their data, and
   }
   const joinerDir = path.join(f.dataDir, 'kv-4');
   fs.mkdirSync(joinerDir, { recursive: true });
-  joiner = spawn(process.execPath, [KV_SCRIPT, 'node', '--node-id', 'kv-4', '--port', String(JOINER_PORT), '--join', 'true', '--data-dir', joinerDir, '--metrics-port', '0', '--gossip-interval-ms', '200', '--transfer-interval-ms', '100', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  joiner = spawn(process.execPath, [KV_SCRIPT, 'node', '--node-id', 'kv-4', '--port', String(JOINER_PORT), '--join', 'true', '--data-dir', joinerDir, '--context-keys-file', f.cluster.contextKeysFile, '--metrics-port', '0', '--gossip-interval-ms', '200', '--transfer-interval-ms', '100', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let joinerLog = '';
   joiner.stderr!.on('data', (d: Buffer) => (joinerLog += d.toString()));
   const joinerEndpoint = `127.0.0.1:${JOINER_PORT}`;

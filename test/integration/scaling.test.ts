@@ -53,7 +53,7 @@ function startJoiner(id: string, port: number, metricsPort: number, extra: strin
   const dataDir = path.join(f.dataDir, id);
   fs.mkdirSync(dataDir, { recursive: true });
   const founding = f.cluster.nodes.map((n) => `${n.id}=${n.endpoint}`).join(',');
-  const child = spawn(process.execPath, [KV_SCRIPT, 'node', '--node-id', id, '--port', String(port), '--join', 'auto', '--peers', founding, '--data-dir', dataDir, '--metrics-port', String(metricsPort), '--log-level', 'warn', ...TUNING, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [KV_SCRIPT, 'node', '--node-id', id, '--port', String(port), '--join', 'auto', '--peers', founding, '--data-dir', dataDir, '--context-keys-file', f.cluster.contextKeysFile, '--metrics-port', String(metricsPort), '--log-level', 'warn', ...TUNING, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const j = { process: child, log: () => log, dataDir, endpoint: `127.0.0.1:${port}`, metricsPort };

@@ -1,5 +1,6 @@
 import * as fc from 'fast-check';
 import { CodecError, decodeContext, decodeObject, encodeContext, encodeObject } from '../../app/versioning/codec';
+import { ContextSeal } from '../../app/versioning/context-seal';
 import { Sibling, VersionedObject, VersionVector } from '../../app/versioning/dvv';
 import { historyArb, replay, vvArb } from './dvv-history';
 
@@ -186,5 +187,45 @@ describe('context codec', () => {
   test('rejects an object encoding passed as a context', () => {
     const obj: VersionedObject = { vv: new Map([['a', 1]]), siblings: [{ dot: { actor: 'a', counter: 1 }, value: null, writtenAtMs: 0 }] };
     expect(() => decodeContext(encodeObject(obj))).toThrow(/context format 1, expected 2/);
+  });
+});
+
+describe('sealed contexts', () => {
+  const seal = new ContextSeal([Buffer.alloc(32, 1)]);
+  const keyArb = fc.uint8Array({ minLength: 1, maxLength: 40 });
+
+  test('opening a sealed context on its own key gives the vector back', () => {
+    fc.assert(
+      fc.property(vvArb, keyArb, (vv, key) => {
+        const opened = seal.open(key, seal.seal(key, vv));
+        expect(opened.ok && [...opened.value]).toEqual([...vv]);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  test('rejects any change to a sealed context, and random bytes, with InvalidArgument', () => {
+    fc.assert(
+      fc.property(vvArb, keyArb, fc.nat(), fc.integer({ min: 1, max: 255 }), fc.uint8Array({ minLength: 1, maxLength: 64 }), (vv, key, at, xor, noise) => {
+        const bytes = Buffer.from(seal.seal(key, vv));
+        bytes[at % bytes.length]! ^= xor;
+        for (const forged of [bytes, noise, Buffer.from([3, ...noise])]) {
+          const opened = seal.open(key, forged);
+          expect(opened.ok).toBe(false);
+          if (!opened.ok) expect(opened.error.condition).toBe('InvalidArgument');
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  test('rejects a context of another key', () => {
+    fc.assert(
+      fc.property(vvArb, keyArb, keyArb, (vv, a, b) => {
+        fc.pre(!Buffer.from(a).equals(Buffer.from(b)));
+        expect(seal.open(b, seal.seal(a, vv)).ok).toBe(false);
+      }),
+      { numRuns: RUNS },
+    );
   });
 });

@@ -1,5 +1,5 @@
 import * as fc from 'fast-check';
-import { applyWrite, EMPTY_VV, isDeleted, liveValues, merge, mergeAll, VersionedObject } from '../../app/versioning/dvv';
+import { applyWrite, DOT_COUNTER_MAX, EMPTY_VV, isDeleted, liveValues, merge, mergeAll, mergeVv as mergeVvOf, pruneVv, VersionedObject, writingActor } from '../../app/versioning/dvv';
 import { encodeObject } from '../../app/versioning/codec';
 import { ACTORS, Command, commandArb, dotsOf, historyArb, replay, step, valueArb } from './dvv-history';
 
@@ -178,6 +178,49 @@ describe('convergence', () => {
         for (let lap = 0; lap < 2; lap++) for (let i = 0; i < ACTORS.length; i++) step(replicas, { t: 'sync', from: i, to: (i + 1) % ACTORS.length }, 0);
         const encoded = replicas.map((r) => encodeObject(r!).toString('hex'));
         expect(new Set(encoded).size).toBe(1);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+describe('repairing poisoned clocks', () => {
+  test('writingActor keeps the actor while its counter fits, and otherwise takes a per-key actor whose next dot is new and fits', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: 3 }), { maxLength: 4 }), fc.boolean(), (poisonedSuffixes, ownPoisoned) => {
+        const entries: Array<[string, number]> = poisonedSuffixes.map((i) => [i === 0 ? 'a.e1' : `a.e1/k${i}`, DOT_COUNTER_MAX]);
+        if (!ownPoisoned) entries.push(['a.e1', 5]);
+        const vv = new Map(entries);
+        const actor = writingActor(vv, EMPTY_VV, 'a.e1');
+        if ((vv.get('a.e1') ?? 0) < DOT_COUNTER_MAX) expect(actor).toBe('a.e1');
+        else expect(actor).toMatch(/^a\.e1\/k\d+$/);
+        expect((vv.get(actor) ?? 0) + 1).toBeLessThanOrEqual(DOT_COUNTER_MAX);
+        // The write encodes (no counter past 2^53 - 1).
+        expect(() => encodeObject(applyWrite({ vv, siblings: [] }, EMPTY_VV, actor, bytes('v'), 1))).not.toThrow();
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  test('pruneVv drops only entries no sibling and no kept actor needs, smallest counters first, down to the bound when it can', () => {
+    fc.assert(
+      fc.property(historyArb, fc.array(fc.tuple(fc.string({ minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 50 })), { maxLength: 30 }), fc.integer({ min: 1, max: 12 }), (h, junk, max) => {
+        const obj = replay(h).replicas.find((r) => r !== undefined);
+        if (obj === undefined) return;
+        const vv = mergeVvOf(obj.vv, new Map(junk.map(([a, c]) => [`j-${a}`, c])));
+        const poisoned = { vv, siblings: obj.siblings };
+        const keep = [ACTORS[0]!];
+        const { object, pruned } = pruneVv(poisoned, max, keep);
+        const needed = new Set([...keep, ...obj.siblings.map((s) => s.dot.actor)]);
+        expect(object.siblings).toBe(poisoned.siblings);
+        expect(() => encodeObject(object)).not.toThrow();
+        for (const a of needed) if (vv.has(a)) expect(object.vv.get(a)).toBe(vv.get(a));
+        const droppable = [...vv.keys()].filter((a) => !needed.has(a));
+        expect(pruned).toBe(Math.min(Math.max(0, vv.size - max), droppable.length));
+        expect(object.vv.size).toBe(vv.size - pruned);
+        const kept = droppable.filter((a) => object.vv.has(a)).map((a) => vv.get(a)!);
+        const dropped = droppable.filter((a) => !object.vv.has(a)).map((a) => vv.get(a)!);
+        if (kept.length > 0 && dropped.length > 0) expect(Math.max(...dropped)).toBeLessThanOrEqual(Math.min(...kept));
       }),
       { numRuns: RUNS },
     );

@@ -50,6 +50,7 @@ import { NodeLife, Scheduler } from './sim-clock';
 import { Endpoint, SimNetwork } from './sim-network';
 import { GroupCommitStore } from './sim-store';
 import { decodeObject } from '../../app/versioning/codec';
+import { TEST_CONTEXT_SEAL } from '../support/context-seal';
 
 export const SIM_PARTITIONS = 16;
 /** The cluster's name in its state (a state of another cluster is refused). */
@@ -423,7 +424,7 @@ export class SimCluster {
     const transport = new SimTransport(node, this);
     // As node.ts wires it: a node that is not a member (it left) takes no hints.
     const replicas = new Replicas(id, replica, transport, undefined, () => membership.state.version === 0 || membership.state.members.some((m) => m.id === id));
-    const coordinator = new Coordinator({ self: id, routing: () => membership.routing, local: replica, replicas, config: SIM_COORDINATOR, log, events: this.coordinatorEvents(), clock });
+    const coordinator = new Coordinator({ self: id, routing: () => membership.routing, local: replica, replicas, config: SIM_COORDINATOR, log, events: this.coordinatorEvents(), clock, contexts: TEST_CONTEXT_SEAL });
     const stats = this.stats;
     const handoff = new HandoffWorker(hints, transport, HANDOFF, { delivered: (_t, n) => (stats.handedOff += n), expired() {}, failed() {} }, log, clock);
     // As node.ts wires it: hints for a member that left or was removed go to the current primaries.

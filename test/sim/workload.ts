@@ -16,7 +16,7 @@
 import { Result } from '../../app/errors';
 import { Clock, sleep } from '../../app/replication/clock';
 import { ClientOp, GetResult, OpResult } from '../../app/api/ops';
-import { decodeContext } from '../../app/versioning/codec';
+import { TEST_CONTEXT_SEAL } from '../support/context-seal';
 import { VersionVector } from '../../app/versioning/dvv';
 import { Rng } from './rng';
 
@@ -179,7 +179,9 @@ export class SimClient {
         const got = await this.read(key);
         if (got === undefined) continue;
         if (got.context.length === 0) return; // never written: nothing to delete
-        context = decodeContext(got.context);
+        const opened = TEST_CONTEXT_SEAL.open(Buffer.from(key), got.context);
+        if (!opened.ok) throw opened.error;
+        context = opened.value;
         pending = { kind: 'delete', key: Buffer.from(key), context: got.context, w: this.writeQuorum(), pw: 0 };
       }
       const r = await this.call(pending);

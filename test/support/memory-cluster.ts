@@ -20,6 +20,7 @@ import { routingForMembers } from '../../app/ring/placement';
 import { partitionOf, Routing } from '../../app/ring/ring';
 import { MemoryStore } from '../../app/storage/memory-store';
 import { mergedObjectBytesMax, OBJECT_LIMITS_DEFAULT, ObjectLimits } from '../../app/versioning/limits';
+import { TEST_CONTEXT_SEAL } from './context-seal';
 
 export interface MemoryNode {
   readonly id: string;
@@ -124,7 +125,7 @@ export class MemoryCluster {
       const replica = new LocalReplica(store, `${id}.e1`, limits, { hints, trees, nowMs });
       const transport = new InProcessTransport(id, cluster);
       const replicas = new Replicas(id, replica, transport);
-      const coordinator = new Coordinator({ self: id, routing: () => cluster.routing, local: replica, replicas, config: cluster.config, tracer: options.tracer });
+      const coordinator = new Coordinator({ self: id, routing: () => cluster.routing, local: replica, replicas, config: cluster.config, tracer: options.tracer, contexts: TEST_CONTEXT_SEAL });
       const handoff = new HandoffWorker(hints, transport, { handoffIntervalMs: 10, handoffBatchMax: 100, handoffKeysPerSecondMax: 100_000, requestTimeoutMs: 200 }, { delivered() {}, expired() {}, failed() {} }, silentLogger);
       const lookup = (partition: number) => cluster.routing.replicas(partition);
       const primaryOf = new Map<number, readonly string[]>();

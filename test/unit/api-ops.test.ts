@@ -1,13 +1,14 @@
 import { KvError } from '../../app/errors';
 import { checkOp, ClientOp, RequestLimits } from '../../app/api/ops';
 import { encodeContext } from '../../app/versioning/codec';
+import { TEST_CONTEXT_SEAL } from '../support/context-seal';
 
 const LIMITS: RequestLimits = { n: 3, r: 2, w: 2, keyBytesMax: 8, valueBytesMax: 16 };
 const key = Buffer.from('k');
 const noContext = new Uint8Array(0);
 
 function rejection(op: ClientOp): KvError {
-  const result = checkOp(op, LIMITS);
+  const result = checkOp(op, LIMITS, TEST_CONTEXT_SEAL);
   if (result.ok) throw new Error(`expected ${op.kind} to be rejected, got ${JSON.stringify(result.value)}`);
   return result.error;
 }
@@ -21,30 +22,30 @@ function expectInvalidArgument(error: KvError, ...parts: (string | RegExp)[]): v
 
 describe('checkOp', () => {
   test('resolves r and w of 0 to the cluster defaults', () => {
-    expect(checkOp({ kind: 'get', key, r: 0 }, LIMITS)).toEqual({ ok: true, value: { kind: 'get', key, r: 2, pr: 0 } });
-    const put = checkOp({ kind: 'put', key, value: Buffer.from('v'), context: noContext, w: 0 }, LIMITS);
+    expect(checkOp({ kind: 'get', key, r: 0 }, LIMITS, TEST_CONTEXT_SEAL)).toEqual({ ok: true, value: { kind: 'get', key, r: 2, pr: 0 } });
+    const put = checkOp({ kind: 'put', key, value: Buffer.from('v'), context: noContext, w: 0 }, LIMITS, TEST_CONTEXT_SEAL);
     expect(put.ok && put.value.kind === 'put' && put.value.w).toBe(2);
   });
 
   test('keeps an explicit r or w within 1..N', () => {
     for (const q of [1, 2, 3]) {
-      const get = checkOp({ kind: 'get', key, r: q }, LIMITS);
+      const get = checkOp({ kind: 'get', key, r: q }, LIMITS, TEST_CONTEXT_SEAL);
       expect(get.ok && get.value.kind === 'get' && get.value.r).toBe(q);
-      const del = checkOp({ kind: 'delete', key, context: noContext, w: q }, LIMITS);
+      const del = checkOp({ kind: 'delete', key, context: noContext, w: q }, LIMITS, TEST_CONTEXT_SEAL);
       expect(del.ok && del.value.kind === 'delete' && del.value.w).toBe(q);
     }
   });
 
-  test('decodes the context of a put and gives a delete a null value', () => {
+  test('opens the sealed context of a put and gives a delete a null value', () => {
     const vv = new Map([['a@1', 3], ['b@1', 1]]);
-    const put = checkOp({ kind: 'put', key, value: Buffer.from('v'), context: encodeContext(vv), w: 0 }, LIMITS);
+    const put = checkOp({ kind: 'put', key, value: Buffer.from('v'), context: TEST_CONTEXT_SEAL.seal(key, vv), w: 0 }, LIMITS, TEST_CONTEXT_SEAL);
     expect(put.ok && put.value.kind === 'put' && [...put.value.context]).toEqual([...vv]);
-    const del = checkOp({ kind: 'delete', key, context: encodeContext(vv), w: 0 }, LIMITS);
+    const del = checkOp({ kind: 'delete', key, context: TEST_CONTEXT_SEAL.seal(key, vv), w: 0 }, LIMITS, TEST_CONTEXT_SEAL);
     expect(del.ok && del.value.kind === 'delete' && del.value.value).toBeNull();
   });
 
   test('accepts a key and a value exactly at their limits', () => {
-    expect(checkOp({ kind: 'put', key: Buffer.alloc(8, 1), value: Buffer.alloc(16), context: noContext, w: 0 }, LIMITS).ok).toBe(true);
+    expect(checkOp({ kind: 'put', key: Buffer.alloc(8, 1), value: Buffer.alloc(16), context: noContext, w: 0 }, LIMITS, TEST_CONTEXT_SEAL).ok).toBe(true);
   });
 
   test('rejects an empty key, naming the field and the limit', () => {
@@ -76,16 +77,18 @@ describe('checkOp', () => {
   });
 
   test.each([
-    ['garbage', Buffer.from([0xde, 0xad, 0xbe, 0xef])],
-    ['a truncated context', encodeContext(new Map([['a@1', 300]])).subarray(0, 4)],
-    ['a context with trailing bytes', Buffer.concat([encodeContext(new Map([['a@1', 1]])), Buffer.from([0])])],
-  ])('rejects %s as context, saying to pass it back unchanged', (_name, context) => {
+    ['garbage', Buffer.from([0xde, 0xad, 0xbe, 0xef]), 'not a context returned by a get'],
+    ['an unsigned context from before signing', encodeContext(new Map([['a@1', 3]])), 'unsigned context (format 2)'],
+    ['a truncated context', TEST_CONTEXT_SEAL.seal(key, new Map([['a@1', 300]])).subarray(0, 24), 'not signed by this cluster'],
+    ['a context with trailing bytes', Buffer.concat([TEST_CONTEXT_SEAL.seal(key, new Map([['a@1', 1]])), Buffer.from([0])]), 'not signed by this cluster'],
+    ['a context of another key', TEST_CONTEXT_SEAL.seal(Buffer.from('other'), new Map([['a@1', 1]])), /not signed by this cluster for this key: it is for another key/],
+  ])('rejects %s as context, naming the field and the reason', (_name, context, reason: string | RegExp) => {
     const error = rejection({ kind: 'put', key, value: Buffer.from('v'), context, w: 0 });
-    expectInvalidArgument(error, /^context:/, `${context.length} bytes`, 'not a context returned by a get', 'pass it back unchanged');
+    expectInvalidArgument(error, /^context:/, `${context.length} bytes`, reason);
   });
 
   test('rejects a bad context on a delete too', () => {
-    expectInvalidArgument(rejection({ kind: 'delete', key, context: Buffer.from([7]), w: 0 }), /^context:/, /context format 7/);
+    expectInvalidArgument(rejection({ kind: 'delete', key, context: Buffer.from([7]), w: 0 }), /^context:/, /format 7, expected 3/);
   });
 
   test('checks the key before the value and the value before the quorum', () => {

@@ -16,6 +16,7 @@ import * as grpc from '@grpc/grpc-js';
 import { KvClient } from '../../app/client/client';
 import { protos } from '../../app/rpc/proto-definition';
 import { parseNodeConfig } from '../../app/node/config';
+import { newContextKeysText } from '../../app/node/context-keys';
 import { KvNode } from '../../app/node/node';
 import { routingForMembers } from '../../app/ring/placement';
 import { partitionOf } from '../../app/ring/ring';
@@ -137,11 +138,14 @@ describe('tracing across nodes (OTLP/HTTP export)', () => {
     const ports = await freePorts(IDS.length);
     const peers = IDS.map((id, i) => `${id}=127.0.0.1:${ports[i]}`).join(',');
     dirs = IDS.map((id) => fs.mkdtempSync(path.join(os.tmpdir(), `kv-trace-${id}-`)));
+    // One context key file for the three nodes, as kv cluster gives its nodes.
+    const contextKeysFile = path.join(dirs[0]!, 'cluster-context-keys');
+    fs.writeFileSync(contextKeysFile, newContextKeysText());
     nodes = await Promise.all(
       IDS.map((id, i) =>
         KvNode.start(
           parseNodeConfig(
-            ['--node-id', id, '--port', String(ports[i]), '--peers', peers, '--data-dir', dirs[i]!, '--n', String(N), '--partitions', String(PARTITIONS), '--metrics-port', '0', '--trace-sample-ratio', '1', '--durability', 'relaxed', '--disk-free-bytes-min', '0', '--anti-entropy-interval-ms', '0', '--gossip-interval-ms', '0', '--tombstone-reap-interval-ms', '0', '--shutdown-grace-ms', '500'],
+            ['--node-id', id, '--port', String(ports[i]), '--peers', peers, '--data-dir', dirs[i]!, '--context-keys-file', contextKeysFile, '--n', String(N), '--partitions', String(PARTITIONS), '--metrics-port', '0', '--trace-sample-ratio', '1', '--durability', 'relaxed', '--disk-free-bytes-min', '0', '--anti-entropy-interval-ms', '0', '--gossip-interval-ms', '0', '--tombstone-reap-interval-ms', '0', '--shutdown-grace-ms', '500'],
             {},
           ),
           silentLogger,

@@ -90,6 +90,51 @@ describe('LocalReplica.coordinateWrite', () => {
   });
 });
 
+describe('LocalReplica.coordinateWrite on a poisoned object', () => {
+  const limits = { ...OBJECT_LIMITS_DEFAULT, clockEntriesWarn: 3, clockEntriesMax: 4 };
+
+  test('takes a per-key actor when its counter for the key is at 2^53 - 1, and warns', async () => {
+    const replica = new LocalReplica(new MemoryStore(), 'a:1', limits, () => 1);
+    await replica.mergeEncoded(3, key, encodeObject({ vv: new Map([['a:1', Number.MAX_SAFE_INTEGER]]), siblings: [{ dot: { actor: 'a:1', counter: Number.MAX_SAFE_INTEGER }, value: Buffer.from('old'), writtenAtMs: 1 }] }));
+    const written = await replica.coordinateWrite(3, key, none, Buffer.from('new'));
+    if (!written.ok) throw written.error;
+    expect(written.value.object.siblings.map((s) => [s.dot.actor, s.dot.counter, text(s.value!)])).toEqual([
+      ['a:1', Number.MAX_SAFE_INTEGER, 'old'],
+      ['a:1/k1', 1, 'new'],
+    ]);
+    expect(written.value.warnings.join()).toMatch(/the write took the per-key actor a:1\/k1/);
+    const again = await replica.coordinateWrite(3, key, written.value.object.vv, Buffer.from('newer'));
+    expect(again.ok && again.value.object.siblings.map((s) => `${s.dot.actor}:${s.dot.counter}`)).toEqual(['a:1/k1:2']);
+  });
+
+  test('prunes a full clock of entries no sibling needs, keeping those of the siblings it replaced, and warns', async () => {
+    const replica = new LocalReplica(new MemoryStore(), 'a:1', limits, () => 1);
+    const vv = new Map([['j1', 9], ['j2', 1], ['j3', 2], ['s', 1]]);
+    await replica.mergeEncoded(3, key, encodeObject({ vv, siblings: [{ dot: { actor: 's', counter: 1 }, value: Buffer.from('old'), writtenAtMs: 1 }] }));
+    const blind = await replica.coordinateWrite(3, key, none, Buffer.from('blind'));
+    if (!blind.ok) throw blind.error;
+    expect([...blind.value.object.vv.keys()]).toEqual(['a:1', 'j1', 'j3', 's']);
+    expect(liveValues(blind.value.object).map(text)).toEqual(['blind', 'old']);
+    expect(blind.value.warnings.join()).toMatch(/clock: 5 entries above the limit of 4; pruned 1/);
+    // The write replacing "old" keeps the entry of s, so that replicas still holding "old" see it covered.
+    const resolved = await replica.coordinateWrite(3, key, new Map([...blind.value.object.vv, ['j2', 1]]), Buffer.from('resolved'));
+    if (!resolved.ok) throw resolved.error;
+    expect(liveValues(resolved.value.object).map(text)).toEqual(['resolved']);
+    expect(resolved.value.object.vv.get('s')).toBe(1);
+  });
+
+  test('rejects with ClockTooLarge, storing nothing, only when every entry is needed by a sibling', async () => {
+    const store = new CountingStore();
+    const replica = new LocalReplica(store, 'a:1', limits, () => 1);
+    const actors = ['b', 'c', 'd', 'e'];
+    await replica.mergeEncoded(3, key, encodeObject({ vv: new Map(actors.map((a) => [a, 1])), siblings: actors.map((a) => ({ dot: { actor: a, counter: 1 }, value: Buffer.from(a), writtenAtMs: 1 })) }));
+    const refused = await replica.coordinateWrite(3, key, none, Buffer.from('x'));
+    expect(!refused.ok && refused.error.condition).toBe('ClockTooLarge');
+    expect(!refused.ok && refused.error.message).toMatch(/would leave 5 vector entries, above the limit of 4, each needed by a sibling; read the key, resolve its siblings and write with the context/);
+    expect(store.writes).toBe(1);
+  });
+});
+
 test('the largest object setting fits the store: a record of objectBytesMax (64 MiB) plus key and framing is accepted', () => {
   expect(() => resolveRecordChecks({ maxRecordBytes: 64 * 1024 * 1024 + 65536 + 1024 })).not.toThrow();
 });
