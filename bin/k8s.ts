@@ -34,8 +34,9 @@ const store = new KvStoreChart(app, 'kv', {
   image: process.env.KV_IMAGE ?? PLACEHOLDER_IMAGE,
   storageClassName: storage.storageClassName,
   tracing: { sampleRatio: o.traceSampleRatio, otlpEndpoint: collectorOtlpHttpEndpoint(MONITORING_NAMESPACE) },
-  // As the cluster stack deploys it: gateways with their HPA.
+  // As the cluster stack deploys it: gateways with their HPA, TLS as the profile says (prod: on).
   gateway: {},
+  tls: config.store.tls ? {} : undefined,
 });
 new KvMonitoringChart(app, 'monitoring', { store, ...config.monitoring });
 new MonitoringNamespaceChart(app, 'monitoring-namespace', { store, name: MONITORING_NAMESPACE });

@@ -27,6 +27,7 @@ import * as kplus from 'cdk8s-plus-34';
 import { Construct } from 'constructs';
 import { ZONE_LABEL } from '../app/k8s/kube-api';
 import { DATA_DIR, KvStoreChart, NODE_CONTAINER_NAME, RUN_AS_ID, STATEFULSET_POD_NAME_LABEL } from '../constructs/k8s/kv-store-chart';
+import { clientTlsParts } from '../constructs/k8s/kv-tls';
 import { chaosMeshFault, CHAOS_MESH_API_VERSION, ChaosObjectSpec, Json, SPEC_FIELD, StoreTargets } from './chaos-mesh-faults';
 import { EXPERIMENTS, Experiment, experimentsOf, SUITES, validateExperiment } from './experiments';
 
@@ -338,6 +339,8 @@ export class KvChaosChart extends Chart {
     // carries the backup role and API reads it must not have).
     const serviceAccount = new k8s.KubeServiceAccount(this, 'CheckerServiceAccount', { metadata: { name: checkerName, labels }, automountServiceAccountToken: false });
 
+    // A TLS store gave the checker a client certificate of its own (constructs/k8s/kv-tls.ts).
+    const checkerTls = store.tls && clientTlsParts(store.tls.clientSecretNames['chaos-checker']!);
     const job = new k8s.KubeJob(this, 'CheckerJob', {
       metadata: { name: checkerName, labels },
       spec: {
@@ -394,11 +397,13 @@ export class KvChaosChart extends Chart {
                   capabilities: { drop: ['ALL'] },
                   seccompProfile: { type: 'RuntimeDefault' },
                 },
-                volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+                volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...(checkerTls?.volumeMounts ?? [])],
+                env: checkerTls?.env,
               },
             ],
             volumes: [
               { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } },
+              ...(checkerTls?.volumes ?? []),
             ],
           },
         },

@@ -70,6 +70,7 @@ export function createStacks(app: App, config: DeploymentConfig, options: Create
     storeReplicas: config.store.replicas,
     storeStorageGiB: config.store.storageGiB,
     storeVolumeClaimGiB: config.store.volumeClaimGiB,
+    storeTls: config.store.tls,
     n: config.store.n,
     r: config.store.r,
     w: config.store.w,

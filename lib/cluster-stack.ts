@@ -19,6 +19,7 @@ import * as cdk8s from 'cdk8s';
 import { Construct } from 'constructs';
 import { ImageTagCheck } from '../constructs/aws/image-tag-check';
 import { KvChaosMesh } from '../constructs/aws/kv-chaos-mesh';
+import { KvCertManager } from '../constructs/aws/kv-cert-manager';
 import { KvClusterAutoscaler } from '../constructs/aws/kv-cluster-autoscaler';
 import { SPOT_TAINT } from '../constructs/k8s/kv-gateway';
 import { KvObservability, KvObservabilityProps } from '../constructs/aws/kv-observability';
@@ -108,6 +109,12 @@ export interface ClusterStackProps extends StackProps, MonitoringKnobs {
    */
   readonly storeVolumeClaimGiB?: number;
   /**
+   * TLS on the store's gRPC port, mutual TLS between its nodes and client authorization (the store
+   * chart's `tls`); installs cert-manager (constructs/aws/kv-cert-manager.ts) for its certificates.
+   * @default false - plaintext; the NetworkPolicy is the only guard of the peer service
+   */
+  readonly storeTls?: boolean;
+  /**
    * The gateway tier's sizing and autoscaling (constructs/k8s/kv-gateway.ts).
    * @default - 2 to 10 gateways, scaled at 70 % CPU or 256 operations in flight per pod
    */
@@ -174,6 +181,8 @@ export class ClusterStack extends Stack {
   /** The store's claims grown to storeStorageGiB (no patches while it is the claim template's size). */
   public readonly volumeGrowth: KvVolumeGrowth;
   public readonly observability: KvObservability;
+  /** cert-manager, when the store has TLS (storeTls). */
+  public readonly certManager?: KvCertManager;
   /** Chaos Mesh and the chaos chart, when `chaosMesh` is on. */
   public readonly chaosMesh?: KvChaosMesh;
 
@@ -356,7 +365,10 @@ export class ClusterStack extends Stack {
       // in flight from the Prometheus adapter); the storage pods scale through membership only.
       gateway: props.gateway ?? {},
       tracing: { sampleRatio: props.traceSampleRatio ?? OBSERVABILITY_SIZING[observabilityProfile].traceSampleRatio, otlpEndpoint },
+      tls: props.storeTls ? {} : undefined,
     });
+    // cert-manager issues the store's certificates: its CRDs and webhook must be there before the chart.
+    this.certManager = props.storeTls ? new KvCertManager(this, 'CertManager', { cluster: this.cluster, dependsOn: this.nodegroups }) : undefined;
 
     // The store's AWS identity: its service account gets the backup role (read and write its prefix only).
     const storeIdentity = new eks.CfnPodIdentityAssociation(this, 'StorePodIdentity', {
@@ -375,7 +387,7 @@ export class ClusterStack extends Stack {
     const imageCheck = new ImageTagCheck(this, 'StoreImage', { repository: props.repository, tag: props.storeImageTag });
 
     const storeManifest = this.cluster.addCdk8sChart('Store', this.storeChart);
-    storeManifest.node.addDependency(storageManifest, storeIdentity, vpcCni, imageCheck.resource);
+    storeManifest.node.addDependency(storageManifest, storeIdentity, vpcCni, imageCheck.resource, ...(this.certManager ? [this.certManager.release] : []));
     // Volumes larger than the claim template: each claim patched to storageGiB, once it is bound.
     this.volumeGrowth = new KvVolumeGrowth(this, 'StoreVolumes', { cluster: this.cluster, store: this.storeChart, storeManifest });
 

@@ -73,6 +73,11 @@ export interface StoreConfig {
    * with a real account; PLACEHOLDER_IMAGE_TAG with the placeholder account (synth only).
    */
   readonly imageTag: string;
+  /**
+   * TLS on the store's gRPC port, mutual TLS between nodes and client authorization, with
+   * certificates from cert-manager (which the cluster stack then installs).
+   */
+  readonly tls: boolean;
 }
 
 export interface BackupConfig {
@@ -176,6 +181,8 @@ const COMMON_STORE: ProfileDefaults['store'] = {
   // The size the StatefulSet is created with (prod's is below); it never changes afterwards:
   // storageGiB grows the volumes through their claims.
   volumeClaimGiB: 20,
+  // Off in dev: its chaos checker, load tests and kubectl port-forwards speak plaintext. prod turns it on.
+  tls: false,
 };
 
 /** A profile's monitoring-stack knobs: the sizing table's values for that profile. */
@@ -225,7 +232,7 @@ export const PROFILES: Readonly<Record<ProfileName, ProfileDefaults>> = {
     endpointPublicCidrs: [],
     adminRoleArn: '',
     nodeGroups: { instanceTypes: ['m7i.xlarge'], minSizePerZone: 2, desiredSizePerZone: 2, maxSizePerZone: 4, diskSizeGiB: 50 },
-    store: { ...COMMON_STORE, replicas: 6, storageGiB: 200, volumeClaimGiB: 200 },
+    store: { ...COMMON_STORE, replicas: 6, storageGiB: 200, volumeClaimGiB: 200, tls: true },
     backup: { ...COMMON_BACKUP, noncurrentExpireAfterDays: 365 },
     monitoring: { scrapeIntervalSeconds: 15, alertRepeatIntervalHours: 4 },
     // One operation in a hundred: the spans' cost stays small at load, and slow ones still show.
@@ -273,6 +280,7 @@ export const CONTEXT_KEYS = [
   'traceRetentionDays',
   'nodeLogRetentionDays',
   'chaosMesh',
+  'tls',
 ] as const;
 
 /** Where values come from: CDK context (`app.node.tryGetContext`) and the process environment. */
@@ -432,6 +440,7 @@ export function loadConfig(sources: ConfigSources): DeploymentConfig {
     throw new ConfigError('elasticsearchNodes', elasticsearchNodes, 'expected 1 (no redundancy) or 3 to 15 (a master quorum survives the loss of a node or a zone)');
   }
   const chaosMesh = bool('chaosMesh', ctx('chaosMesh') ?? d.chaosMesh);
+  const tls = bool('tls', ctx('tls') ?? d.store.tls);
 
   const observability: ObservabilityConfig = {
     traceSampleRatio,
@@ -455,7 +464,7 @@ export function loadConfig(sources: ConfigSources): DeploymentConfig {
     endpointPublicCidrs,
     adminRoleArn,
     nodeGroups: { ...d.nodeGroups, instanceTypes, desiredSizePerZone, maxSizePerZone, minSizePerZone: Math.min(d.nodeGroups.minSizePerZone, desiredSizePerZone) },
-    store: { ...d.store, replicas, storageGiB, volumeClaimGiB, imageTag },
+    store: { ...d.store, replicas, storageGiB, volumeClaimGiB, imageTag, tls },
     backup: { ...d.backup, prefix: backupPrefix },
     githubRepository,
     githubEnvironment,

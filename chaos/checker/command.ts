@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { KvClient } from '../../app/client/client';
 import { CliError } from '../../app/cli/cli-error';
 import { parseEndpointList, resolveEndpoints } from '../../app/cli/endpoints';
+import { clientSecurity } from '../../app/cli/security';
 import { integerFlag, numberFlag } from '../../app/cli/measure';
 import { CheckerMetrics } from '../../observability/checker-metrics';
 import { experimentNamed } from '../experiments';
@@ -155,7 +156,8 @@ export function parseChaosCheckArgs(argv: readonly string[]): Parsed | undefined
 export async function chaosCheckCommand(argv: readonly string[]): Promise<void> {
   const parsed = parseChaosCheckArgs(argv);
   if (!parsed) return;
-  const client = new KvClient({ endpoints: parsed.endpoints, timeoutMs: parsed.timeoutMs });
+  // A TLS store: the certificate (or token) from the CLI's KV_CLIENT_TLS_* / KV_CLIENT_TOKEN_FILE variables.
+  const client = new KvClient({ endpoints: parsed.endpoints, timeoutMs: parsed.timeoutMs, security: clientSecurity({}) });
   const metrics = new CheckerMetrics();
   const checker = new Checker(kvClientStore(client), parsed.options, metrics);
   let server: Server | undefined;

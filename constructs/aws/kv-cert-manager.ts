@@ -42,7 +42,8 @@ export class KvCertManager extends Construct {
     if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) throw new Error(`KvCertManager: replicas ${replicas} is not a whole number within 1..5`);
     // With more than one, a PodDisruptionBudget keeps one of each running through a drain.
     const pdb = { enabled: replicas > 1, minAvailable: 1 };
-    this.release = props.cluster.addHelmChart('Release', {
+    // The id is the cluster's child's (`chart-<id>`): unique among every release on the cluster.
+    this.release = props.cluster.addHelmChart('CertManager', {
       repository: CERT_MANAGER_CHART.repository,
       chart: CERT_MANAGER_CHART.chart,
       version: CERT_MANAGER_CHART.version,

@@ -16,6 +16,7 @@ import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-34';
 import { Construct } from 'constructs';
 import { checkIntProp } from './int-prop';
+import type { TlsPodParts } from './kv-tls';
 
 const k8s = kplus.k8s;
 
@@ -46,6 +47,11 @@ export interface KvBackupJobsProps {
   readonly spoolGiB: number;
   /** @default 6 hours */
   readonly activeDeadline?: Duration;
+  /**
+   * The client certificate the jobs present to a TLS store (constructs/k8s/kv-tls.ts clientTlsParts).
+   * @default - plaintext
+   */
+  readonly tls?: TlsPodParts;
 }
 
 /** Environment variables the CLI reads (app/cli/backup.ts). */
@@ -102,13 +108,13 @@ export class KvBackupJobs extends Construct {
           name: 'kv',
           image: props.image,
           args,
-          env: [...env, ...extraEnv],
+          env: [...env, ...extraEnv, ...(props.tls?.env ?? [])],
           resources: { requests: { cpu: k8s.Quantity.fromString('250m'), memory: k8s.Quantity.fromString('256Mi') }, limits: { memory: k8s.Quantity.fromString('1Gi') } },
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-          volumeMounts: withSpool ? [spool, tmp] : [tmp],
+          volumeMounts: [...(withSpool ? [spool, tmp] : [tmp]), ...(props.tls?.volumeMounts ?? [])],
         },
       ],
-      volumes: withSpool ? volumes : volumes.filter((v) => v.name === tmp.name),
+      volumes: [...(withSpool ? volumes : volumes.filter((v) => v.name === tmp.name)), ...(props.tls?.volumes ?? [])],
     });
     const job = (args: string[], withSpool: boolean, extraEnv?: Array<{ name: string; value: string }>): kplus.k8s.JobTemplateSpec => ({
       metadata: { labels },

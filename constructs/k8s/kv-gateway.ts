@@ -12,6 +12,7 @@ import * as kplus from 'cdk8s-plus-34';
 import { Construct } from 'constructs';
 import { LIVE_PATH, READY_PATH } from '../../observability/probe-paths';
 import { checkIntProp } from './int-prop';
+import type { TlsPodParts } from './kv-tls';
 
 const k8s = kplus.k8s;
 
@@ -45,6 +46,12 @@ export interface KvGatewayProps extends KvGatewayOptions {
   readonly clientNamespaceLabel: string;
   readonly metricsNamespaceLabel: string;
   readonly runAsId: number;
+  /**
+   * TLS: the certificate it serves and presents upstream, and the client auth file it applies
+   * (constructs/k8s/kv-tls.ts serverTlsParts).
+   * @default - plaintext, every client may do everything
+   */
+  readonly tls?: TlsPodParts;
 }
 
 /**
@@ -106,6 +113,7 @@ export class KvGateway extends Construct {
             securityContext: { runAsNonRoot: true, runAsUser: props.runAsId, runAsGroup: props.runAsId, seccompProfile: { type: 'RuntimeDefault' } },
             topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: labels } }],
             ...SPOT_SCHEDULING,
+            volumes: props.tls?.volumes,
             containers: [
               {
                 name: 'gateway',
@@ -125,7 +133,9 @@ export class KvGateway extends Construct {
                   env('KV_ADVERTISE', `$(KV_POD_IP):${props.grpcPort}`),
                   env('KV_UPSTREAM', props.clientEndpoint),
                   env('KV_METRICS_PORT', String(props.metricsPort)),
+                  ...(props.tls?.env ?? []),
                 ],
+                volumeMounts: props.tls?.volumeMounts,
                 // Ready once the store answered it (a gateway that cannot reach the store is not).
                 // Over plain HTTP on the metrics port, as the store's pods (the kubelet's gRPC probes cannot speak TLS).
                 readinessProbe: { httpGet: { path: READY_PATH, port: k8s.IntOrString.fromNumber(props.metricsPort) }, periodSeconds: 5, failureThreshold: 2, timeoutSeconds: 2 },

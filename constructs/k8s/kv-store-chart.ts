@@ -20,6 +20,8 @@ import { isPowerOfTwo } from '../../app/ring/ring';
 import { advertiseAddress, peerList } from './peer-list';
 import { BACKUP_COMPONENT, KvBackupJobs } from './kv-backup-jobs';
 import { GATEWAY_COMPONENT, KvGateway, KvGatewayOptions } from './kv-gateway';
+import { CLIENT_AUTH_DIR, clientTlsParts, KvClientGrant, KvTls, nodeTlsSettings, serverTlsParts, TLS_DIR, TLS_FILES } from './kv-tls';
+import { CLIENT_SECURITY_ENV } from '../../app/cli/security';
 
 const k8s = kplus.k8s;
 
@@ -210,6 +212,30 @@ export interface KvStoreChartProps extends ChartProps {
    * @default - `<name>-context-keys`
    */
   readonly contextKeysSecretName?: string;
+  /**
+   * TLS on the gRPC port and client authorization (constructs/k8s/kv-tls.ts): cert-manager issues a
+   * cluster CA of the store's own, a node certificate every pod presents (peers talk mutual TLS and
+   * serve kv.v1.Peer only to node certificates), and client certificates for the gateways, the
+   * backup jobs and the chaos checker; the client auth file (a ConfigMap) lists those and `clients`.
+   * Needs cert-manager in the cluster (the cluster stack installs it).
+   * @default - plaintext, and every client may do everything (the NetworkPolicy is the only guard)
+   */
+  readonly tls?: KvStoreTls;
+}
+
+/** The store chart's TLS and client authorization. */
+export interface KvStoreTls {
+  /**
+   * Applications allowed on the client port, by certificate common name or token hash, with a role
+   * and optionally key prefixes.
+   * @default - none besides the chart's own clients
+   */
+  readonly clients?: readonly KvClientGrant[];
+  /**
+   * Lifetime of node and client certificates, hours; renewed with a third left.
+   * @default 2160 - 90 days
+   */
+  readonly certificateHours?: number;
 }
 
 /**
@@ -287,6 +313,8 @@ export class KvStoreChart extends Chart {
   public readonly volumeClaimGiB: number;
   /** The data volume claims of pods `<setName>-0 .. <setName>-(replicas-1)`, in ordinal order. */
   public readonly dataClaimNames: readonly string[];
+  /** The certificates and the client auth file, when the chart has TLS (props.tls). */
+  public readonly tls?: KvTls;
 
   constructor(scope: Construct, id: string, props: KvStoreChartProps) {
     const namespace = props.namespace ?? 'kv';
@@ -423,6 +451,35 @@ export class KvStoreChart extends Chart {
       items: { [CONTEXT_KEYS_ITEM]: { path: CONTEXT_KEYS_ITEM } },
       defaultMode: 0o440,
     });
+    // TLS: the certificates (cert-manager) and the client auth file, mounted as whole directories so
+    // that a renewal reaches the running node (it re-reads them; see kv-tls.ts).
+    const tls = props.tls
+      ? new KvTls(this, 'Tls', {
+          name,
+          namespace,
+          peerServiceName: this.peerServiceName,
+          clientServiceName: this.clientServiceName,
+          clusterDomain,
+          labels,
+          clientCertificates: {
+            // The gateways forward every client method, Inspect and Admin included, for clients they authorize themselves.
+            ...(props.gateway ? { gateway: 'admin' as const } : {}),
+            // A snapshot or a restore covers every key.
+            ...(props.backup ? { backup: 'admin' as const } : {}),
+            // The chaos chart's checker (chaos/chaos-mesh-chart.ts) reads every replica of its keys (Inspect).
+            'chaos-checker': 'admin' as const,
+          },
+          grants: props.tls.clients ?? [],
+          certificateHours: props.tls.certificateHours,
+        })
+      : undefined;
+    this.tls = tls;
+    const tlsVolumes = tls
+      ? [
+          { path: TLS_DIR, volume: kplus.Volume.fromSecret(this, 'TlsVolume', kplus.Secret.fromSecretName(this, 'NodeTlsSecret', tls.nodeSecretName), { name: 'tls', defaultMode: 0o440 }) },
+          { path: CLIENT_AUTH_DIR, volume: kplus.Volume.fromConfigMap(this, 'ClientAuthVolume', kplus.ConfigMap.fromConfigMapName(this, 'ClientAuthConfigMap', tls.clientAuthConfigMapName), { name: 'clients' }) },
+        ]
+      : [];
     // The containers' security context: non-root, read-only root, nothing to escalate.
     const containerSecurity: kplus.ContainerSecurityContextProps = {
       ensureNonRoot: true,
@@ -538,12 +595,23 @@ export class KvStoreChart extends Chart {
                   [BACKUP_ENV.prefix]: kplus.EnvValue.fromValue(props.backup.prefix),
                 }
               : {}),
+            ...(tls
+              ? {
+                  ...Object.fromEntries(Object.entries(nodeTlsSettings()).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
+                  // The preStop hook's `kv admin leave` and `kv backup` run in the pod present the
+                  // node's own certificate, which the node takes as an admin.
+                  [CLIENT_SECURITY_ENV['tls-ca']]: kplus.EnvValue.fromValue(TLS_FILES.ca),
+                  [CLIENT_SECURITY_ENV['tls-cert']]: kplus.EnvValue.fromValue(TLS_FILES.cert),
+                  [CLIENT_SECURITY_ENV['tls-key']]: kplus.EnvValue.fromValue(TLS_FILES.key),
+                }
+              : {}),
           },
           volumeMounts: [
             { path: DATA_DIR, volume: dataVolume },
             { path: '/tmp', volume: tmpVolume },
             { path: ZONE_DIR, volume: zoneVolume, readOnly: true },
             { path: CONTEXT_KEYS_DIR, volume: contextKeysVolume, readOnly: true },
+            ...tlsVolumes.map((v) => ({ ...v, readOnly: true })),
           ],
           // Probed over plain HTTP on the metrics port (observability/metrics.ts serve): the kubelet's
           // gRPC probes cannot speak TLS, which the gRPC port has with props.tls.
@@ -642,6 +710,7 @@ export class KvStoreChart extends Chart {
         keepLast: props.backup.keepLast,
         keepDays: props.backup.keepDays,
         spoolGiB: props.backup.spoolGiB ?? replicas * storageGiB,
+        tls: tls && clientTlsParts(tls.clientSecretNames.backup!),
       });
     }
 
@@ -658,6 +727,7 @@ export class KvStoreChart extends Chart {
         clientNamespaceLabel,
         metricsNamespaceLabel,
         runAsId: RUN_AS_ID,
+        tls: tls && serverTlsParts(tls.clientSecretNames.gateway!, tls.clientAuthConfigMapName),
       });
     }
 

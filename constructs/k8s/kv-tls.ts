@@ -18,6 +18,8 @@
  */
 import * as kplus from 'cdk8s-plus-34';
 import { Construct } from 'constructs';
+import { CLIENT_SECURITY_ENV } from '../../app/cli/security';
+import { settingEnv } from '../../app/node/config';
 import { NODE_CERT_URI } from '../../app/rpc/tls';
 import { Certificate, CertificateSpecPrivateKeyAlgorithm, CertificateSpecPrivateKeyRotationPolicy, CertificateSpecUsages, Issuer } from './imports/cert-manager.io';
 
@@ -158,4 +160,54 @@ export class KvTls extends Construct {
     const lines = all.map((g) => JSON.stringify({ name: g.name, role: g.role, ...(g.certificateCommonName ? { certificateCommonName: g.certificateCommonName } : {}), ...(g.tokenSha256 ? { tokenSha256: g.tokenSha256 } : {}), ...(g.prefixes ? { prefixes: g.prefixes } : {}) }));
     new k8s.KubeConfigMap(this, 'ClientAuth', { metadata: metadata(this.clientAuthConfigMapName), data: { 'clients.jsonl': `${lines.join('\n')}\n` } });
   }
+}
+
+/** What a pod needs to use a certificate Secret: its volume, the mount and the variables naming the files. */
+export interface TlsPodParts {
+  readonly volumes: kplus.k8s.Volume[];
+  readonly volumeMounts: kplus.k8s.VolumeMount[];
+  readonly env: kplus.k8s.EnvVar[];
+}
+
+const TLS_VOLUME = 'tls';
+const CLIENT_AUTH_VOLUME = 'clients';
+
+function secretVolume(secretName: string): Pick<TlsPodParts, 'volumes' | 'volumeMounts'> {
+  // A whole-directory mount (never subPath): the kubelet updates it in place when cert-manager renews.
+  return { volumes: [{ name: TLS_VOLUME, secret: { secretName, defaultMode: 0o440 } }], volumeMounts: [{ name: TLS_VOLUME, mountPath: TLS_DIR, readOnly: true }] };
+}
+
+/** A client of the store (`kv backup`, `kv chaos check`): presents the Secret's certificate, trusts its CA (the CLI's KV_CLIENT_TLS_* variables). */
+export function clientTlsParts(secretName: string): TlsPodParts {
+  return {
+    ...secretVolume(secretName),
+    env: [
+      { name: CLIENT_SECURITY_ENV['tls-ca'], value: TLS_FILES.ca },
+      { name: CLIENT_SECURITY_ENV['tls-cert'], value: TLS_FILES.cert },
+      { name: CLIENT_SECURITY_ENV['tls-key'], value: TLS_FILES.key },
+    ],
+  };
+}
+
+/**
+ * A server of kv.v1.KV (a gateway): serves TLS with the Secret's certificate, presents it upstream,
+ * and admits the clients of the client auth file (the node's settings).
+ */
+export function serverTlsParts(secretName: string, clientAuthConfigMapName: string): TlsPodParts {
+  const files = secretVolume(secretName);
+  return {
+    volumes: [...files.volumes, { name: CLIENT_AUTH_VOLUME, configMap: { name: clientAuthConfigMapName } }],
+    volumeMounts: [...files.volumeMounts, { name: CLIENT_AUTH_VOLUME, mountPath: CLIENT_AUTH_DIR, readOnly: true }],
+    env: Object.entries(nodeTlsSettings()).map(([name, value]) => ({ name, value })),
+  };
+}
+
+/** The node settings (KV_* variables) that turn TLS and client authorization on, with the files where the parts above mount them. */
+export function nodeTlsSettings(): Record<string, string> {
+  return {
+    [settingEnv('tlsCertFile')]: TLS_FILES.cert,
+    [settingEnv('tlsKeyFile')]: TLS_FILES.key,
+    [settingEnv('tlsCaFile')]: TLS_FILES.ca,
+    [settingEnv('clientAuthFile')]: CLIENT_AUTH_FILE,
+  };
 }

@@ -108,6 +108,14 @@ describe('deployment config', () => {
     expect(configFrom({ profile: 'prod', chaosMesh: true }).chaosMesh).toBe(true);
   });
 
+  test('TLS for the store: off in dev, on in prod, either way from the command line', () => {
+    expect(configFrom({ profile: 'dev' }).store.tls).toBe(false);
+    expect(configFrom({ profile: 'prod' }).store.tls).toBe(true);
+    expect(configFrom({ profile: 'dev', tls: 'true' }).store.tls).toBe(true);
+    expect(configFrom({ profile: 'prod', tls: 'false' }).store.tls).toBe(false);
+    expect(() => configFrom({ tls: 'yes please' })).toThrow(/"tls"/);
+  });
+
   test('imageTag has no default with a real account; the placeholder account gets the placeholder tag', () => {
     expect(configFrom({ imageTag: 'abc123' }).store.imageTag).toBe('abc123');
     expect(() => configFrom({ imageTag: undefined })).toThrow(

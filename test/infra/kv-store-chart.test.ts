@@ -487,3 +487,114 @@ describe('gateway tier', () => {
     expect(() => synth(props)).toThrow(message);
   });
 });
+
+describe('TLS (props.tls): certificates from cert-manager, mounted where the node reads them', () => {
+  const tlsObjects = synth({
+    backup: { bucketName: 'kv-backups-bucket', prefix: 'kv-backups' },
+    gateway: {},
+    tls: { clients: [{ name: 'reports', role: 'read-only', tokenSha256: 'a'.repeat(64), prefixes: ['reports/'] }] },
+  });
+  const certificates = tlsObjects.filter((o) => o.kind === 'Certificate');
+  const issuers = tlsObjects.filter((o) => o.kind === 'Issuer');
+  const byName = (name: string) => certificates.find((c) => c.metadata.name === name)!;
+  const tlsSet = only(tlsObjects, 'StatefulSet');
+  const tlsContainer = tlsSet.spec.template.spec.containers[0];
+  const envOf = (c: K8sObject): Record<string, string> => Object.fromEntries((c.env as K8sObject[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+  const mountOf = (pod: K8sObject, c: K8sObject, dir: string): K8sObject => {
+    const mount = (c.volumeMounts as K8sObject[]).find((m) => m.mountPath === dir)!;
+    expect(mount).toBeDefined();
+    expect(mount.readOnly).toBe(true);
+    expect(mount.subPath).toBeUndefined(); // a subPath mount is never refreshed by the kubelet: rotation would need a restart
+    return (pod.volumes as K8sObject[]).find((v) => v.name === mount.name)!;
+  };
+
+  test('a self-signed CA whose key never rotates, a CA issuer, and every leaf issued by it', () => {
+    expect(issuers.map((i) => [i.metadata.name, Object.keys(i.spec)[0]])).toEqual([['kv-selfsigned', 'selfSigned'], ['kv-ca-issuer', 'ca']]);
+    const ca = byName('kv-ca');
+    expect(ca.spec).toMatchObject({ isCA: true, secretName: 'kv-ca', issuerRef: { kind: 'Issuer', name: 'kv-selfsigned' }, privateKey: { rotationPolicy: 'Never' } });
+    expect(issuers[1]!.spec.ca.secretName).toBe(ca.spec.secretName);
+    const leaves = certificates.filter((c) => c !== ca);
+    expect(leaves.map((c) => c.metadata.name).sort()).toEqual(['kv-backup', 'kv-chaos-checker', 'kv-gateway', 'kv-node']);
+    for (const leaf of leaves) {
+      expect(leaf.spec.issuerRef).toEqual({ kind: 'Issuer', name: 'kv-ca-issuer' });
+      expect(leaf.spec.privateKey.rotationPolicy).toBe('Always');
+      // Renewed with a third of its life left.
+      expect(leaf.spec).toMatchObject({ duration: '2160h', renewBefore: '720h' });
+    }
+  });
+
+  test('the node certificate carries the node marker and names every address peers and clients dial', async () => {
+    const { NODE_CERT_URI } = await import('../../app/rpc/tls');
+    const node = byName('kv-node');
+    expect(node.spec.uris).toEqual([NODE_CERT_URI]);
+    expect(node.spec.usages).toEqual(expect.arrayContaining(['server auth', 'client auth']));
+    // Every peer address of the founding list, and the client endpoint, matches a DNS name (one-label wildcard).
+    const matches = (host: string) => (node.spec.dnsNames as string[]).some((n) => n === host || (n.startsWith('*.') && host.slice(host.indexOf('.') + 1) === n.slice(2)));
+    const peers = peerList({ setName: 'kv', foundingMembers: 3, headlessServiceName: 'kv-peer', namespace: 'kv', clusterDomain: 'cluster.local', port: 7001 }).split(',').map((p) => p.split('=')[1]!.split(':')[0]!);
+    for (const host of [...peers, 'kv-7.kv-peer.kv.svc.cluster.local', 'kv.kv.svc.cluster.local']) expect(matches(host)).toBe(true);
+    expect(matches('kv-0.other.kv.svc.cluster.local')).toBe(false);
+    // The preStop hook dials 127.0.0.1.
+    expect(node.spec.ipAddresses).toEqual(['127.0.0.1']);
+  });
+
+  test('the store container reads the node certificate and the client auth file, and the node parses its settings', async () => {
+    const { parseNodeConfig } = await import('../../app/node/config');
+    const values = envOf(tlsContainer);
+    const config = parseNodeConfig(['--zone', 'eu-west-1a'], { ...values, KV_ZONE_FILE: '', KV_NODE_ID: 'kv-0', KV_ADVERTISE: 'kv-0.kv-peer.kv.svc.cluster.local:7001' });
+    expect(config).toMatchObject({ tlsCertFile: '/etc/kv/tls/tls.crt', tlsKeyFile: '/etc/kv/tls/tls.key', tlsCaFile: '/etc/kv/tls/ca.crt', clientAuthFile: '/etc/kv/clients/clients.jsonl' });
+    expect(mountOf(tlsSet.spec.template.spec, tlsContainer, '/etc/kv/tls').secret.secretName).toBe(byName('kv-node').spec.secretName);
+    expect(mountOf(tlsSet.spec.template.spec, tlsContainer, '/etc/kv/clients').configMap.name).toBe('kv-clients');
+    // The preStop hook's kv admin leave presents the node's own certificate.
+    expect(values).toMatchObject({ KV_CLIENT_TLS_CA: '/etc/kv/tls/ca.crt', KV_CLIENT_TLS_CERT: '/etc/kv/tls/tls.crt', KV_CLIENT_TLS_KEY: '/etc/kv/tls/tls.key' });
+  });
+
+  test('the client auth file parses with the node\'s own parser, and lists the chart\'s clients by their certificates\' names', async () => {
+    const { parseClientAuth } = await import('../../app/api/client-auth');
+    const text = only(tlsObjects, 'ConfigMap', 'kv-clients').data['clients.jsonl'];
+    const parsed = parseClientAuth(text, 'clients.jsonl');
+    if (!parsed.ok) throw new Error(parsed.error);
+    const entries = Object.fromEntries(parsed.value.entries.map((e) => [e.name, e]));
+    expect(Object.keys(entries).sort()).toEqual(['backup', 'chaos-checker', 'gateway', 'reports']);
+    for (const client of ['backup', 'chaos-checker', 'gateway']) {
+      expect(entries[client]!.certificateCommonName).toBe(byName(`kv-${client}`).spec.commonName);
+      expect(entries[client]!.role).toBe('admin');
+    }
+    expect(entries.reports).toMatchObject({ role: 'read-only', prefixesText: ['reports/'] });
+    // No token, only its hash, is ever in the manifests.
+    expect(text).not.toMatch(/token"/);
+  });
+
+  test('the gateways serve TLS with their certificate and apply the client auth file; the backup jobs present theirs', async () => {
+    const { parseNodeConfig } = await import('../../app/node/config');
+    const deployment = only(tlsObjects, 'Deployment');
+    const gw = deployment.spec.template.spec.containers[0];
+    const config = parseNodeConfig(['--node-id', 'gw-1', '--advertise', '10.0.0.1:7001'], envOf(gw));
+    expect(config).toMatchObject({ role: 'gateway', tlsCertFile: '/etc/kv/tls/tls.crt', clientAuthFile: '/etc/kv/clients/clients.jsonl' });
+    expect(mountOf(deployment.spec.template.spec, gw, '/etc/kv/tls').secret.secretName).toBe(byName('kv-gateway').spec.secretName);
+    expect(byName('kv-gateway').spec.dnsNames).toContain('kv-gateway.kv.svc.cluster.local');
+    for (const cron of tlsObjects.filter((o) => o.kind === 'CronJob')) {
+      const spec = cron.spec.jobTemplate.spec.template.spec;
+      const c = spec.containers[0];
+      expect(envOf(c)).toMatchObject({ KV_CLIENT_TLS_CA: '/etc/kv/tls/ca.crt', KV_CLIENT_TLS_CERT: '/etc/kv/tls/tls.crt', KV_CLIENT_TLS_KEY: '/etc/kv/tls/tls.key' });
+      expect(mountOf(spec, c, '/etc/kv/tls').secret.secretName).toBe(byName('kv-backup').spec.secretName);
+    }
+  });
+
+  test('every object passes the Kubernetes API schema', () => {
+    for (const o of tlsObjects.filter((x) => !['Certificate', 'Issuer'].includes(x.kind))) expect(() => validateK8sObject(o)).not.toThrow();
+  });
+
+  test('without props.tls there is no certificate, no TLS setting and no client auth file', () => {
+    expect(objects.filter((o) => ['Certificate', 'Issuer', 'ConfigMap'].includes(o.kind))).toEqual([]);
+    expect(Object.keys(env).filter((k) => /TLS|CLIENT_AUTH/.test(k))).toEqual([]);
+  });
+
+  test.each([
+    [{ clients: [{ name: 'gateway', role: 'read-only' as const, tokenSha256: 'b'.repeat(64) }] }, /the name "gateway" is given twice/],
+    [{ clients: [{ name: 'x', role: 'read-only' as const }] }, /has neither certificateCommonName nor tokenSha256/],
+    [{ clients: [{ name: 'x', role: 'read-only' as const, tokenSha256: 'not-a-hash' }] }, /tokenSha256 is not 64 lowercase hex digits/],
+    [{ certificateHours: 1 }, /certificateHours: 1 is not a whole number of hours within 24\.\.8760/],
+  ])('rejects tls %j', (tls, message) => {
+    expect(() => synth({ gateway: {}, tls })).toThrow(message);
+  });
+});

@@ -7,6 +7,7 @@ import { buildStacks, TEST_ACCOUNT, TEST_IMAGE_TAG } from './helpers';
 import { S3_ACTIONS_USED } from '../../app/backup/bucket';
 import { Layout } from '../../app/backup/manifest';
 import { Testing } from 'cdk8s';
+import { CERT_MANAGER_CHART } from '../../constructs/aws/kv-cert-manager';
 import { CLUSTER_AUTOSCALER_CHART } from '../../constructs/aws/kv-cluster-autoscaler';
 import { SPOT_TAINT } from '../../constructs/k8s/kv-gateway';
 
@@ -294,6 +295,20 @@ describe('cluster stack', () => {
     const tolerates = (kind: string) => JSON.stringify(objects.find((o) => o.kind === kind)!.spec.template.spec.tolerations ?? []).includes(SPOT_TAINT.key);
     expect(tolerates('Deployment')).toBe(true);
     expect(tolerates('StatefulSet')).toBe(false);
+  });
+
+  test('prod (TLS on) installs cert-manager, pinned, with its CRDs kept, before the store chart that holds its Certificates; dev has neither', () => {
+    const releases = Object.entries(prodTemplates.cluster.findResources('Custom::AWSCDK-EKS-HelmChart', { Properties: { Chart: 'cert-manager' } }));
+    expect(releases).toHaveLength(1);
+    const [releaseId, release] = releases[0]!;
+    expect(release.Properties).toMatchObject({ Repository: CERT_MANAGER_CHART.repository, Version: CERT_MANAGER_CHART.version, Namespace: 'cert-manager', CreateNamespace: true, Wait: true });
+    expect(JSON.parse(release.Properties.Values as string)).toMatchObject({ crds: { enabled: true, keep: true }, replicaCount: 2, webhook: { replicaCount: 2 } });
+    const resources = (t: Template, type: string) => Object.entries(t.findResources(type));
+    const store = resources(prodTemplates.cluster, 'Custom::AWSCDK-EKS-KubernetesResource').find(([id]) => id.startsWith('ClusterStore'))!;
+    expect(store[1].DependsOn).toContain(releaseId);
+    expect(JSON.stringify(store[1].Properties.Manifest)).toContain('cert-manager.io/v1');
+    expect(Object.keys(devTemplates.cluster.findResources('Custom::AWSCDK-EKS-HelmChart', { Properties: { Chart: 'cert-manager' } }))).toHaveLength(0);
+    expect(JSON.stringify(resources(devTemplates.cluster, 'Custom::AWSCDK-EKS-KubernetesResource').find(([id]) => id.startsWith('ClusterStore'))![1].Properties.Manifest)).not.toContain('cert-manager.io/v1');
   });
 
   test('the Cluster Autoscaler: pinned for Kubernetes 1.34, spot first, with a Pod Identity role that may resize only this cluster\'s groups', () => {
