@@ -34,7 +34,7 @@ import { KvServer } from '../rpc/server';
 import type { StatusResponse } from '../rpc/generated/kv/v1/StatusResponse';
 import { LmdbStore, lmdbDataFiles } from '../storage/lmdb-store';
 import { LocalStore } from '../storage/local-store';
-import { NodeConfig } from './config';
+import { NodeConfig, resourceLimits } from './config';
 import { establishIdentity as establishActor, writeCleanShutdownMarker } from './identity';
 import { mergedObjectBytesMax } from '../versioning/limits';
 import { Restorer } from '../replication/restore';
@@ -199,7 +199,8 @@ export class KvNode {
       self: config.nodeId,
       peers: new Map(membership.state.members.map((m) => [m.id, m.address])),
       windowMax: config.peerWindowMax,
-      batchItemsMax: config.batchOpsMax,
+      // What a receiver accepts (its peerMessageRequestsMax, the same on every node).
+      batchItemsMax: config.peerMessageRequestsMax,
       messageBytesMax: config.messageBytesMax,
       log,
       onMessageSent: (requests) => metrics.peerMessageRequests.observe(requests),
@@ -383,7 +384,7 @@ export class KvNode {
           },
         },
       },
-      { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, peerStreamInFlightMax: config.peerStreamInFlightMax, log, onStatus: (method, code) => metrics.grpcHandled.inc({ method, code }) },
+      { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, peerStreamInFlightMax: config.peerStreamInFlightMax, limits: resourceLimits(config), log, onStatus: (method, code) => metrics.grpcHandled.inc({ method, code }) },
     ).catch(async (e) => {
       metricsServer?.close();
       await closeEarly();
