@@ -157,7 +157,7 @@ export const RESOURCE_LIMITS_DEFAULT = {
   /** Requests and unsent answers of all client calls on one connection. */
   connectionBytesMax: 64 * MIB,
   /** Requests and unsent answers of all client calls on the node. */
-  nodeBytesMax: 256 * MIB,
+  nodeBytesMax: 128 * MIB,
   /** Unsent answers on one peer's stream. */
   peerStreamBytesMax: 64 * MIB,
   /** Requests in one peer message. */

@@ -393,6 +393,18 @@ function writeWithBackpressure<Res>(call: grpc.ServerDuplexStream<unknown, Res>,
   call.once('drain', () => gate.release('answers-unread'));
 }
 
+/**
+ * Makes a server stream read ahead at most one message. Pausing a stream (ReadGate) stops its
+ * 'data' events, not its reading: a paused object-mode stream goes on reading until it has
+ * buffered its high-water mark, 16 messages by default, which is 16 × messageBytesMax held by a
+ * stream the node meant to stop reading. grpc-js gives no option for it, so the stream's own
+ * state is set (a plain field of Readable's state in Node 20 and 24).
+ */
+function readAheadOne(call: grpc.ServerDuplexStream<unknown, unknown>): void {
+  const state = (call as unknown as { _readableState?: { highWaterMark?: number } })._readableState;
+  if (state !== undefined && typeof state.highWaterMark === 'number') state.highWaterMark = 1;
+}
+
 /** Runs `closed` once when the client ends, cancels or breaks the stream, then ends our side. */
 function onStreamClose(call: grpc.ServerDuplexStream<unknown, unknown>, closed: () => void): void {
   let done = false;
@@ -445,6 +457,20 @@ function refuseStream(call: grpc.ServerDuplexStream<unknown, unknown>, gate: Rea
   call.emit('error', { code, details, metadata: trailers(false) });
 }
 
+/**
+ * Until a Batch stream's first get is answered, a get is charged this fraction of streamBytesMax
+ * for its answer (so at most this many gets of unknown size start at once on a fresh stream: a
+ * client that opens with thousands of gets of large values does not have them all read at once).
+ */
+const GETS_BEFORE_AN_ANSWER = 64;
+
+/**
+ * After it, a get is charged the largest recent answer: each answer sets it to the larger of its
+ * own size and the previous estimate times this (so one large value stops counting after some
+ * tens of small ones).
+ */
+const ANSWER_ESTIMATE_DECAY = 0.9;
+
 /** An answer and the bytes charged for it until the transport takes it. */
 interface Charged<T> {
   readonly item: T;
@@ -455,7 +481,7 @@ interface Charged<T> {
  * A client's Batch stream. Its operations count against three byte budgets (./byte-budget.ts):
  * the stream's (streamBytesMax), its connection's (connectionBytesMax) and the node's
  * (nodeBytesMax): an operation's request bytes from when it is read until it is answered (a get
- * also the largest answer seen on the stream so far, its likely answer), and its answer's bytes
+ * also its likely answer: see GETS_BEFORE_AN_ANSWER), and its answer's bytes
  * until the transport takes them.
  *
  * When a budget is full the node stops reading the stream (backpressure) rather than refusing:
@@ -470,26 +496,44 @@ interface Charged<T> {
 function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchResponse>, handlers: NodeHandlers, options: ServerOptions, shared: SharedBudgets): void {
   let inFlight = 0;
   let open = true;
+  readAheadOne(call);
   const gate = new ReadGate(call);
   const connection = call.getPeer();
   const bytes = new StreamBytes(new ByteBudget('streamBytesMax', 'this stream', shared.limits.streamBytesMax), [shared.connections.acquire(connection), shared.node]);
-  /** The largest get answer on this stream so far: what a get is charged for its answer until it comes. */
-  let answerEstimate = 0;
+  /** What a get is charged for its answer until it comes: a guess until the stream's first answer, then a decaying maximum. */
+  let answerEstimate = Math.floor(shared.limits.streamBytesMax / GETS_BEFORE_AN_ANSWER);
+  let answerSeen = false;
   const out = new Batcher<Charged<OperationResult>>(
     (answers) => {
       if (!open) return;
       const charged = answers.reduce((n, a) => n + a.bytes, 0);
-      writeWithBackpressure(call, gate, { results: answers.map((a) => a.item) }, () => bytes.give(charged));
+      writesPending++;
+      writeWithBackpressure(call, gate, { results: answers.map((a) => a.item) }, () => {
+        writesPending--;
+        refusedSinceWrite = false;
+        bytes.give(charged);
+        recheck();
+      });
     },
     (a) => sizeOfResult(a.item),
     { itemsMax: options.batchOpsMax, bytesMax: Math.floor(options.messageBytesMax / 2) },
   );
+  /** Answers written and not yet taken by the transport. */
+  let writesPending = 0;
+  /**
+   * A get's answer was refused and the transport has taken nothing since: the client is not
+   * reading. The stream stays unread until it takes something (or, if nothing of this stream is
+   * waiting, until the full budget frees): refusing answers frees their bytes at once, and reading
+   * on would only run more gets whose answers are refused in turn.
+   */
+  let refusedSinceWrite = false;
   const recheck = (): void => {
     if (!open) return;
     const full = bytes.full();
-    if (full === undefined) return gate.release('bytes-full');
+    const unread = refusedSinceWrite && writesPending > 0;
+    if (full === undefined && !unread) return gate.release('bytes-full');
     gate.hold('bytes-full');
-    full.whenFree(recheck);
+    full?.whenFree(recheck);
   };
   const onStatus = options.onStatus;
   const reply = (r: OperationResult, charged = 0) => {
@@ -500,11 +544,13 @@ function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchRes
     if (!open) return;
     let size = sizeOfResult(r);
     if (r.get) {
-      answerEstimate = Math.max(answerEstimate, size);
+      answerEstimate = answerSeen ? Math.max(size, Math.floor(answerEstimate * ANSWER_ESTIMATE_DECAY)) : size;
+      answerSeen = true;
       const over = bytes.wouldExceed(size);
       if (over !== undefined && over.used > 0) {
         const refused = new KvError('Overloaded', `get answer of ${size} bytes not sent: ${over.describe()}; read the answers, or send fewer gets at once`);
         r = { id: r.id, error: errorToMessage(refused) };
+        refusedSinceWrite = true;
         size = sizeOfResult(r);
       }
     }
@@ -606,6 +652,7 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
   let open = true;
   // Who is calling: the peer transport names itself in the stream's metadata.
   const from = String(call.metadata.get('kv-from')[0] ?? '');
+  readAheadOne(call);
   const gate = new ReadGate(call);
   // Answers queued and not yet taken by the transport: while they fill the budget no waiting
   // request starts (a slot needs room in it as well as a count), as for peerStreamInFlightMax.
