@@ -118,9 +118,12 @@ async function writeOrWait(call: grpc.ClientWritableStream<unknown>, message: un
  * node but stops reading the node's side after `passBytes` of it (the connection's preface and
  * the first answers): a client that never reads, as the node's socket sees it. (A grpc-js client
  * that never reads a stream still takes the bytes off the socket and buffers them itself.)
+ * `hear()` makes it read and pass everything again, what it held first.
  */
-export async function deafProxy(target: number, listenPort: number, passBytes: number): Promise<{ port: number; close(): Promise<void> }> {
+export async function deafProxy(target: number, listenPort: number, passBytes: number): Promise<{ port: number; hear(): void; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
+  const hearers: Array<() => void> = [];
+  let limit = passBytes;
   const server = net.createServer((down) => {
     const up = net.connect(target, '127.0.0.1');
     for (const s of [down, up]) {
@@ -134,16 +137,30 @@ export async function deafProxy(target: number, listenPort: number, passBytes: n
     }
     down.pipe(up);
     let passed = 0;
+    const held: Buffer[] = [];
     up.on('data', (chunk: Buffer) => {
-      const room = passBytes - passed;
-      if (room > 0) down.write(chunk.subarray(0, room));
-      passed += chunk.length;
-      if (passed >= passBytes) up.pause();
+      const room = Math.max(0, limit - passed);
+      if (room >= chunk.length) {
+        down.write(chunk);
+      } else {
+        if (room > 0) down.write(chunk.subarray(0, room));
+        held.push(chunk.subarray(room));
+        up.pause();
+      }
+      passed += Math.min(room, chunk.length);
+    });
+    hearers.push(() => {
+      for (const chunk of held.splice(0)) down.write(chunk);
+      up.resume();
     });
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(listenPort, '127.0.0.1', () => resolve()));
   return {
     port: listenPort,
+    hear() {
+      limit = Infinity;
+      for (const h of hearers) h();
+    },
     close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sockets) s.destroy();
