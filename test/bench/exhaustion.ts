@@ -5,8 +5,9 @@
  * has the attacks). A program that prints figures, not a test (STYLE.md 8). Run it under the
  * machine-wide lock, on loopback ports 19430..19432:
  *
- *   npm run build && flock /tmp/kv-it.lock node dist/test/bench/exhaustion.js [kv-script] [seconds]
+ *   npm run build && flock /tmp/kv-it.lock node dist/test/bench/exhaustion.js [kv-script] [seconds] [only]
  *
+ * only: run just the attacks whose names contain it.
  * kv-script: the node to attack (default: this build's dist/bin/kv.js; give another build's to
  * measure it, e.g. one of an older commit in a separate worktree). A node that does not know the
  * keepalive settings is started without them.
@@ -19,6 +20,8 @@ const PORT = 19430;
 const PROXY_PORT = 19432;
 const SETTLE_MS = 5000;
 const KEEPALIVE_MS = 2000;
+/** Only the attacks whose names contain this (the third argument) run. */
+const ONLY = process.argv[4] ?? '';
 
 interface Row {
   readonly attack: string;
@@ -31,7 +34,8 @@ interface Row {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function run(kvScript: string, args: string[], attack: string, body: (node: NodeUnderAttack) => Promise<string>): Promise<Row> {
+async function run(kvScript: string, args: string[], attack: string, body: (node: NodeUnderAttack) => Promise<string>): Promise<Row | undefined> {
+  if (!attack.includes(ONLY)) return undefined;
   const node = await startNode(kvScript, PORT, args);
   try {
     await node.serves();
@@ -66,17 +70,20 @@ async function main(): Promise<void> {
   const args = knowsKeepalive ? ['--keepalive-ms', String(KEEPALIVE_MS), '--keepalive-timeout-ms', String(KEEPALIVE_MS)] : [];
   console.log(`node: ${kvScript}${knowsKeepalive ? ` (keepalive ${KEEPALIVE_MS} ms + ${KEEPALIVE_MS} ms)` : ' (no byte bounds, no keepalive settings)'}; attacks of ${seconds} s, RSS after ${SETTLE_MS} ms of rest`);
   const rows: Row[] = [];
-  const report = (r: Row) => {
+  const report = (r: Row | undefined) => {
+    if (r === undefined) return;
     rows.push(r);
     console.log(`  ${r.attack}: ${mib(r.before)} -> ${mib(r.peak)} -> ${mib(r.after)} MiB, serves ${r.serves}; ${r.note}`);
   };
-  report(
-    await run(kvScript, args, 'Batch never read by a grpc-js client, 1 stream, 512 KiB values', async (node) => {
-      const a = await neverReadingBatch(node.endpoint, { streams: 1, valueBytes: 512 * 1024, seconds });
-      a.close();
-      return `${a.opsSent} operations written by the client (grpc-js still takes the answers off the socket)`;
-    }),
-  );
+  for (const streams of [1, 4]) {
+    report(
+      await run(kvScript, args, `Batch never read by a grpc-js client, ${streams} stream(s), 512 KiB values`, async (node) => {
+        const a = await neverReadingBatch(node.endpoint, { streams, valueBytes: 512 * 1024, seconds });
+        a.close();
+        return `${a.opsSent} operations written by the client (grpc-js still takes the answers off the socket)`;
+      }),
+    );
+  }
   for (const streams of [1, 4]) {
     report(
       await run(kvScript, args, `Batch never read, socket unread, ${streams} stream(s), 512 KiB values`, async (node) => {
