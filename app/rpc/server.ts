@@ -196,15 +196,23 @@ function budgeted<Req, Res>(shared: SharedBudgets, handler: grpc.handleUnaryCall
     connection.take(bytes);
     shared.node.take(bytes);
     let answered = false;
-    handler(call, (error, value, trailer, flags) => {
-      if (!answered) {
-        answered = true;
-        connection.give(bytes);
-        shared.node.give(bytes);
-        shared.connections.release(key);
-      }
-      callback(error, value, trailer, flags);
-    });
+    const giveBack = () => {
+      if (answered) return;
+      answered = true;
+      connection.give(bytes);
+      shared.node.give(bytes);
+      shared.connections.release(key);
+    };
+    try {
+      handler(call, (error, value, trailer, flags) => {
+        giveBack();
+        callback(error, value, trailer, flags);
+      });
+    } catch (e) {
+      // A handler that throws must not keep the bytes: the node's budget would shrink for good.
+      giveBack();
+      throw e;
+    }
   };
 }
 
