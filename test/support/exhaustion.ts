@@ -169,6 +169,9 @@ export async function deafProxy(target: number, listenPort: number, passBytes: n
   };
 }
 
+/** Attacks started by this process (each gets keys of its own). */
+let attacks = 0;
+
 /**
  * Batch clients that never read their answers: `streams` streams, each on its own connection,
  * each sending messages of `putsPerMessage` puts and `getsPerMessage` gets of `valueBytes`
@@ -179,9 +182,12 @@ export async function deafProxy(target: number, listenPort: number, passBytes: n
 export async function neverReadingBatch(endpoint: string, o: { streams: number; valueBytes: number; seconds: number; keys?: number; putsPerMessage?: number; getsPerMessage?: number; via?: string }): Promise<{ opsSent: number; close(): void }> {
   const keys = o.keys ?? 32;
   const value = Buffer.alloc(o.valueBytes, 7);
+  // Keys of this attack's own: its puts (without a context) add siblings to them, and another
+  // attack on the same node must not find them already at objectBytesMax.
+  const prefix = `big-${++attacks}-`;
   const writer = new KvClient({ endpoints: [endpoint], timeoutMs: 30_000 });
   try {
-    for (let k = 0; k < keys; k++) await writer.put(`big-${k}`, value);
+    for (let k = 0; k < keys; k++) await writer.put(`${prefix}${k}`, value);
   } finally {
     writer.close();
   }
@@ -199,8 +205,8 @@ export async function neverReadingBatch(endpoint: string, o: { streams: number; 
     calls.map(async (call) => {
       while (Date.now() < deadline) {
         const ops = [];
-        for (let i = 0; i < (o.putsPerMessage ?? 4); i++) ops.push({ id: id++, put: { key: Buffer.from(`big-${id % keys}`), value } });
-        for (let i = 0; i < (o.getsPerMessage ?? 60); i++) ops.push({ id: id++, get: { key: Buffer.from(`big-${id % keys}`) } });
+        for (let i = 0; i < (o.putsPerMessage ?? 4); i++) ops.push({ id: id++, put: { key: Buffer.from(`${prefix}${id % keys}`), value } });
+        for (let i = 0; i < (o.getsPerMessage ?? 60); i++) ops.push({ id: id++, get: { key: Buffer.from(`${prefix}${id % keys}`) } });
         if (!(await writeOrWait(call, { ops }, deadline))) break;
         opsSent += ops.length;
         // Let the event loop breathe between messages (the sampler runs in this process).
@@ -263,9 +269,10 @@ export async function hugeMessage(endpoint: string, service: 'peer' | 'batch', c
  * (resets every stream, as a client that goes away does).
  */
 export async function abandonedStreams(endpoint: string, o: { connections: number; streams: number; valueBytes: number }): Promise<{ close(): void }> {
+  const key = `abandoned-${++attacks}`;
   const writer = new KvClient({ endpoints: [endpoint], timeoutMs: 30_000 });
   try {
-    await writer.put('abandoned', Buffer.alloc(o.valueBytes, 3));
+    await writer.put(key, Buffer.alloc(o.valueBytes, 3));
   } finally {
     writer.close();
   }
@@ -275,7 +282,7 @@ export async function abandonedStreams(endpoint: string, o: { connections: numbe
     const call = stubs[i % stubs.length]!.Batch();
     calls.push(call);
     call.on('error', () => {});
-    call.write({ ops: [{ id: 1, get: { key: Buffer.from('abandoned') } }] });
+    call.write({ ops: [{ id: 1, get: { key: Buffer.from(key) } }] });
     if (i % 100 === 99) await sleep(5);
   }
   return {
