@@ -24,7 +24,7 @@ import { NodeMetrics } from '../../observability/metrics';
 import type { StatusResponse } from '../rpc/generated/kv/v1/StatusResponse';
 import { KvServer } from '../rpc/server';
 import { errorFromCode } from '../rpc/status-map';
-import { NodeConfig } from '../node/config';
+import { NodeConfig, resourceLimits } from '../node/config';
 
 /** How often a gateway reads the store's Status (the placement it shows, its readiness). */
 export const UPSTREAM_STATUS_INTERVAL_MS = 5000;
@@ -119,7 +119,7 @@ export class KvGateway {
           inspect: (key) => forward(() => client.inspect(key)),
           admin: (request) => forward(() => client.admin(request)),
         },
-        { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, peerStreamInFlightMax: config.peerStreamInFlightMax, log, onStatus: (method, code) => metrics.grpcHandled.inc({ method, code }), servePeer: false, tls: security.tls, access: security.access },
+        { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, peerStreamInFlightMax: config.peerStreamInFlightMax, limits: resourceLimits(config), log, onStatus: (method, code) => metrics.grpcHandled.inc({ method, code }), servePeer: false, tls: security.tls, access: security.access },
       );
     } catch (e) {
       metricsServer?.close();

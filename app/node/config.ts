@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PARTITIONS_DEFAULT, PARTITIONS_MAX, isPowerOfTwo } from '../ring/ring';
 import { LogLevel } from '../../observability/log';
+import { RESOURCE_LIMITS_DEFAULT as LIMITS, ResourceLimits } from '../rpc/byte-budget';
 
 export interface NodeConfig {
   /** storage: a member that holds data. gateway: holds nothing; forwards each operation to a primary of its key. */
@@ -48,6 +49,15 @@ export interface NodeConfig {
   readonly batchOpsMax: number;
   readonly streamInFlightMax: number;
   readonly peerStreamInFlightMax: number;
+  readonly streamBytesMax: number;
+  readonly connectionBytesMax: number;
+  readonly nodeBytesMax: number;
+  readonly peerStreamBytesMax: number;
+  readonly peerMessageRequestsMax: number;
+  readonly connectionStreamsMax: number;
+  readonly connectionsMax: number;
+  readonly keepaliveMs: number;
+  readonly keepaliveTimeoutMs: number;
   readonly zone: string;
   /** Where the zone was read from when it came from a file (the chart's init container writes it). */
   readonly zoneFile?: string;
@@ -167,9 +177,18 @@ const TABLE = [
   { key: 'inFlightMax', flag: 'in-flight-max', env: 'KV_IN_FLIGHT_MAX', kind: 'int', default: '20000', min: 1, max: 1000000, doc: 'Operations a node coordinates at once; beyond it RESOURCE_EXHAUSTED.' },
   { key: 'readRepairsInFlightMax', flag: 'read-repairs-in-flight-max', env: 'KV_READ_REPAIRS_IN_FLIGHT_MAX', kind: 'int', default: '1000', min: 0, max: 1000000, doc: 'Read repairs in flight at once; beyond it repairs are skipped and counted.' },
   { key: 'peerWindowMax', flag: 'peer-window-max', env: 'KV_PEER_WINDOW_MAX', kind: 'int', default: '8192', min: 1, max: 1000000, doc: 'Requests in flight to one peer; beyond it the request fails with RESOURCE_EXHAUSTED.' },
-  { key: 'batchOpsMax', flag: 'batch-ops-max', env: 'KV_BATCH_OPS_MAX', kind: 'int', default: '1024', min: 1, max: 100000, doc: 'Operations in one BatchRequest (and in one peer message).' },
+  { key: 'batchOpsMax', flag: 'batch-ops-max', env: 'KV_BATCH_OPS_MAX', kind: 'int', default: '1024', min: 1, max: 100000, doc: 'Operations in one BatchRequest. A message with more is not decoded: the stream ends with INVALID_ARGUMENT naming the limit.' },
   { key: 'streamInFlightMax', flag: 'stream-in-flight-max', env: 'KV_STREAM_IN_FLIGHT_MAX', kind: 'int', default: '8192', min: 1, max: 1000000, doc: 'Operations in flight on one client Batch stream.' },
   { key: 'peerStreamInFlightMax', flag: 'peer-stream-in-flight-max', env: 'KV_PEER_STREAM_IN_FLIGHT_MAX', kind: 'int', default: '8192', min: 1, max: 1000000, doc: 'Requests from one peer worked on at once; beyond it the node stops reading that peer\'s stream until one finishes (backpressure: they are replica work for operations already admitted). A request that waited past its timeout is answered DEADLINE_EXCEEDED, not run; heartbeats never wait.' },
+  { key: 'streamBytesMax', flag: 'stream-bytes-max', env: 'KV_STREAM_BYTES_MAX', kind: 'int', default: String(LIMITS.streamBytesMax), min: 64 * 1024, max: 1024 * MIB, doc: 'Bytes one client Batch stream holds at most: requests of operations in flight (a get also the largest answer seen on the stream) and answers the client has not read. At it the node stops reading the stream; a get answer that would go past it is answered RESOURCE_EXHAUSTED instead (write answers are always sent).' },
+  { key: 'connectionBytesMax', flag: 'connection-bytes-max', env: 'KV_CONNECTION_BYTES_MAX', kind: 'int', default: String(LIMITS.connectionBytesMax), min: 64 * 1024, max: 1024 * MIB, doc: 'As stream-bytes-max, for all client calls on one connection together; a unary call on a connection at the limit is answered RESOURCE_EXHAUSTED.' },
+  { key: 'nodeBytesMax', flag: 'node-bytes-max', env: 'KV_NODE_BYTES_MAX', kind: 'int', default: String(LIMITS.nodeBytesMax), min: 64 * 1024, max: 64 * 1024 * MIB, doc: 'As connection-bytes-max, for all client calls on the node together.' },
+  { key: 'peerStreamBytesMax', flag: 'peer-stream-bytes-max', env: 'KV_PEER_STREAM_BYTES_MAX', kind: 'int', default: String(LIMITS.peerStreamBytesMax), min: 64 * 1024, max: 1024 * MIB, doc: 'Bytes of answers queued on one peer\'s stream and not yet taken by the connection; at it no further request from that peer starts and its stream is not read (as peer-stream-in-flight-max).' },
+  { key: 'peerMessageRequestsMax', flag: 'peer-message-requests-max', env: 'KV_PEER_MESSAGE_REQUESTS_MAX', kind: 'int', default: String(LIMITS.peerMessageRequestsMax), min: 1, max: 100000, doc: 'Requests in one peer message: the node sends no more, and a message with more is not decoded (the stream ends with INVALID_ARGUMENT naming the limit). The same on every node.' },
+  { key: 'connectionStreamsMax', flag: 'connection-streams-max', env: 'KV_CONNECTION_STREAMS_MAX', kind: 'int', default: String(LIMITS.connectionStreamsMax), min: 1, max: 1_000_000, doc: 'Calls (HTTP/2 streams) open at once on one connection (the HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS the node announces); a client waits for a slot.' },
+  { key: 'connectionsMax', flag: 'connections-max', env: 'KV_CONNECTIONS_MAX', kind: 'int', default: String(LIMITS.connectionsMax), min: 1, max: 1_000_000, doc: 'Connections (clients and peers) open at once; a connection beyond it is closed as soon as it is accepted, with a warning in the log.' },
+  { key: 'keepaliveMs', flag: 'keepalive-ms', env: 'KV_KEEPALIVE_MS', kind: 'int', default: String(LIMITS.keepaliveMs), min: 100, max: 7_200_000, doc: 'The node pings each connection this often (HTTP/2 PING).' },
+  { key: 'keepaliveTimeoutMs', flag: 'keepalive-timeout-ms', env: 'KV_KEEPALIVE_TIMEOUT_MS', kind: 'int', default: String(LIMITS.keepaliveTimeoutMs), min: 100, max: 600_000, doc: 'A connection that does not answer a ping within this is closed: a dead peer, or a slow-loris client that never completes its HTTP/2 preface, is gone after keepalive-ms plus this.' },
   { key: 'messageBytesMax', flag: 'message-bytes-max', env: 'KV_MESSAGE_BYTES_MAX', kind: 'int', default: String(64 * MIB), min: MIB, max: 1024 * MIB, doc: 'Largest gRPC message sent or received.' },
   { key: 'shutdownGraceMs', flag: 'shutdown-grace-ms', env: 'KV_SHUTDOWN_GRACE_MS', kind: 'int', default: '10000', min: 0, max: 600000, doc: 'On SIGTERM, how long in-flight requests may take to finish.' },
   { key: 'peerHeartbeatMs', flag: 'peer-heartbeat-ms', env: 'KV_PEER_HEARTBEAT_MS', kind: 'int', default: '500', min: 10, max: 60000, doc: 'Period of the heartbeat sent to every peer.' },
@@ -392,6 +411,13 @@ export function parseNodeConfig(argv: readonly string[], env: Readonly<Record<st
     zone,
     dataDir: path.resolve((raw.dataDir as string | undefined) ?? path.join('data', nodeId)),
   };
+}
+
+/** The server's resource bounds from the settings of the same names. */
+export function resourceLimits(config: NodeConfig): ResourceLimits {
+  const limits: Record<string, number> = {};
+  for (const key of Object.keys(LIMITS) as (keyof ResourceLimits)[]) limits[key] = config[key];
+  return limits as unknown as ResourceLimits;
 }
 
 /** Largest zone file read: a zone name is at most 63 bytes, so anything far larger is the wrong file. */

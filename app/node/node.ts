@@ -35,7 +35,7 @@ import { KvServer } from '../rpc/server';
 import type { StatusResponse } from '../rpc/generated/kv/v1/StatusResponse';
 import { LmdbStore, lmdbDataFiles } from '../storage/lmdb-store';
 import { LocalStore } from '../storage/local-store';
-import { NodeConfig } from './config';
+import { NodeConfig, resourceLimits } from './config';
 import { loadContextKeys } from './context-keys';
 import { ContextSeal } from '../versioning/context-seal';
 import { establishIdentity as establishActor, writeCleanShutdownMarker } from './identity';
@@ -207,7 +207,8 @@ export class KvNode {
       self: config.nodeId,
       peers: new Map(membership.state.members.map((m) => [m.id, m.address])),
       windowMax: config.peerWindowMax,
-      batchItemsMax: config.batchOpsMax,
+      // What a receiver accepts (its peerMessageRequestsMax, the same on every node).
+      batchItemsMax: config.peerMessageRequestsMax,
       messageBytesMax: config.messageBytesMax,
       log,
       onMessageSent: (requests) => metrics.peerMessageRequests.observe(requests),
@@ -395,7 +396,7 @@ export class KvNode {
           },
         },
       },
-      { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, peerStreamInFlightMax: config.peerStreamInFlightMax, log, onStatus: (method, code) => metrics.grpcHandled.inc({ method, code }), tls: security.tls, access: security.access },
+      { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, peerStreamInFlightMax: config.peerStreamInFlightMax, limits: resourceLimits(config), log, onStatus: (method, code) => metrics.grpcHandled.inc({ method, code }), tls: security.tls, access: security.access },
     ).catch(async (e) => {
       metricsServer?.close();
       await closeEarly();

@@ -4,7 +4,8 @@
  * a slot for the next request), and one reason ending must not resume reading while the other
  * still holds.
  */
-export type HoldReason = 'answers-unread' | 'in-flight-full';
+/** bytes-full: a byte budget of the stream, its connection or the node is full (./byte-budget.ts). */
+export type HoldReason = 'answers-unread' | 'in-flight-full' | 'bytes-full';
 
 export class ReadGate {
   private readonly holds = new Set<HoldReason>();

@@ -14,6 +14,8 @@ import { isTraceparent, traceFields } from '../replication/trace';
 import type { FoldPage } from '../membership/transfers';
 import { ClientOp, OpResult } from '../api/ops';
 import { Batcher } from './batcher';
+import { ByteBudget, ConnectionBudgets, RESOURCE_LIMITS_DEFAULT, ResourceLimits, StreamBytes } from './byte-budget';
+import { countField } from './field-count';
 import { ReadGate } from './read-gate';
 import type { BatchRequest__Output } from './generated/kv/v1/BatchRequest';
 import type { BatchResponse } from './generated/kv/v1/BatchResponse';
@@ -31,7 +33,7 @@ import { BackupNodeHandlers, backupService } from './backup-service';
 import type { StatusResponse } from './generated/kv/v1/StatusResponse';
 import { protos, reflectionDefinition } from './proto-definition';
 import { codeOf, WRITE_MAY_HAVE_APPLIED_TRAILER } from './status-map';
-import { deleteOp, errorToMessage, getOp, getResponse, opFromMessage, opTimeoutMs, putOp, resultToMessage, sizeOfResult } from './wire';
+import { deleteOp, errorToMessage, getOp, getResponse, opFromMessage, opTimeoutMs, putOp, resultToMessage, sizeOfOperation, sizeOfResult } from './wire';
 import { AccessControl, Caller, Denial } from './access';
 import { Access, roleAllows } from '../api/client-auth';
 import { serverCredentials, TlsFileWatcher } from './tls';
@@ -91,6 +93,13 @@ export interface ServerOptions {
    * reading that stream until one finishes (see servePeer).
    */
   readonly peerStreamInFlightMax: number;
+  /**
+   * Bytes of requests and unsent answers one Batch stream, one connection and the node hold for
+   * client calls, requests in one peer message, unsent answers on one peer stream, and the
+   * HTTP/2 bounds (see RESOURCE_LIMITS_DEFAULT and the node's settings of the same names).
+   * @default RESOURCE_LIMITS_DEFAULT, for each one not given
+   */
+  readonly limits?: Partial<ResourceLimits>;
   readonly log?: Logger;
   /**
    * Called with the gRPC status of every client call answered (Get, Put, Delete, Status,
@@ -113,6 +122,13 @@ export interface ServerOptions {
    * @default - everyone may call everything
    */
   readonly access?: AccessControl;
+}
+
+/** The byte budgets every call of one server shares. */
+interface SharedBudgets {
+  readonly limits: ResourceLimits;
+  readonly connections: ConnectionBudgets;
+  readonly node: ByteBudget;
 }
 
 /** A status code's name (OK, UNAVAILABLE ...), as the gRPC status metric labels it. */
@@ -194,6 +210,51 @@ function clientTraceparent(call: grpc.ServerUnaryCall<unknown, unknown>): string
   return isTraceparent(text) ? text : undefined;
 }
 
+/** Approximate bytes of a unary request, for the connection's and the node's byte budgets. */
+function sizeOfUnaryRequest(req: unknown): number {
+  const r = req as { key?: Uint8Array; value?: Uint8Array; context?: Uint8Array };
+  return 32 + (r.key?.length ?? 0) + (r.value?.length ?? 0) + (r.context?.length ?? 0);
+}
+
+/**
+ * A unary call's request counts against its connection's and the node's byte budgets until it is
+ * answered. A full budget answers RESOURCE_EXHAUSTED naming it: grpc-js has read the request
+ * already, so there is no reading to stop. (The answer is not counted once handed to grpc-js; the
+ * HTTP/2 bound on streams per connection, connectionStreamsMax, bounds how many wait there.)
+ */
+function budgeted<Req, Res>(shared: SharedBudgets, handler: grpc.handleUnaryCall<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const key = call.getPeer();
+    const connection = shared.connections.acquire(key);
+    const full = [connection, shared.node].find((b) => b.full);
+    if (full !== undefined) {
+      shared.connections.release(key);
+      return callback(serviceError(new KvError('Overloaded', `request refused: ${full.describe()}`)));
+    }
+    const bytes = sizeOfUnaryRequest(call.request);
+    connection.take(bytes);
+    shared.node.take(bytes);
+    let answered = false;
+    const giveBack = () => {
+      if (answered) return;
+      answered = true;
+      connection.give(bytes);
+      shared.node.give(bytes);
+      shared.connections.release(key);
+    };
+    try {
+      handler(call, (error, value, trailer, flags) => {
+        giveBack();
+        callback(error, value, trailer, flags);
+      });
+    } catch (e) {
+      // A handler that throws must not keep the bytes: the node's budget would shrink for good.
+      giveBack();
+      throw e;
+    }
+  };
+}
+
 function unary<Req, Res>(
   handlers: NodeHandlers,
   toOp: (req: Req) => ClientOp,
@@ -259,22 +320,29 @@ export class KvServer {
   static async start(handlers: NodeHandlers, options: ServerOptions): Promise<KvServer> {
     const log = options.log ?? silentLogger;
     const { kv, peer, backup } = protos();
+    const limits: ResourceLimits = { ...RESOURCE_LIMITS_DEFAULT, ...options.limits };
+    const shared: SharedBudgets = { limits, connections: new ConnectionBudgets(limits.connectionBytesMax), node: new ByteBudget('nodeBytesMax', 'this node', limits.nodeBytesMax) };
     const server = new grpc.Server({
       'grpc.max_receive_message_length': options.messageBytesMax,
       'grpc.max_send_message_length': options.messageBytesMax,
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+      // A connection that stops answering pings (a half-open socket, or a slow-loris sender that
+      // never completes its HTTP/2 preface) is closed after keepaliveMs + keepaliveTimeoutMs.
+      'grpc.keepalive_time_ms': limits.keepaliveMs,
+      'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
+      'grpc.max_concurrent_streams': limits.connectionStreamsMax,
     });
     const on = options.onStatus;
     const access = options.access ?? AccessControl.open();
     const byKey = <R extends { key: Uint8Array }>(req: R): Uint8Array => req.key;
     const kvHandlers: KVHandlers = {
-      Get: observed('Get', on, guarded(access, 'read', byKey, unary(handlers, getOp, (r) => getResponse(r as OpResult & { kind: 'get' })))),
-      Put: observed('Put', on, guarded(access, 'write', byKey, unary(handlers, putOp, (r) => ({ context: r.context, siblings: r.kind === 'get' ? 0 : r.siblings })))),
-      Delete: observed('Delete', on, guarded(access, 'write', byKey, unary(handlers, deleteOp, (r) => ({ context: r.context, siblings: r.kind === 'get' ? 0 : r.siblings })))),
+      Get: observed('Get', on, guarded(access, 'read', byKey, budgeted(shared, unary(handlers, getOp, (r) => getResponse(r as OpResult & { kind: 'get' }))))),
+      Put: observed('Put', on, guarded(access, 'write', byKey, budgeted(shared, unary(handlers, putOp, (r) => ({ context: r.context, siblings: r.kind === 'get' ? 0 : r.siblings }))))),
+      Delete: observed('Delete', on, guarded(access, 'write', byKey, budgeted(shared, unary(handlers, deleteOp, (r) => ({ context: r.context, siblings: r.kind === 'get' ? 0 : r.siblings }))))),
       Batch: guardedStream(
         (call) => access.client(call, 'read'),
-        (call, caller) => serveBatch(call, handlers, options, access, caller!),
+        (call, caller) => serveBatch(call, handlers, options, shared, access, caller!),
       ),
       Status: observed('Status', on, guarded(access, 'read', undefined, (_call, callback) => callback(null, handlers.status()))),
       Inspect: observed('Inspect', on, guarded(access, 'admin', byKey, (call, callback) => {
@@ -293,9 +361,9 @@ export class KvServer {
         );
       })),
     };
-    const peerHandlers: PeerHandlers = { Exchange: guardedStream((call) => access.peer(call), (call) => servePeer(call, handlers, options, log)) };
-    server.addService(kv.KV.service, kvHandlers);
-    if (options.servePeer ?? true) server.addService(peer.Peer.service, peerHandlers);
+    const peerHandlers: PeerHandlers = { Exchange: guardedStream((call) => access.peer(call), (call) => servePeer(call, handlers, options, limits, log)) };
+    server.addService(countedRequests(kv.KV.service, 'Batch', options.batchOpsMax, { ops: [] }), kvHandlers);
+    if (options.servePeer ?? true) server.addService(countedRequests(peer.Peer.service, 'Exchange', limits.peerMessageRequestsMax, { requests: [] }), peerHandlers);
     if (handlers.backup) {
       const b = backupService(handlers.backup);
       server.addService(backup.Backup.service, {
@@ -316,6 +384,11 @@ export class KvServer {
     const injector = server.createConnectionInjector(serverCredentials(options.tls));
     const sockets = new Set<net.Socket>();
     const accept = (socket: net.Socket) => {
+      if (sockets.size >= limits.connectionsMax) {
+        log.warn('connection refused: too many open', { connections: sockets.size, connectionsMax: limits.connectionsMax, remote: `${socket.remoteAddress}:${socket.remotePort}` });
+        socket.destroy();
+        return;
+      }
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
       injector.injectConnection(socket);
@@ -374,12 +447,25 @@ export class KvServer {
 /**
  * Writes a message; when the transport's buffer is full (the peer or client does not read its
  * answers), stops reading new requests until the buffer drains. Without this, a caller that never
- * reads could make the node buffer answers without bound.
+ * reads could make the node buffer answers without bound. `written` runs once the transport took
+ * the message (HTTP/2 flow control let it out), never if the stream was cancelled first.
  */
-function writeWithBackpressure<Res>(call: grpc.ServerDuplexStream<unknown, Res>, gate: ReadGate, message: Res): void {
-  if (call.write(message) || gate.isHeld('answers-unread')) return;
+function writeWithBackpressure<Res>(call: grpc.ServerDuplexStream<unknown, Res>, gate: ReadGate, message: Res, written?: () => void): void {
+  if (call.write(message, written) || gate.isHeld('answers-unread')) return;
   gate.hold('answers-unread');
   call.once('drain', () => gate.release('answers-unread'));
+}
+
+/**
+ * Makes a server stream read ahead at most one message. Pausing a stream (ReadGate) stops its
+ * 'data' events, not its reading: a paused object-mode stream goes on reading until it has
+ * buffered its high-water mark, 16 messages by default, which is 16 × messageBytesMax held by a
+ * stream the node meant to stop reading. grpc-js gives no option for it, so the stream's own
+ * state is set (a plain field of Readable's state in Node 20 and 24).
+ */
+function readAheadOne(call: grpc.ServerDuplexStream<unknown, unknown>): void {
+  const state = (call as unknown as { _readableState?: { highWaterMark?: number } })._readableState;
+  if (state !== undefined && typeof state.highWaterMark === 'number') state.highWaterMark = 1;
 }
 
 /** Runs `closed` once when the client ends, cancels or breaks the stream, then ends our side. */
@@ -396,17 +482,151 @@ function onStreamClose(call: grpc.ServerDuplexStream<unknown, unknown>, closed: 
   call.on('cancelled', close);
 }
 
-function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchResponse>, handlers: NodeHandlers, options: ServerOptions, access: AccessControl, caller: Caller): void {
+/** Set on a stream message refused before it was decoded: how many requests it carried (at least). */
+const OVER_COUNT = Symbol('over-count');
+
+/**
+ * The service with `method`'s requests counted before they are decoded (./field-count.ts): a
+ * message with more than `limit` of its repeated field 1 (BatchRequest.ops, PeerRequests.requests)
+ * is not decoded; the handler receives `empty` marked with the count (overCount) and ends the
+ * stream naming the limit. Decoding two million tiny requests first took a node to 2.4 GiB.
+ */
+function countedRequests(service: grpc.ServiceDefinition, method: string, limit: number, empty: object): grpc.ServiceDefinition {
+  const definition = service[method]!;
+  const decode = definition.requestDeserialize;
+  return {
+    ...service,
+    [method]: {
+      ...definition,
+      requestDeserialize: (bytes: Buffer) => {
+        const count = countField(bytes, 1, limit);
+        return count !== undefined && count > limit ? { ...empty, [OVER_COUNT]: count } : decode(bytes);
+      },
+    },
+  };
+}
+
+/** The count a message refused before decoding carried (see countedRequests), if it was refused. */
+function overCount(message: object): number | undefined {
+  return (message as { [OVER_COUNT]?: number })[OVER_COUNT];
+}
+
+/**
+ * Ends a stream with a status (grpc-js sends the status of an 'error' emitted on a server stream)
+ * and stops reading it.
+ */
+function refuseStream(call: grpc.ServerDuplexStream<unknown, unknown>, gate: ReadGate, code: grpc.status, details: string): void {
+  gate.hold('bytes-full');
+  call.emit('error', { code, details, metadata: trailers(false) });
+}
+
+/**
+ * Until a Batch stream's first get is answered, a get is charged this fraction of streamBytesMax
+ * for its answer (so at most this many gets of unknown size start at once on a fresh stream: a
+ * client that opens with thousands of gets of large values does not have them all read at once).
+ */
+const GETS_BEFORE_AN_ANSWER = 64;
+
+/**
+ * After it, a get is charged the largest recent answer: each answer sets it to the larger of its
+ * own size and the previous estimate times this (so one large value stops counting after some
+ * tens of small ones).
+ */
+const ANSWER_ESTIMATE_DECAY = 0.9;
+
+/** An answer and the bytes charged for it until the transport takes it. */
+interface Charged<T> {
+  readonly item: T;
+  readonly bytes: number;
+}
+
+/**
+ * A client's Batch stream. Its operations count against three byte budgets (./byte-budget.ts):
+ * the stream's (streamBytesMax), its connection's (connectionBytesMax) and the node's
+ * (nodeBytesMax): an operation's request bytes from when it is read until it is answered (a get
+ * also its likely answer: see GETS_BEFORE_AN_ANSWER), and its answer's bytes
+ * until the transport takes them.
+ *
+ * When a budget is full the node stops reading the stream (backpressure) rather than refusing:
+ * the operations already read are in memory anyway, and a client that sends large values quickly
+ * but reads its answers is slowed, not failed. Stopping reading does not stop the answers of the
+ * operations in flight, though: a client that never reads, with thousands of gets in flight,
+ * would have them all queued. So a get's answer that would take a non-empty budget past its bound
+ * is not queued: the get is answered RESOURCE_EXHAUSTED naming the budget, its value and its limit
+ * (a get changes nothing; the client may ask again once it has read). Write answers are always
+ * queued: they are small, and the client must learn that its write applied.
+ */
+function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchResponse>, handlers: NodeHandlers, options: ServerOptions, shared: SharedBudgets, access: AccessControl, caller: Caller): void {
   let inFlight = 0;
   let open = true;
+  readAheadOne(call);
   const gate = new ReadGate(call);
-  const out = new Batcher<OperationResult>((results) => open && writeWithBackpressure(call, gate, { results }), sizeOfResult, { itemsMax: options.batchOpsMax, bytesMax: Math.floor(options.messageBytesMax / 2) });
+  const connection = call.getPeer();
+  const bytes = new StreamBytes(new ByteBudget('streamBytesMax', 'this stream', shared.limits.streamBytesMax), [shared.connections.acquire(connection), shared.node]);
+  /** What a get is charged for its answer until it comes: a guess until the stream's first answer, then a decaying maximum. */
+  let answerEstimate = Math.floor(shared.limits.streamBytesMax / GETS_BEFORE_AN_ANSWER);
+  let answerSeen = false;
+  const out = new Batcher<Charged<OperationResult>>(
+    (answers) => {
+      if (!open) return;
+      const charged = answers.reduce((n, a) => n + a.bytes, 0);
+      writesPending++;
+      writeWithBackpressure(call, gate, { results: answers.map((a) => a.item) }, () => {
+        writesPending--;
+        refusedSinceWrite = false;
+        bytes.give(charged);
+        recheck();
+      });
+    },
+    (a) => sizeOfResult(a.item),
+    { itemsMax: options.batchOpsMax, bytesMax: Math.floor(options.messageBytesMax / 2) },
+  );
+  /** Answers written and not yet taken by the transport. */
+  let writesPending = 0;
+  /**
+   * A get's answer was refused and the transport has taken nothing since: the client is not
+   * reading. The stream stays unread until it takes something (or, if nothing of this stream is
+   * waiting, until the full budget frees): refusing answers frees their bytes at once, and reading
+   * on would only run more gets whose answers are refused in turn.
+   */
+  let refusedSinceWrite = false;
+  const recheck = (): void => {
+    if (!open) return;
+    const full = bytes.full();
+    const unread = refusedSinceWrite && writesPending > 0;
+    if (full === undefined && !unread) return gate.release('bytes-full');
+    gate.hold('bytes-full');
+    full?.whenFree(recheck);
+  };
   const onStatus = options.onStatus;
-  const reply = (r: OperationResult) => {
+  const reply = (r: OperationResult, charged = 0) => {
     onStatus?.('Batch', statusName(r.error ? (r.error.code ?? grpc.status.UNKNOWN) : grpc.status.OK));
-    out.push(r);
+    out.push({ item: r, bytes: charged });
+  };
+  const answer = (r: OperationResult) => {
+    if (!open) return;
+    let size = sizeOfResult(r);
+    if (r.get) {
+      answerEstimate = answerSeen ? Math.max(size, Math.floor(answerEstimate * ANSWER_ESTIMATE_DECAY)) : size;
+      answerSeen = true;
+      const over = bytes.wouldExceed(size);
+      if (over !== undefined && over.used > 0) {
+        const refused = new KvError('Overloaded', `get answer of ${size} bytes not sent: ${over.describe()}; read the answers, or send fewer gets at once`);
+        r = { id: r.id, error: errorToMessage(refused) };
+        refusedSinceWrite = true;
+        size = sizeOfResult(r);
+      }
+    }
+    bytes.take(size);
+    reply(r, size);
+    recheck();
   };
   call.on('data', (msg: BatchRequest__Output) => {
+    if (!open) return;
+    const count = overCount(msg);
+    if (count !== undefined) {
+      return refuseStream(call, gate, grpc.status.INVALID_ARGUMENT, `ops: more than ${options.batchOpsMax} operations in one BatchRequest (${count} counted before it was refused), the limit (batchOpsMax) is ${options.batchOpsMax}: the stream is closed`);
+    }
     if (msg.ops.length > options.batchOpsMax) {
       for (const m of msg.ops) {
         reply({ id: m.id, error: { code: grpc.status.INVALID_ARGUMENT, message: `ops: ${msg.ops.length} operations in one BatchRequest exceed the limit of ${options.batchOpsMax}` } });
@@ -434,21 +654,29 @@ function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchRes
         continue;
       }
       inFlight++;
+      const requestBytes = sizeOfOperation(m) + (op.kind === 'get' ? answerEstimate : 0);
+      bytes.take(requestBytes);
       handlers.execute(op, { timeoutMs: opTimeoutMs(m) }).then(
         (r) => {
           inFlight--;
-          reply(resultToMessage(m.id, r));
+          bytes.give(requestBytes);
+          answer(resultToMessage(m.id, r));
         },
         (e) => {
           inFlight--;
-          reply({ id: m.id, error: { code: grpc.status.INTERNAL, message: String(e) } });
+          bytes.give(requestBytes);
+          answer({ id: m.id, error: { code: grpc.status.INTERNAL, message: String(e) } });
         },
       );
     }
+    recheck();
   });
   onStreamClose(call, () => {
     open = false;
     out.clear();
+    bytes.close();
+    bytes.forget(recheck);
+    shared.connections.release(connection);
   });
 }
 
@@ -475,7 +703,11 @@ interface Arrived {
 /**
  * The peer service: answers one peer's requests, in any order, on its Exchange stream.
  *
- * At most peerStreamInFlightMax requests from the stream are worked on at once. Beyond it the
+ * A message of more than peerMessageRequestsMax requests is refused before it is decoded: the
+ * stream ends INVALID_ARGUMENT naming the limit (the node's own peer transport never sends more).
+ * At most peerStreamInFlightMax requests from the stream are worked on at once, and none starts
+ * while the stream's answers not yet taken by the transport hold peerStreamBytesMax bytes. Beyond
+ * either the
  * requests already read wait, in order, and the stream is not read further until they have all
  * started (backpressure, rather than answering Overloaded as the client Batch stream does): the
  * work a peer sends is replica work for operations a coordinator already admitted, and refusing
@@ -489,12 +721,36 @@ interface Arrived {
  * tells the caller this node is alive. The bound is met only when a caller has more requests here
  * than its own window, which happens when its requests timed out there while they ran on here.
  */
-function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerResponses>, handlers: NodeHandlers, options: ServerOptions, log: Logger): void {
+function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerResponses>, handlers: NodeHandlers, options: ServerOptions, limits: ResourceLimits, log: Logger): void {
   let open = true;
   // Who is calling: the peer transport names itself in the stream's metadata.
   const from = String(call.metadata.get('kv-from')[0] ?? '');
+  readAheadOne(call);
   const gate = new ReadGate(call);
-  const out = new Batcher<PeerResponse>((responses) => open && writeWithBackpressure(call, gate, { responses }), sizeOfPeerResponse);
+  // Answers queued and not yet taken by the transport: while they fill the budget no waiting
+  // request starts (a slot needs room in it as well as a count), as for peerStreamInFlightMax.
+  const unsent = new ByteBudget('peerStreamBytesMax', 'this peer stream', limits.peerStreamBytesMax);
+  const batcher = new Batcher<Charged<PeerResponse>>(
+    (answers) => {
+      if (!open) return;
+      const charged = answers.reduce((n, a) => n + a.bytes, 0);
+      writeWithBackpressure(call, gate, { responses: answers.map((a) => a.item) }, () => {
+        if (!open) return;
+        unsent.give(charged);
+        startWaiting();
+      });
+    },
+    (a) => a.bytes,
+  );
+  const out = {
+    push: (r: PeerResponse): void => {
+      if (!open) return;
+      const bytes = sizeOfPeerResponse(r);
+      unsent.take(bytes);
+      batcher.push({ item: r, bytes });
+    },
+    clear: (): void => void batcher.clear(),
+  };
   /** Works on one request; `timeoutMs` is the time its caller still waits (0: no limit). */
   const handle = async (req: PeerRequest__Output, timeoutMs: number): Promise<PeerResponse> => {
     try {
@@ -584,7 +840,7 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
     // Nothing waits: the gate is not held for a slot (it is released whenever the queue empties).
     if (!open || head === waiting.length) return;
     const now = Date.now();
-    while (inFlight < options.peerStreamInFlightMax && head < waiting.length) start(waiting[head++]!, now);
+    while (inFlight < options.peerStreamInFlightMax && !unsent.full && head < waiting.length) start(waiting[head++]!, now);
     if (head < waiting.length) {
       gate.hold('in-flight-full');
       return;
@@ -594,6 +850,12 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
     gate.release('in-flight-full');
   };
   call.on('data', (msg: PeerRequests__Output) => {
+    if (!open) return;
+    const count = overCount(msg);
+    if (count !== undefined) {
+      log.warn('peer message refused: too many requests', { from, requests: count, peerMessageRequestsMax: limits.peerMessageRequestsMax });
+      return refuseStream(call, gate, grpc.status.INVALID_ARGUMENT, `requests: more than ${limits.peerMessageRequestsMax} requests in one PeerRequests message (${count} counted before it was refused), the limit (peerMessageRequestsMax) is ${limits.peerMessageRequestsMax}: the stream is closed`);
+    }
     const arrivedAt = Date.now();
     for (const req of msg.requests) {
       if (req.op === 'ping') void handle(req, 0).then((r) => out.push(r));

@@ -1,0 +1,176 @@
+/**
+ * Bytes in flight against a bound: a client stream's (streamBytesMax), a connection's
+ * (connectionBytesMax), the node's (nodeBytesMax), a peer stream's (peerStreamBytesMax).
+ *
+ * What counts is what the node holds because of a caller: the request bytes of the operations it
+ * admitted and has not answered, and the answer bytes it queued and the transport has not taken
+ * yet (a caller that does not read its answers leaves them queued). A count of operations alone
+ * does not bound memory: 8192 operations of 512 KiB are 4 GiB.
+ *
+ * A budget never refuses by itself: callers look at `full` and stop reading (backpressure) or
+ * refuse (see app/rpc/server.ts for which, and why). It may go past its bound by what was already
+ * read when it filled (one message), never by more.
+ */
+export class ByteBudget {
+  private usedBytes = 0;
+  private readonly waiting = new Set<() => void>();
+
+  /**
+   * @param setting the setting that sets `max`, as error messages name it (streamBytesMax ...)
+   * @param scope what the bytes are of, as error messages say it ("this stream", "this connection")
+   */
+  constructor(
+    readonly setting: string,
+    readonly scope: string,
+    readonly max: number,
+  ) {}
+
+  get used(): number {
+    return this.usedBytes;
+  }
+
+  get full(): boolean {
+    return this.usedBytes >= this.max;
+  }
+
+  /** Whether `bytes` more would go past the bound. */
+  wouldExceed(bytes: number): boolean {
+    return this.usedBytes + bytes > this.max;
+  }
+
+  take(bytes: number): void {
+    this.usedBytes += bytes;
+  }
+
+  give(bytes: number): void {
+    this.usedBytes -= bytes;
+    if (this.usedBytes < 0) throw new Error(`byte budget ${this.setting} (${this.scope}) gave back more than it took: ${this.usedBytes}`);
+    if (this.full || this.waiting.size === 0) return;
+    const waiting = [...this.waiting];
+    this.waiting.clear();
+    for (const f of waiting) f();
+  }
+
+  /** Calls `f` once, the next time the budget goes below its bound (now if it is below). */
+  whenFree(f: () => void): void {
+    if (!this.full) f();
+    else this.waiting.add(f);
+  }
+
+  forget(f: () => void): void {
+    this.waiting.delete(f);
+  }
+
+  /** What a refusal says: the scope, the bytes, the setting and its value. */
+  describe(): string {
+    return `${this.scope} holds ${this.usedBytes} bytes of requests and unsent answers, the limit (${this.setting}) is ${this.max}`;
+  }
+}
+
+/**
+ * The budgets of one stream, charged together: its own, its connection's and the node's. Closing
+ * gives back whatever the stream still holds (answers the transport never took because the stream
+ * was cancelled never call back), and later takes and gives are ignored.
+ */
+export class StreamBytes {
+  private closed = false;
+
+  constructor(
+    readonly own: ByteBudget,
+    private readonly shared: readonly ByteBudget[],
+  ) {}
+
+  private get all(): ByteBudget[] {
+    return [this.own, ...this.shared];
+  }
+
+  /** The first budget that is full, if any. */
+  full(): ByteBudget | undefined {
+    return this.all.find((b) => b.full);
+  }
+
+  /** The first budget that `bytes` more would take past its bound, if any. */
+  wouldExceed(bytes: number): ByteBudget | undefined {
+    return this.all.find((b) => b.wouldExceed(bytes));
+  }
+
+  take(bytes: number): void {
+    if (this.closed) return;
+    for (const b of this.all) b.take(bytes);
+  }
+
+  give(bytes: number): void {
+    if (this.closed) return;
+    for (const b of this.all) b.give(bytes);
+  }
+
+  /** Forgets `f` on every budget it may wait on (see ByteBudget.whenFree). */
+  forget(f: () => void): void {
+    for (const b of this.all) b.forget(f);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.give(this.own.used);
+    this.closed = true;
+  }
+}
+
+/** One budget per connection, shared by its streams and calls, dropped when the last lets go. */
+export class ConnectionBudgets {
+  private readonly byConnection = new Map<string, { budget: ByteBudget; users: number }>();
+
+  constructor(private readonly max: number) {}
+
+  /** The budget of the connection `key` names (its remote address and port). */
+  acquire(key: string): ByteBudget {
+    let entry = this.byConnection.get(key);
+    if (entry === undefined) {
+      entry = { budget: new ByteBudget('connectionBytesMax', `connection ${key}`, this.max), users: 0 };
+      this.byConnection.set(key, entry);
+    }
+    entry.users++;
+    return entry.budget;
+  }
+
+  release(key: string): void {
+    const entry = this.byConnection.get(key);
+    if (entry === undefined) return;
+    if (--entry.users === 0) this.byConnection.delete(key);
+  }
+
+  /** Connections with a call open (for tests and figures). */
+  get size(): number {
+    return this.byConnection.size;
+  }
+}
+
+const MIB = 1024 * 1024;
+
+/**
+ * The defaults of the node's resource bounds (the rows of app/node/config.ts take theirs from
+ * here, and so does a server started without them, as in tests).
+ */
+export const RESOURCE_LIMITS_DEFAULT = {
+  /** Requests and unsent answers of one client Batch stream. */
+  streamBytesMax: 16 * MIB,
+  /** Requests and unsent answers of all client calls on one connection. */
+  connectionBytesMax: 64 * MIB,
+  /** Requests and unsent answers of all client calls on the node. */
+  nodeBytesMax: 128 * MIB,
+  /** Unsent answers on one peer's stream. */
+  peerStreamBytesMax: 64 * MIB,
+  /** Requests in one peer message. */
+  peerMessageRequestsMax: 1024,
+  /** HTTP/2 streams (calls) open at once on one connection. */
+  connectionStreamsMax: 1000,
+  /** Connections open at once. */
+  connectionsMax: 4096,
+  /** Idle time after which the server pings a connection. */
+  keepaliveMs: 30_000,
+  /** How long the server waits for the answer to its ping before it closes the connection. */
+  keepaliveTimeoutMs: 20_000,
+} as const;
+
+/** The node's resource bounds, as the server takes them (see RESOURCE_LIMITS_DEFAULT). */
+export type ResourceLimits = { readonly [K in keyof typeof RESOURCE_LIMITS_DEFAULT]: number };
