@@ -12,7 +12,7 @@ import { Logger, silentLogger } from '../../observability/log';
 import { KeyHashes } from '../replication/anti-entropy';
 import { isTraceparent, traceFields } from '../replication/trace';
 import type { FoldPage } from '../membership/transfers';
-import { ClientOp, OpResult } from '../api/ops';
+import { checkTimeoutMs, ClientOp, OpResult } from '../api/ops';
 import { Batcher } from './batcher';
 import { ReadGate } from './read-gate';
 import type { BatchRequest__Output } from './generated/kv/v1/BatchRequest';
@@ -29,6 +29,7 @@ import type { AdminResponse } from './generated/kv/v1/AdminResponse';
 import type { InspectResponse } from './generated/kv/v1/InspectResponse';
 import { BackupNodeHandlers, backupService } from './backup-service';
 import type { StatusResponse } from './generated/kv/v1/StatusResponse';
+import { guardDecoding, guardedAdder, rejectUndecodable } from './decode-guard';
 import { protos, reflectionDefinition } from './proto-definition';
 import { codeOf, WRITE_MAY_HAVE_APPLIED_TRAILER } from './status-map';
 import { deleteOp, errorToMessage, getOp, getResponse, opFromMessage, opTimeoutMs, putOp, resultToMessage, sizeOfResult } from './wire';
@@ -107,6 +108,12 @@ function statusName(code: grpc.status): string {
   return grpc.status[code] ?? String(code);
 }
 
+/** A client-service request rejected as undecodable, counted as the status metric counts the others. */
+function countUndecodable(onStatus: ServerOptions['onStatus'], path: string): void {
+  const [, service, method] = path.split('/');
+  if (service === 'kv.v1.KV' && method) onStatus?.(method, statusName(grpc.status.INVALID_ARGUMENT));
+}
+
 /** A unary handler whose answers are reported to `onStatus`. */
 function observed<Req, Res>(method: string, onStatus: ServerOptions['onStatus'], handler: grpc.handleUnaryCall<Req, Res>): grpc.handleUnaryCall<Req, Res> {
   if (onStatus === undefined) return handler;
@@ -162,7 +169,10 @@ function unary<Req, Res>(
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const op = toOp(call.request);
-    const timeoutMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>) ?? (call.request as { timeoutMs?: number }).timeoutMs;
+    // Checked even when a deadline overrides it: a field out of range is refused either way.
+    const asked = checkTimeoutMs((call.request as { timeoutMs?: number }).timeoutMs ?? 0);
+    if (!asked.ok) return callback(serviceError(asked.error));
+    const timeoutMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>) ?? asked.value;
     handlers.execute(op, { timeoutMs, traceparent: clientTraceparent(call as grpc.ServerUnaryCall<unknown, unknown>) }).then(
       (r) => (r.ok ? callback(null, toResponse(r.value)) : callback(serviceError(r.error))),
       // An unexpected failure may come after the write was stored: the client must not resend it.
@@ -225,6 +235,8 @@ export class KvServer {
       'grpc.max_send_message_length': options.messageBytesMax,
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+      // A request that does not decode is INVALID_ARGUMENT, not grpc-js's INTERNAL: see decode-guard.ts.
+      interceptors: [rejectUndecodable((path) => countUndecodable(options.onStatus, path))],
     });
     const on = options.onStatus;
     const kvHandlers: KVHandlers = {
@@ -235,7 +247,9 @@ export class KvServer {
       Status: observed('Status', on, (_call, callback) => callback(null, handlers.status())),
       Inspect: observed('Inspect', on, (call, callback) => {
         if (!handlers.inspect) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'this node does not inspect keys' });
-        const timeoutMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>) ?? call.request.timeoutMs;
+        const asked = checkTimeoutMs(call.request.timeoutMs);
+        if (!asked.ok) return callback(serviceError(asked.error));
+        const timeoutMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>) ?? asked.value;
         handlers.inspect(call.request.key, timeoutMs || undefined).then(
           (r) => (r.ok ? callback(null, r.value) : callback(serviceError(r.error))),
           (e) => callback({ code: grpc.status.INTERNAL, details: String(e) }),
@@ -250,12 +264,12 @@ export class KvServer {
       }),
     };
     const peerHandlers: PeerHandlers = { Exchange: (call) => servePeer(call, handlers, options, log) };
-    server.addService(kv.KV.service, kvHandlers);
-    if (options.servePeer ?? true) server.addService(peer.Peer.service, peerHandlers);
-    if (handlers.backup) server.addService(backup.Backup.service, backupService(handlers.backup));
+    server.addService(guardDecoding(kv.KV.service), kvHandlers);
+    if (options.servePeer ?? true) server.addService(guardDecoding(peer.Peer.service), peerHandlers);
+    if (handlers.backup) server.addService(guardDecoding(backup.Backup.service), backupService(handlers.backup));
     const health = new HealthImplementation({ '': 'NOT_SERVING', [HEALTH_SERVICE_NAME]: 'NOT_SERVING' });
-    health.addToServer(server);
-    new ReflectionService(reflectionDefinition()).addToServer(server);
+    health.addToServer(guardedAdder(server));
+    new ReflectionService(reflectionDefinition({ backup: handlers.backup !== undefined })).addToServer(guardedAdder(server));
     // The server accepts its connections itself and hands them to grpc-js, instead of bindAsync,
     // so that shutdown can close every one of them: see shutdown().
     const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());

@@ -1,0 +1,79 @@
+/**
+ * gRPC calls written byte by byte over HTTP/2 (node:http2), for requests no gRPC library sends:
+ * bodies that do not decode, truncated frames, length prefixes that lie, frames over the size
+ * limit, compressed flags without an encoding. What comes back is the status the server chose.
+ */
+import * as http2 from 'node:http2';
+
+export interface RawAnswer {
+  /** grpc-status, or undefined when the server sent none (the stream was reset or cut). */
+  readonly code: number | undefined;
+  /** grpc-message, percent-decoded. */
+  readonly message: string;
+  /** Response bytes (the length-prefixed messages, as sent). */
+  readonly body: Buffer;
+}
+
+/** One gRPC message frame: the compressed flag, a 4-byte length (the message's, unless told), the message. */
+export function frame(message: Uint8Array, options: { compressed?: boolean; length?: number } = {}): Buffer {
+  const head = Buffer.alloc(5);
+  head.writeUInt8(options.compressed ? 1 : 0, 0);
+  head.writeUInt32BE(options.length ?? message.length, 1);
+  return Buffer.concat([head, message]);
+}
+
+/** The messages of a response body (length-prefixed frames). */
+export function messagesOf(body: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at + 5 <= body.length; ) {
+    const length = body.readUInt32BE(at + 1);
+    out.push(body.subarray(at + 5, at + 5 + length));
+    at += 5 + length;
+  }
+  return out;
+}
+
+/** An HTTP/2 session to a gRPC server; `call` sends one request body and waits for the status. */
+export class RawGrpc {
+  private readonly session: http2.ClientHttp2Session;
+
+  constructor(address: string) {
+    this.session = http2.connect(`http://${address}`);
+    this.session.on('error', () => {});
+  }
+
+  /**
+   * Sends `body` to `path` and ends the request (unless `end` is false, for a stream left open);
+   * resolves with the status, or with code undefined if none came within `waitMs`.
+   */
+  call(path: string, body: Buffer, options: { end?: boolean; waitMs?: number; metadata?: Record<string, string> } = {}): Promise<RawAnswer> {
+    return new Promise((resolve) => {
+      const req = this.session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...options.metadata });
+      const chunks: Buffer[] = [];
+      let settled = false;
+      const settle = (code: number | undefined, message: string) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (!req.closed) req.close(http2.constants.NGHTTP2_CANCEL);
+        resolve({ code, message: decodeURIComponent(message), body: Buffer.concat(chunks) });
+      };
+      const timer = setTimeout(() => settle(undefined, 'no status'), options.waitMs ?? 5000);
+      const fromHeaders = (headers: http2.IncomingHttpHeaders) => {
+        const status = headers['grpc-status'];
+        if (status !== undefined) settle(Number(status), String(headers['grpc-message'] ?? ''));
+      };
+      req.on('response', fromHeaders);
+      req.on('trailers', fromHeaders);
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('error', (e) => settle(undefined, e.message));
+      req.on('close', () => settle(undefined, `stream closed without a status (rst code ${req.rstCode})`));
+      req.write(body);
+      if (options.end ?? true) req.end();
+    });
+  }
+
+  close(): void {
+    this.session.close();
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * Requests that do not decode are INVALID_ARGUMENT naming the method, the message type and what
+ * failed (never INTERNAL, which is for bugs), on every method of every service the node serves,
+ * unary and streaming; the handlers never see them, and the server keeps serving. A timeout_ms
+ * beyond the longest timer Node keeps is INVALID_ARGUMENT too. Requests are written byte by byte
+ * over HTTP/2 (test/support/raw-grpc.ts). Port: 19400.
+ */
+import { ok } from '../../app/errors';
+import { TIMEOUT_MS_MAX } from '../../app/api/ops';
+import { KvServer, NodeHandlers } from '../../app/rpc/server';
+import { protos } from '../../app/rpc/proto-definition';
+import type { StatusResponse } from '../../app/rpc/generated/kv/v1/StatusResponse';
+import { frame, messagesOf, RawGrpc } from '../support/raw-grpc';
+
+const PORT = 19400;
+const INVALID_ARGUMENT = 3;
+const RESOURCE_EXHAUSTED = 8;
+const MESSAGE_BYTES_MAX = 64 * 1024;
+
+/**
+ * Field 100 (no request type has it, so every decoder skips it by its wire type), length-delimited,
+ * claiming 16 bytes where 1 follows. (protobufjs reads a known field by its declared type whatever
+ * the wire type says, and reads a truncated string without complaint: a known field would not
+ * fail every type.)
+ */
+const TRUNCATED_FIELD = Buffer.from([0xa2, 0x06, 0x10, 0x01]);
+/** Field 100 with wire type 7, which protobuf does not have. */
+const BAD_WIRE_TYPE = Buffer.from([0xa7, 0x06, 0x01]);
+
+const calls: string[] = [];
+const handlers: NodeHandlers = {
+  execute: async (op, options) => {
+    calls.push(`execute ${op.kind} ${options.timeoutMs ?? ''}`);
+    return ok({ kind: 'put', context: Buffer.alloc(0), siblings: 1 });
+  },
+  fetch: async () => {
+    calls.push('fetch');
+    return ok(undefined);
+  },
+  replicate: async () => {
+    calls.push('replicate');
+    return ok(undefined);
+  },
+  status: () => ({ nodeId: 'kv-1', actor: 'kv-1.0', partitions: 1, n: 1, r: 1, w: 1, members: [] }) as StatusResponse,
+  inspect: async () => {
+    calls.push('inspect');
+    return ok({ partition: 0, replicas: [] });
+  },
+  admin: async () => {
+    calls.push('admin');
+    return ok({});
+  },
+  backup: {
+    snapshot: async () => {
+      calls.push('snapshot');
+      throw new Error('not in this test');
+    },
+    restore: async () => {
+      calls.push('restore');
+      return ok({ merged: 0, failed: [] });
+    },
+  },
+};
+
+let server: KvServer;
+let raw: RawGrpc;
+const address = `127.0.0.1:${PORT}`;
+const statuses: string[] = [];
+
+beforeAll(async () => {
+  server = await KvServer.start(handlers, {
+    host: '127.0.0.1',
+    port: PORT,
+    messageBytesMax: MESSAGE_BYTES_MAX,
+    batchOpsMax: 64,
+    streamInFlightMax: 64,
+    peerStreamInFlightMax: 16,
+    onStatus: (method, code) => statuses.push(`${method} ${code}`),
+  });
+  server.setServing(true);
+  raw = new RawGrpc(address);
+});
+
+afterAll(async () => {
+  raw?.close();
+  await server?.shutdown(0);
+});
+
+beforeEach(() => {
+  calls.length = 0;
+  statuses.length = 0;
+});
+
+const METHODS: ReadonlyArray<[string, string]> = [
+  ['/kv.v1.KV/Get', 'kv.v1.GetRequest'],
+  ['/kv.v1.KV/Put', 'kv.v1.PutRequest'],
+  ['/kv.v1.KV/Delete', 'kv.v1.DeleteRequest'],
+  ['/kv.v1.KV/Batch', 'kv.v1.BatchRequest'],
+  ['/kv.v1.KV/Status', 'kv.v1.StatusRequest'],
+  ['/kv.v1.KV/Inspect', 'kv.v1.InspectRequest'],
+  ['/kv.v1.KV/Admin', 'kv.v1.AdminRequest'],
+  ['/kv.v1.Backup/Snapshot', 'kv.v1.SnapshotRequest'],
+  ['/kv.v1.Backup/Restore', 'kv.v1.RestoreRequest'],
+  ['/kv.v1.Peer/Exchange', 'kv.v1.PeerRequests'],
+  ['/grpc.health.v1.Health/Check', 'grpc.health.v1.HealthCheckRequest'],
+  ['/grpc.reflection.v1.ServerReflection/ServerReflectionInfo', 'grpc.reflection.v1.ServerReflectionRequest'],
+];
+
+describe.each(METHODS)('%s', (path, typeName) => {
+  test.each([
+    ['a truncated field', TRUNCATED_FIELD],
+    ['an invalid wire type', BAD_WIRE_TYPE],
+  ])('rejects a request with %s as INVALID_ARGUMENT naming the type, and runs nothing', async (_what, bytes) => {
+    const answer = await raw.call(path, frame(bytes));
+    expect(answer.code).toBe(INVALID_ARGUMENT);
+    expect(answer.message).toContain(`${path}: the request (${bytes.length} bytes) does not decode as a ${typeName} protobuf message: `);
+    expect(calls).toEqual([]);
+  });
+});
+
+test('rejects a bad message on an open Batch stream after answering the good one before it', async () => {
+  const { kv } = protos();
+  const good = kv.KV.service.Batch.requestSerialize({ ops: [{ id: 7, put: { key: Buffer.from('k'), value: Buffer.from('v') } }] });
+  const answer = await raw.call('/kv.v1.KV/Batch', Buffer.concat([frame(good), frame(TRUNCATED_FIELD)]));
+  expect(answer.code).toBe(INVALID_ARGUMENT);
+  expect(answer.message).toContain('does not decode as a kv.v1.BatchRequest');
+  expect(calls).toEqual(['execute put 0']);
+});
+
+test('counts an undecodable client request in the status metric as INVALID_ARGUMENT', async () => {
+  await raw.call('/kv.v1.KV/Put', frame(TRUNCATED_FIELD));
+  expect(statuses).toEqual(['Put INVALID_ARGUMENT']);
+});
+
+test('rejects a frame over the message size limit with RESOURCE_EXHAUSTED', async () => {
+  const answer = await raw.call('/kv.v1.KV/Put', frame(Buffer.alloc(MESSAGE_BYTES_MAX + 1)));
+  expect(answer.code).toBe(RESOURCE_EXHAUSTED);
+  expect(calls).toEqual([]);
+});
+
+test('keeps serving after every kind of malformed request', async () => {
+  const { kv } = protos();
+  const answer = await raw.call('/kv.v1.KV/Put', frame(kv.KV.service.Put.requestSerialize({ key: Buffer.from('k'), value: Buffer.from('v') })));
+  expect(answer.code).toBe(0);
+  expect(messagesOf(answer.body)).toHaveLength(1);
+});
+
+describe('timeout_ms', () => {
+  test.each([
+    ['Put', { key: Buffer.from('k'), value: Buffer.from('v'), timeoutMs: 2 ** 31 }],
+    ['Get', { key: Buffer.from('k'), timeoutMs: 2 ** 32 - 1 }],
+    ['Delete', { key: Buffer.from('k'), timeoutMs: 2 ** 31 }],
+    ['Inspect', { key: Buffer.from('k'), timeoutMs: 2 ** 31 }],
+  ] as const)('rejects a %s with timeout_ms beyond TIMEOUT_MS_MAX naming the field, the value and the limit', async (method, request) => {
+    const { kv } = protos();
+    const bytes = (kv.KV.service as unknown as Record<string, { requestSerialize: (r: unknown) => Buffer }>)[method]!.requestSerialize(request);
+    const answer = await raw.call(`/kv.v1.KV/${method}`, frame(bytes));
+    expect(answer.code).toBe(INVALID_ARGUMENT);
+    expect(answer.message).toBe(`timeout_ms: ${request.timeoutMs} is out of range: timeout_ms must be within 0..${TIMEOUT_MS_MAX} ms (TIMEOUT_MS_MAX, the longest timer Node keeps), or 0 for the node's request timeout`);
+    expect(calls).toEqual([]);
+  });
+
+  test('takes a Put with timeout_ms of exactly TIMEOUT_MS_MAX', async () => {
+    const { kv } = protos();
+    const answer = await raw.call('/kv.v1.KV/Put', frame(kv.KV.service.Put.requestSerialize({ key: Buffer.from('k'), value: Buffer.from('v'), timeoutMs: TIMEOUT_MS_MAX })));
+    expect(answer.code).toBe(0);
+    expect(calls).toEqual([`execute put ${TIMEOUT_MS_MAX}`]);
+  });
+});
