@@ -12,7 +12,7 @@ import { Logger, silentLogger } from '../../observability/log';
 import { KeyHashes } from '../replication/anti-entropy';
 import { isTraceparent, traceFields } from '../replication/trace';
 import type { FoldPage } from '../membership/transfers';
-import { checkTimeoutMs, ClientOp, OpResult } from '../api/ops';
+import { checkTimeoutMs, ClientOp, OpResult, TIMEOUT_MS_MAX } from '../api/ops';
 import { Batcher } from './batcher';
 import { ReadGate } from './read-gate';
 import type { BatchRequest__Output } from './generated/kv/v1/BatchRequest';
@@ -140,11 +140,30 @@ function serviceError(e: KvError): Partial<grpc.StatusObject> {
   return { code: codeOf(e), details: e.message, metadata: trailers(e.writeMayHaveApplied) };
 }
 
+/**
+ * The time left before the call's gRPC deadline: undefined without one, 0 or less when it has
+ * passed (the operation is then not started: see deadlinePassed).
+ */
 function timeoutFromDeadline(call: grpc.ServerUnaryCall<unknown, unknown>): number | undefined {
   const deadline = call.getDeadline();
   const at = deadline instanceof Date ? deadline.getTime() : deadline;
   if (!Number.isFinite(at)) return undefined;
-  return Math.max(1, at - Date.now());
+  return at - Date.now();
+}
+
+/**
+ * A call whose deadline passed before its handler ran: answered DEADLINE_EXCEEDED, nothing done.
+ * Besides a slow arrival, this is what a deadline more than 2^31-1 ms (24.8 days) away looks like:
+ * grpc-js 1.14 reads such a grpc-timeout as a 32-bit integer, which wraps to a time already past,
+ * and answers DEADLINE_EXCEEDED itself at once. Running the operation anyway (with a 1 ms timeout,
+ * as the node did) could store a write the client was told had failed.
+ */
+function deadlinePassed(method: string, leftMs: number): Partial<grpc.StatusObject> {
+  return {
+    code: grpc.status.DEADLINE_EXCEEDED,
+    details: `${method}: the call's deadline had passed when the node read it (${-leftMs} ms ago; a gRPC deadline more than ${TIMEOUT_MS_MAX} ms away is read as past: use timeout_ms, at most TIMEOUT_MS_MAX); nothing was done`,
+    metadata: trailers(false),
+  };
 }
 
 /** The gRPC metadata key a client's W3C trace context arrives in (as HTTP's traceparent header). */
@@ -172,7 +191,9 @@ function unary<Req, Res>(
     // Checked even when a deadline overrides it: a field out of range is refused either way.
     const asked = checkTimeoutMs((call.request as { timeoutMs?: number }).timeoutMs ?? 0);
     if (!asked.ok) return callback(serviceError(asked.error));
-    const timeoutMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>) ?? asked.value;
+    const leftMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>);
+    if (leftMs !== undefined && leftMs <= 0) return callback(deadlinePassed(op.kind, leftMs));
+    const timeoutMs = leftMs ?? asked.value;
     handlers.execute(op, { timeoutMs, traceparent: clientTraceparent(call as grpc.ServerUnaryCall<unknown, unknown>) }).then(
       (r) => (r.ok ? callback(null, toResponse(r.value)) : callback(serviceError(r.error))),
       // An unexpected failure may come after the write was stored: the client must not resend it.
@@ -249,7 +270,9 @@ export class KvServer {
         if (!handlers.inspect) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'this node does not inspect keys' });
         const asked = checkTimeoutMs(call.request.timeoutMs);
         if (!asked.ok) return callback(serviceError(asked.error));
-        const timeoutMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>) ?? asked.value;
+        const leftMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>);
+        if (leftMs !== undefined && leftMs <= 0) return callback(deadlinePassed('inspect', leftMs));
+        const timeoutMs = leftMs ?? asked.value;
         handlers.inspect(call.request.key, timeoutMs || undefined).then(
           (r) => (r.ok ? callback(null, r.value) : callback(serviceError(r.error))),
           (e) => callback({ code: grpc.status.INTERNAL, details: String(e) }),

@@ -160,6 +160,16 @@ describe('timeout_ms', () => {
     expect(calls).toEqual([]);
   });
 
+  test('fails a Put whose gRPC deadline is 30 days away with DEADLINE_EXCEEDED and runs nothing (grpc-js reads it as past)', async () => {
+    const { kv } = protos();
+    const body = frame(kv.KV.service.Put.requestSerialize({ key: Buffer.from('k'), value: Buffer.from('v') }));
+    const answer = await raw.call('/kv.v1.KV/Put', body, { metadata: { 'grpc-timeout': '2592000S' } });
+    expect(answer.code).toBe(4);
+    // Whichever answers first, grpc-js's own timer or the handler, the put never ran.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(calls).toEqual([]);
+  });
+
   test('takes a Put with timeout_ms of exactly TIMEOUT_MS_MAX', async () => {
     const { kv } = protos();
     const answer = await raw.call('/kv.v1.KV/Put', frame(kv.KV.service.Put.requestSerialize({ key: Buffer.from('k'), value: Buffer.from('v'), timeoutMs: TIMEOUT_MS_MAX })));
