@@ -1,12 +1,13 @@
 /**
- * Requests that do not decode as protobuf are answered INVALID_ARGUMENT, naming the method, the
- * message type, the size and what failed, on every service the node serves.
+ * Malformed requests are answered INVALID_ARGUMENT on every service the node serves: one that
+ * does not decode as protobuf (naming the method, the message type, the size and what failed),
+ * and one that brings no whole message, or two, to a method that takes one.
  *
  * grpc-js answers a request its deserializer throws on with INTERNAL ("Error deserializing
  * request"), and the README keeps INTERNAL for bugs: a client that sent garbage would be told the
  * node is broken. grpc-js reports such a failure before any handler or interceptor can choose the
  * status, so the cut is in two parts: guardDecoding wraps each method's deserializer so that a
- * failure becomes an UndecodableRequest value instead of an exception, and the rejectUndecodable
+ * failure becomes an UndecodableRequest value instead of an exception, and the rejectMalformed
  * interceptor answers that value with INVALID_ARGUMENT before a handler sees it. Handlers
  * therefore only ever receive decoded messages, for unary and streaming methods alike; on a
  * stream, the first undecodable message ends the stream with the status.
@@ -65,27 +66,36 @@ export function guardDecoding(definition: grpc.ServiceDefinition): grpc.ServiceD
 }
 
 /**
- * Answers an UndecodableRequest with INVALID_ARGUMENT (and the write-may-have-applied trailer
- * 'false': nothing was done), and drops what the call sends after it. `rejected` is told the
- * method's path, for the status metric.
+ * Answers with INVALID_ARGUMENT (and the write-may-have-applied trailer 'false': nothing was done)
+ * a request that is not a well-formed protobuf message, and, on a method that takes one message
+ * (unary, server-streaming), a request that ends without a whole message (empty, or its last frame
+ * cut short) or brings a second one, where grpc-js would answer UNIMPLEMENTED. What the call sends
+ * after that is dropped. `rejected` is told the method's path, for the status metric.
  */
-export function rejectUndecodable(rejected?: (path: string) => void): grpc.ServerInterceptor {
+export function rejectMalformed(rejected?: (path: string) => void): grpc.ServerInterceptor {
   return (method, call) => {
     let done = false;
+    let messages = 0;
+    const reject = (details: string) => {
+      done = true;
+      const metadata = new grpc.Metadata();
+      metadata.set(WRITE_MAY_HAVE_APPLIED_TRAILER, 'false');
+      rejected?.(method.path);
+      intercepting.sendStatus({ code: grpc.status.INVALID_ARGUMENT, details, metadata });
+    };
     const intercepting: grpc.ServerInterceptingCall = new grpc.ServerInterceptingCall(call, {
       start: (next) =>
         next({
           onReceiveMessage: (message: unknown, pass: (message: unknown) => void) => {
             if (done) return;
-            if (!(message instanceof UndecodableRequest)) return pass(message);
-            done = true;
-            const metadata = new grpc.Metadata();
-            metadata.set(WRITE_MAY_HAVE_APPLIED_TRAILER, 'false');
-            rejected?.(method.path);
-            intercepting.sendStatus({ code: grpc.status.INVALID_ARGUMENT, details: message.describe(method.path), metadata });
+            if (message instanceof UndecodableRequest) return reject(message.describe(method.path));
+            if (++messages > 1 && !method.requestStream) return reject(`${method.path}: the request brought a second message; the method takes exactly one; nothing was changed`);
+            pass(message);
           },
           onReceiveHalfClose: (pass: () => void) => {
-            if (!done) pass();
+            if (done) return;
+            if (messages === 0 && !method.requestStream) return reject(`${method.path}: the request ended without a whole message (it was empty, or its frame was cut short); the method takes exactly one; nothing was changed`);
+            pass();
           },
         }),
     });

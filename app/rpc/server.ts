@@ -29,7 +29,7 @@ import type { AdminResponse } from './generated/kv/v1/AdminResponse';
 import type { InspectResponse } from './generated/kv/v1/InspectResponse';
 import { BackupNodeHandlers, backupService } from './backup-service';
 import type { StatusResponse } from './generated/kv/v1/StatusResponse';
-import { guardDecoding, guardedAdder, rejectUndecodable } from './decode-guard';
+import { guardDecoding, guardedAdder, rejectMalformed } from './decode-guard';
 import { protos, reflectionDefinition } from './proto-definition';
 import { codeOf, WRITE_MAY_HAVE_APPLIED_TRAILER } from './status-map';
 import { deleteOp, errorToMessage, getOp, getResponse, opFromMessage, opTimeoutMs, putOp, resultToMessage, sizeOfResult } from './wire';
@@ -108,8 +108,8 @@ function statusName(code: grpc.status): string {
   return grpc.status[code] ?? String(code);
 }
 
-/** A client-service request rejected as undecodable, counted as the status metric counts the others. */
-function countUndecodable(onStatus: ServerOptions['onStatus'], path: string): void {
+/** A malformed client-service request (see decode-guard.ts), counted as the status metric counts the others. */
+function countMalformed(onStatus: ServerOptions['onStatus'], path: string): void {
   const [, service, method] = path.split('/');
   if (service === 'kv.v1.KV' && method) onStatus?.(method, statusName(grpc.status.INVALID_ARGUMENT));
 }
@@ -256,8 +256,8 @@ export class KvServer {
       'grpc.max_send_message_length': options.messageBytesMax,
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.http2.min_ping_interval_without_data_ms': 5_000,
-      // A request that does not decode is INVALID_ARGUMENT, not grpc-js's INTERNAL: see decode-guard.ts.
-      interceptors: [rejectUndecodable((path) => countUndecodable(options.onStatus, path))],
+      // A malformed request is INVALID_ARGUMENT, not grpc-js's INTERNAL or UNIMPLEMENTED: see decode-guard.ts.
+      interceptors: [rejectMalformed((path) => countMalformed(options.onStatus, path))],
     });
     const on = options.onStatus;
     const kvHandlers: KVHandlers = {

@@ -33,6 +33,17 @@ export function messagesOf(body: Buffer): Buffer[] {
   return out;
 }
 
+export interface CallOptions {
+  /** End the request after the body (default), or leave it open, as a stream that sends more. */
+  readonly end?: boolean;
+  /** How long to wait for the status. @default 5000 */
+  readonly waitMs?: number;
+  /** Extra request headers (grpc-timeout, kv-from ...). */
+  readonly metadata?: Record<string, string>;
+  /** For a stream left open: resolve (code undefined, message 'answered') once this holds for the messages received. */
+  readonly until?: (messages: Buffer[]) => boolean;
+}
+
 /** An HTTP/2 session to a gRPC server; `call` sends one request body and waits for the status. */
 export class RawGrpc {
   private readonly session: http2.ClientHttp2Session;
@@ -46,7 +57,7 @@ export class RawGrpc {
    * Sends `body` to `path` and ends the request (unless `end` is false, for a stream left open);
    * resolves with the status, or with code undefined if none came within `waitMs`.
    */
-  call(path: string, body: Buffer, options: { end?: boolean; waitMs?: number; metadata?: Record<string, string> } = {}): Promise<RawAnswer> {
+  call(path: string, body: Buffer, options: CallOptions = {}): Promise<RawAnswer> {
     return new Promise((resolve) => {
       const req = this.session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...options.metadata });
       const chunks: Buffer[] = [];
@@ -65,7 +76,11 @@ export class RawGrpc {
       };
       req.on('response', fromHeaders);
       req.on('trailers', fromHeaders);
-      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('data', (c: Buffer) => {
+        chunks.push(c);
+        // A stream the caller keeps open: done once its answers are in (then cancelled).
+        if (options.until?.(messagesOf(Buffer.concat(chunks)))) settle(undefined, 'answered');
+      });
       req.on('error', (e) => settle(undefined, e.message));
       req.on('close', () => settle(undefined, `stream closed without a status (rst code ${req.rstCode})`));
       req.write(body);

@@ -177,3 +177,31 @@ describe('timeout_ms', () => {
     expect(calls).toEqual([`execute put ${TIMEOUT_MS_MAX}`]);
   });
 });
+
+describe('frames', () => {
+  test.each([
+    ['an empty request', Buffer.alloc(0)],
+    ['a frame cut short (its length says 100, 10 bytes come)', frame(Buffer.alloc(10), { length: 100 })],
+    ['half a frame header', Buffer.from([0, 0, 0])],
+  ])('rejects %s to a unary method as INVALID_ARGUMENT (not UNIMPLEMENTED)', async (_what, body) => {
+    const answer = await raw.call('/kv.v1.KV/Put', body);
+    expect(answer.code).toBe(INVALID_ARGUMENT);
+    expect(answer.message).toBe('/kv.v1.KV/Put: the request ended without a whole message (it was empty, or its frame was cut short); the method takes exactly one; nothing was changed');
+    expect(calls).toEqual([]);
+  });
+
+  test('rejects a second message to a unary method as INVALID_ARGUMENT and runs neither', async () => {
+    const { kv } = protos();
+    const put = frame(kv.KV.service.Put.requestSerialize({ key: Buffer.from('k'), value: Buffer.from('v') }));
+    const answer = await raw.call('/kv.v1.KV/Put', Buffer.concat([put, put]));
+    expect(answer.code).toBe(INVALID_ARGUMENT);
+    expect(answer.message).toContain('the request brought a second message; the method takes exactly one');
+    expect(calls).toEqual([]);
+  });
+
+  test('rejects a length prefix beyond the message size limit with RESOURCE_EXHAUSTED, however large', async () => {
+    const answer = await raw.call('/kv.v1.Peer/Exchange', frame(Buffer.alloc(10), { length: 0xffffffff }));
+    expect(answer.code).toBe(RESOURCE_EXHAUSTED);
+    expect(answer.message).toBe(`Received message larger than max (4294967295 vs ${MESSAGE_BYTES_MAX})`);
+  });
+});
