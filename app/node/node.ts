@@ -33,7 +33,7 @@ import { GrpcPeerTransport } from '../rpc/peer-transport';
 import { KvServer } from '../rpc/server';
 import type { StatusResponse } from '../rpc/generated/kv/v1/StatusResponse';
 import { LmdbStore, lmdbDataFiles } from '../storage/lmdb-store';
-import { LocalStore } from '../storage/local-store';
+import { KEY_BYTES_MAX, LocalStore } from '../storage/local-store';
 import { NodeConfig } from './config';
 import { establishIdentity as establishActor, writeCleanShutdownMarker } from './identity';
 import { mergedObjectBytesMax } from '../versioning/limits';
@@ -383,7 +383,7 @@ export class KvNode {
           },
         },
       },
-      { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, peerStreamInFlightMax: config.peerStreamInFlightMax, log, onStatus: (method, code) => metrics.grpcHandled.inc({ method, code }) },
+      { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, peerStreamInFlightMax: config.peerStreamInFlightMax, peerLimits: { partitions: config.partitions, keyBytesMax: KEY_BYTES_MAX }, log, onStatus: (method, code) => metrics.grpcHandled.inc({ method, code }) },
     ).catch(async (e) => {
       metricsServer?.close();
       await closeEarly();

@@ -30,6 +30,7 @@ import type { InspectResponse } from './generated/kv/v1/InspectResponse';
 import { BackupNodeHandlers, backupService } from './backup-service';
 import type { StatusResponse } from './generated/kv/v1/StatusResponse';
 import { guardDecoding, guardedAdder, rejectMalformed } from './decode-guard';
+import { checkPeerRequest, PeerRequestLimits } from './peer-request-check';
 import { protos, reflectionDefinition } from './proto-definition';
 import { codeOf, WRITE_MAY_HAVE_APPLIED_TRAILER } from './status-map';
 import { deleteOp, errorToMessage, getOp, getResponse, opFromMessage, opTimeoutMs, putOp, resultToMessage, sizeOfResult } from './wire';
@@ -96,6 +97,11 @@ export interface ServerOptions {
    * @default - not observed
    */
   readonly onStatus?: (method: string, code: string) => void;
+  /**
+   * Partitions and key size that peer requests are checked against (see peer-request-check.ts).
+   * @default - not checked (a node's handlers then refuse what they cannot serve)
+   */
+  readonly peerLimits?: PeerRequestLimits;
   /**
    * Whether to serve the peer service (kv.v1.Peer). A gateway holds no data and takes no peer traffic.
    * @default true
@@ -469,6 +475,8 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
   const out = new Batcher<PeerResponse>((responses) => open && writeWithBackpressure(call, gate, { responses }), sizeOfPeerResponse);
   /** Works on one request; `timeoutMs` is the time its caller still waits (0: no limit). */
   const handle = async (req: PeerRequest__Output, timeoutMs: number): Promise<PeerResponse> => {
+    const invalid = options.peerLimits && checkPeerRequest(req, options.peerLimits);
+    if (invalid) return { id: req.id, error: errorToMessage(invalid) };
     try {
       switch (req.op) {
         case 'fetch': {
