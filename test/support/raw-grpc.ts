@@ -22,11 +22,12 @@ export function frame(message: Uint8Array, options: { compressed?: boolean; leng
   return Buffer.concat([head, message]);
 }
 
-/** The messages of a response body (length-prefixed frames). */
+/** The whole messages of a response body (length-prefixed frames); a frame still arriving is left out. */
 export function messagesOf(body: Buffer): Buffer[] {
   const out: Buffer[] = [];
   for (let at = 0; at + 5 <= body.length; ) {
     const length = body.readUInt32BE(at + 1);
+    if (at + 5 + length > body.length) break;
     out.push(body.subarray(at + 5, at + 5 + length));
     at += 5 + length;
   }
