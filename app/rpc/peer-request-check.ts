@@ -1,6 +1,6 @@
 /**
- * The checks a peer request passes before the node works on it: its partition exists and its
- * key is one the store can hold. Another node never sends anything else; a request
+ * The checks a peer request passes before the node works on it: its partition exists, its key
+ * is one the store can hold, and a fold asks for at least one object. Another node never sends anything else; a request
  * that fails them comes from a different build or configuration, or from something that is no
  * node, and is answered INVALID_ARGUMENT naming the field, the value and the limit (without them
  * the storage layer refused it with an exception, answered INTERNAL).
@@ -51,6 +51,11 @@ export function checkPeerRequest(req: PeerRequest__Output, limits: PeerRequestLi
   }
   if (key !== undefined && (key.length === 0 || key.length > limits.keyBytesMax)) {
     return invalidArgument(`${op}.key`, key, `is out of range: a key has 1 to ${limits.keyBytesMax} bytes`);
+  }
+  if (req.op === 'foldPartition') {
+    const { limit, after } = req.foldPartition!;
+    if (limit < 1) return invalidArgument('foldPartition.limit', limit, 'is out of range: a fold asks for at least 1 object');
+    if (after.length > limits.keyBytesMax) return invalidArgument('foldPartition.after', after, `is out of range: a key has at most ${limits.keyBytesMax} bytes`);
   }
   return undefined;
 }

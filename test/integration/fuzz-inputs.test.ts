@@ -28,7 +28,7 @@ import { frame, RawGrpc } from '../support/raw-grpc';
 import { Fixture, Stored, startCluster } from './cluster-fixture';
 
 /** Cases per property in `npm test` (the whole file stays well under a minute). */
-const FUZZ_RUNS_DEFAULT = 40;
+const FUZZ_RUNS_DEFAULT = 100;
 const RUNS = Number(process.env.KV_FUZZ_RUNS ?? FUZZ_RUNS_DEFAULT);
 const SEED = process.env.KV_FUZZ_SEED === undefined ? undefined : Number(process.env.KV_FUZZ_SEED);
 /** A property's time budget: generous, so that a long campaign is not cut by jest. */
@@ -395,14 +395,15 @@ const peerKey = fc.oneof(bytes(0, 80), bytes(1000, 1100)).map((b) => Buffer.conc
 const peerRequest = fc.oneof(
   fc.record({ fetch: fc.record({ partition, key: fc.oneof(peerKey, seedKey, bytes(0, 80), bytes(1000, 1100)), hintFor: fc.string({ maxLength: 70 }) }) }),
   fc.record({ replicate: fc.record({ partition, key: peerKey, object: bytes(0, 300), hintFor: fc.string({ maxLength: 70 }) }) }),
-  fc.record({ forward: batchOp.map((op) => operationOf(1, wouldWriteSeed(op) ? { ...op, key: Buffer.from('fuzz-forward') } : op)) }),
+  // A forward runs with the peer request's timeout, not its operation's: judged without the latter.
+  fc.record({ forward: batchOp.map((op) => operationOf(1, wouldWriteSeed({ ...op, timeoutMs: 0 }) ? { ...op, key: Buffer.from('fuzz-forward') } : op)) }),
   fc.record({ ping: fc.record({ dataId: fc.string({ maxLength: 100 }) }) }),
   fc.record({ aeTree: fc.record({ partition }) }),
   fc.record({ aeKeys: fc.record({ partition, segments: fc.array(fc.nat({ max: 2 ** 32 - 1 }), { maxLength: 300 }), limit: fc.nat({ max: 2 ** 32 - 1 }) }) }),
   fc.record({ hintCheck: fc.record({ partition, key: fc.oneof(peerKey, seedKey) }) }),
   fc.record({ reap: fc.record({ partition, key: peerKey, object: bytes(0, 300) }) }),
   fc.record({ gossip: fc.record({ state: fc.oneof(fc.string({ maxLength: 300 }), fc.json({ maxDepth: 4 })) }) }),
-  fc.record({ foldPartition: fc.record({ partition, after: bytes(0, 80), limit: fc.nat({ max: 2 ** 32 - 1 }) }) }),
+  fc.record({ foldPartition: fc.record({ partition, after: fc.oneof(bytes(0, 80), bytes(1020, 1100)), limit: fc.oneof(fc.constant(0), fc.nat({ max: 2 ** 32 - 1 })) }) }),
   fc.record({ transferDone: fc.record({ partition, to: fc.string({ maxLength: 70 }), change: fc.nat({ max: 2 ** 40 }) }) }),
   fc.constant({}),
 );
@@ -431,6 +432,42 @@ test('every field of every peer request gets an answer with a documented status,
   );
   await nodesStillServe('peer fields');
 }, PROPERTY_TIMEOUT_MS);
+
+/** Sends peer requests on one Exchange stream; resolves with each one's error (undefined: answered). */
+async function exchange(requests: unknown[]): Promise<Array<{ code: number; message: string } | undefined>> {
+  const method = peer.Peer.service.Exchange;
+  const answers = new Map<number, { error?: { code: number; message: string } }>();
+  const body = method.requestSerialize({ requests: requests.map((r, i) => ({ id: i + 1, ...(r as object) })) });
+  await raw.call('/kv.v1.Peer/Exchange', frame(body), {
+    end: false,
+    metadata: { 'kv-from': 'fuzzer' },
+    until: (messages) => {
+      for (const m of messages) for (const r of (method.responseDeserialize(m) as { responses: Array<{ id: number; error?: { code: number; message: string } }> }).responses) answers.set(r.id, r);
+      return answers.size >= requests.length;
+    },
+  });
+  return requests.map((_, i) => answers.get(i + 1)?.error ?? undefined);
+}
+
+test('rejects peer requests for a partition the cluster lacks, an empty or oversize key, or a fold of no objects with INVALID_ARGUMENT (they were INTERNAL)', async () => {
+  const errors = await exchange([
+    { fetch: { partition: 2 ** 32 - 1, key: Buffer.from('k') } },
+    { aeKeys: { partition: 64, segments: [1], limit: 10 } },
+    { replicate: { partition: 1, key: Buffer.alloc(0), object: Buffer.from([1]) } },
+    { hintCheck: { partition: 1, key: Buffer.alloc(1025) } },
+    { foldPartition: { partition: 8, after: Buffer.alloc(0), limit: 0 } },
+    { foldPartition: { partition: 8, after: Buffer.alloc(1025), limit: 5 } },
+  ]);
+  expect(errors.map((e) => e && `${Code[e.code]} ${e.message}`)).toEqual([
+    `INVALID_ARGUMENT fetch.partition: ${2 ** 32 - 1} is out of range: the cluster's partitions are 0..63`,
+    "INVALID_ARGUMENT aeKeys.partition: 64 is out of range: the cluster's partitions are 0..63",
+    'INVALID_ARGUMENT replicate.key: 0 bytes is out of range: a key has 1 to 1024 bytes',
+    'INVALID_ARGUMENT hintCheck.key: 1025 bytes is out of range: a key has 1 to 1024 bytes',
+    'INVALID_ARGUMENT foldPartition.limit: 0 is out of range: a fold asks for at least 1 object',
+    'INVALID_ARGUMENT foldPartition.after: 1025 bytes is out of range: a key has at most 1024 bytes',
+  ]);
+  await nodesStillServe('peer regressions');
+});
 
 test('after the fuzz every node serves and every seeded key reads back identical on each node', async () => {
   await nodesStillServe('end');

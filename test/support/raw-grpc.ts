@@ -47,11 +47,16 @@ export interface CallOptions {
 
 /** An HTTP/2 session to a gRPC server; `call` sends one request body and waits for the status. */
 export class RawGrpc {
-  private readonly session: http2.ClientHttp2Session;
+  private session: http2.ClientHttp2Session;
 
-  constructor(address: string) {
-    this.session = http2.connect(`http://${address}`);
-    this.session.on('error', () => {});
+  constructor(private readonly address: string) {
+    this.session = this.connect();
+  }
+
+  private connect(): http2.ClientHttp2Session {
+    const session = http2.connect(`http://${this.address}`);
+    session.on('error', () => {});
+    return session;
   }
 
   /**
@@ -59,18 +64,22 @@ export class RawGrpc {
    * resolves with the status, or with code undefined if none came within `waitMs`.
    */
   call(path: string, body: Buffer, options: CallOptions = {}): Promise<RawAnswer> {
+    // A session the server ended (GOAWAY) is replaced: each call stands on its own.
+    if (this.session.closed || this.session.destroyed) this.session = this.connect();
     return new Promise((resolve) => {
       const req = this.session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...options.metadata });
       const chunks: Buffer[] = [];
       let settled = false;
-      const settle = (code: number | undefined, message: string) => {
+      const settle = (code: number | undefined, message: string, cancel = false) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        if (!req.closed) req.close(http2.constants.NGHTTP2_CANCEL);
+        // Only a stream that has to be cut is reset: Node's HTTP/2 server ends a session that
+        // resets streams often (its rapid-reset defence), which would fail the calls after it.
+        if (cancel && !req.closed) req.close(http2.constants.NGHTTP2_CANCEL);
         resolve({ code, message: decodeURIComponent(message), body: Buffer.concat(chunks) });
       };
-      const timer = setTimeout(() => settle(undefined, 'no status'), options.waitMs ?? 5000);
+      const timer = setTimeout(() => settle(undefined, 'no status', true), options.waitMs ?? 5000);
       const fromHeaders = (headers: http2.IncomingHttpHeaders) => {
         const status = headers['grpc-status'];
         if (status !== undefined) settle(Number(status), String(headers['grpc-message'] ?? ''));
@@ -80,7 +89,11 @@ export class RawGrpc {
       req.on('data', (c: Buffer) => {
         chunks.push(c);
         // A stream the caller keeps open: done once its answers are in (then cancelled).
-        if (options.until?.(messagesOf(Buffer.concat(chunks)))) settle(undefined, 'answered');
+        if (!settled && options.until?.(messagesOf(Buffer.concat(chunks)))) {
+          // Answered: end our side, as a client that is done would (the server then ends the call).
+          if (req.writable) req.end();
+          settle(undefined, 'answered');
+        }
       });
       req.on('error', (e) => settle(undefined, e.message));
       req.on('close', () => settle(undefined, `stream closed without a status (rst code ${req.rstCode})`));
