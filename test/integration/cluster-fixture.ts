@@ -16,6 +16,7 @@
  *   18201-18204 membership  18211-18219 scaling (metrics 18221-18229)
  *   18301-18304 monitor (metrics 18311-18314, Prometheus 18321, Alertmanager 18322)
  *   18901-18903 bench-compare (its store; etcd on 18911-18916; 18921-18936 named, never taken)
+ *   19400-19403 unit/rpc-decode-guard, unit/rpc-reflection     19410-19411 fuzz-inputs
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
