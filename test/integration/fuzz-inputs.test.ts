@@ -433,6 +433,32 @@ test('every field of every peer request gets an answer with a documented status,
   await nodesStillServe('peer fields');
 }, PROPERTY_TIMEOUT_MS);
 
+describe('a put with timeout_ms of 2^31', () => {
+  const put = (key: string) => ({ key: Buffer.from(key), value: Buffer.from('never stored'), timeoutMs: 2 ** 31 });
+  const notStored = async (key: string) => expect((await f.client().get(key, { r: 2 })).found).toBe(false);
+  const refusal = `timeout_ms: ${2 ** 31} is out of range: timeout_ms must be within 0..${TIMEOUT_MS_MAX} ms (TIMEOUT_MS_MAX, the longest timer Node keeps), or 0 for the node's request timeout`;
+
+  test('rejects it as INVALID_ARGUMENT naming the field, the value and the limit, and stores nothing (unary)', async () => {
+    const answer = await raw.call('/kv.v1.KV/Put', frame(kvMethod('Put').requestSerialize(put('timeout-unary'))));
+    expect([answer.code, answer.message]).toEqual([Code.INVALID_ARGUMENT, refusal]);
+    await notStored('timeout-unary');
+  });
+
+  test('rejects it as INVALID_ARGUMENT and stores nothing (Batch)', async () => {
+    const method = kv.KV.service.Batch;
+    let result: { code: number; message: string } | undefined;
+    await raw.call('/kv.v1.KV/Batch', frame(method.requestSerialize({ ops: [{ id: 1, put: put('timeout-batch') }] })), {
+      end: false,
+      until: (messages) => {
+        for (const m of messages) result = (method.responseDeserialize(m) as { results: Array<{ error?: { code: number; message: string } }> }).results[0]?.error;
+        return messages.length > 0;
+      },
+    });
+    expect(result).toEqual(expect.objectContaining({ code: Code.INVALID_ARGUMENT, message: refusal }));
+    await notStored('timeout-batch');
+  });
+});
+
 /** Sends peer requests on one Exchange stream; resolves with each one's error (undefined: answered). */
 async function exchange(requests: unknown[]): Promise<Array<{ code: number; message: string } | undefined>> {
   const method = peer.Peer.service.Exchange;
