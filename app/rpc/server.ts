@@ -407,6 +407,12 @@ function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchRes
         reply({ id: m.id, error: { code: grpc.status.INVALID_ARGUMENT, message: `op: operation ${m.id} has none of get, put, delete` } });
         continue;
       }
+      // Here as well as in the coordinator: a gateway, which has none, refuses it too.
+      const asked = checkTimeoutMs(opTimeoutMs(m));
+      if (!asked.ok) {
+        reply(resultToMessage(m.id, asked));
+        continue;
+      }
       if (inFlight >= options.streamInFlightMax) {
         reply({ id: m.id, error: { code: grpc.status.RESOURCE_EXHAUSTED, message: `stream has ${inFlight} operations in flight, the limit (streamInFlightMax) is ${options.streamInFlightMax}` } });
         continue;

@@ -170,6 +170,22 @@ describe('timeout_ms', () => {
     expect(calls).toEqual([]);
   });
 
+  test('rejects a Batch operation with timeout_ms beyond TIMEOUT_MS_MAX before it runs (a gateway has no coordinator to do it)', async () => {
+    const { kv } = protos();
+    const method = kv.KV.service.Batch;
+    const body = frame(method.requestSerialize({ ops: [{ id: 1, put: { key: Buffer.from('k'), value: Buffer.from('v'), timeoutMs: 2 ** 31 } }] }));
+    let error: { code: number; message: string } | undefined;
+    await raw.call('/kv.v1.KV/Batch', body, {
+      end: false,
+      until: (messages) => {
+        for (const m of messages) error = (method.responseDeserialize(m) as { results: Array<{ error?: { code: number; message: string } }> }).results[0]?.error;
+        return messages.length > 0;
+      },
+    });
+    expect(error).toEqual(expect.objectContaining({ code: INVALID_ARGUMENT, message: expect.stringMatching(/^timeout_ms: 2147483648 is out of range/) }));
+    expect(calls).toEqual([]);
+  });
+
   test('takes a Put with timeout_ms of exactly TIMEOUT_MS_MAX', async () => {
     const { kv } = protos();
     const answer = await raw.call('/kv.v1.KV/Put', frame(kv.KV.service.Put.requestSerialize({ key: Buffer.from('k'), value: Buffer.from('v'), timeoutMs: TIMEOUT_MS_MAX })));
