@@ -459,6 +459,11 @@ describe('a put with timeout_ms of 2^31', () => {
   });
 });
 
+test('rejects an Admin request that names no action with INVALID_ARGUMENT, not as a refused change', async () => {
+  const answer = await raw.call('/kv.v1.KV/Admin', frame(kvMethod('Admin').requestSerialize({})));
+  expect([answer.code, answer.message]).toEqual([Code.INVALID_ARGUMENT, 'action: the request names no action; it names one of join, leave, remove, plan, commit or clear']);
+});
+
 /** Sends peer requests on one Exchange stream; resolves with each one's error (undefined: answered). */
 async function exchange(requests: unknown[]): Promise<Array<{ code: number; message: string } | undefined>> {
   const method = peer.Peer.service.Exchange;
