@@ -1,6 +1,7 @@
 import { KvError } from '../../app/errors';
 import { checkOp, checkTimeoutMs, ClientOp, RequestLimits, TIMEOUT_MS_MAX } from '../../app/api/ops';
 import { encodeContext } from '../../app/versioning/codec';
+import { KvClient } from '../../app/client/client';
 
 const LIMITS: RequestLimits = { n: 3, r: 2, w: 2, keyBytesMax: 8, valueBytesMax: 16 };
 const key = Buffer.from('k');
@@ -105,4 +106,9 @@ describe('checkTimeoutMs', () => {
     if (r.ok) throw new Error(`expected ${t} to be rejected`);
     expectInvalidArgument(r.error, `timeout_ms: ${t} is out of range`, `0..${TIMEOUT_MS_MAX} ms (TIMEOUT_MS_MAX`);
   });
+});
+
+test('rejects a client timeoutMs beyond TIMEOUT_MS_MAX when the client is built (a gRPC deadline that far is misread as past)', () => {
+  expect(() => new KvClient({ endpoints: ['127.0.0.1:19404'], timeoutMs: 2 ** 31 })).toThrow(`KvClient: timeoutMs ${2 ** 31} is out of range: give 1 to ${TIMEOUT_MS_MAX} ms (TIMEOUT_MS_MAX)`);
+  new KvClient({ endpoints: ['127.0.0.1:19404'], timeoutMs: TIMEOUT_MS_MAX }).close();
 });
