@@ -70,6 +70,8 @@ afterAll(async () => {
   raw?.close();
   const table = rssSamples.map((s) => `${s.after.padEnd(28)} ${s.node} ${s.mib.toFixed(0)} MiB`).join('\n');
   if (table) process.stdout.write(`fuzz: ${RUNS} runs per property; node RSS after each:\n${table}\n`);
+  const statuses = [...tally].sort(([a], [b]) => a.localeCompare(b)).map(([row, n]) => `${row} ${n}`).join('\n');
+  if (statuses) process.stdout.write(`fuzz: answers by input and status:\n${statuses}\n`);
   await f?.teardown();
 }, 60_000);
 
@@ -184,8 +186,18 @@ function wouldWriteSeed(op: ClientOp): boolean {
   return SEEDS.includes(op.key.toString('latin1')) && !(e.codes.length === 1 && e.codes[0] === Code.INVALID_ARGUMENT);
 }
 
+/** How many answers each kind of input got, by status: printed at the end (the status table, as observed). */
+const tally = new Map<string, number>();
+function count(input: string, code: number | undefined): void {
+  const row = `${input.padEnd(44)} ${code === undefined ? 'none' : Code[code]}`;
+  tally.set(row, (tally.get(row) ?? 0) + 1);
+}
+
 function checkAnswer(op: ClientOp, code: number | undefined, message: string): void {
   const expected = expectedFor(op);
+  const field = /^(\w+): /.exec(message)?.[1];
+  const context = op.kind === 'put' || op.kind === 'delete' ? ` context ${op.context.kind}` : '';
+  count(`${op.kind}${context}${code === Code.INVALID_ARGUMENT || code === Code.FAILED_PRECONDITION ? ` (${field})` : ''}`, code);
   const what = `${op.kind} ${JSON.stringify({ ...op, key: op.key.toString('hex'), value: undefined })} answered ${code === undefined ? 'nothing' : Code[code]}: ${message}`;
   if (!expected.codes.includes(code as Code)) throw new Error(`expected ${expected.codes.map((c) => Code[c]).join(' or ')}; ${what}`);
   if (code === Code.INVALID_ARGUMENT && !expected.fields.some((field) => message.startsWith(`${field}: `))) {
@@ -377,6 +389,7 @@ test('raw frames to every method (random, cut short, lying lengths, flipped byte
       const expected = expectedForBody(method, b);
       if (expected === undefined) return;
       const answer = await raw.call(method.path, b, { waitMs: 15_000 });
+      count(`${method.path.split('/')[2]} ${spec.how}`, answer.code);
       const what = `${method.path} ${spec.how} ${b.toString('hex').slice(0, 120)} answered ${answer.code === undefined ? 'nothing' : Code[answer.code]}: ${answer.message}`;
       if (expected === 'runs') {
         if (answer.code === undefined || answer.code === Code.INTERNAL || answer.code === Code.UNKNOWN) throw new Error(`expected a documented status; ${what}`);
@@ -432,6 +445,7 @@ test('every field of every peer request gets an answer with a documented status,
       expect(answer.message).toBe('answered');
       for (const [i, [request]] of requests.entries()) {
         const error = answers.get(i + 1)!.error;
+        count(`peer ${Object.keys(request)[0] ?? '(no op)'}`, error?.code ?? Code.OK);
         if (error && [Code.INTERNAL, Code.UNKNOWN].includes(error.code)) throw new Error(`peer request ${JSON.stringify(request).slice(0, 300)} answered ${Code[error.code]}: ${error.message}`);
       }
     }),
