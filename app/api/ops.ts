@@ -31,6 +31,23 @@ export interface WriteResult {
 
 export type OpResult = GetResult | WriteResult;
 
+/**
+ * The longest timeout_ms a request may ask for: 2^31-1 ms (about 24.8 days), the longest delay
+ * Node's timers take. A longer one would not wait longer: Node fires such a timer at once, so a
+ * put asked for 2^31 ms answered DEADLINE_EXCEEDED at once while its write went on and was stored.
+ * Longer timeouts are refused (INVALID_ARGUMENT) rather than shortened, so that a client never
+ * waits less than it asked without being told.
+ */
+export const TIMEOUT_MS_MAX = 2 ** 31 - 1;
+
+/** A request's timeout_ms: 0 (the node's request timeout) to TIMEOUT_MS_MAX. */
+export function checkTimeoutMs(timeoutMs: number, field = 'timeout_ms'): Result<number> {
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > TIMEOUT_MS_MAX) {
+    return err(invalidArgument(field, timeoutMs, `is out of range: ${field} must be within 0..${TIMEOUT_MS_MAX} ms (TIMEOUT_MS_MAX, the longest timer Node keeps), or 0 for the node's request timeout`));
+  }
+  return ok(timeoutMs);
+}
+
 /** What bounds a request: the cluster's quorum settings and size limits. */
 export interface RequestLimits {
   readonly n: number;

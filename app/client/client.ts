@@ -3,7 +3,7 @@
  * either unary calls or the high-throughput Batch stream; and `update` does the read, resolve,
  * write-back-with-context cycle that Dynamo-style stores ask of their clients.
  */
-import { ClientOp, OpResult } from '../api/ops';
+import { ClientOp, OpResult, TIMEOUT_MS_MAX } from '../api/ops';
 import { partitionOf } from '../ring/ring';
 import { explainConnectionFailure } from '../rpc/delivery';
 import { KvChannel, RpcFailure } from '../rpc/kv-channel';
@@ -27,7 +27,11 @@ export type Bytes = Uint8Array | string;
 export interface KvClientOptions {
   /** host:port of one or more nodes; any node accepts any request. */
   readonly endpoints: readonly string[];
-  /** Time budget of one attempt. @default 5000 */
+  /**
+   * Time budget of one attempt, 1 to TIMEOUT_MS_MAX (2^31-1) ms: it travels as a gRPC deadline,
+   * and the nodes' gRPC library misreads one further away as already past.
+   * @default 5000
+   */
   readonly timeoutMs?: number;
   /** Send operations on the Batch stream instead of unary calls. @default false */
   readonly batch?: boolean;
@@ -213,6 +217,9 @@ export class KvClient {
     this.channels = options.endpoints.map((a) => new KvChannel(a, { batchInFlightMax: options.batchInFlightMax, security: options.security }));
     for (const c of this.channels) this.byAddress.set(c.address, c);
     this.timeoutMs = options.timeoutMs ?? 5000;
+    if (!Number.isInteger(this.timeoutMs) || this.timeoutMs < 1 || this.timeoutMs > TIMEOUT_MS_MAX) {
+      throw new Error(`KvClient: timeoutMs ${this.timeoutMs} is out of range: give 1 to ${TIMEOUT_MS_MAX} ms (TIMEOUT_MS_MAX)`);
+    }
     this.attemptsMax = options.attemptsMax ?? Math.max(3, Math.min(options.endpoints.length, 5));
   }
 

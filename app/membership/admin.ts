@@ -51,6 +51,8 @@ function changeOf(request: AdminRequest__Output): Change | KvError | undefined {
 }
 
 export async function admin(claimant: Claimant, membership: Membership, request: AdminRequest__Output): Promise<Result<AdminResponse, KvError>> {
+  // Bad input (INVALID_ARGUMENT), not a refused change: nothing was asked.
+  if (request.action === undefined) return err(new KvError('InvalidArgument', 'action: the request names no action; it names one of join, leave, remove, plan, commit or clear'));
   const change = changeOf(request);
   if (change instanceof KvError) return err(change);
   return localResult(async (): Promise<AdminResponse> => {

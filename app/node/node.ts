@@ -34,7 +34,7 @@ import { GrpcPeerTransport } from '../rpc/peer-transport';
 import { KvServer } from '../rpc/server';
 import type { StatusResponse } from '../rpc/generated/kv/v1/StatusResponse';
 import { LmdbStore, lmdbDataFiles } from '../storage/lmdb-store';
-import { LocalStore } from '../storage/local-store';
+import { KEY_BYTES_MAX, LocalStore } from '../storage/local-store';
 import { NodeConfig, resourceLimits } from './config';
 import { loadContextKeys } from './context-keys';
 import { ContextSeal } from '../versioning/context-seal';
@@ -396,7 +396,7 @@ export class KvNode {
           },
         },
       },
-      { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, peerStreamInFlightMax: config.peerStreamInFlightMax, limits: resourceLimits(config), log, onStatus: (method, code) => metrics.grpcHandled.inc({ method, code }), tls: security.tls, access: security.access },
+      { host: config.host, port: config.port, messageBytesMax: config.messageBytesMax, batchOpsMax: config.batchOpsMax, streamInFlightMax: config.streamInFlightMax, peerStreamInFlightMax: config.peerStreamInFlightMax, limits: resourceLimits(config), peerLimits: { partitions: config.partitions, keyBytesMax: KEY_BYTES_MAX }, log, onStatus: (method, code) => metrics.grpcHandled.inc({ method, code }), tls: security.tls, access: security.access },
     ).catch(async (e) => {
       metricsServer?.close();
       await closeEarly();

@@ -10,10 +10,15 @@ export interface Clock {
   after(ms: number, fn: () => void): () => void;
 }
 
+/** The longest delay Node's setTimeout keeps (2^31-1 ms, about 24.8 days). */
+const TIMER_MS_MAX = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   after(ms, fn) {
-    const timer = setTimeout(fn, ms);
+    // Node fires a timer of more than 2^31-1 ms at once; requests longer than that are refused
+    // (TIMEOUT_MS_MAX), and this keeps any other such delay from turning into none.
+    const timer = setTimeout(fn, Math.min(ms, TIMER_MS_MAX));
     // Background timers never keep a stopping process alive; the servers do while they serve.
     timer.unref();
     return () => clearTimeout(timer);

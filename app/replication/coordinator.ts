@@ -14,7 +14,7 @@ import { partitionOf, PartitionReplicas, Routing } from '../ring/ring';
 import { Clock, systemClock } from './clock';
 import { forward } from './forwarding';
 import { runGet } from './get-fsm';
-import { checkOp, ClientOp, OpResult, RequestLimits } from '../api/ops';
+import { checkOp, checkTimeoutMs, ClientOp, OpResult, RequestLimits } from '../api/ops';
 import { ContextSeal } from '../versioning/context-seal';
 import { runPut } from './put-fsm';
 import { ReadRepairer } from './read-repair';
@@ -130,7 +130,9 @@ export class Coordinator {
     }
     const checked = checkOp(op, config, this.deps.contexts);
     if (!checked.ok) return checked;
-    const timeoutMs = options.timeoutMs && options.timeoutMs > 0 ? options.timeoutMs : config.requestTimeoutMs;
+    const asked = checkTimeoutMs(options.timeoutMs ?? 0);
+    if (!asked.ok) return asked;
+    const timeoutMs = asked.value > 0 ? asked.value : config.requestTimeoutMs;
     this.inFlight++;
     try {
       const { partition, placement } = this.placementOf(checked.value.key);

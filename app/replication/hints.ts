@@ -18,6 +18,7 @@ import { KeySpace } from '../storage/local-store';
 import { decodeObject, encodeObject } from '../versioning/codec';
 import { merge } from '../versioning/dvv';
 import { mergeIncoming } from '../versioning/merge-incoming';
+import { decodeIncoming } from './incoming-object';
 
 export interface HintLimits {
   /** Hints held for one target node at most. */
@@ -139,7 +140,7 @@ export class HintStore {
     if (grow > 0 && this.totalBytes + grow > this.limits.hintBytesMax) {
       return err(new KvError('HintBacklogFull', `hints: ${this.totalBytes} bytes held, ${grow} more would cross the limit (hintBytesMax) of ${this.limits.hintBytesMax}; the write cannot stand in for ${target} until hints are handed off`));
     }
-    const theirs = decodeObject(object);
+    const theirs = decodeIncoming(object);
     const stored = await this.space.update(partition, hintKey(target, key), (current) => {
       if (current === undefined) {
         const createdAtMs = this.nowMs();

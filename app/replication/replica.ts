@@ -14,6 +14,7 @@ import { checkLimits, checkObjectBytes, ObjectLimits } from '../versioning/limit
 import { mergeIncoming } from '../versioning/merge-incoming';
 import { HashTrees } from './hash-trees';
 import { HintStore } from './hints';
+import { decodeIncoming } from './incoming-object';
 
 export interface WriteOutcome {
   readonly object: VersionedObject;
@@ -155,7 +156,7 @@ export class LocalReplica {
    * and the other replicas hold its history (this is how read repair heals corruption).
    */
   mergeEncoded(partition: number, key: Uint8Array, incoming: Uint8Array): Promise<VersionedObject> {
-    const theirs = decodeObject(incoming);
+    const theirs = decodeIncoming(incoming);
     return this.update(
       partition,
       key,

@@ -60,11 +60,19 @@ export function etcdKvService(): grpc.ServiceClientConstructor {
   return etcdKv;
 }
 
+/** The reflection service's own proto (grpc.reflection.v1), as the @grpc/reflection package ships it. */
+function reflectionProtoDir(): string {
+  return path.join(path.dirname(require.resolve('@grpc/reflection/package.json')), 'build', 'proto');
+}
+
 /**
- * What server reflection lists: the store's services and the standard health service
- * (grpc.health.v1), so a generic client (grpcurl) can call Health/Check without a local copy of
- * health.proto.
+ * What server reflection lists: the client services (kv.v1.KV, and kv.v1.Backup when the node
+ * serves it: `kv backup` and `kv restore` call it), the standard health service (grpc.health.v1),
+ * so a generic client (grpcurl) can call Health/Check without a local copy of health.proto, and
+ * reflection itself. Never the peer service (kv.v1.Peer): it is for other nodes, and listing it
+ * invites clients to call it. kv.proto and backup.proto import nothing from peer.proto.
  */
-export function reflectionDefinition(): protoLoader.PackageDefinition {
-  return protoLoader.loadSync(['kv/v1/kv.proto', 'kv/v1/peer.proto', 'kv/v1/backup.proto', healthProtoPath], { ...LOADER_OPTIONS, includeDirs: [findProtoRoot(), path.dirname(healthProtoPath)] });
+export function reflectionDefinition(served: { readonly backup: boolean }): protoLoader.PackageDefinition {
+  const files = ['kv/v1/kv.proto', ...(served.backup ? ['kv/v1/backup.proto'] : []), healthProtoPath, 'grpc/reflection/v1/reflection.proto'];
+  return protoLoader.loadSync(files, { ...LOADER_OPTIONS, includeDirs: [findProtoRoot(), path.dirname(healthProtoPath), reflectionProtoDir()] });
 }

@@ -12,7 +12,7 @@ import { Logger, silentLogger } from '../../observability/log';
 import { KeyHashes } from '../replication/anti-entropy';
 import { isTraceparent, traceFields } from '../replication/trace';
 import type { FoldPage } from '../membership/transfers';
-import { ClientOp, OpResult } from '../api/ops';
+import { checkTimeoutMs, ClientOp, OpResult, TIMEOUT_MS_MAX } from '../api/ops';
 import { Batcher } from './batcher';
 import { ByteBudget, ConnectionBudgets, RESOURCE_LIMITS_DEFAULT, ResourceLimits, StreamBytes } from './byte-budget';
 import { countField } from './field-count';
@@ -31,6 +31,8 @@ import type { AdminResponse } from './generated/kv/v1/AdminResponse';
 import type { InspectResponse } from './generated/kv/v1/InspectResponse';
 import { BackupNodeHandlers, backupService } from './backup-service';
 import type { StatusResponse } from './generated/kv/v1/StatusResponse';
+import { guardDecoding, guardedAdder, rejectMalformed } from './decode-guard';
+import { checkPeerRequest, PeerRequestLimits } from './peer-request-check';
 import { protos, reflectionDefinition } from './proto-definition';
 import { codeOf, WRITE_MAY_HAVE_APPLIED_TRAILER } from './status-map';
 import { deleteOp, errorToMessage, getOp, getResponse, opFromMessage, opTimeoutMs, putOp, resultToMessage, sizeOfOperation, sizeOfResult } from './wire';
@@ -108,6 +110,11 @@ export interface ServerOptions {
    */
   readonly onStatus?: (method: string, code: string) => void;
   /**
+   * Partitions and key size that peer requests are checked against (see peer-request-check.ts).
+   * @default - not checked (a node's handlers then refuse what they cannot serve)
+   */
+  readonly peerLimits?: PeerRequestLimits;
+  /**
    * Whether to serve the peer service (kv.v1.Peer). A gateway holds no data and takes no peer traffic.
    * @default true
    */
@@ -134,6 +141,12 @@ interface SharedBudgets {
 /** A status code's name (OK, UNAVAILABLE ...), as the gRPC status metric labels it. */
 function statusName(code: grpc.status): string {
   return grpc.status[code] ?? String(code);
+}
+
+/** A malformed client-service request (see decode-guard.ts), counted as the status metric counts the others. */
+function countMalformed(onStatus: ServerOptions['onStatus'], path: string): void {
+  const [, service, method] = path.split('/');
+  if (service === 'kv.v1.KV' && method) onStatus?.(method, statusName(grpc.status.INVALID_ARGUMENT));
 }
 
 /** A unary handler whose answers are reported to `onStatus`. */
@@ -188,11 +201,30 @@ function guardedStream<C extends grpc.ServerWritableStream<unknown, unknown> | g
   };
 }
 
+/**
+ * The time left before the call's gRPC deadline: undefined without one, 0 or less when it has
+ * passed (the operation is then not started: see deadlinePassed).
+ */
 function timeoutFromDeadline(call: grpc.ServerUnaryCall<unknown, unknown>): number | undefined {
   const deadline = call.getDeadline();
   const at = deadline instanceof Date ? deadline.getTime() : deadline;
   if (!Number.isFinite(at)) return undefined;
-  return Math.max(1, at - Date.now());
+  return at - Date.now();
+}
+
+/**
+ * A call whose deadline passed before its handler ran: answered DEADLINE_EXCEEDED, nothing done.
+ * Besides a slow arrival, this is what a deadline more than 2^31-1 ms (24.8 days) away looks like:
+ * grpc-js 1.14 reads such a grpc-timeout as a 32-bit integer, which wraps to a time already past,
+ * and answers DEADLINE_EXCEEDED itself at once. Running the operation anyway (with a 1 ms timeout,
+ * as the node did) could store a write the client was told had failed.
+ */
+function deadlinePassed(method: string, leftMs: number): Partial<grpc.StatusObject> {
+  return {
+    code: grpc.status.DEADLINE_EXCEEDED,
+    details: `${method}: the call's deadline had passed when the node read it (${-leftMs} ms ago; a gRPC deadline more than ${TIMEOUT_MS_MAX} ms away is read as past: use timeout_ms, at most TIMEOUT_MS_MAX); nothing was done`,
+    metadata: trailers(false),
+  };
 }
 
 /** The gRPC metadata key a client's W3C trace context arrives in (as HTTP's traceparent header). */
@@ -262,7 +294,12 @@ function unary<Req, Res>(
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const op = toOp(call.request);
-    const timeoutMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>) ?? (call.request as { timeoutMs?: number }).timeoutMs;
+    // Checked even when a deadline overrides it: a field out of range is refused either way.
+    const asked = checkTimeoutMs((call.request as { timeoutMs?: number }).timeoutMs ?? 0);
+    if (!asked.ok) return callback(serviceError(asked.error));
+    const leftMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>);
+    if (leftMs !== undefined && leftMs <= 0) return callback(deadlinePassed(op.kind, leftMs));
+    const timeoutMs = leftMs ?? asked.value;
     handlers.execute(op, { timeoutMs, traceparent: clientTraceparent(call as grpc.ServerUnaryCall<unknown, unknown>) }).then(
       (r) => (r.ok ? callback(null, toResponse(r.value)) : callback(serviceError(r.error))),
       // An unexpected failure may come after the write was stored: the client must not resend it.
@@ -332,6 +369,8 @@ export class KvServer {
       'grpc.keepalive_time_ms': limits.keepaliveMs,
       'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
       'grpc.max_concurrent_streams': limits.connectionStreamsMax,
+      // A malformed request is INVALID_ARGUMENT, not grpc-js's INTERNAL or UNIMPLEMENTED: see decode-guard.ts.
+      interceptors: [rejectMalformed((path) => countMalformed(options.onStatus, path))],
     });
     const on = options.onStatus;
     const access = options.access ?? AccessControl.open();
@@ -347,7 +386,11 @@ export class KvServer {
       Status: observed('Status', on, guarded(access, 'read', undefined, (_call, callback) => callback(null, handlers.status()))),
       Inspect: observed('Inspect', on, guarded(access, 'admin', byKey, (call, callback) => {
         if (!handlers.inspect) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'this node does not inspect keys' });
-        const timeoutMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>) ?? call.request.timeoutMs;
+        const asked = checkTimeoutMs(call.request.timeoutMs);
+        if (!asked.ok) return callback(serviceError(asked.error));
+        const leftMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>);
+        if (leftMs !== undefined && leftMs <= 0) return callback(deadlinePassed('inspect', leftMs));
+        const timeoutMs = leftMs ?? asked.value;
         handlers.inspect(call.request.key, timeoutMs || undefined).then(
           (r) => (r.ok ? callback(null, r.value) : callback(serviceError(r.error))),
           (e) => callback({ code: grpc.status.INTERNAL, details: String(e) }),
@@ -362,11 +405,13 @@ export class KvServer {
       })),
     };
     const peerHandlers: PeerHandlers = { Exchange: guardedStream((call) => access.peer(call), (call) => servePeer(call, handlers, options, limits, log)) };
-    server.addService(countedRequests(kv.KV.service, 'Batch', options.batchOpsMax, { ops: [] }), kvHandlers);
-    if (options.servePeer ?? true) server.addService(countedRequests(peer.Peer.service, 'Exchange', limits.peerMessageRequestsMax, { requests: [] }), peerHandlers);
+    // Counted before decoding (a message over its count limit is never decoded), and a message that
+    // does not decode is a value the interceptor answers INVALID_ARGUMENT (decode-guard.ts).
+    server.addService(guardDecoding(countedRequests(kv.KV.service, 'Batch', options.batchOpsMax, { ops: [] })), kvHandlers);
+    if (options.servePeer ?? true) server.addService(guardDecoding(countedRequests(peer.Peer.service, 'Exchange', limits.peerMessageRequestsMax, { requests: [] })), peerHandlers);
     if (handlers.backup) {
       const b = backupService(handlers.backup);
-      server.addService(backup.Backup.service, {
+      server.addService(guardDecoding(backup.Backup.service), {
         Snapshot: guardedStream((call) => access.everyKey(call), (call) => b.Snapshot(call)),
         Restore: (call, callback) => {
           const who = access.everyKey(call);
@@ -376,8 +421,8 @@ export class KvServer {
       } satisfies typeof b);
     }
     const health = new HealthImplementation({ '': 'NOT_SERVING', [HEALTH_SERVICE_NAME]: 'NOT_SERVING' });
-    health.addToServer(server);
-    new ReflectionService(reflectionDefinition()).addToServer(server);
+    health.addToServer(guardedAdder(server));
+    new ReflectionService(reflectionDefinition({ backup: handlers.backup !== undefined })).addToServer(guardedAdder(server));
     // The server accepts its connections itself and hands them to grpc-js, instead of bindAsync,
     // so that shutdown can close every one of them: see shutdown().
     // With TLS the injector's HTTP/2 server does the handshake on each socket handed to it.
@@ -649,6 +694,12 @@ function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchRes
         reply({ id: m.id, error: errorToMessage(new KvError('PermissionDenied', keyDenial.details)) });
         continue;
       }
+      // Here as well as in the coordinator: a gateway, which has none, refuses it too.
+      const asked = checkTimeoutMs(opTimeoutMs(m));
+      if (!asked.ok) {
+        reply(resultToMessage(m.id, asked));
+        continue;
+      }
       if (inFlight >= options.streamInFlightMax) {
         reply({ id: m.id, error: { code: grpc.status.RESOURCE_EXHAUSTED, message: `stream has ${inFlight} operations in flight, the limit (streamInFlightMax) is ${options.streamInFlightMax}` } });
         continue;
@@ -753,6 +804,8 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
   };
   /** Works on one request; `timeoutMs` is the time its caller still waits (0: no limit). */
   const handle = async (req: PeerRequest__Output, timeoutMs: number): Promise<PeerResponse> => {
+    const invalid = options.peerLimits && checkPeerRequest(req, options.peerLimits);
+    if (invalid) return { id: req.id, error: errorToMessage(invalid) };
     try {
       switch (req.op) {
         case 'fetch': {

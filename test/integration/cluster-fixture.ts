@@ -18,6 +18,7 @@
  *   18901-18903 bench-compare (its store; etcd on 18911-18916; 18921-18936 named, never taken)
  *   19460-19462 tls (client auth), 19470-19472 tls (rotation)
  *   19441-19445 contexts (the store, a gateway)
+ *   19400-19403 unit/rpc-decode-guard, unit/rpc-reflection     19410-19411 fuzz-inputs
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -1,7 +1,8 @@
 import { KvError } from '../../app/errors';
-import { checkOp, ClientOp, RequestLimits } from '../../app/api/ops';
+import { checkOp, checkTimeoutMs, ClientOp, RequestLimits, TIMEOUT_MS_MAX } from '../../app/api/ops';
 import { encodeContext } from '../../app/versioning/codec';
 import { TEST_CONTEXT_SEAL } from '../support/context-seal';
+import { KvClient } from '../../app/client/client';
 
 const LIMITS: RequestLimits = { n: 3, r: 2, w: 2, keyBytesMax: 8, valueBytesMax: 16 };
 const key = Buffer.from('k');
@@ -95,4 +96,22 @@ describe('checkOp', () => {
     expect(rejection({ kind: 'put', key: new Uint8Array(0), value: Buffer.alloc(99), context: noContext, w: 9 }).message).toMatch(/^key:/);
     expect(rejection({ kind: 'put', key, value: Buffer.alloc(99), context: noContext, w: 9 }).message).toMatch(/^value:/);
   });
+});
+
+describe('checkTimeoutMs', () => {
+  test('takes 0 (the node default) up to TIMEOUT_MS_MAX, the longest timer Node keeps', () => {
+    expect(TIMEOUT_MS_MAX).toBe(2 ** 31 - 1);
+    for (const t of [0, 1, 5000, TIMEOUT_MS_MAX]) expect(checkTimeoutMs(t)).toEqual({ ok: true, value: t });
+  });
+
+  test.each([2 ** 31, 2 ** 32 - 1, -1, 1.5, Number.NaN])('rejects %p naming the field, the value and the limit', (t) => {
+    const r = checkTimeoutMs(t);
+    if (r.ok) throw new Error(`expected ${t} to be rejected`);
+    expectInvalidArgument(r.error, `timeout_ms: ${t} is out of range`, `0..${TIMEOUT_MS_MAX} ms (TIMEOUT_MS_MAX`);
+  });
+});
+
+test('rejects a client timeoutMs beyond TIMEOUT_MS_MAX when the client is built (a gRPC deadline that far is misread as past)', () => {
+  expect(() => new KvClient({ endpoints: ['127.0.0.1:19404'], timeoutMs: 2 ** 31 })).toThrow(`KvClient: timeoutMs ${2 ** 31} is out of range: give 1 to ${TIMEOUT_MS_MAX} ms (TIMEOUT_MS_MAX)`);
+  new KvClient({ endpoints: ['127.0.0.1:19404'], timeoutMs: TIMEOUT_MS_MAX }).close();
 });

@@ -12,7 +12,8 @@ export interface GetRequest {
   'r'?: (number);
   /**
    * Time budget in milliseconds when the call carries no gRPC deadline (batch operations);
-   * 0 means the node's default request timeout.
+   * 0 means the node's default request timeout. At most 2147483647 (2^31-1, the longest timer
+   * Node keeps); more is INVALID_ARGUMENT, even on a call with a deadline.
    */
   'timeoutMs'?: (number);
   /**
@@ -32,7 +33,8 @@ export interface GetRequest__Output {
   'r': (number);
   /**
    * Time budget in milliseconds when the call carries no gRPC deadline (batch operations);
-   * 0 means the node's default request timeout.
+   * 0 means the node's default request timeout. At most 2147483647 (2^31-1, the longest timer
+   * Node keeps); more is INVALID_ARGUMENT, even on a call with a deadline.
    */
   'timeoutMs': (number);
   /**

@@ -5,6 +5,7 @@ export interface InspectRequest {
   'key'?: (Buffer | Uint8Array | string);
   /**
    * Time budget in milliseconds when the call carries no gRPC deadline; 0: the node's default.
+   * At most 2147483647 (2^31-1, the longest timer Node keeps); more is INVALID_ARGUMENT.
    */
   'timeoutMs'?: (number);
 }
@@ -13,6 +14,7 @@ export interface InspectRequest__Output {
   'key': (Buffer);
   /**
    * Time budget in milliseconds when the call carries no gRPC deadline; 0: the node's default.
+   * At most 2147483647 (2^31-1, the longest timer Node keeps); more is INVALID_ARGUMENT.
    */
   'timeoutMs': (number);
 }
