@@ -15,6 +15,7 @@ import * as kplus from 'cdk8s-plus-34';
 import { Construct } from 'constructs';
 import { enumSetting, intDefault, intSetting, IntSettingKey, NodeConfig, SettingKey, settingEnv } from '../../app/node/config';
 import { ZONE_LABEL } from '../../app/k8s/kube-api';
+import { CONTEXT_KEYS_ITEM } from '../../app/k8s/context-keys-secret';
 import { LIVE_PATH, READY_PATH } from '../../observability/probe-paths';
 import { isPowerOfTwo } from '../../app/ring/ring';
 import { advertiseAddress, peerList } from './peer-list';
@@ -227,8 +228,8 @@ export const ZONE_DIR = '/var/run/kv';
 export const ZONE_FILE = `${ZONE_DIR}/zone`;
 /** Where the context keys Secret is mounted; its item CONTEXT_KEYS_ITEM is the node's KV_CONTEXT_KEYS_FILE. */
 export const CONTEXT_KEYS_DIR = '/etc/kv/context-keys';
-/** The item of the context keys Secret the node reads. */
-export const CONTEXT_KEYS_ITEM = 'keys';
+/** The item of the context keys Secret the node reads (the one `kv k8s context-keys` creates). */
+export { CONTEXT_KEYS_ITEM };
 /**
  * The image's ENTRYPOINT (Dockerfile): an exec hook does not go through it, so the preStop
  * command names it in full.
