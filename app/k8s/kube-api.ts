@@ -1,8 +1,9 @@
 /**
- * The few reads of the Kubernetes API a store pod makes about itself: its Kubernetes node's zone
- * label, and the desired replica count of its StatefulSet. Dependency-free (node:https with the
- * pod's service-account token and CA), because these two GETs do not justify a client library
- * and its transitive dependencies in the node image.
+ * The few calls to the Kubernetes API the store's pods make: its Kubernetes node's zone label, the
+ * desired replica count of its StatefulSet, and (the chart's context keys Job) whether a Secret
+ * exists and its creation. Dependency-free (node:https with the pod's service-account token and
+ * CA), because these few requests do not justify a client library and its transitive dependencies
+ * in the node image.
  *
  * Failures are values, not exceptions: every caller must decide what a refusal means (the
  * pre-stop hook, for one, must not hand off data because it could not read the API). Each error
