@@ -55,7 +55,8 @@ Usage:
   kv floor [options]                  The transport's own cost, to compare with bench.
   kv backup [verify|list|prune]       Back up the cluster to S3; check, list and prune backups.
   kv restore [ID|latest]              Merge a backup into a running cluster (any size).
-  kv k8s zone|pre-stop                What the store's Kubernetes pods run: zone lookup, preStop hook.
+  kv k8s zone|pre-stop|context-keys   What the store's Kubernetes pods run: zone lookup, preStop hook,
+                                      the context keys Secret.
   kv chaos <experiment|suite>         Run chaos experiments on a local cluster; writes a report.
   kv chaos check [options]            Drive a cluster with checked workloads, then judge it.
 

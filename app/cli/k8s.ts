@@ -1,7 +1,8 @@
 /**
- * `kv k8s zone` and `kv k8s pre-stop`: what the store's chart runs inside its pods (an init
- * container and the preStop hook). Thin: the API reads are app/k8s/kube-api.ts, the rule and its
- * retries app/k8s/pre-stop.ts; this file parses flags and carries out the effects.
+ * `kv k8s zone`, `kv k8s pre-stop` and `kv k8s context-keys`: what the store's chart runs inside
+ * its pods (an init container, the preStop hook and a Job). Thin: the API calls are
+ * app/k8s/kube-api.ts, the rules app/k8s/pre-stop.ts and app/k8s/context-keys-secret.ts; this
+ * file parses flags and carries out the effects.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -10,6 +11,8 @@ import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { inClusterApi, nodeZone, SERVICE_ACCOUNT_DIR, statefulSetReplicas, ZONE_LABEL } from '../k8s/kube-api';
 import { runPreStop } from '../k8s/pre-stop';
+import { CONTEXT_KEYS_ITEM, ContextKeysSecretOutcome, ensureContextKeysSecret } from '../k8s/context-keys-secret';
+import { newContextKeysText } from '../node/context-keys';
 import { ConfigError, parseNodeConfig } from '../node/config';
 import { ecsLogger } from '../../observability/log';
 import { CliError } from './cli-error';
@@ -31,7 +34,15 @@ kv k8s pre-stop --statefulset NAME --namespace NS --sleep-s S --budget-s B [--en
   settings (KV_*) as kv node does. --log-file also writes its log lines there (the chart
   gives /proc/1/fd/2, the node's stderr, so they reach the pod's log).
 
-Both take --service-account-dir DIR: where the token and ca.crt are
+kv k8s context-keys --namespace NS --secret NAME
+  Creates the Secret NAME in NS holding the cluster's context keys (item "${CONTEXT_KEYS_ITEM}": one
+  new random key of 32 bytes as hex), only when it does not exist: an existing Secret,
+  or one another run creates meanwhile, is left unchanged (rotation is by hand,
+  docs/deploy.md). The store's chart runs it as a Job; its service account needs "create"
+  on "secrets" and "get" on that one Secret. Says what it did in one line; fails, naming
+  the URL, the HTTP status and what to check, when the API refuses.
+
+All take --service-account-dir DIR: where the token and ca.crt are
 (default ${SERVICE_ACCOUNT_DIR}).`;
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -76,7 +87,8 @@ export async function k8sCommand(argv: readonly string[], kvScript: string): Pro
   }
   if (action === 'zone') return zoneCommand(rest);
   if (action === 'pre-stop') return preStopCommand(rest, kvScript);
-  throw new CliError(`kv k8s: unknown action ${JSON.stringify(action)}; one of zone, pre-stop; see kv k8s --help`);
+  if (action === 'context-keys') return contextKeysCommand(rest);
+  throw new CliError(`kv k8s: unknown action ${JSON.stringify(action)}; one of zone, pre-stop, context-keys; see kv k8s --help`);
 }
 
 async function zoneCommand(argv: readonly string[]): Promise<void> {
@@ -96,6 +108,29 @@ async function zoneCommand(argv: readonly string[]): Promise<void> {
     throw new CliError(`kv k8s zone: cannot write ${out} (${(e as Error).message}): mount a writable volume there`, 1);
   }
   process.stdout.write(`zone ${zone.value} of Kubernetes node ${nodeName} written to ${out}\n`);
+}
+
+/** A DNS label (namespace) and a DNS subdomain (Secret name), as the API server checks them. */
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const SECRET_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+const CONTEXT_KEYS_SAID: Record<ContextKeysSecretOutcome, string> = {
+  created: 'created it with one new context key',
+  exists: 'it exists; left unchanged',
+  'created-meanwhile': 'another run created it meanwhile; left unchanged',
+};
+
+async function contextKeysCommand(argv: readonly string[]): Promise<void> {
+  const flags = parse(argv, { namespace: { type: 'string' }, secret: { type: 'string' } }, 'context-keys');
+  if (!flags) return;
+  const namespace = required(flags, 'namespace', 'context-keys');
+  const name = required(flags, 'secret', 'context-keys');
+  if (!NAMESPACE_NAME.test(namespace)) throw new CliError(`kv k8s context-keys: --namespace ${JSON.stringify(namespace)} is not a namespace name (a DNS label: 1-63 of [a-z0-9-])`);
+  if (!SECRET_NAME.test(name)) throw new CliError(`kv k8s context-keys: --secret ${JSON.stringify(name)} is not a Secret name (1-253 of [a-z0-9.-], starting and ending with a letter or digit)`);
+  const api = inClusterApi(process.env, String(flags['service-account-dir']));
+  const outcome = api.ok ? await ensureContextKeysSecret(api.value, { namespace, name }, newContextKeysText) : api;
+  if (!outcome.ok) throw new CliError(`kv k8s context-keys: ${outcome.error}`, 1);
+  process.stdout.write(`context keys Secret ${namespace}/${name} (item ${CONTEXT_KEYS_ITEM}): ${CONTEXT_KEYS_SAID[outcome.value]}\n`);
 }
 
 async function preStopCommand(argv: readonly string[], kvScript: string): Promise<void> {

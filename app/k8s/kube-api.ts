@@ -1,8 +1,9 @@
 /**
- * The few reads of the Kubernetes API a store pod makes about itself: its Kubernetes node's zone
- * label, and the desired replica count of its StatefulSet. Dependency-free (node:https with the
- * pod's service-account token and CA), because these two GETs do not justify a client library
- * and its transitive dependencies in the node image.
+ * The few calls to the Kubernetes API the store's pods make: its Kubernetes node's zone label, the
+ * desired replica count of its StatefulSet, and (the chart's context keys Job) whether a Secret
+ * exists and its creation. Dependency-free (node:https with the pod's service-account token and
+ * CA), because these few requests do not justify a client library and its transitive dependencies
+ * in the node image.
  *
  * Failures are values, not exceptions: every caller must decide what a refusal means (the
  * pre-stop hook, for one, must not hand off data because it could not read the API). Each error
@@ -60,48 +61,78 @@ export function inClusterApi(env: Readonly<Record<string, string | undefined>>, 
   return { ok: true, value: { baseUrl: `https://${bracketed}:${port}`, token: files.token, ca: files.ca, timeoutMs } };
 }
 
+/** An answer of the API server, whatever its status: callers decide what each status means. */
+export interface KubeAnswer {
+  readonly status: number;
+  readonly body: string;
+}
+
 /**
- * GET one object as JSON. `permission` says in RBAC terms what the request needs (`get on nodes`),
- * so that a 403 tells the operator which rule is missing.
+ * One request, its body (if any) sent as JSON. Fails only when no complete answer came: refused,
+ * broken off, too large, or not within the budget; each error names the method, the URL and what
+ * to check. The request body is never quoted in an error (a Secret's data travels in it).
  */
-export function getJson(api: KubeApi, apiPath: string, permission: string): Promise<KubeResult<unknown>> {
+export function send(api: KubeApi, method: 'GET' | 'POST', apiPath: string, body?: unknown): Promise<KubeResult<KubeAnswer>> {
   const url = `${api.baseUrl}${apiPath}`;
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+  const headers: Record<string, string | number> = { Authorization: `Bearer ${api.token}`, Accept: 'application/json' };
+  if (payload) Object.assign(headers, { 'Content-Type': 'application/json', 'Content-Length': payload.length });
   return new Promise((resolve) => {
     let settled = false;
-    const done = (r: KubeResult<unknown>) => {
+    const done = (r: KubeResult<KubeAnswer>) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       resolve(r);
     };
-    const request = https.request(url, { method: 'GET', ca: api.ca, headers: { Authorization: `Bearer ${api.token}`, Accept: 'application/json' } }, (response) => {
+    const request = https.request(url, { method, ca: api.ca, headers }, (response) => {
       const chunks: Buffer[] = [];
       let bytes = 0;
       response.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
         if (bytes > KUBE_API_RESPONSE_BYTES_MAX) {
           request.destroy();
-          done(fail(`GET ${url}: the response exceeds ${KUBE_API_RESPONSE_BYTES_MAX} bytes (KUBE_API_RESPONSE_BYTES_MAX); this is not the object asked for`));
+          done(fail(`${method} ${url}: the response exceeds ${KUBE_API_RESPONSE_BYTES_MAX} bytes (KUBE_API_RESPONSE_BYTES_MAX); this is not the object asked for`));
           return;
         }
         chunks.push(chunk);
       });
-      response.on('error', (e) => done(fail(`GET ${url}: the response broke off (${e.message}); retry`)));
-      response.on('end', () => done(answer(url, response.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), permission)));
+      response.on('error', (e) => done(fail(`${method} ${url}: the response broke off (${e.message}); retry`)));
+      response.on('end', () => done({ ok: true, value: { status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') } }));
     });
     const timer = setTimeout(() => {
       request.destroy();
-      done(fail(`GET ${url}: no complete answer within ${api.timeoutMs} ms: check that the pod reaches the API server (egress NetworkPolicy, KUBERNETES_SERVICE_HOST) and that it is healthy`));
+      done(fail(`${method} ${url}: no complete answer within ${api.timeoutMs} ms: check that the pod reaches the API server (egress NetworkPolicy, KUBERNETES_SERVICE_HOST) and that it is healthy`));
     }, api.timeoutMs);
     request.on('error', (e: NodeJS.ErrnoException) => {
       const tls = e.code !== undefined && /CERT|SELF_SIGNED|TLS|SSL/.test(e.code);
       const check = tls
         ? `that the API server's certificate is signed by the service account's CA (${SERVICE_ACCOUNT_DIR}/ca.crt)`
         : 'that the pod reaches the API server (egress NetworkPolicy, KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT)';
-      done(fail(`GET ${url}: ${e.message}${e.code && !e.message.includes(e.code) ? ` (${e.code})` : ''}: check ${check}`));
+      done(fail(`${method} ${url}: ${e.message}${e.code && !e.message.includes(e.code) ? ` (${e.code})` : ''}: check ${check}`));
     });
-    request.end();
+    request.end(payload);
   });
+}
+
+/**
+ * GET one object as JSON. `permission` says in RBAC terms what the request needs (`get on nodes`),
+ * so that a 403 tells the operator which rule is missing.
+ */
+export async function getJson(api: KubeApi, apiPath: string, permission: string): Promise<KubeResult<unknown>> {
+  const got = await send(api, 'GET', apiPath);
+  if (!got.ok) return got;
+  const url = `${api.baseUrl}${apiPath}`;
+  if (got.value.status !== 200) return refusal('GET', url, got.value, permission);
+  return parseBody('GET', url, got.value.body);
+}
+
+function parseBody(method: string, url: string, body: string): KubeResult<unknown> {
+  try {
+    return { ok: true, value: JSON.parse(body) };
+  } catch {
+    return fail(`${method} ${url}: HTTP 200 but the body is not JSON (${JSON.stringify(body.slice(0, 80))}): is KUBERNETES_SERVICE_HOST the API server?`);
+  }
 }
 
 /** The Kubernetes Status message of an error answer, if the body is one. */
@@ -115,21 +146,14 @@ function statusMessage(body: string): string {
   return body.slice(0, 200);
 }
 
-function answer(url: string, status: number, body: string, permission: string): KubeResult<unknown> {
-  if (status === 200) {
-    try {
-      return { ok: true, value: JSON.parse(body) };
-    } catch {
-      return fail(`GET ${url}: HTTP 200 but the body is not JSON (${JSON.stringify(body.slice(0, 80))}): is KUBERNETES_SERVICE_HOST the API server?`);
-    }
-  }
-  const said = statusMessage(body);
+/** The error for an answer the caller did not expect, with what to check for the usual statuses. */
+export function refusal(method: string, url: string, answer: KubeAnswer, permission: string): { ok: false; error: string } {
   const check: Record<number, string> = {
     401: `the API server did not accept the service account token (${SERVICE_ACCOUNT_DIR}/token): check that the pod mounts a current token`,
     403: `the pod's ServiceAccount lacks ${permission}: check the chart's Role, ClusterRole and their bindings (kubectl auth can-i)`,
     404: 'the object does not exist: check its name and namespace',
   };
-  return fail(`GET ${url}: HTTP ${status} (${said}): ${check[status] ?? 'the API server refused the request; retry, and check its health if this persists'}`);
+  return fail(`${method} ${url}: HTTP ${answer.status} (${statusMessage(answer.body)}): ${check[answer.status] ?? 'the API server refused the request; retry, and check its health if this persists'}`);
 }
 
 /** The zone label of a Kubernetes node; an error when the node has none. */
@@ -157,4 +181,49 @@ export async function statefulSetReplicas(api: KubeApi, namespace: string, name:
     return fail(`GET ${api.baseUrl}${apiPath}: spec.replicas is ${JSON.stringify(replicas)}, not a whole number: this is not a StatefulSet as the API server serves it`);
   }
   return { ok: true, value: replicas };
+}
+
+/** Where the API serves the Secrets of a namespace. */
+function secretsPath(namespace: string): string {
+  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`;
+}
+
+/**
+ * The item names of a Secret (never their values), or undefined when the API says there is no
+ * such Secret (404).
+ */
+export async function secretItems(api: KubeApi, namespace: string, name: string): Promise<KubeResult<readonly string[] | undefined>> {
+  const apiPath = `${secretsPath(namespace)}/${encodeURIComponent(name)}`;
+  const url = `${api.baseUrl}${apiPath}`;
+  const got = await send(api, 'GET', apiPath);
+  if (!got.ok) return got;
+  if (got.value.status === 404) return { ok: true, value: undefined };
+  if (got.value.status !== 200) return refusal('GET', url, got.value, `"get" on the secret ${name} in ${namespace} (a Role with resourceNames: [${name}])`);
+  const parsed = parseBody('GET', url, got.value.body);
+  if (!parsed.ok) return parsed;
+  const secret = parsed.value as { kind?: unknown; data?: unknown };
+  if (secret.kind !== 'Secret' || (secret.data !== undefined && secret.data !== null && typeof secret.data !== 'object')) {
+    return fail(`GET ${url}: the answer is not a Secret (kind ${JSON.stringify(secret.kind)}): is KUBERNETES_SERVICE_HOST the API server?`);
+  }
+  return { ok: true, value: Object.keys((secret.data ?? {}) as Record<string, unknown>) };
+}
+
+/**
+ * Creates a Secret with the given items (text, sent base64-encoded as the API wants). 'exists'
+ * when the API answers 409 Conflict: a Secret of that name is there, and it was not touched.
+ */
+export async function createSecret(
+  api: KubeApi,
+  namespace: string,
+  name: string,
+  items: Readonly<Record<string, string>>,
+  metadata: { readonly labels?: Readonly<Record<string, string>>; readonly annotations?: Readonly<Record<string, string>> } = {},
+): Promise<KubeResult<'created' | 'exists'>> {
+  const apiPath = secretsPath(namespace);
+  const data = Object.fromEntries(Object.entries(items).map(([key, text]) => [key, Buffer.from(text, 'utf8').toString('base64')]));
+  const sent = await send(api, 'POST', apiPath, { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace, ...metadata }, type: 'Opaque', data });
+  if (!sent.ok) return sent;
+  if (sent.value.status === 201 || sent.value.status === 200) return { ok: true, value: 'created' };
+  if (sent.value.status === 409) return { ok: true, value: 'exists' };
+  return refusal('POST', `${api.baseUrl}${apiPath}`, sent.value, `"create" on "secrets" in ${namespace} (a Role)`);
 }

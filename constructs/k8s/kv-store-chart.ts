@@ -1,8 +1,9 @@
 /**
  * The store's Kubernetes chart: a StatefulSet of `kv node` pods with one EBS volume each, a headless
  * peer Service, a client Service, a PodDisruptionBudget, a ServiceAccount for EKS Pod Identity (and
- * the two narrow API reads the pods make: their node's zone, their StatefulSet's replica count)
- * and a NetworkPolicy. The same class feeds `cdk8s synth` (bin/k8s.ts) and the cluster stack
+ * the two narrow API reads the pods make: their node's zone, their StatefulSet's replica count),
+ * a NetworkPolicy, and a Job that creates the context keys Secret when it is missing
+ * (constructs/k8s/kv-context-keys.ts). The same class feeds `cdk8s synth` (bin/k8s.ts) and the cluster stack
  * (`cluster.addCdk8sChart`), each in its own cdk8s App, so what CI renders is what EKS receives.
  *
  * Membership (docs/operations.md): pods `<name>-0 .. <name>-(foundingMembers-1)` start the cluster;
@@ -15,10 +16,12 @@ import * as kplus from 'cdk8s-plus-34';
 import { Construct } from 'constructs';
 import { enumSetting, intDefault, intSetting, IntSettingKey, NodeConfig, SettingKey, settingEnv } from '../../app/node/config';
 import { ZONE_LABEL } from '../../app/k8s/kube-api';
+import { CONTEXT_KEYS_ITEM } from '../../app/k8s/context-keys-secret';
 import { LIVE_PATH, READY_PATH } from '../../observability/probe-paths';
 import { isPowerOfTwo } from '../../app/ring/ring';
 import { advertiseAddress, peerList } from './peer-list';
 import { BACKUP_COMPONENT, KvBackupJobs } from './kv-backup-jobs';
+import { KvContextKeys } from './kv-context-keys';
 import { GATEWAY_COMPONENT, KvGateway, KvGatewayOptions } from './kv-gateway';
 import { CLIENT_AUTH_DIR, clientTlsParts, KvClientGrant, KvTls, nodeTlsSettings, serverTlsParts, TLS_DIR, TLS_FILES } from './kv-tls';
 import { CLIENT_SECURITY_ENV } from '../../app/cli/security';
@@ -205,13 +208,22 @@ export interface KvStoreChartProps extends ChartProps {
   readonly clusterDomain?: string;
   /**
    * The Secret holding the cluster's context keys (item `keys`: one hex key a line, the first
-   * signs; see the node's --context-keys-file), mounted read-only into every pod. The chart only
-   * references it, so no key is ever in the synthesized YAML: create it before the pods start,
-   * `kubectl -n <namespace> create secret generic <name> --from-literal=keys=$(openssl rand -hex 32)`
-   * (docs/deploy.md); a pod waits in ContainerCreating until it exists.
+   * signs; see the node's --context-keys-file), mounted read-only into every pod. The chart never
+   * holds a key: unless createContextKeys is false, its Job makes the Secret inside the cluster
+   * when it is missing (a pod waits in ContainerCreating until then) and never changes an existing
+   * one (rotation: docs/deploy.md).
    * @default - `<name>-context-keys`
    */
   readonly contextKeysSecretName?: string;
+  /**
+   * Whether the chart runs a Job (`kv k8s context-keys`, constructs/k8s/kv-context-keys.ts) that
+   * creates the contextKeysSecretName Secret with one random key when it does not exist. Set it to
+   * false when the Secret is managed elsewhere (External Secrets, a vault): then create it before
+   * the pods start, e.g. `kubectl -n <namespace> create secret generic <secret>
+   * --from-literal=keys=$(openssl rand -hex 32)`.
+   * @default true - the chart's Job creates the Secret once; an existing Secret is left unchanged
+   */
+  readonly createContextKeys?: boolean;
   /**
    * TLS on the gRPC port and client authorization (constructs/k8s/kv-tls.ts): cert-manager issues a
    * cluster CA of the store's own, a node certificate every pod presents (peers talk mutual TLS and
@@ -253,8 +265,8 @@ export const ZONE_DIR = '/var/run/kv';
 export const ZONE_FILE = `${ZONE_DIR}/zone`;
 /** Where the context keys Secret is mounted; its item CONTEXT_KEYS_ITEM is the node's KV_CONTEXT_KEYS_FILE. */
 export const CONTEXT_KEYS_DIR = '/etc/kv/context-keys';
-/** The item of the context keys Secret the node reads. */
-export const CONTEXT_KEYS_ITEM = 'keys';
+/** The item of the context keys Secret the node reads (the one `kv k8s context-keys` creates). */
+export { CONTEXT_KEYS_ITEM };
 /**
  * The image's ENTRYPOINT (Dockerfile): an exec hook does not go through it, so the preStop
  * command names it in full.
@@ -347,6 +359,7 @@ export class KvStoreChart extends Chart {
     const scaleInGracePeriodSeconds = props.scaleInGracePeriodSeconds ?? 3600;
     const clusterDomain = props.clusterDomain ?? 'cluster.local';
     const contextKeysSecretName = props.contextKeysSecretName ?? `${name}-context-keys`;
+    const createContextKeys = props.createContextKeys ?? true;
 
     validate({ name, namespace, replicas, foundingMembers, n, r, w, partitions, durability, logLevel, grpcPort, metricsPort, storageGiB, volumeClaimGiB, cpuRequestMillis, cpuLimitMillis, memoryMiB, updatePartition, preStopSleepSeconds, scaleInGracePeriodSeconds, serviceAccountName, image: props.image });
     if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(contextKeysSecretName)) {
@@ -445,7 +458,8 @@ export class KvStoreChart extends Chart {
     const tmpVolume = kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(64) });
     // The zone, from the init container to the node: a few bytes.
     const zoneVolume = kplus.Volume.fromEmptyDir(this, 'ZoneVolume', 'zone', { sizeLimit: Size.mebibytes(1) });
-    // The cluster's context keys: a Secret the operator creates (never generated here, so no key is in the YAML).
+    // The cluster's context keys: a Secret made in the cluster by the Job below, or by the operator
+    // (never generated here, so no key is in the YAML).
     const contextKeysVolume = kplus.Volume.fromSecret(this, 'ContextKeysVolume', kplus.Secret.fromSecretName(this, 'ContextKeysSecret', contextKeysSecretName), {
       name: 'context-keys',
       items: { [CONTEXT_KEYS_ITEM]: { path: CONTEXT_KEYS_ITEM } },
@@ -693,6 +707,10 @@ export class KvStoreChart extends Chart {
       metadata: { name, labels },
       spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: labels } },
     });
+
+    if (createContextKeys) {
+      new KvContextKeys(this, 'ContextKeys', { name, namespace, image: props.image, secretName: contextKeysSecretName, podLabels: this.podLabels, runAsId: RUN_AS_ID });
+    }
 
     if (props.backup) {
       new KvBackupJobs(this, 'Backup', {

@@ -1,7 +1,7 @@
 import { Testing } from 'cdk8s';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { K8S_HELP } from '../../app/cli/k8s';
+import { K8S_HELP, k8sCommand } from '../../app/cli/k8s';
 import { KV_COMMAND, KvStoreChart, KvStoreChartProps, ZONE_FILE } from '../../constructs/k8s/kv-store-chart';
 import { advertiseAddress, peerList } from '../../constructs/k8s/peer-list';
 import { StorageClassChart } from '../../constructs/k8s/storage-class-chart';
@@ -54,7 +54,7 @@ describe('store chart', () => {
   test('every object passes the Kubernetes API schema', () => {
     const all = [...objects, ...Testing.synth(new StorageClassChart(Testing.app(), 'storage'))];
     expect(all.map((o) => o.kind).sort()).toEqual(
-      ['ClusterRole', 'ClusterRoleBinding', 'CronJob', 'CronJob', 'CronJob', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount', 'StatefulSet', 'StorageClass'],
+      ['ClusterRole', 'ClusterRoleBinding', 'CronJob', 'CronJob', 'CronJob', 'Job', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'Service', 'ServiceAccount', 'ServiceAccount', 'StatefulSet', 'StorageClass'],
     );
     for (const o of all) expect(() => validateK8sObject(o)).not.toThrow();
   });
@@ -264,18 +264,20 @@ describe('store chart', () => {
   });
 
   test('the API token may get nodes and get the store\'s own StatefulSet, and nothing else', () => {
-    const rbac = objects.filter((o) => o.apiVersion === 'rbac.authorization.k8s.io/v1');
+    // The context keys Job's own account and Role are tested with the Job.
+    const storeRbac = (all: K8sObject[]) => all.filter((o) => o.apiVersion === 'rbac.authorization.k8s.io/v1' && o.metadata.labels['app.kubernetes.io/component'] === 'node');
+    const rbac = storeRbac(objects);
     expect(rbac.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
     const subjects = [{ kind: 'ServiceAccount', name: 'kv', namespace: 'kv' }];
     expect(only(objects, 'ClusterRole').rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }]);
     expect(only(objects, 'ClusterRoleBinding')).toMatchObject({ roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: only(objects, 'ClusterRole').metadata.name }, subjects });
-    expect(only(objects, 'Role').rules).toEqual([{ apiGroups: ['apps'], resources: ['statefulsets'], resourceNames: ['kv'], verbs: ['get'] }]);
-    expect(only(objects, 'RoleBinding')).toMatchObject({ roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: only(objects, 'Role').metadata.name }, subjects });
+    expect(only(rbac, 'Role').rules).toEqual([{ apiGroups: ['apps'], resources: ['statefulsets'], resourceNames: ['kv'], verbs: ['get'] }]);
+    expect(only(rbac, 'RoleBinding')).toMatchObject({ roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: only(rbac, 'Role').metadata.name }, subjects });
     // A ClusterRole's name is cluster-wide: two stores (namespaces, names) must not share one.
     const other = synth({ namespace: 'other', name: 'store', serviceAccountName: 'store' });
     expect(only(other, 'ClusterRole').metadata.name).not.toBe(only(objects, 'ClusterRole').metadata.name);
     expect(only(other, 'ClusterRoleBinding').subjects).toEqual([{ kind: 'ServiceAccount', name: 'store', namespace: 'other' }]);
-    expect(only(other, 'Role').rules[0].resourceNames).toEqual(['store']);
+    expect(only(storeRbac(other), 'Role').rules[0].resourceNames).toEqual(['store']);
   });
 
   test('a headless peer Service publishes not-ready pods; the client Service routes to ready pods', () => {
@@ -328,6 +330,112 @@ describe('store chart', () => {
     [{ volumeClaimGiB: 0 }, /volumeClaimGiB is 0; use 1 to 16384 GiB/],
   ])('rejects %j with a message naming the prop, the value and the fix', (props, message) => {
     expect(() => synth(props)).toThrow(message);
+  });
+});
+
+describe('context keys job', () => {
+  const job = only(objects, 'Job');
+  const jobPod = job.spec.template.spec;
+  const jobContainer = jobPod.containers[0];
+  const mountedSecret = () => pod.volumes.find((v: K8sObject) => v.name === 'context-keys').secret.secretName;
+
+  test('runs `kv k8s context-keys` in the node image for the Secret the store\'s pods mount, with flags the command takes', async () => {
+    expect(jobPod.containers).toHaveLength(1);
+    expect(jobContainer.image).toBe(container.image);
+    expect(jobContainer.command).toBeUndefined(); // the image's entry point, kv
+    expect(jobContainer.args).toEqual(['k8s', 'context-keys', '--namespace', 'kv', '--secret', mountedSecret()]);
+    expect(mountedSecret()).toBe('kv-context-keys');
+    const named = synth({ contextKeysSecretName: 'kv-keys-2026', namespace: 'store' });
+    expect(only(named, 'Job').spec.template.spec.containers[0].args).toEqual(['k8s', 'context-keys', '--namespace', 'store', '--secret', 'kv-keys-2026']);
+    const out = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      await k8sCommand([...jobContainer.args.slice(1), '--help'], 'unused');
+      expect(out).toHaveBeenCalledWith(`${K8S_HELP}\n`);
+    } finally {
+      out.mockRestore();
+    }
+  });
+
+  test('retries a few times, gives up after a deadline, and is deleted a day after it finishes', () => {
+    expect(job.spec).toMatchObject({ backoffLimit: 4, activeDeadlineSeconds: 600, ttlSecondsAfterFinished: 86_400 });
+    expect(jobPod.restartPolicy).toBe('Never');
+  });
+
+  test('runs as its own ServiceAccount whose token only the Job\'s pod mounts', () => {
+    expect(jobPod.serviceAccountName).toBe('kv-context-keys');
+    expect(jobPod.automountServiceAccountToken).toBe(true);
+    expect(only(objects, 'ServiceAccount', 'kv-context-keys').automountServiceAccountToken).toBe(false);
+  });
+
+  test('its Role allows only create on secrets and get on the one Secret, bound to its own account only', () => {
+    const role = only(objects, 'Role', 'kv-context-keys-creator');
+    expect(role.rules).toEqual([
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['kv-context-keys'], verbs: ['get'] },
+    ]);
+    expect(only(objects, 'RoleBinding', 'kv-context-keys-creator')).toMatchObject({
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'kv-context-keys-creator' },
+      subjects: [{ kind: 'ServiceAccount', name: 'kv-context-keys', namespace: 'kv' }],
+    });
+    // No other binding gives the Job's account anything, and no other rule touches secrets.
+    const bindings = objects.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding');
+    expect(bindings.filter((b) => b.subjects.some((x: K8sObject) => x.name === 'kv-context-keys')).map((b) => b.metadata.name)).toEqual(['kv-context-keys-creator']);
+    const secretRules = objects.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole').flatMap((r) => r.rules).filter((rule: K8sObject) => rule.resources.includes('secrets'));
+    expect(secretRules).toEqual(role.rules);
+    const named = synth({ contextKeysSecretName: 'kv-keys-2026' });
+    expect(only(named, 'Role', 'kv-context-keys-creator').rules[1].resourceNames).toEqual(['kv-keys-2026']);
+  });
+
+  test('runs non-root on a read-only root filesystem with no capabilities and the RuntimeDefault seccomp profile, as the store\'s containers', () => {
+    expect(jobContainer.securityContext).toEqual(container.securityContext);
+    expect(jobContainer.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(jobPod.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(jobContainer.resources.limits).toEqual({ cpu: '500m', memory: '256Mi' });
+  });
+
+  test('its pod is not a store pod: the StatefulSet, Services, PDB and NetworkPolicy do not select it', () => {
+    const jobLabels = job.spec.template.metadata.labels;
+    expect(jobLabels['app.kubernetes.io/component']).toBe('context-keys');
+    const selects = (selector: Record<string, string>) => Object.entries(selector).every(([k, v]) => jobLabels[k] === v);
+    expect(selects(set.spec.selector.matchLabels)).toBe(false);
+    for (const svc of objects.filter((o) => o.kind === 'Service')) expect(selects(svc.spec.selector)).toBe(false);
+    expect(selects(only(objects, 'PodDisruptionBudget').spec.selector.matchLabels)).toBe(false);
+    expect(selects(only(objects, 'NetworkPolicy').spec.podSelector.matchLabels)).toBe(false);
+  });
+
+  test('is named within 63 characters by a hash of its pod template: the same for the same chart, new for a new image', () => {
+    expect(job.metadata.name).toMatch(/^kv-context-keys-[0-9a-f]{8}$/);
+    expect(only(synth({ backup: { bucketName: 'kv-backups-bucket', prefix: 'kv-backups' } }), 'Job').metadata.name).toBe(job.metadata.name);
+    expect(only(synth({ image: 'registry.example/kv-node:def456' }), 'Job').metadata.name).not.toBe(job.metadata.name);
+    const long = only(synth({ name: 'k'.repeat(58) }), 'Job').metadata.name;
+    expect(long.length).toBeLessThanOrEqual(63);
+    expect(long).toMatch(/^k+-context-keys-[0-9a-f]{8}$/);
+  });
+
+  test('no key material is in the synthesized manifests: no Secret, no data or stringData, no key-length hex', () => {
+    // Every field name at any depth.
+    const keysOf = (o: unknown): string[] =>
+      Array.isArray(o) ? o.flatMap(keysOf) : o && typeof o === 'object' ? Object.entries(o).flatMap(([k, v]) => [k, ...keysOf(v)]) : [];
+    for (const manifests of [objects, synth({ contextKeysSecretName: 'kv-keys-2026' }), synth({ createContextKeys: false })]) {
+      expect(manifests.filter((o) => o.kind === 'Secret')).toEqual([]);
+      // (A ConfigMap's data is not secret; the chart has none by default.)
+      const fields = keysOf(manifests.filter((o) => o.kind !== 'ConfigMap'));
+      expect(fields).not.toContain('stringData');
+      expect(fields).not.toContain('data');
+      expect(JSON.stringify(manifests)).not.toMatch(/[0-9a-fA-F]{64}/);
+    }
+  });
+
+  test('createContextKeys: false leaves the Secret to the operator: no Job, ServiceAccount or Role of its own; the pods still mount it', () => {
+    const opted = synth({ createContextKeys: false });
+    expect(opted.filter((o) => o.kind === 'Job')).toEqual([]);
+    expect(opted.filter((o) => o.metadata.labels?.['app.kubernetes.io/component'] === 'context-keys')).toEqual([]);
+    const names = (all: K8sObject[]) => all.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+    const own = [`Job/${job.metadata.name}`, 'ServiceAccount/kv-context-keys', 'Role/kv-context-keys-creator', 'RoleBinding/kv-context-keys-creator'];
+    expect(names(synth({})).filter((n) => own.includes(n))).toEqual(own.sort());
+    expect(names(opted)).toEqual(names(synth({})).filter((n) => !own.includes(n)));
+    const optedSet = only(opted, 'StatefulSet');
+    expect(optedSet.spec.template.spec.volumes.find((v: K8sObject) => v.name === 'context-keys').secret.secretName).toBe('kv-context-keys');
   });
 });
 

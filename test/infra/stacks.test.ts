@@ -407,6 +407,18 @@ describe('cluster stack', () => {
     expect(storeJson).toContain('KvDevBackup'); // bucket name comes from the backup stack
     expect(store![1].DependsOn).toEqual(expect.arrayContaining([storage![0], 'StorePodIdentity', 'VpcCniAddon']));
   });
+  test('the store chart brings the Job that makes the context keys Secret in the cluster; no key and no Secret is in either profile\'s template', () => {
+    for (const templates of [devTemplates, prodTemplates]) {
+      const store = Object.entries(templates.cluster.findResources('Custom::AWSCDK-EKS-KubernetesResource')).find(([id]) => id.startsWith('ClusterStore'))!;
+      const storeJson = JSON.stringify(store[1].Properties.Manifest);
+      expect(storeJson).toMatch(/\\"kind\\":\\"Job\\"/);
+      expect(storeJson).toContain('\\"args\\":[\\"k8s\\",\\"context-keys\\",\\"--namespace\\",\\"kv\\",\\"--secret\\",\\"kv-context-keys\\"]');
+      expect(storeJson).not.toMatch(/\\"kind\\":\\"Secret\\"/);
+      expect(storeJson).not.toMatch(/[0-9a-fA-F]{64}/);
+      // No manifest anywhere in the template is a Secret.
+      expect(JSON.stringify(templates.cluster.toJSON())).not.toMatch(/\\"kind\\":\\"Secret\\"/);
+    }
+  });
   test('checks that the image tag is in the node repository before the store chart (or anything else) runs it', () => {
     const checks = Object.entries(devTemplates.cluster.findResources(IMAGE_TAG_CHECK_RESOURCE_TYPE));
     expect(checks).toHaveLength(1);
