@@ -16,7 +16,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { encodeContextString, KvClient, KvClientError } from '../../app/client/client';
+import { encodeContextString, KvClient } from '../../app/client/client';
 import { newContextKeysText, parseContextKeys } from '../../app/node/context-keys';
 import { partitionOf } from '../../app/ring/ring';
 import { GrpcPeerTransport } from '../../app/rpc/peer-transport';
@@ -24,6 +24,7 @@ import { encodeContext, encodeObject } from '../../app/versioning/codec';
 import { Sibling, VersionedObject } from '../../app/versioning/dvv';
 import { waitFor } from '../support/wait-for';
 import { Fixture, KV_SCRIPT, startCluster, statusAt } from './cluster-fixture';
+import { rejection } from '../support/rejection';
 
 const BASE_PORT = 19441;
 const GATEWAY_PORT = 19445;
@@ -45,14 +46,6 @@ afterAll(async () => {
   await f?.teardown();
 }, 60_000);
 
-async function rejection(p: Promise<unknown>): Promise<KvClientError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as KvClientError;
-  }
-  throw new Error('expected the operation to be refused');
-}
 
 /** A client that sends everything to one node. */
 function via(id: string): KvClient {

@@ -2,10 +2,10 @@
  * Bad input gets a clear error, the right status, and changes nothing: empty key, oversize key
  * and value, R or W above N, malformed contexts, and the CLI's unknown flags.
  */
-import { KvClientError } from '../../app/client/client';
 import { spawn } from 'node:child_process';
 import { waitFor } from '../support/wait-for';
 import { Fixture, KV_SCRIPT, kv, startCluster } from './cluster-fixture';
+import { rejection } from '../support/rejection';
 
 let f: Fixture;
 
@@ -17,15 +17,6 @@ afterAll(async () => {
   await f?.teardown();
 }, 60_000);
 
-async function rejection(p: Promise<unknown>): Promise<KvClientError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof KvClientError) return e;
-    throw e;
-  }
-  throw new Error('expected the call to fail');
-}
 
 async function storedValues(key: string): Promise<string[]> {
   return (await f.client().get(key, { r: 3 })).values.map(String).sort();

@@ -61,3 +61,16 @@ export async function startLoopbackHttps(tls: SelfSigned, handler: (req: http.In
       }),
   };
 }
+
+/**
+ * A pod's service account directory (`token`, `ca.crt` trusting `tls`) under a new temporary
+ * folder; `remove` deletes the folder.
+ */
+export function fakeServiceAccountDir(tls: SelfSigned, prefix: string): { readonly dir: string; readonly saDir: string; remove(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const saDir = path.join(dir, 'serviceaccount');
+  fs.mkdirSync(saDir);
+  fs.writeFileSync(path.join(saDir, 'token'), 'token-1');
+  fs.writeFileSync(path.join(saDir, 'ca.crt'), tls.cert);
+  return { dir, saDir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}

@@ -4,11 +4,10 @@
  * `kv admin leave --commit --wait` is the membership code's, tested with it).
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { CliError } from '../../app/cli/cli-error';
 import { k8sCommand } from '../../app/cli/k8s';
-import { LoopbackHttps, selfSigned, startLoopbackHttps } from '../support/https-server';
+import { fakeServiceAccountDir, LoopbackHttps, selfSigned, startLoopbackHttps } from '../support/https-server';
 
 const SET_PATH = '/apis/apps/v1/namespaces/kv/statefulsets/kv';
 let server: LoopbackHttps;
@@ -26,11 +25,7 @@ beforeAll(async () => {
     res.writeHead(route.status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(route.body));
   });
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kv-cli-k8s-'));
-  saDir = path.join(dir, 'serviceaccount');
-  fs.mkdirSync(saDir);
-  fs.writeFileSync(path.join(saDir, 'token'), 'token-1');
-  fs.writeFileSync(path.join(saDir, 'ca.crt'), tls.cert);
+  ({ dir, saDir } = fakeServiceAccountDir(tls, 'kv-cli-k8s-'));
 });
 
 afterAll(async () => {

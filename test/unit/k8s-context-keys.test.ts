@@ -5,13 +5,12 @@
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { CliError } from '../../app/cli/cli-error';
 import { k8sCommand } from '../../app/cli/k8s';
 import { ensureContextKeysSecret } from '../../app/k8s/context-keys-secret';
 import { parseContextKeys } from '../../app/node/context-keys';
-import { LoopbackHttps, selfSigned, SelfSigned, startLoopbackHttps } from '../support/https-server';
+import { fakeServiceAccountDir, LoopbackHttps, selfSigned, SelfSigned, startLoopbackHttps } from '../support/https-server';
 
 const SECRETS = '/api/v1/namespaces/kv/secrets';
 const SECRET = `${SECRETS}/kv-context-keys`;
@@ -70,11 +69,7 @@ beforeAll(async () => {
       status(res, 404, `${req.method} ${req.url} not served`);
     });
   });
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kv-context-keys-'));
-  saDir = path.join(dir, 'serviceaccount');
-  fs.mkdirSync(saDir);
-  fs.writeFileSync(path.join(saDir, 'token'), 'token-1');
-  fs.writeFileSync(path.join(saDir, 'ca.crt'), tls.cert);
+  ({ dir, saDir } = fakeServiceAccountDir(tls, 'kv-context-keys-'));
 });
 
 afterAll(async () => {
