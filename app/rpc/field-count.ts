@@ -25,9 +25,13 @@ function varint(bytes: Uint8Array, at: number): [number, number] | undefined {
 }
 
 /**
- * How many times the length-delimited field `field` occurs at the top level of `bytes`, counting
- * no further than `stopAfter + 1` (past the limit the exact count does not matter). undefined when
- * the top level is not well formed: the decoder then reports the message as it would anyway.
+ * How many times field `field` occurs at the top level of `bytes`, in any wire type, counting no
+ * further than `stopAfter + 1` (past the limit the exact count does not matter). Every wire type
+ * counts: protobufjs's decoder reads a repeated message field whatever wire type its tag says
+ * (`08 00`, a varint 0, decodes as one empty operation), so counting only the length-delimited
+ * ones let a message of varint tags through uncounted. undefined when the top level is not well
+ * formed (a truncated tag or length, a group, an unknown wire type): the caller refuses such a
+ * message without decoding it.
  */
 export function countField(bytes: Uint8Array, field: number, stopAfter: number): number | undefined {
   let count = 0;
@@ -38,6 +42,7 @@ export function countField(bytes: Uint8Array, field: number, stopAfter: number):
     at = tag[1];
     const wireType = tag[0] % 8;
     const number = Math.floor(tag[0] / 8);
+    if (number === field && ++count > stopAfter) return count;
     if (wireType === VARINT) {
       const v = varint(bytes, at);
       if (v === undefined) return undefined;
@@ -50,7 +55,6 @@ export function countField(bytes: Uint8Array, field: number, stopAfter: number):
       const length = varint(bytes, at);
       if (length === undefined) return undefined;
       at = length[1] + length[0];
-      if (number === field && ++count > stopAfter) return count;
     } else {
       return undefined;
     }

@@ -545,7 +545,11 @@ function countedRequests(service: grpc.ServiceDefinition, method: string, limit:
       ...definition,
       requestDeserialize: (bytes: Buffer) => {
         const count = countField(bytes, 1, limit);
-        return count !== undefined && count > limit ? { ...empty, [OVER_COUNT]: count } : decode(bytes);
+        // Not decoded either: a top level the counter cannot walk could hide any number of
+        // requests from it. Thrown, it becomes an UndecodableRequest (guardDecoding), which the
+        // interceptor answers INVALID_ARGUMENT.
+        if (count === undefined) throw new Error('its top level is not well-formed protobuf (a truncated tag or length, a group, or an unknown wire type), so its requests cannot be counted');
+        return count > limit ? { ...empty, [OVER_COUNT]: count } : decode(bytes);
       },
     },
   };

@@ -36,7 +36,15 @@ describe('countField', () => {
     expect(countField(encode(50), 1, 10)).toBe(11);
   });
 
-  test('answers undefined for bytes that are not a message, leaving them to the decoder', () => {
+  test('counts the field in every wire type: protobufjs decodes `08 00` (a varint) as one operation', () => {
+    expect(countField(Buffer.from([0x08, 0x00, 0x08, 0x00, 0x0a, 0x00, 0x10, 0x05]), 1, 100)).toBe(3);
+    expect(countField(Buffer.concat(Array.from({ length: 50 }, () => Buffer.from([0x08, 0x00]))), 1, 10)).toBe(11);
+    // Fixed-width encodings of field 1 count too.
+    expect(countField(Buffer.from([0x0d, 1, 2, 3, 4, 0x09, 1, 2, 3, 4, 5, 6, 7, 8]), 1, 100)).toBe(2);
+  });
+
+  test('answers undefined for bytes that are not a message, or whose top level it cannot walk (a group), which the server then refuses', () => {
+    expect(countField(Buffer.from([0x0b, 0x00, 0x0a, 0x00]), 1, 100)).toBeUndefined();
     const bytes = encode(3);
     expect(countField(bytes.subarray(0, bytes.length - 1), 1, 100)).toBeUndefined();
     expect(countField(Buffer.from([0x0f]), 1, 100)).toBeUndefined();

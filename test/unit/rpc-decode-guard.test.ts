@@ -221,3 +221,28 @@ describe('frames', () => {
     expect(answer.message).toBe(`Received message larger than max (4294967295 vs ${MESSAGE_BYTES_MAX})`);
   });
 });
+
+describe('requests counted before decoding, whatever the wire type of their tags', () => {
+  // protobufjs decodes a repeated message field from a tag of any wire type: `08 00` (field 1 as
+  // a varint 0) is one empty operation. Counting only length-delimited tags let a message of
+  // 100,000 such tags through the batchOpsMax / peerMessageRequestsMax bound, decoded in full.
+  const varintOps = (n: number) => Buffer.concat(Array.from({ length: n }, () => Buffer.from([0x08, 0x00])));
+
+  test.each([
+    ['/kv.v1.KV/Batch', /more than 64 operations in one BatchRequest/],
+    ['/kv.v1.Peer/Exchange', /in one PeerRequests message/],
+  ])('%s: 2,000 requests written as varint tags are refused INVALID_ARGUMENT before decoding, and nothing runs', async (path, message) => {
+    const answer = await raw.call(path, frame(varintOps(2000)));
+    expect(answer.code).toBe(INVALID_ARGUMENT);
+    expect(answer.message).toMatch(message);
+    expect(calls).toEqual([]);
+  });
+
+  test.each(['/kv.v1.KV/Batch', '/kv.v1.Peer/Exchange'])('%s: a top level the counter cannot walk (a group before 1,000 requests) is INVALID_ARGUMENT, never decoded', async (path) => {
+    const bytes = Buffer.concat([Buffer.from([0x0b, 0x00]), Buffer.concat(Array.from({ length: 1000 }, () => Buffer.from([0x0a, 0x00])))]);
+    const answer = await raw.call(path, frame(bytes));
+    expect(answer.code).toBe(INVALID_ARGUMENT);
+    expect(answer.message).toContain('its top level is not well-formed protobuf');
+    expect(calls).toEqual([]);
+  });
+});
