@@ -395,6 +395,12 @@ export function parseNodeConfig(argv: readonly string[], env: Readonly<Record<st
   for (const a of upstream) if (!isAddress(a)) throw new ConfigError(`${raw.upstreamSource}: ${JSON.stringify(a)} is not host:port with a port within 0..65535`);
   const tlsFiles = [raw.tlsCertFile, raw.tlsKeyFile, raw.tlsCaFile].filter((f) => f !== undefined).length;
   if (tlsFiles !== 0 && tlsFiles !== 3) throw new ConfigError(`TLS needs all three of --tls-cert-file (KV_TLS_CERT_FILE), --tls-key-file (KV_TLS_KEY_FILE) and --tls-ca-file (KV_TLS_CA_FILE); got ${['tlsCertFile', 'tlsKeyFile', 'tlsCaFile'].filter((k) => raw[k] !== undefined).map((k) => raw[`${k}Source`]).join(', ')}`);
+  // Without TLS the peer service is open to anyone who reaches the port, and kv.v1.Peer forwards,
+  // replicates and folds partitions with no role or prefix check: client authorization would be a
+  // front door beside an open back door (and tokens would travel in plaintext).
+  if (raw.clientAuthFile !== undefined && tlsFiles === 0) {
+    throw new ConfigError(`${raw.clientAuthFileSource}: a client auth file needs TLS (--tls-cert-file, --tls-key-file, --tls-ca-file): without it the peer service is open to any caller, which bypasses every role and prefix, and tokens travel in plaintext`);
+  }
   const out: Record<string, unknown> = {};
   for (const s of SETTINGS) out[s.key] = raw[s.key];
   return {

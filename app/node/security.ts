@@ -29,7 +29,6 @@ export function nodeSecurity(config: NodeConfig, log: Logger): NodeSecurity {
     tls?.close();
     throw new ConfigError((e as Error).message);
   }
-  if (clients && !tls) log.warn('client auth file given without TLS: bearer tokens travel in plaintext; give --tls-cert-file, --tls-key-file and --tls-ca-file');
   if (!tls) log.info('TLS off: the peer service (kv.v1.Peer) is open to anyone who reaches the port (README, threat model)');
   return {
     tls,

@@ -101,6 +101,11 @@ describe('parseNodeConfig', () => {
     expect(message).toMatch(/--node-id: .* is not 1-63 of \[a-z0-9-\]/);
   });
 
+  test('rejects a client auth file without TLS: the open peer service would bypass it', () => {
+    const message = rejection(['--node-id', 'kv-1', '--n', '1', '--r', '1', '--w', '1', '--client-auth-file', '/etc/kv/clients.jsonl']).message;
+    expect(message).toMatch(/^--client-auth-file: a client auth file needs TLS \(--tls-cert-file, --tls-key-file, --tls-ca-file\)/);
+  });
+
   test('rejects an unknown flag, naming it', () => {
     expect(rejection([...base, '--replicas', '3']).message).toMatch(/unknown flag --replicas; see kv node --help/);
   });
