@@ -356,7 +356,8 @@ export class KvChaosChart extends Chart {
             automountServiceAccountToken: false,
             restartPolicy: 'Never',
             // As the store's pods: non-root, as the image's user.
-            securityContext: { runAsNonRoot: true, runAsUser: RUN_AS_ID, runAsGroup: RUN_AS_ID, seccompProfile: { type: 'RuntimeDefault' } },
+            // fsGroup: the mounted certificate key (mode 0440) is readable by the pod's group.
+            securityContext: { runAsNonRoot: true, runAsUser: RUN_AS_ID, runAsGroup: RUN_AS_ID, fsGroup: RUN_AS_ID, seccompProfile: { type: 'RuntimeDefault' } },
             containers: [
               {
                 name: 'checker',

@@ -110,7 +110,8 @@ export class KvGateway extends Construct {
             automountServiceAccountToken: false,
             // Long enough to finish what is in flight (the gateway drains for shutdownGraceMs, 10 s by default).
             terminationGracePeriodSeconds: 30,
-            securityContext: { runAsNonRoot: true, runAsUser: props.runAsId, runAsGroup: props.runAsId, seccompProfile: { type: 'RuntimeDefault' } },
+            // fsGroup: the mounted certificate key (mode 0440) is readable by the pod's group.
+            securityContext: { runAsNonRoot: true, runAsUser: props.runAsId, runAsGroup: props.runAsId, fsGroup: props.runAsId, seccompProfile: { type: 'RuntimeDefault' } },
             topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: labels } }],
             ...SPOT_SCHEDULING,
             volumes: props.tls?.volumes,

@@ -692,6 +692,17 @@ describe('TLS (props.tls): certificates from cert-manager, mounted where the nod
     for (const o of tlsObjects.filter((x) => !['Certificate', 'Issuer'].includes(x.kind))) expect(() => validateK8sObject(o)).not.toThrow();
   });
 
+  test('every pod that mounts a certificate can read its key: the Secret files are 0440, root-owned, so the pod\'s fsGroup must be its group', () => {
+    const podSpecs = tlsObjects.flatMap((o) => [o.spec?.template?.spec, o.spec?.jobTemplate?.spec?.template?.spec].filter(Boolean)) as K8sObject[];
+    const mounting = podSpecs.filter((p) => (p.volumes ?? []).some((v: K8sObject) => v.secret && /tls/.test(v.secret.secretName)));
+    expect(mounting.length).toBe(5); // the StatefulSet, the gateways, three backup CronJobs
+    for (const p of mounting) {
+      const secret = (p.volumes as K8sObject[]).find((v) => v.secret && /tls/.test(v.secret.secretName))!;
+      expect(secret.secret.defaultMode).toBe(0o440);
+      expect(p.securityContext.fsGroup).toBe(p.securityContext.runAsGroup ?? p.containers[0].securityContext.runAsGroup);
+    }
+  });
+
   test('without props.tls there is no certificate, no TLS setting and no client auth file', () => {
     expect(objects.filter((o) => ['Certificate', 'Issuer', 'ConfigMap'].includes(o.kind))).toEqual([]);
     expect(Object.keys(env).filter((k) => /TLS|CLIENT_AUTH/.test(k))).toEqual([]);
