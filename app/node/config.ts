@@ -171,7 +171,7 @@ const TABLE = [
   { key: 'siblingsWarn', flag: 'siblings-warn', env: 'KV_SIBLINGS_WARN', kind: 'int', default: '25', min: 1, max: 10000, doc: 'Siblings above which a write logs a warning.' },
   { key: 'siblingsMax', flag: 'siblings-max', env: 'KV_SIBLINGS_MAX', kind: 'int', default: '100', min: 1, max: 10000, doc: 'Siblings above which a write fails with FAILED_PRECONDITION.' },
   { key: 'clockEntriesWarn', flag: 'clock-entries-warn', env: 'KV_CLOCK_ENTRIES_WARN', kind: 'int', default: '32', min: 1, max: 10000, doc: 'Version-vector entries above which a write logs a warning.' },
-  { key: 'clockEntriesMax', flag: 'clock-entries-max', env: 'KV_CLOCK_ENTRIES_MAX', kind: 'int', default: '64', min: 1, max: 10000, doc: 'Version-vector entries above which a write fails with FAILED_PRECONDITION.' },
+  { key: 'clockEntriesMax', flag: 'clock-entries-max', env: 'KV_CLOCK_ENTRIES_MAX', kind: 'int', default: '64', min: 1, max: 10000, doc: 'Version-vector entries above which a write fails with FAILED_PRECONDITION (never pruned; raising it repairs a key whose clock is full: see Versioning).' },
   { key: 'requestTimeoutMs', flag: 'request-timeout-ms', env: 'KV_REQUEST_TIMEOUT_MS', kind: 'int', default: '5000', min: 1, max: 600000, doc: 'Time budget of an operation that carries no deadline.' },
   { key: 'readRepairWaitMs', flag: 'read-repair-wait-ms', env: 'KV_READ_REPAIR_WAIT_MS', kind: 'int', default: '1000', min: 0, max: 60000, doc: 'How long a get waits, after answering, for the remaining replicas before read repair.' },
   { key: 'inFlightMax', flag: 'in-flight-max', env: 'KV_IN_FLIGHT_MAX', kind: 'int', default: '20000', min: 1, max: 1000000, doc: 'Operations a node coordinates at once; beyond it RESOURCE_EXHAUSTED.' },

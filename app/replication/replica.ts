@@ -9,7 +9,7 @@
 import { KvError, Result, err, ok, storeFailureCondition } from '../errors';
 import { LocalStore, UpdateOptions } from '../storage/local-store';
 import { decodeObject, encodeObject } from '../versioning/codec';
-import { applyWrite, DOT_COUNTER_MAX, EMPTY_VV, pruneVv, VersionedObject, VersionVector, writingActor } from '../versioning/dvv';
+import { applyWrite, DOT_COUNTER_MAX, EMPTY_VV, VersionedObject, VersionVector, writingActor } from '../versioning/dvv';
 import { checkLimits, checkObjectBytes, ObjectLimits } from '../versioning/limits';
 import { mergeIncoming } from '../versioning/merge-incoming';
 import { HashTrees } from './hash-trees';
@@ -125,15 +125,15 @@ export class LocalReplica {
       durable.catch(() => {});
       const decide = (current: Uint8Array | undefined) => {
         const stored = current === undefined ? undefined : decodeObject(current);
-        // A key whose counter for this node would pass 2^53, or whose clock is full, from before
-        // contexts were sealed (or any other cause), still takes writes: see writingActor and pruneVv.
+        // A key whose counter for this node would pass 2^53 (from before contexts were sealed, or
+        // any other cause) still takes writes: see writingActor. A clock is never pruned: dropping
+        // the entry of an actor that may write again lets it reuse a dot that replicas which kept
+        // the entry count as seen, and they would drop that write (README, Versioning).
         const actor = writingActor(stored?.vv ?? EMPTY_VV, context, this.actor);
-        const written = applyWrite(stored, context, actor, value, this.nowMs());
-        const { object, pruned } = pruneVv(written, this.limits.clockEntriesMax, [this.actor, actor, ...(stored?.siblings.map((s) => s.dot.actor) ?? [])]);
+        const object = applyWrite(stored, context, actor, value, this.nowMs());
         const check = checkLimits(object, this.limits);
         if (!check.ok) return { result: err(check.error) };
         if (actor !== this.actor) check.warnings.push(`clock: the counter of ${this.actor} for this key would pass ${DOT_COUNTER_MAX}; the write took the per-key actor ${actor}`);
-        if (pruned > 0) check.warnings.push(`clock: ${written.vv.size} entries above the limit of ${this.limits.clockEntriesMax}; pruned ${pruned} that no sibling needed (a replica that missed a write may show a replaced sibling again)`);
         const encoded = encodeObject(object);
         const tooLarge = checkObjectBytes(encoded.length, this.limits);
         if (tooLarge) return { result: err(tooLarge) };

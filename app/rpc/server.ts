@@ -396,13 +396,16 @@ export class KvServer {
           (e) => callback({ code: grpc.status.INTERNAL, details: String(e) }),
         );
       })),
-      Admin: observed('Admin', on, guarded(access, 'admin', undefined, (call, callback) => {
+      Admin: observed('Admin', on, (call, callback) => {
+        // A membership change moves every key: only an admin without a prefix rule may make one.
+        const who = access.everyKey(call);
+        if ('denial' in who) return callback(denied(who.denial));
         if (!handlers.admin) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'this node does not take membership changes' });
         handlers.admin(call.request).then(
           (r) => (r.ok ? callback(null, r.value) : callback(serviceError(r.error))),
           (e) => callback({ code: grpc.status.INTERNAL, details: String(e) }),
         );
-      })),
+      }),
     };
     const peerHandlers: PeerHandlers = { Exchange: guardedStream((call) => access.peer(call), (call) => servePeer(call, handlers, options, limits, log)) };
     // Counted before decoding (a message over its count limit is never decoded), and a message that
@@ -605,7 +608,8 @@ interface Charged<T> {
  * (a get changes nothing; the client may ask again once it has read). Write answers are always
  * queued: they are small, and the client must learn that its write applied.
  */
-function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchResponse>, handlers: NodeHandlers, options: ServerOptions, shared: SharedBudgets, access: AccessControl, caller: Caller): void {
+function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchResponse>, handlers: NodeHandlers, options: ServerOptions, shared: SharedBudgets, access: AccessControl, opener: Caller): void {
+  let caller = opener;
   let inFlight = 0;
   let open = true;
   readAheadOne(call);
@@ -672,6 +676,11 @@ function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchRes
   };
   call.on('data', (msg: BatchRequest__Output) => {
     if (!open) return;
+    // Who the caller is, again for each message: a client removed from (or changed in) the client
+    // auth file while its stream is open loses (or changes) its rights from its next message on.
+    const who = access.client(call, 'read');
+    if ('denial' in who) return refuseStream(call, gate, who.denial.code, `${who.denial.details} (checked again on this open Batch stream)`);
+    caller = who.caller;
     const count = overCount(msg);
     if (count !== undefined) {
       return refuseStream(call, gate, grpc.status.INVALID_ARGUMENT, `ops: more than ${options.batchOpsMax} operations in one BatchRequest (${count} counted before it was refused), the limit (batchOpsMax) is ${options.batchOpsMax}: the stream is closed`);

@@ -107,40 +107,6 @@ export function writingActor(vv: VersionVector, context: VersionVector, actor: s
 }
 
 /**
- * Prunes a vector above `entriesMax` entries down to it where it can (DYNAMO-NOTES: bound the
- * vector, prune beyond a limit): drops entries of actors that no sibling's dot belongs to and that
- * are not in `keep`, smallest counter first, then by actor. The coordinator keeps its own actor
- * and the per-key one it wrote with (their counters must never go back, or a dot would be reused)
- * and the actors of the siblings the write replaced (the other replicas still hold those siblings
- * until the write reaches them: without the entry, they would not see that it covers them).
- *
- * A dropped entry only said the object had seen that actor's writes up to its counter: a replica
- * that missed later writes may still hold a sibling of that actor which this object replaced, and
- * that sibling then comes back on merge (a false conflict, which the next write with a context
- * resolves); no value is ever dropped. Merging with replicas that kept the entry brings it back
- * (merges are never pruned, so they stay commutative, associative and idempotent); a later write
- * prunes again.
- *
- * Returns the object unchanged when it is within the bound; otherwise the pruned object and how
- * many entries went (it may still be above the bound when every entry is needed).
- */
-export function pruneVv(obj: VersionedObject, entriesMax: number, keep: Iterable<string>): { object: VersionedObject; pruned: number } {
-  const excess = obj.vv.size - entriesMax;
-  if (excess <= 0) return { object: obj, pruned: 0 };
-  const needed = new Set(keep);
-  for (const s of obj.siblings) needed.add(s.dot.actor);
-  const drop = new Set(
-    [...obj.vv]
-      .filter(([actor]) => !needed.has(actor))
-      .sort(([a, x], [b, y]) => x - y || (a < b ? -1 : a > b ? 1 : 0))
-      .slice(0, excess)
-      .map(([actor]) => actor),
-  );
-  if (drop.size === 0) return { object: obj, pruned: 0 };
-  return { object: { vv: new Map([...obj.vv].filter(([actor]) => !drop.has(actor))), siblings: obj.siblings }, pruned: drop.size };
-}
-
-/**
  * Merge two replicas' objects (read repair, handoff, anti-entropy). Keep a sibling of one side if
  * the other holds the same dot or has not seen it; the vector is the pointwise max. Commutative,
  * associative and idempotent.

@@ -40,7 +40,7 @@ export function checkLimits(obj: VersionedObject, limits: ObjectLimits): LimitCh
   if (entries > limits.clockEntriesMax) {
     return {
       ok: false,
-      error: new KvError('ClockTooLarge', `clock: the write would leave ${entries} vector entries, above the limit of ${limits.clockEntriesMax}, each needed by a sibling; read the key, resolve its siblings and write with the context`),
+      error: new KvError('ClockTooLarge', `clock: the write would leave ${entries} vector entries, above the limit of ${limits.clockEntriesMax} (clockEntriesMax); entries are never pruned, since an actor that writes again could reuse a dot: raise --clock-entries-max on every node (at most 10000) for this key to take writes again`),
     };
   }
   const warnings: string[] = [];

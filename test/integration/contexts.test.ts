@@ -7,8 +7,8 @@
  * - A context from a get works for a put through a primary, a node that forwards, and a gateway.
  * - Objects poisoned before the fix (written straight into every replica over the peer service,
  *   as an old node or a forged context once made them) are repaired by ordinary writes: the
- *   coordinator takes a per-key actor when its counter would pass 2^53, and prunes a full clock of
- *   entries no sibling needs; no acknowledged value is lost.
+ *   coordinator takes a per-key actor when its counter would pass 2^53; a full clock is refused
+ *   naming its repair (a higher clock-entries-max), never pruned; no acknowledged value is lost.
  * - Key rotation: a context sealed with the old key still works while the old key is listed.
  *
  * Ports 19441-19444 (the store), 19445 (the gateway).
@@ -182,16 +182,16 @@ describe('poisoned keys are repaired by writes', () => {
     }
   });
 
-  test('a key whose clock is full of invented actors takes blind writes through every primary and keeps every value', async () => {
+  test('a key whose clock is full of invented actors is refused FAILED_PRECONDITION naming the repair, and keeps its value', async () => {
     const key = 'poisoned-clock';
     const entries = invented(INVENTED_ACTORS + 1); // 64: clockEntriesMax
     await poison(key, { vv: new Map(entries), siblings: [sibling(entries[0]![0], 1, 'acked-before')] });
-    const primaries = f.primariesOf(key);
-    for (const id of primaries) await via(id).put(key, `blind-${id}`);
-    expect(await sortedValues(f.client(), key)).toEqual(['acked-before', ...primaries.map((id) => `blind-${id}`)].sort());
-    const got = await via(primaries[1]!).get(key);
-    await via(primaries[2]!).put(key, 'resolved', { context: got.context });
-    expect(await sortedValues(f.client(), key)).toEqual(['resolved']);
+    // Never pruned (an actor that writes again could reuse a dot): the repair is a higher
+    // --clock-entries-max on every node (test/unit/replication-replica.test.ts shows it takes the write).
+    const refused = await rejection(via(f.primariesOf(key)[0]!).put(key, 'blind'));
+    expect(refused.codeName).toBe('FAILED_PRECONDITION');
+    expect(refused.message).toMatch(/above the limit of 64 \(clockEntriesMax\).*raise --clock-entries-max on every node/);
+    expect(await sortedValues(f.client(), key)).toEqual(['acked-before']);
   });
 });
 

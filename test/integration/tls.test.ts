@@ -46,11 +46,12 @@ describe('a TLS cluster with a client auth file', () => {
   let files: LocalTls;
   let f: Fixture;
   let authFile: string;
-  const tokens = { reader: 'reader-token-1', writer: 'writer-token-1', later: 'later-token-1' };
+  const tokens = { reader: 'reader-token-1', writer: 'writer-token-1', later: 'later-token-1', tenantAdmin: 'tenant-admin-token-1' };
   const authLines = [
     { name: 'cli', role: 'admin', certificateCommonName: 'kv-cli' },
     { name: 'reader', role: 'read-only', tokenSha256: sha256(tokens.reader) },
     { name: 'writer', role: 'read-write', tokenSha256: sha256(tokens.writer), prefixes: ['users/'] },
+    { name: 'tenant-admin', role: 'admin', tokenSha256: sha256(tokens.tenantAdmin), prefixes: ['tenant/'] },
   ];
 
   beforeAll(async () => {
@@ -201,11 +202,26 @@ describe('a TLS cluster with a client auth file', () => {
     expect(answer.status).toBe('SERVING');
   });
 
-  test('takes a changed client auth file without a restart', async () => {
+  test('refuses a membership change from an admin with a prefix rule: it moves every key', async () => {
+    const r = await codeOf(f.client({ security: withToken(tokens.tenantAdmin) }).admin({ leave: 'kv-3' }));
+    expect(r).toMatchObject({ codeName: 'PERMISSION_DENIED', message: expect.stringContaining('client tenant-admin may use keys starting with "tenant/" only') });
+    expect((await f.client({ security: f.cluster.clientSecurity }).status()).members).toHaveLength(3);
+  });
+
+  test('takes a changed client auth file without a restart, on open Batch streams too', async () => {
     const later = f.client({ security: withToken(tokens.later) });
     expect(await codeOf(later.get('tls/readable'))).toMatchObject({ codeName: 'UNAUTHENTICATED' });
-    fs.writeFileSync(authFile, [...authLines, { name: 'later', role: 'read-only', tokenSha256: sha256(tokens.later) }].map((l) => JSON.stringify(l)).join('\n'));
+    const write = (lines: object[]) => fs.writeFileSync(authFile, lines.map((l) => JSON.stringify(l)).join('\n'));
+    write([...authLines, { name: 'later', role: 'read-only', tokenSha256: sha256(tokens.later) }]);
     await waitFor(async () => (await codeOf(later.get('tls/readable'))) === 'ok', { timeoutMs: 10_000, what: 'every node taking the new client auth file' });
+    // A Batch stream opened while the client was listed is checked again for each message.
+    const batch = f.client({ security: withToken(tokens.later), batch: true, attemptsMax: 1 });
+    expect(await codeOf(batch.get('tls/readable'))).toBe('ok');
+    write(authLines);
+    await waitFor(async () => (await codeOf(later.get('tls/readable'))) !== 'ok', { timeoutMs: 10_000, what: 'a node dropping the client' });
+    // Every node re-reads the file within RELOAD_MS; a few intervals more cover the slowest.
+    await new Promise((r) => setTimeout(r, 5 * RELOAD_MS));
+    expect(await codeOf(batch.get('tls/readable'))).toMatchObject({ codeName: 'UNAUTHENTICATED', message: expect.stringContaining('checked again on this open Batch stream') });
   });
 });
 

@@ -107,30 +107,28 @@ describe('LocalReplica.coordinateWrite on a poisoned object', () => {
     expect(again.ok && again.value.object.siblings.map((s) => `${s.dot.actor}:${s.dot.counter}`)).toEqual(['a:1/k1:2']);
   });
 
-  test('prunes a full clock of entries no sibling needs, keeping those of the siblings it replaced, and warns', async () => {
-    const replica = new LocalReplica(new MemoryStore(), 'a:1', limits, () => 1);
-    const vv = new Map([['j1', 9], ['j2', 1], ['j3', 2], ['s', 1]]);
-    await replica.mergeEncoded(3, key, encodeObject({ vv, siblings: [{ dot: { actor: 's', counter: 1 }, value: Buffer.from('old'), writtenAtMs: 1 }] }));
-    const blind = await replica.coordinateWrite(3, key, none, Buffer.from('blind'));
-    if (!blind.ok) throw blind.error;
-    expect([...blind.value.object.vv.keys()]).toEqual(['a:1', 'j1', 'j3', 's']);
-    expect(liveValues(blind.value.object).map(text)).toEqual(['blind', 'old']);
-    expect(blind.value.warnings.join()).toMatch(/clock: 5 entries above the limit of 4; pruned 1/);
-    // The write replacing "old" keeps the entry of s, so that replicas still holding "old" see it covered.
-    const resolved = await replica.coordinateWrite(3, key, new Map([...blind.value.object.vv, ['j2', 1]]), Buffer.from('resolved'));
-    if (!resolved.ok) throw resolved.error;
-    expect(liveValues(resolved.value.object).map(text)).toEqual(['resolved']);
-    expect(resolved.value.object.vv.get('s')).toBe(1);
+  test('never prunes a full clock: rejects with ClockTooLarge, storing nothing, and takes the write once the limit is raised (the repair)', async () => {
+    const store = new CountingStore();
+    const poisoned = { vv: new Map([['j1', 9], ['j2', 1], ['j3', 2], ['s', 1]]), siblings: [{ dot: { actor: 's', counter: 1 }, value: Buffer.from('old'), writtenAtMs: 1 }] };
+    await new LocalReplica(store, 'a:1', limits, () => 1).mergeEncoded(3, key, encodeObject(poisoned));
+    const refused = await new LocalReplica(store, 'a:1', limits, () => 1).coordinateWrite(3, key, none, Buffer.from('blind'));
+    expect(!refused.ok && refused.error.condition).toBe('ClockTooLarge');
+    expect(!refused.ok && refused.error.message).toMatch(/would leave 5 vector entries, above the limit of 4 \(clockEntriesMax\); entries are never pruned.*raise --clock-entries-max/);
+    expect(store.writes).toBe(1);
+    const raised = await new LocalReplica(store, 'a:1', { ...limits, clockEntriesMax: 8 }, () => 1).coordinateWrite(3, key, none, Buffer.from('blind'));
+    if (!raised.ok) throw raised.error;
+    expect([...raised.value.object.vv.keys()].sort()).toEqual(['a:1', 'j1', 'j2', 'j3', 's']);
+    expect(liveValues(raised.value.object).map(text).sort()).toEqual(['blind', 'old']);
   });
 
-  test('rejects with ClockTooLarge, storing nothing, only when every entry is needed by a sibling', async () => {
+  test('rejects with ClockTooLarge, storing nothing, when every entry is needed by a sibling', async () => {
     const store = new CountingStore();
     const replica = new LocalReplica(store, 'a:1', limits, () => 1);
     const actors = ['b', 'c', 'd', 'e'];
     await replica.mergeEncoded(3, key, encodeObject({ vv: new Map(actors.map((a) => [a, 1])), siblings: actors.map((a) => ({ dot: { actor: a, counter: 1 }, value: Buffer.from(a), writtenAtMs: 1 })) }));
     const refused = await replica.coordinateWrite(3, key, none, Buffer.from('x'));
     expect(!refused.ok && refused.error.condition).toBe('ClockTooLarge');
-    expect(!refused.ok && refused.error.message).toMatch(/would leave 5 vector entries, above the limit of 4, each needed by a sibling; read the key, resolve its siblings and write with the context/);
+    expect(!refused.ok && refused.error.message).toMatch(/would leave 5 vector entries, above the limit of 4 \(clockEntriesMax\)/);
     expect(store.writes).toBe(1);
   });
 });
