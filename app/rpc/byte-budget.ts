@@ -75,13 +75,14 @@ export class ByteBudget {
 export class StreamBytes {
   private closed = false;
 
+  /** Its own budget and the shared ones, in one array made once (every operation walks it twice). */
+  private readonly all: readonly ByteBudget[];
+
   constructor(
     readonly own: ByteBudget,
-    private readonly shared: readonly ByteBudget[],
-  ) {}
-
-  private get all(): ByteBudget[] {
-    return [this.own, ...this.shared];
+    shared: readonly ByteBudget[],
+  ) {
+    this.all = [own, ...shared];
   }
 
   /** The first budget that is full, if any. */
