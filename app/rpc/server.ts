@@ -227,6 +227,19 @@ function deadlinePassed(method: string, leftMs: number): Partial<grpc.StatusObje
   };
 }
 
+/**
+ * The time a unary call may take: what its gRPC deadline leaves, else its timeout_ms field (0:
+ * the node's own). The field is checked even when a deadline overrides it (a value out of range
+ * is refused either way), and a deadline already past is answered without running anything.
+ */
+function callTimeoutMs(call: grpc.ServerUnaryCall<unknown, unknown>, fieldMs: number, method: string): { ok: true; value: number } | { ok: false; error: Partial<grpc.StatusObject> } {
+  const asked = checkTimeoutMs(fieldMs);
+  if (!asked.ok) return { ok: false, error: serviceError(asked.error) };
+  const leftMs = timeoutFromDeadline(call);
+  if (leftMs !== undefined && leftMs <= 0) return { ok: false, error: deadlinePassed(method, leftMs) };
+  return { ok: true, value: leftMs ?? asked.value };
+}
+
 /** The gRPC metadata key a client's W3C trace context arrives in (as HTTP's traceparent header). */
 export const TRACEPARENT_METADATA = 'traceparent';
 
@@ -294,12 +307,9 @@ function unary<Req, Res>(
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const op = toOp(call.request);
-    // Checked even when a deadline overrides it: a field out of range is refused either way.
-    const asked = checkTimeoutMs((call.request as { timeoutMs?: number }).timeoutMs ?? 0);
-    if (!asked.ok) return callback(serviceError(asked.error));
-    const leftMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>);
-    if (leftMs !== undefined && leftMs <= 0) return callback(deadlinePassed(op.kind, leftMs));
-    const timeoutMs = leftMs ?? asked.value;
+    const timeout = callTimeoutMs(call as grpc.ServerUnaryCall<unknown, unknown>, (call.request as { timeoutMs?: number }).timeoutMs ?? 0, op.kind);
+    if (!timeout.ok) return callback(timeout.error);
+    const timeoutMs = timeout.value;
     handlers.execute(op, { timeoutMs, traceparent: clientTraceparent(call as grpc.ServerUnaryCall<unknown, unknown>) }).then(
       (r) => (r.ok ? callback(null, toResponse(r.value)) : callback(serviceError(r.error))),
       // An unexpected failure may come after the write was stored: the client must not resend it.
@@ -386,11 +396,9 @@ export class KvServer {
       Status: observed('Status', on, guarded(access, 'read', undefined, (_call, callback) => callback(null, handlers.status()))),
       Inspect: observed('Inspect', on, guarded(access, 'admin', byKey, (call, callback) => {
         if (!handlers.inspect) return callback({ code: grpc.status.UNIMPLEMENTED, details: 'this node does not inspect keys' });
-        const asked = checkTimeoutMs(call.request.timeoutMs);
-        if (!asked.ok) return callback(serviceError(asked.error));
-        const leftMs = timeoutFromDeadline(call as grpc.ServerUnaryCall<unknown, unknown>);
-        if (leftMs !== undefined && leftMs <= 0) return callback(deadlinePassed('inspect', leftMs));
-        const timeoutMs = leftMs ?? asked.value;
+        const timeout = callTimeoutMs(call as grpc.ServerUnaryCall<unknown, unknown>, call.request.timeoutMs, 'inspect');
+        if (!timeout.ok) return callback(timeout.error);
+        const timeoutMs = timeout.value;
         handlers.inspect(call.request.key, timeoutMs || undefined).then(
           (r) => (r.ok ? callback(null, r.value) : callback(serviceError(r.error))),
           (e) => callback({ code: grpc.status.INTERNAL, details: String(e) }),
@@ -631,7 +639,8 @@ function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchRes
         recheck();
       });
     },
-    (a) => sizeOfResult(a.item),
+    // An answer was charged its size already; only the replies charged nothing are sized here.
+    (a) => (a.bytes > 0 ? a.bytes : sizeOfResult(a.item)),
     { itemsMax: options.batchOpsMax, bytesMax: Math.floor(options.messageBytesMax / 2) },
   );
   /** Answers written and not yet taken by the transport. */
@@ -720,7 +729,7 @@ function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchRes
       inFlight++;
       const requestBytes = sizeOfOperation(m) + (op.kind === 'get' ? answerEstimate : 0);
       bytes.take(requestBytes);
-      handlers.execute(op, { timeoutMs: opTimeoutMs(m) }).then(
+      handlers.execute(op, { timeoutMs: asked.value }).then(
         (r) => {
           inFlight--;
           bytes.give(requestBytes);
