@@ -53,14 +53,18 @@ function readBounded(file: string, what: string): Buffer {
   return fs.readFileSync(file);
 }
 
-/** Reads the files and checks that they make a TLS context (the key matches the certificate). */
-function load(files: TlsFiles): Loaded {
+/** Reads the files. */
+function read(files: TlsFiles): Loaded {
   if ((files.certFile === undefined) !== (files.keyFile === undefined)) throw new Error(`TLS: certificate file and key file go together; got ${files.certFile === undefined ? 'only the key' : 'only the certificate'}`);
-  const loaded: Loaded = {
+  return {
     ca: readBounded(files.caFile, 'CA file'),
     cert: files.certFile === undefined ? undefined : readBounded(files.certFile, 'certificate file'),
     key: files.keyFile === undefined ? undefined : readBounded(files.keyFile, 'key file'),
   };
+}
+
+/** Checks that files read make a TLS context (the key matches the certificate). */
+function checked(files: TlsFiles, loaded: Loaded): Loaded {
   try {
     tls.createSecureContext({ ca: loaded.ca, cert: loaded.cert, key: loaded.key });
   } catch (e) {
@@ -93,7 +97,7 @@ export class TlsFileWatcher implements grpc.experimental.CertificateProvider {
     reloadIntervalMs: number = TLS_RELOAD_INTERVAL_MS_DEFAULT,
     private readonly log: Logger = silentLogger,
   ) {
-    this.current = load(files);
+    this.current = checked(files, read(files));
     this.timer = setInterval(() => this.reload(), reloadIntervalMs);
     this.timer.unref();
   }
@@ -102,14 +106,19 @@ export class TlsFileWatcher implements grpc.experimental.CertificateProvider {
   reload(): boolean {
     let next: Loaded;
     try {
-      next = load(this.files);
+      next = read(this.files);
+      // Unchanged files (every round but a rotation's) are not checked again.
+      if (same(next, this.current)) {
+        this.failing = false;
+        return false;
+      }
+      next = checked(this.files, next);
     } catch (e) {
       if (!this.failing) this.log.warn('TLS files not reloaded: keeping the previous ones', { error: (e as Error).message });
       this.failing = true;
       return false;
     }
     this.failing = false;
-    if (same(next, this.current)) return false;
     this.current = next;
     this.log.info('TLS files reloaded: new connections use them', { files: [this.files.caFile, this.files.certFile, this.files.keyFile].filter(Boolean) });
     for (const l of this.caListeners) l({ caCertificate: next.ca });
