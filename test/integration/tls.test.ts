@@ -217,7 +217,8 @@ describe('a TLS cluster with a client auth file', () => {
     // A Batch stream opened while the client was listed is checked again for each message.
     // One node, so that both gets go over the one stream (the fixture's client goes round robin).
     const batch = f.client({ endpoints: [f.cluster.nodes[0]!.endpoint], security: withToken(tokens.later), batch: true, attemptsMax: 1 });
-    expect(await codeOf(batch.get('tls/readable'))).toBe('ok');
+    // That node may take the new file a little after the one the unary get reached.
+    await waitFor(async () => (await codeOf(batch.get('tls/readable'))) === 'ok', { timeoutMs: 10_000, what: 'the Batch stream\'s node taking the new client auth file' });
     write(authLines);
     await waitFor(async () => (await codeOf(later.get('tls/readable'))) !== 'ok', { timeoutMs: 10_000, what: 'a node dropping the client' });
     // Every node re-reads the file within RELOAD_MS; a few intervals more cover the slowest.
