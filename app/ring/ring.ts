@@ -3,7 +3,7 @@
  * a power of two fixed when the cluster is created (Dynamo's strategy 3). Which members hold each
  * partition is the placement's business (./placement.ts).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** Default number of partitions: 64 gives 12-13 partitions a node on a 5-node cluster. */
 export const PARTITIONS_DEFAULT = 64;
@@ -15,7 +15,9 @@ export function isPowerOfTwo(n: number): boolean {
 
 /** The partition of a key: the top log2(Q) bits of the first 32 bits of MD5(key). */
 export function partitionOf(key: Uint8Array, partitions: number): number {
-  const digest = createHash('md5').update(key).digest();
+  // One-shot: one native call, where a Hash object takes three and a stream's setup (every
+  // operation routes its key).
+  const digest = hash('md5', key, 'buffer') as Buffer;
   const h = digest.readUInt32BE(0);
   const bits = Math.log2(partitions);
   return bits === 0 ? 0 : Math.floor(h / 2 ** (32 - bits));

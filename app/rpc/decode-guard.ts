@@ -71,9 +71,15 @@ export function guardDecoding(definition: grpc.ServiceDefinition): grpc.ServiceD
  * (unary, server-streaming), a request that ends without a whole message (empty, or its last frame
  * cut short) or brings a second one, where grpc-js would answer UNIMPLEMENTED. What the call sends
  * after that is dropped. `rejected` is told the method's path, for the status metric.
+ * `passThrough` names streaming methods (paths) left alone: their handlers must answer an
+ * UndecodableRequest message themselves (see decodeRefusal).
  */
-export function rejectMalformed(rejected?: (path: string) => void): grpc.ServerInterceptor {
+export function rejectMalformed(rejected?: (path: string) => void, passThrough: ReadonlySet<string> = new Set()): grpc.ServerInterceptor {
   return (method, call) => {
+    // A method whose handler answers UndecodableRequest itself: no interception layer on each of
+    // its messages (the node's two busiest streams, Batch and Peer/Exchange).
+    // (grpc-js chains interceptors through the call interface; its type asks for the class.)
+    if (passThrough.has(method.path)) return call as grpc.ServerInterceptingCall;
     let done = false;
     let messages = 0;
     const reject = (details: string) => {
@@ -109,4 +115,12 @@ export function rejectMalformed(rejected?: (path: string) => void): grpc.ServerI
  */
 export function guardedAdder(server: grpc.Server): grpc.Server {
   return { addService: (definition: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation) => server.addService(guardDecoding(definition), implementation) } as unknown as grpc.Server;
+}
+
+/**
+ * For a streaming handler the interceptor passes through: the INVALID_ARGUMENT details for a
+ * message that did not decode, or undefined for a decoded one.
+ */
+export function decodeRefusal(message: unknown, path: string): string | undefined {
+  return message instanceof UndecodableRequest ? message.describe(path) : undefined;
 }

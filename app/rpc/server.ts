@@ -31,7 +31,7 @@ import type { AdminResponse } from './generated/kv/v1/AdminResponse';
 import type { InspectResponse } from './generated/kv/v1/InspectResponse';
 import { BackupNodeHandlers, backupService } from './backup-service';
 import type { StatusResponse } from './generated/kv/v1/StatusResponse';
-import { guardDecoding, guardedAdder, rejectMalformed } from './decode-guard';
+import { decodeRefusal, guardDecoding, guardedAdder, rejectMalformed } from './decode-guard';
 import { checkPeerRequest, PeerRequestLimits } from './peer-request-check';
 import { protos, reflectionDefinition } from './proto-definition';
 import { codeOf, WRITE_MAY_HAVE_APPLIED_TRAILER } from './status-map';
@@ -380,7 +380,7 @@ export class KvServer {
       'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
       'grpc.max_concurrent_streams': limits.connectionStreamsMax,
       // A malformed request is INVALID_ARGUMENT, not grpc-js's INTERNAL or UNIMPLEMENTED: see decode-guard.ts.
-      interceptors: [rejectMalformed((path) => countMalformed(options.onStatus, path))],
+      interceptors: [rejectMalformed((path) => countMalformed(options.onStatus, path), new Set([BATCH_PATH, EXCHANGE_PATH]))],
     });
     const on = options.onStatus;
     const access = options.access ?? AccessControl.open();
@@ -538,6 +538,10 @@ function onStreamClose(call: grpc.ServerDuplexStream<unknown, unknown>, closed: 
   call.on('cancelled', close);
 }
 
+/** The client Batch stream's and the peer stream's paths: they answer undecodable messages themselves (see rejectMalformed). */
+const BATCH_PATH = '/kv.v1.KV/Batch';
+const EXCHANGE_PATH = '/kv.v1.Peer/Exchange';
+
 /** Set on a stream message refused before it was decoded: how many requests it carried (at least). */
 const OVER_COUNT = Symbol('over-count');
 
@@ -685,6 +689,11 @@ function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchRes
   };
   call.on('data', (msg: BatchRequest__Output) => {
     if (!open) return;
+    const undecodable = decodeRefusal(msg, BATCH_PATH);
+    if (undecodable !== undefined) {
+      countMalformed(onStatus, BATCH_PATH);
+      return refuseStream(call, gate, grpc.status.INVALID_ARGUMENT, undecodable);
+    }
     // Who the caller is, again for each message: a client removed from (or changed in) the client
     // auth file while its stream is open loses (or changes) its rights from its next message on.
     const who = access.client(call, 'read');
@@ -693,12 +702,6 @@ function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchRes
     const count = overCount(msg);
     if (count !== undefined) {
       return refuseStream(call, gate, grpc.status.INVALID_ARGUMENT, `ops: more than ${options.batchOpsMax} operations in one BatchRequest (${count} counted before it was refused), the limit (batchOpsMax) is ${options.batchOpsMax}: the stream is closed`);
-    }
-    if (msg.ops.length > options.batchOpsMax) {
-      for (const m of msg.ops) {
-        reply({ id: m.id, error: { code: grpc.status.INVALID_ARGUMENT, message: `ops: ${msg.ops.length} operations in one BatchRequest exceed the limit of ${options.batchOpsMax}` } });
-      }
-      return;
     }
     for (const m of msg.ops) {
       const op = opFromMessage(m);
@@ -926,6 +929,8 @@ function servePeer(call: grpc.ServerDuplexStream<PeerRequests__Output, PeerRespo
   };
   call.on('data', (msg: PeerRequests__Output) => {
     if (!open) return;
+    const undecodable = decodeRefusal(msg, EXCHANGE_PATH);
+    if (undecodable !== undefined) return refuseStream(call, gate, grpc.status.INVALID_ARGUMENT, undecodable);
     const count = overCount(msg);
     if (count !== undefined) {
       log.warn('peer message refused: too many requests', { from, requests: count, peerMessageRequestsMax: limits.peerMessageRequestsMax });

@@ -12,15 +12,22 @@
  * with any bit changed is refused with InvalidArgument and nothing is written.
  *
  * Layout: format (1 byte, 3) | vector (as ./codec.ts writes it) | key tag (4 bytes) | MAC (16 bytes).
- * The key tag (the first bytes of SHA-256 of the key) only tells a context of another key apart
- * from a forged one in the error message; the MAC covers the key itself.
+ * The key tag (FNV-1a of the key, 32 bits) only tells a context of another key apart from a forged
+ * one in the error message; the MAC covers the key itself, so the tag needs no cryptographic
+ * strength. (Contexts sealed when the tag was the first bytes of SHA-256 still open: the MAC covers
+ * the tag as it was written, and a tag is recomputed only to word a refusal.)
+ *
+ * Cost: every get and put answer is sealed and every put with a context opened, on the
+ * coordinator. Node's Hmac object (a stream, with one native call per update) cost several times
+ * the hashing itself on a loaded node, so the MAC is HMAC-SHA256 computed as RFC 2104 defines it,
+ * from two one-shot SHA-256 digests (crypto.hash) over the key's padded blocks, made once.
+ * test/unit/context-seal.test.ts checks it against createHmac.
  *
  * Rotation: a node holds one or more keys; the first seals, every one opens. Add the new key
  * second on every node, then move it first, then drop the old one once contexts sealed with it
  * no longer matter (a client holding one gets InvalidArgument and reads again).
  */
-import { createHash, createHmac, createSecretKey, KeyObject, timingSafeEqual } from 'node:crypto';
-import * as crypto from 'node:crypto';
+import { createHash, hash, timingSafeEqual } from 'node:crypto';
 import { err, KvError, ok, Result } from '../errors';
 import { decodeContextBody, encodeContextBody, SEALED_CONTEXT_FORMAT } from './codec';
 import { VersionVector } from './dvv';
@@ -39,8 +46,8 @@ export const CONTEXT_KEYS_MAX = 8;
 export const CONTEXT_SEAL_OVERHEAD_BYTES = 1 + KEY_TAG_BYTES + CONTEXT_MAC_BYTES;
 
 export class ContextSeal {
-  /** As KeyObjects, made once: an HMAC keyed with a Buffer imports the key again on every call. */
-  private readonly keys: readonly KeyObject[];
+  /** Each key's HMAC state, made once. */
+  private readonly keys: readonly MacKey[];
 
   /** `keys`: the first seals, every one opens. 1..CONTEXT_KEYS_MAX keys of at least CONTEXT_KEY_BYTES_MIN bytes. */
   constructor(keys: readonly Uint8Array[]) {
@@ -48,7 +55,7 @@ export class ContextSeal {
     for (const [i, k] of keys.entries()) {
       if (k.length < CONTEXT_KEY_BYTES_MIN) throw new Error(`context key ${i + 1}: ${k.length} bytes, must be at least ${CONTEXT_KEY_BYTES_MIN}`);
     }
-    this.keys = keys.map((k) => createSecretKey(Buffer.from(k)));
+    this.keys = keys.map((k) => new MacKey(k));
   }
 
   /** The context a node hands out for `key` whose object has vector `vv`. */
@@ -89,17 +96,61 @@ export class ContextSeal {
   }
 }
 
-/** crypto.hash (Node 20.12 and later): a one-shot digest, about half the cost of createHash. */
-const oneShotHash = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer }).hash;
 
-function keyTag(key: Uint8Array): Buffer {
-  const digest = oneShotHash ? oneShotHash('sha256', key, 'buffer') : createHash('sha256').update(key).digest();
-  return digest.subarray(0, KEY_TAG_BYTES);
+/** SHA-256's block size, in bytes (HMAC pads its key to one block). */
+const SHA256_BLOCK_BYTES = 64;
+/** SHA-256's output size, in bytes. */
+const SHA256_BYTES = 32;
+
+/**
+ * One context key, ready for HMAC-SHA256 (RFC 2104): H((K ^ opad) || H((K ^ ipad) || m)), with K
+ * hashed first when longer than a block. The padded blocks are made once; each MAC is then two
+ * one-shot digests of buffers that start with them.
+ */
+export class MacKey {
+  private readonly inner: Buffer;
+  private readonly outer: Buffer;
+
+  constructor(key: Uint8Array) {
+    const k = key.length > SHA256_BLOCK_BYTES ? createHash('sha256').update(key).digest() : key;
+    this.inner = Buffer.alloc(SHA256_BLOCK_BYTES, 0x36);
+    this.outer = Buffer.alloc(SHA256_BLOCK_BYTES, 0x5c);
+    for (let i = 0; i < k.length; i++) {
+      this.inner[i]! ^= k[i]!;
+      this.outer[i]! ^= k[i]!;
+    }
+  }
+
+  /** HMAC-SHA256 of the concatenation of `parts` (32 bytes). */
+  mac(parts: readonly Uint8Array[]): Buffer {
+    let length = SHA256_BLOCK_BYTES;
+    for (const p of parts) length += p.length;
+    const message = Buffer.allocUnsafe(length);
+    this.inner.copy(message, 0);
+    let at = SHA256_BLOCK_BYTES;
+    for (const p of parts) {
+      message.set(p, at);
+      at += p.length;
+    }
+    const outer = Buffer.allocUnsafe(SHA256_BLOCK_BYTES + SHA256_BYTES);
+    this.outer.copy(outer, 0);
+    outer.set(hash('sha256', message, 'buffer') as Buffer, SHA256_BLOCK_BYTES);
+    return hash('sha256', outer, 'buffer') as Buffer;
+  }
 }
 
-/** HMAC-SHA256 over the key's length and bytes, the body (format byte and vector) and the tag. */
-function macOf(secret: KeyObject, key: Uint8Array, body: Uint8Array, tag: Uint8Array): Buffer {
-  const length = Buffer.alloc(4);
+/** FNV-1a (32 bits) of the key, big-endian: a tag for error messages only (see the header). */
+function keyTag(key: Uint8Array): Buffer {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
+  const tag = Buffer.allocUnsafe(KEY_TAG_BYTES);
+  tag.writeUInt32BE(h >>> 0);
+  return tag;
+}
+
+/** HMAC-SHA256 over the key's length and bytes, the body (format byte and vector) and the tag, truncated. */
+function macOf(secret: MacKey, key: Uint8Array, body: Uint8Array, tag: Uint8Array): Buffer {
+  const length = Buffer.allocUnsafe(4);
   length.writeUInt32BE(key.length);
-  return createHmac('sha256', secret).update(length).update(key).update(body).update(tag).digest().subarray(0, CONTEXT_MAC_BYTES);
+  return secret.mac([length, key, body, tag]).subarray(0, CONTEXT_MAC_BYTES);
 }

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ContextSeal, CONTEXT_KEYS_MAX, CONTEXT_SEAL_OVERHEAD_BYTES } from '../../app/versioning/context-seal';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { ContextSeal, CONTEXT_KEYS_MAX, CONTEXT_SEAL_OVERHEAD_BYTES, MacKey } from '../../app/versioning/context-seal';
 import { encodeContext } from '../../app/versioning/codec';
 import { ensureContextKeysFile, loadContextKeys, parseContextKeys, readContextKeys } from '../../app/node/context-keys';
 import { ConfigError } from '../../app/node/config';
@@ -78,6 +79,28 @@ describe('ContextSeal', () => {
     expect(adding.open(key, newContext).ok).toBe(true);
     expect(after.open(key, newContext).ok).toBe(true);
     expect(refusal(after, key, oldContext)).toMatch(/not signed by this cluster/);
+  });
+
+  test.each([32, 63, 64, 65, 100, 200])('its MAC is HMAC-SHA256 as createHmac computes it, for a key of %i bytes', (bytes) => {
+    const secret = randomBytes(bytes);
+    const mac = new MacKey(secret);
+    for (const parts of [[], [Buffer.alloc(0)], [randomBytes(4), randomBytes(1), randomBytes(300)], [randomBytes(64), randomBytes(55), randomBytes(9)]]) {
+      const expected = createHmac('sha256', secret);
+      for (const p of parts) expected.update(p);
+      expect(mac.mac(parts).toString('hex')).toBe(expected.digest('hex'));
+    }
+  });
+
+  test('opens a context sealed when the key tag was the first bytes of SHA-256 of the key', () => {
+    const seal = new ContextSeal([OLD]);
+    const context = seal.seal(key, vv);
+    const body = context.subarray(0, context.length - 20);
+    const oldTag = createHash('sha256').update(key).digest().subarray(0, 4);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(key.length);
+    const oldMac = createHmac('sha256', OLD).update(length).update(key).update(body).update(oldTag).digest().subarray(0, 16);
+    const opened = seal.open(key, Buffer.concat([body, oldTag, oldMac]));
+    expect(opened.ok && [...opened.value]).toEqual([...vv]);
   });
 
   test('rejects keys shorter than 32 bytes and more than the limit of keys', () => {
