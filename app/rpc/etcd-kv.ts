@@ -5,6 +5,7 @@
  * Reads are etcd's default, linearizable; writes are plain puts. No retries: a failure is a value
  * with its gRPC status, which the benchmark counts.
  */
+import { GRPC_COMMON_OPTIONS } from './grpc-options';
 import * as grpc from '@grpc/grpc-js';
 import { err, ok, Result } from '../errors';
 import { etcdKvService } from './proto-definition';
@@ -53,6 +54,7 @@ export class EtcdKvClient {
     this.stubs = endpoints.map(
       (address) =>
         new Service(address, grpc.credentials.createInsecure(), {
+          ...GRPC_COMMON_OPTIONS,
           'grpc.max_send_message_length': MESSAGE_BYTES_MAX,
           'grpc.max_receive_message_length': MESSAGE_BYTES_MAX,
           'grpc.initial_reconnect_backoff_ms': 100,

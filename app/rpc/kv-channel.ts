@@ -5,6 +5,7 @@
  * carrying the gRPC status code, whether a failed write may have been applied, and whether the
  * connection (not the node) failed.
  */
+import { GRPC_COMMON_OPTIONS } from './grpc-options';
 import * as grpc from '@grpc/grpc-js';
 import { KvError, Result, ok, err } from '../errors';
 import { ClientOp, OpResult } from '../api/ops';
@@ -134,6 +135,7 @@ export class KvChannel {
     const { credentials, clientOptions } = channelSecurity(options.security, { address });
     const client = new (protos().kv.KV)(address, credentials, {
       ...clientOptions,
+      ...GRPC_COMMON_OPTIONS,
       'grpc.max_send_message_length': messageBytesMax,
       'grpc.max_receive_message_length': messageBytesMax,
       'grpc.initial_reconnect_backoff_ms': 100,

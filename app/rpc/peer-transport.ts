@@ -16,6 +16,7 @@
  * A request that failed after it was sent may still have run at the peer: such failures carry
  * writeMayHaveApplied, so that a forwarded write is never sent to a second coordinator.
  */
+import { GRPC_COMMON_OPTIONS } from './grpc-options';
 import * as grpc from '@grpc/grpc-js';
 import { KvError, Result, ok, err } from '../errors';
 import { Logger, silentLogger } from '../../observability/log';
@@ -294,6 +295,7 @@ export class GrpcPeerTransport implements AntiEntropyPeers, ReaperPeers {
       const { credentials, clientOptions } = channelSecurity(options.security, { address, requireNode: true });
       const client = new Peer(address, credentials, {
         ...clientOptions,
+        ...GRPC_COMMON_OPTIONS,
         'grpc.max_send_message_length': options.messageBytesMax,
         'grpc.max_receive_message_length': options.messageBytesMax,
         // Detect a peer that vanished without closing its connections (a pulled cable, a frozen VM).

@@ -2,6 +2,7 @@
  * The node's gRPC server: the client service (kv.v1.KV), the peer service (kv.v1.Peer), the
  * standard health service (grpc.health.v1) and server reflection, on one port.
  */
+import { GRPC_COMMON_OPTIONS } from './grpc-options';
 import * as dns from 'node:dns/promises';
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
@@ -370,6 +371,7 @@ export class KvServer {
     const limits: ResourceLimits = { ...RESOURCE_LIMITS_DEFAULT, ...options.limits };
     const shared: SharedBudgets = { limits, connections: new ConnectionBudgets(limits.connectionBytesMax), node: new ByteBudget('nodeBytesMax', 'this node', limits.nodeBytesMax) };
     const server = new grpc.Server({
+      ...GRPC_COMMON_OPTIONS,
       'grpc.max_receive_message_length': options.messageBytesMax,
       'grpc.max_send_message_length': options.messageBytesMax,
       'grpc.keepalive_permit_without_calls': 1,

@@ -9,6 +9,7 @@
  * What an operation costs here is the least it can cost in a store built on grpc-js on the same
  * machine; `kv floor` measures it next to `kv bench` (see README, Performance).
  */
+import { GRPC_COMMON_OPTIONS } from './grpc-options';
 import * as grpc from '@grpc/grpc-js';
 import { Result } from '../errors';
 import { Batcher, BATCH_LIMITS_DEFAULT } from './batcher';
@@ -23,7 +24,7 @@ export const FLOOR_REPLICAS = 2;
 /** The largest value a floor operation carries; messages may be twice that. */
 export const FLOOR_VALUE_BYTES_MAX = 16 * 1024 * 1024;
 const FLOOR_MESSAGE_BYTES_MAX = 2 * FLOOR_VALUE_BYTES_MAX + 1024 * 1024;
-const CHANNEL_OPTIONS = { 'grpc.max_send_message_length': FLOOR_MESSAGE_BYTES_MAX, 'grpc.max_receive_message_length': FLOOR_MESSAGE_BYTES_MAX };
+const CHANNEL_OPTIONS = { ...GRPC_COMMON_OPTIONS, 'grpc.max_send_message_length': FLOOR_MESSAGE_BYTES_MAX, 'grpc.max_receive_message_length': FLOOR_MESSAGE_BYTES_MAX };
 
 interface FloorRecord {
   readonly id: number;
