@@ -5,8 +5,8 @@
  * Reads are etcd's default, linearizable; writes are plain puts. No retries: a failure is a value
  * with its gRPC status, which the benchmark counts.
  */
-import { GRPC_COMMON_OPTIONS } from './grpc-options';
 import * as grpc from '@grpc/grpc-js';
+import { GRPC_COMMON_OPTIONS } from './grpc-options';
 import { err, ok, Result } from '../errors';
 import { etcdKvService } from './proto-definition';
 import { statusName } from './status-map';

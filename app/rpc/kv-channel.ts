@@ -5,8 +5,8 @@
  * carrying the gRPC status code, whether a failed write may have been applied, and whether the
  * connection (not the node) failed.
  */
-import { GRPC_COMMON_OPTIONS } from './grpc-options';
 import * as grpc from '@grpc/grpc-js';
+import { GRPC_COMMON_OPTIONS } from './grpc-options';
 import { KvError, Result, ok, err } from '../errors';
 import { ClientOp, OpResult } from '../api/ops';
 import { MultiplexedStream, StreamFailure } from './multiplexed-stream';

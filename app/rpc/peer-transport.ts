@@ -16,8 +16,8 @@
  * A request that failed after it was sent may still have run at the peer: such failures carry
  * writeMayHaveApplied, so that a forwarded write is never sent to a second coordinator.
  */
-import { GRPC_COMMON_OPTIONS } from './grpc-options';
 import * as grpc from '@grpc/grpc-js';
+import { GRPC_COMMON_OPTIONS } from './grpc-options';
 import { KvError, Result, ok, err } from '../errors';
 import { Logger, silentLogger } from '../../observability/log';
 import { ClientOp, OpResult } from '../api/ops';

@@ -2,10 +2,10 @@
  * The node's gRPC server: the client service (kv.v1.KV), the peer service (kv.v1.Peer), the
  * standard health service (grpc.health.v1) and server reflection, on one port.
  */
-import { GRPC_COMMON_OPTIONS } from './grpc-options';
 import * as dns from 'node:dns/promises';
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
+import { GRPC_COMMON_OPTIONS } from './grpc-options';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { KvError, Result, storeFailureCondition } from '../errors';

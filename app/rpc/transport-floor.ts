@@ -9,8 +9,8 @@
  * What an operation costs here is the least it can cost in a store built on grpc-js on the same
  * machine; `kv floor` measures it next to `kv bench` (see README, Performance).
  */
-import { GRPC_COMMON_OPTIONS } from './grpc-options';
 import * as grpc from '@grpc/grpc-js';
+import { GRPC_COMMON_OPTIONS } from './grpc-options';
 import { Result } from '../errors';
 import { Batcher, BATCH_LIMITS_DEFAULT } from './batcher';
 import { MultiplexedStream, StreamFailure } from './multiplexed-stream';
