@@ -3,7 +3,9 @@
  * /metrics on the metrics port. Names follow Prometheus conventions: units last, _total counters.
  */
 import * as http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { HotHistogram } from './hot-histogram';
 import { CoordinatorEvents } from '../app/replication/coordinator';
 import { AntiEntropyEvents, ExchangeOutcome } from '../app/replication/anti-entropy';
 import { HandoffEvents } from '../app/replication/handoff';
@@ -32,7 +34,7 @@ export interface StorageFigures {
 export class NodeMetrics {
   readonly registry = new Registry();
   readonly operations: Counter<'op' | 'outcome'>;
-  readonly operationSeconds: Histogram<'op' | 'outcome'>;
+  readonly operationSeconds: HotHistogram<'op' | 'outcome'>;
   readonly readRepairs: Counter<'peer'>;
   readonly readRepairsSkipped: Counter;
   readonly forwarded: Counter;
@@ -66,7 +68,7 @@ export class NodeMetrics {
   /** Where kv_partitions_under_replicated reads the failure detector's view of this node's partitions. */
   underReplicatedSource: () => number = () => 0;
   readonly quorumFailures: Counter;
-  readonly replicaSeconds: Histogram;
+  readonly replicaSeconds: HotHistogram<'peer' | 'kind'>;
   readonly replicaErrors: Counter;
   readonly siblingsPerRead: Histogram;
   readonly objectBytes: Histogram;
@@ -89,7 +91,7 @@ export class NodeMetrics {
     collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
     this.operations = new Counter({ name: 'kv_operations_total', help: 'Client operations coordinated or forwarded by this node, by op and outcome: ok, or the error condition (InsufficientReplicas, DeadlineExceeded, InvalidArgument, Overloaded, ...: the names in app/errors.ts, each mapped to one gRPC status).', labelNames: ['op', 'outcome'], registers });
-    this.operationSeconds = new Histogram({
+    this.operationSeconds = new HotHistogram({
       name: 'kv_operation_duration_seconds',
       help: 'Time from receiving a client operation to answering it, by op and outcome (ok, or the error condition, as kv_operations_total).',
       labelNames: ['op', 'outcome'],
@@ -97,7 +99,7 @@ export class NodeMetrics {
       registers,
     });
     this.quorumFailures = new Counter({ name: 'kv_quorum_failures_total', help: 'Client operations this node coordinated that did not reach their R or W, by op and reason (InsufficientReplicas: too few replicas answered or could; DeadlineExceeded: the time budget ran out first).', labelNames: ['op', 'reason'], registers });
-    this.replicaSeconds = new Histogram({
+    this.replicaSeconds = new HotHistogram({
       name: 'kv_replica_request_duration_seconds',
       help: 'Time of one request to another node on behalf of an operation, by peer and kind (fetch: a replica read; replicate: a replica write or repair; forward: a client operation sent on to a primary), failures included.',
       labelNames: ['peer', 'kind'],
@@ -342,9 +344,9 @@ export class NodeMetrics {
    */
   observeTransport(inner: ReplicaTransport): ReplicaTransport {
     const timed = async <R>(peer: string, kind: string, call: () => Promise<Result<R, KvError>>): Promise<Result<R, KvError>> => {
-      const end = this.replicaSeconds.startTimer({ peer, kind });
+      const started = performance.now();
       const r = await call();
-      end();
+      this.replicaSeconds.cell(`${peer}\0${kind}`, { peer, kind }).observe((performance.now() - started) / 1000);
       if (!r.ok) this.replicaErrors.inc({ peer, kind, condition: r.error.condition });
       return r;
     };
@@ -356,10 +358,13 @@ export class NodeMetrics {
     };
   }
 
-  /** What one client operation adds to the operation metrics (outcome, quorum failures, sizes). */
-  operationDone(op: ClientOp, r: Result<OpResult, KvError>, end: (labels: { outcome: string }) => unknown): void {
+  /**
+   * What one client operation adds to the operation metrics (duration, outcome, quorum failures,
+   * sizes); `startedAtMs` is performance.now() when it arrived.
+   */
+  operationDone(op: ClientOp, r: Result<OpResult, KvError>, startedAtMs: number): void {
     const outcome = r.ok ? 'ok' : r.error.condition;
-    end({ outcome });
+    this.operationSeconds.cell(`${op.kind}\0${outcome}`, { op: op.kind, outcome }).observe((performance.now() - startedAtMs) / 1000);
     this.operations.inc({ op: op.kind, outcome });
     if (!r.ok) {
       if (r.error.condition === 'InsufficientReplicas' || r.error.condition === 'DeadlineExceeded') this.quorumFailures.inc({ op: op.kind, reason: r.error.condition });

@@ -15,6 +15,7 @@
  * per-stream window to each storage node, and the request timeout (requestTimeoutMs) for each.
  */
 import * as http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { ClientOp, OpResult } from '../api/ops';
 import { KvClient, KvClientError } from '../client/client';
 import { nodeSecurity } from '../node/security';
@@ -62,7 +63,6 @@ export class KvGateway {
     let idle: (() => void) | undefined;
     metrics.inFlightSource = () => inFlight;
     let upstream: StatusResponse | undefined;
-    const opNames: Record<ClientOp['kind'], string> = { get: 'get', put: 'put', delete: 'delete' };
 
     const status = (): StatusResponse => {
       const s = upstream;
@@ -103,10 +103,10 @@ export class KvGateway {
             if (upstream === undefined) return err(new KvError('ShuttingDown', `${config.nodeId} is a gateway that has not reached the store yet (--upstream ${config.upstream.join(',')}); try another node`));
             if (inFlight >= config.inFlightMax) return err(new KvError('Overloaded', `${config.nodeId} has ${inFlight} operations in flight (in-flight-max ${config.inFlightMax}); retry with backoff`));
             inFlight++;
-            const end = metrics.operationSeconds.startTimer({ op: opNames[op.kind] });
+            const started = performance.now();
             try {
               const r = await forward(() => client.execute(op));
-              metrics.operationDone(op, r, end);
+              metrics.operationDone(op, r, started);
               return r;
             } finally {
               inFlight--;

@@ -10,9 +10,16 @@
  * A budget never refuses by itself: callers look at `full` and stop reading (backpressure) or
  * refuse (see app/rpc/server.ts for which, and why). It may go past its bound by what was already
  * read when it filled (one message), never by more.
+ *
+ * Part of what it counts may be estimated: a get in flight is charged the answer it will likely
+ * bring (see GETS_BEFORE_AN_ANSWER in ./server.ts). Estimates count for reading (`full`: a stream
+ * stops reading while answers it expects would fill the bound) but not for refusing (`held`,
+ * `wouldHold`): they are not in memory, and a fresh stream's first gets, charged large guesses
+ * until an answer comes, must not make the node refuse its own answers or other callers' calls.
  */
 export class ByteBudget {
   private usedBytes = 0;
+  private estimatedBytes = 0;
   private readonly waiting = new Set<() => void>();
 
   /**
@@ -33,18 +40,31 @@ export class ByteBudget {
     return this.usedBytes >= this.max;
   }
 
-  /** Whether `bytes` more would go past the bound. */
-  wouldExceed(bytes: number): boolean {
-    return this.usedBytes + bytes > this.max;
+  /** Bytes actually held: requests and unsent answers, without the estimated answers of gets in flight. */
+  get held(): number {
+    return this.usedBytes - this.estimatedBytes;
   }
 
-  take(bytes: number): void {
+  /** Whether the bytes actually held have reached the bound (a unary call is then refused). */
+  get heldFull(): boolean {
+    return this.held >= this.max;
+  }
+
+  /** Whether `bytes` more would take the bytes actually held past the bound. */
+  wouldHold(bytes: number): boolean {
+    return this.held + bytes > this.max;
+  }
+
+  /** Takes `bytes`, of which `estimated` are an estimate (see the class comment). */
+  take(bytes: number, estimated = 0): void {
     this.usedBytes += bytes;
+    this.estimatedBytes += estimated;
   }
 
-  give(bytes: number): void {
+  give(bytes: number, estimated = 0): void {
     this.usedBytes -= bytes;
-    if (this.usedBytes < 0) throw new Error(`byte budget ${this.setting} (${this.scope}) gave back more than it took: ${this.usedBytes}`);
+    this.estimatedBytes -= estimated;
+    if (this.usedBytes < 0 || this.estimatedBytes < 0) throw new Error(`byte budget ${this.setting} (${this.scope}) gave back more than it took: ${this.usedBytes} (${this.estimatedBytes} estimated)`);
     if (this.full || this.waiting.size === 0) return;
     const waiting = [...this.waiting];
     this.waiting.clear();
@@ -61,9 +81,9 @@ export class ByteBudget {
     this.waiting.delete(f);
   }
 
-  /** What a refusal says: the scope, the bytes, the setting and its value. */
+  /** What a refusal says: the scope, the bytes it holds, the setting and its value. */
   describe(): string {
-    return `${this.scope} holds ${this.usedBytes} bytes of requests and unsent answers, the limit (${this.setting}) is ${this.max}`;
+    return `${this.scope} holds ${this.held} bytes of requests and unsent answers, the limit (${this.setting}) is ${this.max}`;
   }
 }
 
@@ -90,19 +110,20 @@ export class StreamBytes {
     return this.all.find((b) => b.full);
   }
 
-  /** The first budget that `bytes` more would take past its bound, if any. */
-  wouldExceed(bytes: number): ByteBudget | undefined {
-    return this.all.find((b) => b.wouldExceed(bytes));
+  /** The first budget whose bytes actually held `bytes` more would take past its bound, if any. */
+  wouldHold(bytes: number): ByteBudget | undefined {
+    return this.all.find((b) => b.wouldHold(bytes));
   }
 
-  take(bytes: number): void {
+  /** Takes `bytes`, of which `estimated` are an estimate (see ByteBudget). */
+  take(bytes: number, estimated = 0): void {
     if (this.closed) return;
-    for (const b of this.all) b.take(bytes);
+    for (const b of this.all) b.take(bytes, estimated);
   }
 
-  give(bytes: number): void {
+  give(bytes: number, estimated = 0): void {
     if (this.closed) return;
-    for (const b of this.all) b.give(bytes);
+    for (const b of this.all) b.give(bytes, estimated);
   }
 
   /** Forgets `f` on every budget it may wait on (see ByteBudget.whenFree). */
@@ -112,7 +133,7 @@ export class StreamBytes {
 
   close(): void {
     if (this.closed) return;
-    this.give(this.own.used);
+    this.give(this.own.used, this.own.used - this.own.held);
     this.closed = true;
   }
 }

@@ -272,7 +272,8 @@ function budgeted<Req, Res>(shared: SharedBudgets, handler: grpc.handleUnaryCall
   return (call, callback) => {
     const key = call.getPeer();
     const connection = shared.connections.acquire(key);
-    const full = [connection, shared.node].find((b) => b.full);
+    // Bytes actually held: a Batch stream's estimates for its gets in flight do not refuse calls.
+    const full = [connection, shared.node].find((b) => b.heldFull);
     if (full !== undefined) {
       shared.connections.release(key);
       return callback(serviceError(new KvError('Overloaded', `request refused: ${full.describe()}`)));
@@ -677,8 +678,10 @@ function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchRes
     if (r.get) {
       answerEstimate = answerSeen ? Math.max(size, Math.floor(answerEstimate * ANSWER_ESTIMATE_DECAY)) : size;
       answerSeen = true;
-      const over = bytes.wouldExceed(size);
-      if (over !== undefined && over.used > 0) {
+      // Refused only for bytes actually held (unsent answers, requests): the estimates charged for
+      // gets still in flight would otherwise refuse a fresh stream's first answers.
+      const over = bytes.wouldHold(size);
+      if (over !== undefined && over.held > 0) {
         const refused = new KvError('Overloaded', `get answer of ${size} bytes not sent: ${over.describe()}; read the answers, or send fewer gets at once`);
         r = { id: r.id, error: errorToMessage(refused) };
         refusedSinceWrite = true;
@@ -732,17 +735,18 @@ function serveBatch(call: grpc.ServerDuplexStream<BatchRequest__Output, BatchRes
         continue;
       }
       inFlight++;
-      const requestBytes = sizeOfOperation(m) + (op.kind === 'get' ? answerEstimate : 0);
-      bytes.take(requestBytes);
+      const estimated = op.kind === 'get' ? answerEstimate : 0;
+      const requestBytes = sizeOfOperation(m) + estimated;
+      bytes.take(requestBytes, estimated);
       handlers.execute(op, { timeoutMs: asked.value }).then(
         (r) => {
           inFlight--;
-          bytes.give(requestBytes);
+          bytes.give(requestBytes, estimated);
           answer(resultToMessage(m.id, r));
         },
         (e) => {
           inFlight--;
-          bytes.give(requestBytes);
+          bytes.give(requestBytes, estimated);
           answer({ id: m.id, error: { code: grpc.status.INTERNAL, message: String(e) } });
         },
       );

@@ -80,6 +80,19 @@ describe('ByteBudget', () => {
     expect(connections.size).toBe(0);
   });
 
+  test('counts estimates for reading (full) but not for refusing (held), and gives them back on close', () => {
+    const node = new ByteBudget('nodeBytesMax', 'this node', 1000);
+    const stream = new StreamBytes(new ByteBudget('streamBytesMax', 'this stream', 100), [node]);
+    stream.take(150, 140);
+    expect(stream.full()?.setting).toBe('streamBytesMax');
+    expect(stream.own.held).toBe(10);
+    expect(stream.wouldHold(90)).toBeUndefined();
+    expect(stream.wouldHold(91)?.setting).toBe('streamBytesMax');
+    expect(stream.own.describe()).toBe('this stream holds 10 bytes of requests and unsent answers, the limit (streamBytesMax) is 100');
+    stream.close();
+    expect([node.used, node.held]).toEqual([0, 0]);
+  });
+
   test('fails loudly when more is given back than was taken', () => {
     const budget = new ByteBudget('nodeBytesMax', 'this node', 10);
     budget.take(5);
@@ -172,6 +185,46 @@ describe('the server', () => {
     } finally {
       client.close();
       await proxy.close();
+    }
+  });
+
+  test("a fresh stream's first message of many gets is answered in full, and the estimates charged for them refuse no other call", async () => {
+    // Until its first answer a stream charges each get streamBytesMax / 64 for its answer: 300 gets
+    // are 75 MiB of estimates, past the stream's, the connection's and this node's bounds.
+    let release: () => void = () => {};
+    const released = new Promise<void>((r) => (release = r));
+    const value = Buffer.from('small');
+    const handlers: NodeHandlers = {
+      execute: async (op) => {
+        if (op.kind !== 'get') return ok({ kind: 'put', context: Buffer.alloc(0), siblings: 1 });
+        await released;
+        return ok({ kind: 'get', found: true, values: [value], context: Buffer.alloc(0), deleted: false });
+      },
+      fetch: async () => ok(undefined),
+      replicate: async () => ok(undefined),
+      status: () => ({}) as StatusResponse,
+    };
+    await start(handlers, { nodeBytesMax: 32 << 20 });
+    const batchClient = kvClient(SERVER_PORT);
+    const unaryClient = new (protos().kv.KV)(`127.0.0.1:${SERVER_PORT}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as unknown as { Put(req: unknown, cb: (e: grpc.ServiceError | null) => void): void; close(): void };
+    try {
+      const call = batchClient.Batch();
+      const results: Array<{ error?: { code: number; message: string } }> = [];
+      call.on('data', (msg: { results: Array<{ error?: { code: number; message: string } }> }) => results.push(...msg.results));
+      call.on('error', () => {});
+      let id = 0;
+      for (let m = 0; m < 5; m++) call.write({ ops: Array.from({ length: 60 }, () => ({ id: ++id, get: { key: Buffer.from('k') } })) });
+      // Time passes on purpose: the gets are read and wait in their handler.
+      await sleep(300);
+      const unary = await new Promise<grpc.ServiceError | null>((resolve) => unaryClient.Put({ key: Buffer.from('b'), value: Buffer.alloc(10) }, resolve));
+      expect(unary).toBeNull();
+      release();
+      await waitFor(() => results.length === 300 || `${results.length} of 300 answered`, { timeoutMs: 10_000, what: 'every get answered' });
+      expect(results.filter((r) => r.error).map((r) => r.error!.message)).toEqual([]);
+      call.cancel();
+    } finally {
+      batchClient.close();
+      unaryClient.close();
     }
   });
 
