@@ -212,7 +212,10 @@ test('rejects the pending put as maybe applied, and fails the pending get over t
   const stopped = kill(coordinator, 'SIGTERM');
   const cut = await put;
   expectMayHaveApplied(cut);
-  expect((cut as KvClientError).codeName).toBe('CANCELLED');
+  // The stopping node resets its streams and closes its connections (forceShutdown, then the
+  // sockets): which the client reads first decides the code grpc-js reports, CANCELLED or
+  // UNAVAILABLE (a fresh-clone CI run met the second). Both mean the stream was cut, not refused.
+  expect(['CANCELLED', 'UNAVAILABLE']).toContain((cut as KvClientError).codeName);
   // The get went to `second` when the stream was cut; thawed, it answers. (Thawing first also lets
   // the stopping node close its connections to them and exit.)
   f.thaw(second, third, ...fallbacks);
