@@ -15,7 +15,7 @@
 import { Histogram, LabelValues } from 'prom-client';
 
 /** The record prom-client keeps for one label set of a histogram. */
-interface Record {
+interface SeriesRecord {
   readonly labels: object;
   sum: number;
   count: number;
@@ -27,7 +27,7 @@ export class HistogramCell {
   constructor(
     private readonly owner: HotHistogram<string>,
     private readonly labels: object,
-    private record: Record,
+    private record: SeriesRecord,
     private generation: number,
   ) {}
 
@@ -76,8 +76,8 @@ export class HotHistogram<T extends string> extends Histogram<T> {
   }
 
   /** prom-client's record for `labels`, made (zeroed) when it has none yet. */
-  recordOf(labels: object): Record {
-    const find = () => Object.values((this as unknown as { hashMap: { [hash: string]: Record } }).hashMap).find((r) => sameLabels(r.labels, labels));
+  recordOf(labels: object): SeriesRecord {
+    const find = () => Object.values((this as unknown as { hashMap: { [hash: string]: SeriesRecord } }).hashMap).find((r) => sameLabels(r.labels, labels));
     let record = find();
     if (record === undefined) {
       this.zero(labels as LabelValues<T>);

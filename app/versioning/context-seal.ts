@@ -96,7 +96,6 @@ export class ContextSeal {
   }
 }
 
-
 /** SHA-256's block size, in bytes (HMAC pads its key to one block). */
 const SHA256_BLOCK_BYTES = 64;
 /** SHA-256's output size, in bytes. */
