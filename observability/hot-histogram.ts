@@ -12,7 +12,7 @@
  * checks that the text is identical to plain observe() calls, which also catches a prom-client
  * release that stores its records differently.
  */
-import { Histogram, LabelValues } from 'prom-client';
+import { Histogram, HistogramConfiguration, LabelValues } from 'prom-client';
 
 /** The record prom-client keeps for one label set of a histogram. */
 interface SeriesRecord {
@@ -56,6 +56,12 @@ export class HotHistogram<T extends string> extends Histogram<T> {
   private readonly cells = new Map<string, HistogramCell>();
   /** Counts resets: a cell made before one looks its record up again. */
   generation = 0;
+  private readonly names: readonly T[];
+
+  constructor(config: HistogramConfiguration<T>) {
+    super(config);
+    this.names = config.labelNames ?? [];
+  }
 
   /** The upper bounds of the buckets, in order (prom-client's own array). */
   get bounds(): readonly number[] {
@@ -63,12 +69,15 @@ export class HotHistogram<T extends string> extends Histogram<T> {
   }
 
   /**
-   * The cell of one label set; `key` names it among this histogram's cells (the caller's cheap
-   * key: the label values joined, say). Made once per key.
+   * The cell of one label set, given as its values in the order of the histogram's labelNames.
+   * Made once per label set; later calls only join the values to find it.
    */
-  cell(key: string, labels: LabelValues<T>): HistogramCell {
+  cell(...values: string[]): HistogramCell {
+    const key = values.join('\0');
     let cell = this.cells.get(key);
     if (cell === undefined) {
+      if (values.length !== this.names.length) throw new Error(`HotHistogram: ${values.length} label values for the ${this.names.length} labels ${this.names.join(', ')}`);
+      const labels = Object.fromEntries(this.names.map((name, i) => [name, values[i]!])) as LabelValues<T>;
       cell = new HistogramCell(this as unknown as HotHistogram<string>, labels, this.recordOf(labels), this.generation);
       this.cells.set(key, cell);
     }

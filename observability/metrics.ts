@@ -346,7 +346,7 @@ export class NodeMetrics {
     const timed = async <R>(peer: string, kind: string, call: () => Promise<Result<R, KvError>>): Promise<Result<R, KvError>> => {
       const started = performance.now();
       const r = await call();
-      this.replicaSeconds.cell(`${peer}\0${kind}`, { peer, kind }).observe((performance.now() - started) / 1000);
+      this.replicaSeconds.cell(peer, kind).observe((performance.now() - started) / 1000);
       if (!r.ok) this.replicaErrors.inc({ peer, kind, condition: r.error.condition });
       return r;
     };
@@ -364,7 +364,7 @@ export class NodeMetrics {
    */
   operationDone(op: ClientOp, r: Result<OpResult, KvError>, startedAtMs: number): void {
     const outcome = r.ok ? 'ok' : r.error.condition;
-    this.operationSeconds.cell(`${op.kind}\0${outcome}`, { op: op.kind, outcome }).observe((performance.now() - startedAtMs) / 1000);
+    this.operationSeconds.cell(op.kind, outcome).observe((performance.now() - startedAtMs) / 1000);
     this.operations.inc({ op: op.kind, outcome });
     if (!r.ok) {
       if (r.error.condition === 'InsufficientReplicas' || r.error.condition === 'DeadlineExceeded') this.quorumFailures.inc({ op: op.kind, reason: r.error.condition });

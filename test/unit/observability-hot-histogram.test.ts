@@ -29,7 +29,7 @@ test('a cell observes exactly what observe() does: the exposition text is identi
   for (const [i, labels] of LABELS.entries()) {
     for (const v of VALUES.slice(i)) {
       plain.observe(labels, v);
-      hot.cell(`${labels.op}/${labels.outcome}`, labels).observe(v);
+      hot.cell(labels.op, labels.outcome).observe(v);
     }
   }
   const text = await hotRegistry.metrics();
@@ -42,8 +42,8 @@ test('a cell observes exactly what observe() does: the exposition text is identi
 test('a cell and observe() on the same labels add to one series; a cell is made once per key', async () => {
   const { plain, hot, plainRegistry, hotRegistry } = pair();
   const labels = LABELS[1]!;
-  const cell = hot.cell('k', labels);
-  expect(hot.cell('k', { ...labels })).toBe(cell);
+  const cell = hot.cell(labels.op, labels.outcome);
+  expect(hot.cell(labels.op, labels.outcome)).toBe(cell);
   for (const v of VALUES) {
     plain.observe(labels, v);
     plain.observe(labels, v * 2);
@@ -55,7 +55,7 @@ test('a cell and observe() on the same labels add to one series; a cell is made 
 
 test('a cell made before a reset observes into the series after it', async () => {
   const { plain, hot, plainRegistry, hotRegistry } = pair();
-  const cell = hot.cell('k', LABELS[0]!);
+  const cell = hot.cell(LABELS[0]!.op, LABELS[0]!.outcome);
   cell.observe(0.5);
   plainRegistry.resetMetrics();
   hotRegistry.resetMetrics();
@@ -68,7 +68,7 @@ test('a cell made before a reset observes into the series after it', async () =>
 
 test('a value that is not a finite number is refused, as observe() refuses it', () => {
   const { hot } = pair();
-  const cell = hot.cell('k', LABELS[0]!);
+  const cell = hot.cell(LABELS[0]!.op, LABELS[0]!.outcome);
   expect(() => cell.observe(Number.NaN)).toThrow(TypeError);
   expect(() => cell.observe(Number.POSITIVE_INFINITY)).toThrow(TypeError);
 });

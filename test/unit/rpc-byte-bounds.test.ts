@@ -206,7 +206,7 @@ describe('the server', () => {
     };
     await start(handlers, { nodeBytesMax: 32 << 20 });
     const batchClient = kvClient(SERVER_PORT);
-    const unaryClient = new (protos().kv.KV)(`127.0.0.1:${SERVER_PORT}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as unknown as { Put(req: unknown, cb: (e: grpc.ServiceError | null) => void): void; close(): void };
+    const unaryClient = kvClient(SERVER_PORT) as unknown as { Put(req: unknown, cb: (e: grpc.ServiceError | null) => void): void; close(): void };
     try {
       const call = batchClient.Batch();
       const results: Array<{ error?: { code: number; message: string } }> = [];
