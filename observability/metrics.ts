@@ -29,6 +29,9 @@ export interface StorageFigures {
   /** Pages the store's commits wrote since it opened, and their size (0 where the engine has none). */
   readonly pagesWritten: number;
   readonly pageBytes: number;
+  /** Bytes the store appended to its write-ahead log since it opened, and the bytes of logged writes not yet checkpointed (0 without a log). */
+  readonly logBytesWritten: number;
+  readonly logBacklogBytes: number;
 }
 
 export class NodeMetrics {
@@ -44,6 +47,8 @@ export class NodeMetrics {
   readonly peerUp: Gauge<'peer'>;
   readonly commitSeconds: Histogram;
   readonly commitUpdates: Histogram;
+  readonly checkpointSeconds: Histogram;
+  readonly checkpointWrites: Counter;
   readonly corruptRecords: Counter;
   readonly peerMessageRequests: Histogram;
   readonly writesHinted: Counter<'target'>;
@@ -62,7 +67,7 @@ export class NodeMetrics {
   syncingSource: () => number = () => 0;
   /** Where the membership gauges read: the cluster state's version and the transfers into this node left. */
   /** Where the storage gauges read the store and the disk. */
-  storageSource: () => Promise<StorageFigures> = async () => ({ mapSizeBytes: 0, usedBytes: 0, diskFreeBytes: 0, diskFreeBytesMin: 0, pagesWritten: 0, pageBytes: 0 });
+  storageSource: () => Promise<StorageFigures> = async () => ({ mapSizeBytes: 0, usedBytes: 0, diskFreeBytes: 0, diskFreeBytesMin: 0, pagesWritten: 0, pageBytes: 0, logBytesWritten: 0, logBacklogBytes: 0 });
   /** Where kv_partitions reads the partitions this node is a primary and the owner (first primary) of. */
   partitionsSource: () => { primary: number; owner: number } = () => ({ primary: 0, owner: 0 });
   /** Where kv_partitions_under_replicated reads the failure detector's view of this node's partitions. */
@@ -110,7 +115,12 @@ export class NodeMetrics {
     this.siblingsPerRead = new Histogram({ name: 'kv_siblings_per_read', help: 'Values (siblings) a successful get returned: more than one means concurrent writes the client must resolve.', buckets: [0, 1, 2, 3, 4, 6, 8, 16, 32, 64, 128], registers });
     this.objectBytes = new Histogram({ name: 'kv_object_bytes', help: 'Bytes of the value of each client put this node coordinated.', buckets: [64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304], registers });
     this.clockEntries = new Histogram({ name: 'kv_clock_entries', help: 'Entries (actors) in the version vector a successful get returned as its context: grows with the writers of a key, bounded by clock-entries-max.', buckets: [0, 1, 2, 3, 4, 6, 8, 12, 16, 32, 64], registers });
-    const storage = () => this.storageSource();
+    // One read of the store per scrape, shared by every storage metric (a read may wait for a checkpoint).
+    let reading: Promise<StorageFigures> | undefined;
+    const storage = () =>
+      (reading ??= this.storageSource().finally(() => {
+        reading = undefined;
+      }));
     const storageGauge = (name: string, help: string, pick: (s: StorageFigures) => number) =>
       new Gauge({
         name,
@@ -123,6 +133,7 @@ export class NodeMetrics {
     storageGauge('kv_store_map_size_bytes', 'Address space LMDB maps for the data file (it grows on demand; the disk bounds the data, not this).', (s) => s.mapSizeBytes);
     storageGauge('kv_store_used_bytes', 'Bytes of the LMDB pages that hold this node\'s data.', (s) => s.usedBytes);
     storageGauge('kv_disk_free_bytes', 'Free bytes on the data directory\'s file system (for this process).', (s) => s.diskFreeBytes);
+    storageGauge('kv_store_log_backlog_bytes', 'Bytes of the writes in the write-ahead log that no checkpoint has copied into LMDB yet (durable mode); commits wait for a checkpoint at 4 x checkpoint-bytes.', (s) => s.logBacklogBytes);
     storageGauge('kv_disk_free_bytes_min', 'The reserve (disk-free-bytes-min): below it the node refuses writes (RESOURCE_EXHAUSTED) rather than fill the disk.', (s) => s.diskFreeBytesMin);
     // Write amplification: these over kv_store_commit_updates_sum (updates committed), or over puts.
     const storageCounter = (name: string, help: string, pick: (s: StorageFigures) => number) =>
@@ -136,6 +147,7 @@ export class NodeMetrics {
         },
       });
     storageCounter('kv_store_pages_written_total', 'LMDB pages this node\'s commits wrote (data, branch and free-list pages; meta pages aside), since the node started.', (s) => s.pagesWritten);
+    storageCounter('kv_store_log_written_bytes_total', 'Bytes this node\'s commits appended to its write-ahead log (durable mode), since the node started.', (s) => s.logBytesWritten);
     storageCounter('kv_store_written_bytes_total', 'Bytes of the LMDB pages this node\'s commits wrote (kv_store_pages_written_total times the page size), since the node started.', (s) => s.pagesWritten * s.pageBytes);
     const partitions = () => this.partitionsSource();
     new Gauge({
@@ -175,12 +187,19 @@ export class NodeMetrics {
     });
     this.commitSeconds = new Histogram({
       name: 'kv_store_commit_duration_seconds',
-      help: 'Time of one LMDB write transaction: its updates decided and written, then committed with the fsync (durable mode). The event loop waits for it.',
+      help: 'Time of one commit: in durable mode a record appended to the write-ahead log and synced, in relaxed mode an LMDB write transaction. The event loop waits for it.',
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     });
+    this.checkpointSeconds = new Histogram({
+      name: 'kv_store_checkpoint_duration_seconds',
+      help: 'Time of one checkpoint (durable mode): the logged writes copied into LMDB and committed with its sync, on lmdb-js\'s writer thread.',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers,
+    });
+    this.checkpointWrites = new Counter({ name: 'kv_store_checkpoint_writes_total', help: 'Logged writes checkpoints copied into LMDB (a key written several times between two checkpoints counts once).', registers });
     const powersOfTwo = Array.from({ length: 11 }, (_, i) => 2 ** i);
-    this.commitUpdates = new Histogram({ name: 'kv_store_commit_updates', help: 'Updates queued together into one LMDB write transaction (group commit), those that wrote nothing included.', buckets: powersOfTwo, registers });
+    this.commitUpdates = new Histogram({ name: 'kv_store_commit_updates', help: 'Updates queued together into one commit (group commit), those that wrote nothing included.', buckets: powersOfTwo, registers });
     this.corruptRecords = new Counter({ name: 'kv_store_corrupt_records_total', help: 'Reads that found a record failing its checksum or payload check (answered DATA_LOSS or repaired).', registers });
     this.peerMessageRequests = new Histogram({ name: 'kv_peer_message_requests', help: 'Requests carried by one message on a peer stream (batching).', buckets: powersOfTwo, registers });
     this.writesHinted = new Counter({ name: 'kv_writes_hinted_total', help: 'Writes this node coordinated that went to a fallback as a hint, by the down primary they stood in for.', labelNames: ['target'], registers });
@@ -382,6 +401,10 @@ export class NodeMetrics {
       commit: (updates, seconds) => {
         this.commitUpdates.observe(updates);
         this.commitSeconds.observe(seconds);
+      },
+      checkpoint: (writes, seconds) => {
+        this.checkpointWrites.inc(writes);
+        this.checkpointSeconds.observe(seconds);
       },
       corruptRecord: () => this.corruptRecords.inc(),
     };

@@ -28,6 +28,8 @@ export interface NodeConfig {
   readonly partitions: number;
   readonly durability: 'durable' | 'relaxed';
   readonly diskFreeBytesMin: number;
+  readonly checkpointBytes: number;
+  readonly checkpointIntervalMs: number;
   readonly metricsPort: number;
   readonly logLevel: LogLevel;
   /** Lines of one level and message per 10 s (observability/log.ts); 0: no limit. */
@@ -161,6 +163,8 @@ const TABLE = [
   { key: 'partitions', flag: 'partitions', env: 'KV_PARTITIONS', kind: 'int', default: String(PARTITIONS_DEFAULT), min: 1, max: PARTITIONS_MAX, doc: 'Partitions Q, a power of two, fixed when the cluster is created; the same on every node.' },
   { key: 'durability', flag: 'durability', env: 'KV_DURABILITY', kind: 'enum', default: 'durable', values: ['durable', 'relaxed'], doc: 'durable: a replica acknowledges after its commit is on disk. relaxed: before the sync (a crash may lose recent writes); opt-in.' },
   { key: 'diskFreeBytesMin', flag: 'disk-free-bytes-min', env: 'KV_DISK_FREE_BYTES_MIN', kind: 'int', default: String(128 * MIB), min: 0, max: 1024 * 1024 * MIB, doc: 'Free space kept on the data disk: a write that would leave less fails with RESOURCE_EXHAUSTED and stores nothing (lmdb-js does not reliably survive a disk that runs out). 0 turns the reserve off.' },
+  { key: 'checkpointBytes', flag: 'checkpoint-bytes', env: 'KV_CHECKPOINT_BYTES', kind: 'int', default: String(16 * MIB), min: 1, max: 1024 * MIB, doc: 'durable only: a write is on disk once its commit is appended to the write-ahead log and synced; a checkpoint copies the logged writes into LMDB when they reach this many bytes (or checkpoint-interval-ms after the first). Writes wait for a running checkpoint at four times this much, which bounds the memory they hold.' },
+  { key: 'checkpointIntervalMs', flag: 'checkpoint-interval-ms', env: 'KV_CHECKPOINT_INTERVAL_MS', kind: 'int', default: '1000', min: 1, max: 60000, doc: 'durable only: a checkpoint also starts this long after the first write it would copy, so that the log (and the replay at the next start) stays short when writes are few.' },
   { key: 'metricsPort', flag: 'metrics-port', env: 'KV_METRICS_PORT', kind: 'int', default: '9464', min: 0, max: 65535, doc: 'HTTP port for Prometheus /metrics; 0 turns it off.' },
   { key: 'logLevel', flag: 'log-level', env: 'KV_LOG_LEVEL', kind: 'enum', default: 'info', values: ['debug', 'info', 'warn', 'error'], doc: 'Lowest level of the log lines on stderr (ECS JSON, one object a line).' },
   { key: 'logLinesPerWindowMax', flag: 'log-rate-max', env: 'KV_LOG_RATE_MAX', kind: 'int', default: '20', min: 0, max: 100_000, doc: 'Lines of one level and message written per 10 s; more are counted and reported in one summary line when the 10 s end. 0 writes every line.' },

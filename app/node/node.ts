@@ -143,12 +143,18 @@ export class KvNode {
       path: config.dataDir,
       durability: config.durability,
       diskFreeBytesMin: config.diskFreeBytesMin,
+      checkpointBytes: config.checkpointBytes,
+      checkpointIntervalMs: config.checkpointIntervalMs,
       // Room for the largest object, its key and a hint's header. The store checks each record's
       // frame only; the replica layer decodes each object once and treats one that does not
       // decode as corrupt.
       // Merges may exceed a client write's bound (see mergedObjectBytesMax).
       maxRecordBytes: mergedObjectBytesMax(config) + config.keyBytesMax + 1024,
     });
+    if (store.recovery.segments > 0) {
+      // A crash (or SIGKILL) left writes in the log: they are in LMDB now, before anything is served.
+      log.info('write-ahead log replayed', { ...store.recovery, dataDir: config.dataDir });
+    }
     let actor: string;
     try {
       actor = await establishIdentity(store, config, log);
@@ -406,7 +412,7 @@ export class KvNode {
     metrics.inFlightSource = () => coordinator.operationsInFlight;
     metrics.storageSource = async () => {
       const s = await store.stats();
-      return { mapSizeBytes: s.mapSizeBytes ?? 0, usedBytes: s.bytesUsed, diskFreeBytes: s.diskFreeBytes ?? Number.POSITIVE_INFINITY, diskFreeBytesMin: config.diskFreeBytesMin, pagesWritten: s.pagesWritten ?? 0, pageBytes: s.pageBytes ?? 0 };
+      return { mapSizeBytes: s.mapSizeBytes ?? 0, usedBytes: s.bytesUsed, diskFreeBytes: s.diskFreeBytes ?? Number.POSITIVE_INFINITY, diskFreeBytesMin: config.diskFreeBytesMin, pagesWritten: s.pagesWritten ?? 0, pageBytes: s.pageBytes ?? 0, logBytesWritten: s.logBytesWritten ?? 0, logBacklogBytes: store.logBacklog().bytes };
     };
     metrics.partitionsSource = () => ({ primary: primaryOf.size, owner: firstPrimaryOf.size });
     metrics.underReplicatedSource = () => [...primaryOf.values()].filter((others) => others.some((m) => !transport.isUp(m))).length;

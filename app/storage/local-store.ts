@@ -60,8 +60,10 @@ export interface StoreOptions {
 
 /** What a store reports as it works (the node turns it into metrics). Every hook is optional. */
 export interface StoreObserver {
-  /** A write transaction committed `updates` updates in `seconds`, its sync included. */
+  /** A commit (a log append, or a write transaction) stored `updates` updates in `seconds`, its sync included. */
   commit?(updates: number, seconds: number): void;
+  /** A checkpoint copied `writes` logged writes into the engine's pages in `seconds`, its sync included. */
+  checkpoint?(writes: number, seconds: number): void;
   /** A read found a record that failed its checksum or its payload check. */
   corruptRecord?(): void;
   /**
@@ -140,6 +142,11 @@ export interface StoreStats {
    */
   readonly pagesWritten?: number;
   readonly pageBytes?: number;
+  /**
+   * Bytes appended to the engine's write-ahead log since it opened (its commits in 'durable'
+   * mode); with pagesWritten, the write amplification. Engines without a log leave it out.
+   */
+  readonly logBytesWritten?: number;
 }
 
 /** The record failed its integrity check: the bytes on disk are not what was written. */

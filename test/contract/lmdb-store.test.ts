@@ -13,9 +13,9 @@ async function flipStoredFrame(dir: string, frame: Uint8Array): Promise<void> {
   if (flipEveryCopy(file, frame) === 0) throw new Error(`frame ${Buffer.from(frame).toString('hex')} not found in ${file}`);
 }
 
-async function lmdbFixture(options: StoreOptions & { durability?: 'durable' | 'relaxed' }) {
+async function lmdbFixture(options: StoreOptions & { durability?: 'durable' | 'relaxed'; checkpointBytes?: number; checkpointIntervalMs?: number }) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lmdb-store-'));
-  let store: LocalStore = await LmdbStore.open({ path: dir, ...options });
+  let store: LmdbStore = await LmdbStore.open({ path: dir, ...options });
   return {
     dir,
     get store(): LocalStore {
@@ -29,6 +29,8 @@ async function lmdbFixture(options: StoreOptions & { durability?: 'durable' | 'r
     corrupt: async (partition: number, key: Uint8Array): Promise<void> => {
       const value = await store.get(partition, key);
       if (value === undefined) throw new Error('corrupt: no such record');
+      // The record must be in LMDB's file, not only in the write-ahead log.
+      await store.checkpoint();
       await flipStoredFrame(dir, encodeFrame(value));
     },
     cleanup: async (): Promise<void> => {
@@ -39,6 +41,10 @@ async function lmdbFixture(options: StoreOptions & { durability?: 'durable' | 'r
 }
 
 describeLocalStoreContract('LmdbStore (durable)', (options) => lmdbFixture(options), { reopen: true, corrupt: true });
+// Every commit checkpointed at once: reads and folds mix LMDB's records with logged ones.
+describeLocalStoreContract('LmdbStore (durable, checkpoint after each commit)', (options) => lmdbFixture({ ...options, checkpointBytes: 1 }), { reopen: true, corrupt: true });
+// No checkpoint while a test runs: every write is served from the log's memory until close.
+describeLocalStoreContract('LmdbStore (durable, no checkpoint)', (options) => lmdbFixture({ ...options, checkpointBytes: 1024 ** 3, checkpointIntervalMs: 60_000 }), { reopen: true, corrupt: true });
 describeLocalStoreContract('LmdbStore (relaxed)', (options) => lmdbFixture({ ...options, durability: 'relaxed' }), { reopen: true, corrupt: true });
 
 describe('LmdbStore: decided before durable', () => {

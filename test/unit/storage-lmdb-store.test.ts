@@ -1,7 +1,8 @@
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LmdbStore, LmdbStoreOptions, storageErrorOf } from '../../app/storage/lmdb-store';
+import fc from 'fast-check';
+import { LOGGED_BYTES_MAX_FACTOR, LmdbStore, LmdbStoreOptions, storageErrorOf } from '../../app/storage/lmdb-store';
 import { Durability, StorageFullError, StorageIoError } from '../../app/storage/local-store';
 import { storeFailureCondition } from '../../app/errors';
 import { flipEveryCopy, testOnTmpfs } from '../support/disk';
@@ -26,9 +27,12 @@ describe('LmdbStore.open', () => {
     await fs.rm(tmp, { recursive: true, force: true });
   });
 
-  test('creates the data directory and one environment in it', async () => {
+  test('creates the data directory with one environment and the first write-ahead log segment in it; a clean close leaves no log', async () => {
     dir = path.join(dir, 'nested', 'node-a');
-    await open();
+    const store = await open();
+    expect((await fs.readdir(dir)).sort()).toEqual(['data.mdb', 'lock.mdb', 'wal-000000000001.log']);
+    await store.update(1, Buffer.from('k'), () => ({ write: Buffer.from('v'), result: 0 }));
+    await store.close();
     expect((await fs.readdir(dir)).sort()).toEqual(['data.mdb', 'lock.mdb']);
   });
 
@@ -209,6 +213,156 @@ describe('LmdbStore observer', () => {
       expect(corrupt).toBe(0);
       await expect(store.get(2, Buffer.from('rot'))).rejects.toThrow(/corrupt record in partition 2/);
       expect(corrupt).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('LmdbStore write-ahead log', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lmdb-log-'));
+  });
+  afterEach(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+  type Command =
+    | { readonly kind: 'writes'; readonly writes: readonly { partition: number; key: number[]; value: number[] | null }[] }
+    | { readonly kind: 'checkpoint'; readonly wait: boolean }
+    | { readonly kind: 'reopen' }
+    | { readonly kind: 'check'; readonly partition: number; readonly pageSize: number };
+
+  const command: fc.Arbitrary<Command> = fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        kind: fc.constant('writes' as const),
+        writes: fc.array(
+          fc.record({
+            partition: fc.integer({ min: 0, max: 1 }),
+            key: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 2 }),
+            value: fc.option(fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 40 }), { nil: null, freq: 2 }),
+          }),
+          { minLength: 1, maxLength: 12 },
+        ),
+      }),
+    },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('checkpoint' as const), wait: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'reopen' as const }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('check' as const), partition: fc.integer({ min: 0, max: 1 }), pageSize: fc.integer({ min: 1, max: 4 }) }) },
+  );
+
+  test('for any writes, checkpoints (awaited or running alongside) and reopens, get and paged folds see exactly the last write of each key', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 25 }), fc.boolean(), async (commands, tiny) => {
+        const runDir = path.join(dir, String(run++));
+        // tiny: a checkpoint after every commit, as well as the ones the commands ask for.
+        const options = { path: runDir, checkpointBytes: tiny ? 1 : 1024 ** 3, checkpointIntervalMs: 60_000 };
+        let store = await LmdbStore.open(options);
+        const model = new Map<number, Map<string, string>>();
+        try {
+          for (const c of commands) {
+            if (c.kind === 'writes') {
+              // Concurrent: they share commits, and later ones of a key decide on earlier ones.
+              await Promise.all(
+                c.writes.map((w) => {
+                  const bytes = w.value === null ? null : Uint8Array.from(w.value);
+                  const inPartition = model.get(w.partition) ?? new Map<string, string>();
+                  model.set(w.partition, inPartition);
+                  if (bytes === null) inPartition.delete(hex(Uint8Array.from(w.key)));
+                  else inPartition.set(hex(Uint8Array.from(w.key)), hex(bytes));
+                  return store.update(w.partition, Uint8Array.from(w.key), () => ({ write: bytes, result: 0 }));
+                }),
+              );
+            } else if (c.kind === 'checkpoint') {
+              if (c.wait) await store.checkpoint();
+              else void store.checkpoint();
+            } else if (c.kind === 'reopen') {
+              await store.close();
+              store = await LmdbStore.open(options);
+            } else {
+              const want = [...(model.get(c.partition) ?? new Map<string, string>())].sort(([a], [b]) => Buffer.compare(Buffer.from(a, 'hex'), Buffer.from(b, 'hex')));
+              const seen: [string, string][] = [];
+              let startAfter: Uint8Array | undefined;
+              for (let page = 0; page < 100; page++) {
+                const entries = await store.fold(c.partition, { limit: c.pageSize, startAfter });
+                expect(entries.length).toBeLessThanOrEqual(c.pageSize);
+                if (entries.length === 0) break;
+                for (const e of entries) seen.push([hex(e.key), hex(e.value)]);
+                startAfter = entries[entries.length - 1]!.key;
+              }
+              expect(seen).toEqual(want);
+              for (const [key, value] of want) expect(hex((await store.get(c.partition, Buffer.from(key, 'hex')))!)).toBe(value);
+            }
+          }
+        } finally {
+          await store.close();
+        }
+        // After the close, no log is left, and LMDB alone holds the model.
+        expect((await fs.readdir(runDir)).filter((f) => f.startsWith('wal-'))).toEqual([]);
+        const reopened = await LmdbStore.open(options);
+        try {
+          for (const [partition, keys] of model) {
+            const all = await reopened.fold(partition, { limit: 1000 });
+            expect(all.map((e) => [hex(e.key), hex(e.value)])).toEqual([...keys].sort(([a], [b]) => Buffer.compare(Buffer.from(a, 'hex'), Buffer.from(b, 'hex'))));
+          }
+          expect(reopened.recovery.writes).toBe(0);
+        } finally {
+          await reopened.close();
+        }
+      }),
+      { numRuns: 300 },
+    );
+  }, 120_000);
+
+  test('the writes not yet checkpointed stay within LOGGED_BYTES_MAX_FACTOR x checkpointBytes, plus what was decided while the commit waited: commits wait for the checkpoint', async () => {
+    const checkpointBytes = 64 * 1024;
+    const store = await LmdbStore.open({ path: dir, checkpointBytes, checkpointIntervalMs: 60_000 });
+    try {
+      const value = Buffer.alloc(1000, 3);
+      const inFlight = 32;
+      let highest = 0;
+      // 32 writers, each with one update in flight (a node bounds what is in flight upstream).
+      await Promise.all(
+        Array.from({ length: inFlight }, async (_, writer) => {
+          for (let i = 0; i < 200; i++) {
+            await store.update(i % 64, Buffer.from(`key-${writer}-${i}`), () => ({ write: value, result: 0 }));
+            highest = Math.max(highest, store.logBacklog().bytes);
+          }
+        }),
+      );
+      expect(highest).toBeGreaterThan(checkpointBytes);
+      // A frame is the value and a 5-byte header, plus the key: under 1,020 bytes each.
+      expect(highest).toBeLessThanOrEqual(LOGGED_BYTES_MAX_FACTOR * checkpointBytes + inFlight * 1020);
+      expect((await store.stats()).entries).toBe(inFlight * 200);
+      expect(store.logBacklog()).toEqual({ writes: 0, bytes: 0 });
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('rejects checkpoint options outside their bounds, naming the option and the value', async () => {
+    await expect(LmdbStore.open({ path: dir, checkpointBytes: 0 })).rejects.toThrow('checkpointBytes must be an integer in 1..1073741824, got 0');
+    await expect(LmdbStore.open({ path: dir, checkpointIntervalMs: 60_001 })).rejects.toThrow('checkpointIntervalMs must be an integer in 1..60000, got 60001');
+    await expect(LmdbStore.open({ path: dir, checkpointIntervalMs: 1.5 })).rejects.toThrow('checkpointIntervalMs must be an integer in 1..60000, got 1.5');
+  });
+
+  test('a checkpoint starts on its own checkpointIntervalMs after a write, and drops the log segment it covered', async () => {
+    let checkpoints = 0;
+    const store = await LmdbStore.open({ path: dir, checkpointIntervalMs: 50, observer: { checkpoint: () => checkpoints++ } });
+    try {
+      await store.update(5, Buffer.from('k'), () => ({ write: Buffer.from('v'), result: 0 }));
+      expect(store.logBacklog().writes).toBe(1);
+      for (let i = 0; i < 100 && store.logBacklog().writes > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(store.logBacklog()).toEqual({ writes: 0, bytes: 0 });
+      expect(checkpoints).toBe(1);
+      expect((await fs.readdir(dir)).filter((f) => f.startsWith('wal-')).sort()).toEqual(['wal-000000000002.log', 'wal-spare.log']);
+      expect(Buffer.from((await store.get(5, Buffer.from('k')))!).toString()).toBe('v');
     } finally {
       await store.close();
     }
