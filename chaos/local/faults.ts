@@ -34,6 +34,7 @@ import * as path from 'node:path';
 import type { LocalCluster, LocalNode } from '../../app/local/local-cluster';
 import type { Fault } from '../experiments';
 import { Partition } from './partition';
+import { listSegments, segmentName } from '../../app/storage/write-ahead-log';
 
 /** Where the run is and who the fault hits. */
 export interface FaultScene {
@@ -195,7 +196,15 @@ function network(f: Extract<Fault, { kind: 'network' }>): LocalFault {
   };
 }
 
-/** The files of a node's data directory its process has open (LMDB's data and lock files). */
+/** Write-ahead log segments a disk fault also covers ahead of the current one: one a checkpoint, about one a second. */
+const LOG_SEGMENTS_AHEAD = 300;
+
+/**
+ * The files of a node's data directory a disk fault covers: those its process has open (LMDB's
+ * data and lock files, the write-ahead log's segment), and the log segments it will open next
+ * (strace's -P matches a path when the call is made, and the log rolls at every checkpoint).
+ * Not node.log, the node's own log.
+ */
 function openDataFiles(node: LocalNode, pid: number): string[] {
   const files = new Set<string>();
   for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
@@ -205,7 +214,12 @@ function openDataFiles(node: LocalNode, pid: number): string[] {
     } catch {
       continue;
     }
-    if (target.startsWith(node.dataDir + path.sep) && !target.endsWith('.log')) files.add(target);
+    if (target.startsWith(node.dataDir + path.sep) && path.basename(target) !== 'node.log') files.add(target);
+  }
+  const seqs = listSegments(node.dataDir).map((s) => s.seq);
+  if (seqs.length > 0) {
+    const last = Math.max(...seqs);
+    for (let seq = last + 1; seq <= last + LOG_SEGMENTS_AHEAD; seq++) files.add(path.join(node.dataDir, segmentName(seq)));
   }
   return [...files];
 }
