@@ -13,7 +13,7 @@
  * committed together on the main thread in the next turn of the event loop (group commit: every
  * update decided meanwhile shares the commit and its fsync), and the updates resolve:
  * - 'durable': the commit is one record appended to the write-ahead log (write-ahead-log.ts) and
- *   fdatasynced. The writes stay in memory (`logged`), where reads and later updates see them,
+ *   synced (O_DSYNC). The writes stay in memory (`logged`), where reads and later updates see them,
  *   until a checkpoint copies them into LMDB in one synced commit on lmdb-js's writer thread and
  *   drops the log segments it covered. A checkpoint runs when the logged writes reach
  *   checkpointBytes or checkpointIntervalMs after the first; commits wait for it when they reach
