@@ -79,6 +79,8 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
       { title: 'Free disk and the reserve', kind: 'timeseries', unit: 'bytes', queries: [q('kv_disk_free_bytes', '{{node}} free'), q('kv_disk_free_bytes_min', '{{node}} reserve')] },
       { title: 'Commit time p99 (fsync included)', kind: 'timeseries', unit: 's', queries: [q('histogram_quantile(0.99, sum by (node, le) (rate(kv_store_commit_duration_seconds_bucket[$__rate_interval])))', '{{node}}')] },
       { title: 'Updates per commit, median (group commit)', kind: 'timeseries', unit: 'short', queries: [q('histogram_quantile(0.5, sum by (node, le) (rate(kv_store_commit_updates_bucket[$__rate_interval])))', '{{node}}')] },
+      { title: 'Write-ahead log: writes not yet checkpointed', kind: 'timeseries', unit: 'bytes', queries: [q('kv_store_log_backlog_bytes', '{{node}}')] },
+      { title: 'Checkpoint time p99', kind: 'timeseries', unit: 's', queries: [q('histogram_quantile(0.99, sum by (node, le) (rate(kv_store_checkpoint_duration_seconds_bucket[$__rate_interval])))', '{{node}}')] },
       { title: 'Corrupt records found', kind: 'stat', unit: 'short', queries: [q('sum(kv_store_corrupt_records_total)', 'corrupt')] },
     ],
   },

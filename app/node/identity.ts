@@ -33,6 +33,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Logger } from '../../observability/log';
 import { LocalStore } from '../storage/local-store';
+import { fsyncDirectory } from '../storage/write-ahead-log';
 
 /** The marker a clean stop leaves next to the LMDB files. */
 export const CLEAN_SHUTDOWN_MARKER = 'clean-shutdown.json';
@@ -80,15 +81,6 @@ export function fingerprintOf(files: readonly string[]): Record<string, FileFing
     out[path.basename(file)] = { ino: String(s.ino), size: String(s.size), mtimeNs: String(s.mtimeNs), ctimeNs: String(s.ctimeNs) };
   }
   return out;
-}
-
-function fsyncDirectory(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /**

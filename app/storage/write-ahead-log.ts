@@ -160,7 +160,8 @@ function parseWrites(body: Buffer): LogWrite[] | undefined {
   return at === body.length ? writes : undefined;
 }
 
-function fsyncDirectory(dir: string): void {
+/** Makes the directory's entries (files created, renamed or removed in it) durable. */
+export function fsyncDirectory(dir: string): void {
   const fd = fs.openSync(dir, 'r');
   try {
     fs.fsyncSync(fd);
