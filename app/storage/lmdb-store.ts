@@ -14,8 +14,8 @@
  * update decided meanwhile shares the commit and its fsync), and the updates resolve:
  * - 'durable': the commit is one record appended to the write-ahead log (write-ahead-log.ts) and
  *   synced (O_DSYNC). The writes stay in memory (`logged`), where reads and later updates see them,
- *   until a checkpoint copies them into LMDB in one synced commit on lmdb-js's writer thread and
- *   drops the log segments it covered. A checkpoint runs when the logged writes reach
+ *   until a checkpoint copies them into LMDB in one synced commit and drops the log segments it
+ *   covered. A checkpoint runs when the logged writes reach
  *   checkpointBytes or checkpointIntervalMs after the first; commits wait for it when they reach
  *   LOGGED_BYTES_MAX_FACTOR times checkpointBytes. A start replays what the log holds first.
  * - 'relaxed': the commit is one LMDB write transaction (`transactionSync`), not synced.
@@ -36,10 +36,10 @@
  * checkpoint that fails calls it too: the writes are safe in the log, but the store cannot make
  * room for more.
  *
- * Commits stay on the main thread: lmdb-js's asynchronous writer hands every batch between the
- * main thread and a writer thread four times, which on the 5-node bench at 3,500 ops/s cost 0.50
- * node CPU-ms per operation against 0.44 (see README, Performance). A checkpoint is one such
- * hand-over per second or so.
+ * Commits and checkpoints stay on the main thread: lmdb-js's asynchronous writer hands every
+ * batch between the main thread and a writer thread four times, which on the 5-node bench at
+ * 3,500 ops/s cost 0.50 node CPU-ms per operation against 0.44 (see README, Performance), and a
+ * process.exit while its transaction is open can hang (see startCheckpoint's comment).
  */
 import { statfsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
@@ -567,8 +567,8 @@ export class LmdbStore implements LocalStore {
   }
 
   /**
-   * Copies every write logged so far into LMDB, in one synced LMDB commit on lmdb-js's writer
-   * thread (the event loop goes on meanwhile), and then drops the log segments that held them.
+   * Copies every write logged so far into LMDB, in one synced LMDB commit, and then drops the log
+   * segments that held them.
    * Resolves when they are in LMDB; joins a checkpoint that is already running, then runs another
    * if writes were logged since that one started. A failure is a disk failure (diskFailed): the
    * writes are still in the log, which the next start replays.
@@ -597,18 +597,23 @@ export class LmdbStore implements LocalStore {
     } catch (error) {
       return Promise.reject(this.checkpointFailed(error));
     }
-    // One asynchronous lmdb-js transaction: the main thread runs the puts when the writer thread
-    // has opened it, and the commit and its sync run on the writer thread while the event loop
-    // goes on. (Queuing lmdb-js's asynchronous puts instead, which leaves the B-tree work to the
-    // writer thread as well, measured no better: 0.66 to 0.73 against 0.64 to 0.68 node CPU-ms
-    // per operation at 2,000 ops/s of YCSB A, and a higher p99.)
-    const running = this.data
-      .transaction(() => {
+    // One synchronous LMDB transaction on the main thread, as the relaxed commits. Not lmdb-js's
+    // asynchronous transaction (its commit and sync on a writer thread while the event loop goes
+    // on): a process.exit while one was open hung the process in 21 of 40 tries, and the node's
+    // fail-stop on a failed disk is a process.exit.
+    let committed: Promise<void>;
+    try {
+      this.data.transactionSync(() => {
         for (const w of writes) {
           if (w.frame === null) w.space.db.removeSync(w.engineKey);
           else w.space.db.putSync(w.engineKey, w.frame);
         }
-      })
+      });
+      committed = Promise.resolve();
+    } catch (error) {
+      committed = Promise.reject(error);
+    }
+    const running = committed
       .then(
         () => {
           // Reads must see the commit before the writes leave `logged`.

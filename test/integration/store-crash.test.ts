@@ -132,3 +132,41 @@ test('a store SIGKILLed at random moments while it writes and checkpoints keeps 
   // The kills did land while writes were only in the log.
   expect(replayedWrites).toBeGreaterThan(0);
 }, 120_000);
+
+/** The child: writes with tiny checkpoints, then process.exit(74) at a random moment, as the node's fail-stop does. */
+const EXITER = `
+const { LmdbStore } = require(${JSON.stringify(STORE_MODULE)});
+(async () => {
+  const store = await LmdbStore.open({ path: process.argv[1], checkpointBytes: 16 * 1024, checkpointIntervalMs: 5 });
+  let i = 0;
+  const one = async () => {
+    for (;;) {
+      const n = i++;
+      await store.update(1, Buffer.from('k' + (n % 500)), () => ({ write: Buffer.alloc(1000 + (n % 7), 1), result: 0 }));
+    }
+  };
+  for (let j = 0; j < 16; j++) void one();
+  setTimeout(() => process.exit(74), Number(process.argv[2]));
+})();
+`;
+
+test('a process.exit while the store writes and checkpoints ends the process (the fail-stop exits; an lmdb-js asynchronous transaction hung it)', async () => {
+  const codes: (number | string | null)[] = [];
+  for (let run = 0; run < 12; run++) {
+    const runDir = path.join(dir, String(run));
+    fs.mkdirSync(runDir);
+    const child = spawn(process.execPath, ['-e', EXITER, runDir, String(100 + Math.floor(Math.random() * 400))], { stdio: 'ignore' });
+    const code = await new Promise<number | string | null>((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve('hung');
+      }, 10_000);
+      child.on('exit', (c, signal) => {
+        clearTimeout(timer);
+        resolve(c ?? signal);
+      });
+    });
+    codes.push(code);
+  }
+  expect(codes).toEqual(Array.from({ length: 12 }, () => 74));
+}, 180_000);
