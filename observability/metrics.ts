@@ -133,7 +133,7 @@ export class NodeMetrics {
     storageGauge('kv_store_map_size_bytes', 'Address space LMDB maps for the data file (it grows on demand; the disk bounds the data, not this).', (s) => s.mapSizeBytes);
     storageGauge('kv_store_used_bytes', 'Bytes of the LMDB pages that hold this node\'s data.', (s) => s.usedBytes);
     storageGauge('kv_disk_free_bytes', 'Free bytes on the data directory\'s file system (for this process).', (s) => s.diskFreeBytes);
-    storageGauge('kv_store_log_backlog_bytes', 'Bytes of the writes in the write-ahead log that no checkpoint has copied into LMDB yet (durable mode); commits wait for a checkpoint at 4 x checkpoint-bytes.', (s) => s.logBacklogBytes);
+    storageGauge('kv_store_log_backlog_bytes', 'Bytes of the writes in the write-ahead log that no checkpoint has copied into LMDB yet (durable mode); a checkpoint runs when it reaches checkpoint-bytes.', (s) => s.logBacklogBytes);
     storageGauge('kv_disk_free_bytes_min', 'The reserve (disk-free-bytes-min): below it the node refuses writes (RESOURCE_EXHAUSTED) rather than fill the disk.', (s) => s.diskFreeBytesMin);
     // Write amplification: these over kv_store_commit_updates_sum (updates committed), or over puts.
     const storageCounter = (name: string, help: string, pick: (s: StorageFigures) => number) =>

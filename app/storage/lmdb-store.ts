@@ -15,9 +15,8 @@
  * - 'durable': the commit is one record appended to the write-ahead log (write-ahead-log.ts) and
  *   synced (O_DSYNC). The writes stay in memory (`logged`), where reads and later updates see them,
  *   until a checkpoint copies them into LMDB in one synced commit and drops the log segments it
- *   covered. A checkpoint runs when the logged writes reach
- *   checkpointBytes or checkpointIntervalMs after the first; commits wait for it when they reach
- *   LOGGED_BYTES_MAX_FACTOR times checkpointBytes. A start replays what the log holds first.
+ *   covered. A checkpoint runs when the logged writes reach checkpointBytes (in the commit's own
+ *   turn) or checkpointIntervalMs after the first. A start replays what the log holds first.
  * - 'relaxed': the commit is one LMDB write transaction (`transactionSync`), not synced.
  * When an update announced its decision, the commit waits one turn more: the replication
  * messages a coordinator sends from `onDecided` leave the process before the commit blocks the
@@ -122,8 +121,8 @@ export interface LmdbStoreOptions extends StoreOptions {
   /**
    * 'durable' only: a checkpoint (copying the logged writes into LMDB, one synced LMDB commit,
    * then dropping the log segments it covered) starts when the writes logged since the last one
-   * take this many bytes. Writes wait for a running checkpoint when the log holds
-   * LOGGED_BYTES_MAX_FACTOR times this much, which bounds the memory they take.
+   * take this many bytes, in the commit's own turn, which bounds the memory they take. (Commits
+   * wait for a checkpoint still running at LOGGED_BYTES_MAX_FACTOR times this much.)
    * @default - CHECKPOINT_BYTES_DEFAULT (16 MiB)
    */
   readonly checkpointBytes?: number;
@@ -144,8 +143,9 @@ const CHECKPOINT_BYTES_MAX = 1024 ** 3;
 const CHECKPOINT_INTERVAL_MS_MAX = 60_000;
 /**
  * Writes wait (their commit is held back) while a checkpoint runs and the log holds this many
- * times checkpointBytes not yet in LMDB: the memory the not-yet-checkpointed writes take is
- * bounded.
+ * times checkpointBytes not yet in LMDB. Checkpoints run in the turn of the commit that reached
+ * checkpointBytes, so this is a safety bound: the memory of logged writes stays bounded however
+ * checkpoints are scheduled.
  */
 export const LOGGED_BYTES_MAX_FACTOR = 4;
 /** The largest reserve we accept: 1 TiB. */

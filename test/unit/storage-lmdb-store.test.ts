@@ -320,7 +320,7 @@ describe('LmdbStore write-ahead log', () => {
     );
   }, 120_000);
 
-  test('the writes not yet checkpointed stay within LOGGED_BYTES_MAX_FACTOR x checkpointBytes, plus what was decided while the commit waited: commits wait for the checkpoint', async () => {
+  test('the writes not yet checkpointed stay within LOGGED_BYTES_MAX_FACTOR x checkpointBytes, plus what one commit adds', async () => {
     const checkpointBytes = 64 * 1024;
     const store = await LmdbStore.open({ path: dir, checkpointBytes, checkpointIntervalMs: 60_000 });
     try {
