@@ -32,13 +32,13 @@
  * A commit that fails after its updates announced their decisions calls the observer's
  * `diskFailed`: their bytes may be on other nodes, so the node stops and its next start takes a
  * new actor epoch (app/node/identity.ts) rather than decide a second time with the same dots. A
- * checkpoint that fails calls it too: the writes are safe in the log, but the store cannot make
- * room for more.
+ * checkpoint that fails calls it too: the writes are safe in the log, but LMDB is not to be
+ * trusted.
  *
  * Commits and checkpoints stay on the main thread: lmdb-js's asynchronous writer hands every
  * batch between the main thread and a writer thread four times, which on the 5-node bench at
  * 3,500 ops/s cost 0.50 node CPU-ms per operation against 0.44 (see README, Performance), and a
- * process.exit while its transaction is open can hang (see startCheckpoint's comment).
+ * process.exit while its transaction is open can hang (see checkpointNow's comment).
  */
 import { statfsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
@@ -121,8 +121,7 @@ export interface LmdbStoreOptions extends StoreOptions {
   /**
    * 'durable' only: a checkpoint (copying the logged writes into LMDB, one synced LMDB commit,
    * then dropping the log segments it covered) starts when the writes logged since the last one
-   * take this many bytes, in the commit's own turn, which bounds the memory they take. (Commits
-   * wait for a checkpoint still running at LOGGED_BYTES_MAX_FACTOR times this much.)
+   * take this many bytes, in the commit's own turn, which bounds the memory they take.
    * @default - CHECKPOINT_BYTES_DEFAULT (16 MiB)
    */
   readonly checkpointBytes?: number;
@@ -141,13 +140,6 @@ export const CHECKPOINT_BYTES_DEFAULT = 16 * 1024 * 1024;
 export const CHECKPOINT_INTERVAL_MS_DEFAULT = 1000;
 const CHECKPOINT_BYTES_MAX = 1024 ** 3;
 const CHECKPOINT_INTERVAL_MS_MAX = 60_000;
-/**
- * Writes wait (their commit is held back) while a checkpoint runs and the log holds this many
- * times checkpointBytes not yet in LMDB. Checkpoints run in the turn of the commit that reached
- * checkpointBytes, so this is a safety bound: the memory of logged writes stays bounded however
- * checkpoints are scheduled.
- */
-export const LOGGED_BYTES_MAX_FACTOR = 4;
 /** The largest reserve we accept: 1 TiB. */
 const DISK_FREE_BYTES_MIN_MAX = 1024 ** 4;
 /**
@@ -247,10 +239,7 @@ export class LmdbStore implements LocalStore {
   private loggedBytes = 0;
   /** What the writes in `logged` will take on disk when a checkpoint copies them into LMDB. */
   private loggedDiskCost = 0;
-  private checkpointing: Promise<void> | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
-  /** Set while commits wait for the running checkpoint (the log holds too much). */
-  private flushDeferred = false;
   /** Disk bytes the writes decided since the last commit may still take (measured at the first). */
   private spendable: number | undefined;
   private flushScheduled = false;
@@ -444,10 +433,9 @@ export class LmdbStore implements LocalStore {
    * one LMDB write transaction. A failure fails every update of the batch with that error, and
    * nothing of the batch is stored.
    */
-  private flushUpdates(force = false): void {
+  private flushUpdates(): void {
     this.flushScheduled = false;
     if (this.waiting.length === 0) return;
-    if (!force && this.holdForCheckpoint()) return;
     const batch = this.waiting;
     const writes = this.pending;
     const announced = this.announcedPending;
@@ -490,30 +478,6 @@ export class LmdbStore implements LocalStore {
     });
   }
 
-  /**
-   * Whether the commit must wait: the log holds LOGGED_BYTES_MAX_FACTOR times checkpointBytes not
-   * yet in LMDB. It then waits for the checkpoint (started here if none runs), and commits after.
-   */
-  private holdForCheckpoint(): boolean {
-    if (this.log === undefined || this.loggedBytes < LOGGED_BYTES_MAX_FACTOR * this.checkpointBytes) return false;
-    if (!this.flushDeferred) {
-      this.flushDeferred = true;
-      this.startCheckpoint().then(
-        () => {
-          this.flushDeferred = false;
-          this.flushUpdates();
-        },
-        () => {
-          // The checkpoint failed: the node is told (diskFailed) and stops; commit what waits
-          // rather than leave it hanging.
-          this.flushDeferred = false;
-          this.flushUpdates(true);
-        },
-      );
-    }
-    return true;
-  }
-
   private addLogged(w: PendingWrite): void {
     const slot = w.space.logIndex * 65536 + w.partition;
     let byKey = this.loggedByPartition.get(slot);
@@ -545,19 +509,31 @@ export class LmdbStore implements LocalStore {
     if (byKey.size === 0) this.loggedByPartition.delete(slot);
   }
 
-  /** After a commit: a checkpoint now if the log holds checkpointBytes, else one within checkpointIntervalMs. */
+  /**
+   * After a commit: a checkpoint now, in the commit's own turn, if the log holds checkpointBytes
+   * (which bounds the memory of logged writes), else one within checkpointIntervalMs.
+   */
   private scheduleCheckpoint(): void {
-    if (this.checkpointing !== undefined || this.closing !== undefined) return;
+    if (this.closing !== undefined) return;
     if (this.loggedBytes >= this.checkpointBytes) {
-      void this.startCheckpoint().catch(() => undefined);
+      this.checkpointOrStop();
       return;
     }
     if (this.checkpointTimer === undefined && this.logged.size > 0) {
       this.checkpointTimer = setTimeout(() => {
         this.checkpointTimer = undefined;
-        void this.startCheckpoint().catch(() => undefined);
+        this.checkpointOrStop();
       }, this.checkpointIntervalMs);
       this.checkpointTimer.unref();
+    }
+  }
+
+  /** A checkpoint whose failure has been told already (diskFailed): the writes stay logged. */
+  private checkpointOrStop(): void {
+    try {
+      this.checkpointNow();
+    } catch {
+      // checkpointNow called diskFailed; the node stops.
     }
   }
 
@@ -568,74 +544,47 @@ export class LmdbStore implements LocalStore {
 
   /**
    * Copies every write logged so far into LMDB, in one synced LMDB commit, and then drops the log
-   * segments that held them.
-   * Resolves when they are in LMDB; joins a checkpoint that is already running, then runs another
-   * if writes were logged since that one started. A failure is a disk failure (diskFailed): the
-   * writes are still in the log, which the next start replays.
+   * segments that held them. A failure is a disk failure (diskFailed): the writes are still in
+   * the log, which the next start replays.
    */
-  checkpoint(): Promise<void> {
-    if (this.log === undefined) return Promise.resolve();
-    if (this.checkpointing !== undefined) return this.checkpointing.then(() => this.checkpoint());
-    return this.startCheckpoint();
+  async checkpoint(): Promise<void> {
+    this.checkpointNow();
   }
 
-  private startCheckpoint(): Promise<void> {
-    if (this.checkpointing !== undefined) return this.checkpointing;
-    const log = this.log;
+  private checkpointNow(): void {
     if (this.checkpointTimer !== undefined) {
       clearTimeout(this.checkpointTimer);
       this.checkpointTimer = undefined;
     }
-    if (log === undefined || this.logged.size === 0) return Promise.resolve();
+    const log = this.log;
+    if (log === undefined || this.logged.size === 0) return;
     const writes = [...this.logged.values()];
     const startedNs = process.hrtime.bigint();
-    // Appends from now on go to a new segment; the segments before it hold exactly `writes`.
-    let covered: number;
     try {
+      // Appends from now on go to a new segment; the segments before it hold exactly `writes`.
       log.roll();
-      covered = log.activeSeq;
-    } catch (error) {
-      return Promise.reject(this.checkpointFailed(error));
-    }
-    // One synchronous LMDB transaction on the main thread, as the relaxed commits. Not lmdb-js's
-    // asynchronous transaction (its commit and sync on a writer thread while the event loop goes
-    // on): a process.exit while one was open hung the process in 21 of 40 tries, and the node's
-    // fail-stop on a failed disk is a process.exit.
-    let committed: Promise<void>;
-    try {
+      // One synchronous LMDB transaction on the main thread, as the relaxed commits. Not lmdb-js's
+      // asynchronous transaction (its commit and sync on a writer thread while the event loop goes
+      // on): a process.exit while one was open hung the process in 21 of 40 tries, and the node's
+      // fail-stop on a failed disk is a process.exit.
       this.data.transactionSync(() => {
         for (const w of writes) {
           if (w.frame === null) w.space.db.removeSync(w.engineKey);
           else w.space.db.putSync(w.engineKey, w.frame);
         }
       });
-      committed = Promise.resolve();
     } catch (error) {
-      committed = Promise.reject(error);
+      throw this.checkpointFailed(error);
     }
-    const running = committed
-      .then(
-        () => {
-          // Reads must see the commit before the writes leave `logged`.
-          this.root.resetReadTxn();
-          for (const w of writes) this.dropLogged(w);
-          log.dropBefore(covered);
-          try {
-            this.observer?.checkpoint?.(writes.length, Number(process.hrtime.bigint() - startedNs) / 1e9);
-          } catch {
-            // An observer that fails must not fail the store.
-          }
-        },
-        (error: unknown) => {
-          throw this.checkpointFailed(error);
-        },
-      )
-      .finally(() => {
-        this.checkpointing = undefined;
-        if (this.closing === undefined && this.log !== undefined && this.logged.size > 0) this.scheduleCheckpoint();
-      });
-    this.checkpointing = running;
-    return running;
+    // Reads must see the commit before the writes leave `logged`.
+    this.root.resetReadTxn();
+    for (const w of writes) this.dropLogged(w);
+    log.dropBefore(log.activeSeq);
+    try {
+      this.observer?.checkpoint?.(writes.length, Number(process.hrtime.bigint() - startedNs) / 1e9);
+    } catch {
+      // An observer that fails must not fail the store.
+    }
   }
 
   private checkpointFailed(error: unknown): unknown {
@@ -731,13 +680,12 @@ export class LmdbStore implements LocalStore {
 
   private async shutDown(): Promise<void> {
     // Updates accepted before close still run (they passed assertOpen).
-    this.flushUpdates(true);
-    if (this.checkpointTimer !== undefined) clearTimeout(this.checkpointTimer);
+    this.flushUpdates();
     try {
       if (this.log !== undefined) {
         let checkpointed = false;
         try {
-          while (this.logged.size > 0 || this.checkpointing !== undefined) await this.checkpoint();
+          this.checkpointNow();
           checkpointed = true;
         } finally {
           // Everything logged is in LMDB: no log is left for the next start (nor for the clean

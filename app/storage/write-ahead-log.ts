@@ -63,7 +63,7 @@ const BODY_HEADER_BYTES = 12;
 const WRITE_HEADER_BYTES = 1 + 2 + 4;
 const REMOVE = 0xffffffff;
 /** The largest record body we read back; larger is taken for garbage (a torn length). */
-export const RECORD_BYTES_MAX = 1024 ** 3;
+const RECORD_BYTES_MAX = 1024 ** 3;
 const SEGMENT_PATTERN = /^wal-(\d{12})\.log$/;
 /** A dropped segment kept to be the next one. */
 export const SPARE_SEGMENT = 'wal-spare.log';
@@ -261,7 +261,7 @@ export class WriteAheadLog {
   dropBefore(seq: number): void {
     for (const segment of listSegments(this.dir)) {
       if (segment.seq >= seq) break;
-      if (this.spare === undefined && segment.seq !== this.seq) {
+      if (this.spare === undefined) {
         const spare = path.join(this.dir, SPARE_SEGMENT);
         fs.renameSync(segment.file, spare);
         this.spare = spare;
@@ -270,13 +270,6 @@ export class WriteAheadLog {
       }
       fsyncDirectory(this.dir);
     }
-  }
-
-  /** Bytes in the segments on disk. */
-  diskBytes(): number {
-    let bytes = 0;
-    for (const { file } of listSegments(this.dir)) bytes += fs.statSync(file).size;
-    return bytes;
   }
 
   /**
