@@ -18,9 +18,10 @@ import { LocalCluster } from '../local/local-cluster';
 import { EtcdKvClient } from '../rpc/etcd-kv';
 import { BENCH_TIMEOUT_MS, loadShape, oneOf } from './bench';
 import { LoadFigures, preload, runLoad } from './bench-load';
-import { BenchTarget, EtcdTarget, StoreTarget } from './bench-target';
+import { BenchTarget, EtcdTarget, FloorTarget, StoreTarget } from './bench-target';
 import { CliError } from './cli-error';
 import { CompareReport, CompareSettings, compareRows, compareTable, ETCD_MEMBERS, ETCD_TARGET, formatMs, loadLabel, STORE_N, STORE_NODES, STORE_R, STORE_W } from './compare-figures';
+import { FloorNodes, startFloorNodes } from './floor';
 import { integerFlag, numberFlag } from './measure';
 import { WORKLOAD_NAMES } from './workload';
 
@@ -45,6 +46,7 @@ const DEFAULTS: Readonly<Record<string, string>> = {
   'value-bytes': '1024',
   'base-port': '7401',
   'etcd-base-port': '12379',
+  'floor-base-port': '18601',
 };
 /** --quick: one round, one rate, short runs (about a minute). */
 const QUICK: Readonly<Record<string, string>> = { ...DEFAULTS, rounds: '1', rates: '1000', 'duration-s': '2', 'warmup-s': '0.5', keys: '1000' };
@@ -72,6 +74,11 @@ Options:
   --value-bytes B         value size                                     (default ${DEFAULTS['value-bytes']})
   --base-port P           store node i listens on P+i-1                  (default ${DEFAULTS['base-port']})
   --etcd-base-port E      etcd member i: clients on E+2(i-1), peers on E+2(i-1)+1 (default ${DEFAULTS['etcd-base-port']})
+  --floor                 also run the transport floor (kv floor: ${STORE_NODES} nodes passing each operation
+                          to two others over the Batch API's streams, with no storage, versioning
+                          or routing) as a third target under the same load: the least an
+                          operation of this design costs on grpc-js here, beside etcd's cost
+  --floor-base-port F     floor node i listens on F+i-1                  (default ${DEFAULTS['floor-base-port']})
   --data DIR              data directory, kept afterwards (default: a temporary one, removed)
   --quick                 1 round, rate 1000 only, 2 s runs, 1000 keys: about a minute
                           (flags given as well still count)
@@ -100,6 +107,7 @@ export function parseCompareFlags(argv: readonly string[]): { settings: CompareS
         data: { type: 'string' },
         report: { type: 'string' },
         quick: { type: 'boolean', default: false },
+        floor: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -115,6 +123,19 @@ export function parseCompareFlags(argv: readonly string[]): { settings: CompareS
   if (etcdBasePort < basePort + STORE_NODES && basePort < etcdBasePort + 2 * ETCD_MEMBERS) {
     throw new CliError(`--etcd-base-port: ${etcdBasePort}..${etcdBasePort + 2 * ETCD_MEMBERS - 1} overlaps the store's ports (--base-port ${basePort}..${basePort + STORE_NODES - 1}); choose ranges apart`);
   }
+  const floorBasePort = integerFlag(values, 'floor-base-port', 1, 65536 - STORE_NODES);
+  const floor = values.floor === true;
+  if (floor) {
+    const ranges: [string, number, number][] = [
+      ['the store\'s ports (--base-port', basePort, STORE_NODES],
+      ['etcd\'s ports (--etcd-base-port', etcdBasePort, 2 * ETCD_MEMBERS],
+    ];
+    for (const [what, from, count] of ranges) {
+      if (floorBasePort < from + count && from < floorBasePort + STORE_NODES) {
+        throw new CliError(`--floor-base-port: ${floorBasePort}..${floorBasePort + STORE_NODES - 1} overlaps ${what} ${from}..${from + count - 1}); choose ranges apart`);
+      }
+    }
+  }
   const settings: CompareSettings = {
     workloads: listFlag(values, 'workloads', (w) => oneOf({ workloads: w }, 'workloads', WORKLOAD_NAMES), WORKLOAD_NAMES.length),
     apis: listFlag(values, 'apis', (a) => oneOf({ apis: a }, 'apis', ['batch', 'unary'] as const), 2),
@@ -123,6 +144,8 @@ export function parseCompareFlags(argv: readonly string[]): { settings: CompareS
     ...shape,
     basePort,
     etcdBasePort,
+    floor,
+    floorBasePort,
   };
   if (typeof values.report === 'string' && !values.report.endsWith('.html')) throw new CliError(`--report: ${JSON.stringify(values.report)} must name an .html file`);
   return { settings, data: values.data as string | undefined, json: values.json === true, report: values.report as string | undefined };
@@ -151,7 +174,7 @@ export async function benchCompareCommand(argv: readonly string[], kvScript: str
   for (const sub of ['kv', 'etcd']) {
     if (data !== undefined && fs.existsSync(path.join(dataDir, sub))) throw new CliError(`--data: ${path.join(dataDir, sub)} exists; the comparison starts from empty stores (remove it, or choose another --data)`);
   }
-  const targetsPerRound = s.apis.length + 1;
+  const targetsPerRound = s.apis.length + (s.floor ? 1 : 0) + 1;
   const loads = [0, ...s.rates];
   const runsTotal = s.workloads.length * loads.length * s.rounds * targetsPerRound;
   log(`${runsTotal} runs of ${s.warmupS + s.durationS} s: about ${Math.ceil((runsTotal * (s.warmupS + s.durationS)) / 60)} min, plus starting and preloading; data in ${dataDir}`);
@@ -169,14 +192,17 @@ export async function benchCompareCommand(argv: readonly string[], kvScript: str
     logs: 'file',
   });
   let peer: EtcdPeer | undefined;
+  let floor: FloorNodes | undefined;
+  const floorStarting = new AbortController();
   const targets: BenchTarget[] = [];
   let failed = false;
   let interrupted = false;
   let stopping: Promise<void> | undefined;
   const stopAll = () =>
     (stopping ??= (async () => {
+      floorStarting.abort();
       for (const t of targets) t.close();
-      await Promise.all([cluster.stop(), peer?.stop(true)]);
+      await Promise.all([cluster.stop(), peer?.stop(true), floor?.stop()]);
       // Kept after a failure, for its logs; not after Ctrl-C.
       if (data === undefined && (interrupted || !failed)) fs.rmSync(dataDir, { recursive: true, force: true });
       else log(`data and logs kept in ${dataDir}`);
@@ -196,6 +222,10 @@ export async function benchCompareCommand(argv: readonly string[], kvScript: str
     try {
       await cluster.start();
       peer = await EtcdPeer.start({ basePort: s.etcdBasePort, dataDir: path.join(dataDir, 'etcd'), members: ETCD_MEMBERS });
+      if (s.floor) {
+        log(`starting the transport floor (${STORE_NODES} nodes on 127.0.0.1:${s.floorBasePort}..${s.floorBasePort + STORE_NODES - 1})`);
+        floor = await startFloorNodes(kvScript, { nodes: STORE_NODES, basePort: s.floorBasePort, valueBytes: s.valueBytes }, floorStarting.signal);
+      }
     } catch (e) {
       throw new CliError(`kv bench compare: ${(e as Error).message}`, RUN_FAILED);
     }
@@ -204,6 +234,9 @@ export async function benchCompareCommand(argv: readonly string[], kvScript: str
     for (const api of s.apis) {
       const client = new KvClient({ endpoints: cluster.endpoints, routing: 'primary', batch: api === 'batch', timeoutMs: BENCH_TIMEOUT_MS, attemptsMax: 1, batchInFlightMax: 100_000 });
       targets.push(new StoreTarget(`kv ${api}`, [client], storePids, contexts));
+    }
+    if (floor !== undefined) {
+      targets.push(new FloorTarget(floor.client, STORE_NODES, floor.children.map((c) => c.pid).filter((p): p is number => p !== undefined)));
     }
     targets.push(new EtcdTarget(new EtcdKvClient(peer.endpoints, BENCH_TIMEOUT_MS), peer.pids));
     const value = Buffer.alloc(s.valueBytes, 'v');
@@ -215,6 +248,7 @@ export async function benchCompareCommand(argv: readonly string[], kvScript: str
     const checkAlive = () => {
       const down = cluster.nodes.filter((n) => !cluster.isRunning(n.id)).map((n) => `${n.id} (see ${path.join(n.dataDir, 'node.log')})`);
       for (const m of peer!.exited()) down.push(`${m.name} (see ${m.log})`);
+      for (const [i, c] of (floor?.children ?? []).entries()) if (c.exitCode !== null || c.signalCode !== null) down.push(`floor node ${i}`);
       if (down.length > 0) throw new CliError(`kv bench compare: a server process exited during the run: ${down.join(', ')}`, RUN_FAILED);
     };
     for (const workload of s.workloads) {

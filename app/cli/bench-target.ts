@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { KvClient, KvClientError } from '../client/client';
 import { EtcdKvClient, EtcdFailure } from '../rpc/etcd-kv';
+import { FLOOR_GET, FLOOR_PUT, FloorClient } from '../rpc/transport-floor';
 
 export interface BenchTarget {
   /** How figures name it: `kv batch`, `kv unary`, `etcd`. */
@@ -106,6 +107,47 @@ export class EtcdTarget implements BenchTarget {
   }
 }
 
+/**
+ * The transport floor (app/rpc/transport-floor.ts): each operation goes to a random floor node,
+ * which passes it to two others and answers after the first, over the same batched streams as
+ * the store's Batch API, with no storage, versioning or routing. A put carries the value, a get
+ * brings one back; keys play no part. What it costs is the least an operation of the store's
+ * design costs on grpc-js on this machine.
+ */
+export class FloorTarget implements BenchTarget {
+  readonly name = FLOOR_TARGET;
+  private static readonly EMPTY = new Uint8Array(0);
+
+  constructor(
+    private readonly client: FloorClient,
+    private readonly nodes: number,
+    private readonly pids: readonly number[],
+  ) {}
+
+  get(): Promise<{ context?: string }> {
+    return this.send(FLOOR_GET, FloorTarget.EMPTY).then(() => ({}));
+  }
+
+  put(_key: string, value: Uint8Array): Promise<void> {
+    return this.send(FLOOR_PUT, value);
+  }
+
+  private async send(kind: typeof FLOOR_GET | typeof FLOOR_PUT, payload: Uint8Array): Promise<void> {
+    const r = await this.client.send(Math.floor(Math.random() * this.nodes), kind, payload);
+    if (!r.ok) throw new BenchOpError('UNAVAILABLE', `the floor: ${r.error.kind}${'reason' in r.error ? `: ${String(r.error.reason)}` : ''}`);
+  }
+
+  serverPids(): number[] {
+    return [...this.pids];
+  }
+
+  /** The floor nodes and their client belong to whoever started them (startFloorNodes). */
+  close(): void {}
+}
+
+/** The floor's name in figures. */
+export const FLOOR_TARGET = 'floor';
+
 function failed(f: EtcdFailure): BenchOpError {
   return new BenchOpError(f.codeName, f.message);
 }
@@ -132,6 +174,15 @@ export function findNodePids(ports: readonly number[]): number[] {
     const i = args.indexOf('node');
     const p = args.indexOf('--port');
     return i > 0 && p > i && ports.includes(Number(args[p + 1]));
+  });
+}
+
+/** PIDs of floor nodes (`kv floor --serve i ... --base-port P`) started with base port `basePort`. */
+export function findFloorPids(basePort: number): number[] {
+  return findPids((args) => {
+    const i = args.indexOf('floor');
+    const p = args.indexOf('--base-port');
+    return i > 0 && args[i + 1] === '--serve' && p > i && Number(args[p + 1]) === basePort;
   });
 }
 

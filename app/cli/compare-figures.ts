@@ -26,6 +26,9 @@ export interface CompareSettings {
   readonly valueBytes: number;
   readonly basePort: number;
   readonly etcdBasePort: number;
+  /** Whether the transport floor ran beside them (--floor): STORE_NODES floor nodes from floorBasePort. */
+  readonly floor: boolean;
+  readonly floorBasePort: number;
 }
 
 /** The medians over the rounds of one target under one workload and load. */
@@ -161,6 +164,8 @@ export function describeSettings(report: CompareReport): string {
   const s = report.settings;
   return (
     `kv (${STORE_NODES} nodes, N=${STORE_N} R=${STORE_R} W=${STORE_W}, durable, primary routing) vs ${report.etcdVersion} (${ETCD_MEMBERS} members, fsync per write, linearizable reads); ` +
+    // Reports written before --floor existed have no floor setting.
+    (s.floor === true ? `floor: the transport floor (${STORE_NODES} nodes, kv floor's pattern, no storage); ` : '') +
     `${s.distribution} over ${s.keys} keys, ${s.valueBytes} B values; ${s.durationS} s measured after ${s.warmupS} s warm-up; medians of ${s.rounds} round${s.rounds === 1 ? '' : 's'}; ${report.machine}`
   );
 }

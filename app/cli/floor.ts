@@ -86,34 +86,13 @@ export async function floorCommand(argv: readonly string[], kvScript: string): P
   const warmupS = numberFlag(values, 'warmup-s', 0, 600);
   const concurrency = integerFlag(values, 'concurrency', 1, 1_000_000);
 
-  const common = ['--nodes', String(nodes), '--base-port', String(basePort), '--value-bytes', String(valueBytes)];
-  const children: ChildProcess[] = [];
-  const client = new FloorClient(nodes, basePort);
   const stop = new AbortController();
+  let floor: FloorNodes | undefined;
   try {
-    for (let i = 0; i < nodes; i++) children.push(spawn(process.execPath, [kvScript, 'floor', '--serve', String(i), ...common], {
-        stdio: ['pipe', 'pipe', 'inherit'],
-        // grpc-js would also log a failed bind; the node's own error line says it with the port.
-        env: { ...process.env, GRPC_VERBOSITY: process.env.GRPC_VERBOSITY ?? 'NONE' },
-      }));
-    // A floor node that exits ends the run: before it is ready (its port is taken, say: it said
-    // why on stderr), or during it (its operations would never be answered).
-    const died = new Promise<never>((_, reject) => {
-      for (const [i, child] of children.entries()) {
-        child.once('exit', (code, signal) => reject(new CliError(`kv floor: floor node ${i} (port ${basePort + i}) exited (${signal ?? `code ${code}`})`, RUN_FAILED)));
-      }
-    });
-    died.catch(() => stop.abort());
-    const failed = client.failed.catch((e: Error) => {
-      stop.abort();
-      throw new CliError(`kv floor: ${e.message}`, RUN_FAILED);
-    });
-    failed.catch(() => {}); // raced below; a failure after the run (close() cancels the streams) is no error
-    await Promise.race([allReady(children, basePort, stop.signal), died]);
-    // Every node has bound its own port, so the client cannot reach another run's nodes.
-    await Promise.race([client.connect(READY_TIMEOUT_MS), died]);
+    floor = await startFloorNodes(kvScript, { nodes, basePort, valueBytes }, stop.signal);
+    const { client, children, died } = floor;
     const value = Buffer.alloc(valueBytes, 'v');
-    const figures = await Promise.race([measure(client, children, { rate, durationS, warmupS, concurrency, nodes, value }, stop.signal), died, failed]);
+    const figures = await Promise.race([measure(client, children, { rate, durationS, warmupS, concurrency, nodes, value }, stop.signal), died]);
     process.stdout.write(
       values.json
         ? `${JSON.stringify(figures)}\n`
@@ -126,11 +105,67 @@ export async function floorCommand(argv: readonly string[], kvScript: string): P
     );
   } finally {
     stop.abort();
+    await floor?.stop();
+  }
+}
+
+/** Floor node processes, listening, and a client connected to each. */
+export interface FloorNodes {
+  readonly client: FloorClient;
+  readonly children: readonly ChildProcess[];
+  /** Rejects when a node exits (it said why on stderr), or when a stream to one fails. */
+  readonly died: Promise<never>;
+  /** Closes the client and stops every node (SIGTERM); resolves once they have exited. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `nodes` floor nodes (`kv floor --serve i`) on 127.0.0.1:basePort.. and connects a client
+ * to each; for `kv floor`, and for `kv bench compare --floor`, which loads them beside the store.
+ */
+export async function startFloorNodes(kvScript: string, spec: { nodes: number; basePort: number; valueBytes: number }, signal: AbortSignal): Promise<FloorNodes> {
+  const { nodes, basePort, valueBytes } = spec;
+  const common = ['--nodes', String(nodes), '--base-port', String(basePort), '--value-bytes', String(valueBytes)];
+  const children: ChildProcess[] = [];
+  const client = new FloorClient(nodes, basePort);
+  const stop = async () => {
     client.close();
-    for (const child of children) {
-      child.removeAllListeners('exit');
-      child.kill('SIGTERM');
-    }
+    // Their exits are no longer failures of the run.
+    for (const child of children) child.removeAllListeners('exit');
+    const exited = children.map((child) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve()))));
+    for (const child of children) child.kill('SIGTERM');
+    await Promise.all(exited);
+  };
+  try {
+    for (let i = 0; i < nodes; i++) children.push(spawn(process.execPath, [kvScript, 'floor', '--serve', String(i), ...common], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+        // grpc-js would also log a failed bind; the node's own error line says it with the port.
+        env: { ...process.env, GRPC_VERBOSITY: process.env.GRPC_VERBOSITY ?? 'NONE' },
+      }));
+    // A floor node that exits ends the run: before it is ready (its port is taken, say: it said
+    // why on stderr), or during it (its operations would never be answered).
+    const exited = new Promise<never>((_, reject) => {
+      for (const [i, child] of children.entries()) {
+        child.once('exit', (code, signal) => reject(new CliError(`kv floor: floor node ${i} (port ${basePort + i}) exited (${signal ?? `code ${code}`})`, RUN_FAILED)));
+      }
+    });
+    // Waiting for the nodes ends when one exits, or when the caller gives up.
+    const waiting = new AbortController();
+    exited.catch(() => waiting.abort());
+    signal.addEventListener('abort', () => waiting.abort(), { once: true });
+    const failed = client.failed.catch((e: Error) => {
+      throw new CliError(`kv floor: ${e.message}`, RUN_FAILED);
+    });
+    failed.catch(() => {}); // raced by the caller; a failure after the run (close() cancels the streams) is no error
+    const died = Promise.race([exited, failed]);
+    died.catch(() => {});
+    await Promise.race([allReady(children, basePort, waiting.signal), exited]);
+    // Every node has bound its own port, so the client cannot reach another run's nodes.
+    await Promise.race([client.connect(READY_TIMEOUT_MS), exited]);
+    return { client, children, died, stop };
+  } catch (e) {
+    await stop();
+    throw e;
   }
 }
 
@@ -152,7 +187,7 @@ async function serve(index: number, nodes: number, basePort: number, valueBytes:
 }
 
 /** Resolves when every child has printed its ready line. */
-function allReady(children: ChildProcess[], basePort: number, signal: AbortSignal): Promise<void> {
+function allReady(children: readonly ChildProcess[], basePort: number, signal: AbortSignal): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
   const timeout = new Promise<never>((_, reject) => {
@@ -175,7 +210,7 @@ function allReady(children: ChildProcess[], basePort: number, signal: AbortSigna
 
 async function measure(
   client: FloorClient,
-  children: ChildProcess[],
+  children: readonly ChildProcess[],
   run: { rate: number; durationS: number; warmupS: number; concurrency: number; nodes: number; value: Uint8Array },
   signal: AbortSignal,
 ): Promise<FloorFigures> {

@@ -4,14 +4,14 @@
  * started. Figures are checked for shape only (both stores did work, without errors): speed is
  * never a pass/fail criterion.
  *
- * Ports: the store on 18901..18903, etcd on 18911..18916; the missing-etcd test names
+ * Ports: the store on 18901..18903, etcd on 18911..18916, the transport floor on 18941..18943; the missing-etcd test names
  * 18921.. and 18931.. but must not take them.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { findEtcdPids, findNodePids } from '../../app/cli/bench-target';
+import { findEtcdPids, findFloorPids, findNodePids } from '../../app/cli/bench-target';
 import type { CompareReport } from '../../app/cli/compare-figures';
 import { KV_SCRIPT } from './cluster-fixture';
 
@@ -19,8 +19,9 @@ const BASE_PORT = 18901;
 const ETCD_BASE_PORT = 18911;
 const STORE_PORTS = [18901, 18902, 18903];
 const ETCD_CLIENT_PORTS = [18911, 18913, 18915];
+const FLOOR_BASE_PORT = 18941;
 const WORKLOADS = ['a', 'f'];
-const TARGETS = ['kv batch', 'kv unary', 'etcd'];
+const TARGETS = ['kv batch', 'kv unary', 'floor', 'etcd'];
 
 interface Run {
   code: number;
@@ -68,6 +69,8 @@ describe('kv bench compare, briefly', () => {
         '--concurrency', '16',
         '--base-port', String(BASE_PORT),
         '--etcd-base-port', String(ETCD_BASE_PORT),
+        '--floor',
+        '--floor-base-port', String(FLOOR_BASE_PORT),
         '--data', path.join(dir, 'data'),
         '--json',
         '--report', reportFile,
@@ -100,11 +103,12 @@ describe('kv bench compare, briefly', () => {
     }
     // The CPU of three server processes counted for each store, and work done by them.
     for (const r of report.runs) expect(r.nodePids).toHaveLength(3);
-    const storePids = new Set(report.runs.filter((r) => r.target !== 'etcd').flatMap((r) => r.nodePids));
-    const etcdPids = new Set(report.runs.filter((r) => r.target === 'etcd').flatMap((r) => r.nodePids));
-    expect(storePids.size).toBe(3);
-    expect(etcdPids.size).toBe(3);
-    expect([...storePids].some((p) => etcdPids.has(p))).toBe(false);
+    const pidsOf = (targets: string[]) => new Set(report.runs.filter((r) => targets.includes(r.target)).flatMap((r) => r.nodePids));
+    const storePids = pidsOf(['kv batch', 'kv unary']);
+    const floorPids = pidsOf(['floor']);
+    const etcdPids = pidsOf(['etcd']);
+    expect([storePids.size, floorPids.size, etcdPids.size]).toEqual([3, 3, 3]);
+    expect(new Set([...storePids, ...floorPids, ...etcdPids]).size).toBe(9);
     expect(report.rows.filter((r) => r.rate === 0).every((r) => r.serverCpuMsPerOp > 0)).toBe(true);
     // f's read-modify-writes were timed as such.
     expect(report.runs.filter((r) => r.workload === 'f').every((r) => r.latencyMsByKind.rmw !== undefined && r.latencyMsByKind.put === undefined)).toBe(true);
@@ -114,6 +118,7 @@ describe('kv bench compare, briefly', () => {
     if (report === undefined) return;
     expect(findNodePids(STORE_PORTS)).toEqual([]);
     expect(findEtcdPids(ETCD_CLIENT_PORTS)).toEqual([]);
+    expect(findFloorPids(FLOOR_BASE_PORT)).toEqual([]);
   });
 
   test('the HTML report renders in headless Chromium with a latency curve per workload and the table of both stores', () => {

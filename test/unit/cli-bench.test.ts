@@ -80,6 +80,9 @@ describe('kv bench compare flags', () => {
     [['--base-port', '12380'], '--etcd-base-port: 12379..12384 overlaps the store\'s ports (--base-port 12380..12382)'],
     [['--etcd-base-port', '65531'], '--etcd-base-port: "65531" must be an integer within 1..65530'],
     [['--report', 'figures.txt'], '--report: "figures.txt" must name an .html file'],
+    [['--floor', '--floor-base-port', '7402'], '--floor-base-port: 7402..7404 overlaps the store\'s ports (--base-port 7401..7403)'],
+    [['--floor', '--floor-base-port', '12384'], '--floor-base-port: 12384..12386 overlaps etcd\'s ports (--etcd-base-port 12379..12384)'],
+    [['--floor-base-port', '0'], '--floor-base-port: "0" must be an integer within 1..65533'],
     [['--frobnicate'], "Unknown option '--frobnicate'"],
   ])('rejects kv bench compare %j before starting anything, naming the flag and its value', (argv, message) => {
     expect(() => parseCompareFlags(argv)).toThrow(CliError);
@@ -90,6 +93,16 @@ describe('kv bench compare flags', () => {
     const flags = parseCompareFlags([]);
     if (flags === 'help') throw new Error('no --help was given');
     expect(flags.settings).toMatchObject({ workloads: ['a', 'b', 'c', 'f'], apis: ['batch', 'unary'], rounds: 3, rates: [1000, 2000], keys: 10000, valueBytes: 1024 });
+  });
+
+  test('the transport floor runs only when asked for, on ports of its own', () => {
+    const without = parseCompareFlags([]);
+    const withFloor = parseCompareFlags(['--floor', '--floor-base-port', '7404']);
+    if (without === 'help' || withFloor === 'help') throw new Error('no --help was given');
+    expect(without.settings).toMatchObject({ floor: false, floorBasePort: 18601 });
+    // Right after the store's ports is apart from them; without --floor, its ports are not checked.
+    expect(withFloor.settings).toMatchObject({ floor: true, floorBasePort: 7404 });
+    expect(parseCompareFlags(['--floor-base-port', '7401'])).toMatchObject({ settings: { floor: false } });
   });
 
   test('--quick shortens the run, and flags given beside it still count', () => {
