@@ -1,5 +1,6 @@
 /**
- * The LocalStore engine on LMDB (lmdb-js). The only file in the project that imports `lmdb`.
+ * The LocalStore engine on LMDB (lmdb-js). The only file in the project that imports `lmdb`
+ * (./checkpoint-worker.ts loads it in its worker thread).
  *
  * One LMDB environment per node, in `path`, with three named sub-databases:
  * - `data`: binary keys [2-byte big-endian partition][key] -> framed values (see record-frame.ts),
@@ -14,9 +15,11 @@
  * update decided meanwhile shares the commit and its fsync), and the updates resolve:
  * - 'durable': the commit is one record appended to the write-ahead log (write-ahead-log.ts) and
  *   synced (O_DSYNC). The writes stay in memory (`logged`), where reads and later updates see them,
- *   until a checkpoint copies them into LMDB in one synced commit and drops the log segments it
- *   covered. A checkpoint runs when the logged writes reach checkpointBytes (in the commit's own
- *   turn) or checkpointIntervalMs after the first. A start replays what the log holds first.
+ *   until a checkpoint copies them into LMDB in one synced commit, on a worker thread while the
+ *   event loop goes on (checkpoint-worker.ts), and drops the log segments it covered. A
+ *   checkpoint starts when the logged writes reach checkpointBytes or checkpointIntervalMs after
+ *   the first; commits wait for it only when the log holds LOGGED_BYTES_MAX_FACTOR times
+ *   checkpointBytes. A start replays what the log holds first.
  * - 'relaxed': the commit is one LMDB write transaction (`transactionSync`), not synced.
  * When an update announced its decision, the commit waits one turn more: the replication
  * messages a coordinator sends from `onDecided` leave the process before the commit blocks the
@@ -35,12 +38,16 @@
  * checkpoint that fails calls it too: the writes are safe in the log, but LMDB is not to be
  * trusted.
  *
- * Commits and checkpoints stay on the main thread: lmdb-js's asynchronous writer hands every
- * batch between the main thread and a writer thread four times, which on the 5-node bench at
- * 3,500 ops/s cost 0.50 node CPU-ms per operation against 0.44 (see README, Performance), and a
- * process.exit while its transaction is open can hang (see checkpointNow's comment).
+ * Commits stay on the main thread: lmdb-js's asynchronous writer hands every batch between the
+ * main thread and a writer thread four times, which on the 5-node bench at 3,500 ops/s cost 0.50
+ * node CPU-ms per operation against 0.44 (see README, Performance), and a process.exit while its
+ * transaction was open hung the process. Checkpoints moved to a worker thread of our own, which
+ * commits with lmdb-js's synchronous transaction and is never inside one when the process exits
+ * (checkpoint-worker.ts): on the main thread a checkpoint's commit had stopped the node for 10 to
+ * 250 ms each second under load.
  */
 import { statfsSync } from 'node:fs';
+import { CheckpointWorker } from './checkpoint-worker';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { open } from 'lmdb';
@@ -121,7 +128,8 @@ export interface LmdbStoreOptions extends StoreOptions {
   /**
    * 'durable' only: a checkpoint (copying the logged writes into LMDB, one synced LMDB commit,
    * then dropping the log segments it covered) starts when the writes logged since the last one
-   * take this many bytes, in the commit's own turn, which bounds the memory they take.
+   * take this many bytes. Commits wait while the log holds LOGGED_BYTES_MAX_FACTOR times this
+   * much not yet in LMDB, which bounds the memory logged writes take.
    * @default - CHECKPOINT_BYTES_DEFAULT (16 MiB)
    */
   readonly checkpointBytes?: number;
@@ -138,6 +146,12 @@ export const DISK_FREE_BYTES_MIN_DEFAULT = 128 * 1024 * 1024;
 export const CHECKPOINT_BYTES_DEFAULT = 16 * 1024 * 1024;
 /** ... or when the oldest of them is this old: 1 s. */
 export const CHECKPOINT_INTERVAL_MS_DEFAULT = 1000;
+/**
+ * Commits wait (held back, their updates with them) while a checkpoint runs and the log holds
+ * this many times checkpointBytes not yet in LMDB: the bound on the memory of logged writes when
+ * writes come faster than checkpoints store them.
+ */
+export const LOGGED_BYTES_MAX_FACTOR = 4;
 const CHECKPOINT_BYTES_MAX = 1024 ** 3;
 const CHECKPOINT_INTERVAL_MS_MAX = 60_000;
 /** The largest reserve we accept: 1 TiB. */
@@ -239,7 +253,11 @@ export class LmdbStore implements LocalStore {
   private loggedBytes = 0;
   /** What the writes in `logged` will take on disk when a checkpoint copies them into LMDB. */
   private loggedDiskCost = 0;
+  /** The checkpoint running, if one is. */
+  private checkpointing: Promise<void> | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
+  /** Set while commits wait for the running checkpoint (the log holds too much). */
+  private flushDeferred = false;
   /** Disk bytes the writes decided since the last commit may still take (measured at the first). */
   private spendable: number | undefined;
   private flushScheduled = false;
@@ -262,6 +280,8 @@ export class LmdbStore implements LocalStore {
     private readonly diskFreeBytesMin: number,
     /** 'durable' only: where commits go. */
     private readonly log: WriteAheadLog | undefined,
+    /** 'durable' only: commits checkpoints into LMDB off the event loop. */
+    private readonly checkpointer: CheckpointWorker | undefined,
     private readonly checkpointBytes: number,
     private readonly checkpointIntervalMs: number,
     /** What the log held at open. */
@@ -307,7 +327,7 @@ export class LmdbStore implements LocalStore {
     }
     await fs.mkdir(dataPath, { recursive: true });
 
-    const root = open({
+    const openOptions = {
       path: dataPath,
       maxDbs: 3,
       mapSize,
@@ -320,7 +340,8 @@ export class LmdbStore implements LocalStore {
       // 'relaxed': noSync, and no log; a crash of the machine may lose the last writes, a crash of
       // the process does not (the OS has the pages). close() syncs.
       ...(durability === 'durable' ? { overlappingSync: false, noSync: false, noMetaSync: false } : { noSync: true }),
-    });
+    };
+    const root = open(openOptions);
     let log: WriteAheadLog | undefined;
     try {
       const data = root.openDB({ name: 'data', encoding: 'binary', keyEncoding: 'binary' });
@@ -335,8 +356,10 @@ export class LmdbStore implements LocalStore {
         log.close(true);
         log = undefined;
       }
+      // The sub-databases a logged write's space number (logIndex) names, in order.
+      const checkpointer = log === undefined ? undefined : new CheckpointWorker(openOptions, ['data', 'hints']);
       openPaths.add(dataPath);
-      return new LmdbStore(dataPath, durability, checks, root, data, hints, meta, options.observer, diskFreeBytesMin, log, checkpointBytes, checkpointIntervalMs, recovery);
+      return new LmdbStore(dataPath, durability, checks, root, data, hints, meta, options.observer, diskFreeBytesMin, log, checkpointer, checkpointBytes, checkpointIntervalMs, recovery);
     } catch (error) {
       log?.close(false);
       await root.close();
@@ -433,9 +456,10 @@ export class LmdbStore implements LocalStore {
    * one LMDB write transaction. A failure fails every update of the batch with that error, and
    * nothing of the batch is stored.
    */
-  private flushUpdates(): void {
+  private flushUpdates(force = false): void {
     this.flushScheduled = false;
     if (this.waiting.length === 0) return;
+    if (!force && this.holdForCheckpoint()) return;
     const batch = this.waiting;
     const writes = this.pending;
     const announced = this.announcedPending;
@@ -478,6 +502,26 @@ export class LmdbStore implements LocalStore {
     });
   }
 
+  /**
+   * Whether the commit must wait: the log holds LOGGED_BYTES_MAX_FACTOR times checkpointBytes not
+   * yet in LMDB (writes come faster than checkpoints store them). It then waits for the running
+   * checkpoint, and commits after it; the updates of the batch wait meanwhile.
+   */
+  private holdForCheckpoint(): boolean {
+    if (this.log === undefined || this.loggedBytes < LOGGED_BYTES_MAX_FACTOR * this.checkpointBytes) return false;
+    if (!this.flushDeferred) {
+      this.flushDeferred = true;
+      const resume = (force: boolean) => () => {
+        this.flushDeferred = false;
+        this.flushUpdates(force);
+      };
+      // After a failed checkpoint the node is told (diskFailed) and stops; commit what waits
+      // rather than leave it hanging.
+      this.startCheckpoint().then(resume(false), resume(true));
+    }
+    return true;
+  }
+
   private addLogged(w: PendingWrite): void {
     const slot = w.space.logIndex * 65536 + w.partition;
     let byKey = this.loggedByPartition.get(slot);
@@ -509,31 +553,19 @@ export class LmdbStore implements LocalStore {
     if (byKey.size === 0) this.loggedByPartition.delete(slot);
   }
 
-  /**
-   * After a commit: a checkpoint now, in the commit's own turn, if the log holds checkpointBytes
-   * (which bounds the memory of logged writes), else one within checkpointIntervalMs.
-   */
+  /** After a commit: a checkpoint now if the log holds checkpointBytes, else one within checkpointIntervalMs. */
   private scheduleCheckpoint(): void {
-    if (this.closing !== undefined) return;
+    if (this.checkpointing !== undefined || this.closing !== undefined) return;
     if (this.loggedBytes >= this.checkpointBytes) {
-      this.checkpointOrStop();
+      void this.startCheckpoint().catch(() => undefined);
       return;
     }
     if (this.checkpointTimer === undefined && this.logged.size > 0) {
       this.checkpointTimer = setTimeout(() => {
         this.checkpointTimer = undefined;
-        this.checkpointOrStop();
+        void this.startCheckpoint().catch(() => undefined);
       }, this.checkpointIntervalMs);
       this.checkpointTimer.unref();
-    }
-  }
-
-  /** A checkpoint whose failure has been told already (diskFailed): the writes stay logged. */
-  private checkpointOrStop(): void {
-    try {
-      this.checkpointNow();
-    } catch {
-      // checkpointNow called diskFailed; the node stops.
     }
   }
 
@@ -544,47 +576,62 @@ export class LmdbStore implements LocalStore {
 
   /**
    * Copies every write logged so far into LMDB, in one synced LMDB commit, and then drops the log
-   * segments that held them. A failure is a disk failure (diskFailed): the writes are still in
-   * the log, which the next start replays.
+   * segments that held them. Resolves when they are in LMDB; joins a checkpoint that is already
+   * running, then runs another if writes were logged since that one started. A failure is a disk
+   * failure (diskFailed): the writes are still in the log, which the next start replays.
    */
-  async checkpoint(): Promise<void> {
-    this.checkpointNow();
+  checkpoint(): Promise<void> {
+    if (this.log === undefined) return Promise.resolve();
+    if (this.checkpointing !== undefined) return this.checkpointing.then(() => this.checkpoint());
+    return this.startCheckpoint();
   }
 
-  private checkpointNow(): void {
+  private startCheckpoint(): Promise<void> {
+    if (this.checkpointing !== undefined) return this.checkpointing;
     if (this.checkpointTimer !== undefined) {
       clearTimeout(this.checkpointTimer);
       this.checkpointTimer = undefined;
     }
     const log = this.log;
-    if (log === undefined || this.logged.size === 0) return;
+    const checkpointer = this.checkpointer;
+    if (log === undefined || checkpointer === undefined || this.logged.size === 0) return Promise.resolve();
     const writes = [...this.logged.values()];
     const startedNs = process.hrtime.bigint();
+    // Appends from now on go to a new segment; the segments before it hold exactly `writes`.
+    let covered: number;
     try {
-      // Appends from now on go to a new segment; the segments before it hold exactly `writes`.
       log.roll();
-      // One synchronous LMDB transaction on the main thread, as the relaxed commits. Not lmdb-js's
-      // asynchronous transaction (its commit and sync on a writer thread while the event loop goes
-      // on): a process.exit while one was open hung the process in 21 of 40 tries, and the node's
-      // fail-stop on a failed disk is a process.exit.
-      this.data.transactionSync(() => {
-        for (const w of writes) {
-          if (w.frame === null) w.space.db.removeSync(w.engineKey);
-          else w.space.db.putSync(w.engineKey, w.frame);
-        }
-      });
+      covered = log.activeSeq;
     } catch (error) {
-      throw this.checkpointFailed(error);
+      return Promise.reject(this.checkpointFailed(error));
     }
-    // Reads must see the commit before the writes leave `logged`.
-    this.root.resetReadTxn();
-    for (const w of writes) this.dropLogged(w);
-    log.dropBefore(log.activeSeq);
-    try {
-      this.observer?.checkpoint?.(writes.length, Number(process.hrtime.bigint() - startedNs) / 1e9);
-    } catch {
-      // An observer that fails must not fail the store.
-    }
+    // Committed and synced on the checkpoint worker's thread while the event loop goes on
+    // (./checkpoint-worker.ts); writes logged meanwhile stay in `logged` and in the new segment.
+    const running = checkpointer
+      .commit(writes.map((w) => ({ db: w.space.logIndex, key: w.engineKey, frame: w.frame })))
+      .then(
+        () => {
+          // Reads must see the commit before the writes leave `logged`; a write of the same key
+          // logged since stays (dropLogged keeps it).
+          this.root.resetReadTxn();
+          for (const w of writes) this.dropLogged(w);
+          log.dropBefore(covered);
+          try {
+            this.observer?.checkpoint?.(writes.length, Number(process.hrtime.bigint() - startedNs) / 1e9);
+          } catch {
+            // An observer that fails must not fail the store.
+          }
+        },
+        (error: unknown) => {
+          throw this.checkpointFailed(error);
+        },
+      )
+      .finally(() => {
+        this.checkpointing = undefined;
+        if (this.closing === undefined && this.logged.size > 0) this.scheduleCheckpoint();
+      });
+    this.checkpointing = running;
+    return running;
   }
 
   private checkpointFailed(error: unknown): unknown {
@@ -680,14 +727,16 @@ export class LmdbStore implements LocalStore {
 
   private async shutDown(): Promise<void> {
     // Updates accepted before close still run (they passed assertOpen).
-    this.flushUpdates();
+    this.flushUpdates(true);
+    if (this.checkpointTimer !== undefined) clearTimeout(this.checkpointTimer);
     try {
       if (this.log !== undefined) {
         let checkpointed = false;
         try {
-          this.checkpointNow();
+          while (this.logged.size > 0 || this.checkpointing !== undefined) await this.checkpoint();
           checkpointed = true;
         } finally {
+          await this.checkpointer?.stop();
           // Everything logged is in LMDB: no log is left for the next start (nor for the clean
           // stop's fingerprint of data.mdb to miss). After a failure the log stays, to be replayed.
           this.log.close(checkpointed);

@@ -351,6 +351,38 @@ describe('LmdbStore write-ahead log', () => {
     await expect(LmdbStore.open({ path: dir, checkpointIntervalMs: 1.5 })).rejects.toThrow('checkpointIntervalMs must be an integer in 1..60000, got 1.5');
   });
 
+  test('a checkpoint commits off the event loop: the node goes on serving reads and writes while it runs, and sees both after it', async () => {
+    let checkpoints = 0;
+    const store = await LmdbStore.open({ path: dir, checkpointIntervalMs: 60_000, observer: { checkpoint: () => checkpoints++ } });
+    try {
+      const value = Buffer.alloc(1024, 7);
+      const writes = Array.from({ length: 3000 }, (_, i) => store.update(i % 64, Buffer.from(`k${i}`), () => ({ write: value, result: 0 })));
+      await Promise.all(writes);
+      // Event-loop turns and a write that complete while the checkpoint of 3,000 writes (3 MiB,
+      // one synced LMDB commit) runs: on the main thread there were none.
+      let turns = 0;
+      let done = false;
+      const checkpointed = store.checkpoint().then(() => (done = true));
+      const spin = async () => {
+        while (!done) {
+          await new Promise((r) => setImmediate(r));
+          turns++;
+        }
+      };
+      const during = store.update(1, Buffer.from('during'), () => ({ write: Buffer.from('w'), result: 0 })).then(() => done);
+      await Promise.all([checkpointed, spin()]);
+      expect(turns).toBeGreaterThan(0);
+      expect(await during).toBe(false);
+      expect(checkpoints).toBe(1);
+      // The checkpointed writes are read from LMDB now, and the write made meanwhile from the log.
+      expect(store.logBacklog().writes).toBe(1);
+      expect(Buffer.from((await store.get(2999 % 64, Buffer.from('k2999')))!).equals(value)).toBe(true);
+      expect(Buffer.from((await store.get(1, Buffer.from('during')))!).toString()).toBe('w');
+    } finally {
+      await store.close();
+    }
+  });
+
   test('a checkpoint starts on its own checkpointIntervalMs after a write, and drops the log segment it covered', async () => {
     let checkpoints = 0;
     const store = await LmdbStore.open({ path: dir, checkpointIntervalMs: 50, observer: { checkpoint: () => checkpoints++ } });
