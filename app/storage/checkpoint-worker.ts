@@ -61,8 +61,17 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { open } = require(workerData.lmdb);
 const state = new Int32Array(workerData.state);
-const root = open(workerData.options);
-const dbs = workerData.names.map((name) => root.openDB({ name, encoding: 'binary', keyEncoding: 'binary' }));
+let root;
+let dbs;
+try {
+  // Opening may take LMDB's writer lock too: the state word is BUSY until it is done.
+  root = open(workerData.options);
+  dbs = workerData.names.map((name) => root.openDB({ name, encoding: 'binary', keyEncoding: 'binary' }));
+} finally {
+  Atomics.store(state, 0, ${IDLE});
+  Atomics.notify(state, 0);
+}
+parentPort.postMessage({ ready: true });
 const REMOVE = 0xffffffff;
 parentPort.on('message', (m) => {
   if (Atomics.compareExchange(state, 0, ${IDLE}, ${BUSY}) !== ${IDLE}) {
@@ -127,13 +136,20 @@ export function packWrites(writes: readonly CheckpointWrite[]): ArrayBuffer {
 }
 
 interface Answer {
+  readonly ready?: true;
   readonly id: number;
   readonly error?: string;
   readonly code?: unknown;
 }
 
 export class CheckpointWorker {
-  private readonly state = new Int32Array(new SharedArrayBuffer(4));
+  /** BUSY from the start: the worker sets it IDLE once it has opened the environment. */
+  private readonly state = new Int32Array(new SharedArrayBuffer(4)).fill(BUSY);
+  /** Resolves once the worker has opened the environment, or has exited. */
+  private readonly ready: Promise<void>;
+  private markReady: () => void = () => {};
+  /** Set once the worker thread has ended: then it holds no transaction, whatever the state word says. */
+  private exited = false;
   private readonly worker: Worker;
   private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private readonly inFlight = new Set<Promise<void>>();
@@ -154,9 +170,14 @@ export class CheckpointWorker {
       stdout: false,
       stderr: false,
     });
-    this.worker.on('message', (a: Answer) => this.answered(a));
+    this.ready = new Promise((resolve) => (this.markReady = resolve));
+    this.worker.on('message', (a: Answer) => (a.ready ? this.markReady() : this.answered(a)));
     this.worker.on('error', (e) => this.fail(e instanceof Error ? e : new Error(String(e))));
-    this.worker.on('exit', (code) => this.fail(new Error(`the checkpoint worker exited (code ${code})`)));
+    this.worker.on('exit', (code) => {
+      this.exited = true;
+      this.markReady();
+      this.fail(new Error(`the checkpoint worker exited (code ${code})`));
+    });
     // Not to keep the process alive by itself: the store's close stops it.
     this.worker.unref();
     process.on('exit', this.onExit);
@@ -198,6 +219,8 @@ export class CheckpointWorker {
   /** Stops the worker once its commits in progress have ended. Idempotent. */
   stop(): Promise<void> {
     this.stopped ??= (async () => {
+      // Not while it opens the environment (that may hold the writer lock), nor while it commits.
+      await this.ready;
       await Promise.allSettled([...this.inFlight]);
       process.removeListener('exit', this.onExit);
       this.closeForExit();
@@ -209,7 +232,7 @@ export class CheckpointWorker {
   /** Marks the worker closed, waiting (the thread blocked) while it is inside a transaction. */
   private closeForExit(): void {
     const deadline = Date.now() + EXIT_WAIT_MS;
-    while (Atomics.compareExchange(this.state, 0, IDLE, CLOSED) === BUSY) {
+    while (!this.exited && Atomics.compareExchange(this.state, 0, IDLE, CLOSED) === BUSY) {
       const left = deadline - Date.now();
       if (left <= 0) return;
       Atomics.wait(this.state, 0, BUSY, left);
