@@ -193,7 +193,7 @@ export class NodeMetrics {
     });
     this.checkpointSeconds = new Histogram({
       name: 'kv_store_checkpoint_duration_seconds',
-      help: 'Time of one checkpoint (durable mode): the logged writes copied into LMDB and committed with its sync. The event loop waits for it.',
+      help: 'Time of one checkpoint (durable mode): the logged writes copied into LMDB and committed with its sync, on a worker thread while the node serves.',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       registers,
     });
