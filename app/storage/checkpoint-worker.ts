@@ -219,6 +219,10 @@ export class CheckpointWorker {
   /** Stops the worker once its commits in progress have ended. Idempotent. */
   stop(): Promise<void> {
     this.stopped ??= (async () => {
+      // Waiting for the worker must keep the process alive (it is unref'd while idle): a store
+      // closed at once after its open, as a node that fails to start does, would otherwise end
+      // the process here, with status 0 and its error unsaid.
+      this.worker.ref();
       // Not while it opens the environment (that may hold the writer lock), nor while it commits.
       await this.ready;
       await Promise.allSettled([...this.inFlight]);

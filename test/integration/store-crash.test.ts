@@ -10,7 +10,7 @@
  * segment is dropped (app/storage/write-ahead-log.ts), and on the torn-record tests of
  * test/unit/write-ahead-log.test.ts.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -176,3 +176,21 @@ test('a process.exit while the store writes and checkpoints ends the process (th
   }
   expect(codes).toEqual(Array.from({ length: 16 }, () => 74));
 }, 180_000);
+
+test('a store closed right after it opened, with nothing else pending, finishes its close before the process ends (a node that fails to start says why and exits 1)', () => {
+  // The checkpoint worker is unref'd while idle; a close that waited for it unref'd let the
+  // process end in the middle of the close, with status 0 and nothing printed.
+  const script = `
+const { LmdbStore } = require(${JSON.stringify(STORE_MODULE)});
+(async () => {
+  const store = await LmdbStore.open({ path: process.argv[1] });
+  await store.close();
+  process.stdout.write('closed');
+  process.exitCode = 3;
+})();
+`;
+  for (let run = 0; run < 3; run++) {
+    const r = spawnSync(process.execPath, ['-e', script, path.join(dir, `open-close-${run}`)], { encoding: 'utf8', timeout: 30_000 });
+    expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 3, stdout: 'closed' });
+  }
+});
