@@ -253,6 +253,8 @@ export class LmdbStore implements LocalStore {
   private loggedBytes = 0;
   /** What the writes in `logged` will take on disk when a checkpoint copies them into LMDB. */
   private loggedDiskCost = 0;
+  /** 'durable' only: the checkpoint worker, once the first checkpoint has started it. */
+  private checkpointer: CheckpointWorker | undefined;
   /** The checkpoint running, if one is. */
   private checkpointing: Promise<void> | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
@@ -280,8 +282,8 @@ export class LmdbStore implements LocalStore {
     private readonly diskFreeBytesMin: number,
     /** 'durable' only: where commits go. */
     private readonly log: WriteAheadLog | undefined,
-    /** 'durable' only: commits checkpoints into LMDB off the event loop. */
-    private readonly checkpointer: CheckpointWorker | undefined,
+    /** Starts the worker that commits checkpoints into LMDB off the event loop ('durable' only). */
+    private readonly startCheckpointer: () => CheckpointWorker,
     private readonly checkpointBytes: number,
     private readonly checkpointIntervalMs: number,
     /** What the log held at open. */
@@ -356,10 +358,12 @@ export class LmdbStore implements LocalStore {
         log.close(true);
         log = undefined;
       }
-      // The sub-databases a logged write's space number (logIndex) names, in order.
-      const checkpointer = log === undefined ? undefined : new CheckpointWorker(openOptions, ['data', 'hints']);
+      // Started at the first checkpoint: a store that never checkpoints (a node that fails to
+      // start, a short test) pays nothing for it. The sub-databases a logged write's space number
+      // (logIndex) names, in order.
+      const startCheckpointer = () => new CheckpointWorker(openOptions, ['data', 'hints']);
       openPaths.add(dataPath);
-      return new LmdbStore(dataPath, durability, checks, root, data, hints, meta, options.observer, diskFreeBytesMin, log, checkpointer, checkpointBytes, checkpointIntervalMs, recovery);
+      return new LmdbStore(dataPath, durability, checks, root, data, hints, meta, options.observer, diskFreeBytesMin, log, startCheckpointer, checkpointBytes, checkpointIntervalMs, recovery);
     } catch (error) {
       log?.close(false);
       await root.close();
@@ -593,8 +597,13 @@ export class LmdbStore implements LocalStore {
       this.checkpointTimer = undefined;
     }
     const log = this.log;
-    const checkpointer = this.checkpointer;
-    if (log === undefined || checkpointer === undefined || this.logged.size === 0) return Promise.resolve();
+    if (log === undefined || this.logged.size === 0) return Promise.resolve();
+    let checkpointer: CheckpointWorker;
+    try {
+      checkpointer = this.checkpointer ??= this.startCheckpointer();
+    } catch (error) {
+      return Promise.reject(this.checkpointFailed(error));
+    }
     const writes = [...this.logged.values()];
     const startedNs = process.hrtime.bigint();
     // Appends from now on go to a new segment; the segments before it hold exactly `writes`.
