@@ -20,6 +20,7 @@
  * stopped at exit is then never inside a transaction: 0 hangs in 40 tries.
  */
 import { Worker } from 'node:worker_threads';
+import { encodeWrites, LogWrite, writesByteLength } from './write-ahead-log';
 
 /** The state word's values. */
 const IDLE = 0;
@@ -32,13 +33,6 @@ const CLOSED = 2;
  * be done for it from JavaScript.
  */
 export const EXIT_WAIT_MS = 60_000;
-
-/** One write of a checkpoint: the sub-database's number (its index in `names`), the key, and the value or null to remove it. */
-export interface CheckpointWrite {
-  readonly db: number;
-  readonly key: Uint8Array;
-  readonly frame: Uint8Array | null;
-}
 
 /** A failed commit, with LMDB's or the system's error code when there was one (ENOSPC, EIO ...). */
 export class CheckpointCommitError extends Error {
@@ -54,8 +48,9 @@ export class CheckpointCommitError extends Error {
 /**
  * The worker's code, as text: it runs the same whether this module runs from source (tests) or
  * from dist/, and needs nothing but lmdb-js. The batch arrives as one transferred buffer of
- * records `[u8 db][u16 key length][key][u32 value length, or 0xffffffff to remove][value]`,
- * little-endian.
+ * writes in the write-ahead log's layout (encodeWrites: `[u8 space][u16 key length][key][u32
+ * frame length, or 0xffffffff to remove][frame]`, big-endian); the space numbers the
+ * sub-databases `names` lists.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -85,17 +80,17 @@ parentPort.on('message', (m) => {
       let at = 0;
       while (at < b.length) {
         const db = dbs[b[at]];
-        const keyLength = b.readUInt16LE(at + 1);
+        const keyLength = b.readUInt16BE(at + 1);
         at += 3;
         const key = b.subarray(at, at + keyLength);
         at += keyLength;
-        const valueLength = b.readUInt32LE(at);
+        const frameLength = b.readUInt32BE(at);
         at += 4;
-        if (valueLength === REMOVE) {
+        if (frameLength === REMOVE) {
           db.removeSync(key);
         } else {
-          db.putSync(key, b.subarray(at, at + valueLength));
-          at += valueLength;
+          db.putSync(key, b.subarray(at, at + frameLength));
+          at += frameLength;
         }
       }
     });
@@ -110,28 +105,10 @@ parentPort.on('message', (m) => {
 });
 `;
 
-const REMOVE = 0xffffffff;
-
 /** The writes, packed for the worker into one buffer of its own (transferred, not copied). */
-export function packWrites(writes: readonly CheckpointWrite[]): ArrayBuffer {
-  let size = 0;
-  for (const w of writes) size += 7 + w.key.length + (w.frame?.length ?? 0);
-  const buffer = new ArrayBuffer(size);
-  const out = Buffer.from(buffer);
-  let at = 0;
-  for (const w of writes) {
-    out[at] = w.db;
-    out.writeUInt16LE(w.key.length, at + 1);
-    at += 3;
-    out.set(w.key, at);
-    at += w.key.length;
-    out.writeUInt32LE(w.frame === null ? REMOVE : w.frame.length, at);
-    at += 4;
-    if (w.frame !== null) {
-      out.set(w.frame, at);
-      at += w.frame.length;
-    }
-  }
+function packWrites(writes: readonly LogWrite[]): ArrayBuffer {
+  const buffer = new ArrayBuffer(writesByteLength(writes));
+  encodeWrites(writes, Buffer.from(buffer), 0);
   return buffer;
 }
 
@@ -151,8 +128,8 @@ export class CheckpointWorker {
   /** Set once the worker thread has ended: then it holds no transaction, whatever the state word says. */
   private exited = false;
   private readonly worker: Worker;
-  private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
-  private readonly inFlight = new Set<Promise<void>>();
+  /** The commits sent and not answered yet, by id. */
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void; committed: Promise<void> }>();
   private nextId = 0;
   private failure: Error | undefined;
   private stopped: Promise<void> | undefined;
@@ -184,19 +161,16 @@ export class CheckpointWorker {
   }
 
   /** Resolves once the writes are committed and synced in LMDB; rejects with the commit's error. */
-  commit(writes: readonly CheckpointWrite[]): Promise<void> {
+  commit(writes: readonly LogWrite[]): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.stopped !== undefined) return Promise.reject(new Error('the checkpoint worker is stopped'));
     const id = ++this.nextId;
     const buffer = packWrites(writes);
-    const committed = new Promise<void>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.worker.ref();
-      this.worker.postMessage({ id, buffer }, [buffer]);
-    });
-    this.inFlight.add(committed);
-    const settled = () => void this.inFlight.delete(committed);
-    committed.then(settled, settled);
+    let settle: { resolve: () => void; reject: (e: Error) => void } | undefined;
+    const committed = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    this.waiting.set(id, { ...settle!, committed });
+    this.worker.ref();
+    this.worker.postMessage({ id, buffer }, [buffer]);
     return committed;
   }
 
@@ -210,8 +184,8 @@ export class CheckpointWorker {
   }
 
   private fail(error: Error): void {
-    if (this.stopped !== undefined) return;
-    this.failure ??= error;
+    // The worker's end after stop() is no failure (nothing waits by then).
+    if (this.stopped === undefined) this.failure ??= error;
     for (const w of this.waiting.values()) w.reject(error);
     this.waiting.clear();
   }
@@ -225,7 +199,7 @@ export class CheckpointWorker {
       this.worker.ref();
       // Not while it opens the environment (that may hold the writer lock), nor while it commits.
       await this.ready;
-      await Promise.allSettled([...this.inFlight]);
+      await Promise.allSettled([...this.waiting.values()].map((w) => w.committed));
       process.removeListener('exit', this.onExit);
       this.closeForExit();
       await this.worker.terminate();

@@ -617,7 +617,7 @@ export class LmdbStore implements LocalStore {
     // Committed and synced on the checkpoint worker's thread while the event loop goes on
     // (./checkpoint-worker.ts); writes logged meanwhile stay in `logged` and in the new segment.
     const running = checkpointer
-      .commit(writes.map((w) => ({ db: w.space.logIndex, key: w.engineKey, frame: w.frame })))
+      .commit(logWritesOf(writes))
       .then(
         () => {
           // Reads must see the commit before the writes leave `logged`; a write of the same key

@@ -84,29 +84,45 @@ export function listSegments(dir: string): { seq: number; file: string }[] {
   return out.sort((a, b) => a.seq - b.seq);
 }
 
+/** Bytes the writes take in the log's write layout (encodeWrites). */
+export function writesByteLength(writes: readonly LogWrite[]): number {
+  let bytes = 0;
+  for (const w of writes) bytes += WRITE_HEADER_BYTES + w.engineKey.length + (w.frame === null ? 0 : w.frame.length);
+  return bytes;
+}
+
+/**
+ * Writes the writes into `out` from `at`, each `[u8 space][u16 key length][key][u32 frame length,
+ * or 0xffffffff to remove][frame]`, big-endian; answers where they end. A log record's body
+ * carries them, and so does a checkpoint's batch for its worker thread (checkpoint-worker.ts).
+ */
+export function encodeWrites(writes: readonly LogWrite[], out: Buffer, at: number): number {
+  for (const w of writes) {
+    at = out.writeUInt8(w.space, at);
+    at = out.writeUInt16BE(w.engineKey.length, at);
+    out.set(w.engineKey, at);
+    at += w.engineKey.length;
+    if (w.frame === null) {
+      at = out.writeUInt32BE(REMOVE, at);
+    } else {
+      at = out.writeUInt32BE(w.frame.length, at);
+      out.set(w.frame, at);
+      at += w.frame.length;
+    }
+  }
+  return at;
+}
+
 /** Encodes the writes as one record of segment `seq`. */
 export function encodeRecord(seq: number, writes: readonly LogWrite[]): Buffer {
-  let bodyBytes = BODY_HEADER_BYTES;
-  for (const w of writes) bodyBytes += WRITE_HEADER_BYTES + w.engineKey.length + (w.frame === null ? 0 : w.frame.length);
+  const bodyBytes = BODY_HEADER_BYTES + writesByteLength(writes);
   const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + bodyBytes);
   record.writeUInt32BE(bodyBytes, 0);
   let at = RECORD_HEADER_BYTES;
   at = record.writeUInt32BE(seq % 2 ** 32, at);
   at = record.writeUInt32BE(Math.floor(seq / 2 ** 32), at);
   at = record.writeUInt32BE(writes.length, at);
-  for (const w of writes) {
-    at = record.writeUInt8(w.space, at);
-    at = record.writeUInt16BE(w.engineKey.length, at);
-    record.set(w.engineKey, at);
-    at += w.engineKey.length;
-    if (w.frame === null) {
-      at = record.writeUInt32BE(REMOVE, at);
-    } else {
-      at = record.writeUInt32BE(w.frame.length, at);
-      record.set(w.frame, at);
-      at += w.frame.length;
-    }
-  }
+  encodeWrites(writes, record, at);
   record.writeUInt32BE(crc32(record.subarray(RECORD_HEADER_BYTES)), 4);
   return record;
 }
