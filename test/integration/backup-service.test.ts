@@ -15,12 +15,21 @@ import { protos } from '../../app/rpc/proto-definition';
 import { waitFor } from '../support/wait-for';
 
 const STALL_MS = 300;
+/**
+ * The bound of the server the reading and cancelling callers use: far beyond any pause of this
+ * (shared, busy) process, so that only the stall test can hit a stall bound. The reader shares the
+ * process with the server, and a pause of the whole process longer than STALL_MS would otherwise
+ * cut off a caller that reads.
+ */
+const PATIENT_STALL_MS = 60_000;
 /** More than the server buffers (16 chunks of 1 MiB, and HTTP/2's windows), so a caller that stops reading stalls it. */
 const COPY_BYTES = 64 * 1024 * 1024;
 
 let dir: string;
 let copy: string;
-let server: grpc.Server;
+let servers: grpc.Server[] = [];
+/** Of the server with the short bound (STALL_MS), and of the one with PATIENT_STALL_MS. */
+let stallAddress: string;
 let address: string;
 let released = 0;
 
@@ -39,14 +48,20 @@ beforeAll(async () => {
       }),
     restore: async () => ok({ merged: 0, failed: [] }),
   };
-  server = new grpc.Server();
-  server.addService(protos().backup.Backup.service, backupService(node, STALL_MS));
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-  address = `127.0.0.1:${port}`;
+  const serve = async (stallMs: number): Promise<string> => {
+    const server = new grpc.Server();
+    servers.push(server);
+    server.addService(protos().backup.Backup.service, backupService(node, stallMs));
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    return `127.0.0.1:${port}`;
+  };
+  stallAddress = await serve(STALL_MS);
+  address = await serve(PATIENT_STALL_MS);
 });
 
 afterAll(() => {
-  server.forceShutdown();
+  for (const server of servers) server.forceShutdown();
+  servers = [];
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -75,7 +90,7 @@ test('a caller that reads gets the header, every byte in order, and the SHA-256 
 
 test('a caller that stops reading is cut off after the stall bound, and the copy is released', async () => {
   const before = released;
-  const channel = new BackupChannel(address);
+  const channel = new BackupChannel(stallAddress);
   try {
     const stream = channel.snapshot();
     expect((await stream.next()).value?.header?.nodeId).toBe('kv-1');
@@ -102,7 +117,7 @@ test('a caller that cancels releases the copy at once', async () => {
     const stream = channel.snapshot();
     await stream.next();
     await stream.return(undefined);
-    await waitFor(() => released === before + 1, { timeoutMs: STALL_MS / 2, what: 'the cancelled stream released before any stall' });
+    await waitFor(() => released === before + 1, { timeoutMs: 10_000, what: 'the cancelled stream released, long before its stall bound' });
   } finally {
     channel.close();
   }

@@ -47,6 +47,13 @@ test('a wiped replica is not counted as knowing a key is absent: the acknowledge
     expect(status.partitionsSyncing).toBeGreaterThan(0);
     // Once B (the read's coordinator) suspects A, the read does not wait on it.
     await waitFor(() => f.suspects(b, a), { timeoutMs: SUSPECT_WAIT_MS, what: `${b} suspecting the frozen ${a}` });
+    // B's channel to the killed C may still be backing off from refused connections: the read
+    // must reach C to hear that it is syncing, so wait until B reaches it again.
+    await waitFor(async () => (await f.statusOf(b)).members.find((m) => m.id === c)?.reachable === true || `${b} does not reach ${c} yet`, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      what: `${b} reaching the restarted ${c}`,
+    });
     const reader = f.client({ endpoints: f.endpointsOf([b]), attemptsMax: 1, timeoutMs: 3000 });
     // B never had the write; C lost it and cannot finish syncing the key's partition while A, the
     // one replica that has it, is frozen, so C's not-found does not count; the suspected A fails
