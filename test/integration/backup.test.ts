@@ -22,7 +22,6 @@ import { CliResult, Fixture, KV_SCRIPT, startCluster } from './cluster-fixture';
 const SOURCE_BASE_PORT = 18801; // 18801-18803: the cluster backed up (3 nodes, 64 partitions)
 const TARGET_BASE_PORT = 18811; // 18811-18814: the cluster restored into (4 nodes, 128 partitions)
 const EMPTY_BASE_PORT = 18821; // 18821: a one-node cluster a damaged backup must leave empty; 18823-18825: a 3-node one restored into with a node down
-const S3_PORT = 18890;
 const BUCKET = 'kv-backups-test';
 
 /** Keys loaded before the backup: enough bytes per node (3 nodes, N=3) for several 5 MiB parts. */
@@ -38,7 +37,7 @@ let spool: string;
 
 beforeAll(async () => {
   spool = fs.mkdtempSync(path.join(os.tmpdir(), 'kv-backup-spool-'));
-  [s3, source, target] = await Promise.all([startS3Server(S3_PORT, BUCKET), startCluster({ basePort: SOURCE_BASE_PORT, nodes: 3, partitions: 64 }), startCluster({ basePort: TARGET_BASE_PORT, nodes: 4, partitions: 128 })]);
+  [s3, source, target] = await Promise.all([startS3Server(BUCKET), startCluster({ basePort: SOURCE_BASE_PORT, nodes: 3, partitions: 64 }), startCluster({ basePort: TARGET_BASE_PORT, nodes: 4, partitions: 128 })]);
   const c = source.client({ batch: true });
   const value = (i: number) => Buffer.concat([Buffer.from(`value-${i}-`), Buffer.alloc(VALUE_BYTES, i % 251)]);
   for (let i = 0; i < KEYS; i += 200) await Promise.all(Array.from({ length: Math.min(200, KEYS - i) }, (_, j) => c.put(`k${i + j}`, value(i + j))));

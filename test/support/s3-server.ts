@@ -5,6 +5,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { waitFor } from './wait-for';
@@ -38,7 +39,25 @@ function answers(port: number): Promise<boolean> {
   });
 }
 
-export async function startS3Server(port: number, bucket: string): Promise<S3Server> {
+/** A loopback port free right now, from the system (port 0), closed again for the server to take. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen({ host: '127.0.0.1', port: 0 }, () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts s3rver on a port the system picks: a fixed port could be held by a server left from a
+ * killed run, which would then answer in place of this one (its own bucket and folder) while
+ * this one failed to bind.
+ */
+export async function startS3Server(bucket: string): Promise<S3Server> {
+  const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kv-s3rver-'));
   const script = require.resolve('s3rver/bin/s3rver.js');
   const child: ChildProcess = spawn(process.execPath, [script, '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--silent', '--configure-bucket', bucket], { stdio: ['ignore', 'ignore', 'pipe'] });
