@@ -243,7 +243,6 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the kv CLI as a user would. */
 /** A node's Status asked once at an address, or undefined when it does not answer (down, starting). */
 export async function statusAt(endpoint: string): Promise<StatusReply | undefined> {
   const c = new KvClient({ endpoints: [endpoint], timeoutMs: 1000, attemptsMax: 1 });
@@ -256,6 +255,7 @@ export async function statusAt(endpoint: string): Promise<StatusReply | undefine
   }
 }
 
+/** Runs the kv CLI as a user would. */
 export function kv(args: string[], input?: string, timeoutMs = 20_000): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = execFile(process.execPath, [KV_SCRIPT, ...args], { timeout: timeoutMs }, (error, stdout, stderr) => {
