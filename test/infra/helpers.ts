@@ -3,6 +3,8 @@ import { App, Stack } from 'aws-cdk-lib';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { createStacks, KvStacks } from '../../lib/app';
 import type { KubectlLayers } from '../../lib/cluster-stack';
@@ -31,11 +33,23 @@ export function stubKubectlLayers(scope: Construct): KubectlLayers {
   };
 }
 
+/**
+ * Where the Apps of this test file write their cloud assemblies: one directory, removed after the
+ * file's tests. (An App without an outdir writes each synth to a new cdk.out* directory in the
+ * system's temporary directory and never removes it: a hundred of them a test run.)
+ */
+let assemblies: string | undefined;
+afterAll(() => {
+  if (assemblies !== undefined) fs.rmSync(assemblies, { recursive: true, force: true });
+  assemblies = undefined;
+});
+
 /** An App with the feature flags of cdk.json, so that tests see what `cdk synth` produces. */
 export function newApp(): App {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const cdkJson = require(path.join(REPO_ROOT, 'cdk.json')) as { context: Record<string, unknown> };
-  return new App({ context: cdkJson.context });
+  assemblies ??= fs.mkdtempSync(path.join(os.tmpdir(), 'kv-infra-test-'));
+  return new App({ context: cdkJson.context, outdir: fs.mkdtempSync(path.join(assemblies, 'cdk.out-')) });
 }
 
 export function buildStacks(context: Record<string, unknown> = {}): { app: App; config: DeploymentConfig; stacks: KvStacks } {
