@@ -20,7 +20,7 @@
  * stopped at exit is then never inside a transaction: 0 hangs in 40 tries.
  */
 import { Worker } from 'node:worker_threads';
-import { encodeWrites, LogWrite, writesByteLength } from './write-ahead-log';
+import { encodeWrites, LogWrite, REMOVE_FRAME_LENGTH, writesByteLength } from './write-ahead-log';
 
 /** The state word's values. */
 const IDLE = 0;
@@ -67,7 +67,6 @@ try {
   Atomics.notify(state, 0);
 }
 parentPort.postMessage({ ready: true });
-const REMOVE = 0xffffffff;
 parentPort.on('message', (m) => {
   if (Atomics.compareExchange(state, 0, ${IDLE}, ${BUSY}) !== ${IDLE}) {
     parentPort.postMessage({ id: m.id, error: 'the process is exiting', code: 'EXITING' });
@@ -86,7 +85,7 @@ parentPort.on('message', (m) => {
         at += keyLength;
         const frameLength = b.readUInt32BE(at);
         at += 4;
-        if (frameLength === REMOVE) {
+        if (frameLength === ${REMOVE_FRAME_LENGTH}) {
           db.removeSync(key);
         } else {
           db.putSync(key, b.subarray(at, at + frameLength));

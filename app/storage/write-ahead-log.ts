@@ -61,7 +61,8 @@ export interface RecoveredSegment {
 const RECORD_HEADER_BYTES = 8;
 const BODY_HEADER_BYTES = 12;
 const WRITE_HEADER_BYTES = 1 + 2 + 4;
-const REMOVE = 0xffffffff;
+/** The frame length that marks a removal in the write layout (encodeWrites). */
+export const REMOVE_FRAME_LENGTH = 0xffffffff;
 /** The largest record body we read back; larger is taken for garbage (a torn length). */
 const RECORD_BYTES_MAX = 1024 ** 3;
 const SEGMENT_PATTERN = /^wal-(\d{12})\.log$/;
@@ -103,7 +104,7 @@ export function encodeWrites(writes: readonly LogWrite[], out: Buffer, at: numbe
     out.set(w.engineKey, at);
     at += w.engineKey.length;
     if (w.frame === null) {
-      at = out.writeUInt32BE(REMOVE, at);
+      at = out.writeUInt32BE(REMOVE_FRAME_LENGTH, at);
     } else {
       at = out.writeUInt32BE(w.frame.length, at);
       out.set(w.frame, at);
@@ -165,7 +166,7 @@ function parseWrites(body: Buffer): LogWrite[] | undefined {
     at += keyBytes;
     const frameBytes = body.readUInt32BE(at);
     at += 4;
-    if (frameBytes === REMOVE) {
+    if (frameBytes === REMOVE_FRAME_LENGTH) {
       writes.push({ space, engineKey, frame: null });
       continue;
     }

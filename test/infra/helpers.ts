@@ -36,7 +36,7 @@ export function stubKubectlLayers(scope: Construct): KubectlLayers {
 /**
  * Where the Apps of this test file write their cloud assemblies: one directory, removed after the
  * file's tests. (An App without an outdir writes each synth to a new cdk.out* directory in the
- * system's temporary directory and never removes it: a hundred of them a test run.)
+ * system's temporary directory and never removes it: about 30 of them a test run.)
  */
 let assemblies: string | undefined;
 afterAll(() => {
